@@ -1,0 +1,125 @@
+//! From a request target's path to a store key: percent-decode once,
+//! normalise slashes, and refuse anything that could leave the root.
+//!
+//! The key is the `/`-separated path relative to the root, without a leading
+//! slash (`css/app.css`; the root itself is the empty key). This module
+//! decides only what the key is; whether a file exists, and whether a symlink
+//! leads out of the root, is the store's business.
+
+use percent_encoding::percent_decode_str;
+
+/// A normalised request path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    /// Decoded segments joined by `/`, no leading or trailing slash.
+    pub path: String,
+    /// The request path ended with `/` (a directory was asked for).
+    pub trailing_slash: bool,
+}
+
+/// Why a path was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    /// Not an origin-form path (does not start with `/`).
+    #[error("path must start with /")]
+    NotAbsolute,
+    /// Percent-decoding did not give UTF-8.
+    #[error("path is not valid UTF-8 once decoded")]
+    BadEncoding,
+    /// A `.` or `..` segment, in any encoding.
+    #[error("path contains a dot segment")]
+    DotSegment,
+    /// A NUL byte, backslash or other control character.
+    #[error("path contains a forbidden character")]
+    ForbiddenChar,
+    /// A segment starting with `.`: dotfiles are never served.
+    #[error("hidden file")]
+    Hidden,
+}
+
+impl PathError {
+    /// Whether the client should get 404 (hidden files exist as far as the
+    /// client knows nothing) rather than 400.
+    pub fn is_not_found(self) -> bool {
+        self == PathError::Hidden
+    }
+}
+
+/// Turns a raw request path (without query) into a key.
+///
+/// Decoding happens exactly once, so `%252e%252e` stays the literal name
+/// `%2e%2e`. Encoded slashes (`%2f`) split segments like real ones, so they
+/// cannot smuggle a `..` past the check.
+pub fn key(raw: &str) -> Result<Key, PathError> {
+    if !raw.starts_with('/') {
+        return Err(PathError::NotAbsolute);
+    }
+    let decoded = percent_decode_str(raw).decode_utf8().map_err(|_| PathError::BadEncoding)?;
+    if decoded.chars().any(|c| c == '\\' || c.is_control()) {
+        return Err(PathError::ForbiddenChar);
+    }
+    let mut path = String::with_capacity(decoded.len());
+    let mut hidden = false;
+    for seg in decoded.split('/').filter(|s| !s.is_empty()) {
+        if seg == "." || seg == ".." {
+            return Err(PathError::DotSegment);
+        }
+        hidden |= seg.starts_with('.');
+        if !path.is_empty() {
+            path.push('/');
+        }
+        path.push_str(seg);
+    }
+    if hidden {
+        return Err(PathError::Hidden);
+    }
+    Ok(Key { trailing_slash: decoded.ends_with('/') && !path.is_empty(), path })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn plain_paths() {
+        assert_eq!(key("/").unwrap(), Key { path: String::new(), trailing_slash: false });
+        assert_eq!(key("/app.css").unwrap().path, "app.css");
+        assert_eq!(key("//css///app.css").unwrap().path, "css/app.css");
+        assert_eq!(key("/a%20b.css").unwrap().path, "a b.css");
+        assert!(key("/docs/").unwrap().trailing_slash);
+        assert_eq!(key("/%252e%252e/x").unwrap().path, "%2e%2e/x");
+    }
+
+    #[test]
+    fn traversal_in_every_spelling() {
+        for bad in ["/../etc/passwd", "/%2e%2e/etc/passwd", "/%2E%2E%2Fetc", "/a/%2e%2e%2f%2e%2e%2fetc", "/a/./b", "/..", "/.%2e/x"] {
+            assert_eq!(key(bad), Err(PathError::DotSegment), "{bad}");
+        }
+        for bad in ["/..\\etc", "/%5c..%5cetc", "/a%00.css", "/a\u{7f}"] {
+            assert_eq!(key(bad), Err(PathError::ForbiddenChar), "{bad}");
+        }
+        assert_eq!(key("/%c0%ae%c0%ae/etc"), Err(PathError::BadEncoding));
+        assert_eq!(key("etc/passwd"), Err(PathError::NotAbsolute));
+    }
+
+    #[test]
+    fn dotfiles_are_hidden() {
+        assert_eq!(key("/.env"), Err(PathError::Hidden));
+        assert_eq!(key("/.git/config"), Err(PathError::Hidden));
+        assert_eq!(key("/a/%2egit/config"), Err(PathError::Hidden));
+    }
+
+    proptest! {
+        #[test]
+        fn keys_never_escape_or_hide(raw in "/[a-z./%25cef0-9\\\\]{0,30}") {
+            if let Ok(k) = key(&raw) {
+                prop_assert!(!k.path.starts_with('/'));
+                for seg in k.path.split('/') {
+                    prop_assert!(seg != ".." && seg != "." && !seg.starts_with('.'));
+                    prop_assert!(!seg.contains('\\') && !seg.contains('\0'));
+                }
+            }
+        }
+    }
+}
