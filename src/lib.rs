@@ -1,6 +1,14 @@
 //! cdn-edge: a static-asset CDN edge server.
 //!
-//! See `shared/DESIGN.md` and the README for the architecture. Module arrows
-//! point one way: `server` → `edge` → `store` → (`http`, `asset`).
+//! Module arrows point one way (see the README's architecture section):
+//! `server` → `edge` → `store` → `asset` → `http`. `config` and `manifest`
+//! are read by all; `http` depends on nothing of ours.
 
+pub mod asset;
+pub mod cli;
+pub mod config;
+pub mod edge;
 pub mod http;
+pub mod manifest;
+pub mod server;
+pub mod store;

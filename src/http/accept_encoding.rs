@@ -29,7 +29,9 @@ impl Coding {
     fn matches(self, token: &str) -> bool {
         match self {
             Coding::Br => token.eq_ignore_ascii_case("br"),
-            Coding::Gzip => token.eq_ignore_ascii_case("gzip") || token.eq_ignore_ascii_case("x-gzip"),
+            Coding::Gzip => {
+                token.eq_ignore_ascii_case("gzip") || token.eq_ignore_ascii_case("x-gzip")
+            }
             Coding::Identity => token.eq_ignore_ascii_case("identity"),
         }
     }
@@ -170,7 +172,10 @@ mod tests {
         assert_eq!(negotiate(Some("gzip, deflate, br"), ALL), Some(Br));
         assert_eq!(negotiate(Some("gzip, deflate"), ALL), Some(Gzip));
         assert_eq!(negotiate(Some("*"), ALL), Some(Br));
-        assert_eq!(negotiate(Some("gzip, br, zstd"), &[Gzip, Identity]), Some(Gzip));
+        assert_eq!(
+            negotiate(Some("gzip, br, zstd"), &[Gzip, Identity]),
+            Some(Gzip)
+        );
     }
 
     #[test]
@@ -190,9 +195,15 @@ mod tests {
         assert_eq!(negotiate(Some("deflate"), ALL), Some(Identity));
         assert_eq!(negotiate(Some("identity;q=0"), &[Identity]), None);
         assert_eq!(negotiate(Some("*;q=0"), &[Identity]), None);
-        assert_eq!(negotiate(Some("*;q=0, identity"), &[Identity]), Some(Identity));
+        assert_eq!(
+            negotiate(Some("*;q=0, identity"), &[Identity]),
+            Some(Identity)
+        );
         assert_eq!(negotiate(Some("br, identity;q=0"), ALL), Some(Br));
-        assert_eq!(negotiate(Some("gzip;q=0, identity;q=0"), &[Gzip, Identity]), None);
+        assert_eq!(
+            negotiate(Some("gzip;q=0, identity;q=0"), &[Gzip, Identity]),
+            None
+        );
     }
 
     #[test]

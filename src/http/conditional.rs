@@ -58,7 +58,11 @@ pub fn evaluate(p: &Preconditions<'_>, v: &Validators<'_>, safe: bool) -> Outcom
     // Step 3: If-None-Match, weak comparison.
     if let Some(field) = p.if_none_match {
         if etag::list_matches(field, v.etag, etag::Comparison::Weak) == Some(true) {
-            return if safe { Outcome::NotModified } else { Outcome::PreconditionFailed };
+            return if safe {
+                Outcome::NotModified
+            } else {
+                Outcome::PreconditionFailed
+            };
         }
     } else if let (true, Some(field)) = (safe, p.if_modified_since) {
         // Step 4: If-Modified-Since only for GET/HEAD and only without
@@ -103,7 +107,10 @@ mod tests {
     const AFTER: &str = "Mon, 07 Nov 1994 08:49:37 GMT";
 
     fn v() -> Validators<'static> {
-        Validators { etag: TAG, last_modified: date::parse(LM) }
+        Validators {
+            etag: TAG,
+            last_modified: date::parse(LM),
+        }
     }
 
     fn eval(p: Preconditions<'_>) -> Outcome {
@@ -112,41 +119,163 @@ mod tests {
 
     #[test]
     fn if_match() {
-        assert_eq!(eval(Preconditions { if_match: Some("\"x\""), ..Default::default() }), Outcome::PreconditionFailed);
-        assert_eq!(eval(Preconditions { if_match: Some("\"abc\""), ..Default::default() }), Outcome::Proceed);
-        assert_eq!(eval(Preconditions { if_match: Some("W/\"abc\""), ..Default::default() }), Outcome::PreconditionFailed);
-        assert_eq!(eval(Preconditions { if_match: Some("*"), ..Default::default() }), Outcome::Proceed);
+        assert_eq!(
+            eval(Preconditions {
+                if_match: Some("\"x\""),
+                ..Default::default()
+            }),
+            Outcome::PreconditionFailed
+        );
+        assert_eq!(
+            eval(Preconditions {
+                if_match: Some("\"abc\""),
+                ..Default::default()
+            }),
+            Outcome::Proceed
+        );
+        assert_eq!(
+            eval(Preconditions {
+                if_match: Some("W/\"abc\""),
+                ..Default::default()
+            }),
+            Outcome::PreconditionFailed
+        );
+        assert_eq!(
+            eval(Preconditions {
+                if_match: Some("*"),
+                ..Default::default()
+            }),
+            Outcome::Proceed
+        );
     }
 
     #[test]
     fn if_unmodified_since_only_without_if_match() {
-        assert_eq!(eval(Preconditions { if_unmodified_since: Some(BEFORE), ..Default::default() }), Outcome::PreconditionFailed);
-        assert_eq!(eval(Preconditions { if_unmodified_since: Some(LM), ..Default::default() }), Outcome::Proceed);
-        assert_eq!(eval(Preconditions { if_match: Some("*"), if_unmodified_since: Some(BEFORE), ..Default::default() }), Outcome::Proceed);
-        assert_eq!(eval(Preconditions { if_unmodified_since: Some("garbage"), ..Default::default() }), Outcome::Proceed);
+        assert_eq!(
+            eval(Preconditions {
+                if_unmodified_since: Some(BEFORE),
+                ..Default::default()
+            }),
+            Outcome::PreconditionFailed
+        );
+        assert_eq!(
+            eval(Preconditions {
+                if_unmodified_since: Some(LM),
+                ..Default::default()
+            }),
+            Outcome::Proceed
+        );
+        assert_eq!(
+            eval(Preconditions {
+                if_match: Some("*"),
+                if_unmodified_since: Some(BEFORE),
+                ..Default::default()
+            }),
+            Outcome::Proceed
+        );
+        assert_eq!(
+            eval(Preconditions {
+                if_unmodified_since: Some("garbage"),
+                ..Default::default()
+            }),
+            Outcome::Proceed
+        );
     }
 
     #[test]
     fn if_none_match() {
-        assert_eq!(eval(Preconditions { if_none_match: Some("W/\"abc\""), ..Default::default() }), Outcome::NotModified);
-        assert_eq!(eval(Preconditions { if_none_match: Some("\"x\", \"abc\""), ..Default::default() }), Outcome::NotModified);
-        assert_eq!(eval(Preconditions { if_none_match: Some("*"), ..Default::default() }), Outcome::NotModified);
-        assert_eq!(eval(Preconditions { if_none_match: Some("\"x\""), ..Default::default() }), Outcome::Proceed);
-        assert_eq!(evaluate(&Preconditions { if_none_match: Some("\"abc\""), ..Default::default() }, &v(), false), Outcome::PreconditionFailed);
+        assert_eq!(
+            eval(Preconditions {
+                if_none_match: Some("W/\"abc\""),
+                ..Default::default()
+            }),
+            Outcome::NotModified
+        );
+        assert_eq!(
+            eval(Preconditions {
+                if_none_match: Some("\"x\", \"abc\""),
+                ..Default::default()
+            }),
+            Outcome::NotModified
+        );
+        assert_eq!(
+            eval(Preconditions {
+                if_none_match: Some("*"),
+                ..Default::default()
+            }),
+            Outcome::NotModified
+        );
+        assert_eq!(
+            eval(Preconditions {
+                if_none_match: Some("\"x\""),
+                ..Default::default()
+            }),
+            Outcome::Proceed
+        );
+        assert_eq!(
+            evaluate(
+                &Preconditions {
+                    if_none_match: Some("\"abc\""),
+                    ..Default::default()
+                },
+                &v(),
+                false
+            ),
+            Outcome::PreconditionFailed
+        );
     }
 
     #[test]
     fn if_modified_since_ignored_when_if_none_match_present() {
-        assert_eq!(eval(Preconditions { if_modified_since: Some(LM), ..Default::default() }), Outcome::NotModified);
-        assert_eq!(eval(Preconditions { if_modified_since: Some(AFTER), ..Default::default() }), Outcome::NotModified);
-        assert_eq!(eval(Preconditions { if_modified_since: Some(BEFORE), ..Default::default() }), Outcome::Proceed);
-        assert_eq!(eval(Preconditions { if_none_match: Some("\"x\""), if_modified_since: Some(AFTER), ..Default::default() }), Outcome::Proceed);
-        assert_eq!(evaluate(&Preconditions { if_modified_since: Some(AFTER), ..Default::default() }, &v(), false), Outcome::Proceed);
+        assert_eq!(
+            eval(Preconditions {
+                if_modified_since: Some(LM),
+                ..Default::default()
+            }),
+            Outcome::NotModified
+        );
+        assert_eq!(
+            eval(Preconditions {
+                if_modified_since: Some(AFTER),
+                ..Default::default()
+            }),
+            Outcome::NotModified
+        );
+        assert_eq!(
+            eval(Preconditions {
+                if_modified_since: Some(BEFORE),
+                ..Default::default()
+            }),
+            Outcome::Proceed
+        );
+        assert_eq!(
+            eval(Preconditions {
+                if_none_match: Some("\"x\""),
+                if_modified_since: Some(AFTER),
+                ..Default::default()
+            }),
+            Outcome::Proceed
+        );
+        assert_eq!(
+            evaluate(
+                &Preconditions {
+                    if_modified_since: Some(AFTER),
+                    ..Default::default()
+                },
+                &v(),
+                false
+            ),
+            Outcome::Proceed
+        );
     }
 
     #[test]
     fn if_match_is_checked_before_if_none_match() {
-        let p = Preconditions { if_match: Some("\"x\""), if_none_match: Some("\"abc\""), ..Default::default() };
+        let p = Preconditions {
+            if_match: Some("\"x\""),
+            if_none_match: Some("\"abc\""),
+            ..Default::default()
+        };
         assert_eq!(eval(p), Outcome::PreconditionFailed);
     }
 

@@ -16,7 +16,10 @@ pub fn format(t: SystemTime) -> String {
 /// Drops the sub-second part, since HTTP dates carry whole seconds.
 /// Instants before 1970 become the epoch.
 pub fn truncate(t: SystemTime) -> SystemTime {
-    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     UNIX_EPOCH + Duration::from_secs(secs)
 }
 
@@ -33,7 +36,10 @@ mod tests {
         assert_eq!(parse("Sun Nov  6 08:49:37 1994"), Some(t));
         assert_eq!(format(t), "Sun, 06 Nov 1994 08:49:37 GMT");
         assert_eq!(parse("yesterday"), None);
-        assert_eq!(parse("Sun, 06 Nov 1994 08:49:37 GMT, Mon, 07 Nov 1994 08:49:37 GMT"), None);
+        assert_eq!(
+            parse("Sun, 06 Nov 1994 08:49:37 GMT, Mon, 07 Nov 1994 08:49:37 GMT"),
+            None
+        );
     }
 
     proptest! {

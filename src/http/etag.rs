@@ -31,7 +31,10 @@ pub fn parse(s: &str) -> Option<EntityTag<'_>> {
     };
     let inner = rest.strip_prefix('"')?.strip_suffix('"')?;
     // etagc = %x21 / %x23-7E / obs-text
-    if inner.bytes().all(|b| b == 0x21 || (0x23..=0x7e).contains(&b) || b >= 0x80) {
+    if inner
+        .bytes()
+        .all(|b| b == 0x21 || (0x23..=0x7e).contains(&b) || b >= 0x80)
+    {
         Some(EntityTag { weak, opaque: rest })
     } else {
         None
@@ -98,8 +101,20 @@ mod tests {
 
     #[test]
     fn parses_strong_and_weak() {
-        assert_eq!(parse("\"abc\""), Some(EntityTag { weak: false, opaque: "\"abc\"" }));
-        assert_eq!(parse(" W/\"abc\" "), Some(EntityTag { weak: true, opaque: "\"abc\"" }));
+        assert_eq!(
+            parse("\"abc\""),
+            Some(EntityTag {
+                weak: false,
+                opaque: "\"abc\""
+            })
+        );
+        assert_eq!(
+            parse(" W/\"abc\" "),
+            Some(EntityTag {
+                weak: true,
+                opaque: "\"abc\""
+            })
+        );
         assert_eq!(parse("abc"), None);
         assert_eq!(parse("\"a\"b\""), None);
         assert_eq!(parse("w/\"abc\""), None);
@@ -123,10 +138,22 @@ mod tests {
     fn lists_and_star() {
         let cur = "\"abc\"";
         assert_eq!(list_matches("*", cur, Comparison::Strong), Some(true));
-        assert_eq!(list_matches("\"x\", \"abc\"", cur, Comparison::Strong), Some(true));
-        assert_eq!(list_matches("\"x\",W/\"abc\"", cur, Comparison::Strong), Some(false));
-        assert_eq!(list_matches("\"x\",W/\"abc\"", cur, Comparison::Weak), Some(true));
-        assert_eq!(list_matches("\"a,b\", \"abc\"", cur, Comparison::Weak), Some(true));
+        assert_eq!(
+            list_matches("\"x\", \"abc\"", cur, Comparison::Strong),
+            Some(true)
+        );
+        assert_eq!(
+            list_matches("\"x\",W/\"abc\"", cur, Comparison::Strong),
+            Some(false)
+        );
+        assert_eq!(
+            list_matches("\"x\",W/\"abc\"", cur, Comparison::Weak),
+            Some(true)
+        );
+        assert_eq!(
+            list_matches("\"a,b\", \"abc\"", cur, Comparison::Weak),
+            Some(true)
+        );
         assert_eq!(list_matches("\"x\"", cur, Comparison::Weak), Some(false));
         assert_eq!(list_matches("garbage", cur, Comparison::Weak), None);
         assert_eq!(list_matches("", cur, Comparison::Weak), None);
@@ -137,7 +164,7 @@ mod tests {
         fn a_list_matches_iff_it_contains_the_tag(tags in proptest::collection::vec("[a-z0-9-]{1,8}", 0..6), weak in proptest::collection::vec(any::<bool>(), 6), cur in "[a-z0-9-]{1,8}") {
             let field = tags.iter().zip(&weak).map(|(t, w)| format!("{}\"{t}\"", if *w { "W/" } else { "" })).collect::<Vec<_>>().join(", ");
             let current = format!("\"{cur}\"");
-            let weak_expected = tags.iter().any(|t| *t == cur);
+            let weak_expected = tags.contains(&cur);
             let strong_expected = tags.iter().zip(&weak).any(|(t, w)| *t == cur && !w);
             let expect = |b: bool| if tags.is_empty() { None } else { Some(b) };
             prop_assert_eq!(list_matches(&field, &current, Comparison::Weak), expect(weak_expected));

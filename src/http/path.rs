@@ -54,7 +54,9 @@ pub fn key(raw: &str) -> Result<Key, PathError> {
     if !raw.starts_with('/') {
         return Err(PathError::NotAbsolute);
     }
-    let decoded = percent_decode_str(raw).decode_utf8().map_err(|_| PathError::BadEncoding)?;
+    let decoded = percent_decode_str(raw)
+        .decode_utf8()
+        .map_err(|_| PathError::BadEncoding)?;
     if decoded.chars().any(|c| c == '\\' || c.is_control()) {
         return Err(PathError::ForbiddenChar);
     }
@@ -73,7 +75,10 @@ pub fn key(raw: &str) -> Result<Key, PathError> {
     if hidden {
         return Err(PathError::Hidden);
     }
-    Ok(Key { trailing_slash: decoded.ends_with('/') && !path.is_empty(), path })
+    Ok(Key {
+        trailing_slash: decoded.ends_with('/') && !path.is_empty(),
+        path,
+    })
 }
 
 #[cfg(test)]
@@ -83,7 +88,13 @@ mod tests {
 
     #[test]
     fn plain_paths() {
-        assert_eq!(key("/").unwrap(), Key { path: String::new(), trailing_slash: false });
+        assert_eq!(
+            key("/").unwrap(),
+            Key {
+                path: String::new(),
+                trailing_slash: false
+            }
+        );
         assert_eq!(key("/app.css").unwrap().path, "app.css");
         assert_eq!(key("//css///app.css").unwrap().path, "css/app.css");
         assert_eq!(key("/a%20b.css").unwrap().path, "a b.css");
@@ -93,7 +104,15 @@ mod tests {
 
     #[test]
     fn traversal_in_every_spelling() {
-        for bad in ["/../etc/passwd", "/%2e%2e/etc/passwd", "/%2E%2E%2Fetc", "/a/%2e%2e%2f%2e%2e%2fetc", "/a/./b", "/..", "/.%2e/x"] {
+        for bad in [
+            "/../etc/passwd",
+            "/%2e%2e/etc/passwd",
+            "/%2E%2E%2Fetc",
+            "/a/%2e%2e%2f%2e%2e%2fetc",
+            "/a/./b",
+            "/..",
+            "/.%2e/x",
+        ] {
             assert_eq!(key(bad), Err(PathError::DotSegment), "{bad}");
         }
         for bad in ["/..\\etc", "/%5c..%5cetc", "/a%00.css", "/a\u{7f}"] {

@@ -38,7 +38,11 @@ pub fn parse(field: &str) -> Option<Request> {
         parse_spec(s)?;
         multiple = true;
     }
-    Some(if multiple { Request::Multiple } else { Request::Single(first) })
+    Some(if multiple {
+        Request::Multiple
+    } else {
+        Request::Single(first)
+    })
 }
 
 fn parse_spec(s: &str) -> Option<Spec> {
@@ -48,7 +52,11 @@ fn parse_spec(s: &str) -> Option<Spec> {
         return Some(Spec::Suffix(parse_digits(b)?));
     }
     let first = parse_digits(a)?;
-    let last = if b.is_empty() { None } else { Some(parse_digits(b)?) };
+    let last = if b.is_empty() {
+        None
+    } else {
+        Some(parse_digits(b)?)
+    };
     // "A byte-range-spec is invalid if the last-pos value is present and
     // less than the first-pos." (§14.1.1)
     if last.is_some_and(|l| l < first) {
@@ -91,30 +99,93 @@ mod tests {
 
     #[test]
     fn parses_the_three_forms() {
-        assert_eq!(parse("bytes=0-99"), Some(Request::Single(Spec::From { first: 0, last: Some(99) })));
-        assert_eq!(parse("bytes=100-"), Some(Request::Single(Spec::From { first: 100, last: None })));
-        assert_eq!(parse("bytes=-500"), Some(Request::Single(Spec::Suffix(500))));
-        assert_eq!(parse("Bytes = 1-2 "), Some(Request::Single(Spec::From { first: 1, last: Some(2) })));
+        assert_eq!(
+            parse("bytes=0-99"),
+            Some(Request::Single(Spec::From {
+                first: 0,
+                last: Some(99)
+            }))
+        );
+        assert_eq!(
+            parse("bytes=100-"),
+            Some(Request::Single(Spec::From {
+                first: 100,
+                last: None
+            }))
+        );
+        assert_eq!(
+            parse("bytes=-500"),
+            Some(Request::Single(Spec::Suffix(500)))
+        );
+        assert_eq!(
+            parse("Bytes = 1-2 "),
+            Some(Request::Single(Spec::From {
+                first: 1,
+                last: Some(2)
+            }))
+        );
         assert_eq!(parse("bytes=0-1,5-6"), Some(Request::Multiple));
     }
 
     #[test]
     fn ignores_what_is_invalid() {
-        for bad in ["bytes=5-1", "items=0-1", "bytes=", "bytes=a-b", "bytes=--1", "0-1", "bytes=0-1,x", "bytes=1-2-3"] {
+        for bad in [
+            "bytes=5-1",
+            "items=0-1",
+            "bytes=",
+            "bytes=a-b",
+            "bytes=--1",
+            "0-1",
+            "bytes=0-1,x",
+            "bytes=1-2-3",
+        ] {
             assert_eq!(parse(bad), None, "{bad}");
         }
     }
 
     #[test]
     fn resolves_against_length() {
-        assert_eq!(resolve(Spec::From { first: 0, last: Some(99) }, 1000), Some((0, 99)));
-        assert_eq!(resolve(Spec::From { first: 990, last: Some(2000) }, 1000), Some((990, 999)));
-        assert_eq!(resolve(Spec::From { first: 1000, last: None }, 1000), None);
+        assert_eq!(
+            resolve(
+                Spec::From {
+                    first: 0,
+                    last: Some(99)
+                },
+                1000
+            ),
+            Some((0, 99))
+        );
+        assert_eq!(
+            resolve(
+                Spec::From {
+                    first: 990,
+                    last: Some(2000)
+                },
+                1000
+            ),
+            Some((990, 999))
+        );
+        assert_eq!(
+            resolve(
+                Spec::From {
+                    first: 1000,
+                    last: None
+                },
+                1000
+            ),
+            None
+        );
         assert_eq!(resolve(Spec::Suffix(500), 1000), Some((500, 999)));
         assert_eq!(resolve(Spec::Suffix(5000), 1000), Some((0, 999)));
         assert_eq!(resolve(Spec::Suffix(0), 1000), None);
         assert_eq!(resolve(Spec::Suffix(10), 0), None);
-        assert_eq!(parse("bytes=99999999999999999999999-"), Some(Request::Single(Spec::From { first: u64::MAX, last: None })));
+        assert_eq!(
+            parse("bytes=99999999999999999999999-"),
+            Some(Request::Single(Spec::From {
+                first: u64::MAX,
+                last: None
+            }))
+        );
     }
 
     proptest! {

@@ -1,0 +1,218 @@
+//! `Asset` and `Representation`: everything a response needs, computed once
+//! when an asset enters the node and never per request.
+//!
+//! An asset holds one representation per content coding (identity always,
+//! br and gzip when present), each with its bytes and its strong ETag, plus
+//! prebuilt header values. The serving path only picks a representation,
+//! compares validators and clones `Bytes`. Where the bytes come from (disk,
+//! origin) is not this module's business.
+
+use std::time::SystemTime;
+
+use actix_web::http::header::{HeaderName, HeaderValue};
+use bytes::Bytes;
+
+pub use crate::http::accept_encoding::Coding;
+use crate::http::{accept_encoding, date};
+
+/// One content coding of an asset: its bytes and its strong ETag.
+#[derive(Debug, Clone)]
+pub struct Representation {
+    /// The content coding of `body`.
+    pub coding: Coding,
+    /// The bytes sent on the wire.
+    pub body: Bytes,
+    /// Strong ETag in wire form: `"<blake3 prefix>"`, with `-br` / `-gz`
+    /// marking encoded representations.
+    pub etag: HeaderValue,
+}
+
+impl Representation {
+    /// Builds a representation, hashing `body` for its ETag.
+    pub fn new(coding: Coding, body: Bytes) -> Self {
+        let hash = blake3::hash(&body);
+        Self::with_hash(coding, body, &hash.to_hex())
+    }
+
+    /// Builds a representation whose blake3 hex digest is already known
+    /// (for example from a build manifest).
+    pub fn with_hash(coding: Coding, body: Bytes, hex: &str) -> Self {
+        let etag = etag_value(coding, hex);
+        Self { coding, body, etag }
+    }
+
+    /// The ETag as `&str` (always ASCII: built from hex digits).
+    pub fn etag_str(&self) -> &str {
+        self.etag.to_str().unwrap_or_default()
+    }
+}
+
+/// The strong ETag for a representation whose bytes hash to `hex`.
+/// 128 bits of blake3 are plenty to tell versions apart.
+pub fn etag_value(coding: Coding, hex: &str) -> HeaderValue {
+    let short = &hex[..hex.len().min(32)];
+    let suffix = match coding {
+        Coding::Identity => "",
+        Coding::Br => "-br",
+        Coding::Gzip => "-gz",
+    };
+    HeaderValue::from_str(&format!("\"{short}{suffix}\""))
+        .expect("hex digits are a valid header value")
+}
+
+/// A servable resource with all its representations and prebuilt headers.
+#[derive(Debug, Clone)]
+pub struct Asset {
+    /// Representations in the server's order of preference (br, gzip, identity).
+    representations: Vec<Representation>,
+    /// The codings of `representations`, in the same order, for negotiation.
+    codings: Vec<Coding>,
+    /// `Content-Type`.
+    pub content_type: HeaderValue,
+    /// Last-Modified truncated to whole seconds, if known.
+    pub last_modified: Option<SystemTime>,
+    /// `Last-Modified` as a header value.
+    pub last_modified_value: Option<HeaderValue>,
+    /// `Cache-Control`.
+    pub cache_control: HeaderValue,
+    /// Headers added by configuration rules.
+    pub extra_headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl Asset {
+    /// Assembles an asset. `representations` must contain identity; they are
+    /// sorted into preference order here.
+    pub fn new(
+        mut representations: Vec<Representation>,
+        content_type: HeaderValue,
+        last_modified: Option<SystemTime>,
+        cache_control: HeaderValue,
+        extra_headers: Vec<(HeaderName, HeaderValue)>,
+    ) -> Self {
+        representations.sort_by_key(|r| preference(r.coding));
+        let codings = representations.iter().map(|r| r.coding).collect();
+        let last_modified = last_modified.map(date::truncate);
+        let last_modified_value =
+            last_modified.and_then(|t| HeaderValue::from_str(&date::format(t)).ok());
+        Self {
+            representations,
+            codings,
+            content_type,
+            last_modified,
+            last_modified_value,
+            cache_control,
+            extra_headers,
+        }
+    }
+
+    /// Whether responses vary by `Accept-Encoding` (more than one representation).
+    pub fn varies_by_encoding(&self) -> bool {
+        self.representations.len() > 1
+    }
+
+    /// The representation to send for an `Accept-Encoding` value, or `None`
+    /// when the client accepts none of them (406).
+    pub fn select(&self, accept_encoding: Option<&str>) -> Option<&Representation> {
+        let coding = accept_encoding::negotiate(accept_encoding, &self.codings)?;
+        self.representations.iter().find(|r| r.coding == coding)
+    }
+
+    /// All representations, in preference order.
+    pub fn representations(&self) -> &[Representation] {
+        &self.representations
+    }
+
+    /// Bytes this asset holds in memory, plus a fixed per-entry overhead, for
+    /// the memory cache's byte bound.
+    pub fn weight(&self) -> usize {
+        const OVERHEAD: usize = 512;
+        OVERHEAD
+            + self
+                .representations
+                .iter()
+                .map(|r| r.body.len() + 64)
+                .sum::<usize>()
+    }
+}
+
+fn preference(c: Coding) -> u8 {
+    match c {
+        Coding::Br => 0,
+        Coding::Gzip => 1,
+        Coding::Identity => 2,
+    }
+}
+
+/// The `Content-Type` for a file name, from its extension; text types get
+/// `; charset=utf-8` (our assets are UTF-8, and browsers otherwise guess).
+pub fn content_type(file_name: &str) -> HeaderValue {
+    let mime = mime_guess::from_path(file_name).first_or_octet_stream();
+    let essence = mime.essence_str();
+    let texty = mime.type_() == "text"
+        || matches!(
+            essence,
+            "application/javascript"
+                | "application/json"
+                | "application/xml"
+                | "image/svg+xml"
+                | "application/manifest+json"
+        );
+    let value = if texty {
+        format!("{essence}; charset=utf-8")
+    } else {
+        essence.to_string()
+    };
+    HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static("application/octet-stream"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types() {
+        assert_eq!(content_type("a.css"), "text/css; charset=utf-8");
+        assert_eq!(content_type("a.svg"), "image/svg+xml; charset=utf-8");
+        assert_eq!(content_type("a.png"), "image/png");
+        assert_eq!(content_type("a.woff2"), "font/woff2");
+        assert_eq!(content_type("noext"), "application/octet-stream");
+        assert!(content_type("a.js")
+            .to_str()
+            .unwrap()
+            .ends_with("javascript; charset=utf-8"));
+    }
+
+    #[test]
+    fn etags_differ_per_coding_and_content() {
+        let a = Representation::new(Coding::Identity, Bytes::from_static(b"x"));
+        let b = Representation::new(Coding::Br, Bytes::from_static(b"x"));
+        let c = Representation::new(Coding::Identity, Bytes::from_static(b"y"));
+        assert_ne!(a.etag, b.etag);
+        assert_ne!(a.etag, c.etag);
+        assert_eq!(
+            a.etag,
+            Representation::new(Coding::Identity, Bytes::from_static(b"x")).etag
+        );
+        assert!(a.etag_str().starts_with('"') && a.etag_str().len() == 34);
+    }
+
+    #[test]
+    fn selects_by_preference() {
+        let reps = vec![
+            Representation::new(Coding::Identity, Bytes::from_static(b"plain")),
+            Representation::new(Coding::Gzip, Bytes::from_static(b"gz")),
+            Representation::new(Coding::Br, Bytes::from_static(b"br")),
+        ];
+        let a = Asset::new(
+            reps,
+            content_type("a.css"),
+            None,
+            HeaderValue::from_static("no-cache"),
+            vec![],
+        );
+        assert!(a.varies_by_encoding());
+        assert_eq!(a.select(Some("gzip, br")).unwrap().coding, Coding::Br);
+        assert_eq!(a.select(None).unwrap().coding, Coding::Identity);
+        assert!(a.select(Some("identity;q=0, br;q=0, gzip;q=0")).is_none());
+    }
+}

@@ -1,0 +1,406 @@
+//! The configuration schema, its defaults and its validation.
+//!
+//! Every key has a default (the embedded `config.toml` repeats them), so an
+//! empty file is a valid config. Unknown keys are refused. Every error names
+//! the key, the value and what is allowed, in one line. This module only
+//! reads and checks; it builds nothing that serves.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use actix_web::http::header::{HeaderName, HeaderValue};
+use serde::Deserialize;
+
+/// The embedded default configuration (`config.toml` at the repo root).
+pub const DEFAULT_TOML: &str = include_str!("../config.toml");
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `[server]`: sockets, root, workers.
+    pub server: ServerConfig,
+    /// `[cache]`: memory bounds.
+    pub cache: CacheConfig,
+    /// `[cache_control]`: the two default policies.
+    pub cache_control: CacheControlConfig,
+    /// `[cors]`: cross-origin access.
+    pub cors: CorsConfig,
+    /// `[[rules]]`: per-glob header overrides, applied in order.
+    pub rules: Vec<RuleConfig>,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// The static root.
+    pub root: PathBuf,
+    /// Worker threads; 0 means one per core.
+    pub workers: usize,
+    /// Path of the health endpoint; empty disables it.
+    pub health_path: String,
+    /// Seconds in-flight requests get to finish at shutdown.
+    pub shutdown_timeout_secs: u64,
+    /// How often (milliseconds) a cached file is re-checked on disk.
+    pub refresh_ms: u64,
+}
+
+/// `[cache]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// Byte bound of the in-memory asset cache.
+    pub memory_bytes: u64,
+    /// Largest asset (all representations) admitted to the memory cache.
+    pub max_object_bytes: u64,
+}
+
+/// `[cache_control]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheControlConfig {
+    /// For fingerprinted files.
+    pub immutable: String,
+    /// For every other file.
+    pub revalidate: String,
+}
+
+/// `[cors]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CorsConfig {
+    /// Allowed origins: `["*"]`, a list of origins, or `[]` to disable CORS.
+    pub allow_origins: Vec<String>,
+    /// `Access-Control-Max-Age` for preflight answers.
+    pub max_age_secs: u64,
+}
+
+/// One `[[rules]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    /// Glob over the path relative to the root (`*` crosses `/`).
+    pub glob: String,
+    /// Cache-Control for matching files.
+    #[serde(default)]
+    pub cache_control: Option<String>,
+    /// Headers added to matching files' responses.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+}
+
+/// A rule, compiled.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Which paths it applies to.
+    pub glob: globset::GlobMatcher,
+    /// Cache-Control override.
+    pub cache_control: Option<HeaderValue>,
+    /// Headers to add.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            root: PathBuf::from("static"),
+            workers: 0,
+            health_path: "/healthz".into(),
+            shutdown_timeout_secs: 30,
+            refresh_ms: 1000,
+        }
+    }
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 256 << 20,
+            max_object_bytes: 16 << 20,
+        }
+    }
+}
+
+impl Default for CacheControlConfig {
+    fn default() -> Self {
+        Self {
+            immutable: "public, max-age=31536000, immutable".into(),
+            revalidate: "public, no-cache".into(),
+        }
+    }
+}
+
+impl Default for CorsConfig {
+    fn default() -> Self {
+        Self {
+            allow_origins: vec!["*".into()],
+            max_age_secs: 86400,
+        }
+    }
+}
+
+/// A configuration that cannot be used, with where and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or a value has the wrong type.
+    #[error("{origin}: {key}: {message}")]
+    Parse {
+        origin: String,
+        key: String,
+        message: String,
+    },
+    /// A value has the right type but is not allowed.
+    #[error("{origin}: {key} = {value}: {allowed}")]
+    Invalid {
+        origin: String,
+        key: String,
+        value: String,
+        allowed: String,
+    },
+}
+
+impl Config {
+    /// Loads `path`, or the embedded default when `None`. Relative paths in
+    /// a file resolve against the file's directory.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let (origin, text, base) = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Io {
+                    path: p.display().to_string(),
+                    source,
+                })?;
+                let base = p.parent().map(Path::to_path_buf).unwrap_or_default();
+                (p.display().to_string(), text, base)
+            }
+            None => (
+                "embedded config.toml".to_string(),
+                DEFAULT_TOML.to_string(),
+                PathBuf::new(),
+            ),
+        };
+        let mut config = Self::parse(&origin, &text)?;
+        if config.server.root.is_relative() && !base.as_os_str().is_empty() {
+            config.server.root = base.join(&config.server.root);
+        }
+        config.validate(&origin)?;
+        Ok(config)
+    }
+
+    /// Parses TOML text; `origin` names it in errors.
+    pub fn parse(origin: &str, text: &str) -> Result<Config, ConfigError> {
+        let de = toml::Deserializer::new(text);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let inner = e.into_inner();
+            // toml's own message spans several lines (a source excerpt);
+            // keep its first meaningful line.
+            let message = inner
+                .message()
+                .lines()
+                .next()
+                .unwrap_or("invalid")
+                .to_string();
+            let key = if key == "." {
+                "(top level)".to_string()
+            } else {
+                key
+            };
+            ConfigError::Parse {
+                origin: origin.to_string(),
+                key,
+                message,
+            }
+        })
+    }
+
+    /// Checks values that have the right type but may not be allowed.
+    pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        let invalid =
+            |key: &str, value: &dyn std::fmt::Debug, allowed: &str| ConfigError::Invalid {
+                origin: origin.to_string(),
+                key: key.to_string(),
+                value: format!("{value:?}"),
+                allowed: allowed.to_string(),
+            };
+        if self.server.workers > 1024 {
+            return Err(invalid(
+                "server.workers",
+                &self.server.workers,
+                "0 (one per core) to 1024",
+            ));
+        }
+        let hp = &self.server.health_path;
+        if !hp.is_empty() && (!hp.starts_with('/') || hp.len() < 2 || hp.contains(['?', '#', ' ']))
+        {
+            return Err(invalid(
+                "server.health_path",
+                hp,
+                "an absolute path like \"/healthz\", or \"\" to disable",
+            ));
+        }
+        if self.server.refresh_ms == 0 {
+            return Err(invalid(
+                "server.refresh_ms",
+                &self.server.refresh_ms,
+                "at least 1",
+            ));
+        }
+        if self.cache.max_object_bytes > self.cache.memory_bytes {
+            return Err(invalid(
+                "cache.max_object_bytes",
+                &self.cache.max_object_bytes,
+                "at most cache.memory_bytes",
+            ));
+        }
+        for (key, value) in [
+            ("cache_control.immutable", &self.cache_control.immutable),
+            ("cache_control.revalidate", &self.cache_control.revalidate),
+        ] {
+            if HeaderValue::from_str(value).is_err() || value.is_empty() {
+                return Err(invalid(
+                    key,
+                    value,
+                    "a non-empty header value of visible ASCII",
+                ));
+            }
+        }
+        for (i, o) in self.cors.allow_origins.iter().enumerate() {
+            let ok = o == "*"
+                || ((o.starts_with("http://") || o.starts_with("https://"))
+                    && !o.ends_with('/')
+                    && HeaderValue::from_str(o).is_ok());
+            if !ok {
+                return Err(invalid(&format!("cors.allow_origins[{i}]"), o, "\"*\" or an origin like \"https://www.example.com\" (scheme and host, no path)"));
+            }
+        }
+        self.rules().map(|_| ())
+    }
+
+    /// The `[[rules]]`, compiled. Fails with the offending key.
+    pub fn rules(&self) -> Result<Vec<Rule>, ConfigError> {
+        let invalid = |key: String, value: &str, allowed: &str| ConfigError::Invalid {
+            origin: "config".to_string(),
+            key,
+            value: format!("{value:?}"),
+            allowed: allowed.to_string(),
+        };
+        self.rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let glob = globset::Glob::new(&r.glob)
+                    .map_err(|e| {
+                        invalid(
+                            format!("rules[{i}].glob"),
+                            &r.glob,
+                            &format!("a glob such as \"*.woff2\" ({})", e.kind()),
+                        )
+                    })?
+                    .compile_matcher();
+                let cache_control = match &r.cache_control {
+                    Some(cc) => Some(HeaderValue::from_str(cc).map_err(|_| {
+                        invalid(
+                            format!("rules[{i}].cache_control"),
+                            cc,
+                            "a header value of visible ASCII",
+                        )
+                    })?),
+                    None => None,
+                };
+                let headers = r
+                    .headers
+                    .iter()
+                    .map(|(name, value)| {
+                        let n = HeaderName::from_str(name).map_err(|_| {
+                            invalid(
+                                format!("rules[{i}].headers"),
+                                name,
+                                "a header name (letters, digits, -)",
+                            )
+                        })?;
+                        let v = HeaderValue::from_str(value).map_err(|_| {
+                            invalid(
+                                format!("rules[{i}].headers.{name}"),
+                                value,
+                                "a header value of visible ASCII, no newlines",
+                            )
+                        })?;
+                        Ok((n, v))
+                    })
+                    .collect::<Result<Vec<_>, ConfigError>>()?;
+                Ok(Rule {
+                    glob,
+                    cache_control,
+                    headers,
+                })
+            })
+            .collect()
+    }
+
+    /// The number of worker threads to start.
+    pub fn worker_count(&self) -> usize {
+        match self.server.workers {
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            n => n,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_is_valid_and_matches_code_defaults() {
+        let c = Config::load(None).unwrap();
+        let d = Config::default();
+        assert_eq!(c.server.listen, d.server.listen);
+        assert_eq!(c.server.root, d.server.root);
+        assert_eq!(c.cache.memory_bytes, d.cache.memory_bytes);
+        assert_eq!(c.cache_control.immutable, d.cache_control.immutable);
+        assert_eq!(c.cors.allow_origins, d.cors.allow_origins);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = Config::parse("t", "[server]\nworkers = -1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("server.workers"), "{e}");
+        let e = Config::parse("t", "[server]\nlisten = \"nonsense\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("server.listen"), "{e}");
+        let e = Config::parse("t", "[server]\nbogus = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bogus"), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+        let c = Config::parse("t", "[[rules]]\nglob = \"a[\"\n").unwrap();
+        let e = c.validate("t").unwrap_err().to_string();
+        assert!(e.contains("rules[0].glob"), "{e}");
+        let c = Config::parse(
+            "t",
+            "[[rules]]\nglob = \"*\"\nheaders = { \"X-A\" = \"a\\nb\" }\n",
+        )
+        .unwrap();
+        assert!(c
+            .validate("t")
+            .unwrap_err()
+            .to_string()
+            .contains("rules[0].headers.X-A"));
+    }
+}

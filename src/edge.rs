@@ -1,0 +1,147 @@
+//! `Edge::lookup`: from a normalised key to an asset, through the memory
+//! cache and then the static root, keeping cached files fresh.
+//!
+//! Freshness: a cached entry remembers the stamp of the files it came from.
+//! The first request for it after `refresh` has passed re-stats those files
+//! (a few `stat` calls, once per entry per interval, never a read); if they
+//! changed, the asset is reloaded off the async workers before answering,
+//! and if they are gone the entry is dropped. Every other hit is a hash
+//! lookup and an `Arc` clone.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::asset::Asset;
+use crate::http::path::Key;
+use crate::store::local::{Found, LocalStore, Stamp};
+use crate::store::memory::{MemoryCache, Weigh};
+
+/// The result of a lookup.
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    /// An asset to serve.
+    Asset(Arc<Asset>),
+    /// A directory asked for without its trailing slash: redirect.
+    Directory,
+    /// Nothing here.
+    NotFound,
+}
+
+/// A failure to look something up that is the node's fault, not the client's.
+#[derive(Debug, thiserror::Error)]
+pub enum EdgeError {
+    /// Reading the static root failed.
+    #[error("reading {key}: {source}")]
+    Io { key: String, source: std::io::Error },
+    /// The blocking pool is gone (shutting down).
+    #[error("shutting down")]
+    Shutdown,
+}
+
+/// A cached asset with what is needed to check it against the disk.
+struct Entry {
+    asset: Arc<Asset>,
+    stamp: Stamp,
+    /// Milliseconds since `Edge::epoch` of the last disk check.
+    checked_ms: AtomicU64,
+}
+
+impl Weigh for Arc<Entry> {
+    fn weight(&self) -> usize {
+        self.asset.weight() + 128
+    }
+}
+
+/// The node's view of all assets it can serve.
+pub struct Edge {
+    local: Arc<LocalStore>,
+    memory: MemoryCache<Arc<Entry>>,
+    refresh: Duration,
+    epoch: Instant,
+}
+
+impl Edge {
+    /// An edge over a static root with a memory cache of the given bounds.
+    pub fn new(
+        local: LocalStore,
+        memory_bytes: usize,
+        max_object_bytes: usize,
+        refresh: Duration,
+    ) -> Self {
+        Self {
+            local: Arc::new(local),
+            memory: MemoryCache::new(memory_bytes, max_object_bytes),
+            refresh,
+            epoch: Instant::now(),
+        }
+    }
+
+    /// Finds the asset for `key`.
+    pub async fn lookup(&self, key: &Key) -> Result<Lookup, EdgeError> {
+        let cache_key = cache_key(key);
+        if let Some(entry) = self.memory.get(&cache_key) {
+            if !self.check_due(&entry) || !entry.stamp.changed() {
+                return Ok(Lookup::Asset(entry.asset.clone()));
+            }
+            self.memory.remove(&cache_key);
+        }
+        self.load(key, cache_key).await
+    }
+
+    /// Whether this request should re-check the entry's files; at most one
+    /// request per interval wins the check.
+    fn check_due(&self, entry: &Entry) -> bool {
+        let now = self.epoch.elapsed().as_millis() as u64;
+        let last = entry.checked_ms.load(Ordering::Relaxed);
+        now.saturating_sub(last) >= self.refresh.as_millis() as u64
+            && entry
+                .checked_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+
+    async fn load(&self, key: &Key, cache_key: String) -> Result<Lookup, EdgeError> {
+        let local = self.local.clone();
+        let (path, dir) = (key.path.clone(), key.trailing_slash);
+        let found = tokio::task::spawn_blocking(move || local.load(&path, dir))
+            .await
+            .map_err(|_| EdgeError::Shutdown)?
+            .map_err(|source| EdgeError::Io {
+                key: key.path.clone(),
+                source,
+            })?;
+        Ok(match found {
+            Found::Asset(asset, stamp) => {
+                let asset: Arc<Asset> = Arc::from(asset);
+                let checked_ms = AtomicU64::new(self.epoch.elapsed().as_millis() as u64);
+                self.memory.insert(
+                    cache_key,
+                    Arc::new(Entry {
+                        asset: asset.clone(),
+                        stamp,
+                        checked_ms,
+                    }),
+                );
+                Lookup::Asset(asset)
+            }
+            Found::Directory => Lookup::Directory,
+            Found::NotFound => Lookup::NotFound,
+        })
+    }
+
+    /// The memory cache, for metrics.
+    pub fn memory_usage(&self) -> (usize, usize) {
+        self.memory.usage()
+    }
+}
+
+/// Directory requests (`docs/`) and file requests (`docs`) are different
+/// resources, so they are cached apart.
+fn cache_key(key: &Key) -> String {
+    if key.trailing_slash {
+        format!("{}/", key.path)
+    } else {
+        key.path.clone()
+    }
+}

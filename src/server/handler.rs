@@ -1,0 +1,90 @@
+//! The request handler: the features of a request, in order. Health check,
+//! method, path key, CORS preflight, lookup, then the asset response.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
+
+use super::{errors, health, respond, State};
+use crate::edge::Lookup;
+use crate::http::path;
+
+const ALLOW: HeaderValue = HeaderValue::from_static("GET, HEAD, OPTIONS");
+
+/// Handles every request the node receives.
+pub async fn handle(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
+    let raw_path = req.uri().path();
+    if state.health_path.as_deref() == Some(raw_path) {
+        return health::respond();
+    }
+    match *req.method() {
+        Method::GET | Method::HEAD => {}
+        Method::OPTIONS => return state.cors.options(req.headers()),
+        _ => {
+            let mut resp = errors::text(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed: this node serves GET, HEAD and OPTIONS\n",
+            );
+            resp.headers_mut().insert(header::ALLOW, ALLOW);
+            return resp;
+        }
+    }
+    let key = match path::key(raw_path) {
+        Ok(k) => k,
+        Err(e) if e.is_not_found() => return not_found(),
+        Err(e) => return errors::text(StatusCode::BAD_REQUEST, format!("bad request path: {e}\n")),
+    };
+    match state.edge.lookup(&key).await {
+        Ok(Lookup::Asset(asset)) => respond::asset(
+            req.method(),
+            req.headers(),
+            &asset,
+            &state.cors.grant(req.headers()),
+        ),
+        Ok(Lookup::Directory) => redirect_to_directory(&key.path, req.uri().query()),
+        Ok(Lookup::NotFound) => not_found(),
+        Err(e) => {
+            tracing::error!("{e}");
+            errors::text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error reading the asset\n",
+            )
+        }
+    }
+}
+
+fn not_found() -> HttpResponse {
+    errors::text(StatusCode::NOT_FOUND, "not found\n")
+}
+
+/// Characters escaped when a key is written back into a URL path.
+const PATH_ESCAPE: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
+
+/// `/dir` → 301 `/dir/`, built from the normalised key (never the raw path,
+/// so `//evil.example` cannot become a protocol-relative redirect).
+fn redirect_to_directory(key: &str, query: Option<&str>) -> HttpResponse {
+    let mut location = format!("/{}/", utf8_percent_encode(key, PATH_ESCAPE));
+    if let Some(q) = query {
+        location.push('?');
+        location.push_str(q);
+    }
+    let mut resp = errors::text(
+        StatusCode::MOVED_PERMANENTLY,
+        "moved: this is a directory\n",
+    );
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp
+}

@@ -1,0 +1,121 @@
+//! actix-web wiring: builds the shared state from a config, binds, runs
+//! until SIGTERM/Ctrl-C, and shuts down gracefully. The request logic is in
+//! `handler` (dispatch) and `respond` (one asset → one response).
+
+mod cors;
+mod errors;
+mod handler;
+mod health;
+mod respond;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use actix_web::http::header::HeaderValue;
+use actix_web::{web, App, HttpServer};
+
+use crate::config::{Config, ConfigError};
+use crate::edge::Edge;
+use crate::manifest::ManifestError;
+use crate::store::local::{self, LocalStore};
+use crate::store::policy::Policy;
+
+/// What every worker shares.
+pub struct State {
+    edge: Edge,
+    cors: cors::Cors,
+    health_path: Option<String>,
+}
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The static root cannot be used.
+    #[error("{0}")]
+    Root(std::io::Error),
+    /// The root's manifest.json is unreadable.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    /// The listen address cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    /// The server failed while running.
+    #[error("server: {0}")]
+    Run(std::io::Error),
+}
+
+/// A bound server, not yet awaited.
+pub struct Started {
+    /// The addresses actually bound (port 0 resolved).
+    pub addrs: Vec<SocketAddr>,
+    /// The running server; await it to serve until shutdown.
+    pub server: actix_web::dev::Server,
+}
+
+/// Builds the state, binds the listen address and starts the workers.
+/// Must be called inside an async runtime.
+pub fn start(config: &Config) -> Result<Started, ServeError> {
+    let root = &config.server.root;
+    let policy = Policy::new(
+        HeaderValue::from_str(&config.cache_control.immutable)
+            .map_err(|_| invalid_cc("immutable"))?,
+        HeaderValue::from_str(&config.cache_control.revalidate)
+            .map_err(|_| invalid_cc("revalidate"))?,
+        config.rules()?,
+        local::manifest_files(root)?,
+    );
+    let local = LocalStore::open(root, policy).map_err(ServeError::Root)?;
+    let edge = Edge::new(
+        local,
+        config.cache.memory_bytes as usize,
+        config.cache.max_object_bytes as usize,
+        Duration::from_millis(config.server.refresh_ms),
+    );
+    let health_path = Some(config.server.health_path.clone()).filter(|p| !p.is_empty());
+    let state = web::Data::new(State {
+        edge,
+        cors: cors::Cors::new(&config.cors),
+        health_path,
+    });
+    let addr = config.server.listen;
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .default_service(web::to(handler::handle))
+    })
+    .workers(config.worker_count())
+    .shutdown_timeout(config.server.shutdown_timeout_secs)
+    .bind(addr)
+    .map_err(|source| ServeError::Bind { addr, source })?;
+    let addrs = server.addrs();
+    Ok(Started {
+        addrs,
+        server: server.run(),
+    })
+}
+
+fn invalid_cc(key: &str) -> ServeError {
+    ServeError::Config(ConfigError::Invalid {
+        origin: "config".into(),
+        key: format!("cache_control.{key}"),
+        value: String::new(),
+        allowed: "a header value".into(),
+    })
+}
+
+/// Starts the server, logs where it listens, and serves until shutdown.
+pub async fn run(config: &Config) -> Result<(), ServeError> {
+    let started = start(config)?;
+    for addr in &started.addrs {
+        tracing::info!(root = %config.server.root.display(), "listening on http://{addr}");
+    }
+    started.server.await.map_err(ServeError::Run)?;
+    tracing::info!("shut down");
+    Ok(())
+}

@@ -1,0 +1,165 @@
+//! One asset, one request, one response: pick the representation, evaluate
+//! preconditions, honour a byte range, and write the prebuilt headers.
+//! Nothing here touches the disk or formats a date or ETag.
+
+use std::borrow::Cow;
+
+use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{HttpResponse, HttpResponseBuilder};
+
+use super::cors::{self, Grant};
+use super::errors;
+use crate::asset::{Asset, Coding, Representation};
+use crate::http::conditional::{self, Outcome, Preconditions, Validators};
+use crate::http::range;
+
+const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
+const BYTES: HeaderValue = HeaderValue::from_static("bytes");
+const BR: HeaderValue = HeaderValue::from_static("br");
+const GZIP: HeaderValue = HeaderValue::from_static("gzip");
+
+/// The full response for a GET or HEAD of `asset`.
+pub fn asset(method: &Method, req: &HeaderMap, asset: &Asset, grant: &Grant) -> HttpResponse {
+    let varies = Some(asset.varies_by_encoding());
+    let Some(rep) = asset.select(list_field(req, header::ACCEPT_ENCODING).as_deref()) else {
+        let mut resp = errors::text(
+            StatusCode::NOT_ACCEPTABLE,
+            "no acceptable content coding (identity is refused by Accept-Encoding)\n",
+        );
+        cors::apply(resp.headers_mut(), grant, varies);
+        return resp;
+    };
+    let validators = Validators {
+        etag: rep.etag_str(),
+        last_modified: asset.last_modified,
+    };
+    let if_match = list_field(req, header::IF_MATCH);
+    let if_none_match = list_field(req, header::IF_NONE_MATCH);
+    let pre = Preconditions {
+        if_match: if_match.as_deref(),
+        if_none_match: if_none_match.as_deref(),
+        if_modified_since: single_field(req, header::IF_MODIFIED_SINCE),
+        if_unmodified_since: single_field(req, header::IF_UNMODIFIED_SINCE),
+    };
+    match conditional::evaluate(&pre, &validators, true) {
+        Outcome::Proceed => {}
+        Outcome::NotModified => {
+            // RFC 9110 §15.4.5: a 304 carries the fields a 200 would have
+            // that guide caches (ETag, Cache-Control, Vary), and no content.
+            let mut b = HttpResponse::NotModified();
+            b.insert_header((header::ETAG, rep.etag.clone()));
+            b.insert_header((header::CACHE_CONTROL, asset.cache_control.clone()));
+            return finish_empty(b, asset, grant);
+        }
+        Outcome::PreconditionFailed => {
+            let mut resp = errors::text(StatusCode::PRECONDITION_FAILED, "precondition failed\n");
+            cors::apply(resp.headers_mut(), grant, varies);
+            return resp;
+        }
+    }
+
+    let len = rep.body.len() as u64;
+    // Range is defined for GET only (RFC 9110 §14.2); If-Range gates it.
+    if method == Method::GET {
+        let asked = single_field(req, header::RANGE).and_then(range::parse);
+        if let Some(range::Request::Single(spec)) = asked {
+            if conditional::if_range_allows(single_field(req, header::IF_RANGE), &validators) {
+                return match range::resolve(spec, len) {
+                    Some((first, last)) => {
+                        let mut b = HttpResponse::PartialContent();
+                        let cr = format!("bytes {first}-{last}/{len}");
+                        b.insert_header((
+                            header::CONTENT_RANGE,
+                            HeaderValue::from_str(&cr).expect("digits"),
+                        ));
+                        let body = rep.body.slice(first as usize..=last as usize);
+                        finish(b, asset, rep, grant, body)
+                    }
+                    None => {
+                        let mut resp = errors::text(
+                            StatusCode::RANGE_NOT_SATISFIABLE,
+                            "range not satisfiable\n",
+                        );
+                        let cr = HeaderValue::from_str(&format!("bytes */{len}")).expect("digits");
+                        resp.headers_mut().insert(header::CONTENT_RANGE, cr);
+                        cors::apply(resp.headers_mut(), grant, varies);
+                        resp
+                    }
+                };
+            }
+        }
+    }
+    finish(HttpResponse::Ok(), asset, rep, grant, rep.body.clone())
+}
+
+/// Adds the representation headers and the body.
+fn finish(
+    mut b: HttpResponseBuilder,
+    asset: &Asset,
+    rep: &Representation,
+    grant: &Grant,
+    body: bytes::Bytes,
+) -> HttpResponse {
+    b.insert_header((header::CONTENT_TYPE, asset.content_type.clone()));
+    b.insert_header((header::ETAG, rep.etag.clone()));
+    if let Some(lm) = &asset.last_modified_value {
+        b.insert_header((header::LAST_MODIFIED, lm.clone()));
+    }
+    b.insert_header((header::CACHE_CONTROL, asset.cache_control.clone()));
+    b.insert_header((header::ACCEPT_RANGES, BYTES));
+    b.insert_header((header::X_CONTENT_TYPE_OPTIONS, NOSNIFF));
+    match rep.coding {
+        Coding::Br => {
+            b.insert_header((header::CONTENT_ENCODING, BR));
+        }
+        Coding::Gzip => {
+            b.insert_header((header::CONTENT_ENCODING, GZIP));
+        }
+        Coding::Identity => {}
+    }
+    let mut resp = finish_extra(b, asset).body(body);
+    cors::apply(resp.headers_mut(), grant, Some(asset.varies_by_encoding()));
+    resp
+}
+
+fn finish_empty(b: HttpResponseBuilder, asset: &Asset, grant: &Grant) -> HttpResponse {
+    let mut resp = finish_extra(b, asset).finish();
+    cors::apply(resp.headers_mut(), grant, Some(asset.varies_by_encoding()));
+    resp
+}
+
+fn finish_extra(mut b: HttpResponseBuilder, asset: &Asset) -> HttpResponseBuilder {
+    for (n, v) in &asset.extra_headers {
+        b.insert_header((n.clone(), v.clone()));
+    }
+    b
+}
+
+/// A list-valued field (`#element`): repeated field lines are joined with
+/// commas (RFC 9110 §5.3). Borrowed when there is only one line.
+fn list_field(req: &HeaderMap, name: HeaderName) -> Option<Cow<'_, str>> {
+    let mut values = req.get_all(name).filter_map(|v| v.to_str().ok());
+    let first = values.next()?;
+    match values.next() {
+        None => Some(Cow::Borrowed(first)),
+        Some(second) => {
+            let mut joined = format!("{first}, {second}");
+            for v in values {
+                joined.push_str(", ");
+                joined.push_str(v);
+            }
+            Some(Cow::Owned(joined))
+        }
+    }
+}
+
+/// A singleton field: ignored (None) when sent more than once or not text.
+fn single_field(req: &HeaderMap, name: HeaderName) -> Option<&str> {
+    let mut values = req.get_all(name);
+    let first = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    first.to_str().ok()
+}

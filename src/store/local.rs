@@ -1,0 +1,267 @@
+//! The static root: resolving a key to a file under it (never outside it),
+//! reading the file and its `.br` / `.gz` siblings into an [`Asset`], and
+//! stamping the files so a later check can tell whether they changed.
+//!
+//! Everything here is blocking file I/O; callers run it off the async
+//! workers. It does not cache: that is [`super::memory`]'s job.
+
+use std::collections::HashSet;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+
+use super::policy::Policy;
+use crate::asset::{self, Asset, Coding, Representation};
+
+/// A static root with its header policy.
+#[derive(Debug)]
+pub struct LocalStore {
+    root: PathBuf,
+    policy: Policy,
+}
+
+/// What a key resolves to.
+#[derive(Debug)]
+pub enum Found {
+    /// A file, loaded, with the stamp of the files it was built from.
+    Asset(Box<Asset>, Stamp),
+    /// A directory asked for without its trailing slash.
+    Directory,
+    /// Nothing servable.
+    NotFound,
+}
+
+/// What a loaded asset was built from: each source file and its identity
+/// at load time. Equal stamps mean nothing changed on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamp {
+    files: Vec<(PathBuf, Option<FileId>)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileId {
+    len: u64,
+    modified: Option<SystemTime>,
+    inode: u64,
+}
+
+impl FileId {
+    fn of(meta: &std::fs::Metadata) -> Self {
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(meta);
+        #[cfg(not(unix))]
+        let inode = 0;
+        Self {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            inode,
+        }
+    }
+}
+
+impl Stamp {
+    /// Re-reads the files' metadata (one `stat` each) and tells whether any
+    /// changed, appeared or disappeared since the stamp was taken.
+    pub fn changed(&self) -> bool {
+        self.files.iter().any(|(path, id)| file_id(path) != *id)
+    }
+}
+
+fn file_id(path: &Path) -> Option<FileId> {
+    std::fs::metadata(path)
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| FileId::of(&m))
+}
+
+/// The sibling suffixes that hold encoded representations.
+const SIBLINGS: [(Coding, &str); 2] = [(Coding::Br, "br"), (Coding::Gzip, "gz")];
+
+/// The file served for a directory.
+const INDEX: &str = "index.html";
+
+impl LocalStore {
+    /// Opens a root directory; fails when it is missing or not a directory.
+    pub fn open(root: &Path, policy: Policy) -> io::Result<Self> {
+        let root = root
+            .canonicalize()
+            .map_err(|e| io::Error::new(e.kind(), format!("root {}: {e}", root.display())))?;
+        if !root.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("root {}: not a directory", root.display()),
+            ));
+        }
+        Ok(Self { root, policy })
+    }
+
+    /// The canonical root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Resolves `key` (a normalised relative path, see `http::path`) and
+    /// loads it. `dir_request` is true when the request path ended in `/`.
+    pub fn load(&self, key: &str, dir_request: bool) -> io::Result<Found> {
+        let path = self.root.join(key);
+        let Some(meta) = metadata(&path)? else {
+            return Ok(Found::NotFound);
+        };
+        let (file, rel) = if meta.is_dir() {
+            if !dir_request && !key.is_empty() {
+                return Ok(Found::Directory);
+            }
+            let rel = if key.is_empty() {
+                INDEX.to_string()
+            } else {
+                format!("{key}/{INDEX}")
+            };
+            (path.join(INDEX), rel)
+        } else if dir_request {
+            return Ok(Found::NotFound);
+        } else {
+            (path, key.to_string())
+        };
+        let Some(identity) = self.read_inside(&file)? else {
+            return Ok(Found::NotFound);
+        };
+        let (body, meta) = identity;
+        let mut stamp = vec![(file.clone(), Some(FileId::of(&meta)))];
+        let mut reps = vec![Representation::new(Coding::Identity, body)];
+        for (coding, ext) in SIBLINGS {
+            let sibling = append_ext(&file, ext);
+            match self.read_inside(&sibling)? {
+                Some((body, m)) => {
+                    stamp.push((sibling, Some(FileId::of(&m))));
+                    reps.push(Representation::new(coding, body));
+                }
+                None => stamp.push((sibling, None)),
+            }
+        }
+        let (cache_control, extra) = self.policy.headers_for(&rel);
+        let asset = Asset::new(
+            reps,
+            asset::content_type(&rel),
+            meta.modified().ok(),
+            cache_control,
+            extra,
+        );
+        Ok(Found::Asset(Box::new(asset), Stamp { files: stamp }))
+    }
+
+    /// Reads a regular file whose real path (symlinks followed) lies inside
+    /// the root and contains no dot-segment; `None` otherwise.
+    fn read_inside(&self, path: &Path) -> io::Result<Option<(Bytes, std::fs::Metadata)>> {
+        let real = match path.canonicalize() {
+            Ok(p) => p,
+            Err(e) if is_absent(&e) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let Ok(rel) = real.strip_prefix(&self.root) else {
+            return Ok(None);
+        };
+        let hidden = rel
+            .components()
+            .any(|c| matches!(c, Component::Normal(s) if s.to_string_lossy().starts_with('.')));
+        if hidden {
+            return Ok(None);
+        }
+        let meta = std::fs::metadata(&real)?;
+        // Only regular files: opening a FIFO or device could block or worse.
+        if !meta.is_file() {
+            return Ok(None);
+        }
+        match std::fs::read(&real) {
+            Ok(bytes) => Ok(Some((Bytes::from(bytes), meta))),
+            Err(e) if is_absent(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The manifest's fingerprinted files, as relative paths, for the policy.
+pub fn manifest_files(root: &Path) -> Result<HashSet<String>, crate::manifest::ManifestError> {
+    Ok(crate::manifest::read(root)?
+        .map(|m| {
+            m.into_values()
+                .map(|e| e.file.trim_start_matches('/').to_string())
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+fn metadata(path: &Path) -> io::Result<Option<std::fs::Metadata>> {
+    match std::fs::metadata(path) {
+        Ok(m) => Ok(Some(m)),
+        Err(e) if is_absent(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Errors that just mean "there is no such file here".
+fn is_absent(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory | io::ErrorKind::InvalidFilename)
+        || e.raw_os_error() == Some(36) // ENAMETOOLONG
+        || e.raw_os_error() == Some(40) // ELOOP: a symlink loop
+}
+
+fn append_ext(path: &Path, ext: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".");
+    s.push(ext);
+    PathBuf::from(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::http::header::HeaderValue;
+
+    fn store(root: &Path) -> LocalStore {
+        let policy = Policy::new(
+            HeaderValue::from_static("imm"),
+            HeaderValue::from_static("rev"),
+            vec![],
+            HashSet::new(),
+        );
+        LocalStore::open(root, policy).unwrap()
+    }
+
+    #[test]
+    fn loads_siblings_and_detects_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.css"), "body{}").unwrap();
+        std::fs::write(dir.path().join("a.css.br"), "BR").unwrap();
+        let s = store(dir.path());
+        let Found::Asset(asset, stamp) = s.load("a.css", false).unwrap() else {
+            panic!()
+        };
+        assert_eq!(asset.representations().len(), 2);
+        assert!(!stamp.changed());
+        std::fs::write(dir.path().join("a.css.gz"), "GZ").unwrap();
+        assert!(stamp.changed());
+    }
+
+    #[test]
+    fn directories_and_escapes() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "x").unwrap();
+        std::fs::create_dir(dir.path().join("d")).unwrap();
+        std::fs::write(dir.path().join("d/index.html"), "hi").unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("link")).unwrap();
+        let s = store(dir.path());
+        assert!(matches!(s.load("d", false).unwrap(), Found::Directory));
+        assert!(matches!(s.load("d", true).unwrap(), Found::Asset(..)));
+        assert!(matches!(
+            s.load("d/index.html", true).unwrap(),
+            Found::NotFound
+        ));
+        assert!(matches!(s.load("link", false).unwrap(), Found::NotFound));
+        assert!(matches!(s.load("missing", false).unwrap(), Found::NotFound));
+        assert!(matches!(s.load("", true).unwrap(), Found::NotFound));
+    }
+}

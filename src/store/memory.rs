@@ -1,0 +1,193 @@
+//! The hot cache: a byte-bounded LRU, sharded so that workers rarely contend
+//! on one lock. Values say how many bytes they hold ([`Weigh`]); the cache
+//! evicts least-recently-used entries of a shard until the shard is back
+//! under its share of the bound. Locks are held only for the map operation,
+//! never across an await.
+
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use lru::LruCache;
+
+/// Something that knows how many bytes it keeps alive.
+pub trait Weigh {
+    /// Bytes held, including a fair per-entry overhead.
+    fn weight(&self) -> usize;
+}
+
+/// A sharded, byte-bounded LRU map from string keys to cheap-to-clone values.
+pub struct MemoryCache<V> {
+    shards: Box<[Mutex<Shard<V>>]>,
+    hasher: std::collections::hash_map::RandomState,
+    shard_bytes: usize,
+    max_object_bytes: usize,
+    stats: Stats,
+}
+
+struct Shard<V> {
+    map: LruCache<String, V>,
+    bytes: usize,
+}
+
+/// Counters of the cache's life, for metrics.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Lookups that found an entry.
+    pub hits: AtomicU64,
+    /// Lookups that found nothing.
+    pub misses: AtomicU64,
+    /// Entries dropped to stay under the bound.
+    pub evictions: AtomicU64,
+}
+
+const SHARDS: usize = 16;
+
+impl<V: Clone + Weigh> MemoryCache<V> {
+    /// A cache holding at most `capacity_bytes` in all, and no single entry
+    /// larger than `max_object_bytes` (or a shard's share of the capacity).
+    pub fn new(capacity_bytes: usize, max_object_bytes: usize) -> Self {
+        let shards = (0..SHARDS)
+            .map(|_| {
+                Mutex::new(Shard {
+                    map: LruCache::unbounded(),
+                    bytes: 0,
+                })
+            })
+            .collect();
+        let shard_bytes = capacity_bytes / SHARDS;
+        Self {
+            shards,
+            hasher: Default::default(),
+            shard_bytes,
+            max_object_bytes: max_object_bytes.min(shard_bytes),
+            stats: Stats::default(),
+        }
+    }
+
+    fn shard(&self, key: &str) -> &Mutex<Shard<V>> {
+        &self.shards[(self.hasher.hash_one(key) as usize) % SHARDS]
+    }
+
+    fn lock<'a>(&self, m: &'a Mutex<Shard<V>>) -> std::sync::MutexGuard<'a, Shard<V>> {
+        // A panic while holding the lock cannot leave the map inconsistent
+        // in a way that matters for a cache; keep serving.
+        m.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The value for `key`, marking it recently used.
+    pub fn get(&self, key: &str) -> Option<V> {
+        let got = self.lock(self.shard(key)).map.get(key).cloned();
+        let counter = if got.is_some() {
+            &self.stats.hits
+        } else {
+            &self.stats.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        got
+    }
+
+    /// Whether a value of this weight would be admitted.
+    pub fn admits(&self, weight: usize) -> bool {
+        weight <= self.max_object_bytes
+    }
+
+    /// Stores `value` under `key` (replacing any old value) unless it is too
+    /// large; evicts least-recently-used entries to stay under the bound.
+    /// Returns whether it was stored.
+    pub fn insert(&self, key: String, value: V) -> bool {
+        let weight = value.weight() + key.len();
+        if !self.admits(weight) {
+            return false;
+        }
+        let mut shard = self.lock(self.shard(&key));
+        if let Some(old) = shard.map.put(key.clone(), value) {
+            shard.bytes -= old.weight() + key.len();
+        }
+        shard.bytes += weight;
+        while shard.bytes > self.shard_bytes {
+            let Some((k, v)) = shard.map.pop_lru() else {
+                break;
+            };
+            shard.bytes -= v.weight() + k.len();
+            self.stats.evictions.fetch_add(1, Ordering::Relaxed);
+        }
+        true
+    }
+
+    /// Drops `key` if present.
+    pub fn remove(&self, key: &str) {
+        let mut shard = self.lock(self.shard(key));
+        if let Some(v) = shard.map.pop(key) {
+            shard.bytes -= v.weight() + key.len();
+        }
+    }
+
+    /// Bytes and entries held now.
+    pub fn usage(&self) -> (usize, usize) {
+        self.shards.iter().fold((0, 0), |(b, n), s| {
+            let s = self.lock(s);
+            (b + s.bytes, n + s.map.len())
+        })
+    }
+
+    /// Hit, miss and eviction counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Clone)]
+    struct Blob(usize);
+    impl Weigh for Blob {
+        fn weight(&self) -> usize {
+            self.0
+        }
+    }
+
+    #[test]
+    fn evicts_least_recently_used_within_a_shard() {
+        let c = MemoryCache::new(SHARDS * 100, 100);
+        // Find three keys in one shard.
+        let shard0 = c.shard("k0") as *const _;
+        let keys: Vec<String> = (0..)
+            .map(|i| format!("k{i}"))
+            .filter(|k| std::ptr::eq(c.shard(k), shard0))
+            .take(3)
+            .collect();
+        assert!(c.insert(keys[0].clone(), Blob(40)));
+        assert!(c.insert(keys[1].clone(), Blob(40)));
+        assert!(c.get(&keys[0]).is_some());
+        assert!(c.insert(keys[2].clone(), Blob(40)));
+        assert!(c.get(&keys[1]).is_none(), "least recently used went first");
+        assert!(c.get(&keys[0]).is_some() && c.get(&keys[2]).is_some());
+        assert_eq!(c.stats().evictions.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn refuses_oversized_and_replaces() {
+        let c = MemoryCache::new(SHARDS * 1000, 100);
+        assert!(!c.insert("big".into(), Blob(200)));
+        assert!(c.insert("a".into(), Blob(10)));
+        assert!(c.insert("a".into(), Blob(20)));
+        assert_eq!(c.usage(), (21, 1));
+        c.remove("a");
+        assert_eq!(c.usage(), (0, 0));
+    }
+
+    proptest! {
+        #[test]
+        fn never_exceeds_its_bound(ops in proptest::collection::vec((0u8..50, 1usize..300), 1..200)) {
+            let c = MemoryCache::new(SHARDS * 400, 400);
+            for (k, w) in ops {
+                c.insert(format!("{k}"), Blob(w));
+                prop_assert!(c.usage().0 <= SHARDS * 400);
+            }
+        }
+    }
+}
