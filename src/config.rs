@@ -93,6 +93,23 @@ pub struct RuleConfig {
     pub headers: std::collections::BTreeMap<String, String>,
 }
 
+/// The TOML value at a dotted path (`server.listen`, `rules[0].glob`), if
+/// the text parses as TOML at all.
+fn value_at(text: &str, path: &str) -> Option<String> {
+    let mut v = toml::Value::Table(text.parse::<toml::Table>().ok()?);
+    for part in path.split('.') {
+        let (name, index) = match part.split_once('[') {
+            Some((n, i)) => (n, i.trim_end_matches(']').parse::<usize>().ok()),
+            None => (part, None),
+        };
+        v = v.get(name)?.clone();
+        if let Some(i) = index {
+            v = v.get(i)?.clone();
+        }
+    }
+    Some(v.to_string())
+}
+
 /// A rule, compiled.
 #[derive(Debug, Clone)]
 pub struct Rule {
@@ -201,23 +218,33 @@ impl Config {
     pub fn parse(origin: &str, text: &str) -> Result<Config, ConfigError> {
         let de = toml::Deserializer::new(text);
         serde_path_to_error::deserialize(de).map_err(|e| {
-            let key = e.path().to_string();
+            let path = e.path().to_string();
             let inner = e.into_inner();
             // toml's own message spans several lines (a source excerpt);
-            // keep its first meaningful line.
+            // keep its first line, and say where and what the value was.
             let message = inner
                 .message()
                 .lines()
                 .next()
                 .unwrap_or("invalid")
                 .to_string();
-            let key = if key == "." {
+            let line = inner
+                .span()
+                .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+            let origin = match line {
+                Some(l) => format!("{origin}:{l}"),
+                None => origin.to_string(),
+            };
+            let key = if path == "." {
                 "(top level)".to_string()
             } else {
-                key
+                match value_at(text, &path) {
+                    Some(v) => format!("{path} = {v}"),
+                    None => path,
+                }
             };
             ConfigError::Parse {
-                origin: origin.to_string(),
+                origin,
                 key,
                 message,
             }
@@ -284,13 +311,18 @@ impl Config {
                 return Err(invalid(&format!("cors.allow_origins[{i}]"), o, "\"*\" or an origin like \"https://www.example.com\" (scheme and host, no path)"));
             }
         }
-        self.rules().map(|_| ())
+        self.compile_rules(origin).map(|_| ())
     }
 
-    /// The `[[rules]]`, compiled. Fails with the offending key.
+    /// The `[[rules]]`, compiled (they were checked by `validate`).
     pub fn rules(&self) -> Result<Vec<Rule>, ConfigError> {
+        self.compile_rules("config")
+    }
+
+    /// Compiles the `[[rules]]`; errors name `origin` and the offending key.
+    fn compile_rules(&self, origin: &str) -> Result<Vec<Rule>, ConfigError> {
         let invalid = |key: String, value: &str, allowed: &str| ConfigError::Invalid {
-            origin: "config".to_string(),
+            origin: origin.to_string(),
             key,
             value: format!("{value:?}"),
             allowed: allowed.to_string(),

@@ -34,7 +34,7 @@ pub enum ServeError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// The static root cannot be used.
-    #[error("{0}")]
+    #[error("server.{0}")]
     Root(std::io::Error),
     /// The root's manifest.json is unreadable.
     #[error(transparent)]
