@@ -2,11 +2,11 @@
 //! until SIGTERM/Ctrl-C, and shuts down gracefully. The request logic is in
 //! `handler` (dispatch) and `respond` (one asset → one response).
 
-mod cors;
+pub mod cors;
 mod errors;
 mod handler;
 mod health;
-mod respond;
+pub mod respond;
 
 use std::net::SocketAddr;
 use std::time::Duration;
