@@ -111,7 +111,12 @@ impl LocalStore {
         };
         let (file, rel) = if meta.is_dir() {
             if !dir_request && !key.is_empty() {
-                return Ok(Found::Directory);
+                // Say "directory" only for a real one inside the root: a
+                // symlink leading out must not even reveal that it exists.
+                return Ok(match self.real_path_inside(&path)? {
+                    Some(_) => Found::Directory,
+                    None => Found::NotFound,
+                });
             }
             let rel = if key.is_empty() {
                 INDEX.to_string()
@@ -178,6 +183,25 @@ impl LocalStore {
             Err(e) if is_absent(&e) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+}
+
+impl LocalStore {
+    /// The real path (symlinks followed) of `path` when it exists, lies
+    /// inside the root and passes through no dot-named file or directory.
+    fn real_path_inside(&self, path: &Path) -> io::Result<Option<PathBuf>> {
+        let real = match path.canonicalize() {
+            Ok(p) => p,
+            Err(e) if is_absent(&e) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let Ok(rel) = real.strip_prefix(&self.root) else {
+            return Ok(None);
+        };
+        let hidden = rel
+            .components()
+            .any(|c| matches!(c, Component::Normal(s) if s.to_string_lossy().starts_with('.')));
+        Ok((!hidden).then_some(real))
     }
 }
 
@@ -253,6 +277,8 @@ mod tests {
         std::fs::write(dir.path().join("d/index.html"), "hi").unwrap();
         #[cfg(unix)]
         std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("link")).unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("linkdir")).unwrap();
         let s = store(dir.path());
         assert!(matches!(s.load("d", false).unwrap(), Found::Directory));
         assert!(matches!(s.load("d", true).unwrap(), Found::Asset(..)));
@@ -261,6 +287,7 @@ mod tests {
             Found::NotFound
         ));
         assert!(matches!(s.load("link", false).unwrap(), Found::NotFound));
+        assert!(matches!(s.load("linkdir", false).unwrap(), Found::NotFound));
         assert!(matches!(s.load("missing", false).unwrap(), Found::NotFound));
         assert!(matches!(s.load("", true).unwrap(), Found::NotFound));
     }
