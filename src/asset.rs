@@ -7,6 +7,8 @@
 //! compares validators and clones `Bytes`. Where the bytes come from (disk,
 //! origin) is not this module's business.
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -15,30 +17,83 @@ use bytes::Bytes;
 pub use crate::http::accept_encoding::Coding;
 use crate::http::{accept_encoding, date};
 
+/// Where a representation's bytes are.
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// In memory: served by cloning the `Bytes`.
+    Memory(Bytes),
+    /// In a file too large to keep in memory: streamed from disk on each
+    /// request. `modified` and the representation's length identify the
+    /// version that was hashed, so a file changed since is never served
+    /// under the old ETag.
+    File {
+        /// The file's real path.
+        path: Arc<PathBuf>,
+        /// Its mtime when hashed.
+        modified: Option<SystemTime>,
+    },
+}
+
 /// One content coding of an asset: its bytes and its strong ETag.
 #[derive(Debug, Clone)]
 pub struct Representation {
-    /// The content coding of `body`.
+    /// The content coding of the body.
     pub coding: Coding,
-    /// The bytes sent on the wire.
-    pub body: Bytes,
+    /// The bytes sent on the wire, or where to read them.
+    pub body: Body,
+    /// Length of the body in bytes.
+    pub len: u64,
     /// Strong ETag in wire form: `"<blake3 prefix>"`, with `-br` / `-gz`
     /// marking encoded representations.
     pub etag: HeaderValue,
 }
 
 impl Representation {
-    /// Builds a representation, hashing `body` for its ETag.
+    /// Builds an in-memory representation, hashing `body` for its ETag.
     pub fn new(coding: Coding, body: Bytes) -> Self {
         let hash = blake3::hash(&body);
         Self::with_hash(coding, body, &hash.to_hex())
     }
 
-    /// Builds a representation whose blake3 hex digest is already known
-    /// (for example from a build manifest).
+    /// Builds an in-memory representation whose blake3 hex digest is
+    /// already known (for example from a build manifest).
     pub fn with_hash(coding: Coding, body: Bytes, hex: &str) -> Self {
         let etag = etag_value(coding, hex);
-        Self { coding, body, etag }
+        Self {
+            coding,
+            len: body.len() as u64,
+            body: Body::Memory(body),
+            etag,
+        }
+    }
+
+    /// Builds a representation streamed from a file of `len` bytes whose
+    /// content hashes to `hex`.
+    pub fn on_disk(
+        coding: Coding,
+        path: PathBuf,
+        modified: Option<SystemTime>,
+        len: u64,
+        hex: &str,
+    ) -> Self {
+        let etag = etag_value(coding, hex);
+        Self {
+            coding,
+            body: Body::File {
+                path: Arc::new(path),
+                modified,
+            },
+            len,
+            etag,
+        }
+    }
+
+    /// Bytes of this representation held in memory.
+    pub fn memory_bytes(&self) -> usize {
+        match &self.body {
+            Body::Memory(b) => b.len(),
+            Body::File { .. } => 0,
+        }
     }
 
     /// The ETag as `&str` (always ASCII: built from hex digits).
@@ -130,7 +185,7 @@ impl Asset {
             + self
                 .representations
                 .iter()
-                .map(|r| r.body.len() + 64)
+                .map(|r| r.memory_bytes() + 64)
                 .sum::<usize>()
     }
 }

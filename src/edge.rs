@@ -39,12 +39,18 @@ pub enum EdgeError {
     Shutdown,
 }
 
+/// Bytes of an entry's weight that are not representation bodies: the
+/// asset's fixed overhead, the entry's own, and a generous key.
+const ENTRY_SLACK: usize = 4096;
+
 /// A cached asset with what is needed to check it against the disk.
 struct Entry {
     asset: Arc<Asset>,
     stamp: Stamp,
     /// Milliseconds since `Edge::epoch` of the last disk check.
     checked_ms: AtomicU64,
+    /// Some representation is streamed from disk.
+    on_disk: bool,
 }
 
 impl Weigh for Arc<Entry> {
@@ -62,26 +68,38 @@ pub struct Edge {
 }
 
 impl Edge {
-    /// An edge over a static root with a memory cache of the given bounds.
-    pub fn new(
-        local: LocalStore,
+    /// An edge over a static root (opened here, with `policy`) and a memory
+    /// cache of `memory_bytes` admitting entries up to `max_object_bytes`.
+    /// Representations that would push an asset over that limit stay on
+    /// disk and are streamed.
+    pub fn open(
+        root: &std::path::Path,
+        policy: crate::store::policy::Policy,
         memory_bytes: usize,
         max_object_bytes: usize,
         refresh: Duration,
-    ) -> Self {
-        Self {
+    ) -> std::io::Result<Self> {
+        let memory = MemoryCache::new(memory_bytes, max_object_bytes);
+        // Leave room for the entry's own overhead and its key.
+        let budget = memory.max_object_bytes().saturating_sub(ENTRY_SLACK) as u64;
+        let local = LocalStore::open(root, policy, budget)?;
+        Ok(Self {
             local: Arc::new(local),
-            memory: MemoryCache::new(memory_bytes, max_object_bytes),
+            memory,
             refresh,
             epoch: Instant::now(),
-        }
+        })
     }
 
     /// Finds the asset for `key`.
     pub async fn lookup(&self, key: &Key) -> Result<Lookup, EdgeError> {
         let cache_key = cache_key(key);
         if let Some(entry) = self.memory.get(&cache_key) {
-            if !self.check_due(&entry) || !entry.stamp.changed() {
+            // Entries streamed from disk are checked on every request (the
+            // file is about to be opened anyway), so a replaced large file
+            // is never sent under its old ETag.
+            let due = entry.on_disk || self.check_due(&entry);
+            if !due || !entry.stamp.changed() {
                 return Ok(Lookup::Asset(entry.asset.clone()));
             }
             self.memory.remove(&cache_key);
@@ -115,14 +133,17 @@ impl Edge {
             Found::Asset(asset, stamp) => {
                 let asset: Arc<Asset> = Arc::from(asset);
                 let checked_ms = AtomicU64::new(self.epoch.elapsed().as_millis() as u64);
-                self.memory.insert(
-                    cache_key,
-                    Arc::new(Entry {
-                        asset: asset.clone(),
-                        stamp,
-                        checked_ms,
-                    }),
-                );
+                let on_disk = asset
+                    .representations()
+                    .iter()
+                    .any(|r| r.memory_bytes() as u64 != r.len);
+                let entry = Entry {
+                    asset: asset.clone(),
+                    stamp,
+                    checked_ms,
+                    on_disk,
+                };
+                self.memory.insert(cache_key, Arc::new(entry));
                 Lookup::Asset(asset)
             }
             Found::Directory => Lookup::Directory,

@@ -4,6 +4,7 @@
 
 pub mod cors;
 mod errors;
+mod file_body;
 mod handler;
 mod health;
 pub mod respond;
@@ -17,7 +18,7 @@ use actix_web::{web, App, HttpServer};
 use crate::config::{Config, ConfigError};
 use crate::edge::Edge;
 use crate::manifest::ManifestError;
-use crate::store::local::{self, LocalStore};
+use crate::store::local;
 use crate::store::policy::Policy;
 
 /// What every worker shares.
@@ -70,13 +71,14 @@ pub fn start(config: &Config) -> Result<Started, ServeError> {
         config.rules()?,
         local::manifest_files(root)?,
     );
-    let local = LocalStore::open(root, policy).map_err(ServeError::Root)?;
-    let edge = Edge::new(
-        local,
+    let edge = Edge::open(
+        root,
+        policy,
         config.cache.memory_bytes as usize,
         config.cache.max_object_bytes as usize,
         Duration::from_millis(config.server.refresh_ms),
-    );
+    )
+    .map_err(ServeError::Root)?;
     let health_path = Some(config.server.health_path.clone()).filter(|p| !p.is_empty());
     let state = web::Data::new(State {
         edge,

@@ -4,13 +4,14 @@
 
 use std::borrow::Cow;
 
+use actix_web::body::BoxBody;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpResponse, HttpResponseBuilder};
 
 use super::cors::{self, Grant};
-use super::errors;
-use crate::asset::{Asset, Coding, Representation};
+use super::{errors, file_body};
+use crate::asset::{Asset, Body, Coding, Representation};
 use crate::http::conditional::{self, Outcome, Preconditions, Validators};
 use crate::http::range;
 
@@ -59,7 +60,7 @@ pub fn asset(method: &Method, req: &HeaderMap, asset: &Asset, grant: &Grant) -> 
         }
     }
 
-    let len = rep.body.len() as u64;
+    let len = rep.len;
     // Range is defined for GET only (RFC 9110 §14.2); If-Range gates it.
     if method == Method::GET {
         let asked = single_field(req, header::RANGE).and_then(range::parse);
@@ -73,8 +74,7 @@ pub fn asset(method: &Method, req: &HeaderMap, asset: &Asset, grant: &Grant) -> 
                             header::CONTENT_RANGE,
                             HeaderValue::from_str(&cr).expect("digits"),
                         ));
-                        let body = rep.body.slice(first as usize..=last as usize);
-                        finish(b, asset, rep, grant, body)
+                        finish(b, asset, rep, grant, body(rep, Some((first, last))))
                     }
                     None => {
                         let mut resp = errors::text(
@@ -90,7 +90,29 @@ pub fn asset(method: &Method, req: &HeaderMap, asset: &Asset, grant: &Grant) -> 
             }
         }
     }
-    finish(HttpResponse::Ok(), asset, rep, grant, rep.body.clone())
+    finish(HttpResponse::Ok(), asset, rep, grant, body(rep, None))
+}
+
+/// The bytes of `rep`, or of the inclusive range `first..=last` of it: a
+/// cloned (or sliced) `Bytes` for memory, a file stream for disk.
+fn body(rep: &Representation, range: Option<(u64, u64)>) -> BoxBody {
+    match (&rep.body, range) {
+        (Body::Memory(b), None) => BoxBody::new(b.clone()),
+        (Body::Memory(b), Some((first, last))) => {
+            BoxBody::new(b.slice(first as usize..=last as usize))
+        }
+        (Body::File { path, modified }, range) => {
+            let (offset, len) =
+                range.map_or((0, rep.len), |(first, last)| (first, last - first + 1));
+            BoxBody::new(file_body::sized(
+                path.clone(),
+                *modified,
+                rep.len,
+                offset,
+                len,
+            ))
+        }
+    }
 }
 
 /// Adds the representation headers and the body.
@@ -99,7 +121,7 @@ fn finish(
     asset: &Asset,
     rep: &Representation,
     grant: &Grant,
-    body: bytes::Bytes,
+    body: BoxBody,
 ) -> HttpResponse {
     b.insert_header((header::CONTENT_TYPE, asset.content_type.clone()));
     b.insert_header((header::ETAG, rep.etag.clone()));

@@ -20,6 +20,9 @@ use crate::asset::{self, Asset, Coding, Representation};
 pub struct LocalStore {
     root: PathBuf,
     policy: Policy,
+    /// Representations are kept in memory while an asset's total stays
+    /// under this; the rest are streamed from disk.
+    memory_budget: u64,
 }
 
 /// What a key resolves to.
@@ -84,7 +87,9 @@ const INDEX: &str = "index.html";
 
 impl LocalStore {
     /// Opens a root directory; fails when it is missing or not a directory.
-    pub fn open(root: &Path, policy: Policy) -> io::Result<Self> {
+    /// An asset keeps at most `memory_budget` bytes of representations in
+    /// memory; larger ones are hashed once and streamed from disk.
+    pub fn open(root: &Path, policy: Policy, memory_budget: u64) -> io::Result<Self> {
         let root = root
             .canonicalize()
             .map_err(|e| io::Error::new(e.kind(), format!("root {}: {e}", root.display())))?;
@@ -94,7 +99,11 @@ impl LocalStore {
                 format!("root {}: not a directory", root.display()),
             ));
         }
-        Ok(Self { root, policy })
+        Ok(Self {
+            root,
+            policy,
+            memory_budget,
+        })
     }
 
     /// The canonical root directory.
@@ -129,18 +138,18 @@ impl LocalStore {
         } else {
             (path, key.to_string())
         };
-        let Some(identity) = self.read_inside(&file)? else {
+        let mut budget = self.memory_budget;
+        let Some((identity, meta)) = self.read_inside(&file, Coding::Identity, &mut budget)? else {
             return Ok(Found::NotFound);
         };
-        let (body, meta) = identity;
         let mut stamp = vec![(file.clone(), Some(FileId::of(&meta)))];
-        let mut reps = vec![Representation::new(Coding::Identity, body)];
+        let mut reps = vec![identity];
         for (coding, ext) in SIBLINGS {
             let sibling = append_ext(&file, ext);
-            match self.read_inside(&sibling)? {
-                Some((body, m)) => {
+            match self.read_inside(&sibling, coding, &mut budget)? {
+                Some((rep, m)) => {
                     stamp.push((sibling, Some(FileId::of(&m))));
-                    reps.push(Representation::new(coding, body));
+                    reps.push(rep);
                 }
                 None => stamp.push((sibling, None)),
             }
@@ -156,33 +165,42 @@ impl LocalStore {
         Ok(Found::Asset(Box::new(asset), Stamp { files: stamp }))
     }
 
-    /// Reads a regular file whose real path (symlinks followed) lies inside
-    /// the root and contains no dot-segment; `None` otherwise.
-    fn read_inside(&self, path: &Path) -> io::Result<Option<(Bytes, std::fs::Metadata)>> {
-        let real = match path.canonicalize() {
-            Ok(p) => p,
+    /// Loads a regular file whose real path (symlinks followed) lies inside
+    /// the root and contains no dot-segment, as a representation; `None`
+    /// otherwise. It goes in memory if it fits what is left of `budget`
+    /// (which it then uses up), else it is hashed and left on disk.
+    fn read_inside(
+        &self,
+        path: &Path,
+        coding: Coding,
+        budget: &mut u64,
+    ) -> io::Result<Option<(Representation, std::fs::Metadata)>> {
+        let Some(real) = self.real_path_inside(path)? else {
+            return Ok(None);
+        };
+        // Only regular files: opening a FIFO or device could block or worse.
+        match metadata(&real)? {
+            Some(m) if m.is_file() => {}
+            _ => return Ok(None),
+        }
+        let mut file = match std::fs::File::open(&real) {
+            Ok(f) => f,
             Err(e) if is_absent(&e) => return Ok(None),
             Err(e) => return Err(e),
         };
-        let Ok(rel) = real.strip_prefix(&self.root) else {
-            return Ok(None);
+        let meta = file.metadata()?;
+        let rep = if meta.len() <= *budget {
+            let mut bytes = Vec::with_capacity(meta.len() as usize);
+            io::Read::read_to_end(&mut file, &mut bytes)?;
+            *budget = budget.saturating_sub(bytes.len() as u64);
+            Representation::new(coding, Bytes::from(bytes))
+        } else {
+            let mut hasher = blake3::Hasher::new();
+            let len = io::copy(&mut file, &mut hasher)?;
+            let hex = hasher.finalize().to_hex();
+            Representation::on_disk(coding, real, meta.modified().ok(), len, &hex)
         };
-        let hidden = rel
-            .components()
-            .any(|c| matches!(c, Component::Normal(s) if s.to_string_lossy().starts_with('.')));
-        if hidden {
-            return Ok(None);
-        }
-        let meta = std::fs::metadata(&real)?;
-        // Only regular files: opening a FIFO or device could block or worse.
-        if !meta.is_file() {
-            return Ok(None);
-        }
-        match std::fs::read(&real) {
-            Ok(bytes) => Ok(Some((Bytes::from(bytes), meta))),
-            Err(e) if is_absent(&e) => Ok(None),
-            Err(e) => Err(e),
-        }
+        Ok(Some((rep, meta)))
     }
 }
 
@@ -250,7 +268,7 @@ mod tests {
             vec![],
             HashSet::new(),
         );
-        LocalStore::open(root, policy).unwrap()
+        LocalStore::open(root, policy, 1 << 20).unwrap()
     }
 
     #[test]

@@ -87,6 +87,11 @@ impl<V: Clone + Weigh> MemoryCache<V> {
         got
     }
 
+    /// The largest weight (value plus key) an entry may have.
+    pub fn max_object_bytes(&self) -> usize {
+        self.max_object_bytes
+    }
+
     /// Whether a value of this weight would be admitted.
     pub fn admits(&self, weight: usize) -> bool {
         weight <= self.max_object_bytes
