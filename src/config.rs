@@ -43,6 +43,8 @@ pub struct ServerConfig {
     pub workers: usize,
     /// Path of the health endpoint; empty disables it.
     pub health_path: String,
+    /// Path of the Prometheus metrics endpoint; empty disables it.
+    pub metrics_path: String,
     /// Seconds in-flight requests get to finish at shutdown.
     pub shutdown_timeout_secs: u64,
     /// How often (milliseconds) a cached file is re-checked on disk.
@@ -128,6 +130,7 @@ impl Default for ServerConfig {
             root: PathBuf::from("static"),
             workers: 0,
             health_path: "/healthz".into(),
+            metrics_path: "/metrics".into(),
             shutdown_timeout_secs: 30,
             refresh_ms: 1000,
         }
@@ -267,13 +270,26 @@ impl Config {
                 "0 (one per core) to 1024",
             ));
         }
-        let hp = &self.server.health_path;
-        if !hp.is_empty() && (!hp.starts_with('/') || hp.len() < 2 || hp.contains(['?', '#', ' ']))
+        for (key, p) in [
+            ("server.health_path", &self.server.health_path),
+            ("server.metrics_path", &self.server.metrics_path),
+        ] {
+            if !p.is_empty() && (!p.starts_with('/') || p.len() < 2 || p.contains(['?', '#', ' ']))
+            {
+                return Err(invalid(
+                    key,
+                    p,
+                    "an absolute path like \"/healthz\", or \"\" to disable",
+                ));
+            }
+        }
+        if !self.server.metrics_path.is_empty()
+            && self.server.metrics_path == self.server.health_path
         {
             return Err(invalid(
-                "server.health_path",
-                hp,
-                "an absolute path like \"/healthz\", or \"\" to disable",
+                "server.metrics_path",
+                &self.server.metrics_path,
+                "a path other than server.health_path",
             ));
         }
         if self.server.refresh_ms == 0 {

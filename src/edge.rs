@@ -28,6 +28,21 @@ pub enum Lookup {
     NotFound,
 }
 
+/// A snapshot of the memory cache's figures.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CacheStats {
+    /// Lookups found in memory.
+    pub hits: u64,
+    /// Lookups not found in memory.
+    pub misses: u64,
+    /// Entries evicted to respect the byte bound.
+    pub evictions: u64,
+    /// Bytes held now.
+    pub bytes: u64,
+    /// Entries held now.
+    pub objects: u64,
+}
+
 /// A failure to look something up that is the node's fault, not the client's.
 #[derive(Debug, thiserror::Error)]
 pub enum EdgeError {
@@ -56,6 +71,14 @@ struct Entry {
 impl Weigh for Arc<Entry> {
     fn weight(&self) -> usize {
         self.asset.weight() + 128
+    }
+}
+
+impl std::fmt::Debug for Edge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Edge")
+            .field("root", &self.local.root())
+            .finish_non_exhaustive()
     }
 }
 
@@ -151,9 +174,17 @@ impl Edge {
         })
     }
 
-    /// The memory cache, for metrics.
-    pub fn memory_usage(&self) -> (usize, usize) {
-        self.memory.usage()
+    /// The memory cache's counters and current size, for metrics.
+    pub fn cache_stats(&self) -> CacheStats {
+        let (bytes, objects) = self.memory.usage();
+        let s = self.memory.stats();
+        CacheStats {
+            hits: s.hits.load(Ordering::Relaxed),
+            misses: s.misses.load(Ordering::Relaxed),
+            evictions: s.evictions.load(Ordering::Relaxed),
+            bytes: bytes as u64,
+            objects: objects as u64,
+        }
     }
 }
 

@@ -6,17 +6,29 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 
-use super::{errors, health, respond, State};
+use super::{errors, health, metrics, respond, State};
 use crate::edge::Lookup;
 use crate::http::path;
 
 const ALLOW: HeaderValue = HeaderValue::from_static("GET, HEAD, OPTIONS");
 
-/// Handles every request the node receives.
+/// Handles every request the node receives, and counts it.
 pub async fn handle(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
+    let resp = route(&req, &state).await;
+    let head = req.method() == Method::HEAD;
+    state
+        .metrics
+        .record(resp.status(), metrics::body_size(&resp), head);
+    resp
+}
+
+async fn route(req: &HttpRequest, state: &State) -> HttpResponse {
     let raw_path = req.uri().path();
     if state.health_path.as_deref() == Some(raw_path) {
         return health::respond();
+    }
+    if state.metrics_path.as_deref() == Some(raw_path) {
+        return state.metrics.respond();
     }
     match *req.method() {
         Method::GET | Method::HEAD => {}

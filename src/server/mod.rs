@@ -7,9 +7,11 @@ mod errors;
 mod file_body;
 mod handler;
 mod health;
+mod metrics;
 pub mod respond;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::header::HeaderValue;
@@ -23,9 +25,11 @@ use crate::store::policy::Policy;
 
 /// What every worker shares.
 pub struct State {
-    edge: Edge,
+    edge: Arc<Edge>,
     cors: cors::Cors,
+    metrics: metrics::Metrics,
     health_path: Option<String>,
+    metrics_path: Option<String>,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -79,11 +83,14 @@ pub fn start(config: &Config) -> Result<Started, ServeError> {
         Duration::from_millis(config.server.refresh_ms),
     )
     .map_err(ServeError::Root)?;
-    let health_path = Some(config.server.health_path.clone()).filter(|p| !p.is_empty());
+    let edge = Arc::new(edge);
+    let path = |p: &String| Some(p.clone()).filter(|p| !p.is_empty());
     let state = web::Data::new(State {
+        metrics: metrics::Metrics::new(edge.clone()),
         edge,
         cors: cors::Cors::new(&config.cors),
-        health_path,
+        health_path: path(&config.server.health_path),
+        metrics_path: path(&config.server.metrics_path),
     });
     let addr = config.server.listen;
     let server = HttpServer::new(move || {

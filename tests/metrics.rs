@@ -1,0 +1,101 @@
+//! `/metrics`: Prometheus text with request, byte and memory-cache figures.
+
+mod common;
+
+use common::*;
+
+/// The value of an un-labelled or labelled sample line, e.g.
+/// `cdn_edge_http_requests_total{class="2xx"}`.
+fn sample(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[test]
+fn counts_requests_bytes_hits_and_misses() {
+    let f = Fixture::new();
+    let s = Server::start(&f.root, &config_with(""));
+    let plain = s.get("/plain.txt");
+    assert_eq!(plain.status, 200);
+    s.get("/plain.txt");
+    s.get("/missing.txt");
+    s.head_h("/plain.txt", &[]);
+    let m = s.get("/metrics");
+    assert_eq!(m.status, 200);
+    assert!(m.header("content-type").unwrap().contains("text"));
+    let t = m.text();
+    assert_eq!(
+        sample(&t, "cdn_edge_http_requests_total{class=\"2xx\"}"),
+        Some(3.0),
+        "{t}"
+    );
+    assert_eq!(
+        sample(&t, "cdn_edge_http_requests_total{class=\"4xx\"}"),
+        Some(1.0),
+        "{t}"
+    );
+    // Two GET bodies of plain.txt and the 404's reason; HEAD sends none.
+    let body_404 = s.get("/missing.txt").body.len() as f64;
+    let sent = sample(&t, "cdn_edge_http_response_body_bytes_total").unwrap();
+    assert_eq!(sent, 2.0 * plain.body.len() as f64 + body_404, "{t}");
+    assert_eq!(
+        sample(&t, "cdn_edge_memory_cache_hits_total"),
+        Some(2.0),
+        "{t}"
+    );
+    assert_eq!(
+        sample(&t, "cdn_edge_memory_cache_misses_total"),
+        Some(2.0),
+        "{t}"
+    );
+    assert_eq!(
+        sample(&t, "cdn_edge_memory_cache_objects"),
+        Some(1.0),
+        "{t}"
+    );
+    assert!(sample(&t, "cdn_edge_memory_cache_bytes").unwrap() >= plain.body.len() as f64);
+}
+
+#[test]
+fn evictions_keep_the_cache_under_its_bound() {
+    let f = Fixture::new();
+    for i in 0..64 {
+        f.write(&format!("blob{i}.bin"), &vec![i as u8; 20_000]);
+    }
+    // 16 shards of 32 KiB: each holds one 20 KB blob at a time.
+    let s = Server::start(
+        &f.root,
+        &config_with("[cache]\nmemory_bytes = 524288\nmax_object_bytes = 32768\n"),
+    );
+    for i in 0..64 {
+        assert_eq!(s.get(&format!("/blob{i}.bin")).body, vec![i as u8; 20_000]);
+    }
+    let t = s.get("/metrics").text();
+    assert!(
+        sample(&t, "cdn_edge_memory_cache_evictions_total").unwrap() > 0.0,
+        "{t}"
+    );
+    assert!(
+        sample(&t, "cdn_edge_memory_cache_bytes").unwrap() <= 524288.0,
+        "{t}"
+    );
+    assert!(
+        sample(&t, "cdn_edge_memory_cache_objects").unwrap() <= 16.0,
+        "{t}"
+    );
+}
+
+#[test]
+fn metrics_path_is_configurable_or_off() {
+    let f = Fixture::new();
+    f.write("metrics", b"a site's own file\n");
+    let s = Server::start(&f.root, &config_with("metrics_path = \"/_edge/metrics\"\n"));
+    assert_eq!(s.get("/metrics").body, b"a site's own file\n");
+    assert!(s
+        .get("/_edge/metrics")
+        .text()
+        .contains("cdn_edge_http_requests_total"));
+    let off = Server::start(&f.root, &config_with("metrics_path = \"\"\n"));
+    assert_eq!(off.get("/metrics").body, b"a site's own file\n");
+}
