@@ -90,20 +90,53 @@ fn members(header: &str) -> impl Iterator<Item = Member<'_>> {
     })
 }
 
+/// What one `Accept-Encoding` value says about each coding we offer:
+/// the explicit weight of each (`None` = not named) and of `*`.
+#[derive(Default)]
+struct Weights {
+    br: Option<Qvalue>,
+    gzip: Option<Qvalue>,
+    identity: Option<Qvalue>,
+    star: Option<Qvalue>,
+}
+
+impl Weights {
+    /// Reads the header in one pass. A repeated member keeps its highest weight.
+    fn parse(header: &str) -> Self {
+        let mut w = Weights::default();
+        for m in members(header) {
+            let slot = if Coding::Br.matches(m.token) {
+                &mut w.br
+            } else if Coding::Gzip.matches(m.token) {
+                &mut w.gzip
+            } else if Coding::Identity.matches(m.token) {
+                &mut w.identity
+            } else if m.token == "*" {
+                &mut w.star
+            } else {
+                continue;
+            };
+            *slot = Some(slot.map_or(m.q, |q| q.max(m.q)));
+        }
+        w
+    }
+
+    /// The weight of `coding`: its own, else that of `*`, else `None`.
+    fn of(&self, coding: Coding) -> Option<Qvalue> {
+        let own = match coding {
+            Coding::Br => self.br,
+            Coding::Gzip => self.gzip,
+            Coding::Identity => self.identity,
+        };
+        own.or(self.star)
+    }
+}
+
 /// The weight the client gives `coding`, or `None` when the header says
 /// nothing about it (neither by name nor through `*`).
+#[cfg(test)]
 fn weight(header: &str, coding: Coding) -> Option<Qvalue> {
-    let mut explicit = None;
-    let mut star = None;
-    for m in members(header) {
-        if coding.matches(m.token) {
-            // A repeated member: the highest weight wins.
-            explicit = Some(explicit.map_or(m.q, |q: Qvalue| q.max(m.q)));
-        } else if m.token == "*" {
-            star = Some(m.q);
-        }
-    }
-    explicit.or(star)
+    Weights::parse(header).of(coding)
 }
 
 /// Picks the coding to send from `offered` (in the server's order of
@@ -125,20 +158,16 @@ pub fn negotiate(header: Option<&str>, offered: &[Coding]) -> Option<Coding> {
             .find(|c| *c == Coding::Identity)
             .or_else(|| offered.first().copied());
     };
-    let mut best: Option<(Qvalue, Coding)> = None;
+    let weights = Weights::parse(header);
+    let mut best: Option<(u16, Coding)> = None;
     for &coding in offered {
-        let q = match (weight(header, coding), coding) {
-            (Some(q), _) => q,
-            // Acceptable by default, but below anything the client named.
+        // rank 0: identity acceptable by default; q+1 for a named weight.
+        let rank = match (weights.of(coding), coding) {
+            (Some(0), _) => continue,
+            (Some(q), _) => q + 1,
             (None, Coding::Identity) => 0,
             (None, _) => continue,
         };
-        let explicit_zero = q == 0 && weight(header, coding).is_some();
-        if explicit_zero {
-            continue;
-        }
-        // `rank` orders identity-by-default (q 0) below any named coding.
-        let rank = if q == 0 { 0 } else { q + 1 };
         if best.is_none_or(|(r, _)| rank > r) {
             best = Some((rank, coding));
         }

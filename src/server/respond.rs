@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use actix_web::body::BoxBody;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
-use actix_web::{HttpResponse, HttpResponseBuilder};
+use actix_web::HttpResponse;
 
 use super::cors::{self, Grant};
 use super::{errors, file_body};
@@ -48,10 +48,13 @@ pub fn asset(method: &Method, req: &HeaderMap, asset: &Asset, grant: &Grant) -> 
         Outcome::NotModified => {
             // RFC 9110 §15.4.5: a 304 carries the fields a 200 would have
             // that guide caches (ETag, Cache-Control, Vary), and no content.
-            let mut b = HttpResponse::NotModified();
-            b.insert_header((header::ETAG, rep.etag.clone()));
-            b.insert_header((header::CACHE_CONTROL, asset.cache_control.clone()));
-            return finish_empty(b, asset, grant);
+            let mut resp = HttpResponse::new(StatusCode::NOT_MODIFIED);
+            let h = resp.headers_mut();
+            h.reserve(4 + asset.extra_headers.len());
+            h.insert(header::ETAG, rep.etag.clone());
+            h.insert(header::CACHE_CONTROL, asset.cache_control.clone());
+            add_common(h, asset, grant);
+            return resp;
         }
         Outcome::PreconditionFailed => {
             let mut resp = errors::text(StatusCode::PRECONDITION_FAILED, "precondition failed\n");
@@ -68,13 +71,19 @@ pub fn asset(method: &Method, req: &HeaderMap, asset: &Asset, grant: &Grant) -> 
             if conditional::if_range_allows(single_field(req, header::IF_RANGE), &validators) {
                 return match range::resolve(spec, len) {
                     Some((first, last)) => {
-                        let mut b = HttpResponse::PartialContent();
+                        let mut resp = full(
+                            StatusCode::PARTIAL_CONTENT,
+                            asset,
+                            rep,
+                            grant,
+                            body(rep, Some((first, last))),
+                        );
                         let cr = format!("bytes {first}-{last}/{len}");
-                        b.insert_header((
+                        resp.headers_mut().insert(
                             header::CONTENT_RANGE,
                             HeaderValue::from_str(&cr).expect("digits"),
-                        ));
-                        finish(b, asset, rep, grant, body(rep, Some((first, last))))
+                        );
+                        resp
                     }
                     None => {
                         let mut resp = errors::text(
@@ -90,7 +99,7 @@ pub fn asset(method: &Method, req: &HeaderMap, asset: &Asset, grant: &Grant) -> 
             }
         }
     }
-    finish(HttpResponse::Ok(), asset, rep, grant, body(rep, None))
+    full(StatusCode::OK, asset, rep, grant, body(rep, None))
 }
 
 /// The bytes of `rep`, or of the inclusive range `first..=last` of it: a
@@ -115,47 +124,44 @@ fn body(rep: &Representation, range: Option<(u64, u64)>) -> BoxBody {
     }
 }
 
-/// Adds the representation headers and the body.
-fn finish(
-    mut b: HttpResponseBuilder,
+/// A response carrying (part of) the representation, with all its headers.
+/// Headers are inserted into a map sized once, from prebuilt values.
+fn full(
+    status: StatusCode,
     asset: &Asset,
     rep: &Representation,
     grant: &Grant,
     body: BoxBody,
 ) -> HttpResponse {
-    b.insert_header((header::CONTENT_TYPE, asset.content_type.clone()));
-    b.insert_header((header::ETAG, rep.etag.clone()));
+    let mut resp = HttpResponse::with_body(status, body);
+    let h = resp.headers_mut();
+    h.reserve(12 + asset.extra_headers.len());
+    h.insert(header::CONTENT_TYPE, asset.content_type.clone());
+    h.insert(header::ETAG, rep.etag.clone());
     if let Some(lm) = &asset.last_modified_value {
-        b.insert_header((header::LAST_MODIFIED, lm.clone()));
+        h.insert(header::LAST_MODIFIED, lm.clone());
     }
-    b.insert_header((header::CACHE_CONTROL, asset.cache_control.clone()));
-    b.insert_header((header::ACCEPT_RANGES, BYTES));
-    b.insert_header((header::X_CONTENT_TYPE_OPTIONS, NOSNIFF));
-    match rep.coding {
-        Coding::Br => {
-            b.insert_header((header::CONTENT_ENCODING, BR));
-        }
-        Coding::Gzip => {
-            b.insert_header((header::CONTENT_ENCODING, GZIP));
-        }
-        Coding::Identity => {}
+    h.insert(header::CACHE_CONTROL, asset.cache_control.clone());
+    h.insert(header::ACCEPT_RANGES, BYTES);
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF);
+    let encoding = match rep.coding {
+        Coding::Br => Some(BR),
+        Coding::Gzip => Some(GZIP),
+        Coding::Identity => None,
+    };
+    if let Some(e) = encoding {
+        h.insert(header::CONTENT_ENCODING, e);
     }
-    let mut resp = finish_extra(b, asset).body(body);
-    cors::apply(resp.headers_mut(), grant, Some(asset.varies_by_encoding()));
+    add_common(h, asset, grant);
     resp
 }
 
-fn finish_empty(b: HttpResponseBuilder, asset: &Asset, grant: &Grant) -> HttpResponse {
-    let mut resp = finish_extra(b, asset).finish();
-    cors::apply(resp.headers_mut(), grant, Some(asset.varies_by_encoding()));
-    resp
-}
-
-fn finish_extra(mut b: HttpResponseBuilder, asset: &Asset) -> HttpResponseBuilder {
+/// Rule headers, CORS and Vary: on every response that describes the asset.
+fn add_common(h: &mut HeaderMap, asset: &Asset, grant: &Grant) {
     for (n, v) in &asset.extra_headers {
-        b.insert_header((n.clone(), v.clone()));
+        h.insert(n.clone(), v.clone());
     }
-    b
+    cors::apply(h, grant, Some(asset.varies_by_encoding()));
 }
 
 /// A list-valued field (`#element`): repeated field lines are joined with

@@ -19,14 +19,14 @@ pub trait Weigh {
 /// A sharded, byte-bounded LRU map from string keys to cheap-to-clone values.
 pub struct MemoryCache<V> {
     shards: Box<[Mutex<Shard<V>>]>,
-    hasher: std::collections::hash_map::RandomState,
+    hasher: Hasher,
     shard_bytes: usize,
     max_object_bytes: usize,
     stats: Stats,
 }
 
 struct Shard<V> {
-    map: LruCache<String, V>,
+    map: LruCache<String, V, Hasher>,
     bytes: usize,
 }
 
@@ -43,6 +43,10 @@ pub struct Stats {
 
 const SHARDS: usize = 16;
 
+/// A fast non-cryptographic hasher; keys are request paths, and a random
+/// seed per process keeps collisions from being chosen by clients.
+type Hasher = foldhash::fast::RandomState;
+
 impl<V: Clone + Weigh> MemoryCache<V> {
     /// A cache holding at most `capacity_bytes` in all, and no single entry
     /// larger than `max_object_bytes` (or a shard's share of the capacity).
@@ -50,7 +54,7 @@ impl<V: Clone + Weigh> MemoryCache<V> {
         let shards = (0..SHARDS)
             .map(|_| {
                 Mutex::new(Shard {
-                    map: LruCache::unbounded(),
+                    map: LruCache::unbounded_with_hasher(Hasher::default()),
                     bytes: 0,
                 })
             })
