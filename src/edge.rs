@@ -6,8 +6,10 @@
 //! (a few `stat` calls, once per entry per interval, never a read); if they
 //! changed, the asset is reloaded off the async workers before answering,
 //! and if they are gone the entry is dropped. Every other hit is a hash
-//! lookup and an `Arc` clone.
+//! lookup and one `Arc` clone.
 
+use std::ops::Deref;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,25 +18,33 @@ use crate::asset::Asset;
 use crate::http::path::Key;
 use crate::store::local::{Found, LocalStore, Stamp};
 use crate::store::memory::{MemoryCache, Weigh};
+use crate::store::policy::Policy;
 
 /// The result of a lookup.
 #[derive(Debug, Clone)]
 pub enum Lookup {
-    /// An asset to serve.
-    Asset(Arc<Asset>),
+    /// An asset to serve; `from_memory` tells a cache hit from a load.
+    Asset { asset: Served, from_memory: bool },
     /// A directory asked for without its trailing slash: redirect.
     Directory,
     /// Nothing here.
     NotFound,
 }
 
+/// A handle on an asset being served: keeps it alive for the response.
+#[derive(Debug, Clone)]
+pub struct Served(Arc<Entry>);
+
+impl Deref for Served {
+    type Target = Asset;
+    fn deref(&self) -> &Asset {
+        &self.0.asset
+    }
+}
+
 /// A snapshot of the memory cache's figures.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CacheStats {
-    /// Lookups found in memory.
-    pub hits: u64,
-    /// Lookups not found in memory.
-    pub misses: u64,
     /// Entries evicted to respect the byte bound.
     pub evictions: u64,
     /// Bytes held now.
@@ -58,9 +68,10 @@ pub enum EdgeError {
 /// asset's fixed overhead, the entry's own, and a generous key.
 const ENTRY_SLACK: usize = 4096;
 
-/// A cached asset with what is needed to check it against the disk.
+/// A loaded asset with what is needed to check it against the disk.
+#[derive(Debug)]
 struct Entry {
-    asset: Arc<Asset>,
+    asset: Asset,
     stamp: Stamp,
     /// Milliseconds since `Edge::epoch` of the last disk check.
     checked_ms: AtomicU64,
@@ -74,14 +85,6 @@ impl Weigh for Arc<Entry> {
     }
 }
 
-impl std::fmt::Debug for Edge {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Edge")
-            .field("root", &self.local.root())
-            .finish_non_exhaustive()
-    }
-}
-
 /// The node's view of all assets it can serve.
 pub struct Edge {
     local: Arc<LocalStore>,
@@ -90,14 +93,22 @@ pub struct Edge {
     epoch: Instant,
 }
 
+impl std::fmt::Debug for Edge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Edge")
+            .field("root", &self.local.root())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Edge {
     /// An edge over a static root (opened here, with `policy`) and a memory
     /// cache of `memory_bytes` admitting entries up to `max_object_bytes`.
     /// Representations that would push an asset over that limit stay on
     /// disk and are streamed.
     pub fn open(
-        root: &std::path::Path,
-        policy: crate::store::policy::Policy,
+        root: &Path,
+        policy: Policy,
         memory_bytes: usize,
         max_object_bytes: usize,
         refresh: Duration,
@@ -116,24 +127,27 @@ impl Edge {
 
     /// Finds the asset for `key`.
     pub async fn lookup(&self, key: &Key) -> Result<Lookup, EdgeError> {
-        let cache_key = cache_key(key);
-        if let Some(entry) = self.memory.get(&cache_key) {
+        let cache_key = key.cache_key();
+        if let Some(entry) = self.memory.get(cache_key) {
             // Entries streamed from disk are checked on every request (the
             // file is about to be opened anyway), so a replaced large file
             // is never sent under its old ETag.
             let due = entry.on_disk || self.check_due(&entry);
             if !due || !entry.stamp.changed() {
-                return Ok(Lookup::Asset(entry.asset.clone()));
+                return Ok(Lookup::Asset {
+                    asset: Served(entry),
+                    from_memory: true,
+                });
             }
-            self.memory.remove(&cache_key);
+            self.memory.remove(cache_key);
         }
-        self.load(key, cache_key).await
+        self.load(key).await
     }
 
     /// Whether this request should re-check the entry's files; at most one
     /// request per interval wins the check.
     fn check_due(&self, entry: &Entry) -> bool {
-        let now = self.epoch.elapsed().as_millis() as u64;
+        let now = self.now_ms();
         let last = entry.checked_ms.load(Ordering::Relaxed);
         now.saturating_sub(last) >= self.refresh.as_millis() as u64
             && entry
@@ -142,58 +156,51 @@ impl Edge {
                 .is_ok()
     }
 
-    async fn load(&self, key: &Key, cache_key: String) -> Result<Lookup, EdgeError> {
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    async fn load(&self, key: &Key) -> Result<Lookup, EdgeError> {
         let local = self.local.clone();
-        let (path, dir) = (key.path.clone(), key.trailing_slash);
+        let (path, dir) = (key.path().to_string(), key.trailing_slash);
         let found = tokio::task::spawn_blocking(move || local.load(&path, dir))
             .await
             .map_err(|_| EdgeError::Shutdown)?
             .map_err(|source| EdgeError::Io {
-                key: key.path.clone(),
+                key: key.path().to_string(),
                 source,
             })?;
         Ok(match found {
             Found::Asset(asset, stamp) => {
-                let asset: Arc<Asset> = Arc::from(asset);
-                let checked_ms = AtomicU64::new(self.epoch.elapsed().as_millis() as u64);
                 let on_disk = asset
                     .representations()
                     .iter()
                     .any(|r| r.memory_bytes() as u64 != r.len);
-                let entry = Entry {
-                    asset: asset.clone(),
+                let entry = Arc::new(Entry {
+                    asset: *asset,
                     stamp,
-                    checked_ms,
+                    checked_ms: AtomicU64::new(self.now_ms()),
                     on_disk,
-                };
-                self.memory.insert(cache_key, Arc::new(entry));
-                Lookup::Asset(asset)
+                });
+                self.memory
+                    .insert(key.cache_key().to_string(), entry.clone());
+                Lookup::Asset {
+                    asset: Served(entry),
+                    from_memory: false,
+                }
             }
             Found::Directory => Lookup::Directory,
             Found::NotFound => Lookup::NotFound,
         })
     }
 
-    /// The memory cache's counters and current size, for metrics.
+    /// The memory cache's current size and evictions, for metrics.
     pub fn cache_stats(&self) -> CacheStats {
         let (bytes, objects) = self.memory.usage();
-        let s = self.memory.stats();
         CacheStats {
-            hits: s.hits.load(Ordering::Relaxed),
-            misses: s.misses.load(Ordering::Relaxed),
-            evictions: s.evictions.load(Ordering::Relaxed),
+            evictions: self.memory.evictions(),
             bytes: bytes as u64,
             objects: objects as u64,
         }
-    }
-}
-
-/// Directory requests (`docs/`) and file requests (`docs`) are different
-/// resources, so they are cached apart.
-fn cache_key(key: &Key) -> String {
-    if key.trailing_slash {
-        format!("{}/", key.path)
-    } else {
-        key.path.clone()
     }
 }

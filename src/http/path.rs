@@ -11,10 +11,29 @@ use percent_encoding::percent_decode_str;
 /// A normalised request path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Key {
-    /// Decoded segments joined by `/`, no leading or trailing slash.
-    pub path: String,
+    /// Decoded segments joined by `/`, no leading slash; ends with `/` when
+    /// a directory was asked for (`docs/`), so that file and directory
+    /// requests are told apart wherever the key is used.
+    full: String,
     /// The request path ended with `/` (a directory was asked for).
     pub trailing_slash: bool,
+}
+
+impl Key {
+    /// Decoded segments joined by `/`, no leading or trailing slash.
+    pub fn path(&self) -> &str {
+        if self.trailing_slash {
+            &self.full[..self.full.len() - 1]
+        } else {
+            &self.full
+        }
+    }
+
+    /// The key under which the resource is cached: the path, plus a
+    /// trailing `/` for a directory request.
+    pub fn cache_key(&self) -> &str {
+        &self.full
+    }
 }
 
 /// Why a path was refused.
@@ -75,9 +94,13 @@ pub fn key(raw: &str) -> Result<Key, PathError> {
     if hidden {
         return Err(PathError::Hidden);
     }
+    let trailing_slash = decoded.ends_with('/') && !path.is_empty();
+    if trailing_slash {
+        path.push('/');
+    }
     Ok(Key {
-        trailing_slash: decoded.ends_with('/') && !path.is_empty(),
-        path,
+        full: path,
+        trailing_slash,
     })
 }
 
@@ -91,15 +114,15 @@ mod tests {
         assert_eq!(
             key("/").unwrap(),
             Key {
-                path: String::new(),
+                full: String::new(),
                 trailing_slash: false
             }
         );
-        assert_eq!(key("/app.css").unwrap().path, "app.css");
-        assert_eq!(key("//css///app.css").unwrap().path, "css/app.css");
-        assert_eq!(key("/a%20b.css").unwrap().path, "a b.css");
+        assert_eq!(key("/app.css").unwrap().path(), "app.css");
+        assert_eq!(key("//css///app.css").unwrap().path(), "css/app.css");
+        assert_eq!(key("/a%20b.css").unwrap().path(), "a b.css");
         assert!(key("/docs/").unwrap().trailing_slash);
-        assert_eq!(key("/%252e%252e/x").unwrap().path, "%2e%2e/x");
+        assert_eq!(key("/%252e%252e/x").unwrap().path(), "%2e%2e/x");
     }
 
     #[test]
@@ -133,8 +156,8 @@ mod tests {
         #[test]
         fn keys_never_escape_or_hide(raw in "/[a-z./%25cef0-9\\\\]{0,30}") {
             if let Ok(k) = key(&raw) {
-                prop_assert!(!k.path.starts_with('/'));
-                for seg in k.path.split('/') {
+                prop_assert!(!k.path().starts_with('/'));
+                for seg in k.path().split('/') {
                     prop_assert!(seg != ".." && seg != "." && !seg.starts_with('.'));
                     prop_assert!(!seg.contains('\\') && !seg.contains('\0'));
                 }

@@ -6,23 +6,30 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 
-use super::{errors, health, metrics, respond, State};
+use std::sync::Arc;
+
+use super::metrics::{self, WorkerCounters};
+use super::{errors, health, respond, State};
 use crate::edge::Lookup;
 use crate::http::path;
 
 const ALLOW: HeaderValue = HeaderValue::from_static("GET, HEAD, OPTIONS");
 
-/// Handles every request the node receives, and counts it.
-pub async fn handle(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
-    let resp = route(&req, &state).await;
+/// Handles every request the node receives, and counts it. Shared state
+/// and the worker's counters are borrowed from the app data, not cloned.
+pub async fn handle(req: HttpRequest) -> HttpResponse {
+    let state = req.app_data::<web::Data<State>>();
+    let counters = req.app_data::<Arc<WorkerCounters>>();
+    let (Some(state), Some(counters)) = (state, counters) else {
+        return errors::text(StatusCode::INTERNAL_SERVER_ERROR, "server state missing\n");
+    };
+    let resp = route(&req, state, counters).await;
     let head = req.method() == Method::HEAD;
-    state
-        .metrics
-        .record(resp.status(), metrics::body_size(&resp), head);
+    counters.record(resp.status(), metrics::body_size(&resp), head);
     resp
 }
 
-async fn route(req: &HttpRequest, state: &State) -> HttpResponse {
+async fn route(req: &HttpRequest, state: &State, counters: &WorkerCounters) -> HttpResponse {
     let raw_path = req.uri().path();
     if state.health_path.as_deref() == Some(raw_path) {
         return health::respond();
@@ -48,14 +55,23 @@ async fn route(req: &HttpRequest, state: &State) -> HttpResponse {
         Err(e) => return errors::text(StatusCode::BAD_REQUEST, format!("bad request path: {e}\n")),
     };
     match state.edge.lookup(&key).await {
-        Ok(Lookup::Asset(asset)) => respond::asset(
-            req.method(),
-            req.headers(),
-            &asset,
-            &state.cors.grant(req.headers()),
-        ),
-        Ok(Lookup::Directory) => redirect_to_directory(&key.path, req.uri().query()),
-        Ok(Lookup::NotFound) => not_found(),
+        Ok(Lookup::Asset { asset, from_memory }) => {
+            counters.lookup(from_memory);
+            respond::asset(
+                req.method(),
+                req.headers(),
+                &asset,
+                &state.cors.grant(req.headers()),
+            )
+        }
+        Ok(Lookup::Directory) => {
+            counters.lookup(false);
+            redirect_to_directory(key.path(), req.uri().query())
+        }
+        Ok(Lookup::NotFound) => {
+            counters.lookup(false);
+            not_found()
+        }
         Err(e) => {
             tracing::error!("{e}");
             errors::text(

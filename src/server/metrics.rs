@@ -1,75 +1,93 @@
 //! `/metrics` (path configurable, or disabled) in the Prometheus /
 //! OpenMetrics text format, encoded by `prometheus-client`.
 //!
-//! Per-request counters are plain atomic increments on counters resolved at
-//! start (no label lookup per request); cache figures are read from the
-//! edge at scrape time.
+//! Each worker thread counts into its own [`WorkerCounters`] (plain relaxed
+//! atomics on a cache line of their own), so the hot path never writes a
+//! line another core is writing; a scrape sums the workers and reads the
+//! cache's size from the edge.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use actix_web::body::{BodySize, MessageBody};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
-use prometheus_client::metrics::counter::{ConstCounter, Counter};
-use prometheus_client::metrics::family::Family;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
 use crate::edge::Edge;
 
-/// The node's metrics registry and its hot counters.
-#[derive(Debug)]
-pub struct Metrics {
-    registry: Registry,
+/// One worker's counters.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub struct WorkerCounters {
     /// Requests by status class, indexed by `status / 100 - 1`.
-    by_class: [Counter; 5],
-    bytes_sent: Counter,
+    by_class: [AtomicU64; 5],
+    bytes_sent: AtomicU64,
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ClassLabel {
-    class: String,
-}
-
-impl Metrics {
-    /// Registers every metric; cache figures are read from `edge`.
-    pub fn new(edge: Arc<Edge>) -> Self {
-        let mut registry = Registry::with_prefix("cdn_edge");
-        let family = Family::<ClassLabel, Counter>::default();
-        registry.register(
-            "http_requests",
-            "Requests answered, by status class",
-            family.clone(),
-        );
-        let by_class = ["1xx", "2xx", "3xx", "4xx", "5xx"].map(|c| {
-            family
-                .get_or_create(&ClassLabel { class: c.into() })
-                .clone()
-        });
-        let bytes_sent = Counter::default();
-        registry.register(
-            "http_response_body_bytes",
-            "Response body bytes sent",
-            bytes_sent.clone(),
-        );
-        registry.register_collector(Box::new(CacheCollector { edge }));
-        Self {
-            registry,
-            by_class,
-            bytes_sent,
-        }
-    }
-
+impl WorkerCounters {
     /// Counts one response. `head` responses send no body bytes.
     pub fn record(&self, status: StatusCode, body: BodySize, head: bool) {
         let class = (status.as_u16() / 100).clamp(1, 5) as usize - 1;
-        self.by_class[class].inc();
+        bump(&self.by_class[class], 1);
         if let (BodySize::Sized(n), false) = (body, head) {
-            self.bytes_sent.inc_by(n);
+            bump(&self.bytes_sent, n);
         }
+    }
+
+    /// Counts a lookup answered from (or missing) the memory cache.
+    pub fn lookup(&self, from_memory: bool) {
+        bump(
+            if from_memory {
+                &self.hits
+            } else {
+                &self.misses
+            },
+            1,
+        );
+    }
+}
+
+/// Only the owning worker writes its counters, so a load and a store are
+/// enough (no locked read-modify-write).
+fn bump(c: &AtomicU64, n: u64) {
+    c.store(c.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+}
+
+/// The node's metrics: every worker's counters and the edge's cache figures.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    workers: Arc<Mutex<Vec<Arc<WorkerCounters>>>>,
+}
+
+impl Metrics {
+    /// Registers the collectors; cache figures are read from `edge`.
+    pub fn new(edge: Arc<Edge>) -> Self {
+        let mut registry = Registry::with_prefix("cdn_edge");
+        let workers = Arc::new(Mutex::new(Vec::new()));
+        registry.register_collector(Box::new(NodeCollector {
+            edge,
+            workers: workers.clone(),
+        }));
+        Self { registry, workers }
+    }
+
+    /// Counters for a new worker thread.
+    pub fn worker(&self) -> Arc<WorkerCounters> {
+        let w = Arc::new(WorkerCounters::default());
+        self.workers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(w.clone());
+        w
     }
 
     /// The exposition.
@@ -93,25 +111,51 @@ impl Metrics {
     }
 }
 
-/// Reads the memory cache's figures at scrape time.
+/// Sums the workers' counters and reads the cache at scrape time.
 #[derive(Debug)]
-struct CacheCollector {
+struct NodeCollector {
     edge: Arc<Edge>,
+    workers: Arc<Mutex<Vec<Arc<WorkerCounters>>>>,
 }
 
-impl Collector for CacheCollector {
+impl Collector for NodeCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let workers = self
+            .workers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let sum = |f: &dyn Fn(&WorkerCounters) -> &AtomicU64| -> u64 {
+            workers.iter().map(|w| f(w).load(Ordering::Relaxed)).sum()
+        };
+
+        let mut requests = encoder.encode_descriptor(
+            "http_requests",
+            "Requests answered, by status class",
+            None,
+            prometheus_client::metrics::MetricType::Counter,
+        )?;
+        for (i, class) in ["1xx", "2xx", "3xx", "4xx", "5xx"].iter().enumerate() {
+            let n = sum(&|w| &w.by_class[i]);
+            ConstCounter::new(n).encode(requests.encode_family(&[("class", *class)])?)?;
+        }
+
         let s = self.edge.cache_stats();
         let counters = [
             (
+                "http_response_body_bytes",
+                "Response body bytes sent",
+                sum(&|w| &w.bytes_sent),
+            ),
+            (
                 "memory_cache_hits",
                 "Lookups answered from the memory cache",
-                s.hits,
+                sum(&|w| &w.hits),
             ),
             (
                 "memory_cache_misses",
                 "Lookups the memory cache could not answer",
-                s.misses,
+                sum(&|w| &w.misses),
             ),
             (
                 "memory_cache_evictions",
@@ -143,7 +187,7 @@ impl Collector for CacheCollector {
     }
 }
 
-/// The size of a response body, for [`Metrics::record`].
+/// The size of a response body, for [`WorkerCounters::record`].
 pub fn body_size(resp: &HttpResponse) -> BodySize {
     resp.body().size()
 }

@@ -94,8 +94,10 @@ pub fn start(config: &Config) -> Result<Started, ServeError> {
     });
     let addr = config.server.listen;
     let server = HttpServer::new(move || {
+        // This factory runs once per worker thread: each gets its own counters.
         App::new()
             .app_data(state.clone())
+            .app_data(state.metrics.worker())
             .default_service(web::to(handler::handle))
     })
     .workers(config.worker_count())

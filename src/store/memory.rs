@@ -3,10 +3,17 @@
 //! evicts least-recently-used entries of a shard until the shard is back
 //! under its share of the bound. Locks are held only for the map operation,
 //! never across an await.
+//!
+//! Recency is kept at a coarse grain: a hit moves its entry to the front of
+//! the LRU list only if it was last moved more than `promote_every` ago
+//! (100 ms by default). A hot entry is then read, not rewritten, on almost
+//! every hit, which keeps the list's cache lines from bouncing between
+//! cores; eviction order is exact to within that interval.
 
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use lru::LruCache;
 
@@ -22,23 +29,20 @@ pub struct MemoryCache<V> {
     hasher: Hasher,
     shard_bytes: usize,
     max_object_bytes: usize,
-    stats: Stats,
+    evictions: AtomicU64,
+    epoch: Instant,
+    promote_every_ms: u64,
 }
 
 struct Shard<V> {
-    map: LruCache<String, V, Hasher>,
+    map: LruCache<String, Slot<V>, Hasher>,
     bytes: usize,
 }
 
-/// Counters of the cache's life, for metrics.
-#[derive(Debug, Default)]
-pub struct Stats {
-    /// Lookups that found an entry.
-    pub hits: AtomicU64,
-    /// Lookups that found nothing.
-    pub misses: AtomicU64,
-    /// Entries dropped to stay under the bound.
-    pub evictions: AtomicU64,
+struct Slot<V> {
+    value: V,
+    /// Milliseconds since `epoch` when the entry last moved to the front.
+    promoted_ms: AtomicU64,
 }
 
 const SHARDS: usize = 16;
@@ -51,6 +55,16 @@ impl<V: Clone + Weigh> MemoryCache<V> {
     /// A cache holding at most `capacity_bytes` in all, and no single entry
     /// larger than `max_object_bytes` (or a shard's share of the capacity).
     pub fn new(capacity_bytes: usize, max_object_bytes: usize) -> Self {
+        Self::with_promotion(capacity_bytes, max_object_bytes, Duration::from_millis(100))
+    }
+
+    /// Like [`MemoryCache::new`], with the recency grain set explicitly
+    /// (zero: every hit moves its entry to the front).
+    pub fn with_promotion(
+        capacity_bytes: usize,
+        max_object_bytes: usize,
+        promote_every: Duration,
+    ) -> Self {
         let shards = (0..SHARDS)
             .map(|_| {
                 Mutex::new(Shard {
@@ -65,7 +79,9 @@ impl<V: Clone + Weigh> MemoryCache<V> {
             hasher: Default::default(),
             shard_bytes,
             max_object_bytes: max_object_bytes.min(shard_bytes),
-            stats: Stats::default(),
+            evictions: AtomicU64::new(0),
+            epoch: Instant::now(),
+            promote_every_ms: promote_every.as_millis() as u64,
         }
     }
 
@@ -79,16 +95,21 @@ impl<V: Clone + Weigh> MemoryCache<V> {
         m.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
     /// The value for `key`, marking it recently used.
     pub fn get(&self, key: &str) -> Option<V> {
-        let got = self.lock(self.shard(key)).map.get(key).cloned();
-        let counter = if got.is_some() {
-            &self.stats.hits
-        } else {
-            &self.stats.misses
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        got
+        let now = self.now_ms();
+        let mut shard = self.lock(self.shard(key));
+        let slot = shard.map.peek(key)?;
+        let last = slot.promoted_ms.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < self.promote_every_ms {
+            return Some(slot.value.clone());
+        }
+        slot.promoted_ms.store(now, Ordering::Relaxed);
+        shard.map.get(key).map(|slot| slot.value.clone())
     }
 
     /// The largest weight (value plus key) an entry may have.
@@ -109,17 +130,21 @@ impl<V: Clone + Weigh> MemoryCache<V> {
         if !self.admits(weight) {
             return false;
         }
+        let slot = Slot {
+            value,
+            promoted_ms: AtomicU64::new(self.now_ms()),
+        };
         let mut shard = self.lock(self.shard(&key));
-        if let Some(old) = shard.map.put(key.clone(), value) {
-            shard.bytes -= old.weight() + key.len();
+        if let Some(old) = shard.map.put(key.clone(), slot) {
+            shard.bytes -= old.value.weight() + key.len();
         }
         shard.bytes += weight;
         while shard.bytes > self.shard_bytes {
             let Some((k, v)) = shard.map.pop_lru() else {
                 break;
             };
-            shard.bytes -= v.weight() + k.len();
-            self.stats.evictions.fetch_add(1, Ordering::Relaxed);
+            shard.bytes -= v.value.weight() + k.len();
+            self.evictions.fetch_add(1, Ordering::Relaxed);
         }
         true
     }
@@ -128,7 +153,7 @@ impl<V: Clone + Weigh> MemoryCache<V> {
     pub fn remove(&self, key: &str) {
         let mut shard = self.lock(self.shard(key));
         if let Some(v) = shard.map.pop(key) {
-            shard.bytes -= v.weight() + key.len();
+            shard.bytes -= v.value.weight() + key.len();
         }
     }
 
@@ -140,9 +165,9 @@ impl<V: Clone + Weigh> MemoryCache<V> {
         })
     }
 
-    /// Hit, miss and eviction counters.
-    pub fn stats(&self) -> &Stats {
-        &self.stats
+    /// Entries evicted so far to stay under the bound.
+    pub fn evictions(&self) -> u64 {
+        self.evictions.load(Ordering::Relaxed)
     }
 }
 
@@ -161,7 +186,7 @@ mod tests {
 
     #[test]
     fn evicts_least_recently_used_within_a_shard() {
-        let c = MemoryCache::new(SHARDS * 100, 100);
+        let c = MemoryCache::with_promotion(SHARDS * 100, 100, Duration::ZERO);
         // Find three keys in one shard.
         let shard0 = c.shard("k0") as *const _;
         let keys: Vec<String> = (0..)
@@ -175,7 +200,7 @@ mod tests {
         assert!(c.insert(keys[2].clone(), Blob(40)));
         assert!(c.get(&keys[1]).is_none(), "least recently used went first");
         assert!(c.get(&keys[0]).is_some() && c.get(&keys[2]).is_some());
-        assert_eq!(c.stats().evictions.load(Ordering::Relaxed), 1);
+        assert_eq!(c.evictions(), 1);
     }
 
     #[test]
