@@ -8,6 +8,8 @@ pub mod asset;
 pub mod cli;
 pub mod config;
 pub mod edge;
+pub mod fingerprint;
+pub mod fsutil;
 pub mod http;
 pub mod manifest;
 pub mod server;

@@ -1,6 +1,7 @@
 //! `manifest.json`: the build's map from logical asset paths to their
-//! fingerprinted files. Shared by the `build` subcommand (which writes it)
-//! and the server (which reads it to know which files are fingerprinted).
+//! fingerprinted files, with what templates need (SRI) and what the server
+//! can use (content hashes, so it need not rehash). Shared by the `build`
+//! subcommand (which writes it) and the server (which reads it).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,6 +16,24 @@ pub const FILE_NAME: &str = "manifest.json";
 pub struct Entry {
     /// The fingerprinted path, relative to the manifest's directory.
     pub file: String,
+    /// Bytes of the (identity) content.
+    #[serde(default)]
+    pub size: u64,
+    /// The MIME type it is served with.
+    #[serde(rename = "type", default)]
+    pub content_type: String,
+    /// blake3 of the content, 64 hex digits.
+    #[serde(default)]
+    pub blake3: String,
+    /// Subresource Integrity value: `sha384-<base64>`.
+    #[serde(default)]
+    pub integrity: String,
+    /// Sizes of the precompressed siblings kept (`br`, `gzip`).
+    #[serde(default)]
+    pub encodings: BTreeMap<String, u64>,
+    /// blake3 of each precompressed sibling (for the server's ETags).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub encodings_blake3: BTreeMap<String, String>,
 }
 
 /// The whole manifest, keyed by logical path (sorted, so output is stable).
@@ -39,8 +58,12 @@ pub enum ManifestError {
 
 /// Reads `dir/manifest.json`; `Ok(None)` when there is none.
 pub fn read(dir: &Path) -> Result<Option<Manifest>, ManifestError> {
-    let path = dir.join(FILE_NAME);
-    let text = match std::fs::read(&path) {
+    read_file(&dir.join(FILE_NAME))
+}
+
+/// Reads a manifest file; `Ok(None)` when it does not exist.
+pub fn read_file(path: &Path) -> Result<Option<Manifest>, ManifestError> {
+    let text = match std::fs::read(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => {
@@ -56,4 +79,11 @@ pub fn read(dir: &Path) -> Result<Option<Manifest>, ManifestError> {
             path: path.display().to_string(),
             source,
         })
+}
+
+/// The manifest's bytes as written: pretty JSON, keys sorted, trailing newline.
+pub fn to_bytes(m: &Manifest) -> Vec<u8> {
+    let mut out = serde_json::to_vec_pretty(m).expect("a manifest always serialises");
+    out.push(b'\n');
+    out
 }

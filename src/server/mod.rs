@@ -19,8 +19,6 @@ use actix_web::{web, App, HttpServer};
 
 use crate::config::{Config, ConfigError};
 use crate::edge::Edge;
-use crate::manifest::ManifestError;
-use crate::store::local;
 use crate::store::policy::Policy;
 
 /// What every worker shares.
@@ -41,9 +39,6 @@ pub enum ServeError {
     /// The static root cannot be used.
     #[error("server.{0}")]
     Root(std::io::Error),
-    /// The root's manifest.json is unreadable.
-    #[error(transparent)]
-    Manifest(#[from] ManifestError),
     /// The listen address cannot be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -73,7 +68,6 @@ pub fn start(config: &Config) -> Result<Started, ServeError> {
         HeaderValue::from_str(&config.cache_control.revalidate)
             .map_err(|_| invalid_cc("revalidate"))?,
         config.rules()?,
-        local::manifest_files(root)?,
     );
     let edge = Edge::open(
         root,

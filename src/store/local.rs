@@ -5,13 +5,13 @@
 //! Everything here is blocking file I/O; callers run it off the async
 //! workers. It does not cache: that is [`super::memory`]'s job.
 
-use std::collections::HashSet;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::time::SystemTime;
 
 use bytes::Bytes;
 
+use super::manifest_index::{Index, ManifestIndex};
 use super::policy::Policy;
 use crate::asset::{self, Asset, Coding, Representation};
 
@@ -20,6 +20,7 @@ use crate::asset::{self, Asset, Coding, Representation};
 pub struct LocalStore {
     root: PathBuf,
     policy: Policy,
+    manifest: ManifestIndex,
     /// Representations are kept in memory while an asset's total stays
     /// under this; the rest are streamed from disk.
     memory_budget: u64,
@@ -100,6 +101,7 @@ impl LocalStore {
             ));
         }
         Ok(Self {
+            manifest: ManifestIndex::new(&root),
             root,
             policy,
             memory_budget,
@@ -139,14 +141,17 @@ impl LocalStore {
             (path, key.to_string())
         };
         let mut budget = self.memory_budget;
-        let Some((identity, meta)) = self.read_inside(&file, Coding::Identity, &mut budget)? else {
+        let index = self.manifest.get();
+        let Some((identity, meta)) =
+            self.read_inside(&file, Coding::Identity, &mut budget, &index, &rel)?
+        else {
             return Ok(Found::NotFound);
         };
         let mut stamp = vec![(file.clone(), Some(FileId::of(&meta)))];
         let mut reps = vec![identity];
         for (coding, ext) in SIBLINGS {
             let sibling = append_ext(&file, ext);
-            match self.read_inside(&sibling, coding, &mut budget)? {
+            match self.read_inside(&sibling, coding, &mut budget, &index, &rel)? {
                 Some((rep, m)) => {
                     stamp.push((sibling, Some(FileId::of(&m))));
                     reps.push(rep);
@@ -154,7 +159,7 @@ impl LocalStore {
                 None => stamp.push((sibling, None)),
             }
         }
-        let (cache_control, extra) = self.policy.headers_for(&rel);
+        let (cache_control, extra) = self.policy.headers_for(&rel, index.lists(&rel));
         let asset = Asset::new(
             reps,
             asset::content_type(&rel),
@@ -168,13 +173,19 @@ impl LocalStore {
     /// Loads a regular file whose real path (symlinks followed) lies inside
     /// the root and contains no dot-segment, as a representation; `None`
     /// otherwise. It goes in memory if it fits what is left of `budget`
-    /// (which it then uses up), else it is hashed and left on disk.
+    /// (which it then uses up), else it is hashed and left on disk. When
+    /// the manifest vouches for the file's hash (and its size matches), the
+    /// hash is taken from there instead of computed.
     fn read_inside(
         &self,
         path: &Path,
         coding: Coding,
         budget: &mut u64,
+        index: &Index,
+        rel: &str,
     ) -> io::Result<Option<(Representation, std::fs::Metadata)>> {
+        let encoding = (coding != Coding::Identity).then(|| coding.token());
+        let known = index.known(rel, encoding);
         let Some(real) = self.real_path_inside(path)? else {
             return Ok(None);
         };
@@ -193,12 +204,20 @@ impl LocalStore {
             let mut bytes = Vec::with_capacity(meta.len() as usize);
             io::Read::read_to_end(&mut file, &mut bytes)?;
             *budget = budget.saturating_sub(bytes.len() as u64);
-            Representation::new(coding, Bytes::from(bytes))
+            match known.filter(|k| k.size == bytes.len() as u64) {
+                Some(k) => Representation::with_hash(coding, Bytes::from(bytes), k.blake3),
+                None => Representation::new(coding, Bytes::from(bytes)),
+            }
         } else {
-            let mut hasher = blake3::Hasher::new();
-            let len = io::copy(&mut file, &mut hasher)?;
-            let hex = hasher.finalize().to_hex();
-            Representation::on_disk(coding, real, meta.modified().ok(), len, &hex)
+            let hex = match known.filter(|k| k.size == meta.len()) {
+                Some(k) => k.blake3.to_string(),
+                None => {
+                    let mut hasher = blake3::Hasher::new();
+                    io::copy(&mut file, &mut hasher)?;
+                    hasher.finalize().to_hex().to_string()
+                }
+            };
+            Representation::on_disk(coding, real, meta.modified().ok(), meta.len(), &hex)
         };
         Ok(Some((rep, meta)))
     }
@@ -221,17 +240,6 @@ impl LocalStore {
             .any(|c| matches!(c, Component::Normal(s) if s.to_string_lossy().starts_with('.')));
         Ok((!hidden).then_some(real))
     }
-}
-
-/// The manifest's fingerprinted files, as relative paths, for the policy.
-pub fn manifest_files(root: &Path) -> Result<HashSet<String>, crate::manifest::ManifestError> {
-    Ok(crate::manifest::read(root)?
-        .map(|m| {
-            m.into_values()
-                .map(|e| e.file.trim_start_matches('/').to_string())
-                .collect()
-        })
-        .unwrap_or_default())
 }
 
 fn metadata(path: &Path) -> io::Result<Option<std::fs::Metadata>> {
@@ -266,7 +274,6 @@ mod tests {
             HeaderValue::from_static("imm"),
             HeaderValue::from_static("rev"),
             vec![],
-            HashSet::new(),
         );
         LocalStore::open(root, policy, 1 << 20).unwrap()
     }

@@ -5,5 +5,6 @@
 //! Stores do file I/O but know nothing of HTTP requests or actix handlers.
 
 pub mod local;
+pub mod manifest_index;
 pub mod memory;
 pub mod policy;

@@ -3,11 +3,10 @@
 //! manifest), revalidate for the rest, then `[[rules]]` by glob in order.
 //! Decided once when an asset is loaded, never per request.
 
-use std::collections::HashSet;
-
 use actix_web::http::header::{HeaderName, HeaderValue};
 
 use crate::config::Rule;
+use crate::fingerprint::is_fingerprinted;
 
 /// The header policy of one static root.
 #[derive(Debug, Clone)]
@@ -15,31 +14,28 @@ pub struct Policy {
     immutable: HeaderValue,
     revalidate: HeaderValue,
     rules: Vec<Rule>,
-    manifest_files: HashSet<String>,
 }
 
 impl Policy {
-    /// Builds a policy from the two default values, the compiled rules and
-    /// the fingerprinted file paths listed in the manifest.
-    pub fn new(
-        immutable: HeaderValue,
-        revalidate: HeaderValue,
-        rules: Vec<Rule>,
-        manifest_files: HashSet<String>,
-    ) -> Self {
+    /// Builds a policy from the two default values and the compiled rules.
+    pub fn new(immutable: HeaderValue, revalidate: HeaderValue, rules: Vec<Rule>) -> Self {
         Self {
             immutable,
             revalidate,
             rules,
-            manifest_files,
         }
     }
 
-    /// Cache-Control and extra headers for the file at `key` (relative path).
-    pub fn headers_for(&self, key: &str) -> (HeaderValue, Vec<(HeaderName, HeaderValue)>) {
+    /// Cache-Control and extra headers for the file at `key` (relative
+    /// path); `in_manifest` says the build's manifest lists it as a
+    /// fingerprinted file.
+    pub fn headers_for(
+        &self,
+        key: &str,
+        in_manifest: bool,
+    ) -> (HeaderValue, Vec<(HeaderName, HeaderValue)>) {
         let file_name = key.rsplit('/').next().unwrap_or(key);
-        let mut cache_control = if self.manifest_files.contains(key) || is_fingerprinted(file_name)
-        {
+        let mut cache_control = if in_manifest || is_fingerprinted(file_name) {
             self.immutable.clone()
         } else {
             self.revalidate.clone()
@@ -58,32 +54,9 @@ impl Policy {
     }
 }
 
-/// Whether a file name carries a content hash: a dot-separated part other
-/// than the first and the last made of 8 or more hex digits
-/// (`app.3f2a9c1b.css`, `vendor.0123456789abcdef.min.js`).
-pub fn is_fingerprinted(file_name: &str) -> bool {
-    let parts: Vec<&str> = file_name.split('.').collect();
-    parts.len() >= 3
-        && parts[1..parts.len() - 1]
-            .iter()
-            .any(|p| p.len() >= 8 && p.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fingerprinted_names() {
-        assert!(is_fingerprinted("app.3f2a9c1b.css"));
-        assert!(is_fingerprinted("app.3F2A9C1B7D.css"));
-        assert!(is_fingerprinted("vendor.0123456789.min.js"));
-        assert!(!is_fingerprinted("app.css"));
-        assert!(!is_fingerprinted("app.3f2a9c1.css"));
-        assert!(!is_fingerprinted("3f2a9c1b00.css"));
-        assert!(!is_fingerprinted("app.css.3f2a9c1b00"));
-        assert!(!is_fingerprinted("app.zzzzzzzzzz.css"));
-    }
 
     #[test]
     fn rules_apply_in_order() {
@@ -99,13 +72,12 @@ mod tests {
             HeaderValue::from_static("imm"),
             HeaderValue::from_static("rev"),
             vec![rule("*.woff2", "a"), rule("fonts/*", "b")],
-            ["logo-v2.svg".to_string()].into_iter().collect(),
         );
-        assert_eq!(p.headers_for("x.css").0, "rev");
-        assert_eq!(p.headers_for("x.0123abcd.css").0, "imm");
-        assert_eq!(p.headers_for("logo-v2.svg").0, "imm");
-        assert_eq!(p.headers_for("x/y.woff2").0, "a");
-        let (cc, extra) = p.headers_for("fonts/y.woff2");
+        assert_eq!(p.headers_for("x.css", false).0, "rev");
+        assert_eq!(p.headers_for("x.0123abcd.css", false).0, "imm");
+        assert_eq!(p.headers_for("logo-v2.svg", true).0, "imm");
+        assert_eq!(p.headers_for("x/y.woff2", false).0, "a");
+        let (cc, extra) = p.headers_for("fonts/y.woff2", false);
         assert_eq!(cc, "b");
         assert_eq!(
             extra,
