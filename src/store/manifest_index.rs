@@ -47,11 +47,14 @@ impl Index {
     }
 }
 
+/// A manifest file's size and mtime: when either changes, it is re-read.
+type FileStamp = (u64, Option<SystemTime>);
+
 /// The current index, reloaded when `manifest.json` changes.
 #[derive(Debug)]
 pub struct ManifestIndex {
     root: PathBuf,
-    current: Mutex<(Option<(u64, Option<SystemTime>)>, Arc<Index>)>,
+    current: Mutex<(Option<FileStamp>, Arc<Index>)>,
 }
 
 impl ManifestIndex {
