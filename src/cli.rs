@@ -22,6 +22,108 @@ pub struct Cli {
 pub enum Command {
     /// Serve the static root over HTTP.
     Serve(ServeArgs),
+    /// Fingerprint, rewrite CSS references, precompress and write manifest.json.
+    Build(BuildArgs),
+}
+
+/// Flags of `build`. Each overrides the same key of the config's `[build]`.
+#[derive(Debug, clap::Args)]
+pub struct BuildArgs {
+    /// Source tree (dotfiles and dot-directories are skipped).
+    #[arg(value_name = "SRC")]
+    pub src: PathBuf,
+    /// Output tree (created if missing; must not be inside SRC).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Config file whose [build] table gives defaults for the flags below.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Hex digits of the blake3 content hash in fingerprinted names, 8 to 64 [default: 10].
+    #[arg(long, value_name = "N")]
+    pub hash_len: Option<usize>,
+    /// Siblings to write: "br,gzip", "br", "gzip" or "none" [default: br,gzip].
+    #[arg(long, value_name = "LIST")]
+    pub encodings: Option<String>,
+    /// Brotli quality, 0 to 11 [default: 11].
+    #[arg(long, value_name = "Q")]
+    pub brotli_quality: Option<u32>,
+    /// Gzip level, 1 to 9 [default: 9].
+    #[arg(long, value_name = "L")]
+    pub gzip_level: Option<u32>,
+    /// Keep a sibling only when it saves at least PCT percent of the bytes [default: 5].
+    #[arg(long, value_name = "PCT")]
+    pub min_saving: Option<f64>,
+    /// After building, remove fingerprinted files that none of the last --keep manifests references.
+    #[arg(long)]
+    pub prune: bool,
+    /// How many manifests (this build's included) --prune keeps files of [default: 3].
+    #[arg(long, value_name = "N")]
+    pub keep: Option<usize>,
+    /// Worker threads, 0 = one per core [default: 0].
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Fail on references to files missing from SRC (default: warn).
+    #[arg(long)]
+    pub strict: bool,
+    /// Print nothing but warnings and errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Print every file written.
+    #[arg(short, long, conflicts_with = "quiet")]
+    pub verbose: bool,
+}
+
+impl BuildArgs {
+    /// The effective build options: config `[build]` (or defaults), then flags.
+    pub fn options(&self) -> Result<crate::build::Options, ConfigError> {
+        let mut c = Config::load(self.config.as_deref())?;
+        let b = &mut c.build;
+        if let Some(v) = self.hash_len {
+            b.hash_len = v;
+        }
+        if let Some(list) = &self.encodings {
+            b.encodings = match list.trim() {
+                "none" | "" => Vec::new(),
+                l => l.split(',').map(|s| s.trim().to_string()).collect(),
+            };
+        }
+        if let Some(v) = self.brotli_quality {
+            b.brotli_quality = v;
+        }
+        if let Some(v) = self.gzip_level {
+            b.gzip_level = v;
+        }
+        if let Some(v) = self.min_saving {
+            b.min_saving_percent = v;
+        }
+        if let Some(v) = self.keep {
+            b.keep = v;
+        }
+        if let Some(v) = self.jobs {
+            b.jobs = v;
+        }
+        b.strict |= self.strict;
+        c.validate("command line")?;
+        let b = &c.build;
+        Ok(crate::build::Options {
+            src: self.src.clone(),
+            out: self.out.clone(),
+            hash_len: b.hash_len,
+            br: b.encodings.iter().any(|e| e == "br"),
+            gzip: b.encodings.iter().any(|e| e == "gzip"),
+            settings: crate::precompress::Settings {
+                brotli_quality: b.brotli_quality,
+                gzip_level: b.gzip_level,
+                min_saving: b.min_saving_percent / 100.0,
+                ..Default::default()
+            },
+            prune: self.prune,
+            keep: b.keep,
+            jobs: b.jobs,
+            strict: b.strict,
+            progress: !self.quiet,
+        })
+    }
 }
 
 /// Flags of `serve`.

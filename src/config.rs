@@ -29,6 +29,45 @@ pub struct Config {
     pub cors: CorsConfig,
     /// `[[rules]]`: per-glob header overrides, applied in order.
     pub rules: Vec<RuleConfig>,
+    /// `[build]`: defaults of the `build` subcommand.
+    pub build: BuildConfig,
+}
+
+/// `[build]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BuildConfig {
+    /// Hex digits of the content hash in fingerprinted names (8..=64).
+    pub hash_len: usize,
+    /// Precompressed siblings to write: any of "br", "gzip".
+    pub encodings: Vec<String>,
+    /// Brotli quality (0..=11).
+    pub brotli_quality: u32,
+    /// Gzip level (1..=9).
+    pub gzip_level: u32,
+    /// A sibling is kept only when it saves at least this percentage.
+    pub min_saving_percent: f64,
+    /// Manifests whose files `--prune` keeps.
+    pub keep: usize,
+    /// Worker threads; 0 = one per core.
+    pub jobs: usize,
+    /// Missing references fail the build.
+    pub strict: bool,
+}
+
+impl Default for BuildConfig {
+    fn default() -> Self {
+        Self {
+            hash_len: 10,
+            encodings: vec!["br".into(), "gzip".into()],
+            brotli_quality: 11,
+            gzip_level: 9,
+            min_saving_percent: 5.0,
+            keep: 3,
+            jobs: 0,
+            strict: false,
+        }
+    }
 }
 
 /// `[server]`.
@@ -326,6 +365,41 @@ impl Config {
             if !ok {
                 return Err(invalid(&format!("cors.allow_origins[{i}]"), o, "\"*\" or an origin like \"https://www.example.com\" (scheme and host, no path)"));
             }
+        }
+        let b = &self.build;
+        if !(8..=64).contains(&b.hash_len) {
+            return Err(invalid("build.hash_len", &b.hash_len, "8 to 64"));
+        }
+        if let Some(e) = b
+            .encodings
+            .iter()
+            .find(|e| !matches!(e.as_str(), "br" | "gzip"))
+        {
+            return Err(invalid(
+                "build.encodings",
+                e,
+                "a list of \"br\" and \"gzip\" (or [] for none)",
+            ));
+        }
+        if b.brotli_quality > 11 {
+            return Err(invalid(
+                "build.brotli_quality",
+                &b.brotli_quality,
+                "0 to 11",
+            ));
+        }
+        if !(1..=9).contains(&b.gzip_level) {
+            return Err(invalid("build.gzip_level", &b.gzip_level, "1 to 9"));
+        }
+        if !(0.0..100.0).contains(&b.min_saving_percent) {
+            return Err(invalid(
+                "build.min_saving_percent",
+                &b.min_saving_percent,
+                "0 to less than 100",
+            ));
+        }
+        if b.keep == 0 {
+            return Err(invalid("build.keep", &b.keep, "at least 1"));
         }
         self.compile_rules(origin).map(|_| ())
     }

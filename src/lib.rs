@@ -5,6 +5,7 @@
 //! are read by all; `http` depends on nothing of ours.
 
 pub mod asset;
+pub mod build;
 pub mod cli;
 pub mod config;
 pub mod edge;
@@ -12,5 +13,6 @@ pub mod fingerprint;
 pub mod fsutil;
 pub mod http;
 pub mod manifest;
+pub mod precompress;
 pub mod server;
 pub mod store;

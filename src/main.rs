@@ -25,6 +25,7 @@ fn main() {
         )
         .init();
     let result = match cli.command {
+        Command::Build(args) => build(&args),
         Command::Serve(args) => args.config().map_err(|e| e.to_string()).and_then(|config| {
             actix_web::rt::System::new()
                 .block_on(cdn_edge::server::run(&config))
@@ -35,4 +36,38 @@ fn main() {
         eprintln!("cdn-edge: {e}");
         std::process::exit(2);
     }
+}
+
+/// Runs `build` and prints warnings (stderr), then a summary (stdout).
+fn build(args: &cdn_edge::cli::BuildArgs) -> Result<(), String> {
+    let options = args.options().map_err(|e| e.to_string())?;
+    let s = cdn_edge::build::run(&options).map_err(|e| e.to_string())?;
+    for w in &s.warnings {
+        eprintln!("warning: {w}");
+    }
+    if args.verbose {
+        if let Ok(Some(m)) = cdn_edge::manifest::read(&options.out) {
+            for (logical, e) in &m {
+                println!("{logical} -> {}", e.file);
+            }
+        }
+    }
+    if !args.quiet {
+        let kib = |b: u64| b as f64 / 1024.0;
+        println!(
+            "built {} files ({:.1} KiB) in {:.2} s: br {} files {:.1} KiB, gzip {} files {:.1} KiB, {} unchanged",
+            s.files,
+            kib(s.bytes_in),
+            s.elapsed.as_secs_f64(),
+            s.br.0,
+            kib(s.br.1),
+            s.gzip.0,
+            kib(s.gzip.1),
+            s.reused,
+        );
+        if options.prune {
+            println!("pruned {} files ({:.1} KiB)", s.pruned.0, kib(s.pruned.1));
+        }
+    }
+    Ok(())
 }
