@@ -202,8 +202,16 @@ fn preference(c: Coding) -> u8 {
 /// `; charset=utf-8` (our assets are UTF-8, and browsers otherwise guess).
 pub fn content_type(file_name: &str) -> HeaderValue {
     let mime = mime_guess::from_path(file_name).first_or_octet_stream();
-    let essence = mime.essence_str();
-    let texty = mime.type_() == "text"
+    let ext = file_name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    // Where mime_guess disagrees with what browsers and tools expect.
+    let essence = match ext.as_deref() {
+        Some("map") => "application/json",
+        Some("mjs") | Some("cjs") => "text/javascript",
+        Some("webmanifest") => "application/manifest+json",
+        Some("wasm") => "application/wasm",
+        _ => mime.essence_str(),
+    };
+    let texty = essence.starts_with("text/")
         || matches!(
             essence,
             "application/javascript"
@@ -231,6 +239,8 @@ mod tests {
         assert_eq!(content_type("a.png"), "image/png");
         assert_eq!(content_type("a.woff2"), "font/woff2");
         assert_eq!(content_type("noext"), "application/octet-stream");
+        assert_eq!(content_type("app.css.map"), "application/json; charset=utf-8");
+        assert_eq!(content_type("a.mjs"), "text/javascript; charset=utf-8");
         assert!(content_type("a.js")
             .to_str()
             .unwrap()
