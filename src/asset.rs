@@ -202,7 +202,9 @@ fn preference(c: Coding) -> u8 {
 /// `; charset=utf-8` (our assets are UTF-8, and browsers otherwise guess).
 pub fn content_type(file_name: &str) -> HeaderValue {
     let mime = mime_guess::from_path(file_name).first_or_octet_stream();
-    let ext = file_name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    let ext = file_name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase());
     // Where mime_guess disagrees with what browsers and tools expect.
     let essence = match ext.as_deref() {
         Some("map") => "application/json",
@@ -239,7 +241,10 @@ mod tests {
         assert_eq!(content_type("a.png"), "image/png");
         assert_eq!(content_type("a.woff2"), "font/woff2");
         assert_eq!(content_type("noext"), "application/octet-stream");
-        assert_eq!(content_type("app.css.map"), "application/json; charset=utf-8");
+        assert_eq!(
+            content_type("app.css.map"),
+            "application/json; charset=utf-8"
+        );
         assert_eq!(content_type("a.mjs"), "text/javascript; charset=utf-8");
         assert!(content_type("a.js")
             .to_str()
