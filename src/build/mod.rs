@@ -305,18 +305,7 @@ fn process(
         finish(logical, bytes.clone(), &mut names);
     }
     for (logical, bytes) in contents.iter().filter(|(l, _)| is_js(l)) {
-        let bytes = match std::str::from_utf8(bytes) {
-            Ok(text) => {
-                let r = css::rewrite_js(text, logical, &|t| names.get(t).cloned());
-                missing.extend(
-                    r.missing
-                        .iter()
-                        .map(|m| format!("{logical}: missing reference {m}")),
-                );
-                r.text.into_bytes()
-            }
-            Err(_) => bytes.clone(),
-        };
+        let bytes = rewritten(logical, bytes, css::rewrite_js, &names, &mut missing);
         finish(logical, bytes, &mut names);
     }
     let graph: BTreeMap<String, Vec<String>> = contents
@@ -332,19 +321,13 @@ fn process(
         })
         .collect();
     for logical in graph::order(&graph)? {
-        let bytes = &contents[&logical];
-        let bytes = match std::str::from_utf8(bytes) {
-            Ok(text) => {
-                let r = css::rewrite_css(text, &logical, &|t| names.get(t).cloned());
-                missing.extend(
-                    r.missing
-                        .iter()
-                        .map(|m| format!("{logical}: missing reference {m}")),
-                );
-                r.text.into_bytes()
-            }
-            Err(_) => bytes.clone(),
-        };
+        let bytes = rewritten(
+            &logical,
+            &contents[&logical],
+            css::rewrite_css,
+            &names,
+            &mut missing,
+        );
         finish(&logical, bytes, &mut names);
     }
     if o.strict && !missing.is_empty() {
@@ -355,6 +338,31 @@ fn process(
     }
     summary.warnings = missing;
     Ok(done.into_values().collect())
+}
+
+/// A reference rewriter: `css::rewrite_css` or `css::rewrite_js`.
+type Rewriter = fn(&str, &str, &dyn Fn(&str) -> Option<String>) -> css::Rewrite;
+
+/// `bytes` of the file at `logical` with its references rewritten to the
+/// fingerprinted names known so far (unchanged when not UTF-8); missing
+/// targets are added to `missing`.
+fn rewritten(
+    logical: &str,
+    bytes: &[u8],
+    rewrite: Rewriter,
+    names: &BTreeMap<String, String>,
+    missing: &mut Vec<String>,
+) -> Vec<u8> {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return bytes.to_vec();
+    };
+    let r = rewrite(text, logical, &|t| names.get(t).cloned());
+    missing.extend(
+        r.missing
+            .iter()
+            .map(|m| format!("{logical}: missing reference {m}")),
+    );
+    r.text.into_bytes()
 }
 
 fn progress_bar(wanted: bool, len: usize) -> indicatif::ProgressBar {
