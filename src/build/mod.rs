@@ -168,10 +168,17 @@ pub fn run(o: &Options) -> Result<Summary, BuildError> {
         .num_threads(o.jobs)
         .build()
         .map_err(|e| BuildError::Invalid(e.to_string()))?;
-    let emitted: Vec<Emitted> = pool.install(|| {
-        processed
+    // Largest first, one file per task: compression time grows with size,
+    // and big files left to the end (or bunched in one thread's share)
+    // would leave cores idle.
+    let mut order: Vec<usize> = (0..processed.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(processed[i].bytes.len()));
+    let mut emitted: Vec<(usize, Emitted)> = pool.install(|| {
+        order
             .par_iter()
-            .map(|p| {
+            .with_max_len(1)
+            .map(|&i| {
+                let p = &processed[i];
                 let compressible = precompress::is_compressible(&p.logical);
                 let enc = Encodings {
                     br: o.br && compressible,
@@ -181,14 +188,15 @@ pub fn run(o: &Options) -> Result<Summary, BuildError> {
                 let r = emit::emit(&out, p, previous.get(&p.logical), &enc)
                     .map_err(write_err(&out.join(&p.file)));
                 bar.inc(1);
-                r
+                r.map(|e| (i, e))
             })
             .collect::<Result<_, _>>()
     })?;
+    emitted.sort_by_key(|(i, _)| *i);
     bar.finish_and_clear();
 
     let mut manifest = Manifest::new();
-    for (p, e) in processed.iter().zip(emitted) {
+    for (p, (_, e)) in processed.iter().zip(emitted) {
         summary.files += 1;
         summary.bytes_in += e.entry.size;
         summary.reused += usize::from(e.reused);
