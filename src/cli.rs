@@ -142,6 +142,9 @@ pub struct ServeArgs {
     /// Worker threads, overriding server.workers (0 = one per core).
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
+    /// Origin to pull misses from, overriding origin.url (e.g. http://127.0.0.1:9000).
+    #[arg(long, value_name = "URL")]
+    pub origin: Option<String>,
 }
 
 impl ServeArgs {
@@ -156,6 +159,9 @@ impl ServeArgs {
         }
         if let Some(w) = self.workers {
             c.server.workers = w;
+        }
+        if let Some(o) = &self.origin {
+            c.origin.url = o.clone();
         }
         c.validate("command line")?;
         Ok(c)

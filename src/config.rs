@@ -31,6 +31,46 @@ pub struct Config {
     pub rules: Vec<RuleConfig>,
     /// `[build]`: defaults of the `build` subcommand.
     pub build: BuildConfig,
+    /// `[origin]`: where misses are pulled from.
+    pub origin: OriginConfig,
+}
+
+/// `[origin]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OriginConfig {
+    /// Base URL of the origin (`http://origin.internal:8080`); empty = none.
+    pub url: String,
+    /// `Host` header sent to the origin; empty = the URL's host.
+    pub host: String,
+    /// Milliseconds to establish a connection.
+    pub connect_timeout_ms: u64,
+    /// Milliseconds from sending the request to the response head.
+    pub first_byte_timeout_ms: u64,
+    /// Milliseconds for the whole exchange, body included.
+    pub total_timeout_ms: u64,
+    /// Largest body the node will store; larger ones are refused (502).
+    pub max_object_bytes: u64,
+    /// Extra attempts after a connection failure (GET/HEAD only).
+    pub retries: u32,
+    /// Seconds a waiter waits for another request's fetch of the same key
+    /// before fetching itself.
+    pub lock_timeout_ms: u64,
+}
+
+impl Default for OriginConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            host: String::new(),
+            connect_timeout_ms: 2_000,
+            first_byte_timeout_ms: 10_000,
+            total_timeout_ms: 30_000,
+            max_object_bytes: 64 << 20,
+            retries: 1,
+            lock_timeout_ms: 5_000,
+        }
+    }
 }
 
 /// `[build]`.
@@ -365,6 +405,46 @@ impl Config {
             if !ok {
                 return Err(invalid(&format!("cors.allow_origins[{i}]"), o, "\"*\" or an origin like \"https://www.example.com\" (scheme and host, no path)"));
             }
+        }
+        let o = &self.origin;
+        if !o.url.is_empty() && !(o.url.starts_with("http://") || o.url.starts_with("https://")) {
+            return Err(invalid(
+                "origin.url",
+                &o.url,
+                "an http:// or https:// URL, or \"\" for no origin",
+            ));
+        }
+        if !o.url.is_empty()
+            && o.url
+                .parse::<actix_web::http::Uri>()
+                .map(|u| u.host().is_none())
+                .unwrap_or(true)
+        {
+            return Err(invalid(
+                "origin.url",
+                &o.url,
+                "a URL with a host, like \"http://origin.internal:8080\"",
+            ));
+        }
+        if !o.host.is_empty() && HeaderValue::from_str(&o.host).is_err() {
+            return Err(invalid(
+                "origin.host",
+                &o.host,
+                "a host name, optionally with :port",
+            ));
+        }
+        for (key, v) in [
+            ("origin.connect_timeout_ms", o.connect_timeout_ms),
+            ("origin.first_byte_timeout_ms", o.first_byte_timeout_ms),
+            ("origin.total_timeout_ms", o.total_timeout_ms),
+            ("origin.lock_timeout_ms", o.lock_timeout_ms),
+        ] {
+            if v == 0 {
+                return Err(invalid(key, &v, "at least 1"));
+            }
+        }
+        if o.retries > 10 {
+            return Err(invalid("origin.retries", &o.retries, "0 to 10"));
         }
         let b = &self.build;
         if !(8..=64).contains(&b.hash_len) {

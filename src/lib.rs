@@ -13,6 +13,7 @@ pub mod fingerprint;
 pub mod fsutil;
 pub mod http;
 pub mod manifest;
+pub mod origin;
 pub mod precompress;
 pub mod server;
 pub mod store;
