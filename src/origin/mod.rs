@@ -4,3 +4,4 @@
 //! where it is stored is the store's business.
 
 pub mod client;
+pub mod coalesce;
