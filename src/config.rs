@@ -407,7 +407,8 @@ impl Config {
             }
         }
         let o = &self.origin;
-        if !o.url.is_empty() && !(o.url.starts_with("http://") || o.url.starts_with("https://")) {
+        let has_scheme = o.url.starts_with("http://") || o.url.starts_with("https://");
+        if !o.url.is_empty() && !has_scheme {
             return Err(invalid(
                 "origin.url",
                 &o.url,
