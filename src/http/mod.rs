@@ -7,8 +7,10 @@
 //! stores or actix; the server module maps these answers onto responses.
 
 pub mod accept_encoding;
+pub mod cache_control;
 pub mod conditional;
 pub mod date;
 pub mod etag;
+pub mod freshness;
 pub mod path;
 pub mod range;

@@ -9,8 +9,8 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use std::sync::Arc;
 
 use super::metrics::{self, WorkerCounters};
-use super::{errors, health, respond, State};
-use crate::edge::Lookup;
+use super::{errors, health, passthrough, respond, State};
+use crate::edge::{Ask, Lookup};
 use crate::http::path;
 
 const ALLOW: HeaderValue = HeaderValue::from_static("GET, HEAD, OPTIONS");
@@ -54,15 +54,28 @@ async fn route(req: &HttpRequest, state: &State, counters: &WorkerCounters) -> H
         Err(e) if e.is_not_found() => return not_found(),
         Err(e) => return errors::text(StatusCode::BAD_REQUEST, format!("bad request path: {e}\n")),
     };
-    match state.edge.lookup(&key).await {
-        Ok(Lookup::Asset { asset, from_memory }) => {
+    let ask = Ask {
+        query: req.uri().query(),
+        cache_control: req
+            .headers()
+            .get(header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok()),
+    };
+    match state.edge.lookup(&key, &ask).await {
+        Ok(Lookup::Asset {
+            asset,
+            from_memory,
+            status,
+        }) => {
             counters.lookup(from_memory);
-            respond::asset(
+            let mut resp = respond::asset(
                 req.method(),
                 req.headers(),
                 &asset,
                 &state.cors.grant(req.headers()),
-            )
+            );
+            passthrough::cache_headers(resp.headers_mut(), &asset, status);
+            resp
         }
         Ok(Lookup::Directory) => {
             counters.lookup(false);
@@ -71,6 +84,15 @@ async fn route(req: &HttpRequest, state: &State, counters: &WorkerCounters) -> H
         Ok(Lookup::NotFound) => {
             counters.lookup(false);
             not_found()
+        }
+        Ok(Lookup::Passed(fetched)) => {
+            counters.lookup(false);
+            passthrough::respond(&fetched, req.method() == Method::HEAD)
+        }
+        Ok(Lookup::OriginFailed(e)) => {
+            counters.lookup(false);
+            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY);
+            errors::text(status, format!("{e}\n"))
         }
         Err(e) => {
             tracing::error!("{e}");

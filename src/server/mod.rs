@@ -8,6 +8,7 @@ mod file_body;
 mod handler;
 mod health;
 mod metrics;
+mod passthrough;
 pub mod respond;
 
 use std::net::SocketAddr;
@@ -18,8 +19,14 @@ use actix_web::http::header::HeaderValue;
 use actix_web::{web, App, HttpServer};
 
 use crate::config::{Config, ConfigError};
-use crate::edge::Edge;
+use crate::edge::{Edge, Origin};
+use crate::http::freshness;
+use crate::origin::client::OriginClient;
 use crate::store::policy::Policy;
+
+/// How long requests for a key skip coalescing after the origin answered
+/// it uncacheably (so they do not queue behind each other).
+const PASS_FOR: Duration = Duration::from_secs(10);
 
 /// What every worker shares.
 pub struct State {
@@ -39,6 +46,9 @@ pub enum ServeError {
     /// The static root cannot be used.
     #[error("server.{0}")]
     Root(std::io::Error),
+    /// The origin client cannot be built.
+    #[error("{0}")]
+    Origin(String),
     /// The listen address cannot be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -69,12 +79,25 @@ pub fn start(config: &Config) -> Result<Started, ServeError> {
             .map_err(|_| invalid_cc("revalidate"))?,
         config.rules()?,
     );
+    let origin = match OriginClient::new(&config.origin).map_err(ServeError::Origin)? {
+        Some(client) => Some(Origin::new(
+            client,
+            Duration::from_millis(config.origin.lock_timeout_ms),
+            freshness::Policy::default(),
+            freshness::ClientLimits::default(),
+            HeaderValue::from_str(&config.cache_control.revalidate)
+                .map_err(|_| invalid_cc("revalidate"))?,
+            PASS_FOR,
+        )),
+        None => None,
+    };
     let edge = Edge::open(
         root,
         policy,
         config.cache.memory_bytes as usize,
         config.cache.max_object_bytes as usize,
         Duration::from_millis(config.server.refresh_ms),
+        origin,
     )
     .map_err(ServeError::Root)?;
     let edge = Arc::new(edge);

@@ -1,0 +1,298 @@
+//! `Edge::lookup`: from a normalised key to something to answer with,
+//! through the memory cache, then the static root, then (when configured)
+//! the origin.
+//!
+//! Local files: a cached entry remembers the stamp of the files it came
+//! from. The first request for it after `refresh` has passed re-stats those
+//! files (a few `stat` calls, once per entry per interval, never a read);
+//! if they changed, the asset is reloaded off the async workers before
+//! answering, and if they are gone the entry is dropped. Every other hit is
+//! a hash lookup and one `Arc` clone.
+//!
+//! Pulled objects: see `pull` (freshness per RFC 9111, coalesced fetches).
+
+mod pull;
+
+use std::ops::Deref;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::asset::Asset;
+use crate::http::path::Key;
+use crate::origin::client::{FetchError, Fetched};
+use crate::origin::pull::PulledMeta;
+use crate::store::local::{Found, LocalStore, Stamp};
+use crate::store::memory::{MemoryCache, Weigh};
+use crate::store::policy::Policy;
+
+pub use pull::Origin;
+
+/// What the request adds to the key for a lookup.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ask<'a> {
+    /// The query string, sent to the origin and part of a pulled object's key.
+    pub query: Option<&'a str>,
+    /// The request's `Cache-Control`, honoured within the configured limits.
+    pub cache_control: Option<&'a str>,
+}
+
+/// The result of a lookup.
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    /// An asset to serve; `from_memory` tells a cache hit from a load.
+    Asset {
+        asset: Served,
+        from_memory: bool,
+        status: CacheStatus,
+    },
+    /// A directory asked for without its trailing slash: redirect.
+    Directory,
+    /// Nothing here (and no origin, or the origin said so uncacheably).
+    NotFound,
+    /// An origin response that is not stored: answer with it as it is.
+    Passed(Arc<Fetched>),
+    /// The origin could not be reached, timed out, or broke (502/504).
+    OriginFailed(FetchError),
+}
+
+/// How a pulled answer was obtained, for the `Cache-Status` header (RFC 9211).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheStatus {
+    /// A local file: no header.
+    Local,
+    /// A fresh stored response.
+    Hit,
+    /// Fetched now because nothing was stored.
+    Miss,
+    /// Revalidated (or refetched) now because the stored one was stale.
+    Stale,
+    /// A stale response served because the origin failed or while it is being revalidated.
+    StaleServed,
+}
+
+/// A handle on an asset being served: keeps it alive for the response.
+#[derive(Debug, Clone)]
+pub struct Served(Arc<Entry>);
+
+impl Deref for Served {
+    type Target = Asset;
+    fn deref(&self) -> &Asset {
+        &self.0.asset
+    }
+}
+
+impl Served {
+    /// For a pulled object, its current age in seconds (RFC 9111 §4.2.3),
+    /// sent as `Age`.
+    pub fn age(&self, now: SystemTime) -> Option<u64> {
+        match &self.0.source {
+            Source::Pulled(meta) => Some(crate::http::freshness::current_age(&meta.stored(), now)),
+            Source::Local { .. } => None,
+        }
+    }
+}
+
+/// A snapshot of the memory cache's figures.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CacheStats {
+    /// Entries evicted to respect the byte bound.
+    pub evictions: u64,
+    /// Bytes held now.
+    pub bytes: u64,
+    /// Entries held now.
+    pub objects: u64,
+}
+
+/// A failure to look something up that is the node's fault, not the client's.
+#[derive(Debug, thiserror::Error)]
+pub enum EdgeError {
+    /// Reading the static root failed.
+    #[error("reading {key}: {source}")]
+    Io { key: String, source: std::io::Error },
+    /// The blocking pool is gone (shutting down).
+    #[error("shutting down")]
+    Shutdown,
+}
+
+/// Bytes of an entry's weight that are not representation bodies: the
+/// asset's fixed overhead, the entry's own, and a generous key.
+const ENTRY_SLACK: usize = 4096;
+
+/// A stored asset with what is needed to judge whether it is still good.
+#[derive(Debug)]
+struct Entry {
+    asset: Asset,
+    source: Source,
+}
+
+#[derive(Debug)]
+enum Source {
+    /// From the static root.
+    Local {
+        stamp: Stamp,
+        /// Milliseconds since `Edge::epoch` of the last disk check.
+        checked_ms: AtomicU64,
+        /// Some representation is streamed from disk.
+        on_disk: bool,
+    },
+    /// From the origin.
+    Pulled(Box<PulledMeta>),
+}
+
+impl Weigh for Arc<Entry> {
+    fn weight(&self) -> usize {
+        self.asset.weight() + 128
+    }
+}
+
+/// The node's view of all assets it can serve.
+pub struct Edge {
+    local: Arc<LocalStore>,
+    memory: MemoryCache<Arc<Entry>>,
+    refresh: Duration,
+    epoch: Instant,
+    origin: Option<Origin>,
+}
+
+impl std::fmt::Debug for Edge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Edge")
+            .field("root", &self.local.root())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Edge {
+    /// An edge over a static root (opened here, with `policy`) and a memory
+    /// cache of `memory_bytes` admitting entries up to `max_object_bytes`.
+    /// Representations that would push an asset over that limit stay on
+    /// disk and are streamed. `origin`, when given, answers what the root
+    /// does not hold.
+    pub fn open(
+        root: &Path,
+        policy: Policy,
+        memory_bytes: usize,
+        max_object_bytes: usize,
+        refresh: Duration,
+        origin: Option<Origin>,
+    ) -> std::io::Result<Self> {
+        let memory = MemoryCache::new(memory_bytes, max_object_bytes);
+        // Leave room for the entry's own overhead and its key.
+        let budget = memory.max_object_bytes().saturating_sub(ENTRY_SLACK) as u64;
+        let local = LocalStore::open(root, policy, budget)?;
+        Ok(Self {
+            local: Arc::new(local),
+            memory,
+            refresh,
+            epoch: Instant::now(),
+            origin,
+        })
+    }
+
+    /// Finds what to answer `key` with.
+    pub async fn lookup(&self, key: &Key, ask: &Ask<'_>) -> Result<Lookup, EdgeError> {
+        let cache_key = key.cache_key();
+        if let Some(entry) = self.memory.get(cache_key) {
+            if let Source::Local {
+                stamp,
+                checked_ms,
+                on_disk,
+            } = &entry.source
+            {
+                // Entries streamed from disk are checked on every request
+                // (the file is about to be opened anyway), so a replaced
+                // large file is never sent under its old ETag.
+                let due = *on_disk || self.check_due(checked_ms);
+                if !due || !stamp.changed() {
+                    return Ok(Lookup::Asset {
+                        asset: Served(entry),
+                        from_memory: true,
+                        status: CacheStatus::Local,
+                    });
+                }
+                self.memory.remove(cache_key);
+            }
+        }
+        if let Some(origin) = &self.origin {
+            // Pulled objects are keyed with their query string.
+            let pulled_key = pull::memory_key(key, ask.query);
+            if let Some(entry) = self.memory.get(&pulled_key) {
+                if matches!(entry.source, Source::Pulled(_)) {
+                    return Ok(origin.serve_stored(self, key, ask, entry).await);
+                }
+            }
+        }
+        let found = self.load_local(key).await?;
+        match (found, &self.origin) {
+            (Lookup::NotFound, Some(origin)) => Ok(origin.fetch(self, key, ask, None).await),
+            (found, _) => Ok(found),
+        }
+    }
+
+    /// Whether this request should re-check an entry's files; at most one
+    /// request per interval wins the check.
+    fn check_due(&self, checked_ms: &AtomicU64) -> bool {
+        let now = self.now_ms();
+        let last = checked_ms.load(Ordering::Relaxed);
+        now.saturating_sub(last) >= self.refresh.as_millis() as u64
+            && checked_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    async fn load_local(&self, key: &Key) -> Result<Lookup, EdgeError> {
+        let local = self.local.clone();
+        let (path, dir) = (key.path().to_string(), key.trailing_slash);
+        let found = tokio::task::spawn_blocking(move || local.load(&path, dir))
+            .await
+            .map_err(|_| EdgeError::Shutdown)?
+            .map_err(|source| EdgeError::Io {
+                key: key.path().to_string(),
+                source,
+            })?;
+        Ok(match found {
+            Found::Asset(asset, stamp) => {
+                let on_disk = asset
+                    .representations()
+                    .iter()
+                    .any(|r| r.memory_bytes() as u64 != r.len);
+                let source = Source::Local {
+                    stamp,
+                    checked_ms: AtomicU64::new(self.now_ms()),
+                    on_disk,
+                };
+                let entry = self.store(key.cache_key().to_string(), *asset, source);
+                Lookup::Asset {
+                    asset: entry,
+                    from_memory: false,
+                    status: CacheStatus::Local,
+                }
+            }
+            Found::Directory => Lookup::Directory,
+            Found::NotFound => Lookup::NotFound,
+        })
+    }
+
+    /// Keeps an asset in memory (if it fits) and returns a handle on it.
+    fn store(&self, cache_key: String, asset: Asset, source: Source) -> Served {
+        let entry = Arc::new(Entry { asset, source });
+        self.memory.insert(cache_key, entry.clone());
+        Served(entry)
+    }
+
+    /// The memory cache's current size and evictions, for metrics.
+    pub fn cache_stats(&self) -> CacheStats {
+        let (bytes, objects) = self.memory.usage();
+        CacheStats {
+            evictions: self.memory.evictions(),
+            bytes: bytes as u64,
+            objects: objects as u64,
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! The edge's origin path: serving stored pulled objects while fresh,
+//! revalidating or refetching them when not (RFC 9111 §4), and fetching
+//! misses, with concurrent requests for one key coalesced into one origin
+//! request. Stored objects become `Asset`s served by the same handler as
+//! local files.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use actix_web::http::header::HeaderValue;
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
+
+use super::{Ask, CacheStatus, Edge, Entry, Lookup, Served, Source};
+use crate::http::cache_control::{self, CacheControl};
+use crate::http::freshness::{self, ClientLimits, Policy, Verdict};
+use crate::http::path::Key;
+use crate::origin::client::{FetchError, Fetched, OriginClient};
+use crate::origin::coalesce::{Coalescer, Outcome};
+use crate::origin::pull::{asset_of, PulledMeta};
+
+/// What one coalesced fetch produced, shared with the requests that waited.
+#[derive(Debug, Clone)]
+enum Pulled {
+    /// Stored (or refreshed) and servable.
+    Stored(Served, CacheStatus),
+    /// Not storable: each request answers with its own fetch.
+    Passed(Arc<Fetched>),
+    /// The fetch failed and nothing stale may stand in.
+    Failed(FetchError),
+}
+
+/// The origin and the rules for what the node keeps of it.
+pub struct Origin {
+    client: OriginClient,
+    coalescer: Coalescer<String, Pulled>,
+    policy: Policy,
+    limits: ClientLimits,
+    default_cc: HeaderValue,
+    pass_for: Duration,
+}
+
+impl std::fmt::Debug for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Origin")
+            .field("client", &self.client)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Characters escaped when a key is written back into the origin's URL.
+const PATH_ESCAPE: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
+
+impl Origin {
+    /// An origin path: fetches through `client`, waiters wait at most
+    /// `lock_timeout`, freshness by `policy`, request directives within
+    /// `limits`; objects without Cache-Control are passed on with
+    /// `default_cc`. An uncacheable answer makes requests for that key skip
+    /// coalescing for `pass_for`.
+    pub fn new(
+        client: OriginClient,
+        lock_timeout: Duration,
+        policy: Policy,
+        limits: ClientLimits,
+        default_cc: HeaderValue,
+        pass_for: Duration,
+    ) -> Self {
+        Self {
+            client,
+            coalescer: Coalescer::new(lock_timeout),
+            policy,
+            limits,
+            default_cc,
+            pass_for,
+        }
+    }
+
+    /// Answers from a stored pulled object: as it is while fresh, else after
+    /// revalidating it.
+    pub(super) async fn serve_stored(
+        &self,
+        edge: &Edge,
+        key: &Key,
+        ask: &Ask<'_>,
+        entry: Arc<Entry>,
+    ) -> Lookup {
+        let Source::Pulled(meta) = &entry.source else {
+            return Lookup::NotFound;
+        };
+        let request = cache_control::parse(ask.cache_control);
+        match freshness::verdict(
+            &meta.stored(),
+            &self.policy,
+            &request,
+            SystemTime::now(),
+            &self.limits,
+        ) {
+            Verdict::Fresh => Lookup::Asset {
+                asset: Served(entry),
+                from_memory: true,
+                status: CacheStatus::Hit,
+            },
+            Verdict::Stale {
+                may_serve_on_error, ..
+            } => {
+                self.fetch(edge, key, ask, Some((entry, may_serve_on_error)))
+                    .await
+            }
+            Verdict::MustRevalidate => self.fetch(edge, key, ask, Some((entry, false))).await,
+        }
+    }
+
+    /// Fetches `key` from the origin (revalidating `stale` when given),
+    /// coalesced with concurrent requests for the same key.
+    pub(super) async fn fetch(
+        &self,
+        edge: &Edge,
+        key: &Key,
+        ask: &Ask<'_>,
+        stale: Option<(Arc<Entry>, bool)>,
+    ) -> Lookup {
+        let memory_key = memory_key(key, ask.query);
+        let mut target = format!("/{}", utf8_percent_encode(key.path(), PATH_ESCAPE));
+        if key.trailing_slash {
+            target.push('/');
+        }
+        if let Some(q) = ask.query {
+            target.push('?');
+            target.push_str(q);
+        }
+        let work = || {
+            self.fetch_once(
+                edge,
+                memory_key.clone(),
+                target,
+                key.path().to_string(),
+                stale,
+            )
+        };
+        let (pulled, _role) = self.coalescer.run(memory_key.clone(), work).await;
+        match pulled {
+            Pulled::Stored(asset, status) => Lookup::Asset {
+                asset,
+                from_memory: false,
+                status,
+            },
+            Pulled::Passed(f) => Lookup::Passed(f),
+            Pulled::Failed(e) => Lookup::OriginFailed(e),
+        }
+    }
+
+    async fn fetch_once(
+        &self,
+        edge: &Edge,
+        memory_key: String,
+        target: String,
+        path: String,
+        stale: Option<(Arc<Entry>, bool)>,
+    ) -> Outcome<Pulled> {
+        let stale_meta = stale.as_ref().and_then(|(e, _)| match &e.source {
+            Source::Pulled(m) => Some(m.as_ref().clone()),
+            Source::Local { .. } => None,
+        });
+        let extra = stale_meta
+            .as_ref()
+            .map(PulledMeta::revalidation_headers)
+            .unwrap_or_default();
+        let status_if_stored = if stale.is_some() {
+            CacheStatus::Stale
+        } else {
+            CacheStatus::Miss
+        };
+        match self.client.get(&target, &extra).await {
+            // §4.3.4: a 304 freshens the stored response; its body is kept.
+            Ok(f) if f.status == 304 => match (stale, stale_meta) {
+                (Some((entry, _)), Some(meta)) => {
+                    let source = Source::Pulled(Box::new(meta.refreshed_by(&f)));
+                    let served = edge.store(memory_key, entry.asset.clone(), source);
+                    Outcome::Shared(Pulled::Stored(served, CacheStatus::Stale))
+                }
+                _ => Outcome::Private(Pulled::Passed(Arc::new(f)), self.pass_for),
+            },
+            Ok(f) => {
+                if self.storable(&f) {
+                    let meta = PulledMeta::of(&f);
+                    let asset = asset_of(&f, &path, &self.default_cc);
+                    let served = edge.store(memory_key, asset, Source::Pulled(Box::new(meta)));
+                    Outcome::Shared(Pulled::Stored(served, status_if_stored))
+                } else {
+                    // A stale copy of something now uncacheable must go.
+                    edge.memory.remove(&memory_key);
+                    Outcome::Private(Pulled::Passed(Arc::new(f)), self.pass_for)
+                }
+            }
+            // stale-if-error (RFC 5861 §4): a stale copy stands in for a
+            // failed fetch when the response allowed it.
+            Err(e) => match stale {
+                Some((entry, true)) => {
+                    Outcome::Shared(Pulled::Stored(Served(entry), CacheStatus::StaleServed))
+                }
+                _ => Outcome::Private(Pulled::Failed(e), Duration::ZERO),
+            },
+        }
+    }
+
+    /// Whether a response is kept (RFC 9111 §3 for a shared cache), limited
+    /// to what the node serves as an asset: a 200 in identity coding that
+    /// varies on nothing but Accept-Encoding.
+    fn storable(&self, f: &Fetched) -> bool {
+        let h = &f.headers;
+        let cc: CacheControl = cache_control::parse(
+            h.get_all("cache-control")
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+        );
+        let vary: Vec<String> = h
+            .get_all("vary")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(',').map(|s| s.trim().to_ascii_lowercase()))
+            .filter(|s| !s.is_empty())
+            .collect();
+        let vary_star = vary.iter().any(|v| v == "*");
+        let vary_other = vary.iter().any(|v| v != "accept-encoding");
+        let encoded = h
+            .get("content-encoding")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| !v.eq_ignore_ascii_case("identity"));
+        f.status == 200
+            && !vary_other
+            && !encoded
+            && freshness::storable(
+                true,
+                f.status,
+                &cc,
+                &CacheControl::default(),
+                false,
+                h.contains_key("set-cookie"),
+                false,
+                h.contains_key("expires"),
+                vary_star,
+            )
+    }
+}
+
+/// The memory key of a pulled object: the path key plus the query, since
+/// the origin may answer each query differently.
+pub(super) fn memory_key(key: &Key, query: Option<&str>) -> String {
+    match query {
+        Some(q) => format!("{}?{q}", key.cache_key()),
+        None => key.cache_key().to_string(),
+    }
+}

@@ -1,0 +1,57 @@
+//! Responses that carry what the origin said: the `Age` and `Cache-Status`
+//! (RFC 9211) of pulled assets, and uncacheable origin responses passed on
+//! as they came (hop-by-hop headers already removed by the client).
+
+use std::time::SystemTime;
+
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+
+use crate::edge::{CacheStatus, Served};
+use crate::origin::client::Fetched;
+
+const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
+
+/// Adds `Age` (RFC 9111 §5.1) and `Cache-Status` to a pulled asset's
+/// response; local files get neither.
+pub fn cache_headers(h: &mut HeaderMap, asset: &Served, status: CacheStatus) {
+    let value = match status {
+        CacheStatus::Local => return,
+        CacheStatus::Hit => "cdn-edge; hit",
+        CacheStatus::Miss => "cdn-edge; fwd=uri-miss; stored",
+        CacheStatus::Stale => "cdn-edge; fwd=stale; stored",
+        CacheStatus::StaleServed => "cdn-edge; hit; detail=stale",
+    };
+    h.insert(CACHE_STATUS, HeaderValue::from_static(value));
+    if let Some(age) = asset.age(SystemTime::now()) {
+        h.insert(actix_web::http::header::AGE, HeaderValue::from(age));
+    }
+}
+
+/// An uncached origin response, passed on.
+pub fn respond(f: &Fetched, head: bool) -> HttpResponse {
+    let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut resp = if head {
+        HttpResponse::new(status)
+    } else {
+        HttpResponse::with_body(status, f.body.clone()).map_into_boxed_body()
+    };
+    let h = resp.headers_mut();
+    for (name, value) in &f.headers {
+        if name == "content-length" || name == "date" {
+            continue;
+        }
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_str().as_bytes()),
+            HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            h.append(n, v);
+        }
+    }
+    h.insert(
+        CACHE_STATUS,
+        HeaderValue::from_static("cdn-edge; fwd=uri-miss"),
+    );
+    resp
+}

@@ -1,0 +1,258 @@
+//! Pull-through from a real origin the test starts: misses are fetched,
+//! stored per RFC 9111, served from memory while fresh, revalidated when
+//! stale, coalesced under concurrency; origin faults become 502/504.
+
+mod common;
+
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use common::origin::{Origin, Reply};
+use common::*;
+
+fn edge(origin: &Origin, extra: &str) -> (Fixture, Server) {
+    let f = Fixture::new();
+    let cfg = config_with(&format!(
+        "[origin]\nurl = \"{}\"\nfirst_byte_timeout_ms = 1500\ntotal_timeout_ms = 3000\nconnect_timeout_ms = 1000\n{extra}",
+        origin.url()
+    ));
+    let s = Server::start(&f.root, &cfg);
+    (f, s)
+}
+
+#[test]
+fn a_miss_is_fetched_once_then_served_from_memory() {
+    let o = Origin::start();
+    o.route(
+        "/lib/app.js",
+        Reply::ok("console.log(1)")
+            .header("cache-control", "public, max-age=60")
+            .header("content-type", "text/javascript"),
+    );
+    let (_f, s) = edge(&o, "");
+    let first = s.get("/lib/app.js");
+    assert_eq!(first.status, 200);
+    assert_eq!(first.body, b"console.log(1)");
+    assert_eq!(
+        first.header("cache-status"),
+        Some("cdn-edge; fwd=uri-miss; stored")
+    );
+    for _ in 0..3 {
+        let r = s.get("/lib/app.js");
+        assert_eq!(r.body, b"console.log(1)");
+        assert_eq!(r.header("cache-status"), Some("cdn-edge; hit"));
+        assert!(r.header("age").is_some_and(|a| a.parse::<u64>().is_ok()));
+        assert_eq!(r.header("cache-control"), Some("public, max-age=60"));
+        assert_eq!(r.header("content-type"), Some("text/javascript"));
+        assert!(r.header("etag").is_some());
+    }
+    assert_eq!(o.count("/lib/app.js"), 1);
+    // The edge asks for identity and announces itself; it forwards nothing of the client's.
+    let seen = &o.requests("/lib/app.js")[0];
+    assert_eq!(seen.header("accept-encoding"), Some("identity"));
+    assert!(seen.header("via").is_some_and(|v| v.contains("cdn-edge")));
+}
+
+#[test]
+fn two_hundred_concurrent_requests_for_a_cold_url_make_one_origin_request() {
+    let o = Origin::start();
+    o.route(
+        "/cold.css",
+        Reply::ok("a{}")
+            .header("cache-control", "max-age=300")
+            .delay(Duration::from_millis(400)),
+    );
+    let (_f, s) = edge(&o, "");
+    let addr = s.addr;
+    let ok = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let threads: Vec<_> = (0..200)
+        .map(|_| {
+            let ok = ok.clone();
+            thread::spawn(move || {
+                let r = request(addr, "GET", "/cold.css", &[]);
+                if r.status == 200 && r.body == b"a{}" {
+                    ok.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(ok.load(std::sync::atomic::Ordering::Relaxed), 200);
+    assert_eq!(o.count("/cold.css"), 1);
+}
+
+#[test]
+fn no_store_private_and_set_cookie_are_not_stored() {
+    let o = Origin::start();
+    o.route("/ns", Reply::ok("x").header("cache-control", "no-store"));
+    o.route(
+        "/pv",
+        Reply::ok("x").header("cache-control", "private, max-age=60"),
+    );
+    o.route(
+        "/ck",
+        Reply::ok("x")
+            .header("cache-control", "max-age=60")
+            .header("set-cookie", "a=b"),
+    );
+    o.route(
+        "/vary",
+        Reply::ok("x")
+            .header("cache-control", "max-age=60")
+            .header("vary", "Cookie"),
+    );
+    let (_f, s) = edge(&o, "");
+    for p in ["/ns", "/pv", "/ck", "/vary"] {
+        for _ in 0..2 {
+            let r = s.get(p);
+            assert_eq!(r.status, 200, "{p}");
+            assert_eq!(
+                r.header("cache-status"),
+                Some("cdn-edge; fwd=uri-miss"),
+                "{p}"
+            );
+        }
+        assert_eq!(o.count(p), 2, "{p} must reach the origin every time");
+    }
+}
+
+#[test]
+fn server_errors_are_passed_on_and_not_stored() {
+    let o = Origin::start();
+    o.route(
+        "/boom",
+        Reply::status(503, "down").header("cache-control", "max-age=60"),
+    );
+    let (_f, s) = edge(&o, "");
+    assert_eq!(s.get("/boom").status, 503);
+    assert_eq!(s.get("/boom").status, 503);
+    assert_eq!(o.count("/boom"), 2);
+}
+
+#[test]
+fn unreachable_origin_is_502_and_stalled_origin_is_504() {
+    let o = Origin::start();
+    o.route("/slow", Reply::ok("late").delay(Duration::from_secs(3)));
+    let (_f, s) = edge(&o, "");
+    let r = s.get("/slow");
+    assert_eq!(r.status, 504, "{}", r.summary());
+    assert!(r.text().contains("timed out"));
+    o.shutdown();
+    let r = s.get("/anything");
+    assert_eq!(r.status, 502, "{}", r.summary());
+    assert!(r.text().contains("unreachable"));
+}
+
+#[test]
+fn a_body_cut_short_is_never_stored() {
+    let o = Origin::start();
+    o.route(
+        "/cut.js",
+        Reply::ok(vec![b'x'; 10_000])
+            .header("cache-control", "max-age=60")
+            .cut_after(100),
+    );
+    let (_f, s) = edge(&o, "");
+    let r = s.get("/cut.js");
+    assert_eq!(r.status, 502, "{}", r.summary());
+    o.route(
+        "/cut.js",
+        Reply::ok("whole").header("cache-control", "max-age=60"),
+    );
+    assert_eq!(s.get("/cut.js").body, b"whole");
+    assert_eq!(o.count("/cut.js"), 2);
+}
+
+#[test]
+fn stale_objects_are_revalidated_with_their_validators() {
+    let o = Origin::start();
+    o.route(
+        "/r.css",
+        Reply::ok("body{}")
+            .header("cache-control", "max-age=1")
+            .header("etag", "\"v1\"")
+            .etag_304("\"v1\""),
+    );
+    let (_f, s) = edge(&o, "");
+    assert_eq!(s.get("/r.css").body, b"body{}");
+    thread::sleep(Duration::from_millis(2100));
+    let r = s.get("/r.css");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, b"body{}");
+    assert_eq!(
+        r.header("cache-status"),
+        Some("cdn-edge; fwd=stale; stored")
+    );
+    let reqs = o.requests("/r.css");
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(reqs[1].header("if-none-match"), Some("\"v1\""));
+    // Fresh again after the 304.
+    assert_eq!(
+        s.get("/r.css").header("cache-status"),
+        Some("cdn-edge; hit")
+    );
+    assert_eq!(o.count("/r.css"), 2);
+}
+
+#[test]
+fn stale_if_error_serves_the_stale_copy_when_the_origin_fails() {
+    let o = Origin::start();
+    o.route(
+        "/sie.js",
+        Reply::ok("old").header("cache-control", "max-age=1, stale-if-error=600"),
+    );
+    o.route(
+        "/strict.js",
+        Reply::ok("old").header(
+            "cache-control",
+            "max-age=1, must-revalidate, stale-if-error=600",
+        ),
+    );
+    let (_f, s) = edge(&o, "");
+    assert_eq!(s.get("/sie.js").body, b"old");
+    assert_eq!(s.get("/strict.js").body, b"old");
+    thread::sleep(Duration::from_millis(2100));
+    o.shutdown();
+    let r = s.get("/sie.js");
+    assert_eq!(r.status, 200, "{}", r.summary());
+    assert_eq!(r.body, b"old");
+    assert_eq!(
+        r.header("cache-status"),
+        Some("cdn-edge; hit; detail=stale")
+    );
+    assert_eq!(
+        s.get("/strict.js").status,
+        502,
+        "must-revalidate forbids serving stale"
+    );
+}
+
+#[test]
+fn query_strings_are_separate_objects() {
+    let o = Origin::start();
+    o.route_with_query(
+        "/q.js?v=1",
+        Reply::ok("one").header("cache-control", "max-age=60"),
+    );
+    o.route_with_query(
+        "/q.js?v=2",
+        Reply::ok("two").header("cache-control", "max-age=60"),
+    );
+    let (_f, s) = edge(&o, "");
+    assert_eq!(s.get("/q.js?v=1").body, b"one");
+    assert_eq!(s.get("/q.js?v=2").body, b"two");
+    assert_eq!(s.get("/q.js?v=1").body, b"one");
+    assert_eq!(o.total(), 2);
+}
+
+#[test]
+fn local_files_win_over_the_origin() {
+    let o = Origin::start();
+    o.route("/plain.txt", Reply::ok("from origin"));
+    let (_f, s) = edge(&o, "");
+    assert_eq!(s.get("/plain.txt").body, PLAIN_TXT);
+    assert_eq!(o.total(), 0);
+}
