@@ -138,6 +138,22 @@ pub struct CacheConfig {
     pub memory_bytes: u64,
     /// Largest asset (all representations) admitted to the memory cache.
     pub max_object_bytes: u64,
+    /// Seconds a pulled 404/410 without explicit freshness is kept.
+    pub negative_ttl_secs: u64,
+    /// Seconds a pulled response with no freshness information at all (no
+    /// Cache-Control, Expires or Last-Modified) is kept; 0 = not kept.
+    pub default_ttl_secs: u64,
+    /// Cap of the heuristic lifetime (10% of the age since Last-Modified).
+    pub heuristic_max_secs: u64,
+    /// stale-while-revalidate when the origin says nothing.
+    pub stale_while_revalidate_secs: u64,
+    /// stale-if-error when the origin says nothing.
+    pub stale_if_error_secs: u64,
+    /// Honour a client's `Cache-Control: no-cache` / `max-age=0` (reload).
+    pub client_no_cache: bool,
+    /// A client's reload revalidates an object at most once per this many
+    /// milliseconds; reloads in between are answered from the cache.
+    pub client_revalidate_interval_ms: u64,
 }
 
 /// `[cache_control]`.
@@ -221,6 +237,13 @@ impl Default for CacheConfig {
         Self {
             memory_bytes: 256 << 20,
             max_object_bytes: 16 << 20,
+            negative_ttl_secs: 60,
+            default_ttl_secs: 0,
+            heuristic_max_secs: 86_400,
+            stale_while_revalidate_secs: 0,
+            stale_if_error_secs: 0,
+            client_no_cache: true,
+            client_revalidate_interval_ms: 1_000,
         }
     }
 }

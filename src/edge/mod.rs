@@ -84,6 +84,15 @@ impl Deref for Served {
 }
 
 impl Served {
+    /// The status to answer with: 200 for assets, 404/410 for stored
+    /// negative answers from the origin.
+    pub fn status(&self) -> u16 {
+        match &self.0.source {
+            Source::Pulled(meta) => meta.status,
+            Source::Local { .. } => 200,
+        }
+    }
+
     /// For a pulled object, its current age in seconds (RFC 9111 §4.2.3),
     /// sent as `Age`.
     pub fn age(&self, now: SystemTime) -> Option<u64> {

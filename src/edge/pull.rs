@@ -35,6 +35,7 @@ pub struct Origin {
     coalescer: Coalescer<String, Pulled>,
     policy: Policy,
     limits: ClientLimits,
+    client_interval: Duration,
     default_cc: HeaderValue,
     pass_for: Duration,
 }
@@ -63,7 +64,8 @@ const PATH_ESCAPE: &AsciiSet = &CONTROLS
 impl Origin {
     /// An origin path: fetches through `client`, waiters wait at most
     /// `lock_timeout`, freshness by `policy`, request directives within
-    /// `limits`; objects without Cache-Control are passed on with
+    /// `limits` (a client's reload revalidates at most once per
+    /// `client_interval`); objects without Cache-Control are passed on with
     /// `default_cc`. An uncacheable answer makes requests for that key skip
     /// coalescing for `pass_for`.
     pub fn new(
@@ -71,14 +73,17 @@ impl Origin {
         lock_timeout: Duration,
         policy: Policy,
         limits: ClientLimits,
+        client_interval: Duration,
         default_cc: HeaderValue,
         pass_for: Duration,
     ) -> Self {
+        let coalescer = Coalescer::new(lock_timeout);
         Self {
             client,
-            coalescer: Coalescer::new(lock_timeout),
+            coalescer,
             policy,
             limits,
+            client_interval,
             default_cc,
             pass_for,
         }
@@ -97,13 +102,28 @@ impl Origin {
             return Lookup::NotFound;
         };
         let request = cache_control::parse(ask.cache_control);
-        match freshness::verdict(
-            &meta.stored(),
-            &self.policy,
-            &request,
-            SystemTime::now(),
-            &self.limits,
-        ) {
+        let now = SystemTime::now();
+        let stored = meta.stored();
+        let mut verdict = freshness::verdict(&stored, &self.policy, &request, now, &self.limits);
+        if verdict != Verdict::Fresh && ask.cache_control.is_some() {
+            // A reload flood must not bypass the cache: when only the
+            // client's directives make the object stale, revalidate at most
+            // once per interval (RFC 9111 §5.2.1 lets a cache ignore them).
+            let own = freshness::verdict(
+                &stored,
+                &self.policy,
+                &CacheControl::default(),
+                now,
+                &self.limits,
+            );
+            let recent = now
+                .duration_since(meta.response_time)
+                .is_ok_and(|d| d < self.client_interval);
+            if own == Verdict::Fresh && recent {
+                verdict = Verdict::Fresh;
+            }
+        }
+        match verdict {
             Verdict::Fresh => Lookup::Asset {
                 asset: Served(entry),
                 from_memory: true,
@@ -189,6 +209,11 @@ impl Origin {
                 }
                 _ => Outcome::Private(Pulled::Passed(Arc::new(f)), self.pass_for),
             },
+            // stale-if-error (RFC 5861 §4) covers an origin answering 5xx too.
+            Ok(f) if f.status >= 500 && stale.as_ref().is_some_and(|(_, on_error)| *on_error) => {
+                let (entry, _) = stale.expect("checked above");
+                Outcome::Shared(Pulled::Stored(Served(entry), CacheStatus::StaleServed))
+            }
             Ok(f) => {
                 if self.storable(&f) {
                     let meta = PulledMeta::of(&f);
@@ -213,8 +238,9 @@ impl Origin {
     }
 
     /// Whether a response is kept (RFC 9111 §3 for a shared cache), limited
-    /// to what the node serves as an asset: a 200 in identity coding that
-    /// varies on nothing but Accept-Encoding.
+    /// to what the node serves from memory: a 200 (or, as a negative entry,
+    /// a 404 or 410) in identity coding that varies on nothing but
+    /// Accept-Encoding.
     fn storable(&self, f: &Fetched) -> bool {
         let h = &f.headers;
         let cc: CacheControl = cache_control::parse(
@@ -235,7 +261,7 @@ impl Origin {
             .get("content-encoding")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| !v.eq_ignore_ascii_case("identity"));
-        f.status == 200
+        matches!(f.status, 200 | 404 | 410)
             && !vary_other
             && !encoded
             && freshness::storable(

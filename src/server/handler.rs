@@ -68,12 +68,16 @@ async fn route(req: &HttpRequest, state: &State, counters: &WorkerCounters) -> H
             status,
         }) => {
             counters.lookup(from_memory);
-            let mut resp = respond::asset(
-                req.method(),
-                req.headers(),
-                &asset,
-                &state.cors.grant(req.headers()),
-            );
+            let mut resp = if asset.status() == 200 {
+                respond::asset(
+                    req.method(),
+                    req.headers(),
+                    &asset,
+                    &state.cors.grant(req.headers()),
+                )
+            } else {
+                passthrough::stored_error(&asset, req.method() == Method::HEAD)
+            };
             passthrough::cache_headers(resp.headers_mut(), &asset, status);
             resp
         }

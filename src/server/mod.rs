@@ -83,8 +83,19 @@ pub fn start(config: &Config) -> Result<Started, ServeError> {
         Some(client) => Some(Origin::new(
             client,
             Duration::from_millis(config.origin.lock_timeout_ms),
-            freshness::Policy::default(),
-            freshness::ClientLimits::default(),
+            freshness::Policy {
+                negative_ttl: config.cache.negative_ttl_secs,
+                default_ttl: Some(config.cache.default_ttl_secs).filter(|t| *t > 0),
+                heuristic_max: config.cache.heuristic_max_secs,
+                default_swr: config.cache.stale_while_revalidate_secs,
+                default_sie: config.cache.stale_if_error_secs,
+                ..Default::default()
+            },
+            freshness::ClientLimits {
+                honour_client_no_cache: config.cache.client_no_cache,
+                min_client_max_age: 0,
+            },
+            Duration::from_millis(config.cache.client_revalidate_interval_ms),
             HeaderValue::from_str(&config.cache_control.revalidate)
                 .map_err(|_| invalid_cc("revalidate"))?,
             PASS_FOR,

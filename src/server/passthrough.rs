@@ -29,6 +29,30 @@ pub fn cache_headers(h: &mut HeaderMap, asset: &Served, status: CacheStatus) {
     }
 }
 
+/// A stored negative answer (404/410 from the origin), with its body,
+/// type and Cache-Control; no validators or ranges.
+pub fn stored_error(asset: &Served, head: bool) -> HttpResponse {
+    let status = StatusCode::from_u16(asset.status()).unwrap_or(StatusCode::NOT_FOUND);
+    let body = asset.representations().iter().find_map(|r| match &r.body {
+        crate::asset::Body::Memory(b) => Some(b.clone()),
+        crate::asset::Body::File { .. } => None,
+    });
+    let mut resp = match (head, body) {
+        (false, Some(b)) => HttpResponse::with_body(status, b).map_into_boxed_body(),
+        _ => HttpResponse::new(status),
+    };
+    let h = resp.headers_mut();
+    h.insert(
+        actix_web::http::header::CONTENT_TYPE,
+        asset.content_type.clone(),
+    );
+    h.insert(
+        actix_web::http::header::CACHE_CONTROL,
+        asset.cache_control.clone(),
+    );
+    resp
+}
+
 /// An uncached origin response, passed on.
 pub fn respond(f: &Fetched, head: bool) -> HttpResponse {
     let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::BAD_GATEWAY);
