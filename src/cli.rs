@@ -24,6 +24,25 @@ pub enum Command {
     Serve(ServeArgs),
     /// Fingerprint, rewrite CSS references, precompress and write manifest.json.
     Build(BuildArgs),
+    /// Drop objects from every node's cache (PURGE / POST /_purge).
+    Purge(PurgeArgs),
+}
+
+/// Flags of `purge`.
+#[derive(Debug, clap::Args)]
+pub struct PurgeArgs {
+    /// Request paths to drop (`/app.css`); with --prefix, path prefixes (`/img/`).
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<String>,
+    /// Treat PATHs as prefixes.
+    #[arg(long)]
+    pub prefix: bool,
+    /// Config file giving [purge] token and nodes (default: the embedded config).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Node base URL to call, repeatable; overrides purge.nodes.
+    #[arg(long = "node", value_name = "URL")]
+    pub nodes: Vec<String>,
 }
 
 /// Flags of `build`. Each overrides the same key of the config's `[build]`.

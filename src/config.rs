@@ -33,6 +33,42 @@ pub struct Config {
     pub build: BuildConfig,
     /// `[origin]`: where misses are pulled from.
     pub origin: OriginConfig,
+    /// `[purge]`: dropping objects on demand.
+    pub purge: PurgeConfig,
+}
+
+/// `[purge]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PurgeConfig {
+    /// Bearer token that PURGE and `POST <path>` require; empty disables
+    /// purging (the environment variable `CDN_EDGE_PURGE_TOKEN` wins).
+    pub token: String,
+    /// Path of the JSON purge endpoint.
+    pub path: String,
+    /// Nodes `cdn-edge purge` calls (base URLs); empty = this config's
+    /// `server.listen`.
+    pub nodes: Vec<String>,
+}
+
+impl Default for PurgeConfig {
+    fn default() -> Self {
+        Self {
+            token: String::new(),
+            path: "/_purge".into(),
+            nodes: Vec::new(),
+        }
+    }
+}
+
+impl PurgeConfig {
+    /// The token in force: `CDN_EDGE_PURGE_TOKEN` if set, else the file's.
+    pub fn effective_token(&self) -> Option<String> {
+        std::env::var("CDN_EDGE_PURGE_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty())
+            .or_else(|| Some(self.token.clone()).filter(|t| !t.is_empty()))
+    }
 }
 
 /// `[origin]`.
@@ -427,6 +463,23 @@ impl Config {
                     && HeaderValue::from_str(o).is_ok());
             if !ok {
                 return Err(invalid(&format!("cors.allow_origins[{i}]"), o, "\"*\" or an origin like \"https://www.example.com\" (scheme and host, no path)"));
+            }
+        }
+        let p = &self.purge.path;
+        if !p.starts_with('/') || p.len() < 2 || p.contains(['?', '#', ' ']) {
+            return Err(invalid(
+                "purge.path",
+                p,
+                "an absolute path like \"/_purge\"",
+            ));
+        }
+        for (i, n) in self.purge.nodes.iter().enumerate() {
+            if !(n.starts_with("http://") || n.starts_with("https://")) {
+                return Err(invalid(
+                    &format!("purge.nodes[{i}]"),
+                    n,
+                    "a base URL like \"http://10.0.0.5:8080\"",
+                ));
             }
         }
         let o = &self.origin;

@@ -260,7 +260,10 @@ fn local_files_win_over_the_origin() {
 #[test]
 fn stale_if_error_covers_an_origin_answering_5xx() {
     let o = Origin::start();
-    o.route("/e.js", Reply::ok("old").header("cache-control", "max-age=1, stale-if-error=600"));
+    o.route(
+        "/e.js",
+        Reply::ok("old").header("cache-control", "max-age=1, stale-if-error=600"),
+    );
     let (_f, s) = edge(&o, "");
     assert_eq!(s.get("/e.js").body, b"old");
     thread::sleep(Duration::from_millis(2100));
@@ -284,14 +287,21 @@ fn not_found_is_cached_for_the_negative_ttl() {
     let (_f2, s2) = edge(&o, "[cache]\nnegative_ttl_secs = 0\n");
     s2.get("/gone.css");
     s2.get("/gone.css");
-    assert_eq!(o.count("/gone.css"), 3, "with a zero negative TTL every request goes to the origin");
+    assert_eq!(
+        o.count("/gone.css"),
+        3,
+        "with a zero negative TTL every request goes to the origin"
+    );
 }
 
 #[test]
 fn freshness_from_heuristics_and_the_default_ttl() {
     let o = Origin::start();
     // Last-Modified a year ago: the heuristic (10%, capped) keeps it.
-    o.route("/lm.js", Reply::ok("lm").header("last-modified", "Mon, 01 Jan 2024 00:00:00 GMT"));
+    o.route(
+        "/lm.js",
+        Reply::ok("lm").header("last-modified", "Mon, 01 Jan 2024 00:00:00 GMT"),
+    );
     // No freshness information at all: not kept unless default_ttl is set.
     o.route("/bare.js", Reply::ok("bare"));
     let (_f, s) = edge(&o, "");
@@ -310,22 +320,43 @@ fn freshness_from_heuristics_and_the_default_ttl() {
 #[test]
 fn client_reloads_revalidate_at_most_once_per_interval() {
     let o = Origin::start();
-    o.route("/c.css", Reply::ok("c").header("cache-control", "max-age=600").header("etag", "\"c1\"").etag_304("\"c1\""));
+    o.route(
+        "/c.css",
+        Reply::ok("c")
+            .header("cache-control", "max-age=600")
+            .header("etag", "\"c1\"")
+            .etag_304("\"c1\""),
+    );
     let (_f, s) = edge(&o, "[cache]\nclient_revalidate_interval_ms = 60000\n");
     assert_eq!(s.get("/c.css").status, 200);
     for _ in 0..5 {
         let r = s.get_h("/c.css", &[("cache-control", "no-cache")]);
         assert_eq!(r.status, 200);
     }
-    assert_eq!(o.count("/c.css"), 1, "reloads within the interval are answered from the cache");
+    assert_eq!(
+        o.count("/c.css"),
+        1,
+        "reloads within the interval are answered from the cache"
+    );
     let (_f2, s2) = edge(&o, "[cache]\nclient_revalidate_interval_ms = 1\n");
     s2.get("/c.css");
     thread::sleep(Duration::from_millis(20));
     s2.get_h("/c.css", &[("cache-control", "no-cache")]);
-    assert_eq!(o.count("/c.css"), 3, "past the interval a reload revalidates");
-    let (_f3, s3) = edge(&o, "[cache]\nclient_no_cache = false\nclient_revalidate_interval_ms = 1\n");
+    assert_eq!(
+        o.count("/c.css"),
+        3,
+        "past the interval a reload revalidates"
+    );
+    let (_f3, s3) = edge(
+        &o,
+        "[cache]\nclient_no_cache = false\nclient_revalidate_interval_ms = 1\n",
+    );
     s3.get("/c.css");
     thread::sleep(Duration::from_millis(20));
     s3.get_h("/c.css", &[("cache-control", "no-cache")]);
-    assert_eq!(o.count("/c.css"), 4, "client_no_cache = false ignores reloads");
+    assert_eq!(
+        o.count("/c.css"),
+        4,
+        "client_no_cache = false ignores reloads"
+    );
 }

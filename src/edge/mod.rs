@@ -295,6 +295,64 @@ impl Edge {
         Served(entry)
     }
 
+    /// Whether misses are pulled from an origin.
+    pub fn has_origin(&self) -> bool {
+        self.origin.is_some()
+    }
+
+    /// Drops what is stored for a request path (every query variant of it
+    /// too); returns how many objects went. Local files are simply reloaded
+    /// on their next request.
+    pub fn purge(&self, key: &Key) -> usize {
+        let k = key.cache_key();
+        let exact = usize::from(self.memory.get(k).is_some());
+        self.memory.remove(k);
+        exact + self.memory.remove_prefix(&format!("{k}?"))
+    }
+
+    /// Drops everything stored under a path prefix (`img/` for `/img/`).
+    pub fn purge_prefix(&self, prefix: &str) -> usize {
+        self.memory.remove_prefix(prefix.trim_start_matches('/'))
+    }
+
+    /// Passes a request with an unsafe method to the origin and, when it
+    /// succeeds, drops what is stored for its URL and for the URLs in the
+    /// response's `Location` / `Content-Location` (RFC 9111 §4.4).
+    /// `None` when no origin is configured.
+    pub async fn forward_unsafe(
+        &self,
+        key: &Key,
+        target: &str,
+        method: &str,
+        headers: &reqwest::header::HeaderMap,
+        body: bytes::Bytes,
+    ) -> Option<Lookup> {
+        let origin = self.origin.as_ref()?;
+        Some(
+            match origin.client().forward(method, target, headers, body).await {
+                Ok(f) => {
+                    if (200..400).contains(&f.status) {
+                        self.purge(key);
+                        for name in ["location", "content-location"] {
+                            let Some(v) = f.headers.get(name).and_then(|v| v.to_str().ok()) else {
+                                continue;
+                            };
+                            // Only same-origin references: a path, not another host.
+                            if v.starts_with('/') && !v.starts_with("//") {
+                                let path = v.split(['?', '#']).next().unwrap_or(v);
+                                if let Ok(k) = crate::http::path::key(path) {
+                                    self.purge(&k);
+                                }
+                            }
+                        }
+                    }
+                    Lookup::Passed(Arc::new(f))
+                }
+                Err(e) => Lookup::OriginFailed(e),
+            },
+        )
+    }
+
     /// The memory cache's current size and evictions, for metrics.
     pub fn cache_stats(&self) -> CacheStats {
         let (bytes, objects) = self.memory.usage();

@@ -89,6 +89,11 @@ impl Origin {
         }
     }
 
+    /// The client, for requests that are passed through.
+    pub(super) fn client(&self) -> &OriginClient {
+        &self.client
+    }
+
     /// Answers from a stored pulled object: as it is while fresh, else after
     /// revalidating it.
     pub(super) async fn serve_stored(

@@ -192,6 +192,60 @@ impl OriginClient {
     }
 }
 
+impl OriginClient {
+    /// Forwards a request with an unsafe method (POST, PUT, DELETE, ...) as
+    /// it came: method, target, end-to-end headers and body (RFC 9110
+    /// §7.6.1: hop-by-hop headers are not forwarded). Never retried.
+    pub async fn forward(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        headers: &HeaderMap,
+        body: Bytes,
+    ) -> Result<Fetched, FetchError> {
+        let method = reqwest::Method::from_bytes(method.as_bytes())
+            .map_err(|e| FetchError::Unreachable(e.to_string()))?;
+        let mut h = headers.clone();
+        strip_hop_by_hop(&mut h);
+        h.remove("host");
+        h.remove("content-length");
+        if let Some(host) = &self.host {
+            h.insert("host", host.clone());
+        }
+        h.append("via", HeaderValue::from_static("1.1 cdn-edge"));
+        let url = format!("{}{}", self.base, path_and_query);
+        let request_time = SystemTime::now();
+        let send = self
+            .client
+            .request(method, &url)
+            .headers(h)
+            .body(body)
+            .send();
+        let resp = match tokio::time::timeout(self.total, send).await {
+            Err(_) => return Err(FetchError::Timeout),
+            Ok(Err(e)) if e.is_timeout() => return Err(FetchError::Timeout),
+            Ok(Err(e)) => return Err(FetchError::Unreachable(short(&e))),
+            Ok(Ok(r)) => r,
+        };
+        let response_time = SystemTime::now();
+        let status = resp.status().as_u16();
+        let mut headers = resp.headers().clone();
+        strip_hop_by_hop(&mut headers);
+        let body = match tokio::time::timeout(self.total, resp.bytes()).await {
+            Err(_) => return Err(FetchError::Timeout),
+            Ok(Err(e)) => return Err(FetchError::Broken(short(&e))),
+            Ok(Ok(b)) => b,
+        };
+        Ok(Fetched {
+            status,
+            headers,
+            body,
+            request_time,
+            response_time,
+        })
+    }
+}
+
 /// An error's message and its causes, on one line.
 fn short(e: &reqwest::Error) -> String {
     let mut s = e.to_string();

@@ -1,5 +1,6 @@
 //! The request handler: the features of a request, in order. Health check,
-//! method, path key, CORS preflight, lookup, then the asset response.
+//! metrics, purge, method (unsafe ones go to the origin when there is one),
+//! path key, CORS preflight, lookup, then the asset response.
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
@@ -9,7 +10,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use std::sync::Arc;
 
 use super::metrics::{self, WorkerCounters};
-use super::{errors, health, passthrough, respond, State};
+use super::{errors, health, passthrough, purge, respond, State};
 use crate::edge::{Ask, Lookup};
 use crate::http::path;
 
@@ -17,19 +18,24 @@ const ALLOW: HeaderValue = HeaderValue::from_static("GET, HEAD, OPTIONS");
 
 /// Handles every request the node receives, and counts it. Shared state
 /// and the worker's counters are borrowed from the app data, not cloned.
-pub async fn handle(req: HttpRequest) -> HttpResponse {
+pub async fn handle(req: HttpRequest, payload: web::Payload) -> HttpResponse {
     let state = req.app_data::<web::Data<State>>();
     let counters = req.app_data::<Arc<WorkerCounters>>();
     let (Some(state), Some(counters)) = (state, counters) else {
         return errors::text(StatusCode::INTERNAL_SERVER_ERROR, "server state missing\n");
     };
-    let resp = route(&req, state, counters).await;
+    let resp = route(&req, payload, state, counters).await;
     let head = req.method() == Method::HEAD;
     counters.record(resp.status(), metrics::body_size(&resp), head);
     resp
 }
 
-async fn route(req: &HttpRequest, state: &State, counters: &WorkerCounters) -> HttpResponse {
+async fn route(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &State,
+    counters: &WorkerCounters,
+) -> HttpResponse {
     let raw_path = req.uri().path();
     if state.health_path.as_deref() == Some(raw_path) {
         return health::respond();
@@ -37,16 +43,20 @@ async fn route(req: &HttpRequest, state: &State, counters: &WorkerCounters) -> H
     if state.metrics_path.as_deref() == Some(raw_path) {
         return state.metrics.respond();
     }
-    match *req.method() {
-        Method::GET | Method::HEAD => {}
-        Method::OPTIONS => return state.cors.options(req.headers()),
-        _ => {
-            let mut resp = errors::text(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method not allowed: this node serves GET, HEAD and OPTIONS\n",
-            );
-            resp.headers_mut().insert(header::ALLOW, ALLOW);
-            return resp;
+    if let Some(token) = &state.purge_token {
+        let is_purge = req.method().as_str() == "PURGE";
+        let is_batch = req.method() == Method::POST && raw_path == state.purge_path;
+        if is_purge || is_batch {
+            if !purge::authorized(req.headers(), token) {
+                return purge::unauthorized();
+            }
+            if is_purge {
+                return purge::one(&state.edge, raw_path);
+            }
+            return match read_body(payload, purge::MAX_BODY).await {
+                Ok(body) => purge::many(&state.edge, &body),
+                Err(resp) => resp,
+            };
         }
     }
     let key = match path::key(raw_path) {
@@ -54,6 +64,11 @@ async fn route(req: &HttpRequest, state: &State, counters: &WorkerCounters) -> H
         Err(e) if e.is_not_found() => return not_found(),
         Err(e) => return errors::text(StatusCode::BAD_REQUEST, format!("bad request path: {e}\n")),
     };
+    match *req.method() {
+        Method::GET | Method::HEAD => {}
+        Method::OPTIONS => return state.cors.options(req.headers()),
+        _ => return unsafe_method(req, payload, state, &key).await,
+    }
     let ask = Ask {
         query: req.uri().query(),
         cache_control: req
@@ -106,6 +121,73 @@ async fn route(req: &HttpRequest, state: &State, counters: &WorkerCounters) -> H
             )
         }
     }
+}
+
+/// Methods other than GET/HEAD/OPTIONS: passed to the origin uncached
+/// (request body included) when there is one, else 405.
+async fn unsafe_method(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &State,
+    key: &path::Key,
+) -> HttpResponse {
+    // PURGE is the edge's own method: never forwarded, and with no token
+    // configured it does not exist here.
+    if !state.edge.has_origin() || req.method().as_str() == "PURGE" {
+        let mut resp = errors::text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method not allowed: this node serves GET, HEAD and OPTIONS\n",
+        );
+        resp.headers_mut().insert(header::ALLOW, ALLOW);
+        return resp;
+    }
+    let body = match read_body(payload, MAX_FORWARDED_BODY).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    let mut headers = reqwest::header::HeaderMap::new();
+    for (n, v) in req.headers() {
+        if let (Ok(n), Ok(v)) = (
+            reqwest::header::HeaderName::from_bytes(n.as_str().as_bytes()),
+            reqwest::header::HeaderValue::from_bytes(v.as_bytes()),
+        ) {
+            headers.append(n, v);
+        }
+    }
+    let target = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    match state
+        .edge
+        .forward_unsafe(key, target, req.method().as_str(), &headers, body)
+        .await
+    {
+        Some(Lookup::Passed(f)) => passthrough::respond(&f, false),
+        Some(Lookup::OriginFailed(e)) => {
+            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY);
+            errors::text(status, format!("{e}\n"))
+        }
+        _ => errors::text(StatusCode::BAD_GATEWAY, "no origin\n"),
+    }
+}
+
+/// Largest request body passed on to the origin.
+const MAX_FORWARDED_BODY: usize = 16 << 20;
+
+/// Reads a request body up to `limit` bytes; 413 beyond it.
+async fn read_body(mut payload: web::Payload, limit: usize) -> Result<bytes::Bytes, HttpResponse> {
+    use futures_util::StreamExt;
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk
+            .map_err(|e| errors::text(StatusCode::BAD_REQUEST, format!("request body: {e}\n")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(errors::text(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request body too large\n",
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 fn not_found() -> HttpResponse {

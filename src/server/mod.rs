@@ -9,6 +9,7 @@ mod handler;
 mod health;
 mod metrics;
 mod passthrough;
+mod purge;
 pub mod respond;
 
 use std::net::SocketAddr;
@@ -35,6 +36,8 @@ pub struct State {
     metrics: metrics::Metrics,
     health_path: Option<String>,
     metrics_path: Option<String>,
+    purge_token: Option<String>,
+    purge_path: String,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -119,6 +122,8 @@ pub fn start(config: &Config) -> Result<Started, ServeError> {
         cors: cors::Cors::new(&config.cors),
         health_path: path(&config.server.health_path),
         metrics_path: path(&config.server.metrics_path),
+        purge_token: config.purge.effective_token(),
+        purge_path: config.purge.path.clone(),
     });
     let addr = config.server.listen;
     let server = HttpServer::new(move || {

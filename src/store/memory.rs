@@ -157,6 +157,28 @@ impl<V: Clone + Weigh> MemoryCache<V> {
         }
     }
 
+    /// Drops every key starting with `prefix`; returns how many.
+    pub fn remove_prefix(&self, prefix: &str) -> usize {
+        let mut removed = 0;
+        for shard in self.shards.iter() {
+            let mut shard = self.lock(shard);
+            let keys: Vec<String> = shard
+                .map
+                .iter()
+                .map(|(k, _)| k)
+                .filter(|k| k.starts_with(prefix))
+                .cloned()
+                .collect();
+            for k in keys {
+                if let Some(v) = shard.map.pop(&k) {
+                    shard.bytes -= v.value.weight() + k.len();
+                    removed += 1;
+                }
+            }
+        }
+        removed
+    }
+
     /// Bytes and entries held now.
     pub fn usage(&self) -> (usize, usize) {
         self.shards.iter().fold((0, 0), |(b, n), s| {
@@ -212,6 +234,11 @@ mod tests {
         assert_eq!(c.usage(), (21, 1));
         c.remove("a");
         assert_eq!(c.usage(), (0, 0));
+        for k in ["img/a", "img/b", "imgx", "css/a"] {
+            c.insert(k.into(), Blob(1));
+        }
+        assert_eq!(c.remove_prefix("img/"), 2);
+        assert!(c.get("imgx").is_some() && c.get("css/a").is_some() && c.get("img/a").is_none());
     }
 
     proptest! {
