@@ -360,3 +360,54 @@ fn client_reloads_revalidate_at_most_once_per_interval() {
         "client_no_cache = false ignores reloads"
     );
 }
+
+/// The value of a sample line in the metrics text.
+fn sample(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[test]
+fn metrics_count_origin_traffic() {
+    let o = Origin::start();
+    o.route(
+        "/m.js",
+        Reply::ok("m")
+            .header("cache-control", "max-age=1")
+            .header("etag", "\"m1\"")
+            .etag_304("\"m1\"")
+            .delay(Duration::from_millis(300)),
+    );
+    let (_f, s) = edge(&o, "");
+    let addr = s.addr;
+    let threads: Vec<_> = (0..20)
+        .map(|_| thread::spawn(move || request(addr, "GET", "/m.js", &[]).status))
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), 200);
+    }
+    thread::sleep(Duration::from_millis(2100));
+    assert_eq!(s.get("/m.js").status, 200);
+    let t = s.get("/metrics").text();
+    assert_eq!(
+        sample(&t, "cdn_edge_origin_requests_total"),
+        Some(2.0),
+        "{t}"
+    );
+    assert_eq!(
+        sample(&t, "cdn_edge_coalesced_waiters_total"),
+        Some(19.0),
+        "{t}"
+    );
+    assert_eq!(
+        sample(&t, "cdn_edge_origin_revalidated_not_modified_total"),
+        Some(1.0),
+        "{t}"
+    );
+    assert_eq!(
+        sample(&t, "cdn_edge_origin_latency_seconds_count"),
+        Some(2.0),
+        "{t}"
+    );
+}

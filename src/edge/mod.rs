@@ -295,6 +295,11 @@ impl Edge {
         Served(entry)
     }
 
+    /// The origin's traffic counters, when there is an origin.
+    pub fn origin_stats(&self) -> Option<Arc<crate::origin::OriginStats>> {
+        self.origin.as_ref().map(Origin::stats)
+    }
+
     /// Whether misses are pulled from an origin.
     pub fn has_origin(&self) -> bool {
         self.origin.is_some()

@@ -15,8 +15,10 @@ use crate::http::cache_control::{self, CacheControl};
 use crate::http::freshness::{self, ClientLimits, Policy, Verdict};
 use crate::http::path::Key;
 use crate::origin::client::{FetchError, Fetched, OriginClient};
+use crate::origin::coalesce::Role;
 use crate::origin::coalesce::{Coalescer, Outcome};
 use crate::origin::pull::{asset_of, PulledMeta};
+use crate::origin::OriginStats;
 
 /// What one coalesced fetch produced, shared with the requests that waited.
 #[derive(Debug, Clone)]
@@ -38,6 +40,7 @@ pub struct Origin {
     client_interval: Duration,
     default_cc: HeaderValue,
     pass_for: Duration,
+    stats: Arc<OriginStats>,
 }
 
 impl std::fmt::Debug for Origin {
@@ -86,7 +89,13 @@ impl Origin {
             client_interval,
             default_cc,
             pass_for,
+            stats: Arc::new(OriginStats::default()),
         }
+    }
+
+    /// Traffic counters, for metrics.
+    pub fn stats(&self) -> Arc<OriginStats> {
+        self.stats.clone()
     }
 
     /// The client, for requests that are passed through.
@@ -171,7 +180,13 @@ impl Origin {
                 stale,
             )
         };
-        let (pulled, _role) = self.coalescer.run(memory_key.clone(), work).await;
+        let (pulled, role) = self.coalescer.run(memory_key.clone(), work).await;
+        if role == Role::Waiter {
+            OriginStats::bump(&self.stats.coalesced_waiters);
+        }
+        if matches!(pulled, Pulled::Stored(_, CacheStatus::StaleServed)) {
+            OriginStats::bump(&self.stats.stale_served);
+        }
         match pulled {
             Pulled::Stored(asset, status) => Lookup::Asset {
                 asset,
@@ -204,7 +219,18 @@ impl Origin {
         } else {
             CacheStatus::Miss
         };
-        match self.client.get(&target, &extra).await {
+        let started = std::time::Instant::now();
+        let fetched = self.client.get(&target, &extra).await;
+        let s = &self.stats;
+        OriginStats::bump(&s.requests);
+        s.latency.observe(started.elapsed().as_secs_f64());
+        match &fetched {
+            Err(_) => OriginStats::bump(&s.failures),
+            Ok(f) if stale.is_some() && f.status == 304 => OriginStats::bump(&s.revalidated_304),
+            Ok(f) if stale.is_some() && f.status == 200 => OriginStats::bump(&s.revalidated_200),
+            Ok(_) => {}
+        }
+        match fetched {
             // §4.3.4: a 304 freshens the stored response; its body is kept.
             Ok(f) if f.status == 304 => match (stale, stale_meta) {
                 (Some((entry, _)), Some(meta)) => {

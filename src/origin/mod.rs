@@ -6,3 +6,48 @@
 pub mod client;
 pub mod coalesce;
 pub mod pull;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+
+/// Counters of the node's traffic with its origin, for `/metrics`.
+#[derive(Debug)]
+pub struct OriginStats {
+    /// Requests sent to the origin.
+    pub requests: AtomicU64,
+    /// Requests that failed (unreachable, timeout, broken body).
+    pub failures: AtomicU64,
+    /// Revalidations answered 304 (stored copy still good).
+    pub revalidated_304: AtomicU64,
+    /// Revalidations answered with a new body.
+    pub revalidated_200: AtomicU64,
+    /// Stale copies served because the origin failed.
+    pub stale_served: AtomicU64,
+    /// Requests that waited for another request's fetch instead of fetching.
+    pub coalesced_waiters: AtomicU64,
+    /// Seconds from sending a request to having the whole response.
+    pub latency: Histogram,
+}
+
+impl Default for OriginStats {
+    fn default() -> Self {
+        Self {
+            requests: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            revalidated_304: AtomicU64::new(0),
+            revalidated_200: AtomicU64::new(0),
+            stale_served: AtomicU64::new(0),
+            coalesced_waiters: AtomicU64::new(0),
+            // 1 ms to ~16 s.
+            latency: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
+        }
+    }
+}
+
+impl OriginStats {
+    /// Adds one to a counter.
+    pub fn bump(c: &AtomicU64) {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+}

@@ -167,6 +167,51 @@ impl Collector for NodeCollector {
             let c = ConstCounter::new(v);
             c.encode(encoder.encode_descriptor(name, help, None, c.metric_type())?)?;
         }
+        if let Some(o) = self.edge.origin_stats() {
+            let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+            let counters = [
+                (
+                    "origin_requests",
+                    "Requests sent to the origin",
+                    load(&o.requests),
+                ),
+                (
+                    "origin_failures",
+                    "Origin requests that failed (unreachable, timeout, broken body)",
+                    load(&o.failures),
+                ),
+                (
+                    "origin_revalidated_not_modified",
+                    "Revalidations the origin answered 304",
+                    load(&o.revalidated_304),
+                ),
+                (
+                    "origin_revalidated_changed",
+                    "Revalidations the origin answered with a new body",
+                    load(&o.revalidated_200),
+                ),
+                (
+                    "stale_served",
+                    "Stale copies served because the origin failed",
+                    load(&o.stale_served),
+                ),
+                (
+                    "coalesced_waiters",
+                    "Requests that waited for another request's origin fetch",
+                    load(&o.coalesced_waiters),
+                ),
+            ];
+            for (name, help, v) in counters {
+                let c = ConstCounter::new(v);
+                c.encode(encoder.encode_descriptor(name, help, None, c.metric_type())?)?;
+            }
+            o.latency.encode(encoder.encode_descriptor(
+                "origin_latency_seconds",
+                "Time from sending an origin request to having the whole response",
+                None,
+                o.latency.metric_type(),
+            )?)?;
+        }
         let gauges = [
             (
                 "memory_cache_bytes",
