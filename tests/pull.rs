@@ -411,3 +411,34 @@ fn metrics_count_origin_traffic() {
         "{t}"
     );
 }
+
+#[test]
+fn pulled_text_gets_br_and_gzip_off_the_request_path() {
+    let o = Origin::start();
+    let css = "a{color:red}\n".repeat(400);
+    o.route(
+        "/big.css",
+        Reply::ok(css.clone())
+            .header("cache-control", "max-age=600")
+            .header("content-type", "text/css"),
+    );
+    let (_f, s) = edge(&o, "");
+    let first = s.get_h("/big.css", &[("accept-encoding", "br")]);
+    assert_eq!(first.status, 200);
+    assert_eq!(
+        first.body,
+        css.as_bytes(),
+        "the first client is answered with identity, not kept waiting for brotli"
+    );
+    assert!(poll_until(CHANGE_TIMEOUT, || s
+        .get_h("/big.css", &[("accept-encoding", "br")])
+        .header("content-encoding")
+        == Some("br")));
+    let br = s.get_h("/big.css", &[("accept-encoding", "br")]);
+    assert!(br.body.len() < css.len() / 4);
+    assert!(br.vary_contains("accept-encoding"));
+    let gz = s.get_h("/big.css", &[("accept-encoding", "gzip")]);
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    assert_eq!(s.get("/big.css").body, css.as_bytes());
+    assert_eq!(o.count("/big.css"), 1);
+}

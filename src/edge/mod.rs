@@ -159,7 +159,7 @@ impl Weigh for Arc<Entry> {
 /// The node's view of all assets it can serve.
 pub struct Edge {
     local: Arc<LocalStore>,
-    memory: MemoryCache<Arc<Entry>>,
+    memory: Arc<MemoryCache<Arc<Entry>>>,
     refresh: Duration,
     epoch: Instant,
     origin: Option<Origin>,
@@ -187,7 +187,7 @@ impl Edge {
         refresh: Duration,
         origin: Option<Origin>,
     ) -> std::io::Result<Self> {
-        let memory = MemoryCache::new(memory_bytes, max_object_bytes);
+        let memory = Arc::new(MemoryCache::new(memory_bytes, max_object_bytes));
         // Leave room for the entry's own overhead and its key.
         let budget = memory.max_object_bytes().saturating_sub(ENTRY_SLACK) as u64;
         let local = LocalStore::open(root, policy, budget)?;

@@ -11,6 +11,7 @@ use actix_web::http::header::HeaderValue;
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 
 use super::{Ask, CacheStatus, Edge, Entry, Lookup, Served, Source};
+use crate::asset::{Asset, Body, Coding, Representation};
 use crate::http::cache_control::{self, CacheControl};
 use crate::http::freshness::{self, ClientLimits, Policy, Verdict};
 use crate::http::path::Key;
@@ -19,6 +20,8 @@ use crate::origin::coalesce::Role;
 use crate::origin::coalesce::{Coalescer, Outcome};
 use crate::origin::pull::{asset_of, PulledMeta};
 use crate::origin::OriginStats;
+use crate::precompress;
+use crate::store::memory::MemoryCache;
 
 /// What one coalesced fetch produced, shared with the requests that waited.
 #[derive(Debug, Clone)]
@@ -249,7 +252,11 @@ impl Origin {
                 if self.storable(&f) {
                     let meta = PulledMeta::of(&f);
                     let asset = asset_of(&f, &path, &self.default_cc);
-                    let served = edge.store(memory_key, asset, Source::Pulled(Box::new(meta)));
+                    let served =
+                        edge.store(memory_key.clone(), asset, Source::Pulled(Box::new(meta)));
+                    if f.status == 200 && compressible(&path, &served) {
+                        compress_later(edge.memory.clone(), memory_key, served.0.clone());
+                    }
                     Outcome::Shared(Pulled::Stored(served, status_if_stored))
                 } else {
                     // A stale copy of something now uncacheable must go.
@@ -307,6 +314,59 @@ impl Origin {
                 vary_star,
             )
     }
+}
+
+/// Whether a pulled asset is worth compressing: by its path's extension,
+/// or by a textual Content-Type when the path has none.
+fn compressible(path: &str, asset: &Asset) -> bool {
+    let ct = asset.content_type.to_str().unwrap_or_default();
+    precompress::is_compressible(path)
+        || ct.starts_with("text/")
+        || ["javascript", "json", "xml", "svg"]
+            .iter()
+            .any(|t| ct.contains(t))
+}
+
+/// Makes br and gzip representations of a stored pulled asset on the
+/// blocking pool, so the first client never waits for brotli, and swaps
+/// them in if the entry is still the one stored (never over a newer one).
+fn compress_later(memory: Arc<MemoryCache<Arc<Entry>>>, key: String, entry: Arc<Entry>) {
+    tokio::task::spawn_blocking(move || {
+        let Some(identity) = entry
+            .asset
+            .representations()
+            .iter()
+            .find(|r| r.coding == Coding::Identity)
+        else {
+            return;
+        };
+        let Body::Memory(bytes) = &identity.body else {
+            return;
+        };
+        let c = precompress::compress(bytes, &precompress::Settings::default(), true, true);
+        if c.br.is_none() && c.gzip.is_none() {
+            return;
+        }
+        let mut reps = vec![identity.clone()];
+        reps.extend(c.br.map(|b| Representation::new(Coding::Br, b.into())));
+        reps.extend(c.gzip.map(|g| Representation::new(Coding::Gzip, g.into())));
+        let a = &entry.asset;
+        let asset = Asset::new(
+            reps,
+            a.content_type.clone(),
+            a.last_modified,
+            a.cache_control.clone(),
+            a.extra_headers.clone(),
+        );
+        let Source::Pulled(meta) = &entry.source else {
+            return;
+        };
+        let new = Arc::new(Entry {
+            asset,
+            source: Source::Pulled(meta.clone()),
+        });
+        memory.replace_if(&key, |cur| Arc::ptr_eq(cur, &entry), new);
+    });
 }
 
 /// The memory key of a pulled object: the path key plus the query, since

@@ -130,11 +130,16 @@ impl<V: Clone + Weigh> MemoryCache<V> {
         if !self.admits(weight) {
             return false;
         }
+        let mut shard = self.lock(self.shard(&key));
+        self.put_locked(&mut shard, key, value, weight);
+        true
+    }
+
+    fn put_locked(&self, shard: &mut Shard<V>, key: String, value: V, weight: usize) {
         let slot = Slot {
             value,
             promoted_ms: AtomicU64::new(self.now_ms()),
         };
-        let mut shard = self.lock(self.shard(&key));
         if let Some(old) = shard.map.put(key.clone(), slot) {
             shard.bytes -= old.value.weight() + key.len();
         }
@@ -146,6 +151,22 @@ impl<V: Clone + Weigh> MemoryCache<V> {
             shard.bytes -= v.value.weight() + k.len();
             self.evictions.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Replaces the value under `key` with `value` only if `is_current`
+    /// says the value there now is the one the caller started from (so a
+    /// newer version stored meanwhile is never overwritten); checked and
+    /// replaced under one lock. Returns whether it replaced.
+    pub fn replace_if(&self, key: &str, is_current: impl Fn(&V) -> bool, value: V) -> bool {
+        let weight = value.weight() + key.len();
+        if !self.admits(weight) {
+            return false;
+        }
+        let mut shard = self.lock(self.shard(key));
+        if !shard.map.peek(key).is_some_and(|s| is_current(&s.value)) {
+            return false;
+        }
+        self.put_locked(&mut shard, key.to_string(), value, weight);
         true
     }
 
