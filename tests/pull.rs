@@ -442,3 +442,32 @@ fn pulled_text_gets_br_and_gzip_off_the_request_path() {
     assert_eq!(s.get("/big.css").body, css.as_bytes());
     assert_eq!(o.count("/big.css"), 1);
 }
+
+#[test]
+fn stale_while_revalidate_answers_at_once_and_refreshes_in_the_background() {
+    let o = Origin::start();
+    o.route(
+        "/swr.js",
+        Reply::ok("v1").header("cache-control", "max-age=1, stale-while-revalidate=600"),
+    );
+    let (_f, s) = edge(&o, "");
+    assert_eq!(s.get("/swr.js").body, b"v1");
+    thread::sleep(Duration::from_millis(2100));
+    o.route(
+        "/swr.js",
+        Reply::ok("v2")
+            .header("cache-control", "max-age=600")
+            .delay(Duration::from_millis(500)),
+    );
+    let r = s.get("/swr.js");
+    assert_eq!(
+        r.body, b"v1",
+        "the stale copy is served without waiting for the origin"
+    );
+    assert_eq!(
+        r.header("cache-status"),
+        Some("cdn-edge; hit; detail=stale-while-revalidate")
+    );
+    assert!(poll_until(CHANGE_TIMEOUT, || s.get("/swr.js").body == b"v2"));
+    assert_eq!(o.count("/swr.js"), 2, "one background revalidation");
+}

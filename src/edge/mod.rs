@@ -68,8 +68,10 @@ pub enum CacheStatus {
     Miss,
     /// Revalidated (or refetched) now because the stored one was stale.
     Stale,
-    /// A stale response served because the origin failed or while it is being revalidated.
+    /// A stale response served because the origin failed.
     StaleServed,
+    /// A stale response served while it is revalidated in the background.
+    StaleRevalidating,
 }
 
 /// A handle on an asset being served: keeps it alive for the response.
@@ -159,10 +161,20 @@ impl Weigh for Arc<Entry> {
 /// The node's view of all assets it can serve.
 pub struct Edge {
     local: Arc<LocalStore>,
-    memory: Arc<MemoryCache<Arc<Entry>>>,
+    memory: Memory,
     refresh: Duration,
     epoch: Instant,
-    origin: Option<Origin>,
+    origin: Option<Arc<Origin>>,
+}
+
+/// The memory cache, shared with background work (compression, revalidation).
+type Memory = Arc<MemoryCache<Arc<Entry>>>;
+
+/// Keeps an asset in memory (if it fits) and returns a handle on it.
+fn store(memory: &Memory, cache_key: String, asset: Asset, source: Source) -> Served {
+    let entry = Arc::new(Entry { asset, source });
+    memory.insert(cache_key, entry.clone());
+    Served(entry)
 }
 
 impl std::fmt::Debug for Edge {
@@ -196,7 +208,7 @@ impl Edge {
             memory,
             refresh,
             epoch: Instant::now(),
-            origin,
+            origin: origin.map(Arc::new),
         })
     }
 
@@ -229,13 +241,15 @@ impl Edge {
             let pulled_key = pull::memory_key(key, ask.query);
             if let Some(entry) = self.memory.get(&pulled_key) {
                 if matches!(entry.source, Source::Pulled(_)) {
-                    return Ok(origin.serve_stored(self, key, ask, entry).await);
+                    return Ok(origin.serve_stored(&self.memory, key, ask, entry).await);
                 }
             }
         }
         let found = self.load_local(key).await?;
         match (found, &self.origin) {
-            (Lookup::NotFound, Some(origin)) => Ok(origin.fetch(self, key, ask, None).await),
+            (Lookup::NotFound, Some(origin)) => {
+                Ok(origin.fetch(&self.memory, key, ask, None).await)
+            }
             (found, _) => Ok(found),
         }
     }
@@ -276,7 +290,7 @@ impl Edge {
                     checked_ms: AtomicU64::new(self.now_ms()),
                     on_disk,
                 };
-                let entry = self.store(key.cache_key().to_string(), *asset, source);
+                let entry = store(&self.memory, key.cache_key().to_string(), *asset, source);
                 Lookup::Asset {
                     asset: entry,
                     from_memory: false,
@@ -288,16 +302,9 @@ impl Edge {
         })
     }
 
-    /// Keeps an asset in memory (if it fits) and returns a handle on it.
-    fn store(&self, cache_key: String, asset: Asset, source: Source) -> Served {
-        let entry = Arc::new(Entry { asset, source });
-        self.memory.insert(cache_key, entry.clone());
-        Served(entry)
-    }
-
     /// The origin's traffic counters, when there is an origin.
     pub fn origin_stats(&self) -> Option<Arc<crate::origin::OriginStats>> {
-        self.origin.as_ref().map(Origin::stats)
+        self.origin.as_ref().map(|o| o.stats())
     }
 
     /// Whether misses are pulled from an origin.

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use actix_web::http::header::HeaderValue;
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 
-use super::{Ask, CacheStatus, Edge, Entry, Lookup, Served, Source};
+use super::{store, Ask, CacheStatus, Entry, Lookup, Memory, Served, Source};
 use crate::asset::{Asset, Body, Coding, Representation};
 use crate::http::cache_control::{self, CacheControl};
 use crate::http::freshness::{self, ClientLimits, Policy, Verdict};
@@ -109,8 +109,8 @@ impl Origin {
     /// Answers from a stored pulled object: as it is while fresh, else after
     /// revalidating it.
     pub(super) async fn serve_stored(
-        &self,
-        edge: &Edge,
+        self: &Arc<Self>,
+        memory: &Memory,
         key: &Key,
         ask: &Ask<'_>,
         entry: Arc<Entry>,
@@ -146,13 +146,36 @@ impl Origin {
                 from_memory: true,
                 status: CacheStatus::Hit,
             },
+            // stale-while-revalidate (RFC 5861 §3): answer with the stale
+            // copy now; one background fetch (coalesced) revalidates it.
+            Verdict::Stale {
+                may_serve_while_revalidating: true,
+                may_serve_on_error,
+            } => {
+                let (me, memory, key) = (self.clone(), memory.clone(), key.clone());
+                let query = ask.query.map(str::to_string);
+                let stale = Some((entry.clone(), may_serve_on_error));
+                actix_web::rt::spawn(async move {
+                    let ask = Ask {
+                        query: query.as_deref(),
+                        cache_control: None,
+                    };
+                    me.fetch(&memory, &key, &ask, stale).await;
+                });
+                OriginStats::bump(&self.stats.stale_served);
+                Lookup::Asset {
+                    asset: Served(entry),
+                    from_memory: true,
+                    status: CacheStatus::StaleRevalidating,
+                }
+            }
             Verdict::Stale {
                 may_serve_on_error, ..
             } => {
-                self.fetch(edge, key, ask, Some((entry, may_serve_on_error)))
+                self.fetch(memory, key, ask, Some((entry, may_serve_on_error)))
                     .await
             }
-            Verdict::MustRevalidate => self.fetch(edge, key, ask, Some((entry, false))).await,
+            Verdict::MustRevalidate => self.fetch(memory, key, ask, Some((entry, false))).await,
         }
     }
 
@@ -160,7 +183,7 @@ impl Origin {
     /// coalesced with concurrent requests for the same key.
     pub(super) async fn fetch(
         &self,
-        edge: &Edge,
+        memory: &Memory,
         key: &Key,
         ask: &Ask<'_>,
         stale: Option<(Arc<Entry>, bool)>,
@@ -176,7 +199,7 @@ impl Origin {
         }
         let work = || {
             self.fetch_once(
-                edge,
+                memory,
                 memory_key.clone(),
                 target,
                 key.path().to_string(),
@@ -203,7 +226,7 @@ impl Origin {
 
     async fn fetch_once(
         &self,
-        edge: &Edge,
+        memory: &Memory,
         memory_key: String,
         target: String,
         path: String,
@@ -238,7 +261,7 @@ impl Origin {
             Ok(f) if f.status == 304 => match (stale, stale_meta) {
                 (Some((entry, _)), Some(meta)) => {
                     let source = Source::Pulled(Box::new(meta.refreshed_by(&f)));
-                    let served = edge.store(memory_key, entry.asset.clone(), source);
+                    let served = store(memory, memory_key, entry.asset.clone(), source);
                     Outcome::Shared(Pulled::Stored(served, CacheStatus::Stale))
                 }
                 _ => Outcome::Private(Pulled::Passed(Arc::new(f)), self.pass_for),
@@ -252,15 +275,19 @@ impl Origin {
                 if self.storable(&f) {
                     let meta = PulledMeta::of(&f);
                     let asset = asset_of(&f, &path, &self.default_cc);
-                    let served =
-                        edge.store(memory_key.clone(), asset, Source::Pulled(Box::new(meta)));
+                    let served = store(
+                        memory,
+                        memory_key.clone(),
+                        asset,
+                        Source::Pulled(Box::new(meta)),
+                    );
                     if f.status == 200 && compressible(&path, &served) {
-                        compress_later(edge.memory.clone(), memory_key, served.0.clone());
+                        compress_later(memory.clone(), memory_key, served.0.clone());
                     }
                     Outcome::Shared(Pulled::Stored(served, status_if_stored))
                 } else {
                     // A stale copy of something now uncacheable must go.
-                    edge.memory.remove(&memory_key);
+                    memory.remove(&memory_key);
                     Outcome::Private(Pulled::Passed(Arc::new(f)), self.pass_for)
                 }
             }

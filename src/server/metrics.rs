@@ -192,7 +192,7 @@ impl Collector for NodeCollector {
                 ),
                 (
                     "stale_served",
-                    "Stale copies served because the origin failed",
+                    "Stale copies served (origin failed, or while revalidating in the background)",
                     load(&o.stale_served),
                 ),
                 (

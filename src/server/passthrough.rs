@@ -22,6 +22,7 @@ pub fn cache_headers(h: &mut HeaderMap, asset: &Served, status: CacheStatus) {
         CacheStatus::Miss => "cdn-edge; fwd=uri-miss; stored",
         CacheStatus::Stale => "cdn-edge; fwd=stale; stored",
         CacheStatus::StaleServed => "cdn-edge; hit; detail=stale",
+        CacheStatus::StaleRevalidating => "cdn-edge; hit; detail=stale-while-revalidate",
     };
     h.insert(CACHE_STATUS, HeaderValue::from_static(value));
     if let Some(age) = asset.age(SystemTime::now()) {
