@@ -471,3 +471,39 @@ fn stale_while_revalidate_answers_at_once_and_refreshes_in_the_background() {
     assert!(poll_until(CHANGE_TIMEOUT, || s.get("/swr.js").body == b"v2"));
     assert_eq!(o.count("/swr.js"), 2, "one background revalidation");
 }
+
+#[test]
+fn objects_larger_than_the_maximum_are_streamed_through_uncached() {
+    let o = Origin::start();
+    let big = vec![b'z'; 50_000];
+    o.route(
+        "/huge.bin",
+        Reply::ok(big.clone()).header("cache-control", "max-age=600"),
+    );
+    o.route(
+        "/huge-cut.bin",
+        Reply::ok(big.clone())
+            .header("cache-control", "max-age=600")
+            .cut_after(20_000),
+    );
+    let (_f, s) = edge(&o, "max_object_bytes = 10000\n");
+    for _ in 0..2 {
+        let r = s.get("/huge.bin");
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body, big);
+        assert_eq!(r.header("content-length"), Some("50000"));
+    }
+    assert_eq!(
+        o.count("/huge.bin"),
+        3,
+        "never stored: one aborted fetch finds it too large, then each request streams"
+    );
+    // Cut short mid-body: the client's response is aborted, never completed.
+    match try_request(s.addr, "GET", "/huge-cut.bin", &[]) {
+        Ok(r) => assert!(
+            r.status != 200 || r.body.len() < big.len(),
+            "a cut body must not arrive whole"
+        ),
+        Err(_) => {}
+    }
+}

@@ -39,7 +39,7 @@ pub struct Ask<'a> {
 }
 
 /// The result of a lookup.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Lookup {
     /// An asset to serve; `from_memory` tells a cache hit from a load.
     Asset {
@@ -53,6 +53,8 @@ pub enum Lookup {
     NotFound,
     /// An origin response that is not stored: answer with it as it is.
     Passed(Arc<Fetched>),
+    /// An origin response too large to store, passed on as it arrives.
+    Streamed(crate::origin::client::Streamed),
     /// The origin could not be reached, timed out, or broke (502/504).
     OriginFailed(FetchError),
 }

@@ -32,6 +32,8 @@ enum Pulled {
     Passed(Arc<Fetched>),
     /// The fetch failed and nothing stale may stand in.
     Failed(FetchError),
+    /// Larger than the node stores: each request streams it through.
+    TooLarge,
 }
 
 /// The origin and the rules for what the node keeps of it.
@@ -44,6 +46,9 @@ pub struct Origin {
     default_cc: HeaderValue,
     pass_for: Duration,
     stats: Arc<OriginStats>,
+    /// Keys found too large to store, until when: their requests stream
+    /// straight through without a first, aborted fetch.
+    too_large: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
 
 impl std::fmt::Debug for Origin {
@@ -93,6 +98,7 @@ impl Origin {
             default_cc,
             pass_for,
             stats: Arc::new(OriginStats::default()),
+            too_large: Default::default(),
         }
     }
 
@@ -197,11 +203,14 @@ impl Origin {
             target.push('?');
             target.push_str(q);
         }
+        if self.known_too_large(&memory_key) {
+            return self.stream(&target).await;
+        }
         let work = || {
             self.fetch_once(
                 memory,
                 memory_key.clone(),
-                target,
+                target.clone(),
                 key.path().to_string(),
                 stale,
             )
@@ -221,6 +230,31 @@ impl Origin {
             },
             Pulled::Passed(f) => Lookup::Passed(f),
             Pulled::Failed(e) => Lookup::OriginFailed(e),
+            // Streamed through uncached: a stream cannot be shared, so each
+            // request makes its own (the pass mark keeps them from queueing).
+            Pulled::TooLarge => {
+                let mut map = self.too_large.lock().unwrap_or_else(|e| e.into_inner());
+                if map.len() > 10_000 {
+                    map.clear();
+                }
+                map.insert(memory_key, std::time::Instant::now() + self.pass_for);
+                drop(map);
+                self.stream(&target).await
+            }
+        }
+    }
+
+    fn known_too_large(&self, memory_key: &str) -> bool {
+        let map = self.too_large.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(memory_key)
+            .is_some_and(|until| *until > std::time::Instant::now())
+    }
+
+    async fn stream(&self, target: &str) -> Lookup {
+        OriginStats::bump(&self.stats.requests);
+        match self.client.stream(target).await {
+            Ok(s) => Lookup::Streamed(s),
+            Err(e) => Lookup::OriginFailed(e),
         }
     }
 
@@ -296,6 +330,9 @@ impl Origin {
             Err(e) => match stale {
                 Some((entry, true)) => {
                     Outcome::Shared(Pulled::Stored(Served(entry), CacheStatus::StaleServed))
+                }
+                _ if matches!(e, FetchError::TooLarge(_)) => {
+                    Outcome::Private(Pulled::TooLarge, self.pass_for)
                 }
                 _ => Outcome::Private(Pulled::Failed(e), Duration::ZERO),
             },

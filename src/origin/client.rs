@@ -192,6 +192,65 @@ impl OriginClient {
     }
 }
 
+/// A response whose body is passed on as it arrives (too large to store).
+pub struct Streamed {
+    /// Status code.
+    pub status: u16,
+    /// End-to-end headers.
+    pub headers: HeaderMap,
+    /// Body length, when the origin declared it.
+    pub len: Option<u64>,
+    /// The body.
+    pub body: futures_util::stream::BoxStream<'static, Result<Bytes, FetchError>>,
+}
+
+impl std::fmt::Debug for Streamed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Streamed")
+            .field("status", &self.status)
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OriginClient {
+    /// GETs `path_and_query` and hands the body over as a stream, for
+    /// objects larger than the node stores. A body that breaks ends the
+    /// stream with an error, which aborts the client's response.
+    pub async fn stream(&self, path_and_query: &str) -> Result<Streamed, FetchError> {
+        use futures_util::StreamExt;
+        let url = format!("{}{}", self.base, path_and_query);
+        let mut req = self
+            .client
+            .get(&url)
+            .header("accept-encoding", "identity")
+            .header("via", "1.1 cdn-edge");
+        if let Some(h) = &self.host {
+            req = req.header("host", h.clone());
+        }
+        let resp = match tokio::time::timeout(self.first_byte, req.send()).await {
+            Err(_) => return Err(FetchError::Timeout),
+            Ok(Err(e)) if e.is_timeout() => return Err(FetchError::Timeout),
+            Ok(Err(e)) => return Err(FetchError::Unreachable(short(&e))),
+            Ok(Ok(r)) => r,
+        };
+        let status = resp.status().as_u16();
+        let len = resp.content_length();
+        let mut headers = resp.headers().clone();
+        strip_hop_by_hop(&mut headers);
+        let body = resp
+            .bytes_stream()
+            .map(|r| r.map_err(|e| FetchError::Broken(short(&e))))
+            .boxed();
+        Ok(Streamed {
+            status,
+            headers,
+            len,
+            body,
+        })
+    }
+}
+
 impl OriginClient {
     /// Forwards a request with an unsafe method (POST, PUT, DELETE, ...) as
     /// it came: method, target, end-to-end headers and body (RFC 9110

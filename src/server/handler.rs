@@ -108,6 +108,10 @@ async fn route(
             counters.lookup(false);
             passthrough::respond(&fetched, req.method() == Method::HEAD)
         }
+        Ok(Lookup::Streamed(s)) => {
+            counters.lookup(false);
+            passthrough::streamed(s, req.method() == Method::HEAD)
+        }
         Ok(Lookup::OriginFailed(e)) => {
             counters.lookup(false);
             let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY);

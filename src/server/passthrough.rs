@@ -4,12 +4,13 @@
 
 use std::time::SystemTime;
 
+use actix_web::body::{BodyStream, SizedStream};
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 
 use crate::edge::{CacheStatus, Served};
-use crate::origin::client::Fetched;
+use crate::origin::client::{Fetched, Streamed};
 
 const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
 
@@ -54,16 +55,32 @@ pub fn stored_error(asset: &Served, head: bool) -> HttpResponse {
     resp
 }
 
-/// An uncached origin response, passed on.
-pub fn respond(f: &Fetched, head: bool) -> HttpResponse {
-    let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::BAD_GATEWAY);
-    let mut resp = if head {
-        HttpResponse::new(status)
-    } else {
-        HttpResponse::with_body(status, f.body.clone()).map_into_boxed_body()
+/// An origin response too large to store, streamed to the client as it
+/// arrives (with its Content-Length when the origin declared one). If the
+/// origin's body breaks, the client's response is aborted, never completed
+/// with bad bytes.
+pub fn streamed(s: Streamed, head: bool) -> HttpResponse {
+    let status = StatusCode::from_u16(s.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut resp = match (head, s.len) {
+        (true, _) => HttpResponse::new(status),
+        (false, Some(len)) => {
+            HttpResponse::with_body(status, SizedStream::new(len, s.body)).map_into_boxed_body()
+        }
+        (false, None) => {
+            HttpResponse::with_body(status, BodyStream::new(s.body)).map_into_boxed_body()
+        }
     };
-    let h = resp.headers_mut();
-    for (name, value) in &f.headers {
+    copy_headers(resp.headers_mut(), &s.headers);
+    resp.headers_mut().insert(
+        CACHE_STATUS,
+        HeaderValue::from_static("cdn-edge; fwd=uri-miss"),
+    );
+    resp
+}
+
+/// Copies end-to-end origin headers, leaving framing and Date to actix.
+fn copy_headers(h: &mut HeaderMap, from: &reqwest::header::HeaderMap) {
+    for (name, value) in from {
         if name == "content-length" || name == "date" {
             continue;
         }
@@ -74,6 +91,18 @@ pub fn respond(f: &Fetched, head: bool) -> HttpResponse {
             h.append(n, v);
         }
     }
+}
+
+/// An uncached origin response, passed on.
+pub fn respond(f: &Fetched, head: bool) -> HttpResponse {
+    let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut resp = if head {
+        HttpResponse::new(status)
+    } else {
+        HttpResponse::with_body(status, f.body.clone()).map_into_boxed_body()
+    };
+    let h = resp.headers_mut();
+    copy_headers(h, &f.headers);
     h.insert(
         CACHE_STATUS,
         HeaderValue::from_static("cdn-edge; fwd=uri-miss"),
