@@ -233,15 +233,18 @@ impl Origin {
             // Streamed through uncached: a stream cannot be shared, so each
             // request makes its own (the pass mark keeps them from queueing).
             Pulled::TooLarge => {
-                let mut map = self.too_large.lock().unwrap_or_else(|e| e.into_inner());
-                if map.len() > 10_000 {
-                    map.clear();
-                }
-                map.insert(memory_key, std::time::Instant::now() + self.pass_for);
-                drop(map);
+                self.mark_too_large(memory_key);
                 self.stream(&target).await
             }
         }
+    }
+
+    fn mark_too_large(&self, memory_key: String) {
+        let mut map = self.too_large.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 10_000 {
+            map.clear();
+        }
+        map.insert(memory_key, std::time::Instant::now() + self.pass_for);
     }
 
     fn known_too_large(&self, memory_key: &str) -> bool {
