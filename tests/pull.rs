@@ -499,11 +499,10 @@ fn objects_larger_than_the_maximum_are_streamed_through_uncached() {
         "never stored: one aborted fetch finds it too large, then each request streams"
     );
     // Cut short mid-body: the client's response is aborted, never completed.
-    match try_request(s.addr, "GET", "/huge-cut.bin", &[]) {
-        Ok(r) => assert!(
+    if let Ok(r) = try_request(s.addr, "GET", "/huge-cut.bin", &[]) {
+        assert!(
             r.status != 200 || r.body.len() < big.len(),
             "a cut body must not arrive whole"
-        ),
-        Err(_) => {}
+        );
     }
 }
