@@ -164,6 +164,9 @@ pub struct ServeArgs {
     /// Origin to pull misses from, overriding origin.url (e.g. http://127.0.0.1:9000).
     #[arg(long, value_name = "URL")]
     pub origin: Option<String>,
+    /// Disk cache directory for pulled objects, overriding cache.dir.
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -181,6 +184,9 @@ impl ServeArgs {
         }
         if let Some(o) = &self.origin {
             c.origin.url = o.clone();
+        }
+        if let Some(d) = &self.cache_dir {
+            c.cache.dir = d.clone();
         }
         c.validate("command line")?;
         Ok(c)

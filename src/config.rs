@@ -190,6 +190,10 @@ pub struct CacheConfig {
     /// A client's reload revalidates an object at most once per this many
     /// milliseconds; reloads in between are answered from the cache.
     pub client_revalidate_interval_ms: u64,
+    /// Directory of the disk cache of pulled objects; empty = none.
+    pub dir: PathBuf,
+    /// Byte bound of the disk cache.
+    pub disk_bytes: u64,
 }
 
 /// `[cache_control]`.
@@ -280,6 +284,8 @@ impl Default for CacheConfig {
             stale_if_error_secs: 0,
             client_no_cache: true,
             client_revalidate_interval_ms: 1_000,
+            dir: PathBuf::new(),
+            disk_bytes: 1 << 30,
         }
     }
 }
@@ -350,6 +356,10 @@ impl Config {
         let mut config = Self::parse(&origin, &text)?;
         if config.server.root.is_relative() && !base.as_os_str().is_empty() {
             config.server.root = base.join(&config.server.root);
+        }
+        let dir = &config.cache.dir;
+        if !dir.as_os_str().is_empty() && dir.is_relative() && !base.as_os_str().is_empty() {
+            config.cache.dir = base.join(dir);
         }
         config.validate(&origin)?;
         Ok(config)

@@ -317,16 +317,34 @@ impl Edge {
     /// Drops what is stored for a request path (every query variant of it
     /// too); returns how many objects went. Local files are simply reloaded
     /// on their next request.
-    pub fn purge(&self, key: &Key) -> usize {
+    pub async fn purge(&self, key: &Key) -> usize {
         let k = key.cache_key();
         let exact = usize::from(self.memory.get(k).is_some());
         self.memory.remove(k);
-        exact + self.memory.remove_prefix(&format!("{k}?"))
+        let with_query = format!("{k}?");
+        let mut n = exact + self.memory.remove_prefix(&with_query);
+        if let Some(o) = &self.origin {
+            // Disk entries count where memory had no copy.
+            let on_disk =
+                o.forget_on_disk(k, false).await + o.forget_on_disk(&with_query, true).await;
+            n = n.max(on_disk);
+        }
+        n
     }
 
     /// Drops everything stored under a path prefix (`img/` for `/img/`).
-    pub fn purge_prefix(&self, prefix: &str) -> usize {
-        self.memory.remove_prefix(prefix.trim_start_matches('/'))
+    pub async fn purge_prefix(&self, prefix: &str) -> usize {
+        let p = prefix.trim_start_matches('/');
+        let n = self.memory.remove_prefix(p);
+        match &self.origin {
+            Some(o) => n.max(o.forget_on_disk(p, true).await),
+            None => n,
+        }
+    }
+
+    /// The disk cache's (bytes, objects, evictions), when there is one.
+    pub fn disk_usage(&self) -> Option<(u64, u64, u64)> {
+        self.origin.as_ref().and_then(|o| o.disk_usage())
     }
 
     /// Passes a request with an unsafe method to the origin and, when it
@@ -346,7 +364,7 @@ impl Edge {
             match origin.client().forward(method, target, headers, body).await {
                 Ok(f) => {
                     if (200..400).contains(&f.status) {
-                        self.purge(key);
+                        self.purge(key).await;
                         for name in ["location", "content-location"] {
                             let Some(v) = f.headers.get(name).and_then(|v| v.to_str().ok()) else {
                                 continue;
@@ -355,7 +373,7 @@ impl Edge {
                             if v.starts_with('/') && !v.starts_with("//") {
                                 let path = v.split(['?', '#']).next().unwrap_or(v);
                                 if let Ok(k) = crate::http::path::key(path) {
-                                    self.purge(&k);
+                                    self.purge(&k).await;
                                 }
                             }
                         }

@@ -18,9 +18,10 @@ use crate::http::path::Key;
 use crate::origin::client::{FetchError, Fetched, OriginClient};
 use crate::origin::coalesce::Role;
 use crate::origin::coalesce::{Coalescer, Outcome};
-use crate::origin::pull::{asset_of, PulledMeta};
+use crate::origin::pull::{asset_of, DiskMeta, PulledMeta};
 use crate::origin::OriginStats;
 use crate::precompress;
+use crate::store::disk::DiskCache;
 use crate::store::memory::MemoryCache;
 
 /// What one coalesced fetch produced, shared with the requests that waited.
@@ -49,6 +50,8 @@ pub struct Origin {
     /// Keys found too large to store, until when: their requests stream
     /// straight through without a first, aborted fetch.
     too_large: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    /// Persisted pulled objects, when `cache.dir` is set.
+    disk: Option<Arc<DiskCache>>,
 }
 
 impl std::fmt::Debug for Origin {
@@ -78,7 +81,8 @@ impl Origin {
     /// `limits` (a client's reload revalidates at most once per
     /// `client_interval`); objects without Cache-Control are passed on with
     /// `default_cc`. An uncacheable answer makes requests for that key skip
-    /// coalescing for `pass_for`.
+    /// coalescing for `pass_for`. `disk`, when given, persists what is
+    /// stored so a restarted node serves it without the origin.
     pub fn new(
         client: OriginClient,
         lock_timeout: Duration,
@@ -87,6 +91,7 @@ impl Origin {
         client_interval: Duration,
         default_cc: HeaderValue,
         pass_for: Duration,
+        disk: Option<DiskCache>,
     ) -> Self {
         let coalescer = Coalescer::new(lock_timeout);
         Self {
@@ -99,6 +104,7 @@ impl Origin {
             pass_for,
             stats: Arc::new(OriginStats::default()),
             too_large: Default::default(),
+            disk: disk.map(Arc::new),
         }
     }
 
@@ -239,6 +245,79 @@ impl Origin {
         }
     }
 
+    /// Reads `memory_key` from the disk cache (on the blocking pool) and
+    /// puts it back in memory, compressing it again in the background.
+    async fn from_disk(&self, memory: &Memory, memory_key: &str) -> Option<Arc<Entry>> {
+        let disk = self.disk.clone()?;
+        let key = memory_key.to_string();
+        let (meta, body): (DiskMeta, bytes::Bytes) =
+            tokio::task::spawn_blocking(move || disk.get(&key))
+                .await
+                .ok()??;
+        let fetched = meta.fetched(body);
+        let asset = asset_of(&fetched, &meta.path, &self.default_cc);
+        let served = store(
+            memory,
+            memory_key.to_string(),
+            asset,
+            Source::Pulled(Box::new(PulledMeta::of(&fetched))),
+        );
+        if fetched.status == 200 && compressible(&meta.path, &served) {
+            compress_later(memory.clone(), memory_key.to_string(), served.0.clone());
+        }
+        Some(served.0)
+    }
+
+    /// Writes a stored response to the disk cache (atomic; awaited, so an
+    /// object a client received survives a restart). Failures are logged.
+    async fn to_disk(&self, memory_key: &str, meta: &PulledMeta, path: &str, asset: &Asset) {
+        let Some(disk) = self.disk.clone() else {
+            return;
+        };
+        let Some(body) = asset
+            .representations()
+            .iter()
+            .find_map(|r| match (&r.coding, &r.body) {
+                (Coding::Identity, Body::Memory(b)) => Some(b.clone()),
+                _ => None,
+            })
+        else {
+            return;
+        };
+        let (key, record) = (memory_key.to_string(), DiskMeta::of(meta, path));
+        match tokio::task::spawn_blocking(move || disk.put(&key, &record, &body)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!("disk cache write {memory_key}: {e}"),
+            Err(e) => tracing::warn!("disk cache write {memory_key}: {e}"),
+        }
+    }
+
+    /// Drops `memory_key` (and, with `prefix`, everything under it) from
+    /// the disk cache.
+    pub(super) async fn forget_on_disk(&self, memory_key: &str, prefix: bool) -> usize {
+        let Some(disk) = self.disk.clone() else {
+            return 0;
+        };
+        let key = memory_key.to_string();
+        tokio::task::spawn_blocking(move || {
+            if prefix {
+                disk.remove_prefix(&key).unwrap_or(0)
+            } else {
+                disk.remove(&key).map(|_| 1).unwrap_or(0)
+            }
+        })
+        .await
+        .unwrap_or(0)
+    }
+
+    /// The disk cache's (bytes, objects, evictions), when there is one.
+    pub fn disk_usage(&self) -> Option<(u64, u64, u64)> {
+        self.disk.as_ref().map(|d| {
+            let (b, n) = d.usage();
+            (b, n, d.evictions())
+        })
+    }
+
     fn mark_too_large(&self, memory_key: String) {
         let mut map = self.too_large.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() > 10_000 {
@@ -269,6 +348,32 @@ impl Origin {
         path: String,
         stale: Option<(Arc<Entry>, bool)>,
     ) -> Outcome<Pulled> {
+        // Not in memory: the disk cache may hold it (from before a restart,
+        // or evicted from memory). Fresh → served; stale → revalidated.
+        let mut stale = stale;
+        if stale.is_none() {
+            if let Some(entry) = self.from_disk(memory, &memory_key).await {
+                let Source::Pulled(meta) = &entry.source else {
+                    unreachable!("disk holds pulled entries")
+                };
+                let now = SystemTime::now();
+                match freshness::verdict(
+                    &meta.stored(),
+                    &self.policy,
+                    &CacheControl::default(),
+                    now,
+                    &self.limits,
+                ) {
+                    Verdict::Fresh => {
+                        return Outcome::Shared(Pulled::Stored(Served(entry), CacheStatus::Hit))
+                    }
+                    Verdict::Stale {
+                        may_serve_on_error, ..
+                    } => stale = Some((entry, may_serve_on_error)),
+                    Verdict::MustRevalidate => stale = Some((entry, false)),
+                }
+            }
+        }
         let stale_meta = stale.as_ref().and_then(|(e, _)| match &e.source {
             Source::Pulled(m) => Some(m.as_ref().clone()),
             Source::Local { .. } => None,
@@ -297,7 +402,9 @@ impl Origin {
             // §4.3.4: a 304 freshens the stored response; its body is kept.
             Ok(f) if f.status == 304 => match (stale, stale_meta) {
                 (Some((entry, _)), Some(meta)) => {
-                    let source = Source::Pulled(Box::new(meta.refreshed_by(&f)));
+                    let meta = meta.refreshed_by(&f);
+                    self.to_disk(&memory_key, &meta, &path, &entry.asset).await;
+                    let source = Source::Pulled(Box::new(meta));
                     let served = store(memory, memory_key, entry.asset.clone(), source);
                     Outcome::Shared(Pulled::Stored(served, CacheStatus::Stale))
                 }
@@ -312,6 +419,8 @@ impl Origin {
                 if self.storable(&f) {
                     let meta = PulledMeta::of(&f);
                     let asset = asset_of(&f, &path, &self.default_cc);
+                    // On disk first: once a client has it, a restart keeps it.
+                    self.to_disk(&memory_key, &meta, &path, &asset).await;
                     let served = store(
                         memory,
                         memory_key.clone(),
@@ -325,6 +434,7 @@ impl Origin {
                 } else {
                     // A stale copy of something now uncacheable must go.
                     memory.remove(&memory_key);
+                    self.forget_on_disk(&memory_key, false).await;
                     Outcome::Private(Pulled::Passed(Arc::new(f)), self.pass_for)
                 }
             }

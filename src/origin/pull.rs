@@ -37,6 +37,65 @@ pub struct PulledMeta {
     pub origin_etag: Option<HeaderValue>,
     /// The origin's `Last-Modified`, raw, for revalidation.
     pub origin_last_modified: Option<HeaderValue>,
+    /// The stored response's end-to-end headers, as last updated.
+    pub headers: HeaderMap,
+}
+
+/// What the disk cache keeps besides the body: enough to rebuild the
+/// metadata and the asset after a restart.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct DiskMeta {
+    /// Status code.
+    pub status: u16,
+    /// End-to-end response headers (name, value), values as Latin-1-safe text.
+    pub headers: Vec<(String, String)>,
+    /// When the request was sent.
+    pub request_time: SystemTime,
+    /// When the response arrived.
+    pub response_time: SystemTime,
+    /// The request path (for the Content-Type guess when there is none).
+    pub path: String,
+}
+
+impl DiskMeta {
+    /// The record of a stored response.
+    pub fn of(meta: &PulledMeta, path: &str) -> Self {
+        Self {
+            status: meta.status,
+            headers: meta
+                .headers
+                .iter()
+                .filter_map(|(n, v)| {
+                    v.to_str()
+                        .ok()
+                        .map(|v| (n.as_str().to_string(), v.to_string()))
+                })
+                .collect(),
+            request_time: meta.request_time,
+            response_time: meta.response_time,
+            path: path.to_string(),
+        }
+    }
+
+    /// The response as it was fetched, with `body`.
+    pub fn fetched(&self, body: bytes::Bytes) -> Fetched {
+        let mut headers = HeaderMap::new();
+        for (n, v) in &self.headers {
+            if let (Ok(n), Ok(v)) = (
+                reqwest::header::HeaderName::from_bytes(n.as_bytes()),
+                reqwest::header::HeaderValue::from_str(v),
+            ) {
+                headers.append(n, v);
+            }
+        }
+        Fetched {
+            status: self.status,
+            headers,
+            body,
+            request_time: self.request_time,
+            response_time: self.response_time,
+        }
+    }
 }
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -67,6 +126,7 @@ impl PulledMeta {
             response_time: f.response_time,
             origin_etag: value(h, "etag"),
             origin_last_modified: value(h, "last-modified"),
+            headers: h.clone(),
         }
     }
 
@@ -104,34 +164,27 @@ impl PulledMeta {
         h
     }
 
-    /// The metadata after a 304 (§4.3.4): the 304's freshness headers
-    /// replace the stored ones; the stored validators stay unless the 304
-    /// sends new ones; request and response times become the 304's.
+    /// The metadata after a 304 (§4.3.4): every header the 304 carries
+    /// replaces the stored one of that name; request and response times
+    /// become the 304's.
     pub fn refreshed_by(&self, not_modified: &Fetched) -> Self {
-        let fresh = Self::of(not_modified);
-        let h = &not_modified.headers;
-        Self {
-            status: self.status,
-            cache_control: if h.contains_key("cache-control") {
-                fresh.cache_control
-            } else {
-                self.cache_control.clone()
-            },
-            date: fresh.date.or(self.date),
-            expires: if h.contains_key("expires") {
-                fresh.expires
-            } else {
-                self.expires.clone()
-            },
-            last_modified: fresh.last_modified.or(self.last_modified),
-            age_header: fresh.age_header,
-            request_time: fresh.request_time,
-            response_time: fresh.response_time,
-            origin_etag: fresh.origin_etag.or_else(|| self.origin_etag.clone()),
-            origin_last_modified: fresh
-                .origin_last_modified
-                .or_else(|| self.origin_last_modified.clone()),
+        let mut headers = self.headers.clone();
+        for name in not_modified.headers.keys() {
+            if name == "content-length" {
+                continue;
+            }
+            headers.remove(name);
+            for v in not_modified.headers.get_all(name) {
+                headers.append(name.clone(), v.clone());
+            }
         }
+        Self::of(&Fetched {
+            status: self.status,
+            headers,
+            body: bytes::Bytes::new(),
+            request_time: not_modified.request_time,
+            response_time: not_modified.response_time,
+        })
     }
 }
 

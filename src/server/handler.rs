@@ -51,10 +51,10 @@ async fn route(
                 return purge::unauthorized();
             }
             if is_purge {
-                return purge::one(&state.edge, raw_path);
+                return purge::one(&state.edge, raw_path).await;
             }
             return match read_body(payload, purge::MAX_BODY).await {
-                Ok(body) => purge::many(&state.edge, &body),
+                Ok(body) => purge::many(&state.edge, &body).await,
                 Err(resp) => resp,
             };
         }

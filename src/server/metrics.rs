@@ -212,6 +212,26 @@ impl Collector for NodeCollector {
                 o.latency.metric_type(),
             )?)?;
         }
+        if let Some((bytes, objects, evictions)) = self.edge.disk_usage() {
+            let c = ConstCounter::new(evictions);
+            c.encode(encoder.encode_descriptor(
+                "disk_cache_evictions",
+                "Disk cache entries evicted to stay under cache.disk_bytes",
+                None,
+                c.metric_type(),
+            )?)?;
+            for (name, help, v) in [
+                ("disk_cache_bytes", "Bytes held by the disk cache", bytes),
+                (
+                    "disk_cache_objects",
+                    "Objects held by the disk cache",
+                    objects,
+                ),
+            ] {
+                let g = ConstGauge::new(v as i64);
+                g.encode(encoder.encode_descriptor(name, help, None, g.metric_type())?)?;
+            }
+        }
         let gauges = [
             (
                 "memory_cache_bytes",

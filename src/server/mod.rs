@@ -23,6 +23,7 @@ use crate::config::{Config, ConfigError};
 use crate::edge::{Edge, Origin};
 use crate::http::freshness;
 use crate::origin::client::OriginClient;
+use crate::store::disk::DiskCache;
 use crate::store::policy::Policy;
 
 /// How long requests for a key skip coalescing after the origin answered
@@ -82,6 +83,14 @@ pub fn start(config: &Config) -> Result<Started, ServeError> {
             .map_err(|_| invalid_cc("revalidate"))?,
         config.rules()?,
     );
+    let disk = if config.cache.dir.as_os_str().is_empty() {
+        None
+    } else {
+        let d = DiskCache::open(&config.cache.dir, config.cache.disk_bytes).map_err(|e| {
+            ServeError::Origin(format!("cache.dir {}: {e}", config.cache.dir.display()))
+        })?;
+        Some(d)
+    };
     let origin = match OriginClient::new(&config.origin).map_err(ServeError::Origin)? {
         Some(client) => Some(Origin::new(
             client,
@@ -102,6 +111,7 @@ pub fn start(config: &Config) -> Result<Started, ServeError> {
             HeaderValue::from_str(&config.cache_control.revalidate)
                 .map_err(|_| invalid_cc("revalidate"))?,
             PASS_FOR,
+            disk,
         )),
         None => None,
     };

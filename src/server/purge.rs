@@ -68,15 +68,15 @@ fn purged(n: usize) -> HttpResponse {
 }
 
 /// `PURGE raw_path`.
-pub fn one(edge: &Edge, raw_path: &str) -> HttpResponse {
+pub async fn one(edge: &Edge, raw_path: &str) -> HttpResponse {
     match path::key(raw_path) {
-        Ok(k) => purged(edge.purge(&k)),
+        Ok(k) => purged(edge.purge(&k).await),
         Err(e) => errors::text(StatusCode::BAD_REQUEST, format!("bad purge path: {e}\n")),
     }
 }
 
 /// `POST /_purge` with a JSON body.
-pub fn many(edge: &Edge, body: &[u8]) -> HttpResponse {
+pub async fn many(edge: &Edge, body: &[u8]) -> HttpResponse {
     let req: Request = match serde_json::from_slice(body) {
         Ok(r) => r,
         Err(e) => {
@@ -89,7 +89,7 @@ pub fn many(edge: &Edge, body: &[u8]) -> HttpResponse {
     let mut n = 0;
     for p in &req.paths {
         match path::key(p) {
-            Ok(k) => n += edge.purge(&k),
+            Ok(k) => n += edge.purge(&k).await,
             Err(e) => {
                 return errors::text(
                     StatusCode::BAD_REQUEST,
@@ -105,7 +105,7 @@ pub fn many(edge: &Edge, body: &[u8]) -> HttpResponse {
                 format!("bad purge prefix {p:?}: must start with / and hold no ..\n"),
             );
         }
-        n += edge.purge_prefix(p);
+        n += edge.purge_prefix(p).await;
     }
     purged(n)
 }
