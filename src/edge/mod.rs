@@ -27,7 +27,7 @@ use crate::store::local::{Found, LocalStore, Stamp};
 use crate::store::memory::{MemoryCache, Weigh};
 use crate::store::policy::Policy;
 
-pub use pull::Origin;
+pub use pull::{Origin, Rules};
 
 /// What the request adds to the key for a lookup.
 #[derive(Debug, Clone, Copy, Default)]

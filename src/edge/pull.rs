@@ -37,6 +37,23 @@ enum Pulled {
     TooLarge,
 }
 
+/// What the node keeps of the origin's answers, and how it waits for them.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    /// How long a request waits for another's fetch of the same key.
+    pub lock_timeout: Duration,
+    /// Freshness where the origin says nothing, and negative caching.
+    pub policy: Policy,
+    /// How far client directives are honoured.
+    pub limits: ClientLimits,
+    /// A client's reload revalidates an object at most once per this.
+    pub client_interval: Duration,
+    /// Cache-Control passed on when the origin sent none.
+    pub default_cc: HeaderValue,
+    /// How long requests for a key skip coalescing after an uncacheable answer.
+    pub pass_for: Duration,
+}
+
 /// The origin and the rules for what the node keeps of it.
 pub struct Origin {
     client: OriginClient,
@@ -76,32 +93,18 @@ const PATH_ESCAPE: &AsciiSet = &CONTROLS
     .add(b'}');
 
 impl Origin {
-    /// An origin path: fetches through `client`, waiters wait at most
-    /// `lock_timeout`, freshness by `policy`, request directives within
-    /// `limits` (a client's reload revalidates at most once per
-    /// `client_interval`); objects without Cache-Control are passed on with
-    /// `default_cc`. An uncacheable answer makes requests for that key skip
-    /// coalescing for `pass_for`. `disk`, when given, persists what is
-    /// stored so a restarted node serves it without the origin.
-    pub fn new(
-        client: OriginClient,
-        lock_timeout: Duration,
-        policy: Policy,
-        limits: ClientLimits,
-        client_interval: Duration,
-        default_cc: HeaderValue,
-        pass_for: Duration,
-        disk: Option<DiskCache>,
-    ) -> Self {
-        let coalescer = Coalescer::new(lock_timeout);
+    /// An origin path fetching through `client`, ruled by `rules`;
+    /// `disk`, when given, persists what is stored so a restarted node
+    /// serves it without the origin.
+    pub fn new(client: OriginClient, rules: Rules, disk: Option<DiskCache>) -> Self {
         Self {
             client,
-            coalescer,
-            policy,
-            limits,
-            client_interval,
-            default_cc,
-            pass_for,
+            coalescer: Coalescer::new(rules.lock_timeout),
+            policy: rules.policy,
+            limits: rules.limits,
+            client_interval: rules.client_interval,
+            default_cc: rules.default_cc,
+            pass_for: rules.pass_for,
             stats: Arc::new(OriginStats::default()),
             too_large: Default::default(),
             disk: disk.map(Arc::new),
@@ -247,7 +250,7 @@ impl Origin {
 
     /// Reads `memory_key` from the disk cache (on the blocking pool) and
     /// puts it back in memory, compressing it again in the background.
-    async fn from_disk(&self, memory: &Memory, memory_key: &str) -> Option<Arc<Entry>> {
+    async fn read_disk(&self, memory: &Memory, memory_key: &str) -> Option<Arc<Entry>> {
         let disk = self.disk.clone()?;
         let key = memory_key.to_string();
         let (meta, body): (DiskMeta, bytes::Bytes) =
@@ -352,7 +355,7 @@ impl Origin {
         // or evicted from memory). Fresh → served; stale → revalidated.
         let mut stale = stale;
         if stale.is_none() {
-            if let Some(entry) = self.from_disk(memory, &memory_key).await {
+            if let Some(entry) = self.read_disk(memory, &memory_key).await {
                 let Source::Pulled(meta) = &entry.source else {
                     unreachable!("disk holds pulled entries")
                 };

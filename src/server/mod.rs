@@ -20,7 +20,7 @@ use actix_web::http::header::HeaderValue;
 use actix_web::{web, App, HttpServer};
 
 use crate::config::{Config, ConfigError};
-use crate::edge::{Edge, Origin};
+use crate::edge::{Edge, Origin, Rules};
 use crate::http::freshness;
 use crate::origin::client::OriginClient;
 use crate::store::disk::DiskCache;
@@ -92,27 +92,28 @@ pub fn start(config: &Config) -> Result<Started, ServeError> {
         Some(d)
     };
     let origin = match OriginClient::new(&config.origin).map_err(ServeError::Origin)? {
-        Some(client) => Some(Origin::new(
-            client,
-            Duration::from_millis(config.origin.lock_timeout_ms),
-            freshness::Policy {
-                negative_ttl: config.cache.negative_ttl_secs,
-                default_ttl: Some(config.cache.default_ttl_secs).filter(|t| *t > 0),
-                heuristic_max: config.cache.heuristic_max_secs,
-                default_swr: config.cache.stale_while_revalidate_secs,
-                default_sie: config.cache.stale_if_error_secs,
-                ..Default::default()
-            },
-            freshness::ClientLimits {
-                honour_client_no_cache: config.cache.client_no_cache,
-                min_client_max_age: 0,
-            },
-            Duration::from_millis(config.cache.client_revalidate_interval_ms),
-            HeaderValue::from_str(&config.cache_control.revalidate)
-                .map_err(|_| invalid_cc("revalidate"))?,
-            PASS_FOR,
-            disk,
-        )),
+        Some(client) => {
+            let rules = Rules {
+                lock_timeout: Duration::from_millis(config.origin.lock_timeout_ms),
+                policy: freshness::Policy {
+                    negative_ttl: config.cache.negative_ttl_secs,
+                    default_ttl: Some(config.cache.default_ttl_secs).filter(|t| *t > 0),
+                    heuristic_max: config.cache.heuristic_max_secs,
+                    default_swr: config.cache.stale_while_revalidate_secs,
+                    default_sie: config.cache.stale_if_error_secs,
+                    ..Default::default()
+                },
+                limits: freshness::ClientLimits {
+                    honour_client_no_cache: config.cache.client_no_cache,
+                    min_client_max_age: 0,
+                },
+                client_interval: Duration::from_millis(config.cache.client_revalidate_interval_ms),
+                default_cc: HeaderValue::from_str(&config.cache_control.revalidate)
+                    .map_err(|_| invalid_cc("revalidate"))?,
+                pass_for: PASS_FOR,
+            };
+            Some(Origin::new(client, rules, disk))
+        }
         None => None,
     };
     let edge = Edge::open(
