@@ -36,6 +36,9 @@ pub struct Ask<'a> {
     pub query: Option<&'a str>,
     /// The request's `Cache-Control`, honoured within the configured limits.
     pub cache_control: Option<&'a str>,
+    /// The request's `Authorization`, forwarded to the origin (RFC 9111
+    /// §3.5 then limits what is stored).
+    pub authorization: Option<&'a str>,
 }
 
 /// The result of a lookup.

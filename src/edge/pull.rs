@@ -174,6 +174,7 @@ impl Origin {
                     let ask = Ask {
                         query: query.as_deref(),
                         cache_control: None,
+                        authorization: None,
                     };
                     me.fetch(&memory, &key, &ask, stale).await;
                 });
@@ -222,6 +223,7 @@ impl Origin {
                 target.clone(),
                 key.path().to_string(),
                 stale,
+                ask.authorization.map(str::to_string),
             )
         };
         let (pulled, role) = self.coalescer.run(memory_key.clone(), work).await;
@@ -350,6 +352,7 @@ impl Origin {
         target: String,
         path: String,
         stale: Option<(Arc<Entry>, bool)>,
+        authorization: Option<String>,
     ) -> Outcome<Pulled> {
         // Not in memory: the disk cache may hold it (from before a restart,
         // or evicted from memory). Fresh → served; stale → revalidated.
@@ -381,10 +384,17 @@ impl Origin {
             Source::Pulled(m) => Some(m.as_ref().clone()),
             Source::Local { .. } => None,
         });
-        let extra = stale_meta
+        let mut extra = stale_meta
             .as_ref()
             .map(PulledMeta::revalidation_headers)
             .unwrap_or_default();
+        // A client's credentials go to the origin; what comes back is kept
+        // only if the origin allows it (§3.5), else each request fetches.
+        let has_auth = authorization.is_some();
+        if let Some(v) = authorization.and_then(|a| reqwest::header::HeaderValue::from_str(&a).ok())
+        {
+            extra.insert("authorization", v);
+        }
         let status_if_stored = if stale.is_some() {
             CacheStatus::Stale
         } else {
@@ -419,7 +429,7 @@ impl Origin {
                 Outcome::Shared(Pulled::Stored(Served(entry), CacheStatus::StaleServed))
             }
             Ok(f) => {
-                if self.storable(&f) {
+                if self.storable(&f, has_auth) {
                     let meta = PulledMeta::of(&f);
                     let asset = asset_of(&f, &path, &self.default_cc);
                     // On disk first: once a client has it, a restart keeps it.
@@ -459,7 +469,7 @@ impl Origin {
     /// to what the node serves from memory: a 200 (or, as a negative entry,
     /// a 404 or 410) in identity coding that varies on nothing but
     /// Accept-Encoding.
-    fn storable(&self, f: &Fetched) -> bool {
+    fn storable(&self, f: &Fetched, request_has_authorization: bool) -> bool {
         let h = &f.headers;
         let cc: CacheControl = cache_control::parse(
             h.get_all("cache-control")
@@ -487,7 +497,7 @@ impl Origin {
                 f.status,
                 &cc,
                 &CacheControl::default(),
-                false,
+                request_has_authorization,
                 h.contains_key("set-cookie"),
                 false,
                 h.contains_key("expires"),

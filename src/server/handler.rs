@@ -75,6 +75,10 @@ async fn route(
             .headers()
             .get(header::CACHE_CONTROL)
             .and_then(|v| v.to_str().ok()),
+        authorization: req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
     };
     match state.edge.lookup(&key, &ask).await {
         Ok(Lookup::Asset {
