@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use actix_web::http::header::HeaderValue;
-use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 
 use super::{store, Ask, CacheStatus, Entry, Lookup, Memory, Served, Source};
 use crate::asset::{Asset, Body, Coding, Representation};
@@ -78,19 +77,6 @@ impl std::fmt::Debug for Origin {
             .finish_non_exhaustive()
     }
 }
-
-/// Characters escaped when a key is written back into the origin's URL.
-const PATH_ESCAPE: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}');
 
 impl Origin {
     /// An origin path fetching through `client`, ruled by `rules`;
@@ -205,10 +191,7 @@ impl Origin {
         stale: Option<(Arc<Entry>, bool)>,
     ) -> Lookup {
         let memory_key = memory_key(key, ask.query);
-        let mut target = format!("/{}", utf8_percent_encode(key.path(), PATH_ESCAPE));
-        if key.trailing_slash {
-            target.push('/');
-        }
+        let mut target = key.url_path();
         if let Some(q) = ask.query {
             target.push('?');
             target.push_str(q);

@@ -34,7 +34,30 @@ impl Key {
     pub fn cache_key(&self) -> &str {
         &self.full
     }
+
+    /// The key written back as a URL path (`/a%20b/`), percent-encoding
+    /// what a path may not hold; built from the normalised key, never the
+    /// raw request, so `//host` cannot appear.
+    pub fn url_path(&self) -> String {
+        format!(
+            "/{}",
+            percent_encoding::utf8_percent_encode(&self.full, PATH_ESCAPE)
+        )
+    }
 }
+
+/// Characters escaped when a key is written back into a URL path.
+const PATH_ESCAPE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
 
 /// Why a path was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -122,6 +145,8 @@ mod tests {
         assert_eq!(key("//css///app.css").unwrap().path(), "css/app.css");
         assert_eq!(key("/a%20b.css").unwrap().path(), "a b.css");
         assert!(key("/docs/").unwrap().trailing_slash);
+        assert_eq!(key("/docs/").unwrap().url_path(), "/docs/");
+        assert_eq!(key("//a%20b?.css").unwrap().url_path(), "/a%20b%3F.css");
         assert_eq!(key("/%252e%252e/x").unwrap().path(), "%2e%2e/x");
     }
 

@@ -5,7 +5,6 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 
 use std::sync::Arc;
 
@@ -102,7 +101,7 @@ async fn route(
         }
         Ok(Lookup::Directory) => {
             counters.lookup(false);
-            redirect_to_directory(key.path(), req.uri().query())
+            redirect_to_directory(&key, req.uri().query())
         }
         Ok(Lookup::NotFound) => {
             counters.lookup(false);
@@ -202,23 +201,11 @@ fn not_found() -> HttpResponse {
     errors::text(StatusCode::NOT_FOUND, "not found\n")
 }
 
-/// Characters escaped when a key is written back into a URL path.
-const PATH_ESCAPE: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}');
-
 /// `/dir` → 301 `/dir/`, built from the normalised key (never the raw path,
 /// so `//evil.example` cannot become a protocol-relative redirect).
-fn redirect_to_directory(key: &str, query: Option<&str>) -> HttpResponse {
-    let mut location = format!("/{}/", utf8_percent_encode(key, PATH_ESCAPE));
+fn redirect_to_directory(key: &path::Key, query: Option<&str>) -> HttpResponse {
+    let mut location = key.url_path();
+    location.push('/');
     if let Some(q) = query {
         location.push('?');
         location.push_str(q);
