@@ -510,15 +510,28 @@ fn objects_larger_than_the_maximum_are_streamed_through_uncached() {
 #[test]
 fn authorized_requests_are_stored_only_when_the_origin_allows_it() {
     let o = Origin::start();
-    o.route("/private.json", Reply::ok("mine").header("cache-control", "max-age=60"));
-    o.route("/shared.json", Reply::ok("ours").header("cache-control", "public, max-age=60"));
+    o.route(
+        "/private.json",
+        Reply::ok("mine").header("cache-control", "max-age=60"),
+    );
+    o.route(
+        "/shared.json",
+        Reply::ok("ours").header("cache-control", "public, max-age=60"),
+    );
     let (_f, s) = edge(&o, "");
     let auth = [("authorization", "Bearer abc")];
     for _ in 0..2 {
         assert_eq!(s.get_h("/private.json", &auth).body, b"mine");
         assert_eq!(s.get_h("/shared.json", &auth).body, b"ours");
     }
-    assert_eq!(o.requests("/private.json")[0].header("authorization"), Some("Bearer abc"));
-    assert_eq!(o.count("/private.json"), 2, "max-age alone does not allow storing an authorized response (RFC 9111 §3.5)");
+    assert_eq!(
+        o.requests("/private.json")[0].header("authorization"),
+        Some("Bearer abc")
+    );
+    assert_eq!(
+        o.count("/private.json"),
+        2,
+        "max-age alone does not allow storing an authorized response (RFC 9111 §3.5)"
+    );
     assert_eq!(o.count("/shared.json"), 1, "public does");
 }
