@@ -194,6 +194,8 @@ pub struct CacheConfig {
     pub dir: PathBuf,
     /// Byte bound of the disk cache.
     pub disk_bytes: u64,
+    /// Admission to a full memory cache: "second-hit" or "always".
+    pub admission: String,
 }
 
 /// `[cache_control]`.
@@ -286,6 +288,7 @@ impl Default for CacheConfig {
             client_revalidate_interval_ms: 1_000,
             dir: PathBuf::new(),
             disk_bytes: 1 << 30,
+            admission: "second-hit".into(),
         }
     }
 }
@@ -474,6 +477,13 @@ impl Config {
             if !ok {
                 return Err(invalid(&format!("cors.allow_origins[{i}]"), o, "\"*\" or an origin like \"https://www.example.com\" (scheme and host, no path)"));
             }
+        }
+        if !matches!(self.cache.admission.as_str(), "second-hit" | "always") {
+            return Err(invalid(
+                "cache.admission",
+                &self.cache.admission,
+                "\"second-hit\" or \"always\"",
+            ));
         }
         let p = &self.purge.path;
         if !p.starts_with('/') || p.len() < 2 || p.contains(['?', '#', ' ']) {

@@ -66,7 +66,9 @@ fn evictions_keep_the_cache_under_its_bound() {
     // 16 shards of 32 KiB: each holds one 20 KB blob at a time.
     let s = Server::start(
         &f.root,
-        &config_with("[cache]\nmemory_bytes = 524288\nmax_object_bytes = 32768\n"),
+        &config_with(
+            "[cache]\nmemory_bytes = 524288\nmax_object_bytes = 32768\nadmission = \"always\"\n",
+        ),
     );
     for i in 0..64 {
         assert_eq!(s.get(&format!("/blob{i}.bin")).body, vec![i as u8; 20_000]);
@@ -98,4 +100,28 @@ fn metrics_path_is_configurable_or_off() {
         .contains("cdn_edge_http_requests_total"));
     let off = Server::start(&f.root, &config_with("metrics_path = \"\"\n"));
     assert_eq!(off.get("/metrics").body, b"a site's own file\n");
+}
+
+#[test]
+fn second_hit_admission_keeps_one_hit_wonders_out() {
+    let f = Fixture::new();
+    for i in 0..64 {
+        f.write(&format!("once{i}.bin"), &vec![i as u8; 20_000]);
+    }
+    // 16 shards of 32 KiB: each holds one 20 KB blob.
+    let s = Server::start(
+        &f.root,
+        &config_with("[cache]\nmemory_bytes = 524288\nmax_object_bytes = 32768\n"),
+    );
+    for i in 0..64 {
+        assert_eq!(s.get(&format!("/once{i}.bin")).status, 200);
+    }
+    let t = s.get("/metrics").text();
+    assert_eq!(
+        sample(&t, "cdn_edge_memory_cache_evictions_total"),
+        Some(0.0),
+        "one-hit wonders evict nothing: {t}"
+    );
+    let held = sample(&t, "cdn_edge_memory_cache_objects").unwrap();
+    assert!(held <= 16.0, "{t}");
 }

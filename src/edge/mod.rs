@@ -24,7 +24,7 @@ use crate::http::path::Key;
 use crate::origin::client::{FetchError, Fetched};
 use crate::origin::pull::PulledMeta;
 use crate::store::local::{Found, LocalStore, Stamp};
-use crate::store::memory::{MemoryCache, Weigh};
+use crate::store::memory::{Admission, MemoryCache, Weigh};
 use crate::store::policy::Policy;
 
 pub use pull::{Origin, Rules};
@@ -202,9 +202,11 @@ impl Edge {
         memory_bytes: usize,
         max_object_bytes: usize,
         refresh: Duration,
+        admission: Admission,
         origin: Option<Origin>,
     ) -> std::io::Result<Self> {
-        let memory = Arc::new(MemoryCache::new(memory_bytes, max_object_bytes));
+        let memory =
+            Arc::new(MemoryCache::new(memory_bytes, max_object_bytes).with_admission(admission));
         // Leave room for the entry's own overhead and its key.
         let budget = memory.max_object_bytes().saturating_sub(ENTRY_SLACK) as u64;
         let local = LocalStore::open(root, policy, budget)?;

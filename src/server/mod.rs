@@ -24,6 +24,7 @@ use crate::edge::{Edge, Origin, Rules};
 use crate::http::freshness;
 use crate::origin::client::OriginClient;
 use crate::store::disk::DiskCache;
+use crate::store::memory::Admission;
 use crate::store::policy::Policy;
 
 /// How long requests for a key skip coalescing after the origin answered
@@ -122,6 +123,11 @@ pub fn start(config: &Config) -> Result<Started, ServeError> {
         config.cache.memory_bytes as usize,
         config.cache.max_object_bytes as usize,
         Duration::from_millis(config.server.refresh_ms),
+        if config.cache.admission == "always" {
+            Admission::Always
+        } else {
+            Admission::SecondHit
+        },
         origin,
     )
     .map_err(ServeError::Root)?;

@@ -32,12 +32,31 @@ pub struct MemoryCache<V> {
     evictions: AtomicU64,
     epoch: Instant,
     promote_every_ms: u64,
+    admission: Admission,
 }
 
 struct Shard<V> {
     map: LruCache<String, Slot<V>, Hasher>,
     bytes: usize,
+    /// Doorkeeper: hashes of keys refused once because admitting them
+    /// would have evicted something (see [`Admission::SecondHit`]).
+    seen: std::collections::HashSet<u64>,
 }
+
+/// Which new entries may evict old ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Every entry is admitted (plain LRU).
+    Always,
+    /// When the shard is full, a key is admitted only on its second
+    /// request within the doorkeeper's memory (the most recent
+    /// `DOORKEEPER` refused keys per shard), so one-hit wonders do not
+    /// evict hot assets (the doorkeeper of TinyLFU, without the sketch).
+    SecondHit,
+}
+
+/// Refused keys remembered per shard before the doorkeeper forgets them all.
+const DOORKEEPER: usize = 4096;
 
 struct Slot<V> {
     value: V,
@@ -70,6 +89,7 @@ impl<V: Clone + Weigh> MemoryCache<V> {
                 Mutex::new(Shard {
                     map: LruCache::unbounded_with_hasher(Hasher::default()),
                     bytes: 0,
+                    seen: Default::default(),
                 })
             })
             .collect();
@@ -82,6 +102,7 @@ impl<V: Clone + Weigh> MemoryCache<V> {
             evictions: AtomicU64::new(0),
             epoch: Instant::now(),
             promote_every_ms: promote_every.as_millis() as u64,
+            admission: Admission::Always,
         }
     }
 
@@ -131,8 +152,25 @@ impl<V: Clone + Weigh> MemoryCache<V> {
             return false;
         }
         let mut shard = self.lock(self.shard(&key));
+        let would_evict = shard.bytes + weight > self.shard_bytes && !shard.map.contains(&key);
+        if self.admission == Admission::SecondHit && would_evict {
+            let h = self.hasher.hash_one(&key);
+            if !shard.seen.remove(&h) {
+                if shard.seen.len() >= DOORKEEPER {
+                    shard.seen.clear();
+                }
+                shard.seen.insert(h);
+                return false;
+            }
+        }
         self.put_locked(&mut shard, key, value, weight);
         true
+    }
+
+    /// Sets the admission rule (default [`Admission::Always`]).
+    pub fn with_admission(mut self, admission: Admission) -> Self {
+        self.admission = admission;
+        self
     }
 
     fn put_locked(&self, shard: &mut Shard<V>, key: String, value: V, weight: usize) {
@@ -260,6 +298,25 @@ mod tests {
         }
         assert_eq!(c.remove_prefix("img/"), 2);
         assert!(c.get("imgx").is_some() && c.get("css/a").is_some() && c.get("img/a").is_none());
+    }
+
+    #[test]
+    fn second_hit_admission_keeps_one_hit_wonders_out_of_a_full_shard() {
+        let c = MemoryCache::with_promotion(SHARDS * 100, 100, Duration::ZERO)
+            .with_admission(Admission::SecondHit);
+        let shard0 = c.shard("k0") as *const _;
+        let keys: Vec<String> = (0..)
+            .map(|i| format!("k{i}"))
+            .filter(|k| std::ptr::eq(c.shard(k), shard0))
+            .take(3)
+            .collect();
+        assert!(c.insert(keys[0].clone(), Blob(40)));
+        assert!(c.insert(keys[1].clone(), Blob(40)));
+        // Full: a newcomer is refused once, admitted on its second try.
+        assert!(!c.insert(keys[2].clone(), Blob(40)));
+        assert!(c.get(&keys[0]).is_some() && c.get(&keys[1]).is_some());
+        assert!(c.insert(keys[2].clone(), Blob(40)));
+        assert!(c.get(&keys[2]).is_some());
     }
 
     proptest! {
