@@ -184,10 +184,11 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
-wait_http() { # wait_http URL [SECONDS]: until it answers 2xx (default 20 s)
+wait_http() { # wait_http URL [SECONDS [PID]]: until it answers 2xx (default 20 s) or PID exits
     local i
     for i in $(seq $((${2:-20} * 10))); do
         curl -fsS -o /dev/null --max-time 1 "$1" 2>/dev/null && return 0
+        [[ -z ${3:-} ]] || kill -0 "$3" 2>/dev/null || return 1
         sleep 0.1
     done
     return 1
@@ -305,12 +306,12 @@ else
     MAIN_PID[varnish]=$!
     STARTED+=("${MAIN_PID[varnish]}")
     ADDR[varnish]=127.0.0.1:$port
-    if wait_http "http://${ADDR[varnish]}$PROBE" 60 && kill -0 "${MAIN_PID[varnish]}" 2>/dev/null; then
+    if wait_http "http://${ADDR[varnish]}$PROBE" 60 "${MAIN_PID[varnish]}" && kill -0 "${MAIN_PID[varnish]}" 2>/dev/null; then
         log "varnish manager ${MAIN_PID[varnish]} (children $(children_of "${MAIN_PID[varnish]}" | tr '\n' ' ')) on ${ADDR[varnish]}"
     else
         tail -n 20 "$TMP/varnish/stdout" >&2 || true
         stop_pid "${MAIN_PID[varnish]}"
-        skip_varnish "varnishd did not start or answer (output above)"
+        skip_varnish "$VARNISHD ${VARNISH_ARGS[*]} did not start or answer (its output is above)"
     fi
 fi
 
@@ -525,7 +526,7 @@ echo "Setup: $(nproc) cores (wrk, the caches and the origin share them); cache o
     "from /proc (CLK_TCK $CLK_TCK) of the cache's processes (cdn-edge: its PID; nginx: master + workers + cache manager;" \
     "Varnish: manager + child) / wrk requests; origin = nginx $("$NGINX" -v 2>&1 | sed 's|.*/||')" \
     "(+ slow_origin.py for /storm-*, ${STORM_DELAY}s)."
-echo "Versions: cdn-edge $(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo '?'), nginx $("$NGINX" -v 2>&1 | sed 's|.*/||')${VARNISHD:+, $("$VARNISHD" -V 2>&1 | head -n1 | grep -o 'varnish-[0-9.]*')}."
+echo "Versions: cdn-edge $(cd "$REPO" && git describe --always --dirty 2>/dev/null || echo '?'), nginx $("$NGINX" -v 2>&1 | sed 's|.*/||')$([[ -n $VARNISH_SKIPPED ]] || "$VARNISHD" -V 2>&1 | grep -o -m1 'varnish-[0-9.]*' | sed 's/^/, /')."
 for s in "${CACHES[@]}"; do
     echo "Fill: $s: ${WARM_ORIGIN[$s]} origin requests for $(wc -l <"$PATHS") objects fetched 3 times; 'gzip, br' -> ${WARM_ENC[$s]}."
 done
