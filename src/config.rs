@@ -196,6 +196,8 @@ pub struct CacheConfig {
     pub disk_bytes: u64,
     /// Admission to a full memory cache: "second-hit" or "always".
     pub admission: String,
+    /// Store pulled responses that carry Set-Cookie.
+    pub store_set_cookie: bool,
 }
 
 /// `[cache_control]`.
@@ -289,6 +291,7 @@ impl Default for CacheConfig {
             dir: PathBuf::new(),
             disk_bytes: 1 << 30,
             admission: "second-hit".into(),
+            store_set_cookie: false,
         }
     }
 }

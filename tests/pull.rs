@@ -535,3 +535,105 @@ fn authorized_requests_are_stored_only_when_the_origin_allows_it() {
     );
     assert_eq!(o.count("/shared.json"), 1, "public does");
 }
+
+#[test]
+fn redirects_and_other_cacheable_statuses_are_stored_and_replayed() {
+    let o = Origin::start();
+    o.route(
+        "/old.css",
+        Reply::status(301, "moved")
+            .header("location", "/new.css")
+            .header("cache-control", "max-age=600"),
+    );
+    o.route(
+        "/teapot",
+        Reply::status(418, "short and stout").header("cache-control", "max-age=600"),
+    );
+    let (_f, s) = edge(&o, "");
+    for _ in 0..3 {
+        let r = s.get("/old.css");
+        assert_eq!(r.status, 301);
+        assert_eq!(r.header("location"), Some("/new.css"));
+        assert_eq!(r.body, b"moved");
+        let t = s.get("/teapot");
+        assert_eq!(
+            t.status, 418,
+            "explicit freshness makes any status storable (RFC 9111 §3)"
+        );
+    }
+    assert_eq!(o.count("/old.css"), 1);
+    assert_eq!(o.count("/teapot"), 1);
+}
+
+#[test]
+fn a_no_cache_response_is_stored_but_revalidated_every_time() {
+    let o = Origin::start();
+    o.route(
+        "/nc.js",
+        Reply::ok("nc")
+            .header("cache-control", "no-cache")
+            .header("etag", "\"n1\"")
+            .etag_304("\"n1\""),
+    );
+    let (_f, s) = edge(&o, "");
+    for _ in 0..3 {
+        assert_eq!(s.get("/nc.js").body, b"nc");
+    }
+    let reqs = o.requests("/nc.js");
+    assert_eq!(reqs.len(), 3, "every request revalidates");
+    assert_eq!(
+        reqs[1].header("if-none-match"),
+        Some("\"n1\""),
+        "with the stored validator"
+    );
+    assert_eq!(reqs[2].header("if-none-match"), Some("\"n1\""));
+}
+
+#[test]
+fn set_cookie_responses_are_stored_only_when_configured() {
+    let o = Origin::start();
+    o.route(
+        "/sc.js",
+        Reply::ok("sc")
+            .header("cache-control", "max-age=600")
+            .header("set-cookie", "a=b"),
+    );
+    let (_f, s) = edge(&o, "[cache]\nstore_set_cookie = true\n");
+    s.get("/sc.js");
+    s.get("/sc.js");
+    assert_eq!(o.count("/sc.js"), 1);
+}
+
+#[test]
+fn hop_by_hop_headers_are_not_forwarded() {
+    let o = Origin::start();
+    o.route(
+        "/hop.js",
+        Reply::ok("hop")
+            .header("cache-control", "no-store")
+            .header("connection", "x-private-hop")
+            .header("x-private-hop", "secret")
+            .header("keep-alive", "timeout=5")
+            .header("x-end-to-end", "kept"),
+    );
+    let (_f, s) = edge(&o, "");
+    for _ in 0..2 {
+        let r = s.get_h(
+            "/hop.js",
+            &[("connection", "x-client-hop, close"), ("x-client-hop", "1")],
+        );
+        assert_eq!(r.body, b"hop");
+        assert!(!r.has("x-private-hop"), "{}", r.summary());
+        assert!(!r.has("keep-alive"), "{}", r.summary());
+        assert_eq!(
+            r.header("x-end-to-end"),
+            Some("kept"),
+            "end-to-end headers of a passed-through response are kept"
+        );
+    }
+    let seen = &o.requests("/hop.js")[0];
+    assert!(
+        seen.header("x-client-hop").is_none(),
+        "a client's hop-by-hop header never reaches the origin"
+    );
+}

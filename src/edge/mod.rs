@@ -91,12 +91,20 @@ impl Deref for Served {
 }
 
 impl Served {
-    /// The status to answer with: 200 for assets, 404/410 for stored
-    /// negative answers from the origin.
+    /// The status to answer with: 200 for assets, the origin's status for
+    /// other stored responses (404, 410, 301, ...).
     pub fn status(&self) -> u16 {
         match &self.0.source {
             Source::Pulled(meta) => meta.status,
             Source::Local { .. } => 200,
+        }
+    }
+
+    /// For a pulled object, the origin's end-to-end headers as stored.
+    pub fn origin_headers(&self) -> Option<&reqwest::header::HeaderMap> {
+        match &self.0.source {
+            Source::Pulled(meta) => Some(&meta.headers),
+            Source::Local { .. } => None,
         }
     }
 

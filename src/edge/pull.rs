@@ -51,6 +51,9 @@ pub struct Rules {
     pub default_cc: HeaderValue,
     /// How long requests for a key skip coalescing after an uncacheable answer.
     pub pass_for: Duration,
+    /// Store responses that carry `Set-Cookie` (their cookie is then sent
+    /// to every client).
+    pub store_set_cookie: bool,
 }
 
 /// The origin and the rules for what the node keeps of it.
@@ -62,6 +65,7 @@ pub struct Origin {
     client_interval: Duration,
     default_cc: HeaderValue,
     pass_for: Duration,
+    store_set_cookie: bool,
     stats: Arc<OriginStats>,
     /// Keys found too large to store, until when: their requests stream
     /// straight through without a first, aborted fetch.
@@ -91,6 +95,7 @@ impl Origin {
             client_interval: rules.client_interval,
             default_cc: rules.default_cc,
             pass_for: rules.pass_for,
+            store_set_cookie: rules.store_set_cookie,
             stats: Arc::new(OriginStats::default()),
             too_large: Default::default(),
             disk: disk.map(Arc::new),
@@ -449,10 +454,11 @@ impl Origin {
     }
 
     /// Whether a response is kept (RFC 9111 §3 for a shared cache), limited
-    /// to what the node serves from memory: a 200 (or, as a negative entry,
-    /// a 404 or 410) in identity coding that varies on nothing but
-    /// Accept-Encoding.
+    /// to what the node serves from memory: a response in identity coding
+    /// that varies on nothing but Accept-Encoding. A 200 becomes an asset;
+    /// other statuses (404, 410, 301, 308, ...) are replayed as stored.
     fn storable(&self, f: &Fetched, request_has_authorization: bool) -> bool {
+        let store_set_cookie = self.store_set_cookie;
         let h = &f.headers;
         let cc: CacheControl = cache_control::parse(
             h.get_all("cache-control")
@@ -472,7 +478,12 @@ impl Origin {
             .get("content-encoding")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| !v.eq_ignore_ascii_case("identity"));
-        matches!(f.status, 200 | 404 | 410)
+        // Any final status §3 allows (cacheable by default, or with
+        // explicit freshness), except partial content, 304, and server
+        // errors other than 501: an origin in trouble is asked again.
+        !matches!(f.status, 206 | 304)
+            && (200..600).contains(&f.status)
+            && (f.status < 500 || f.status == 501)
             && !vary_other
             && !encoded
             && freshness::storable(
@@ -482,7 +493,7 @@ impl Origin {
                 &CacheControl::default(),
                 request_has_authorization,
                 h.contains_key("set-cookie"),
-                false,
+                store_set_cookie,
                 h.contains_key("expires"),
                 vary_star,
             )

@@ -112,6 +112,7 @@ pub fn start(config: &Config) -> Result<Started, ServeError> {
                 default_cc: HeaderValue::from_str(&config.cache_control.revalidate)
                     .map_err(|_| invalid_cc("revalidate"))?,
                 pass_for: PASS_FOR,
+                store_set_cookie: config.cache.store_set_cookie,
             };
             Some(Origin::new(client, rules, disk))
         }

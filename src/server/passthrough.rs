@@ -31,8 +31,8 @@ pub fn cache_headers(h: &mut HeaderMap, asset: &Served, status: CacheStatus) {
     }
 }
 
-/// A stored negative answer (404/410 from the origin), with its body,
-/// type and Cache-Control; no validators or ranges.
+/// A stored non-200 response (404, 410, 301, ...) replayed with its
+/// status, headers and body; no negotiation, validators or ranges.
 pub fn stored_error(asset: &Served, head: bool) -> HttpResponse {
     let status = StatusCode::from_u16(asset.status()).unwrap_or(StatusCode::NOT_FOUND);
     let body = asset.representations().iter().find_map(|r| match &r.body {
@@ -44,6 +44,12 @@ pub fn stored_error(asset: &Served, head: bool) -> HttpResponse {
         _ => HttpResponse::new(status),
     };
     let h = resp.headers_mut();
+    if let Some(origin) = asset.origin_headers() {
+        // The stored response's own headers (Location for a redirect, ...);
+        // Age and Cache-Status are added after.
+        copy_headers(h, origin);
+        h.remove(actix_web::http::header::AGE);
+    }
     h.insert(
         actix_web::http::header::CONTENT_TYPE,
         asset.content_type.clone(),
