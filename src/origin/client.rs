@@ -138,27 +138,13 @@ impl OriginClient {
         path_and_query: &str,
         extra: &HeaderMap,
     ) -> Result<Fetched, FetchError> {
-        let url = format!("{}{}", self.base, path_and_query);
         let mut attempt = 0;
         let (mut resp, request_time) = loop {
-            let mut req = self
-                .client
-                .get(&url)
-                .header("accept-encoding", "identity")
-                .header("via", "1.1 cdn-edge");
-            if let Some(h) = &self.host {
-                req = req.header("host", h.clone());
-            }
-            for (n, v) in extra {
-                req = req.header(n, v);
-            }
             let request_time = SystemTime::now();
-            match tokio::time::timeout(self.first_byte, req.send()).await {
-                Err(_) => return Err(FetchError::Timeout),
-                Ok(Ok(resp)) => break (resp, request_time),
-                Ok(Err(e)) if e.is_timeout() => return Err(FetchError::Timeout),
-                Ok(Err(e)) if e.is_connect() && attempt < self.retries => attempt += 1,
-                Ok(Err(e)) => return Err(FetchError::Unreachable(short(&e))),
+            match send(self.get_request(path_and_query, extra), self.first_byte).await {
+                Ok(resp) => break (resp, request_time),
+                Err((_, true)) if attempt < self.retries => attempt += 1,
+                Err((e, _)) => return Err(e),
             }
         };
         let response_time = SystemTime::now();
@@ -219,21 +205,8 @@ impl OriginClient {
     /// stream with an error, which aborts the client's response.
     pub async fn stream(&self, path_and_query: &str) -> Result<Streamed, FetchError> {
         use futures_util::StreamExt;
-        let url = format!("{}{}", self.base, path_and_query);
-        let mut req = self
-            .client
-            .get(&url)
-            .header("accept-encoding", "identity")
-            .header("via", "1.1 cdn-edge");
-        if let Some(h) = &self.host {
-            req = req.header("host", h.clone());
-        }
-        let resp = match tokio::time::timeout(self.first_byte, req.send()).await {
-            Err(_) => return Err(FetchError::Timeout),
-            Ok(Err(e)) if e.is_timeout() => return Err(FetchError::Timeout),
-            Ok(Err(e)) => return Err(FetchError::Unreachable(short(&e))),
-            Ok(Ok(r)) => r,
-        };
+        let req = self.get_request(path_and_query, &HeaderMap::new());
+        let resp = send(req, self.first_byte).await.map_err(|(e, _)| e)?;
         let status = resp.status().as_u16();
         let len = resp.content_length();
         let mut headers = resp.headers().clone();
@@ -274,18 +247,8 @@ impl OriginClient {
         h.append("via", HeaderValue::from_static("1.1 cdn-edge"));
         let url = format!("{}{}", self.base, path_and_query);
         let request_time = SystemTime::now();
-        let send = self
-            .client
-            .request(method, &url)
-            .headers(h)
-            .body(body)
-            .send();
-        let resp = match tokio::time::timeout(self.total, send).await {
-            Err(_) => return Err(FetchError::Timeout),
-            Ok(Err(e)) if e.is_timeout() => return Err(FetchError::Timeout),
-            Ok(Err(e)) => return Err(FetchError::Unreachable(short(&e))),
-            Ok(Ok(r)) => r,
-        };
+        let req = self.client.request(method, &url).headers(h).body(body);
+        let resp = send(req, self.total).await.map_err(|(e, _)| e)?;
         let response_time = SystemTime::now();
         let status = resp.status().as_u16();
         let mut headers = resp.headers().clone();
@@ -302,6 +265,36 @@ impl OriginClient {
             request_time,
             response_time,
         })
+    }
+}
+
+impl OriginClient {
+    /// A GET of `path_and_query` asking for identity, with our `Via`, the
+    /// configured `Host` and `extra` headers.
+    fn get_request(&self, path_and_query: &str, extra: &HeaderMap) -> reqwest::RequestBuilder {
+        let mut req = self
+            .client
+            .get(format!("{}{}", self.base, path_and_query))
+            .header("accept-encoding", "identity")
+            .header("via", "1.1 cdn-edge");
+        if let Some(h) = &self.host {
+            req = req.header("host", h.clone());
+        }
+        req.headers(extra.clone())
+    }
+}
+
+/// Sends a request and waits at most `limit` for the response head. The
+/// flag on an error says it was a connection failure (worth a retry).
+async fn send(
+    req: reqwest::RequestBuilder,
+    limit: Duration,
+) -> Result<reqwest::Response, (FetchError, bool)> {
+    match tokio::time::timeout(limit, req.send()).await {
+        Err(_) => Err((FetchError::Timeout, false)),
+        Ok(Ok(resp)) => Ok(resp),
+        Ok(Err(e)) if e.is_timeout() => Err((FetchError::Timeout, false)),
+        Ok(Err(e)) => Err((FetchError::Unreachable(short(&e)), e.is_connect())),
     }
 }
 
