@@ -38,41 +38,10 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 LOADDIR=$HERE/load
 
-log() { printf '[load] %s\n' "$*" >&2; }
-die() { printf '[load] ERROR: %s\n' "$*" >&2; exit 1; }
+BENCH_TAG=load
+# shellcheck source=lib/bench.sh
+source "$HERE/lib/bench.sh"
 
-# ---------------------------------------------------------------- cleanup --
-TMP=""
-declare -a STARTED=()   # PIDs of long-running processes this script started
-WRK_PID=""
-
-stop_pid() { # stop_pid PID: TERM, wait up to 5 s, then KILL
-    local pid=$1 i
-    kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    set +e
-    [[ -n $WRK_PID ]] && stop_pid "$WRK_PID"
-    local pid
-    for pid in "${STARTED[@]+"${STARTED[@]}"}"; do stop_pid "$pid"; done
-    if [[ -n $TMP && -d $TMP ]]; then
-        if [[ $KEEP_TMP == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'log interrupted; exit 130' INT
-trap 'log terminated; exit 143' TERM
 
 # ----------------------------------------------------------- dependencies --
 find_brotli_module() {
@@ -98,13 +67,7 @@ ensure_deps() {
     find_brotli_module >/dev/null || need+=(libnginx-mod-http-brotli-static)
     ((${#need[@]} == 0)) && return 0
     log "installing missing packages: ${need[*]}"
-    local sudo=""
-    if ((EUID != 0)); then
-        command -v sudo >/dev/null || die "missing ${need[*]} and not root (no sudo)"
-        sudo=sudo
-    fi
-    $sudo apt-get update
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y "${need[@]}"
+    apt_install "${need[@]}" || die "could not install ${need[*]}"
 }
 
 ensure_deps
@@ -113,14 +76,7 @@ BROTLI_SO=$(find_brotli_module) || die "ngx_http_brotli_static_module.so not fou
 CLK_TCK=$(getconf CLK_TCK)
 
 # ------------------------------------------------------------------ build --
-if [[ -n ${CDN_EDGE_BIN:-} ]]; then
-    BIN=$CDN_EDGE_BIN
-else
-    log "cargo build --release"
-    (cd "$REPO" && cargo build --release)
-    BIN=$REPO/target/release/cdn-edge
-fi
-[[ -x $BIN ]] || die "no executable at $BIN"
+BIN=$(build_cdn_edge)
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/cdn-edge-load.XXXXXX")
 chmod 755 "$TMP"
@@ -262,20 +218,7 @@ for s in cdn-edge nginx; do
 done
 
 # ------------------------------------------------------------------- runs --
-# shellcheck source=lib/wrk.sh
-source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib/wrk.sh"
 
-run_wrk() { # run_wrk OUTFILE wrk-args...: bounded in time, interruptible
-    local out=$1
-    shift
-    timeout --kill-after=5 $((DURATION + WARMUP + 60)) \
-        wrk -t "$THREADS" -c "$CONNECTIONS" --timeout 5s --latency "$@" >"$out" 2>&1 &
-    WRK_PID=$!
-    local rc=0
-    wait "$WRK_PID" || rc=$?
-    WRK_PID=""
-    ((rc == 0)) || { cat "$out" >&2; die "wrk failed ($rc): wrk $*"; }
-}
 
 declare -A SCEN_NAME=(
     [a]="(a) 30 KB CSS, br"
@@ -303,7 +246,7 @@ measure() { # measure ROUND ORDER SCENARIO SERVER
     out=$TMP/wrk-r$round-$sc-$s.txt
     # shellcheck disable=SC2046
     t0=$(proc_ticks $(pids_of "$s"))
-    run_wrk "$out" -d "${DURATION}s" "${args[@]}"
+    run_wrk "$out" "$DURATION" "${args[@]}"
     # shellcheck disable=SC2046
     t1=$(proc_ticks $(pids_of "$s"))
     local req secs rps p50 p99 b non2xx sockerr
@@ -327,9 +270,9 @@ measure() { # measure ROUND ORDER SCENARIO SERVER
 if ((WARMUP > 0)); then
     for s in cdn-edge nginx; do
         log "warm-up $s (${WARMUP}s mixed)"
-        run_wrk "$TMP/warmup-$s.txt" -d "${WARMUP}s" -H 'Accept-Encoding: gzip, br' \
+        run_wrk "$TMP/warmup-$s.txt" "$WARMUP" -H 'Accept-Encoding: gzip, br' \
             -s "$LOADDIR/cycle.lua" "http://$(addr_of "$s")/" -- "$TMP/mixed.paths"
-        run_wrk "$TMP/warmup-$s-id.txt" -d 1s -s "$LOADDIR/cycle.lua" \
+        run_wrk "$TMP/warmup-$s-id.txt" 1 -s "$LOADDIR/cycle.lua" \
             "http://$(addr_of "$s")/" -- "$TMP/mixed.paths"
     done
 fi
@@ -404,7 +347,7 @@ EOF
     rss0=$(kb VmRSS)
     log "(f) memory bound: $(wc -l <"$TMP/mem.paths") files, $(du -sb "$MEMROOT" | cut -f1) B, memory_bytes=$MEM_BYTES"
     out=$TMP/wrk-mem.txt
-    run_wrk "$out" -d "${DURATION}s" -s "$LOADDIR/cycle.lua" "http://$CDN_ADDR/" -- "$TMP/mem.paths"
+    run_wrk "$out" "$DURATION" -s "$LOADDIR/cycle.lua" "http://$CDN_ADDR/" -- "$TMP/mem.paths"
     hwm=$(kb VmHWM)
     rss1=$(kb VmRSS)
     read -r req secs rps p50 p99 b non2xx sockerr < <(parse_wrk "$out") || die "cannot parse $out"

@@ -72,56 +72,12 @@ PULLDIR=$HERE/pull
 CYCLE_LUA=$HERE/load/cycle.lua # shared with benches/load.sh
 COMMAND="DURATION=$DURATION ROUNDS=$ROUNDS THREADS=$THREADS CONNECTIONS=$CONNECTIONS WARMUP=$WARMUP OBJECTS=$OBJECTS STORM_CLIENTS=$STORM_CLIENTS STORM_DELAY=$STORM_DELAY${ACCEPT_ENCODING:+ ACCEPT_ENCODING='$ACCEPT_ENCODING'} benches/pull.sh"
 
-log() { printf '[pull] %s\n' "$*" >&2; }
-die() { printf '[pull] ERROR: %s\n' "$*" >&2; exit 1; }
+BENCH_TAG=pull
+# shellcheck source=lib/bench.sh
+source "$HERE/lib/bench.sh"
 
-# ---------------------------------------------------------------- cleanup --
-TMP=""
-declare -a STARTED=()   # PIDs of long-running processes this script started
-WRK_PID=""
-
-stop_pid() { # stop_pid PID: TERM, wait up to 5 s, then KILL
-    local pid=$1 i
-    kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    set +e
-    [[ -n $WRK_PID ]] && stop_pid "$WRK_PID"
-    local pid
-    for pid in "${STARTED[@]+"${STARTED[@]}"}"; do stop_pid "$pid"; done
-    if [[ -n $TMP && -d $TMP ]]; then
-        if [[ $KEEP_TMP == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'log interrupted; exit 130' INT
-trap 'log terminated; exit 143' TERM
 
 # ----------------------------------------------------------- dependencies --
-SUDO=""
-APT_UPDATED=0
-apt_install() { # apt_install PKG...: returns apt-get's status
-    if ((EUID != 0)); then
-        command -v sudo >/dev/null || { log "cannot install $* (not root, no sudo)"; return 1; }
-        SUDO=sudo
-    fi
-    if ((APT_UPDATED == 0)); then
-        $SUDO apt-get update || return 1
-        APT_UPDATED=1
-    fi
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y "$@"
-}
 
 ensure_deps() {
     local -a need=()
@@ -147,14 +103,7 @@ VARNISHD=${VARNISHD:-$(command -v varnishd || { [[ -x /usr/sbin/varnishd ]] && e
 CLK_TCK=$(getconf CLK_TCK)
 
 # ------------------------------------------------------------------ build --
-if [[ -n ${CDN_EDGE_BIN:-} ]]; then
-    BIN=$CDN_EDGE_BIN
-else
-    log "cargo build --release"
-    (cd "$REPO" && cargo build --release)
-    BIN=$REPO/target/release/cdn-edge
-fi
-[[ -x $BIN ]] || die "no executable at $BIN"
+BIN=$(build_cdn_edge)
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/cdn-edge-pull.XXXXXX")
 chmod 755 "$TMP"
@@ -335,20 +284,7 @@ for s in "${CACHES[@]}"; do
 done
 
 # ------------------------------------------------------------------- runs --
-# shellcheck source=lib/wrk.sh
-source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib/wrk.sh"
 
-run_wrk() { # run_wrk OUTFILE SECONDS wrk-args...: bounded in time, interruptible
-    local out=$1 secs=$2
-    shift 2
-    timeout --kill-after=5 $((secs + 60)) \
-        wrk -t "$THREADS" -c "$CONNECTIONS" -d "${secs}s" --timeout 5s --latency "$@" >"$out" 2>&1 &
-    WRK_PID=$!
-    local rc=0
-    wait "$WRK_PID" || rc=$?
-    WRK_PID=""
-    ((rc == 0)) || { cat "$out" >&2; die "wrk failed ($rc): wrk $*"; }
-}
 
 order_of_round() { # order_of_round R: the caches rotated by R-1
     local r=$1 n=${#CACHES[@]} i
