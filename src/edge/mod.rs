@@ -231,30 +231,35 @@ impl Edge {
     pub async fn lookup(&self, key: &Key, ask: &Ask<'_>) -> Result<Lookup, EdgeError> {
         let cache_key = key.cache_key();
         if let Some(entry) = self.memory.get(cache_key) {
-            if let Source::Local {
-                stamp,
-                checked_ms,
-                on_disk,
-            } = &entry.source
-            {
-                // Entries streamed from disk are checked on every request
-                // (the file is about to be opened anyway), so a replaced
-                // large file is never sent under its old ETag.
-                let due = *on_disk || self.check_due(checked_ms);
-                if !due || !stamp.changed() {
-                    return Ok(Lookup::Asset {
-                        asset: Served(entry),
-                        from_memory: true,
-                        status: CacheStatus::Local,
-                    });
+            match &entry.source {
+                Source::Local {
+                    stamp,
+                    checked_ms,
+                    on_disk,
+                } => {
+                    // Entries streamed from disk are checked on every request
+                    // (the file is about to be opened anyway), so a replaced
+                    // large file is never sent under its old ETag.
+                    let due = *on_disk || self.check_due(checked_ms);
+                    if !due || !stamp.changed() {
+                        return Ok(Lookup::Asset {
+                            asset: Served(entry),
+                            from_memory: true,
+                            status: CacheStatus::Local,
+                        });
+                    }
+                    self.memory.remove(cache_key);
                 }
-                self.memory.remove(cache_key);
+                Source::Pulled(_) => {
+                    if let (Some(origin), None) = (&self.origin, ask.query) {
+                        return Ok(origin.serve_stored(&self.memory, key, ask, entry).await);
+                    }
+                }
             }
         }
-        if let Some(origin) = &self.origin {
-            // Pulled objects are keyed with their query string.
-            let pulled_key = pull::memory_key(key, ask.query);
-            if let Some(entry) = self.memory.get(&pulled_key) {
+        // Pulled objects are keyed with their query string.
+        if let (Some(origin), Some(_)) = (&self.origin, ask.query) {
+            if let Some(entry) = self.memory.get(&pull::memory_key(key, ask.query)) {
                 if matches!(entry.source, Source::Pulled(_)) {
                     return Ok(origin.serve_stored(&self.memory, key, ask, entry).await);
                 }

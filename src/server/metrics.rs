@@ -140,8 +140,9 @@ impl Collector for NodeCollector {
             ConstCounter::new(n).encode(requests.encode_family(&[("class", *class)])?)?;
         }
 
+        // Every other figure: plain counters and gauges, encoded alike.
         let s = self.edge.cache_stats();
-        let counters = [
+        let mut counters = vec![
             (
                 "http_response_body_bytes",
                 "Response body bytes sent",
@@ -163,13 +164,22 @@ impl Collector for NodeCollector {
                 s.evictions,
             ),
         ];
-        for (name, help, v) in counters {
-            let c = ConstCounter::new(v);
-            c.encode(encoder.encode_descriptor(name, help, None, c.metric_type())?)?;
-        }
-        if let Some(o) = self.edge.origin_stats() {
+        let mut gauges = vec![
+            (
+                "memory_cache_bytes",
+                "Bytes held by the memory cache (bodies plus per-entry overhead)",
+                s.bytes,
+            ),
+            (
+                "memory_cache_objects",
+                "Assets held by the memory cache",
+                s.objects,
+            ),
+        ];
+        let origin = self.edge.origin_stats();
+        if let Some(o) = &origin {
             let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-            let counters = [
+            counters.extend([
                 (
                     "origin_requests",
                     "Requests sent to the origin",
@@ -200,53 +210,36 @@ impl Collector for NodeCollector {
                     "Requests that waited for another request's origin fetch",
                     load(&o.coalesced_waiters),
                 ),
-            ];
-            for (name, help, v) in counters {
-                let c = ConstCounter::new(v);
-                c.encode(encoder.encode_descriptor(name, help, None, c.metric_type())?)?;
-            }
+            ]);
+        }
+        if let Some((bytes, objects, evictions)) = self.edge.disk_usage() {
+            counters.push((
+                "disk_cache_evictions",
+                "Disk cache entries evicted to stay under cache.disk_bytes",
+                evictions,
+            ));
+            gauges.push(("disk_cache_bytes", "Bytes held by the disk cache", bytes));
+            gauges.push((
+                "disk_cache_objects",
+                "Objects held by the disk cache",
+                objects,
+            ));
+        }
+        for (name, help, v) in counters {
+            let c = ConstCounter::new(v);
+            c.encode(encoder.encode_descriptor(name, help, None, c.metric_type())?)?;
+        }
+        for (name, help, v) in gauges {
+            let g = ConstGauge::new(v as i64);
+            g.encode(encoder.encode_descriptor(name, help, None, g.metric_type())?)?;
+        }
+        if let Some(o) = &origin {
             o.latency.encode(encoder.encode_descriptor(
                 "origin_latency_seconds",
                 "Time from sending an origin request to having the whole response",
                 None,
                 o.latency.metric_type(),
             )?)?;
-        }
-        if let Some((bytes, objects, evictions)) = self.edge.disk_usage() {
-            let c = ConstCounter::new(evictions);
-            c.encode(encoder.encode_descriptor(
-                "disk_cache_evictions",
-                "Disk cache entries evicted to stay under cache.disk_bytes",
-                None,
-                c.metric_type(),
-            )?)?;
-            for (name, help, v) in [
-                ("disk_cache_bytes", "Bytes held by the disk cache", bytes),
-                (
-                    "disk_cache_objects",
-                    "Objects held by the disk cache",
-                    objects,
-                ),
-            ] {
-                let g = ConstGauge::new(v as i64);
-                g.encode(encoder.encode_descriptor(name, help, None, g.metric_type())?)?;
-            }
-        }
-        let gauges = [
-            (
-                "memory_cache_bytes",
-                "Bytes held by the memory cache (bodies plus per-entry overhead)",
-                s.bytes,
-            ),
-            (
-                "memory_cache_objects",
-                "Assets held by the memory cache",
-                s.objects,
-            ),
-        ];
-        for (name, help, v) in gauges {
-            let g = ConstGauge::new(v as i64);
-            g.encode(encoder.encode_descriptor(name, help, None, g.metric_type())?)?;
         }
         Ok(())
     }

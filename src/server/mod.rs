@@ -54,6 +54,9 @@ pub enum ServeError {
     /// The origin client cannot be built.
     #[error("{0}")]
     Origin(String),
+    /// The disk cache directory cannot be used.
+    #[error("{0}")]
+    Disk(String),
     /// The listen address cannot be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -88,7 +91,7 @@ pub fn start(config: &Config) -> Result<Started, ServeError> {
         None
     } else {
         let d = DiskCache::open(&config.cache.dir, config.cache.disk_bytes).map_err(|e| {
-            ServeError::Origin(format!("cache.dir {}: {e}", config.cache.dir.display()))
+            ServeError::Disk(format!("cache.dir {}: {e}", config.cache.dir.display()))
         })?;
         Some(d)
     };

@@ -265,16 +265,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn evicts_least_recently_used_within_a_shard() {
-        let c = MemoryCache::with_promotion(SHARDS * 100, 100, Duration::ZERO);
-        // Find three keys in one shard.
+    /// Three keys that land in the same shard.
+    fn same_shard_keys(c: &MemoryCache<Blob>) -> Vec<String> {
         let shard0 = c.shard("k0") as *const _;
-        let keys: Vec<String> = (0..)
+        (0..)
             .map(|i| format!("k{i}"))
             .filter(|k| std::ptr::eq(c.shard(k), shard0))
             .take(3)
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn evicts_least_recently_used_within_a_shard() {
+        let c = MemoryCache::with_promotion(SHARDS * 100, 100, Duration::ZERO);
+        let keys = same_shard_keys(&c);
         assert!(c.insert(keys[0].clone(), Blob(40)));
         assert!(c.insert(keys[1].clone(), Blob(40)));
         assert!(c.get(&keys[0]).is_some());
@@ -304,12 +308,7 @@ mod tests {
     fn second_hit_admission_keeps_one_hit_wonders_out_of_a_full_shard() {
         let c = MemoryCache::with_promotion(SHARDS * 100, 100, Duration::ZERO)
             .with_admission(Admission::SecondHit);
-        let shard0 = c.shard("k0") as *const _;
-        let keys: Vec<String> = (0..)
-            .map(|i| format!("k{i}"))
-            .filter(|k| std::ptr::eq(c.shard(k), shard0))
-            .take(3)
-            .collect();
+        let keys = same_shard_keys(&c);
         assert!(c.insert(keys[0].clone(), Blob(40)));
         assert!(c.insert(keys[1].clone(), Blob(40)));
         // Full: a newcomer is refused once, admitted on its second try.
