@@ -22,7 +22,9 @@ fn css_asset() -> Asset {
         reps,
         asset::content_type("app.css"),
         Some(std::time::SystemTime::now()),
-        HeaderValue::from_static("public, max-age=31536000, immutable"),
+        Some(HeaderValue::from_static(
+            "public, max-age=31536000, immutable",
+        )),
         vec![],
     )
 }

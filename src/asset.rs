@@ -88,6 +88,17 @@ impl Representation {
         }
     }
 
+    /// Builds an in-memory representation with a given ETag (a pulled
+    /// object keeps its origin's validator, RFC 9111 §4.3.1).
+    pub fn with_etag(coding: Coding, body: Bytes, etag: HeaderValue) -> Self {
+        Self {
+            coding,
+            len: body.len() as u64,
+            body: Body::Memory(body),
+            etag,
+        }
+    }
+
     /// Bytes of this representation held in memory.
     pub fn memory_bytes(&self) -> usize {
         match &self.body {
@@ -115,6 +126,33 @@ pub fn etag_value(coding: Coding, hex: &str) -> HeaderValue {
         .expect("hex digits are a valid header value")
 }
 
+/// The ETag of an encoding the node made of a representation whose ETag is
+/// `identity`: the same opaque tag with `-br` / `-gz` appended inside the
+/// quotes, weak staying weak (`"abc"` → `"abc-br"`, `W/"x"` → `W/"x-br"`).
+/// It can never equal the ETag of other bytes: the origin's tag names one
+/// identity body, and the suffix names the coding made from it. A tag that
+/// is not quoted is quoted first.
+pub fn derived_etag(identity: &HeaderValue, coding: Coding) -> HeaderValue {
+    let suffix = match coding {
+        Coding::Identity => return identity.clone(),
+        Coding::Br => "-br",
+        Coding::Gzip => "-gz",
+    };
+    let raw = String::from_utf8_lossy(identity.as_bytes());
+    let raw = raw.trim();
+    let (weak, opaque) = match raw.strip_prefix("W/") {
+        Some(rest) => ("W/", rest),
+        None => ("", raw),
+    };
+    let inner = opaque
+        .strip_prefix('"')
+        .and_then(|o| o.strip_suffix('"'))
+        .unwrap_or(opaque)
+        .replace('"', "");
+    HeaderValue::from_str(&format!("{weak}\"{inner}{suffix}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("\"invalid-etag\""))
+}
+
 /// A servable resource with all its representations and prebuilt headers.
 #[derive(Debug, Clone)]
 pub struct Asset {
@@ -128,10 +166,16 @@ pub struct Asset {
     pub last_modified: Option<SystemTime>,
     /// `Last-Modified` as a header value.
     pub last_modified_value: Option<HeaderValue>,
-    /// `Cache-Control`.
-    pub cache_control: HeaderValue,
-    /// Headers added by configuration rules.
+    /// `Cache-Control` the node sets; `None` for a pulled object (its
+    /// origin's own field, if any, is among `extra_headers`).
+    pub cache_control: Option<HeaderValue>,
+    /// Headers added by configuration rules, or a pulled object's origin
+    /// headers. Each name here replaces whatever the node would set under
+    /// it, and its values are sent in order (repeated names repeat).
     pub extra_headers: Vec<(HeaderName, HeaderValue)>,
+    /// Responses vary by `Accept-Encoding` even while there is one
+    /// representation (a pulled object whose encodings are being made).
+    vary_encoding: bool,
 }
 
 impl Asset {
@@ -141,7 +185,7 @@ impl Asset {
         mut representations: Vec<Representation>,
         content_type: HeaderValue,
         last_modified: Option<SystemTime>,
-        cache_control: HeaderValue,
+        cache_control: Option<HeaderValue>,
         extra_headers: Vec<(HeaderName, HeaderValue)>,
     ) -> Self {
         representations.sort_by_key(|r| preference(r.coding));
@@ -157,12 +201,36 @@ impl Asset {
             last_modified_value,
             cache_control,
             extra_headers,
+            vary_encoding: false,
         }
     }
 
-    /// Whether responses vary by `Accept-Encoding` (more than one representation).
+    /// The same asset, announcing `Vary: Accept-Encoding` from its first
+    /// response on, because encodings of it will follow (RFC 9110 §12.5.5:
+    /// every response of a resource that varies says so).
+    pub fn expecting_encodings(mut self, yes: bool) -> Self {
+        self.vary_encoding = yes;
+        self
+    }
+
+    /// The same asset with `Last-Modified` sent as `raw` (a pulled object's
+    /// origin value, verbatim), `last_modified` still comparing dates.
+    pub fn with_last_modified_value(mut self, raw: Option<HeaderValue>) -> Self {
+        if raw.is_some() {
+            self.last_modified_value = raw;
+        }
+        self
+    }
+
+    /// Whether responses vary by `Accept-Encoding` (more than one
+    /// representation, or more to come).
     pub fn varies_by_encoding(&self) -> bool {
-        self.representations.len() > 1
+        self.vary_encoding || self.representations.len() > 1
+    }
+
+    /// Whether encodings of it are expected (see `expecting_encodings`).
+    pub fn expects_encodings(&self) -> bool {
+        self.vary_encoding
     }
 
     /// The representation to send for an `Accept-Encoding` value, or `None`
@@ -267,6 +335,17 @@ mod tests {
     }
 
     #[test]
+    fn derived_etags_keep_the_origin_tag_and_its_strength() {
+        let e = |s: &'static str, c| derived_etag(&HeaderValue::from_static(s), c);
+        assert_eq!(e("\"abc-123\"", Coding::Br), "\"abc-123-br\"");
+        assert_eq!(e("\"abc-123\"", Coding::Gzip), "\"abc-123-gz\"");
+        assert_eq!(e("W/\"w1\"", Coding::Br), "W/\"w1-br\"");
+        assert_eq!(e("\"abc\"", Coding::Identity), "\"abc\"");
+        assert_eq!(e("bare", Coding::Br), "\"bare-br\"");
+        assert_eq!(e("\"\"", Coding::Gzip), "\"-gz\"");
+    }
+
+    #[test]
     fn selects_by_preference() {
         let reps = vec![
             Representation::new(Coding::Identity, Bytes::from_static(b"plain")),
@@ -277,7 +356,7 @@ mod tests {
             reps,
             content_type("a.css"),
             None,
-            HeaderValue::from_static("no-cache"),
+            Some(HeaderValue::from_static("no-cache")),
             vec![],
         );
         assert!(a.varies_by_encoding());

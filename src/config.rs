@@ -92,6 +92,9 @@ pub struct OriginConfig {
     /// Seconds a waiter waits for another request's fetch of the same key
     /// before fetching itself.
     pub lock_timeout_ms: u64,
+    /// Client request headers never forwarded (names, `X-Foo-*` prefixes):
+    /// by default the unkeyed inputs known to poison shared caches.
+    pub drop_request_headers: Vec<String>,
 }
 
 impl Default for OriginConfig {
@@ -105,6 +108,10 @@ impl Default for OriginConfig {
             max_object_bytes: 64 << 20,
             retries: 1,
             lock_timeout_ms: 5_000,
+            drop_request_headers: crate::http::forward::DEFAULT_DROP
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         }
     }
 }
@@ -198,6 +205,17 @@ pub struct CacheConfig {
     pub admission: String,
     /// Store pulled responses that carry Set-Cookie.
     pub store_set_cookie: bool,
+    /// Most variants (responses that `Vary` on request headers) stored per
+    /// URL; more are passed through uncached.
+    pub max_variants: usize,
+    /// Smallest age bound (seconds) a client's `max-age=N` / `min-fresh`
+    /// may impose; tighter ones are ignored (0 = honour every client).
+    pub min_client_max_age_secs: u64,
+    /// Targeted cache-control fields (RFC 9213) this cache obeys before
+    /// `Cache-Control`, first match wins.
+    pub targeted_fields: Vec<String>,
+    /// Send the targeted fields on to clients.
+    pub pass_targeted_fields: bool,
 }
 
 /// `[cache_control]`.
@@ -292,6 +310,10 @@ impl Default for CacheConfig {
             disk_bytes: 1 << 30,
             admission: "second-hit".into(),
             store_set_cookie: false,
+            max_variants: 16,
+            min_client_max_age_secs: 0,
+            targeted_fields: vec!["CDN-Cache-Control".into()],
+            pass_targeted_fields: false,
         }
     }
 }
@@ -545,6 +567,26 @@ impl Config {
         }
         if o.retries > 10 {
             return Err(invalid("origin.retries", &o.retries, "0 to 10"));
+        }
+        if let Err(bad) = crate::http::forward::DropList::new(&o.drop_request_headers) {
+            return Err(invalid(
+                "origin.drop_request_headers",
+                &bad,
+                "header names, optionally ending in * for a prefix (\"X-Forwarded-*\")",
+            ));
+        }
+        let c = &self.cache;
+        if c.max_variants > 1024 {
+            return Err(invalid("cache.max_variants", &c.max_variants, "0 to 1024"));
+        }
+        for (i, f) in c.targeted_fields.iter().enumerate() {
+            if HeaderName::from_bytes(f.as_bytes()).is_err() {
+                return Err(invalid(
+                    &format!("cache.targeted_fields[{i}]"),
+                    f,
+                    "a header field name like \"CDN-Cache-Control\"",
+                ));
+            }
         }
         let b = &self.build;
         if !(8..=64).contains(&b.hash_len) {

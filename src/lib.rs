@@ -7,6 +7,7 @@
 pub mod asset;
 pub mod build;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod edge;
 pub mod fingerprint;
@@ -17,3 +18,5 @@ pub mod origin;
 pub mod precompress;
 pub mod server;
 pub mod store;
+#[cfg(test)]
+mod test_support;

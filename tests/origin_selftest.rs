@@ -9,7 +9,7 @@ use common::{parse_response, poll_until, request, send_raw, try_request, Respons
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Opens a connection with generous timeouts.
 fn connect(o: &Origin) -> TcpStream {
@@ -315,4 +315,67 @@ fn drop_stops_every_thread() {
             Err(e) => assert_eq!(e.kind(), ErrorKind::ConnectionReset),
         }
     }
+}
+
+#[test]
+fn echo_header_makes_the_body_depend_on_the_request() {
+    let o = Origin::start();
+    o.route(
+        "/l",
+        Reply::ok("lang=")
+            .header("Vary", "Accept-Language")
+            .echo_header("accept-language"),
+    );
+    let r = request(o.addr, "GET", "/l", &[("Accept-Language", "de")]);
+    assert_eq!(r.status, 200, "{}", r.summary());
+    assert_eq!(r.body, b"lang=de");
+    assert_eq!(r.header("content-length"), Some("7"), "framed for the echo");
+    assert_eq!(r.header("vary"), Some("Accept-Language"));
+    // the header name is matched case-insensitively; every line is echoed
+    let r = request(
+        o.addr,
+        "GET",
+        "/l",
+        &[("ACCEPT-LANGUAGE", "en"), ("accept-language", "fr;q=0.5")],
+    );
+    assert_eq!(r.body, b"lang=en, fr;q=0.5");
+    // absent: the scripted body alone
+    let r = request(o.addr, "GET", "/l", &[]);
+    assert_eq!(r.body, b"lang=");
+    assert_eq!(r.header("content-length"), Some("5"));
+    // chunked framing carries the echoed body too
+    o.route("/c", Reply::ok("x:").echo_header("x-v").chunked());
+    let r = request(o.addr, "GET", "/c", &[("X-V", "42")]);
+    assert_eq!(r.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(r.body, b"x:42");
+    assert_eq!(o.count("/l"), 3);
+}
+
+#[test]
+fn advance_clock_moves_only_the_generated_date() {
+    let o = Origin::start();
+    o.route("/d", Reply::ok("d"));
+    let scripted = "Tue, 01 Jun 2021 12:00:00 GMT";
+    o.route("/s", Reply::ok("s").header("Date", scripted));
+    let date = |path: &str| {
+        let r = request(o.addr, "GET", path, &[]);
+        assert_eq!(r.header_all("date").len(), 1, "{}", r.summary());
+        httpdate::parse_http_date(r.header("date").unwrap()).expect("an HTTP-date")
+    };
+    let before = SystemTime::now() - Duration::from_secs(1);
+    let d0 = date("/d");
+    assert!(d0 >= before && d0 <= SystemTime::now() + Duration::from_secs(1));
+
+    o.advance_clock(3600);
+    o.advance_clock(60); // cumulative
+    let d1 = date("/d");
+    let ahead = d1.duration_since(SystemTime::now()).expect("Date is ahead");
+    assert!(
+        ahead >= Duration::from_secs(3658) && ahead <= Duration::from_secs(3661),
+        "{ahead:?}"
+    );
+    // a scripted Date is sent as scripted
+    let r = request(o.addr, "GET", "/s", &[]);
+    assert_eq!(r.header_all("date"), [scripted]);
+    assert_eq!(r.body, b"s", "nothing else changes");
 }

@@ -48,7 +48,8 @@ fn a_miss_is_fetched_once_then_served_from_memory() {
         assert!(r.header("etag").is_some());
     }
     assert_eq!(o.count("/lib/app.js"), 1);
-    // The edge asks for identity and announces itself; it forwards nothing of the client's.
+    // The edge asks for identity and announces itself (what it forwards of
+    // the client's is tested in tests/forward.rs).
     let seen = &o.requests("/lib/app.js")[0];
     assert_eq!(seen.header("accept-encoding"), Some("identity"));
     assert!(seen.header("via").is_some_and(|v| v.contains("cdn-edge")));
@@ -98,21 +99,15 @@ fn no_store_private_and_set_cookie_are_not_stored() {
             .header("cache-control", "max-age=60")
             .header("set-cookie", "a=b"),
     );
-    o.route(
-        "/vary",
-        Reply::ok("x")
-            .header("cache-control", "max-age=60")
-            .header("vary", "Cookie"),
-    );
     let (_f, s) = edge(&o, "");
-    for p in ["/ns", "/pv", "/ck", "/vary"] {
+    for p in ["/ns", "/pv", "/ck"] {
         for _ in 0..2 {
             let r = s.get(p);
             assert_eq!(r.status, 200, "{p}");
-            assert_eq!(
-                r.header("cache-status"),
-                Some("cdn-edge; fwd=uri-miss"),
-                "{p}"
+            let status = r.header("cache-status").unwrap_or_default();
+            assert!(
+                status.starts_with("cdn-edge; fwd=uri-miss; detail="),
+                "{p}: passed through, with the reason: {status:?}"
             );
         }
         assert_eq!(o.count(p), 2, "{p} must reach the origin every time");
@@ -178,7 +173,7 @@ fn stale_objects_are_revalidated_with_their_validators() {
     );
     let (_f, s) = edge(&o, "");
     assert_eq!(s.get("/r.css").body, b"body{}");
-    thread::sleep(Duration::from_millis(2100));
+    advance(&o, &s, 2);
     let r = s.get("/r.css");
     assert_eq!(r.status, 200);
     assert_eq!(r.body, b"body{}");
@@ -214,7 +209,7 @@ fn stale_if_error_serves_the_stale_copy_when_the_origin_fails() {
     let (_f, s) = edge(&o, "");
     assert_eq!(s.get("/sie.js").body, b"old");
     assert_eq!(s.get("/strict.js").body, b"old");
-    thread::sleep(Duration::from_millis(2100));
+    advance(&o, &s, 2);
     o.shutdown();
     let r = s.get("/sie.js");
     assert_eq!(r.status, 200, "{}", r.summary());
@@ -266,7 +261,7 @@ fn stale_if_error_covers_an_origin_answering_5xx() {
     );
     let (_f, s) = edge(&o, "");
     assert_eq!(s.get("/e.js").body, b"old");
-    thread::sleep(Duration::from_millis(2100));
+    advance(&o, &s, 2);
     o.route("/e.js", Reply::status(500, "broken"));
     let r = s.get("/e.js");
     assert_eq!(r.status, 200, "{}", r.summary());
@@ -338,9 +333,9 @@ fn client_reloads_revalidate_at_most_once_per_interval() {
         1,
         "reloads within the interval are answered from the cache"
     );
-    let (_f2, s2) = edge(&o, "[cache]\nclient_revalidate_interval_ms = 1\n");
+    // An interval of 0 never damps: no time needs to pass.
+    let (_f2, s2) = edge(&o, "[cache]\nclient_revalidate_interval_ms = 0\n");
     s2.get("/c.css");
-    thread::sleep(Duration::from_millis(20));
     s2.get_h("/c.css", &[("cache-control", "no-cache")]);
     assert_eq!(
         o.count("/c.css"),
@@ -349,10 +344,9 @@ fn client_reloads_revalidate_at_most_once_per_interval() {
     );
     let (_f3, s3) = edge(
         &o,
-        "[cache]\nclient_no_cache = false\nclient_revalidate_interval_ms = 1\n",
+        "[cache]\nclient_no_cache = false\nclient_revalidate_interval_ms = 0\n",
     );
     s3.get("/c.css");
-    thread::sleep(Duration::from_millis(20));
     s3.get_h("/c.css", &[("cache-control", "no-cache")]);
     assert_eq!(
         o.count("/c.css"),
@@ -387,7 +381,7 @@ fn metrics_count_origin_traffic() {
     for t in threads {
         assert_eq!(t.join().unwrap(), 200);
     }
-    thread::sleep(Duration::from_millis(2100));
+    advance(&o, &s, 2);
     assert_eq!(s.get("/m.js").status, 200);
     let t = s.get("/metrics").text();
     assert_eq!(
@@ -452,7 +446,7 @@ fn stale_while_revalidate_answers_at_once_and_refreshes_in_the_background() {
     );
     let (_f, s) = edge(&o, "");
     assert_eq!(s.get("/swr.js").body, b"v1");
-    thread::sleep(Duration::from_millis(2100));
+    advance(&o, &s, 2);
     o.route(
         "/swr.js",
         Reply::ok("v2")

@@ -9,17 +9,27 @@
 //! answering, and if they are gone the entry is dropped. Every other hit is
 //! a hash lookup and one `Arc` clone.
 //!
-//! Pulled objects: see `pull` (freshness per RFC 9111, coalesced fetches).
+//! Pulled objects: see `pull` (the phases of a pull, RFC 9111), `variants`
+//! (responses that vary on request headers), `persist` (the disk cache) and
+//! `compress` (the encodings the node makes of pulled text).
 
+mod compress;
+mod persist;
 mod pull;
+mod variants;
 
+use std::net::IpAddr;
 use std::ops::Deref;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use actix_web::http::header::HeaderMap;
+
 use crate::asset::Asset;
+use crate::http::cache_control::CacheControl;
+use crate::http::freshness::{self, NoStore};
 use crate::http::path::Key;
 use crate::origin::client::{FetchError, Fetched};
 use crate::origin::pull::PulledMeta;
@@ -29,16 +39,32 @@ use crate::store::policy::Policy;
 
 pub use pull::{Origin, Rules};
 
-/// What the request adds to the key for a lookup.
-#[derive(Debug, Clone, Copy, Default)]
+/// The request, as far as a lookup needs it.
+#[derive(Debug, Clone, Copy)]
 pub struct Ask<'a> {
     /// The query string, sent to the origin and part of a pulled object's key.
     pub query: Option<&'a str>,
-    /// The request's `Cache-Control`, honoured within the configured limits.
-    pub cache_control: Option<&'a str>,
-    /// The request's `Authorization`, forwarded to the origin (RFC 9111
-    /// §3.5 then limits what is stored).
-    pub authorization: Option<&'a str>,
+    /// The client's request headers: forwarded to the origin (less
+    /// hop-by-hop and dropped ones), and the values `Vary` selects on.
+    pub headers: &'a HeaderMap,
+    /// The client's address, for `X-Forwarded-For`.
+    pub peer: Option<IpAddr>,
+    /// The request's cache directives (`Cache-Control`, or `Pragma:
+    /// no-cache` without it, RFC 9111 §5.4).
+    pub directives: &'a CacheControl,
+}
+
+impl Ask<'_> {
+    /// The directives of a request with these headers.
+    pub fn directives_of(headers: &HeaderMap) -> CacheControl {
+        let cc: Vec<&str> = headers
+            .get_all("cache-control")
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let joined = (!cc.is_empty()).then(|| cc.join(", "));
+        let pragma = headers.get("pragma").and_then(|v| v.to_str().ok());
+        freshness::request_directives(joined.as_deref(), pragma)
+    }
 }
 
 /// The result of a lookup.
@@ -54,8 +80,10 @@ pub enum Lookup {
     Directory,
     /// Nothing here (and no origin, or the origin said so uncacheably).
     NotFound,
-    /// An origin response that is not stored: answer with it as it is.
-    Passed(Arc<Fetched>),
+    /// An origin response that is not stored, and why: answer with it as it is.
+    Passed(Arc<Fetched>, NoStore),
+    /// `only-if-cached` and nothing stored may answer (RFC 9111 §5.2.1.7: 504).
+    NotCached,
     /// An origin response too large to store, passed on as it arrives.
     Streamed(crate::origin::client::Streamed),
     /// The origin could not be reached, timed out, or broke (502/504).
@@ -96,15 +124,7 @@ impl Served {
     pub fn status(&self) -> u16 {
         match &self.0.source {
             Source::Pulled(meta) => meta.status,
-            Source::Local { .. } => 200,
-        }
-    }
-
-    /// For a pulled object, the origin's end-to-end headers as stored.
-    pub fn origin_headers(&self) -> Option<&reqwest::header::HeaderMap> {
-        match &self.0.source {
-            Source::Pulled(meta) => Some(&meta.headers),
-            Source::Local { .. } => None,
+            _ => 200,
         }
     }
 
@@ -112,8 +132,8 @@ impl Served {
     /// sent as `Age`.
     pub fn age(&self, now: SystemTime) -> Option<u64> {
         match &self.0.source {
-            Source::Pulled(meta) => Some(crate::http::freshness::current_age(&meta.stored(), now)),
-            Source::Local { .. } => None,
+            Source::Pulled(meta) => Some(freshness::current_age(&meta.stored(), now)),
+            _ => None,
         }
     }
 }
@@ -163,6 +183,9 @@ enum Source {
     },
     /// From the origin.
     Pulled(Box<PulledMeta>),
+    /// Not an object: says which request headers select among the stored
+    /// variants of this URL (RFC 9111 §4.1); see `variants`.
+    Variants(variants::Marker),
 }
 
 impl Weigh for Arc<Entry> {
@@ -250,9 +273,9 @@ impl Edge {
                     }
                     self.memory.remove(cache_key);
                 }
-                Source::Pulled(_) => {
+                _ => {
                     if let (Some(origin), None) = (&self.origin, ask.query) {
-                        return Ok(origin.serve_stored(&self.memory, key, ask, entry).await);
+                        return Ok(origin.serve(&self.memory, key, ask, entry).await);
                     }
                 }
             }
@@ -260,16 +283,14 @@ impl Edge {
         // Pulled objects are keyed with their query string.
         if let (Some(origin), Some(_)) = (&self.origin, ask.query) {
             if let Some(entry) = self.memory.get(&pull::memory_key(key, ask.query)) {
-                if matches!(entry.source, Source::Pulled(_)) {
-                    return Ok(origin.serve_stored(&self.memory, key, ask, entry).await);
+                if !matches!(entry.source, Source::Local { .. }) {
+                    return Ok(origin.serve(&self.memory, key, ask, entry).await);
                 }
             }
         }
         let found = self.load_local(key).await?;
         match (found, &self.origin) {
-            (Lookup::NotFound, Some(origin)) => {
-                Ok(origin.fetch(&self.memory, key, ask, None).await)
-            }
+            (Lookup::NotFound, Some(origin)) => Ok(origin.miss(&self.memory, key, ask, None).await),
             (found, _) => Ok(found),
         }
     }
@@ -332,19 +353,22 @@ impl Edge {
         self.origin.is_some()
     }
 
-    /// Drops what is stored for a request path (every query variant of it
-    /// too); returns how many objects went. Local files are simply reloaded
-    /// on their next request.
+    /// Drops what is stored for a request path (every query variant of it,
+    /// and every `Vary` variant of those); returns how many objects went.
+    /// Local files are simply reloaded on their next request.
     pub async fn purge(&self, key: &Key) -> usize {
         let k = key.cache_key();
         let exact = usize::from(self.memory.get(k).is_some());
         self.memory.remove(k);
         let with_query = format!("{k}?");
-        let mut n = exact + self.memory.remove_prefix(&with_query);
+        let with_vary = variants::prefix(k);
+        let mut n =
+            exact + self.memory.remove_prefix(&with_query) + self.memory.remove_prefix(&with_vary);
         if let Some(o) = &self.origin {
             // Disk entries count where memory had no copy.
-            let on_disk =
-                o.forget_on_disk(k, false).await + o.forget_on_disk(&with_query, true).await;
+            let on_disk = o.forget_on_disk(k, false).await
+                + o.forget_on_disk(&with_query, true).await
+                + o.forget_on_disk(&with_vary, true).await;
             n = n.max(on_disk);
         }
         n
@@ -365,21 +389,27 @@ impl Edge {
         self.origin.as_ref().and_then(|o| o.disk_usage())
     }
 
-    /// Passes a request with an unsafe method to the origin and, when it
-    /// succeeds, drops what is stored for its URL and for the URLs in the
-    /// response's `Location` / `Content-Location` (RFC 9111 §4.4).
-    /// `None` when no origin is configured.
+    /// Passes a request with an unsafe method to the origin (its
+    /// end-to-end headers and body) and, when it succeeds, drops what is
+    /// stored for its URL and for the URLs in the response's `Location` /
+    /// `Content-Location` (RFC 9111 §4.4). `None` when no origin is
+    /// configured.
     pub async fn forward_unsafe(
         &self,
         key: &Key,
         target: &str,
         method: &str,
-        headers: &reqwest::header::HeaderMap,
+        ask: &Ask<'_>,
         body: bytes::Bytes,
     ) -> Option<Lookup> {
         let origin = self.origin.as_ref()?;
+        let headers = origin.upstream_headers(ask, false, &[]);
         Some(
-            match origin.client().forward(method, target, headers, body).await {
+            match origin
+                .client()
+                .forward(method, target, &headers, body)
+                .await
+            {
                 Ok(f) => {
                     if (200..400).contains(&f.status) {
                         self.purge(key).await;
@@ -387,16 +417,13 @@ impl Edge {
                             let Some(v) = f.headers.get(name).and_then(|v| v.to_str().ok()) else {
                                 continue;
                             };
-                            // Only same-origin references: a path, not another host.
-                            if v.starts_with('/') && !v.starts_with("//") {
-                                let path = v.split(['?', '#']).next().unwrap_or(v);
-                                if let Ok(k) = crate::http::path::key(path) {
-                                    self.purge(&k).await;
-                                }
+                            let host = ask.headers.get("host").and_then(|h| h.to_str().ok());
+                            if let Some(k) = same_origin_key(v, origin.client().base(), host) {
+                                self.purge(&k).await;
                             }
                         }
                     }
-                    Lookup::Passed(Arc::new(f))
+                    Lookup::Passed(Arc::new(f), NoStore::Method)
                 }
                 Err(e) => Lookup::OriginFailed(e),
             },
@@ -411,5 +438,43 @@ impl Edge {
             bytes: bytes as u64,
             objects: objects as u64,
         }
+    }
+}
+
+/// The key of a `Location` / `Content-Location` value that names this
+/// origin: a path, or an absolute URL whose authority is the origin's or
+/// the request's `Host` (RFC 9111 §4.4 invalidates only same-origin URLs).
+fn same_origin_key(v: &str, base: &str, host: Option<&str>) -> Option<Key> {
+    let rest = if v.starts_with('/') && !v.starts_with("//") {
+        v
+    } else {
+        let after_scheme = v.split_once("://")?.1;
+        let (authority, rest) = after_scheme.split_at(after_scheme.find('/')?);
+        let base_authority = base.split_once("://").map_or(base, |(_, a)| a);
+        let base_authority = base_authority.split('/').next().unwrap_or_default();
+        let same = authority.eq_ignore_ascii_case(base_authority)
+            || host.is_some_and(|h| authority.eq_ignore_ascii_case(h));
+        if !same {
+            return None;
+        }
+        rest
+    };
+    let path = rest.split(['?', '#']).next().unwrap_or(rest);
+    crate::http::path::key(path).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_same_origin_locations_are_invalidated_section_4_4() {
+        let k = |v| same_origin_key(v, "http://127.0.0.1:9000", Some("edge.example"));
+        assert_eq!(k("/a/b?x#y").unwrap().cache_key(), "a/b");
+        assert_eq!(k("http://127.0.0.1:9000/c").unwrap().cache_key(), "c");
+        assert_eq!(k("https://edge.example/d").unwrap().cache_key(), "d");
+        assert!(k("//evil.example/x").is_none());
+        assert!(k("http://other.example/x").is_none());
+        assert!(k("http://edge.example").is_none());
     }
 }

@@ -1,42 +1,52 @@
-//! The edge's origin path: serving stored pulled objects while fresh,
-//! revalidating or refetching them when not (RFC 9111 §4), and fetching
-//! misses, with concurrent requests for one key coalesced into one origin
-//! request. Stored objects become `Asset`s served by the same handler as
-//! local files.
+//! The pull path, as phases (RFC 9111):
+//!
+//! ```text
+//! key ─► lookup (memory → disk) ─► verdict (fresh / stale / must revalidate, at `now`)
+//!     ─► upstream (origin; coalesced per key) ─► response filter (hop-by-hop, 304 merge)
+//!     ─► decision (store, or a NoStore reason) ─► store (memory, disk) ─► serve
+//! ```
+//!
+//! Each phase is a function: the pure ones live in `http::freshness`
+//! (verdict), `origin::request` (what is forwarded), `origin::pull` (the
+//! stored metadata and the 304 merge) and `origin::decision` (store or
+//! not); this file strings them together and owns the I/O. Stored objects
+//! become `Asset`s served by the same handler as local files.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use actix_web::http::header::HeaderValue;
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 
-use super::{store, Ask, CacheStatus, Entry, Lookup, Memory, Served, Source};
-use crate::asset::{Asset, Body, Coding, Representation};
-use crate::http::cache_control::{self, CacheControl};
-use crate::http::freshness::{self, ClientLimits, Policy, Verdict};
+use super::persist::{self, identity_body};
+use super::variants::{self, Marker};
+use super::{compress, store, Ask, CacheStatus, Entry, Lookup, Memory, Served, Source};
+use crate::asset::{self, Asset};
+use crate::clock::Clock;
+use crate::http::cache_control::CacheControl;
+use crate::http::freshness::{self, ClientLimits, NoStore, Policy, Verdict};
 use crate::http::path::Key;
 use crate::origin::client::{FetchError, Fetched, OriginClient};
-use crate::origin::coalesce::Role;
-use crate::origin::coalesce::{Coalescer, Outcome};
-use crate::origin::pull::{asset_of, DiskMeta, PulledMeta};
+use crate::origin::coalesce::{Coalescer, Outcome, Role};
+use crate::origin::decision::{self, Facts};
+use crate::origin::pull::{asset_of, DiskMeta, PulledMeta, Reading};
+use crate::origin::request::{self, Forwarding};
 use crate::origin::OriginStats;
-use crate::precompress;
 use crate::store::disk::DiskCache;
-use crate::store::memory::MemoryCache;
 
 /// What one coalesced fetch produced, shared with the requests that waited.
 #[derive(Debug, Clone)]
-enum Pulled {
-    /// Stored (or refreshed) and servable.
-    Stored(Served, CacheStatus),
-    /// Not storable: each request answers with its own fetch.
-    Passed(Arc<Fetched>),
+pub(super) enum Pulled {
+    /// Stored (or refreshed) under the key given, and servable.
+    Stored(Served, CacheStatus, Arc<str>),
+    /// Not storable, and why: each request answers with its own fetch.
+    Passed(Arc<Fetched>, NoStore),
     /// The fetch failed and nothing stale may stand in.
     Failed(FetchError),
     /// Larger than the node stores: each request streams it through.
     TooLarge,
 }
 
-/// What the node keeps of the origin's answers, and how it waits for them.
+/// What the node keeps of the origin's answers, and how it asks for them.
 #[derive(Debug, Clone)]
 pub struct Rules {
     /// How long a request waits for another's fetch of the same key.
@@ -47,31 +57,31 @@ pub struct Rules {
     pub limits: ClientLimits,
     /// A client's reload revalidates an object at most once per this.
     pub client_interval: Duration,
-    /// Cache-Control passed on when the origin sent none.
-    pub default_cc: HeaderValue,
     /// How long requests for a key skip coalescing after an uncacheable answer.
     pub pass_for: Duration,
     /// Store responses that carry `Set-Cookie` (their cookie is then sent
     /// to every client).
     pub store_set_cookie: bool,
+    /// How origin caching fields are read (targeted fields, RFC 9213).
+    pub reading: Reading,
+    /// Which request headers are forwarded.
+    pub forwarding: Forwarding,
+    /// Most variants stored per URL (RFC 9111 §4.1).
+    pub max_variants: usize,
 }
 
 /// The origin and the rules for what the node keeps of it.
 pub struct Origin {
     client: OriginClient,
     coalescer: Coalescer<String, Pulled>,
-    policy: Policy,
-    limits: ClientLimits,
-    client_interval: Duration,
-    default_cc: HeaderValue,
-    pass_for: Duration,
-    store_set_cookie: bool,
-    stats: Arc<OriginStats>,
+    rules: Rules,
+    clock: Arc<Clock>,
+    pub(super) stats: Arc<OriginStats>,
     /// Keys found too large to store, until when: their requests stream
     /// straight through without a first, aborted fetch.
     too_large: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
     /// Persisted pulled objects, when `cache.dir` is set.
-    disk: Option<Arc<DiskCache>>,
+    pub(super) disk: Option<Arc<DiskCache>>,
 }
 
 impl std::fmt::Debug for Origin {
@@ -82,20 +92,38 @@ impl std::fmt::Debug for Origin {
     }
 }
 
+/// One pull: the keys and the request it serves.
+struct Job<'a> {
+    /// The URL's key (path and query).
+    primary: &'a str,
+    /// The key fetches are coalesced on: the variant key when the URL is
+    /// known to vary, else `primary`.
+    flight: &'a str,
+    /// Path and query sent to the origin.
+    target: &'a str,
+    /// The request path, for the Content-Type guess and compression.
+    path: &'a str,
+    ask: &'a Ask<'a>,
+    /// Whether the client's conditionals and range are kept from the
+    /// origin (a fetch whose answer will be stored), §4.3.2.
+    storing: bool,
+}
+
 impl Origin {
-    /// An origin path fetching through `client`, ruled by `rules`;
-    /// `disk`, when given, persists what is stored so a restarted node
-    /// serves it without the origin.
-    pub fn new(client: OriginClient, rules: Rules, disk: Option<DiskCache>) -> Self {
+    /// An origin path fetching through `client`, ruled by `rules`, reading
+    /// time from `clock`; `disk`, when given, persists what is stored so a
+    /// restarted node serves it without the origin.
+    pub fn new(
+        client: OriginClient,
+        rules: Rules,
+        disk: Option<DiskCache>,
+        clock: Arc<Clock>,
+    ) -> Self {
         Self {
             client,
             coalescer: Coalescer::new(rules.lock_timeout),
-            policy: rules.policy,
-            limits: rules.limits,
-            client_interval: rules.client_interval,
-            default_cc: rules.default_cc,
-            pass_for: rules.pass_for,
-            store_set_cookie: rules.store_set_cookie,
+            rules,
+            clock,
             stats: Arc::new(OriginStats::default()),
             too_large: Default::default(),
             disk: disk.map(Arc::new),
@@ -112,9 +140,78 @@ impl Origin {
         &self.client
     }
 
-    /// Answers from a stored pulled object: as it is while fresh, else after
-    /// revalidating it.
-    pub(super) async fn serve_stored(
+    /// How origin headers are read and shown.
+    pub(super) fn reading(&self) -> &Reading {
+        &self.rules.reading
+    }
+
+    /// Phase "upstream request": the headers sent to the origin for `ask`.
+    pub(super) fn upstream_headers(
+        &self,
+        ask: &Ask<'_>,
+        strip_conditionals: bool,
+        validators: &[(HeaderName, HeaderValue)],
+    ) -> HeaderMap {
+        request::upstream(
+            ask.headers,
+            ask.peer,
+            strip_conditionals,
+            validators,
+            &self.rules.forwarding,
+        )
+    }
+
+    /// Answers from what the URL's key holds: a stored object, or a marker
+    /// that picks the request's variant.
+    pub(super) async fn serve(
+        self: &Arc<Self>,
+        memory: &Memory,
+        key: &Key,
+        ask: &Ask<'_>,
+        entry: Arc<Entry>,
+    ) -> Lookup {
+        match &entry.source {
+            Source::Variants(m) => {
+                let primary = memory_key(key, ask.query);
+                let vkey = variants::key(&primary, &m.names, ask.headers);
+                match memory.get(&vkey) {
+                    Some(e) if matches!(e.source, Source::Pulled(_)) => {
+                        self.serve_stored(memory, key, ask, e).await
+                    }
+                    _ => self.miss(memory, key, ask, Some(m.names.clone())).await,
+                }
+            }
+            Source::Pulled(_) => self.serve_stored(memory, key, ask, entry).await,
+            Source::Local { .. } => Lookup::NotFound,
+        }
+    }
+
+    /// Phase "verdict": whether `meta` may answer a request with
+    /// `request` directives at `now`. A reload flood must not bypass the
+    /// cache: when only the client's directives make the object stale, it
+    /// is revalidated at most once per `client_interval` (RFC 9111 §5.2.1
+    /// lets a cache ignore them).
+    fn verdict(&self, meta: &PulledMeta, request: &CacheControl, now: SystemTime) -> Verdict {
+        let (policy, limits) = (&self.rules.policy, &self.rules.limits);
+        let stored = meta.stored();
+        let verdict = freshness::verdict(&stored, policy, request, now, limits);
+        if verdict == Verdict::Fresh || *request == CacheControl::default() {
+            return verdict;
+        }
+        let own = freshness::verdict(&stored, policy, &CacheControl::default(), now, limits);
+        let recent = now
+            .duration_since(meta.response_time)
+            .is_ok_and(|d| d < self.rules.client_interval);
+        if own == Verdict::Fresh && recent {
+            Verdict::Fresh
+        } else {
+            verdict
+        }
+    }
+
+    /// Answers from a stored pulled object: as it is while fresh, else
+    /// after revalidating it.
+    async fn serve_stored(
         self: &Arc<Self>,
         memory: &Memory,
         key: &Key,
@@ -124,34 +221,25 @@ impl Origin {
         let Source::Pulled(meta) = &entry.source else {
             return Lookup::NotFound;
         };
-        let request = cache_control::parse(ask.cache_control);
-        let now = SystemTime::now();
-        let stored = meta.stored();
-        let mut verdict = freshness::verdict(&stored, &self.policy, &request, now, &self.limits);
-        if verdict != Verdict::Fresh && ask.cache_control.is_some() {
-            // A reload flood must not bypass the cache: when only the
-            // client's directives make the object stale, revalidate at most
-            // once per interval (RFC 9111 §5.2.1 lets a cache ignore them).
-            let own = freshness::verdict(
-                &stored,
-                &self.policy,
-                &CacheControl::default(),
-                now,
-                &self.limits,
-            );
-            let recent = now
-                .duration_since(meta.response_time)
-                .is_ok_and(|d| d < self.client_interval);
-            if own == Verdict::Fresh && recent {
-                verdict = Verdict::Fresh;
-            }
+        let verdict = self.verdict(meta, ask.directives, self.clock.now());
+        let hit = |status| Lookup::Asset {
+            asset: Served(entry.clone()),
+            from_memory: true,
+            status,
+        };
+        // §5.2.1.7: only what may be served without the origin, else 504.
+        if ask.directives.only_if_cached {
+            return match verdict {
+                Verdict::Fresh => hit(CacheStatus::Hit),
+                Verdict::Stale {
+                    may_serve_while_revalidating: true,
+                    ..
+                } => hit(CacheStatus::StaleServed),
+                _ => Lookup::NotCached,
+            };
         }
         match verdict {
-            Verdict::Fresh => Lookup::Asset {
-                asset: Served(entry),
-                from_memory: true,
-                status: CacheStatus::Hit,
-            },
+            Verdict::Fresh => hit(CacheStatus::Hit),
             // stale-while-revalidate (RFC 5861 §3): answer with the stale
             // copy now; one background fetch (coalesced) revalidates it.
             Verdict::Stale {
@@ -160,206 +248,160 @@ impl Origin {
             } => {
                 let (me, memory, key) = (self.clone(), memory.clone(), key.clone());
                 let query = ask.query.map(str::to_string);
+                let (headers, peer) = (ask.headers.clone(), ask.peer);
                 let stale = Some((entry.clone(), may_serve_on_error));
+                let names = (!meta.vary.is_empty()).then(|| meta.vary.clone());
                 actix_web::rt::spawn(async move {
+                    let directives = CacheControl::default();
                     let ask = Ask {
                         query: query.as_deref(),
-                        cache_control: None,
-                        authorization: None,
+                        headers: &headers,
+                        peer,
+                        directives: &directives,
                     };
-                    me.fetch(&memory, &key, &ask, stale).await;
+                    me.fetch(&memory, &key, &ask, names, stale).await;
                 });
                 OriginStats::bump(&self.stats.stale_served);
-                Lookup::Asset {
-                    asset: Served(entry),
-                    from_memory: true,
-                    status: CacheStatus::StaleRevalidating,
-                }
+                hit(CacheStatus::StaleRevalidating)
             }
             Verdict::Stale {
                 may_serve_on_error, ..
             } => {
-                self.fetch(memory, key, ask, Some((entry, may_serve_on_error)))
+                let names = (!meta.vary.is_empty()).then(|| meta.vary.clone());
+                let stale = Some((entry.clone(), may_serve_on_error));
+                self.fetch(memory, key, ask, names, stale).await
+            }
+            Verdict::MustRevalidate => {
+                let names = (!meta.vary.is_empty()).then(|| meta.vary.clone());
+                self.fetch(memory, key, ask, names, Some((entry.clone(), false)))
                     .await
             }
-            Verdict::MustRevalidate => self.fetch(memory, key, ask, Some((entry, false))).await,
         }
     }
 
-    /// Fetches `key` from the origin (revalidating `stale` when given),
-    /// coalesced with concurrent requests for the same key.
-    pub(super) async fn fetch(
+    /// Nothing in memory answers the request (`names`: the URL is known to
+    /// vary on these headers, but not this variant).
+    pub(super) async fn miss(
         &self,
         memory: &Memory,
         key: &Key,
         ask: &Ask<'_>,
+        names: Option<Vec<String>>,
+    ) -> Lookup {
+        if ask.directives.only_if_cached {
+            // The disk may still hold it.
+            let primary = memory_key(key, ask.query);
+            let flight = match &names {
+                Some(n) => variants::key(&primary, n, ask.headers),
+                None => primary,
+            };
+            return match self.read_disk(memory, &flight).await {
+                Some(entry) => match &entry.source {
+                    Source::Pulled(meta)
+                        if self.verdict(meta, ask.directives, self.clock.now())
+                            == Verdict::Fresh =>
+                    {
+                        Lookup::Asset {
+                            asset: Served(entry.clone()),
+                            from_memory: false,
+                            status: CacheStatus::Hit,
+                        }
+                    }
+                    _ => Lookup::NotCached,
+                },
+                None => Lookup::NotCached,
+            };
+        }
+        self.fetch(memory, key, ask, names, None).await
+    }
+
+    /// Phase "upstream", coalesced: fetches the request's object from the
+    /// origin (revalidating `stale` when given) once for all concurrent
+    /// requests that select the same object.
+    async fn fetch(
+        &self,
+        memory: &Memory,
+        key: &Key,
+        ask: &Ask<'_>,
+        names: Option<Vec<String>>,
         stale: Option<(Arc<Entry>, bool)>,
     ) -> Lookup {
-        let memory_key = memory_key(key, ask.query);
+        let primary = memory_key(key, ask.query);
+        let flight = match &names {
+            Some(n) => variants::key(&primary, n, ask.headers),
+            None => primary.clone(),
+        };
         let mut target = key.url_path();
         if let Some(q) = ask.query {
             target.push('?');
             target.push_str(q);
         }
-        if self.known_too_large(&memory_key) {
-            return self.stream(&target).await;
+        if self.known_too_large(&flight) {
+            return self.stream(&target, ask).await;
         }
-        let work = || {
-            self.fetch_once(
-                memory,
-                memory_key.clone(),
-                target.clone(),
-                key.path().to_string(),
-                stale,
-                ask.authorization.map(str::to_string),
-            )
+        let job = Job {
+            primary: &primary,
+            flight: &flight,
+            target: &target,
+            path: key.path(),
+            ask,
+            storing: !self.coalescer.passing(&flight),
         };
-        let (pulled, role) = self.coalescer.run(memory_key.clone(), work).await;
+        let work = || self.fetch_once(memory, &job, stale);
+        let (mut pulled, role) = self.coalescer.run(flight.clone(), work).await;
         if role == Role::Waiter {
             OriginStats::bump(&self.stats.coalesced_waiters);
+            // The leader's answer varies on headers this request sends
+            // differently: it is not this request's variant (§4.1).
+            if let Pulled::Stored(s, _, stored_at) = &pulled {
+                if !s.is_variant_for(&primary, ask.headers, stored_at) {
+                    pulled = self.fetch_once(memory, &job, None).await.into_value();
+                }
+            }
         }
-        if matches!(pulled, Pulled::Stored(_, CacheStatus::StaleServed)) {
+        if matches!(pulled, Pulled::Stored(_, CacheStatus::StaleServed, _)) {
             OriginStats::bump(&self.stats.stale_served);
         }
         match pulled {
-            Pulled::Stored(asset, status) => Lookup::Asset {
+            Pulled::Stored(asset, status, _) => Lookup::Asset {
                 asset,
                 from_memory: false,
                 status,
             },
-            Pulled::Passed(f) => Lookup::Passed(f),
+            Pulled::Passed(f, reason) => Lookup::Passed(f, reason),
             Pulled::Failed(e) => Lookup::OriginFailed(e),
             // Streamed through uncached: a stream cannot be shared, so each
             // request makes its own (the pass mark keeps them from queueing).
             Pulled::TooLarge => {
-                self.mark_too_large(memory_key);
-                self.stream(&target).await
+                self.mark_too_large(flight);
+                self.stream(&target, ask).await
             }
         }
     }
 
-    /// Reads `memory_key` from the disk cache (on the blocking pool) and
-    /// puts it back in memory, compressing it again in the background.
-    async fn read_disk(&self, memory: &Memory, memory_key: &str) -> Option<Arc<Entry>> {
-        let disk = self.disk.clone()?;
-        let key = memory_key.to_string();
-        let (meta, body): (DiskMeta, bytes::Bytes) =
-            tokio::task::spawn_blocking(move || disk.get(&key))
-                .await
-                .ok()??;
-        let fetched = meta.fetched(body);
-        let asset = asset_of(&fetched, &meta.path, &self.default_cc);
-        let served = store(
-            memory,
-            memory_key.to_string(),
-            asset,
-            Source::Pulled(Box::new(PulledMeta::of(&fetched))),
-        );
-        if fetched.status == 200 && compressible(&meta.path, &served) {
-            compress_later(memory.clone(), memory_key.to_string(), served.0.clone());
-        }
-        Some(served.0)
-    }
-
-    /// Writes a stored response to the disk cache (atomic; awaited, so an
-    /// object a client received survives a restart). Failures are logged.
-    async fn to_disk(&self, memory_key: &str, meta: &PulledMeta, path: &str, asset: &Asset) {
-        let Some(disk) = self.disk.clone() else {
-            return;
-        };
-        let Some(body) = asset
-            .representations()
-            .iter()
-            .find_map(|r| match (&r.coding, &r.body) {
-                (Coding::Identity, Body::Memory(b)) => Some(b.clone()),
-                _ => None,
-            })
-        else {
-            return;
-        };
-        let (key, record) = (memory_key.to_string(), DiskMeta::of(meta, path));
-        match tokio::task::spawn_blocking(move || disk.put(&key, &record, &body)).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::warn!("disk cache write {memory_key}: {e}"),
-            Err(e) => tracing::warn!("disk cache write {memory_key}: {e}"),
-        }
-    }
-
-    /// Drops `memory_key` (and, with `prefix`, everything under it) from
-    /// the disk cache.
-    pub(super) async fn forget_on_disk(&self, memory_key: &str, prefix: bool) -> usize {
-        let Some(disk) = self.disk.clone() else {
-            return 0;
-        };
-        let key = memory_key.to_string();
-        tokio::task::spawn_blocking(move || {
-            if prefix {
-                disk.remove_prefix(&key).unwrap_or(0)
-            } else {
-                disk.remove(&key).map(|_| 1).unwrap_or(0)
-            }
-        })
-        .await
-        .unwrap_or(0)
-    }
-
-    /// The disk cache's (bytes, objects, evictions), when there is one.
-    pub fn disk_usage(&self) -> Option<(u64, u64, u64)> {
-        self.disk.as_ref().map(|d| {
-            let (b, n) = d.usage();
-            (b, n, d.evictions())
-        })
-    }
-
-    fn mark_too_large(&self, memory_key: String) {
-        let mut map = self.too_large.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() > 10_000 {
-            map.clear();
-        }
-        map.insert(memory_key, std::time::Instant::now() + self.pass_for);
-    }
-
-    fn known_too_large(&self, memory_key: &str) -> bool {
-        let map = self.too_large.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(memory_key)
-            .is_some_and(|until| *until > std::time::Instant::now())
-    }
-
-    async fn stream(&self, target: &str) -> Lookup {
-        OriginStats::bump(&self.stats.requests);
-        match self.client.stream(target).await {
-            Ok(s) => Lookup::Streamed(s),
-            Err(e) => Lookup::OriginFailed(e),
-        }
-    }
-
+    /// One fetch, through every phase after the memory lookup.
     async fn fetch_once(
         &self,
         memory: &Memory,
-        memory_key: String,
-        target: String,
-        path: String,
+        job: &Job<'_>,
         stale: Option<(Arc<Entry>, bool)>,
-        authorization: Option<String>,
     ) -> Outcome<Pulled> {
-        // Not in memory: the disk cache may hold it (from before a restart,
-        // or evicted from memory). Fresh → served; stale → revalidated.
+        // Lookup, disk: after a restart or an eviction from memory the
+        // disk may hold it. Fresh → served; stale → revalidated.
         let mut stale = stale;
         if stale.is_none() {
-            if let Some(entry) = self.read_disk(memory, &memory_key).await {
+            if let Some(entry) = self.read_disk(memory, job.flight).await {
                 let Source::Pulled(meta) = &entry.source else {
                     unreachable!("disk holds pulled entries")
                 };
-                let now = SystemTime::now();
-                match freshness::verdict(
-                    &meta.stored(),
-                    &self.policy,
-                    &CacheControl::default(),
-                    now,
-                    &self.limits,
-                ) {
+                match self.verdict(meta, job.ask.directives, self.clock.now()) {
                     Verdict::Fresh => {
-                        return Outcome::Shared(Pulled::Stored(Served(entry), CacheStatus::Hit))
+                        let at = Arc::from(job.flight);
+                        return Outcome::Shared(Pulled::Stored(
+                            Served(entry),
+                            CacheStatus::Hit,
+                            at,
+                        ));
                     }
                     Verdict::Stale {
                         may_serve_on_error, ..
@@ -370,187 +412,301 @@ impl Origin {
         }
         let stale_meta = stale.as_ref().and_then(|(e, _)| match &e.source {
             Source::Pulled(m) => Some(m.as_ref().clone()),
-            Source::Local { .. } => None,
+            _ => None,
         });
-        let mut extra = stale_meta
+        // Upstream request: the client's headers, our validators.
+        let validators = stale_meta
             .as_ref()
             .map(PulledMeta::revalidation_headers)
             .unwrap_or_default();
-        // A client's credentials go to the origin; what comes back is kept
-        // only if the origin allows it (§3.5), else each request fetches.
-        let has_auth = authorization.is_some();
-        if let Some(v) = authorization.and_then(|a| reqwest::header::HeaderValue::from_str(&a).ok())
-        {
-            extra.insert("authorization", v);
-        }
-        let status_if_stored = if stale.is_some() {
-            CacheStatus::Stale
-        } else {
-            CacheStatus::Miss
-        };
+        let headers = self.upstream_headers(job.ask, job.storing || stale.is_some(), &validators);
         let started = std::time::Instant::now();
-        let fetched = self.client.get(&target, &extra).await;
-        let s = &self.stats;
-        OriginStats::bump(&s.requests);
-        s.latency.observe(started.elapsed().as_secs_f64());
-        match &fetched {
-            Err(_) => OriginStats::bump(&s.failures),
-            Ok(f) if stale.is_some() && f.status == 304 => OriginStats::bump(&s.revalidated_304),
-            Ok(f) if stale.is_some() && f.status == 200 => OriginStats::bump(&s.revalidated_200),
-            Ok(_) => {}
-        }
+        let fetched = self.client.get(job.target, &headers).await;
+        self.count(&fetched, stale.is_some(), started);
         match fetched {
-            // §4.3.4: a 304 freshens the stored response; its body is kept.
+            // Response filter, §4.3.4: a 304 freshens the stored response.
             Ok(f) if f.status == 304 => match (stale, stale_meta) {
                 (Some((entry, _)), Some(meta)) => {
-                    let meta = meta.refreshed_by(&f);
-                    self.to_disk(&memory_key, &meta, &path, &entry.asset).await;
-                    let source = Source::Pulled(Box::new(meta));
-                    let served = store(memory, memory_key, entry.asset.clone(), source);
-                    Outcome::Shared(Pulled::Stored(served, CacheStatus::Stale))
+                    let meta = meta.refreshed_by(&f, &self.rules.reading);
+                    let at = entry_key(job, &meta);
+                    let served = self.refresh(memory, &at, job.path, &entry, meta).await;
+                    Outcome::Shared(Pulled::Stored(served, CacheStatus::Stale, at.into()))
                 }
-                _ => Outcome::Private(Pulled::Passed(Arc::new(f)), self.pass_for),
+                _ => Outcome::Private(Pulled::Passed(Arc::new(f), NoStore::Status), Duration::ZERO),
             },
             // stale-if-error (RFC 5861 §4) covers an origin answering 5xx too.
             Ok(f) if f.status >= 500 && stale.as_ref().is_some_and(|(_, on_error)| *on_error) => {
                 let (entry, _) = stale.expect("checked above");
-                Outcome::Shared(Pulled::Stored(Served(entry), CacheStatus::StaleServed))
+                let at = Arc::from(job.flight);
+                Outcome::Shared(Pulled::Stored(Served(entry), CacheStatus::StaleServed, at))
             }
-            Ok(f) => {
-                if self.storable(&f, has_auth) {
-                    let meta = PulledMeta::of(&f);
-                    let asset = asset_of(&f, &path, &self.default_cc);
-                    // On disk first: once a client has it, a restart keeps it.
-                    self.to_disk(&memory_key, &meta, &path, &asset).await;
-                    let served = store(
-                        memory,
-                        memory_key.clone(),
-                        asset,
-                        Source::Pulled(Box::new(meta)),
-                    );
-                    if f.status == 200 && compressible(&path, &served) {
-                        compress_later(memory.clone(), memory_key, served.0.clone());
-                    }
-                    Outcome::Shared(Pulled::Stored(served, status_if_stored))
-                } else {
-                    // A stale copy of something now uncacheable must go.
-                    memory.remove(&memory_key);
-                    self.forget_on_disk(&memory_key, false).await;
-                    Outcome::Private(Pulled::Passed(Arc::new(f)), self.pass_for)
-                }
-            }
+            Ok(f) => self.keep(memory, job, f, stale.is_some()).await,
             // stale-if-error (RFC 5861 §4): a stale copy stands in for a
             // failed fetch when the response allowed it.
             Err(e) => match stale {
                 Some((entry, true)) => {
-                    Outcome::Shared(Pulled::Stored(Served(entry), CacheStatus::StaleServed))
+                    let at = Arc::from(job.flight);
+                    Outcome::Shared(Pulled::Stored(Served(entry), CacheStatus::StaleServed, at))
                 }
                 _ if matches!(e, FetchError::TooLarge(_)) => {
-                    Outcome::Private(Pulled::TooLarge, self.pass_for)
+                    Outcome::Private(Pulled::TooLarge, self.rules.pass_for)
                 }
                 _ => Outcome::Private(Pulled::Failed(e), Duration::ZERO),
             },
         }
     }
 
-    /// Whether a response is kept (RFC 9111 §3 for a shared cache), limited
-    /// to what the node serves from memory: a response in identity coding
-    /// that varies on nothing but Accept-Encoding. A 200 becomes an asset;
-    /// other statuses (404, 410, 301, 308, ...) are replayed as stored.
-    fn storable(&self, f: &Fetched, request_has_authorization: bool) -> bool {
-        let store_set_cookie = self.store_set_cookie;
-        let h = &f.headers;
-        let cc: CacheControl = cache_control::parse(
-            h.get_all("cache-control")
-                .iter()
-                .filter_map(|v| v.to_str().ok()),
+    /// Phases "decision" and "store" for a final response.
+    async fn keep(
+        &self,
+        memory: &Memory,
+        job: &Job<'_>,
+        f: Fetched,
+        was_stale: bool,
+    ) -> Outcome<Pulled> {
+        let (directives, targeted) = self.rules.reading.read(&f.headers);
+        let facts = Facts {
+            status: f.status,
+            headers: &f.headers,
+            directives: &directives,
+            targeted,
+            request: job.ask.directives,
+            request_has_authorization: job.ask.headers.contains_key("authorization"),
+            store_set_cookie: self.rules.store_set_cookie,
+        };
+        let plan = decision::decide(&facts).and_then(|plan| {
+            if plan.vary.is_empty() {
+                return Ok(plan);
+            }
+            let at = variants::key(job.primary, &plan.vary, job.ask.headers);
+            let known = memory.get(&at).is_some();
+            let marker = self.marker(memory, job.primary, &plan.vary);
+            let room = match &marker.source {
+                Source::Variants(m) => m.claim(self.rules.max_variants),
+                _ => false,
+            };
+            if known || room {
+                Ok(plan)
+            } else {
+                Err(NoStore::TooManyVariants)
+            }
+        });
+        let plan = match plan {
+            Ok(plan) => plan,
+            Err(reason) => {
+                self.stats.not_stored(reason);
+                let pass = if response_caused(reason) {
+                    // A stale copy of something now uncacheable must go.
+                    memory.remove(job.flight);
+                    self.forget_on_disk(job.flight, false).await;
+                    self.rules.pass_for
+                } else {
+                    Duration::ZERO
+                };
+                return Outcome::Private(Pulled::Passed(Arc::new(f), reason), pass);
+            }
+        };
+        if plan.vary.is_empty() {
+            // The URL no longer varies: its marker (if any) goes.
+            if memory
+                .get(job.primary)
+                .is_some_and(|e| matches!(e.source, Source::Variants(_)))
+            {
+                memory.remove(job.primary);
+            }
+        }
+        let meta = PulledMeta::of(&f, &self.rules.reading, plan.vary);
+        let at = entry_key(job, &meta);
+        let served = self.store(memory, &at, job.path, &f.body, meta).await;
+        let status = if was_stale {
+            CacheStatus::Stale
+        } else {
+            CacheStatus::Miss
+        };
+        Outcome::Shared(Pulled::Stored(served, status, at.into()))
+    }
+
+    /// The marker at `primary` for responses varying on `names`, made (or
+    /// replaced, when the names changed) if need be.
+    fn marker(&self, memory: &Memory, primary: &str, names: &[String]) -> Arc<Entry> {
+        if let Some(e) = memory.get(primary) {
+            if matches!(&e.source, Source::Variants(m) if m.names == names) {
+                return e;
+            }
+        }
+        let empty = Asset::new(
+            vec![asset::Representation::new(
+                asset::Coding::Identity,
+                bytes::Bytes::new(),
+            )],
+            HeaderValue::from_static("application/octet-stream"),
+            None,
+            None,
+            Vec::new(),
         );
-        let vary: Vec<String> = h
-            .get_all("vary")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(',').map(|s| s.trim().to_ascii_lowercase()))
-            .filter(|s| !s.is_empty())
-            .collect();
-        let vary_star = vary.iter().any(|v| v == "*");
-        let vary_other = vary.iter().any(|v| v != "accept-encoding");
-        let encoded = h
-            .get("content-encoding")
+        let entry = Arc::new(Entry {
+            asset: empty,
+            source: Source::Variants(Marker::new(names.to_vec())),
+        });
+        memory.insert(primary.to_string(), entry.clone());
+        entry
+    }
+
+    /// Phase "store": writes the response to disk (before the first client
+    /// has it, so a restart keeps it), then keeps it in memory.
+    async fn store(
+        &self,
+        memory: &Memory,
+        at: &str,
+        path: &str,
+        body: &bytes::Bytes,
+        meta: PulledMeta,
+    ) -> Served {
+        if let Some(disk) = &self.disk {
+            let record = DiskMeta::of(&meta, path);
+            persist::write(disk, at, record, body.clone()).await;
+        }
+        self.remember(memory, at, path, body, meta)
+    }
+
+    /// Keeps a stored response in memory as an asset, and starts making
+    /// its encodings when it is text.
+    pub(super) fn remember(
+        &self,
+        memory: &Memory,
+        at: &str,
+        path: &str,
+        body: &bytes::Bytes,
+        meta: PulledMeta,
+    ) -> Served {
+        let ct = meta
+            .headers
+            .get("content-type")
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| !v.eq_ignore_ascii_case("identity"));
-        // Any final status §3 allows (cacheable by default, or with
-        // explicit freshness), except partial content, 304, and server
-        // errors other than 501: an origin in trouble is asked again.
-        !matches!(f.status, 206 | 304)
-            && (200..600).contains(&f.status)
-            && (f.status < 500 || f.status == 501)
-            && !vary_other
-            && !encoded
-            && freshness::storable(
-                true,
-                f.status,
-                &cc,
-                &CacheControl::default(),
-                request_has_authorization,
-                h.contains_key("set-cookie"),
-                store_set_cookie,
-                h.contains_key("expires"),
-                vary_star,
-            )
+            .unwrap_or_default();
+        let encodings = compress::wanted(path, &meta, ct);
+        let asset = asset_of(body, &meta, path, &self.rules.reading, encodings);
+        let served = store(
+            memory,
+            at.to_string(),
+            asset,
+            Source::Pulled(Box::new(meta)),
+        );
+        if encodings {
+            compress::later(memory.clone(), at.to_string(), served.0.clone());
+        }
+        served
+    }
+
+    /// Phase "store" after a 304: the stored body (and the encodings made
+    /// of it) with the updated headers.
+    async fn refresh(
+        &self,
+        memory: &Memory,
+        at: &str,
+        path: &str,
+        entry: &Arc<Entry>,
+        meta: PulledMeta,
+    ) -> Served {
+        let old = &entry.asset;
+        let fresh = asset_of(
+            &bytes::Bytes::new(),
+            &meta,
+            path,
+            &self.rules.reading,
+            false,
+        );
+        let asset = Asset::new(
+            old.representations().to_vec(),
+            fresh.content_type.clone(),
+            meta.last_modified,
+            None,
+            fresh.extra_headers.clone(),
+        )
+        .with_last_modified_value(fresh.last_modified_value.clone())
+        .expecting_encodings(old.expects_encodings());
+        if let (Some(disk), Some(body)) = (&self.disk, identity_body(&asset)) {
+            persist::write(disk, at, DiskMeta::of(&meta, path), body).await;
+        }
+        store(
+            memory,
+            at.to_string(),
+            asset,
+            Source::Pulled(Box::new(meta)),
+        )
+    }
+
+    fn count(
+        &self,
+        fetched: &Result<Fetched, FetchError>,
+        revalidating: bool,
+        started: std::time::Instant,
+    ) {
+        let s = &self.stats;
+        OriginStats::bump(&s.requests);
+        s.latency.observe(started.elapsed().as_secs_f64());
+        match fetched {
+            Err(_) => OriginStats::bump(&s.failures),
+            Ok(f) if revalidating && f.status == 304 => OriginStats::bump(&s.revalidated_304),
+            Ok(f) if revalidating && f.status == 200 => OriginStats::bump(&s.revalidated_200),
+            Ok(_) => {}
+        }
+    }
+
+    fn mark_too_large(&self, memory_key: String) {
+        let mut map = self.too_large.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 10_000 {
+            map.clear();
+        }
+        map.insert(memory_key, std::time::Instant::now() + self.rules.pass_for);
+    }
+
+    fn known_too_large(&self, memory_key: &str) -> bool {
+        let map = self.too_large.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(memory_key)
+            .is_some_and(|until| *until > std::time::Instant::now())
+    }
+
+    async fn stream(&self, target: &str, ask: &Ask<'_>) -> Lookup {
+        OriginStats::bump(&self.stats.requests);
+        let headers = self.upstream_headers(ask, false, &[]);
+        match self.client.stream(target, &headers).await {
+            Ok(s) => Lookup::Streamed(s),
+            Err(e) => Lookup::OriginFailed(e),
+        }
     }
 }
 
-/// Whether a pulled asset is worth compressing: by its path's extension,
-/// or by a textual Content-Type when the path has none.
-fn compressible(path: &str, asset: &Asset) -> bool {
-    let ct = asset.content_type.to_str().unwrap_or_default();
-    precompress::is_compressible(path)
-        || ct.starts_with("text/")
-        || ["javascript", "json", "xml", "svg"]
-            .iter()
-            .any(|t| ct.contains(t))
+/// Whether a reason lies with the response (so a stale copy goes and the
+/// key skips coalescing for a while), not with this one request.
+fn response_caused(reason: NoStore) -> bool {
+    !matches!(
+        reason,
+        NoStore::RequestNoStore | NoStore::Authorization | NoStore::TooManyVariants | NoStore::Pass
+    )
 }
 
-/// Makes br and gzip representations of a stored pulled asset on the
-/// blocking pool, so the first client never waits for brotli, and swaps
-/// them in if the entry is still the one stored (never over a newer one).
-fn compress_later(memory: Arc<MemoryCache<Arc<Entry>>>, key: String, entry: Arc<Entry>) {
-    tokio::task::spawn_blocking(move || {
-        let Some(identity) = entry
-            .asset
-            .representations()
-            .iter()
-            .find(|r| r.coding == Coding::Identity)
-        else {
-            return;
-        };
-        let Body::Memory(bytes) = &identity.body else {
-            return;
-        };
-        let c = precompress::compress(bytes, &precompress::Settings::default(), true, true);
-        if c.br.is_none() && c.gzip.is_none() {
-            return;
+/// Where a response of `job` is stored: its variant key when it varies.
+fn entry_key(job: &Job<'_>, meta: &PulledMeta) -> String {
+    if meta.vary.is_empty() {
+        job.primary.to_string()
+    } else {
+        variants::key(job.primary, &meta.vary, job.ask.headers)
+    }
+}
+
+impl Served {
+    /// Whether this stored response, kept under `stored_at`, is the one a
+    /// request with `headers` selects (it varies on nothing, or on values
+    /// this request sends too).
+    fn is_variant_for(&self, primary: &str, headers: &HeaderMap, stored_at: &str) -> bool {
+        match &self.0.source {
+            Source::Pulled(meta) if !meta.vary.is_empty() => {
+                variants::key(primary, &meta.vary, headers) == stored_at
+            }
+            _ => true,
         }
-        let mut reps = vec![identity.clone()];
-        reps.extend(c.br.map(|b| Representation::new(Coding::Br, b.into())));
-        reps.extend(c.gzip.map(|g| Representation::new(Coding::Gzip, g.into())));
-        let a = &entry.asset;
-        let asset = Asset::new(
-            reps,
-            a.content_type.clone(),
-            a.last_modified,
-            a.cache_control.clone(),
-            a.extra_headers.clone(),
-        );
-        let Source::Pulled(meta) = &entry.source else {
-            return;
-        };
-        let new = Arc::new(Entry {
-            asset,
-            source: Source::Pulled(meta.clone()),
-        });
-        memory.replace_if(&key, |cur| Arc::ptr_eq(cur, &entry), new);
-    });
+    }
 }
 
 /// The memory key of a pulled object: the path key plus the query, since

@@ -19,10 +19,19 @@
 //! - An invalid value on a directive that *relaxes* caching (`max-stale=x`,
 //!   `stale-while-revalidate=x`, `stale-if-error=x`) or on `min-fresh` drops
 //!   that directive.
-//! - `no-cache` and `private` with field names are treated as the plain,
-//!   stricter, directives (§5.2.2.4, §5.2.2.7 allow this).
+//! - `no-cache` and `private` are read in both forms. Unqualified (no
+//!   argument, or an empty one) they set `no_cache` / `private`; with field
+//!   names (`no-cache="Set-Cookie, X-Foo"`, or a bare `no-cache=X-Foo`) they
+//!   fill `no_cache_fields` / `private_fields` instead (lower-cased,
+//!   deduplicated, in order), and the caller strips those fields (§5.2.2.4,
+//!   §5.2.2.7). An argument that is not a list of tokens (unbalanced quotes,
+//!   `no-cache="a b"`) counts as the unqualified, stricter, directive.
 //! - Flag directives given an argument (`public=1`) still count.
 //! - Delta-seconds above 2^31 saturate at 2147483648 (§1.2.2).
+
+use std::borrow::Cow;
+
+use super::syntax::{is_token, split_list, unquote};
 
 /// The value delta-seconds saturate at (§1.2.2).
 pub const MAX_DELTA: u64 = 1 << 31;
@@ -38,8 +47,11 @@ pub struct CacheControl {
     pub max_stale: Option<Option<u64>>,
     /// Request `min-fresh=N` (§5.2.1.3).
     pub min_fresh: Option<u64>,
-    /// `no-cache`, with or without field names (§5.2.1.4, §5.2.2.4).
+    /// Unqualified `no-cache`: revalidate before every reuse (§5.2.1.4, §5.2.2.4).
     pub no_cache: bool,
+    /// Field names of a qualified response `no-cache="..."`: reusable without
+    /// revalidation once these fields are omitted (§5.2.2.4).
+    pub no_cache_fields: Vec<String>,
     /// `no-store` (§5.2.1.5, §5.2.2.5).
     pub no_store: bool,
     /// `no-transform` (§5.2.1.6, §5.2.2.6).
@@ -52,8 +64,11 @@ pub struct CacheControl {
     pub proxy_revalidate: bool,
     /// Response `must-understand` (§5.2.2.3).
     pub must_understand: bool,
-    /// Response `private`, with or without field names (§5.2.2.7).
+    /// Unqualified response `private`: a shared cache must not store it (§5.2.2.7).
     pub private: bool,
+    /// Field names of a qualified `private="..."`: a shared cache may store
+    /// the response without these fields (§5.2.2.7).
+    pub private_fields: Vec<String>,
     /// Response `public` (§5.2.2.9).
     pub public: bool,
     /// Response `immutable` (RFC 8246).
@@ -109,10 +124,12 @@ impl CacheControl {
             if let Some(n) = delta {
                 self.stale_if_error = min(self.stale_if_error, n);
             }
+        } else if is("no-cache") {
+            qualified(value, &mut self.no_cache, &mut self.no_cache_fields);
+        } else if is("private") {
+            qualified(value, &mut self.private, &mut self.private_fields);
         } else {
-            let flag = if is("no-cache") {
-                &mut self.no_cache
-            } else if is("no-store") {
+            let flag = if is("no-store") {
                 &mut self.no_store
             } else if is("no-transform") {
                 &mut self.no_transform
@@ -124,8 +141,6 @@ impl CacheControl {
                 &mut self.proxy_revalidate
             } else if is("must-understand") {
                 &mut self.must_understand
-            } else if is("private") {
-                &mut self.private
             } else if is("public") {
                 &mut self.public
             } else if is("immutable") {
@@ -139,6 +154,40 @@ impl CacheControl {
     }
 }
 
+/// Folds the argument of `no-cache` or `private` (§5.2.2.4, §5.2.2.7):
+/// field names are added to `fields`; no argument, an empty one, or one that
+/// is not a list of tokens sets `flag` (the stricter reading).
+fn qualified(value: Option<&str>, flag: &mut bool, fields: &mut Vec<String>) {
+    match value.and_then(field_names) {
+        Some(names) if !names.is_empty() => {
+            for name in names {
+                if !fields.contains(&name) {
+                    fields.push(name);
+                }
+            }
+        }
+        _ => *flag = true,
+    }
+}
+
+/// Lower-cased field names of a quoted list (`"a, b"`) or a bare token
+/// (`a`); `None` if the quotes are unbalanced or an element is not a token.
+fn field_names(raw: &str) -> Option<Vec<String>> {
+    let raw = raw.trim();
+    let list = match raw.strip_prefix('"') {
+        Some(rest) => unquote(rest)?,
+        // A bare argument is a single token (§5.2: token form).
+        None if raw.is_empty() || is_token(raw) => raw.to_owned(),
+        None => return None,
+    };
+    split_list(&list)
+        .map(|n| {
+            let n = n.trim_matches([' ', '\t']);
+            is_token(n).then(|| n.to_ascii_lowercase())
+        })
+        .collect()
+}
+
 /// The smaller of an existing optional value and a new one.
 fn min(current: Option<u64>, new: u64) -> Option<u64> {
     Some(current.map_or(new, |c| c.min(new)))
@@ -149,53 +198,18 @@ fn min(current: Option<u64>, new: u64) -> Option<u64> {
 /// more ASCII digits; values above 2^31 saturate.
 fn delta_seconds(raw: &str) -> Option<u64> {
     let raw = raw.trim();
-    let (inner, quoted) = match raw.strip_prefix('"') {
-        Some(q) => (q.strip_suffix('"')?, true),
-        None => (raw, false),
+    let digits = match raw.strip_prefix('"') {
+        Some(q) => Cow::Owned(unquote(q)?),
+        None => Cow::Borrowed(raw),
     };
-    let mut bytes = inner.bytes();
-    let mut n: u64 = 0;
-    let mut any = false;
-    while let Some(mut b) = bytes.next() {
-        if quoted && b == b'\\' {
-            b = bytes.next()?; // quoted-pair
-        }
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        any = true;
-        n = (n * 10 + u64::from(b - b'0')).min(MAX_DELTA);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
     }
-    any.then_some(n)
-}
-
-/// Splits a comma-separated list, honouring quoted-strings and their
-/// quoted-pairs, and skipping empty elements (RFC 9110 §5.6.1).
-fn split_list(field: &str) -> impl Iterator<Item = &str> {
-    let mut rest = Some(field);
-    std::iter::from_fn(move || {
-        let s = rest?;
-        let mut in_quotes = false;
-        let mut escaped = false;
-        for (i, b) in s.bytes().enumerate() {
-            if escaped {
-                escaped = false;
-                continue;
-            }
-            match b {
-                b'\\' if in_quotes => escaped = true,
-                b'"' => in_quotes = !in_quotes,
-                b',' if !in_quotes => {
-                    rest = Some(&s[i + 1..]);
-                    return Some(&s[..i]);
-                }
-                _ => {}
-            }
-        }
-        rest = None;
-        Some(s)
-    })
-    .filter(|s| !s.trim().is_empty())
+    Some(
+        digits
+            .bytes()
+            .fold(0, |n, b| (n * 10 + u64::from(b - b'0')).min(MAX_DELTA)),
+    )
 }
 
 #[cfg(test)]
@@ -228,6 +242,7 @@ mod tests {
             max_stale: Some(Some(3)),
             min_fresh: Some(4),
             no_cache: true,
+            no_cache_fields: vec![],
             no_store: true,
             no_transform: true,
             only_if_cached: true,
@@ -235,6 +250,7 @@ mod tests {
             proxy_revalidate: true,
             must_understand: true,
             private: true,
+            private_fields: vec![],
             public: true,
             immutable: true,
             stale_while_revalidate: Some(5),
@@ -254,15 +270,44 @@ mod tests {
     #[test]
     fn commas_inside_quotes_do_not_split() {
         let cc = p("no-cache=\"set-cookie, max-age=5\", private=\"a,\\\"b\", public");
-        assert!(cc.no_cache && cc.private && cc.public);
+        assert!(cc.no_cache && cc.private && cc.public, "not token lists");
         assert_eq!(cc.max_age, None);
     }
 
+    fn fields(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
     #[test]
-    fn field_names_on_no_cache_and_private_are_plain_directives() {
-        // §5.2.2.4 / §5.2.2.7: treating the qualified form as unqualified is allowed.
-        assert!(p("no-cache=\"Set-Cookie\"").no_cache);
-        assert!(p("private=\"Authorization\"").private);
+    fn qualified_no_cache_and_private_list_fields_section_5_2_2_4_and_5_2_2_7() {
+        let cc = p("no-cache=\"Set-Cookie, X-Foo,set-cookie\", private=X-Bar");
+        assert!(!cc.no_cache && !cc.private);
+        assert_eq!(cc.no_cache_fields, fields(&["set-cookie", "x-foo"]));
+        assert_eq!(cc.private_fields, fields(&["x-bar"]));
+        let cc = parse(["private=\"a\"", "private=\"B, a\"", "private=\"\\c\""]);
+        assert_eq!(cc.private_fields, fields(&["a", "b", "c"]));
+        assert!(!cc.private);
+    }
+
+    #[test]
+    fn unqualified_forms_set_the_flag() {
+        for s in r#"no-cache|no-cache=|no-cache=""|no-cache=" , "|No-Cache = "#.split('|') {
+            let cc = p(s);
+            assert!(cc.no_cache && cc.no_cache_fields.is_empty(), "{s}");
+        }
+        // Arguments we cannot read as field names: the stricter, plain directive.
+        for s in r#"private="a b"|private="a|private=a"|private=a b|private="a"b"#.split('|') {
+            let cc = p(s);
+            assert!(cc.private && cc.private_fields.is_empty(), "{s}");
+        }
+    }
+
+    #[test]
+    fn both_forms_keep_flag_and_fields() {
+        let cc = p("no-cache=\"x-a\", no-cache, private, private=x-b");
+        assert!(cc.no_cache && cc.private);
+        assert_eq!(cc.no_cache_fields, fields(&["x-a"]));
+        assert_eq!(cc.private_fields, fields(&["x-b"]));
     }
 
     #[test]
@@ -336,6 +381,15 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn qualified_fields_are_lower_case_tokens(s in "(no-cache|private)=\"?[a-zA-Z, -]{0,20}\"?") {
+            let cc = p(&s);
+            for f in cc.no_cache_fields.iter().chain(&cc.private_fields) {
+                prop_assert!(super::super::syntax::is_token(f) && *f == f.to_ascii_lowercase());
+            }
+            prop_assert!(cc.no_cache || cc.private || !(cc.no_cache_fields.is_empty() && cc.private_fields.is_empty()));
+        }
+
         #[test]
         fn never_panics(s in ".{0,80}", t in "[a-zA-Z=\",\\\\ 0-9-]{0,60}") {
             let _ = parse([s.as_str(), t.as_str()]);

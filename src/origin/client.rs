@@ -1,14 +1,23 @@
 //! The HTTP client that talks to the origin: one `reqwest` connection pool
 //! shared by every worker, the configured timeouts (connect, first byte,
 //! total), the `Host` header, retries of connection failures, and a body
-//! size limit. It fetches and reports; what to store is decided elsewhere.
+//! size limit. It fetches and reports; what to store is decided elsewhere,
+//! and which request headers to send is decided by the caller (see
+//! `http::forward`).
+//!
+//! This is the one place where reqwest's header types (http 1) meet the
+//! crate's own (actix-web's, http 0.2): requests are converted on the way
+//! out and responses on the way in, so nothing else sees reqwest's types.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use bytes::{Bytes, BytesMut};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
+use crate::clock::Clock;
 use crate::config::OriginConfig;
+use crate::http::forward::{connection_named, HOP_BY_HOP};
 
 /// A complete response from the origin.
 #[derive(Debug, Clone)]
@@ -58,43 +67,58 @@ impl FetchError {
 pub struct OriginClient {
     base: String,
     client: reqwest::Client,
-    host: Option<HeaderValue>,
+    host: Option<reqwest::header::HeaderValue>,
+    clock: Arc<Clock>,
     first_byte: Duration,
     total: Duration,
     max_bytes: u64,
     retries: u32,
 }
 
-/// Headers that describe a connection, not a message (RFC 9110 §7.6.1).
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "proxy-authenticate",
-];
-
-/// Removes hop-by-hop headers, including any the `Connection` field names.
-pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<String> = headers
-        .get_all("connection")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(',').map(|s| s.trim().to_ascii_lowercase()))
-        .collect();
-    for h in HOP_BY_HOP.iter().copied().map(String::from).chain(named) {
-        if let Ok(name) = HeaderName::from_bytes(h.as_bytes()) {
-            headers.remove(name);
+/// The end-to-end headers of an origin response, in the crate's header
+/// type: hop-by-hop headers, including any the `Connection` field names,
+/// are left out (RFC 9110 §7.6.1). Order within a name and multiplicity
+/// are kept.
+pub fn end_to_end(wire: &reqwest::header::HeaderMap) -> HeaderMap {
+    let named = connection_named(
+        wire.get_all("connection")
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    );
+    let mut out = HeaderMap::with_capacity(wire.len());
+    for (name, value) in wire {
+        let n = name.as_str();
+        if HOP_BY_HOP.contains(&n) || named.iter().any(|c| c == n) {
+            continue;
+        }
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(n.as_bytes()),
+            HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            out.append(n, v);
         }
     }
+    out
+}
+
+/// The request headers to send, in reqwest's type.
+fn to_wire(headers: &HeaderMap) -> reqwest::header::HeaderMap {
+    let mut out = reqwest::header::HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        if let (Ok(n), Ok(v)) = (
+            reqwest::header::HeaderName::from_bytes(name.as_str().as_bytes()),
+            reqwest::header::HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            out.append(n, v);
+        }
+    }
+    out
 }
 
 impl OriginClient {
-    /// A client for `[origin]`; `None` when no origin is configured.
-    pub fn new(c: &OriginConfig) -> Result<Option<Self>, String> {
+    /// A client for `[origin]`, stamping request and response times from
+    /// `clock`; `None` when no origin is configured.
+    pub fn new(c: &OriginConfig, clock: Arc<Clock>) -> Result<Option<Self>, String> {
         if c.url.is_empty() {
             return Ok(None);
         }
@@ -107,12 +131,13 @@ impl OriginClient {
         let host = if c.host.is_empty() {
             None
         } else {
-            HeaderValue::from_str(&c.host).ok()
+            reqwest::header::HeaderValue::from_str(&c.host).ok()
         };
         Ok(Some(Self {
             base: c.url.trim_end_matches('/').to_string(),
             client,
             host,
+            clock,
             first_byte: Duration::from_millis(c.first_byte_timeout_ms),
             total: Duration::from_millis(c.total_timeout_ms),
             max_bytes: c.max_object_bytes,
@@ -120,8 +145,14 @@ impl OriginClient {
         }))
     }
 
+    /// The origin's base URL, without a trailing slash.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     /// GETs `path_and_query` (starting with `/`) with `extra` request
-    /// headers (validators when revalidating), asking for identity.
+    /// headers (the client's forwarded ones, validators when revalidating),
+    /// asking for identity.
     pub async fn get(
         &self,
         path_and_query: &str,
@@ -140,14 +171,14 @@ impl OriginClient {
     ) -> Result<Fetched, FetchError> {
         let mut attempt = 0;
         let (mut resp, request_time) = loop {
-            let request_time = SystemTime::now();
+            let request_time = self.clock.now();
             match send(self.get_request(path_and_query, extra), self.first_byte).await {
                 Ok(resp) => break (resp, request_time),
                 Err((_, true)) if attempt < self.retries => attempt += 1,
                 Err((e, _)) => return Err(e),
             }
         };
-        let response_time = SystemTime::now();
+        let response_time = self.clock.now();
         if resp.content_length().is_some_and(|n| n > self.max_bytes) {
             return Err(FetchError::TooLarge(self.max_bytes));
         }
@@ -166,8 +197,7 @@ impl OriginClient {
                 Err(e) => return Err(FetchError::Broken(short(&e))),
             }
         }
-        let mut headers = resp.headers().clone();
-        strip_hop_by_hop(&mut headers);
+        let headers = end_to_end(resp.headers());
         Ok(Fetched {
             status,
             headers,
@@ -203,14 +233,17 @@ impl OriginClient {
     /// GETs `path_and_query` and hands the body over as a stream, for
     /// objects larger than the node stores. A body that breaks ends the
     /// stream with an error, which aborts the client's response.
-    pub async fn stream(&self, path_and_query: &str) -> Result<Streamed, FetchError> {
+    pub async fn stream(
+        &self,
+        path_and_query: &str,
+        extra: &HeaderMap,
+    ) -> Result<Streamed, FetchError> {
         use futures_util::StreamExt;
-        let req = self.get_request(path_and_query, &HeaderMap::new());
+        let req = self.get_request(path_and_query, extra);
         let resp = send(req, self.first_byte).await.map_err(|(e, _)| e)?;
         let status = resp.status().as_u16();
         let len = resp.content_length();
-        let mut headers = resp.headers().clone();
-        strip_hop_by_hop(&mut headers);
+        let headers = end_to_end(resp.headers());
         let body = resp
             .bytes_stream()
             .map(|r| r.map_err(|e| FetchError::Broken(short(&e))))
@@ -226,8 +259,8 @@ impl OriginClient {
 
 impl OriginClient {
     /// Forwards a request with an unsafe method (POST, PUT, DELETE, ...) as
-    /// it came: method, target, end-to-end headers and body (RFC 9110
-    /// §7.6.1: hop-by-hop headers are not forwarded). Never retried.
+    /// it came: method, target, the headers the caller chose to forward
+    /// (RFC 9110 §7.6.1) and body. Never retried.
     pub async fn forward(
         &self,
         method: &str,
@@ -237,22 +270,17 @@ impl OriginClient {
     ) -> Result<Fetched, FetchError> {
         let method = reqwest::Method::from_bytes(method.as_bytes())
             .map_err(|e| FetchError::Unreachable(e.to_string()))?;
-        let mut h = headers.clone();
-        strip_hop_by_hop(&mut h);
-        h.remove("host");
-        h.remove("content-length");
+        let mut h = to_wire(headers);
         if let Some(host) = &self.host {
             h.insert("host", host.clone());
         }
-        h.append("via", HeaderValue::from_static("1.1 cdn-edge"));
         let url = format!("{}{}", self.base, path_and_query);
-        let request_time = SystemTime::now();
+        let request_time = self.clock.now();
         let req = self.client.request(method, &url).headers(h).body(body);
         let resp = send(req, self.total).await.map_err(|(e, _)| e)?;
-        let response_time = SystemTime::now();
+        let response_time = self.clock.now();
         let status = resp.status().as_u16();
-        let mut headers = resp.headers().clone();
-        strip_hop_by_hop(&mut headers);
+        let headers = end_to_end(resp.headers());
         let body = match tokio::time::timeout(self.total, resp.bytes()).await {
             Err(_) => return Err(FetchError::Timeout),
             Ok(Err(e)) => return Err(FetchError::Broken(short(&e))),
@@ -269,18 +297,21 @@ impl OriginClient {
 }
 
 impl OriginClient {
-    /// A GET of `path_and_query` asking for identity, with our `Via`, the
-    /// configured `Host` and `extra` headers.
+    /// A GET of `path_and_query` with the `extra` headers, asking for
+    /// identity (the node makes its own encodings), with the configured
+    /// `Host`.
     fn get_request(&self, path_and_query: &str, extra: &HeaderMap) -> reqwest::RequestBuilder {
-        let mut req = self
-            .client
-            .get(format!("{}{}", self.base, path_and_query))
-            .header("accept-encoding", "identity")
-            .header("via", "1.1 cdn-edge");
-        if let Some(h) = &self.host {
-            req = req.header("host", h.clone());
+        let mut h = to_wire(extra);
+        h.insert(
+            reqwest::header::ACCEPT_ENCODING,
+            reqwest::header::HeaderValue::from_static("identity"),
+        );
+        if let Some(host) = &self.host {
+            h.insert(reqwest::header::HOST, host.clone());
         }
-        req.headers(extra.clone())
+        self.client
+            .get(format!("{}{}", self.base, path_and_query))
+            .headers(h)
     }
 }
 

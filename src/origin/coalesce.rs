@@ -117,7 +117,8 @@ struct LeaderGuard<'a, K: Eq + Hash, V> {
 }
 
 impl<V> Outcome<V> {
-    fn into_value(self) -> V {
+    /// The value, shared or not.
+    pub fn into_value(self) -> V {
         match self {
             Outcome::Shared(v) | Outcome::Private(v, _) => v,
         }
@@ -165,6 +166,16 @@ where
             }
         }
         (work().await.into_value(), Role::Alone)
+    }
+
+    /// Whether requests for `key` skip coalescing now (a recent answer for
+    /// it was not shareable): their fetches are plain pass-through.
+    pub fn passing(&self, key: &K) -> bool {
+        let now = Instant::now();
+        self.lock()
+            .passes
+            .get(key)
+            .is_some_and(|until| *until > now)
     }
 
     /// Keys currently in flight (for metrics/tests).

@@ -5,11 +5,15 @@
 
 pub mod client;
 pub mod coalesce;
+pub mod decision;
 pub mod pull;
+pub mod request;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+
+use crate::http::freshness::NoStore;
 
 /// Counters of the node's traffic with its origin, for `/metrics`.
 #[derive(Debug)]
@@ -28,6 +32,8 @@ pub struct OriginStats {
     pub coalesced_waiters: AtomicU64,
     /// Seconds from sending a request to having the whole response.
     pub latency: Histogram,
+    /// Origin responses not stored, by reason (in the order of `NoStore::ALL`).
+    pub not_stored: [AtomicU64; NoStore::ALL.len()],
 }
 
 impl Default for OriginStats {
@@ -41,6 +47,7 @@ impl Default for OriginStats {
             coalesced_waiters: AtomicU64::new(0),
             // 1 ms to ~16 s.
             latency: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
+            not_stored: std::array::from_fn(|_| AtomicU64::new(0)),
         }
     }
 }
@@ -49,5 +56,14 @@ impl OriginStats {
     /// Adds one to a counter.
     pub fn bump(c: &AtomicU64) {
         c.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl OriginStats {
+    /// Counts a response not stored for `reason`.
+    pub fn not_stored(&self, reason: NoStore) {
+        if let Some(i) = NoStore::ALL.iter().position(|r| *r == reason) {
+            Self::bump(&self.not_stored[i]);
+        }
     }
 }

@@ -100,19 +100,46 @@ impl Cors {
     }
 }
 
-/// Writes the grant, and a single `Vary` combining `Accept-Encoding` (when
-/// `vary_encoding`) with `Origin`, into response headers.
+/// Writes the grant and the `Vary` tokens the node's own behaviour needs
+/// (`Accept-Encoding` when `vary_encoding`, `Origin` for a list of origins).
+/// What is already there wins: an `Access-Control-Allow-Origin` the origin
+/// server set stands (and no grant is added beside it), and `Vary` tokens
+/// already listed are not repeated; missing ones go on one more `Vary` line,
+/// so the existing lines stay as they were. A `Vary: *` needs nothing more.
 pub fn apply(headers: &mut HeaderMap, grant: &Grant, vary_encoding: Option<bool>) {
-    if let Some(o) = &grant.allow_origin {
+    let origin_cors = headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN);
+    if let (Some(o), false) = (&grant.allow_origin, origin_cors) {
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o.clone());
     }
-    let vary = match (vary_encoding.unwrap_or(false), grant.vary_origin) {
-        (true, true) => Some(HeaderValue::from_static("Accept-Encoding, Origin")),
-        (true, false) => Some(HeaderValue::from_static("Accept-Encoding")),
-        (false, true) => Some(HeaderValue::from_static("Origin")),
-        (false, false) => None,
-    };
-    if let Some(v) = vary {
-        headers.insert(header::VARY, v);
+    let encoding = vary_encoding.unwrap_or(false);
+    let by_origin = grant.vary_origin && !origin_cors;
+    if !encoding && !by_origin {
+        return;
     }
+    if !headers.contains_key(header::VARY) {
+        let v = match (encoding, by_origin) {
+            (true, true) => HeaderValue::from_static("Accept-Encoding, Origin"),
+            (true, false) => HeaderValue::from_static("Accept-Encoding"),
+            _ => HeaderValue::from_static("Origin"),
+        };
+        headers.insert(header::VARY, v);
+        return;
+    }
+    let listed = |token: &str| {
+        headers.get_all(header::VARY).any(|v| {
+            v.to_str().unwrap_or("*").split(',').any(|t| {
+                let t = t.trim();
+                t == "*" || t.eq_ignore_ascii_case(token)
+            })
+        })
+    };
+    let add_encoding = encoding && !listed("accept-encoding");
+    let add_origin = by_origin && !listed("origin");
+    let v = match (add_encoding, add_origin) {
+        (true, true) => HeaderValue::from_static("Accept-Encoding, Origin"),
+        (true, false) => HeaderValue::from_static("Accept-Encoding"),
+        (false, true) => HeaderValue::from_static("Origin"),
+        (false, false) => return,
+    };
+    headers.append(header::VARY, v);
 }

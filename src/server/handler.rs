@@ -42,6 +42,12 @@ async fn route(
     if state.metrics_path.as_deref() == Some(raw_path) {
         return state.metrics.respond();
     }
+    if state.test_clock && raw_path == TEST_CLOCK_PATH && req.method() == Method::POST {
+        return match read_body(payload, 64).await {
+            Ok(body) => advance_clock(state, &body),
+            Err(resp) => resp,
+        };
+    }
     if let Some(token) = &state.purge_token {
         let is_purge = req.method().as_str() == "PURGE";
         let is_batch = req.method() == Method::POST && raw_path == state.purge_path;
@@ -68,17 +74,8 @@ async fn route(
         Method::OPTIONS => return state.cors.options(req.headers()),
         _ => return unsafe_method(req, payload, state, &key).await,
     }
-    let ask = Ask {
-        query: req.uri().query(),
-        cache_control: req
-            .headers()
-            .get(header::CACHE_CONTROL)
-            .and_then(|v| v.to_str().ok()),
-        authorization: req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok()),
-    };
+    let directives = Ask::directives_of(req.headers());
+    let ask = ask_of(req, &directives);
     match state.edge.lookup(&key, &ask).await {
         Ok(Lookup::Asset {
             asset,
@@ -96,7 +93,7 @@ async fn route(
             } else {
                 passthrough::stored_error(&asset, req.method() == Method::HEAD)
             };
-            passthrough::cache_headers(resp.headers_mut(), &asset, status);
+            passthrough::cache_headers(resp.headers_mut(), &asset, status, state.clock.now());
             resp
         }
         Ok(Lookup::Directory) => {
@@ -107,9 +104,21 @@ async fn route(
             counters.lookup(false);
             not_found()
         }
-        Ok(Lookup::Passed(fetched)) => {
+        Ok(Lookup::Passed(fetched, reason)) => {
             counters.lookup(false);
-            passthrough::respond(&fetched, req.method() == Method::HEAD)
+            passthrough::respond(&fetched, reason, req.method() == Method::HEAD)
+        }
+        Ok(Lookup::NotCached) => {
+            counters.lookup(false);
+            let mut resp = errors::text(
+                StatusCode::GATEWAY_TIMEOUT,
+                "only-if-cached: not in the cache\n",
+            );
+            resp.headers_mut().insert(
+                passthrough::CACHE_STATUS,
+                HeaderValue::from_static("cdn-edge; fwd=miss; detail=only-if-cached"),
+            );
+            resp
         }
         Ok(Lookup::Streamed(s)) => {
             counters.lookup(false);
@@ -152,27 +161,33 @@ async fn unsafe_method(
         Ok(b) => b,
         Err(resp) => return resp,
     };
-    let mut headers = reqwest::header::HeaderMap::new();
-    for (n, v) in req.headers() {
-        if let (Ok(n), Ok(v)) = (
-            reqwest::header::HeaderName::from_bytes(n.as_str().as_bytes()),
-            reqwest::header::HeaderValue::from_bytes(v.as_bytes()),
-        ) {
-            headers.append(n, v);
-        }
-    }
+    let directives = Ask::directives_of(req.headers());
+    let ask = ask_of(req, &directives);
     let target = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
     match state
         .edge
-        .forward_unsafe(key, target, req.method().as_str(), &headers, body)
+        .forward_unsafe(key, target, req.method().as_str(), &ask, body)
         .await
     {
-        Some(Lookup::Passed(f)) => passthrough::respond(&f, false),
+        Some(Lookup::Passed(f, reason)) => passthrough::respond(&f, reason, false),
         Some(Lookup::OriginFailed(e)) => {
             let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY);
             errors::text(status, format!("{e}\n"))
         }
         _ => errors::text(StatusCode::BAD_GATEWAY, "no origin\n"),
+    }
+}
+
+/// What a lookup or a forward needs of the request.
+fn ask_of<'a>(
+    req: &'a HttpRequest,
+    directives: &'a crate::http::cache_control::CacheControl,
+) -> Ask<'a> {
+    Ask {
+        query: req.uri().query(),
+        headers: req.headers(),
+        peer: req.peer_addr().map(|a| a.ip()),
+        directives,
     }
 }
 
@@ -195,6 +210,23 @@ async fn read_body(mut payload: web::Payload, limit: usize) -> Result<bytes::Byt
         body.extend_from_slice(&chunk);
     }
     Ok(body.freeze())
+}
+
+/// Where tests move the node's clock (only with `CDN_EDGE_TEST_CLOCK=1`).
+const TEST_CLOCK_PATH: &str = "/_edge/clock";
+
+/// `POST /_edge/clock` with a body of seconds: moves the clock forward.
+fn advance_clock(state: &State, body: &[u8]) -> HttpResponse {
+    match std::str::from_utf8(body)
+        .ok()
+        .and_then(|b| b.trim().parse::<u64>().ok())
+    {
+        Some(secs) => {
+            let total = state.clock.advance(secs);
+            errors::text(StatusCode::OK, format!("{total}\n"))
+        }
+        None => errors::text(StatusCode::BAD_REQUEST, "body: whole seconds to advance\n"),
+    }
 }
 
 fn not_found() -> HttpResponse {

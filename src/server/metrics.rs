@@ -234,6 +234,19 @@ impl Collector for NodeCollector {
             g.encode(encoder.encode_descriptor(name, help, None, g.metric_type())?)?;
         }
         if let Some(o) = &origin {
+            let mut not_stored = encoder.encode_descriptor(
+                "origin_not_stored",
+                "Origin responses not stored, by reason",
+                None,
+                prometheus_client::metrics::MetricType::Counter,
+            )?;
+            for (reason, n) in crate::http::freshness::NoStore::ALL
+                .iter()
+                .zip(o.not_stored.iter())
+            {
+                let c = ConstCounter::new(n.load(Ordering::Relaxed));
+                c.encode(not_stored.encode_family(&[("reason", reason.as_str())])?)?;
+            }
             o.latency.encode(encoder.encode_descriptor(
                 "origin_latency_seconds",
                 "Time from sending an origin request to having the whole response",

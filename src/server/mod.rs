@@ -19,10 +19,14 @@ use std::time::Duration;
 use actix_web::http::header::HeaderValue;
 use actix_web::{web, App, HttpServer};
 
+use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
 use crate::edge::{Edge, Origin, Rules};
+use crate::http::forward::DropList;
 use crate::http::freshness;
 use crate::origin::client::OriginClient;
+use crate::origin::pull::Reading;
+use crate::origin::request::Forwarding;
 use crate::store::disk::DiskCache;
 use crate::store::memory::Admission;
 use crate::store::policy::Policy;
@@ -40,6 +44,10 @@ pub struct State {
     metrics_path: Option<String>,
     purge_token: Option<String>,
     purge_path: String,
+    /// The clock every freshness rule and `Age` reads.
+    clock: Arc<Clock>,
+    /// `POST /_edge/clock` may move it (`CDN_EDGE_TEST_CLOCK=1`).
+    test_clock: bool,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -95,8 +103,12 @@ pub fn start(config: &Config) -> Result<Started, ServeError> {
         })?;
         Some(d)
     };
-    let origin = match OriginClient::new(&config.origin).map_err(ServeError::Origin)? {
+    let clock = Arc::new(Clock::new());
+    let client = OriginClient::new(&config.origin, clock.clone()).map_err(ServeError::Origin)?;
+    let origin = match client {
         Some(client) => {
+            let drop = DropList::new(&config.origin.drop_request_headers)
+                .map_err(|bad| ServeError::Origin(format!("origin.drop_request_headers: {bad}")))?;
             let rules = Rules {
                 lock_timeout: Duration::from_millis(config.origin.lock_timeout_ms),
                 policy: freshness::Policy {
@@ -109,15 +121,22 @@ pub fn start(config: &Config) -> Result<Started, ServeError> {
                 },
                 limits: freshness::ClientLimits {
                     honour_client_no_cache: config.cache.client_no_cache,
-                    min_client_max_age: 0,
+                    min_client_max_age: config.cache.min_client_max_age_secs,
                 },
                 client_interval: Duration::from_millis(config.cache.client_revalidate_interval_ms),
-                default_cc: HeaderValue::from_str(&config.cache_control.revalidate)
-                    .map_err(|_| invalid_cc("revalidate"))?,
                 pass_for: PASS_FOR,
                 store_set_cookie: config.cache.store_set_cookie,
+                reading: Reading {
+                    targeted: config.cache.targeted_fields.clone(),
+                    pass_targeted: config.cache.pass_targeted_fields,
+                },
+                forwarding: Forwarding {
+                    drop,
+                    proto: "http",
+                },
+                max_variants: config.cache.max_variants,
             };
-            Some(Origin::new(client, rules, disk))
+            Some(Origin::new(client, rules, disk, clock.clone()))
         }
         None => None,
     };
@@ -145,6 +164,8 @@ pub fn start(config: &Config) -> Result<Started, ServeError> {
         metrics_path: path(&config.server.metrics_path),
         purge_token: config.purge.effective_token(),
         purge_path: config.purge.path.clone(),
+        clock,
+        test_clock: Clock::settable(),
     });
     let addr = config.server.listen;
     let server = HttpServer::new(move || {

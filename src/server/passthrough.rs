@@ -9,14 +9,17 @@ use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 
+use super::respond::apply_extra;
 use crate::edge::{CacheStatus, Served};
+use crate::http::freshness::NoStore;
 use crate::origin::client::{Fetched, Streamed};
 
-const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
+/// The `Cache-Status` field (RFC 9211).
+pub const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
 
-/// Adds `Age` (RFC 9111 §5.1) and `Cache-Status` to a pulled asset's
-/// response; local files get neither.
-pub fn cache_headers(h: &mut HeaderMap, asset: &Served, status: CacheStatus) {
+/// Adds `Age` (RFC 9111 §5.1) at `now` and `Cache-Status` to a pulled
+/// asset's response; local files get neither.
+pub fn cache_headers(h: &mut HeaderMap, asset: &Served, status: CacheStatus, now: SystemTime) {
     let value = match status {
         CacheStatus::Local => return,
         CacheStatus::Hit => "cdn-edge; hit",
@@ -26,13 +29,14 @@ pub fn cache_headers(h: &mut HeaderMap, asset: &Served, status: CacheStatus) {
         CacheStatus::StaleRevalidating => "cdn-edge; hit; detail=stale-while-revalidate",
     };
     h.insert(CACHE_STATUS, HeaderValue::from_static(value));
-    if let Some(age) = asset.age(SystemTime::now()) {
+    if let Some(age) = asset.age(now) {
         h.insert(actix_web::http::header::AGE, HeaderValue::from(age));
     }
 }
 
 /// A stored non-200 response (404, 410, 301, ...) replayed with its
-/// status, headers and body; no negotiation, validators or ranges.
+/// status, the origin's headers (validators and type included, verbatim)
+/// and body; no negotiation, conditionals or ranges.
 pub fn stored_error(asset: &Served, head: bool) -> HttpResponse {
     let status = StatusCode::from_u16(asset.status()).unwrap_or(StatusCode::NOT_FOUND);
     let body = asset.representations().iter().find_map(|r| match &r.body {
@@ -44,20 +48,9 @@ pub fn stored_error(asset: &Served, head: bool) -> HttpResponse {
         _ => HttpResponse::new(status),
     };
     let h = resp.headers_mut();
-    if let Some(origin) = asset.origin_headers() {
-        // The stored response's own headers (Location for a redirect, ...);
-        // Age and Cache-Status are added after.
-        copy_headers(h, origin);
-        h.remove(actix_web::http::header::AGE);
-    }
-    h.insert(
-        actix_web::http::header::CONTENT_TYPE,
-        asset.content_type.clone(),
-    );
-    h.insert(
-        actix_web::http::header::CACHE_CONTROL,
-        asset.cache_control.clone(),
-    );
+    // The stored response's own headers (Location for a redirect, ...);
+    // Age and Cache-Status are added after.
+    apply_extra(h, &asset.extra_headers);
     resp
 }
 
@@ -79,28 +72,24 @@ pub fn streamed(s: Streamed, head: bool) -> HttpResponse {
     copy_headers(resp.headers_mut(), &s.headers);
     resp.headers_mut().insert(
         CACHE_STATUS,
-        HeaderValue::from_static("cdn-edge; fwd=uri-miss"),
+        HeaderValue::from_static("cdn-edge; fwd=uri-miss; detail=too-large"),
     );
     resp
 }
 
-/// Copies end-to-end origin headers, leaving framing and Date to actix.
-fn copy_headers(h: &mut HeaderMap, from: &reqwest::header::HeaderMap) {
+/// Copies end-to-end origin headers (the origin's `Date` included),
+/// leaving framing to actix.
+fn copy_headers(h: &mut HeaderMap, from: &HeaderMap) {
     for (name, value) in from {
-        if name == "content-length" || name == "date" {
+        if name == "content-length" {
             continue;
         }
-        if let (Ok(n), Ok(v)) = (
-            HeaderName::from_bytes(name.as_str().as_bytes()),
-            HeaderValue::from_bytes(value.as_bytes()),
-        ) {
-            h.append(n, v);
-        }
+        h.append(name.clone(), value.clone());
     }
 }
 
-/// An uncached origin response, passed on.
-pub fn respond(f: &Fetched, head: bool) -> HttpResponse {
+/// An uncached origin response, passed on, with why it was not stored.
+pub fn respond(f: &Fetched, reason: NoStore, head: bool) -> HttpResponse {
     let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut resp = if head {
         HttpResponse::new(status)
@@ -109,9 +98,14 @@ pub fn respond(f: &Fetched, head: bool) -> HttpResponse {
     };
     let h = resp.headers_mut();
     copy_headers(h, &f.headers);
-    h.insert(
-        CACHE_STATUS,
-        HeaderValue::from_static("cdn-edge; fwd=uri-miss"),
-    );
+    let fwd = match reason {
+        NoStore::RequestNoStore => "request",
+        NoStore::Method => "method",
+        _ => "uri-miss",
+    };
+    let value = format!("cdn-edge; fwd={fwd}; detail={}", reason.as_str());
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        h.insert(CACHE_STATUS, v);
+    }
     resp
 }

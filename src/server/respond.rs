@@ -52,7 +52,9 @@ pub fn asset(method: &Method, req: &HeaderMap, asset: &Asset, grant: &Grant) -> 
             let h = resp.headers_mut();
             h.reserve(4 + asset.extra_headers.len());
             h.insert(header::ETAG, rep.etag.clone());
-            h.insert(header::CACHE_CONTROL, asset.cache_control.clone());
+            if let Some(cc) = &asset.cache_control {
+                h.insert(header::CACHE_CONTROL, cc.clone());
+            }
             add_common(h, asset, grant);
             return resp;
         }
@@ -141,7 +143,9 @@ fn full(
     if let Some(lm) = &asset.last_modified_value {
         h.insert(header::LAST_MODIFIED, lm.clone());
     }
-    h.insert(header::CACHE_CONTROL, asset.cache_control.clone());
+    if let Some(cc) = &asset.cache_control {
+        h.insert(header::CACHE_CONTROL, cc.clone());
+    }
     h.insert(header::ACCEPT_RANGES, BYTES);
     h.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF);
     let encoding = match rep.coding {
@@ -156,12 +160,24 @@ fn full(
     resp
 }
 
-/// Rule headers, CORS and Vary: on every response that describes the asset.
+/// Rule headers (or a pulled object's origin headers), CORS and Vary: on
+/// every response that describes the asset.
 fn add_common(h: &mut HeaderMap, asset: &Asset, grant: &Grant) {
-    for (n, v) in &asset.extra_headers {
-        h.insert(n.clone(), v.clone());
-    }
+    apply_extra(h, &asset.extra_headers);
     cors::apply(h, grant, Some(asset.varies_by_encoding()));
+}
+
+/// Writes `extra` over `h`: each name in `extra` replaces what `h` has
+/// under it, and its values are appended in order, so an origin's repeated
+/// fields stay repeated (RFC 9110 §5.3) and never sit beside a default of
+/// the node's own (its `X-Content-Type-Options`, `Accept-Ranges`, ...).
+pub fn apply_extra(h: &mut HeaderMap, extra: &[(HeaderName, HeaderValue)]) {
+    for (i, (n, v)) in extra.iter().enumerate() {
+        if !extra[..i].iter().any(|(seen, _)| seen == n) {
+            h.remove(n);
+        }
+        h.append(n.clone(), v.clone());
+    }
 }
 
 /// A list-valued field (`#element`): repeated field lines are joined with

@@ -164,7 +164,7 @@ impl LocalStore {
             reps,
             asset::content_type(&rel),
             meta.modified().ok(),
-            cache_control,
+            Some(cache_control),
             extra,
         );
         Ok(Found::Asset(Box::new(asset), Stamp { files: stamp }))

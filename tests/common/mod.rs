@@ -2,6 +2,10 @@
 //! process bound to 127.0.0.1:0, a raw HTTP/1.1 client over `TcpStream` (so
 //! request targets are sent byte for byte, `..` and all), and a fixture root.
 //!
+//! Every server runs with `CDN_EDGE_TEST_CLOCK=1`, so a test moves the
+//! node's clock with [`Server::advance`] (and the origin's with
+//! [`advance`]) instead of sleeping.
+//!
 //! Every test binary includes this module with `mod common;`; items unused by
 //! one binary are allowed to be dead there.
 #![allow(dead_code)]
@@ -27,6 +31,10 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(20);
 pub const EXIT_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long to poll for a change on disk to become visible.
 pub const CHANGE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The environment variable that enables the node's settable clock.
+pub const TEST_CLOCK_ENV: &str = "CDN_EDGE_TEST_CLOCK";
+/// Where a node with the test clock takes `POST <secs>` to advance it.
+pub const CLOCK_PATH: &str = "/_edge/clock";
 
 /// The mtime every fixture file gets: 2021-06-01T12:00:00Z.
 pub fn fixed_mtime() -> SystemTime {
@@ -131,7 +139,8 @@ impl Server {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
-            .env("NO_COLOR", "1");
+            .env("NO_COLOR", "1")
+            .env(TEST_CLOCK_ENV, "1");
         if let Some(cwd) = cwd {
             cmd.current_dir(cwd);
         }
@@ -245,6 +254,32 @@ impl Server {
     pub fn head_h(&self, path: &str, headers: &[(&str, &str)]) -> Response {
         request(self.addr, "HEAD", path, headers)
     }
+
+    /// `POST path` with headers and a body (Content-Length framed).
+    pub fn post(&self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+        request_with_body(self.addr, "POST", path, headers, body)
+    }
+
+    /// Moves the node's clock forward by `secs` (cumulative) through
+    /// `POST /_edge/clock`; asserts the node answered 200. Only the node's
+    /// clock moves: use [`advance`] to move the origin's `Date` with it.
+    pub fn advance(&self, secs: u64) {
+        let r = self.post(CLOCK_PATH, &[], secs.to_string().as_bytes());
+        assert_eq!(
+            r.status,
+            200,
+            "advancing the node's clock by {secs} s: {}",
+            r.summary()
+        );
+    }
+}
+
+/// Moves the origin's and the node's clocks forward together by `secs`: the
+/// node judges an object's age from the origin's `Date` (RFC 9111 §4.2.3), so
+/// both must move.
+pub fn advance(o: &origin::Origin, s: &Server, secs: u64) {
+    o.advance_clock(secs);
+    s.advance(secs);
 }
 
 impl Drop for Server {
@@ -265,7 +300,8 @@ pub fn run_to_exit(args: &[OsString], cwd: Option<&Path>) -> (ExitStatus, String
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
-        .env("NO_COLOR", "1");
+        .env("NO_COLOR", "1")
+        .env(TEST_CLOCK_ENV, "1");
     if let Some(cwd) = cwd {
         cmd.current_dir(cwd);
     }
@@ -405,6 +441,31 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &st
         panic!(
             "{method} {path}: bad response ({e}): {:?}",
             String::from_utf8_lossy(&raw)
+        )
+    })
+}
+
+/// Sends one HTTP/1.1 request with `Connection: close`, these headers, a
+/// `Content-Length` and `body`, and reads the reply to EOF.
+pub fn request_with_body(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (n, v) in headers {
+        head.push_str(&format!("{n}: {v}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let mut raw = head.into_bytes();
+    raw.extend_from_slice(body);
+    let got = send_raw(addr, &raw);
+    parse_response(&got, false).unwrap_or_else(|e| {
+        panic!(
+            "{method} {path}: bad response ({e}): {:?}",
+            String::from_utf8_lossy(&got)
         )
     })
 }

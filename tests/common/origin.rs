@@ -7,6 +7,11 @@
 //! [`Origin::requests`]) before its reply is delayed, so a test can see that a
 //! request arrived while the answer is still stalled.
 //!
+//! A reply can depend on the request: [`Reply::echo_header`] appends the
+//! request's value of a named header to the body (for `Vary` tests). The
+//! origin's clock can be moved forward with [`Origin::advance_clock`]; it
+//! shifts only the `Date` the origin generates.
+//!
 //! The server adds only `Date` (unless scripted) and the framing header
 //! (`Content-Length`, or `Transfer-Encoding: chunked`; neither on 1xx, 204,
 //! 304, nor when the script sets one itself). Requests are parsed by hand;
@@ -18,7 +23,7 @@
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime};
@@ -103,6 +108,9 @@ pub struct Reply {
     /// Send the body with Transfer-Encoding: chunked instead of
     /// Content-Length.
     pub chunked: bool,
+    /// Append the request's value of this header (every line, joined by
+    /// `", "`; nothing if absent) to `body`.
+    pub echo_header: Option<String>,
 }
 
 impl Reply {
@@ -123,6 +131,7 @@ impl Reply {
             etag_304: None,
             not_modified_if_ims: false,
             chunked: false,
+            echo_header: None,
         }
     }
 
@@ -171,6 +180,25 @@ impl Reply {
     /// Sends the body chunked instead of with Content-Length.
     pub fn chunked(mut self) -> Reply {
         self.chunked = true;
+        self
+    }
+
+    /// Makes the body depend on the request: the request's value of header
+    /// `name` (all its lines joined by `", "`, nothing if absent) is
+    /// appended to the scripted body. `Reply::ok("lang=").echo_header(
+    /// "accept-language")` answers `lang=de` to `Accept-Language: de` and
+    /// `lang=` to a request without it.
+    pub fn echo_header(mut self, name: &str) -> Reply {
+        self.echo_header = Some(name.to_string());
+        self
+    }
+
+    /// This reply as answered to `req` (the echoed header resolved).
+    fn for_request(mut self, req: &Seen) -> Reply {
+        if let Some(name) = self.echo_header.take() {
+            self.body
+                .extend_from_slice(req.header_all(&name).join(", ").as_bytes());
+        }
         self
     }
 
@@ -254,9 +282,16 @@ struct Inner {
     handles: Mutex<Vec<JoinHandle<()>>>,
     /// Threads started and not yet finished.
     running: AtomicUsize,
+    /// Seconds added to the real time in a generated `Date`.
+    clock_offset: AtomicU64,
 }
 
 impl Inner {
+    /// The origin's notion of now: real time plus the offset.
+    fn now(&self) -> SystemTime {
+        SystemTime::now() + Duration::from_secs(self.clock_offset.load(Ordering::SeqCst))
+    }
+
     fn is_stopped(&self) -> bool {
         *self.stopped.lock().unwrap()
     }
@@ -315,6 +350,7 @@ impl Origin {
             conns: Mutex::new(HashMap::new()),
             handles: Mutex::new(Vec::new()),
             running: AtomicUsize::new(1),
+            clock_offset: AtomicU64::new(0),
         });
         let acceptor = {
             let inner = Arc::clone(&inner);
@@ -357,6 +393,14 @@ impl Origin {
         seen.iter()
             .filter(|s| target_matches(&s.target, path))
             .count()
+    }
+
+    /// Moves the origin's clock forward by `secs` (cumulative). Only the
+    /// `Date` the origin generates moves; a scripted `Date` is sent as
+    /// scripted. Pair it with `Server::advance` (see `common::advance`), as
+    /// the edge judges age from the origin's `Date`.
+    pub fn advance_clock(&self, secs: u64) {
+        self.inner.clock_offset.fetch_add(secs, Ordering::SeqCst);
     }
 
     /// Total requests received.
@@ -675,7 +719,7 @@ fn serve_conn(inner: &Inner, stream: TcpStream) -> io::Result<()> {
             Err(ReadErr::Bad(why)) => {
                 let reply =
                     Reply::status(400, format!("bad request: {why}")).header("Connection", "close");
-                let _ = write_reply(&mut conn.stream, "GET", &reply, false);
+                let _ = write_reply(&mut conn.stream, "GET", &reply, false, inner.now());
                 return Ok(());
             }
         };
@@ -683,7 +727,8 @@ fn serve_conn(inner: &Inner, stream: TcpStream) -> io::Result<()> {
         inner.seen.lock().unwrap().push(req.clone());
         let reply = inner
             .lookup(&req.target)
-            .unwrap_or_else(|| Reply::status(404, "no route"));
+            .unwrap_or_else(|| Reply::status(404, "no route"))
+            .for_request(&req);
         if !reply.delay.is_zero() && inner.sleep_unless_stopped(reply.delay) {
             return Ok(());
         }
@@ -692,7 +737,13 @@ fn serve_conn(inner: &Inner, stream: TcpStream) -> io::Result<()> {
             return Ok(());
         }
         let not_modified = reply.not_modified(&req);
-        write_reply(&mut conn.stream, &req.method, &reply, not_modified)?;
+        write_reply(
+            &mut conn.stream,
+            &req.method,
+            &reply,
+            not_modified,
+            inner.now(),
+        )?;
         let scripted_close = reply
             .headers
             .iter()
@@ -706,17 +757,19 @@ fn serve_conn(inner: &Inner, stream: TcpStream) -> io::Result<()> {
     }
 }
 
-/// Writes one response (head, then the body unless HEAD or bodyless).
+/// Writes one response (head, then the body unless HEAD or bodyless); a
+/// generated `Date` says `now`.
 fn write_reply(
     stream: &mut TcpStream,
     method: &str,
     reply: &Reply,
     not_modified: bool,
+    now: SystemTime,
 ) -> io::Result<()> {
     let status = if not_modified { 304 } else { reply.status };
     let mut out = format!("HTTP/1.1 {status} {}\r\n", reason(status)).into_bytes();
     if !reply.has_header("date") {
-        let date = httpdate::fmt_http_date(SystemTime::now());
+        let date = httpdate::fmt_http_date(now);
         out.extend_from_slice(format!("Date: {date}\r\n").as_bytes());
     }
     for (name, value) in &reply.headers {
