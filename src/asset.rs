@@ -173,6 +173,9 @@ pub struct Asset {
     /// headers. Each name here replaces whatever the node would set under
     /// it, and its values are sent in order (repeated names repeat).
     pub extra_headers: Vec<(HeaderName, HeaderValue)>,
+    /// Compared with `If-Modified-Since` when there is no Last-Modified (a
+    /// pulled object's `Date`, RFC 9111 §4.3.2); never sent.
+    pub modified_fallback: Option<SystemTime>,
     /// Responses vary by `Accept-Encoding` even while there is one
     /// representation (a pulled object whose encodings are being made).
     vary_encoding: bool,
@@ -201,8 +204,16 @@ impl Asset {
             last_modified_value,
             cache_control,
             extra_headers,
+            modified_fallback: None,
             vary_encoding: false,
         }
+    }
+
+    /// The same asset, answering `If-Modified-Since` from `date` when it
+    /// has no Last-Modified.
+    pub fn with_modified_fallback(mut self, date: Option<SystemTime>) -> Self {
+        self.modified_fallback = date.map(date::truncate);
+        self
     }
 
     /// The same asset, announcing `Vary: Accept-Encoding` from its first

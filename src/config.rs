@@ -312,7 +312,7 @@ impl Default for CacheConfig {
             store_set_cookie: false,
             max_variants: 16,
             min_client_max_age_secs: 0,
-            targeted_fields: vec!["CDN-Cache-Control".into()],
+            targeted_fields: vec!["CDN-Cache-Control".into(), "Surrogate-Control".into()],
             pass_targeted_fields: false,
         }
     }

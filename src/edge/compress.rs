@@ -11,12 +11,16 @@ use crate::asset::{derived_etag, Asset, Body, Coding, Representation};
 use crate::origin::pull::PulledMeta;
 use crate::precompress;
 
-/// Whether the node should make encodings of a pulled 200: text by its
-/// path's extension or by its Content-Type, sent in identity, and not
-/// marked `no-transform` (RFC 9111 §5.2.2.6: compression is a
-/// transformation).
-pub fn wanted(path: &str, meta: &PulledMeta, content_type: &str) -> bool {
-    if meta.status != 200 || meta.headers.contains_key("content-encoding") {
+/// Bodies shorter than this are not compressed: the saving is a few bytes,
+/// and each encoding costs a `Vary: Accept-Encoding` and a second copy.
+pub const MIN_BYTES: usize = 256;
+
+/// Whether the node should make encodings of a pulled 200 of `len` bytes:
+/// text by its path's extension or by its Content-Type, at least
+/// [`MIN_BYTES`], sent in identity, and not marked `no-transform` (RFC 9111
+/// §5.2.2.6: compression is a transformation).
+pub fn wanted(path: &str, meta: &PulledMeta, content_type: &str, len: usize) -> bool {
+    if meta.status != 200 || len < MIN_BYTES || meta.headers.contains_key("content-encoding") {
         return false;
     }
     let no_transform = meta

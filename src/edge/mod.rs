@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use actix_web::http::header::HeaderMap;
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::asset::Asset;
 use crate::http::cache_control::CacheControl;
@@ -125,6 +125,26 @@ impl Served {
         match &self.0.source {
             Source::Pulled(meta) => meta.status,
             _ => 200,
+        }
+    }
+
+    /// For a pulled object, the fields its `no-cache="…"` names: left out
+    /// of answers from the cache (RFC 9111 §5.2.2.4), but part of the answer
+    /// to the request that fetched or revalidated it.
+    pub fn fetched_only_headers(&self) -> Vec<(HeaderName, HeaderValue)> {
+        match &self.0.source {
+            Source::Pulled(meta) => meta
+                .headers
+                .iter()
+                .filter(|(n, _)| {
+                    meta.cache_control
+                        .no_cache_fields
+                        .iter()
+                        .any(|f| f == n.as_str())
+                })
+                .map(|(n, v)| (n.clone(), v.clone()))
+                .collect(),
+            _ => Vec::new(),
         }
     }
 

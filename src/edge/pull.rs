@@ -584,7 +584,7 @@ impl Origin {
             .get("content-type")
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
-        let encodings = compress::wanted(path, &meta, ct);
+        let encodings = compress::wanted(path, &meta, ct, body.len());
         let asset = asset_of(body, &meta, path, &self.rules.reading, encodings);
         let served = store(
             memory,

@@ -13,6 +13,10 @@ pub struct Validators<'a> {
     pub etag: &'a str,
     /// Last-Modified, truncated to whole seconds.
     pub last_modified: Option<SystemTime>,
+    /// What `If-Modified-Since` is compared with when there is no
+    /// Last-Modified: a cache's stored response's `Date`, else when it was
+    /// received (RFC 9111 §4.3.2). Used for nothing else.
+    pub modified_fallback: Option<SystemTime>,
 }
 
 /// The precondition fields of a request (raw values; absent = `None`).
@@ -67,7 +71,8 @@ pub fn evaluate(p: &Preconditions<'_>, v: &Validators<'_>, safe: bool) -> Outcom
     } else if let (true, Some(field)) = (safe, p.if_modified_since) {
         // Step 4: If-Modified-Since only for GET/HEAD and only without
         // If-None-Match; an invalid date is ignored (§13.1.3).
-        if let (Some(since), Some(lm)) = (date::parse(field), v.last_modified) {
+        let lm = v.last_modified.or(v.modified_fallback);
+        if let (Some(since), Some(lm)) = (date::parse(field), lm) {
             if lm <= since {
                 return Outcome::NotModified;
             }
@@ -110,7 +115,32 @@ mod tests {
         Validators {
             etag: TAG,
             last_modified: date::parse(LM),
+            modified_fallback: None,
         }
+    }
+
+    #[test]
+    fn if_modified_since_falls_back_to_the_stored_date_rfc_9111_4_3_2() {
+        let p = Preconditions {
+            if_modified_since: Some(LM),
+            ..Default::default()
+        };
+        let mut no_lm = Validators {
+            last_modified: None,
+            ..v()
+        };
+        assert_eq!(evaluate(&p, &no_lm, true), Outcome::Proceed);
+        no_lm.modified_fallback = date::parse(LM);
+        assert_eq!(evaluate(&p, &no_lm, true), Outcome::NotModified);
+        let ius = Preconditions {
+            if_unmodified_since: Some(BEFORE),
+            ..Default::default()
+        };
+        assert_eq!(evaluate(&ius, &no_lm, true), Outcome::Proceed, "IMS only");
+        assert!(
+            !if_range_allows(Some(LM), &no_lm),
+            "If-Range needs Last-Modified"
+        );
     }
 
     fn eval(p: Preconditions<'_>) -> Outcome {
@@ -295,7 +325,7 @@ mod tests {
         fn ims_is_not_modified_iff_not_newer(lm in 0u64..2_000_000_000, since in 0u64..2_000_000_000) {
             let lm_t = UNIX_EPOCH + Duration::from_secs(lm);
             let field = date::format(UNIX_EPOCH + Duration::from_secs(since));
-            let v = Validators { etag: TAG, last_modified: Some(lm_t) };
+            let v = Validators { etag: TAG, last_modified: Some(lm_t), modified_fallback: None };
             let got = evaluate(&Preconditions { if_modified_since: Some(&field), ..Default::default() }, &v, true);
             prop_assert_eq!(got == Outcome::NotModified, lm <= since);
         }

@@ -12,7 +12,7 @@ use super::syntax::is_token;
 
 /// Hop-by-hop fields, never forwarded (RFC 9110 §7.6.1; `keep-alive` and
 /// `proxy-connection` are the common legacy ones, `proxy-*` concern this hop).
-pub const HOP_BY_HOP: [&str; 9] = [
+pub const HOP_BY_HOP: [&str; 10] = [
     "connection",
     "keep-alive",
     "proxy-connection",
@@ -22,6 +22,7 @@ pub const HOP_BY_HOP: [&str; 9] = [
     "upgrade",
     "proxy-authorization",
     "proxy-authenticate",
+    "proxy-authentication-info",
 ];
 
 /// Default drop list: the classic unkeyed inputs that poison a shared cache

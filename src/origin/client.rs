@@ -124,7 +124,10 @@ impl OriginClient {
         }
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_millis(c.connect_timeout_ms))
-            .pool_idle_timeout(Duration::from_secs(60))
+            // Below the common server keep-alive timeouts (Node and Apache
+            // close idle connections after 5 s): a request sent on a
+            // connection the origin is closing fails without an answer.
+            .pool_idle_timeout(Duration::from_secs(4))
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("origin client: {e}"))?;
@@ -316,7 +319,8 @@ impl OriginClient {
 }
 
 /// Sends a request and waits at most `limit` for the response head. The
-/// flag on an error says it was a connection failure (worth a retry).
+/// flag on an error says the request never got an answer on a working
+/// connection (worth a retry of an idempotent request).
 async fn send(
     req: reqwest::RequestBuilder,
     limit: Duration,
@@ -325,7 +329,12 @@ async fn send(
         Err(_) => Err((FetchError::Timeout, false)),
         Ok(Ok(resp)) => Ok(resp),
         Ok(Err(e)) if e.is_timeout() => Err((FetchError::Timeout, false)),
-        Ok(Err(e)) => Err((FetchError::Unreachable(short(&e)), e.is_connect())),
+        // Worth retrying (for GET/HEAD): no connection, or a reused one the
+        // origin closed before any answer.
+        Ok(Err(e)) => Err((
+            FetchError::Unreachable(short(&e)),
+            e.is_connect() || e.is_request(),
+        )),
     }
 }
 

@@ -140,6 +140,23 @@ impl DiskMeta {
     }
 }
 
+/// The `Age` field (RFC 9111 §5.1): one value of digits. Anything else
+/// (a list, several lines, a sign, a fraction, parameters) is invalid and
+/// makes the response count as stale, as the most cautious reading.
+fn age(h: &HeaderMap) -> Option<u64> {
+    let mut lines = h.get_all("age");
+    let first = lines.next()?;
+    let one = first
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()));
+    match (one, lines.next()) {
+        (Some(v), None) => Some(v.parse().unwrap_or(cache_control::MAX_DELTA)),
+        _ => Some(cache_control::MAX_DELTA),
+    }
+}
+
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
@@ -161,7 +178,7 @@ impl PulledMeta {
                 .filter(|_| !targeted)
                 .map(str::to_string),
             last_modified: header(&headers, "last-modified").and_then(date::parse),
-            age_header: header(&headers, "age").and_then(|a| a.trim().parse().ok()),
+            age_header: age(&headers),
             request_time: f.request_time,
             response_time: f.response_time,
             cache_control: cc,
@@ -197,13 +214,17 @@ impl PulledMeta {
     }
 
     /// The metadata after a 304 (§4.3.4, §3.2): every header the 304
-    /// carries replaces the stored one of that name, except the framing
-    /// `Content-Length` and the `Content-Encoding` of the stored body;
-    /// request and response times become the 304's.
+    /// carries replaces the stored one of that name, except those that
+    /// describe the stored body itself (its length, coding, digest, range
+    /// and entity tag); request and response times become the 304's.
     pub fn refreshed_by(&self, not_modified: &Fetched, reading: &Reading) -> Self {
         let mut headers = self.headers.clone();
         for name in not_modified.headers.keys() {
-            if name == "content-length" || name == "content-encoding" {
+            let of_body = matches!(
+                name.as_str(),
+                "content-length" | "content-encoding" | "content-md5" | "content-range" | "etag"
+            );
+            if of_body {
                 continue;
             }
             headers.remove(name);
@@ -282,6 +303,7 @@ pub fn asset_of(
         meta.client_headers(reading, meta.status == 200),
     )
     .with_last_modified_value(h.get("last-modified").cloned())
+    .with_modified_fallback(Some(meta.date.unwrap_or(meta.response_time)))
     .expecting_encodings(encodings_follow)
 }
 
@@ -378,6 +400,27 @@ mod tests {
         assert!(!h
             .iter()
             .any(|l| l.starts_with("x-secret") || l.starts_with("x-private")));
+    }
+
+    #[test]
+    fn an_invalid_age_counts_as_stale_section_5_1() {
+        let r = Reading::default();
+        let with = |pairs: &[(&str, &str)]| PulledMeta::of(&fetched(pairs), &r, vec![]).age_header;
+        assert_eq!(with(&[("age", " 30 ")]), Some(30));
+        assert_eq!(with(&[]), None);
+        let max = Some(cache_control::MAX_DELTA);
+        for bad in [
+            "abc",
+            "-7200",
+            "7200.0",
+            "7200,0",
+            "0, 0",
+            "7200;foo=bar",
+            "",
+        ] {
+            assert_eq!(with(&[("age", bad)]), max, "{bad}");
+        }
+        assert_eq!(with(&[("age", "0"), ("age", "7200")]), max);
     }
 
     #[test]

@@ -126,6 +126,7 @@ async fn route(
         }
         Ok(Lookup::OriginFailed(e)) => {
             counters.lookup(false);
+            tracing::warn!(path = %req.uri(), "origin: {e}");
             let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY);
             errors::text(status, format!("{e}\n"))
         }
@@ -171,6 +172,7 @@ async fn unsafe_method(
     {
         Some(Lookup::Passed(f, reason)) => passthrough::respond(&f, reason, false),
         Some(Lookup::OriginFailed(e)) => {
+            tracing::warn!(method = %req.method(), path = %req.uri(), "origin: {e}");
             let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY);
             errors::text(status, format!("{e}\n"))
         }

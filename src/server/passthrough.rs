@@ -29,6 +29,11 @@ pub fn cache_headers(h: &mut HeaderMap, asset: &Served, status: CacheStatus, now
         CacheStatus::StaleRevalidating => "cdn-edge; hit; detail=stale-while-revalidate",
     };
     h.insert(CACHE_STATUS, HeaderValue::from_static(value));
+    if matches!(status, CacheStatus::Miss | CacheStatus::Stale) {
+        for (n, v) in asset.fetched_only_headers() {
+            h.append(n, v);
+        }
+    }
     if let Some(age) = asset.age(now) {
         h.insert(actix_web::http::header::AGE, HeaderValue::from(age));
     }

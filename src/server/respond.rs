@@ -34,6 +34,7 @@ pub fn asset(method: &Method, req: &HeaderMap, asset: &Asset, grant: &Grant) -> 
     let validators = Validators {
         etag: rep.etag_str(),
         last_modified: asset.last_modified,
+        modified_fallback: asset.modified_fallback,
     };
     let if_match = list_field(req, header::IF_MATCH);
     let if_none_match = list_field(req, header::IF_NONE_MATCH);
