@@ -17,18 +17,15 @@ use std::time::{Duration, SystemTime};
 
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 
-use super::persist::{self, identity_body};
-use super::variants::{self, Marker};
-use super::{compress, store, Ask, CacheStatus, Entry, Lookup, Memory, Served, Source};
-use crate::asset::{self, Asset};
+use super::variants;
+use super::{Ask, CacheStatus, Entry, Lookup, Memory, Served, Source};
 use crate::clock::Clock;
 use crate::http::cache_control::CacheControl;
 use crate::http::freshness::{self, ClientLimits, NoStore, Policy, Verdict};
 use crate::http::path::Key;
 use crate::origin::client::{FetchError, Fetched, OriginClient};
-use crate::origin::coalesce::{Coalescer, Outcome, Role};
-use crate::origin::decision::{self, Facts};
-use crate::origin::pull::{asset_of, DiskMeta, PulledMeta, Reading};
+use crate::origin::coalesce::{Coalescer, Role};
+use crate::origin::pull::{PulledMeta, Reading};
 use crate::origin::request::{self, Forwarding};
 use crate::origin::OriginStats;
 use crate::store::disk::DiskCache;
@@ -55,8 +52,6 @@ pub struct Rules {
     pub policy: Policy,
     /// How far client directives are honoured.
     pub limits: ClientLimits,
-    /// A client's reload revalidates an object at most once per this.
-    pub client_interval: Duration,
     /// How long requests for a key skip coalescing after an uncacheable answer.
     pub pass_for: Duration,
     /// Store responses that carry `Set-Cookie` (their cookie is then sent
@@ -72,10 +67,10 @@ pub struct Rules {
 
 /// The origin and the rules for what the node keeps of it.
 pub struct Origin {
-    client: OriginClient,
+    pub(super) client: OriginClient,
     coalescer: Coalescer<String, Pulled>,
-    rules: Rules,
-    clock: Arc<Clock>,
+    pub(super) rules: Rules,
+    pub(super) clock: Arc<Clock>,
     pub(super) stats: Arc<OriginStats>,
     /// Keys found too large to store, until when: their requests stream
     /// straight through without a first, aborted fetch.
@@ -93,20 +88,20 @@ impl std::fmt::Debug for Origin {
 }
 
 /// One pull: the keys and the request it serves.
-struct Job<'a> {
+pub(super) struct Job<'a> {
     /// The URL's key (path and query).
-    primary: &'a str,
+    pub(super) primary: &'a str,
     /// The key fetches are coalesced on: the variant key when the URL is
     /// known to vary, else `primary`.
-    flight: &'a str,
+    pub(super) flight: &'a str,
     /// Path and query sent to the origin.
-    target: &'a str,
+    pub(super) target: &'a str,
     /// The request path, for the Content-Type guess and compression.
-    path: &'a str,
-    ask: &'a Ask<'a>,
+    pub(super) path: &'a str,
+    pub(super) ask: &'a Ask<'a>,
     /// Whether the client's conditionals and range are kept from the
     /// origin (a fetch whose answer will be stored), §4.3.2.
-    storing: bool,
+    pub(super) storing: bool,
 }
 
 impl Origin {
@@ -187,26 +182,15 @@ impl Origin {
     }
 
     /// Phase "verdict": whether `meta` may answer a request with
-    /// `request` directives at `now`. A reload flood must not bypass the
-    /// cache: when only the client's directives make the object stale, it
-    /// is revalidated at most once per `client_interval` (RFC 9111 §5.2.1
-    /// lets a cache ignore them).
-    fn verdict(&self, meta: &PulledMeta, request: &CacheControl, now: SystemTime) -> Verdict {
+    /// `request` directives at `now` (reloads damped, see `ClientLimits`).
+    pub(super) fn verdict(
+        &self,
+        meta: &PulledMeta,
+        request: &CacheControl,
+        now: SystemTime,
+    ) -> Verdict {
         let (policy, limits) = (&self.rules.policy, &self.rules.limits);
-        let stored = meta.stored();
-        let verdict = freshness::verdict(&stored, policy, request, now, limits);
-        if verdict == Verdict::Fresh || *request == CacheControl::default() {
-            return verdict;
-        }
-        let own = freshness::verdict(&stored, policy, &CacheControl::default(), now, limits);
-        let recent = now
-            .duration_since(meta.response_time)
-            .is_ok_and(|d| d < self.rules.client_interval);
-        if own == Verdict::Fresh && recent {
-            Verdict::Fresh
-        } else {
-            verdict
-        }
+        freshness::verdict(&meta.stored(), policy, request, now, limits)
     }
 
     /// Answers from a stored pulled object: as it is while fresh, else
@@ -379,280 +363,6 @@ impl Origin {
         }
     }
 
-    /// One fetch, through every phase after the memory lookup.
-    async fn fetch_once(
-        &self,
-        memory: &Memory,
-        job: &Job<'_>,
-        stale: Option<(Arc<Entry>, bool)>,
-    ) -> Outcome<Pulled> {
-        // Lookup, disk: after a restart or an eviction from memory the
-        // disk may hold it. Fresh → served; stale → revalidated.
-        let mut stale = stale;
-        if stale.is_none() {
-            if let Some(entry) = self.read_disk(memory, job.flight).await {
-                let Source::Pulled(meta) = &entry.source else {
-                    unreachable!("disk holds pulled entries")
-                };
-                match self.verdict(meta, job.ask.directives, self.clock.now()) {
-                    Verdict::Fresh => {
-                        let at = Arc::from(job.flight);
-                        return Outcome::Shared(Pulled::Stored(
-                            Served(entry),
-                            CacheStatus::Hit,
-                            at,
-                        ));
-                    }
-                    Verdict::Stale {
-                        may_serve_on_error, ..
-                    } => stale = Some((entry, may_serve_on_error)),
-                    Verdict::MustRevalidate => stale = Some((entry, false)),
-                }
-            }
-        }
-        let stale_meta = stale.as_ref().and_then(|(e, _)| match &e.source {
-            Source::Pulled(m) => Some(m.as_ref().clone()),
-            _ => None,
-        });
-        // Upstream request: the client's headers, our validators.
-        let validators = stale_meta
-            .as_ref()
-            .map(PulledMeta::revalidation_headers)
-            .unwrap_or_default();
-        let headers = self.upstream_headers(job.ask, job.storing || stale.is_some(), &validators);
-        let started = std::time::Instant::now();
-        let fetched = self.client.get(job.target, &headers).await;
-        self.count(&fetched, stale.is_some(), started);
-        match fetched {
-            // Response filter, §4.3.4: a 304 freshens the stored response.
-            Ok(f) if f.status == 304 => match (stale, stale_meta) {
-                (Some((entry, _)), Some(meta)) => {
-                    let meta = meta.refreshed_by(&f, &self.rules.reading);
-                    let at = entry_key(job, &meta);
-                    let served = self.refresh(memory, &at, job.path, &entry, meta).await;
-                    Outcome::Shared(Pulled::Stored(served, CacheStatus::Stale, at.into()))
-                }
-                _ => Outcome::Private(Pulled::Passed(Arc::new(f), NoStore::Status), Duration::ZERO),
-            },
-            // stale-if-error (RFC 5861 §4) covers an origin answering 5xx too.
-            Ok(f) if f.status >= 500 && stale.as_ref().is_some_and(|(_, on_error)| *on_error) => {
-                let (entry, _) = stale.expect("checked above");
-                let at = Arc::from(job.flight);
-                Outcome::Shared(Pulled::Stored(Served(entry), CacheStatus::StaleServed, at))
-            }
-            Ok(f) => self.keep(memory, job, f, stale.is_some()).await,
-            // stale-if-error (RFC 5861 §4): a stale copy stands in for a
-            // failed fetch when the response allowed it.
-            Err(e) => match stale {
-                Some((entry, true)) => {
-                    let at = Arc::from(job.flight);
-                    Outcome::Shared(Pulled::Stored(Served(entry), CacheStatus::StaleServed, at))
-                }
-                _ if matches!(e, FetchError::TooLarge(_)) => {
-                    Outcome::Private(Pulled::TooLarge, self.rules.pass_for)
-                }
-                _ => Outcome::Private(Pulled::Failed(e), Duration::ZERO),
-            },
-        }
-    }
-
-    /// Phases "decision" and "store" for a final response.
-    async fn keep(
-        &self,
-        memory: &Memory,
-        job: &Job<'_>,
-        f: Fetched,
-        was_stale: bool,
-    ) -> Outcome<Pulled> {
-        let (directives, targeted) = self.rules.reading.read(&f.headers);
-        let facts = Facts {
-            status: f.status,
-            headers: &f.headers,
-            directives: &directives,
-            targeted,
-            request: job.ask.directives,
-            request_has_authorization: job.ask.headers.contains_key("authorization"),
-            store_set_cookie: self.rules.store_set_cookie,
-        };
-        let plan = decision::decide(&facts).and_then(|plan| {
-            if plan.vary.is_empty() {
-                return Ok(plan);
-            }
-            let at = variants::key(job.primary, &plan.vary, job.ask.headers);
-            let known = memory.get(&at).is_some();
-            let marker = self.marker(memory, job.primary, &plan.vary);
-            let room = match &marker.source {
-                Source::Variants(m) => m.claim(self.rules.max_variants),
-                _ => false,
-            };
-            if known || room {
-                Ok(plan)
-            } else {
-                Err(NoStore::TooManyVariants)
-            }
-        });
-        let plan = match plan {
-            Ok(plan) => plan,
-            Err(reason) => {
-                self.stats.not_stored(reason);
-                let pass = if response_caused(reason) {
-                    // A stale copy of something now uncacheable must go.
-                    memory.remove(job.flight);
-                    self.forget_on_disk(job.flight, false).await;
-                    self.rules.pass_for
-                } else {
-                    Duration::ZERO
-                };
-                return Outcome::Private(Pulled::Passed(Arc::new(f), reason), pass);
-            }
-        };
-        if plan.vary.is_empty() {
-            // The URL no longer varies: its marker (if any) goes.
-            if memory
-                .get(job.primary)
-                .is_some_and(|e| matches!(e.source, Source::Variants(_)))
-            {
-                memory.remove(job.primary);
-            }
-        }
-        let meta = PulledMeta::of(&f, &self.rules.reading, plan.vary);
-        let at = entry_key(job, &meta);
-        let served = self.store(memory, &at, job.path, &f.body, meta).await;
-        let status = if was_stale {
-            CacheStatus::Stale
-        } else {
-            CacheStatus::Miss
-        };
-        Outcome::Shared(Pulled::Stored(served, status, at.into()))
-    }
-
-    /// The marker at `primary` for responses varying on `names`, made (or
-    /// replaced, when the names changed) if need be.
-    fn marker(&self, memory: &Memory, primary: &str, names: &[String]) -> Arc<Entry> {
-        if let Some(e) = memory.get(primary) {
-            if matches!(&e.source, Source::Variants(m) if m.names == names) {
-                return e;
-            }
-        }
-        let empty = Asset::new(
-            vec![asset::Representation::new(
-                asset::Coding::Identity,
-                bytes::Bytes::new(),
-            )],
-            HeaderValue::from_static("application/octet-stream"),
-            None,
-            None,
-            Vec::new(),
-        );
-        let entry = Arc::new(Entry {
-            asset: empty,
-            source: Source::Variants(Marker::new(names.to_vec())),
-        });
-        memory.insert(primary.to_string(), entry.clone());
-        entry
-    }
-
-    /// Phase "store": writes the response to disk (before the first client
-    /// has it, so a restart keeps it), then keeps it in memory.
-    async fn store(
-        &self,
-        memory: &Memory,
-        at: &str,
-        path: &str,
-        body: &bytes::Bytes,
-        meta: PulledMeta,
-    ) -> Served {
-        if let Some(disk) = &self.disk {
-            let record = DiskMeta::of(&meta, path);
-            persist::write(disk, at, record, body.clone()).await;
-        }
-        self.remember(memory, at, path, body, meta)
-    }
-
-    /// Keeps a stored response in memory as an asset, and starts making
-    /// its encodings when it is text.
-    pub(super) fn remember(
-        &self,
-        memory: &Memory,
-        at: &str,
-        path: &str,
-        body: &bytes::Bytes,
-        meta: PulledMeta,
-    ) -> Served {
-        let ct = meta
-            .headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        let encodings = compress::wanted(path, &meta, ct, body.len());
-        let asset = asset_of(body, &meta, path, &self.rules.reading, encodings);
-        let served = store(
-            memory,
-            at.to_string(),
-            asset,
-            Source::Pulled(Box::new(meta)),
-        );
-        if encodings {
-            compress::later(memory.clone(), at.to_string(), served.0.clone());
-        }
-        served
-    }
-
-    /// Phase "store" after a 304: the stored body (and the encodings made
-    /// of it) with the updated headers.
-    async fn refresh(
-        &self,
-        memory: &Memory,
-        at: &str,
-        path: &str,
-        entry: &Arc<Entry>,
-        meta: PulledMeta,
-    ) -> Served {
-        let old = &entry.asset;
-        let fresh = asset_of(
-            &bytes::Bytes::new(),
-            &meta,
-            path,
-            &self.rules.reading,
-            false,
-        );
-        let asset = Asset::new(
-            old.representations().to_vec(),
-            fresh.content_type.clone(),
-            meta.last_modified,
-            None,
-            fresh.extra_headers.clone(),
-        )
-        .with_last_modified_value(fresh.last_modified_value.clone())
-        .expecting_encodings(old.expects_encodings());
-        if let (Some(disk), Some(body)) = (&self.disk, identity_body(&asset)) {
-            persist::write(disk, at, DiskMeta::of(&meta, path), body).await;
-        }
-        store(
-            memory,
-            at.to_string(),
-            asset,
-            Source::Pulled(Box::new(meta)),
-        )
-    }
-
-    fn count(
-        &self,
-        fetched: &Result<Fetched, FetchError>,
-        revalidating: bool,
-        started: std::time::Instant,
-    ) {
-        let s = &self.stats;
-        OriginStats::bump(&s.requests);
-        s.latency.observe(started.elapsed().as_secs_f64());
-        match fetched {
-            Err(_) => OriginStats::bump(&s.failures),
-            Ok(f) if revalidating && f.status == 304 => OriginStats::bump(&s.revalidated_304),
-            Ok(f) if revalidating && f.status == 200 => OriginStats::bump(&s.revalidated_200),
-            Ok(_) => {}
-        }
-    }
-
     fn mark_too_large(&self, memory_key: String) {
         let mut map = self.too_large.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() > 10_000 {
@@ -671,27 +381,12 @@ impl Origin {
         OriginStats::bump(&self.stats.requests);
         let headers = self.upstream_headers(ask, false, &[]);
         match self.client.stream(target, &headers).await {
-            Ok(s) => Lookup::Streamed(s),
+            Ok(mut s) => {
+                self.rules.reading.strip_targeted(&mut s.headers);
+                Lookup::Streamed(s)
+            }
             Err(e) => Lookup::OriginFailed(e),
         }
-    }
-}
-
-/// Whether a reason lies with the response (so a stale copy goes and the
-/// key skips coalescing for a while), not with this one request.
-fn response_caused(reason: NoStore) -> bool {
-    !matches!(
-        reason,
-        NoStore::RequestNoStore | NoStore::Authorization | NoStore::TooManyVariants | NoStore::Pass
-    )
-}
-
-/// Where a response of `job` is stored: its variant key when it varies.
-fn entry_key(job: &Job<'_>, meta: &PulledMeta) -> String {
-    if meta.vary.is_empty() {
-        job.primary.to_string()
-    } else {
-        variants::key(job.primary, &meta.vary, job.ask.headers)
     }
 }
 

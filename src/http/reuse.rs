@@ -11,7 +11,7 @@
 //! clients, so it is parsed but not used here; operators who want reloads not
 //! to reach the origin use [`ClientLimits`].
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use super::cache_control::{self, CacheControl};
 use super::freshness::{current_age, lifetime, Policy, Stored};
@@ -26,6 +26,11 @@ pub struct ClientLimits {
     /// Smallest age bound (seconds) a client may impose with `max-age=N`
     /// (N ≥ 1) or `min-fresh`; tighter bounds are ignored.
     pub min_client_max_age: u64,
+    /// A response that is fresh by its own terms and was fetched or
+    /// revalidated less than this long ago is not revalidated again for a
+    /// client's directives, so a flood of reloads cannot take the cache out
+    /// of the path (§5.2.1 lets a cache ignore them); zero = always honour.
+    pub revalidate_interval: Duration,
 }
 
 impl Default for ClientLimits {
@@ -33,6 +38,7 @@ impl Default for ClientLimits {
         ClientLimits {
             honour_client_no_cache: true,
             min_client_max_age: 0,
+            revalidate_interval: Duration::ZERO,
         }
     }
 }
@@ -86,7 +92,12 @@ pub fn verdict(
     let lifetime = lifetime(s, p);
     let age = current_age(s, now);
     if client_demands_revalidation(request, limits, lifetime, age) {
-        return Verdict::MustRevalidate;
+        let recent = now
+            .duration_since(s.response_time)
+            .is_ok_and(|d| d < limits.revalidate_interval);
+        if !(age < lifetime && recent) {
+            return Verdict::MustRevalidate;
+        }
     }
     // §4.2: fresh iff freshness_lifetime > current_age.
     if age < lifetime {
@@ -164,7 +175,36 @@ mod tests {
     use crate::http::cache_control::parse;
     use crate::http::freshness::tests::{stored, t};
     use proptest::prelude::*;
-    use std::time::Duration;
+
+    #[test]
+    fn reloads_are_damped_within_the_interval_section_5_2_1() {
+        let limits = ClientLimits {
+            revalidate_interval: Duration::from_secs(1),
+            ..ClientLimits::default()
+        };
+        let cc = parse(["max-age=60"]);
+        let s = stored(&cc);
+        let reload = parse(["no-cache"]);
+        let at = |secs| verdict(&s, &Policy::default(), &reload, t(secs), &limits);
+        assert_eq!(
+            at(0),
+            Verdict::Fresh,
+            "just fetched: the reload is absorbed"
+        );
+        assert_eq!(
+            at(1),
+            Verdict::MustRevalidate,
+            "after the interval it goes through"
+        );
+        let no_cache = parse(["no-cache, max-age=60"]);
+        let s = stored(&no_cache);
+        let v = verdict(&s, &Policy::default(), &reload, t(0), &limits);
+        assert_eq!(
+            v,
+            Verdict::MustRevalidate,
+            "never for a response that says no-cache"
+        );
+    }
 
     /// Verdict at `t(at)` for a response with `resp` and a request with `req`.
     fn judge(resp: &str, req: &str, at: u64, limits: ClientLimits) -> Verdict {
@@ -215,6 +255,7 @@ mod tests {
         let off = ClientLimits {
             honour_client_no_cache: false,
             min_client_max_age: 0,
+            ..ClientLimits::default()
         };
         for req in ["no-cache", "max-age=0", "max-age=junk"] {
             assert_eq!(v("max-age=600", req, 1), Verdict::MustRevalidate, "{req}");
@@ -229,6 +270,7 @@ mod tests {
         let floor = ClientLimits {
             honour_client_no_cache: true,
             min_client_max_age: 30,
+            ..ClientLimits::default()
         };
         assert_eq!(
             judge("max-age=600", "max-age=10", 11, floor),
@@ -259,6 +301,7 @@ mod tests {
         let floor = ClientLimits {
             honour_client_no_cache: true,
             min_client_max_age: 60,
+            ..ClientLimits::default()
         };
         // Bound 600 - 100 = 500 ≥ 60: honoured. Bound 0 < 60: ignored.
         assert_eq!(
@@ -373,7 +416,7 @@ mod tests {
                 age_header: age,
                 ..stored(&cc)
             };
-            let limits = ClientLimits { honour_client_no_cache: honour, min_client_max_age: floor };
+            let limits = ClientLimits { honour_client_no_cache: honour, min_client_max_age: floor, ..ClientLimits::default() };
             let p = Policy { default_ttl: Some(100), default_swr: 10, ..Policy::default() };
             let got = verdict(&s, &p, &request, t(at), &limits);
             if got == Verdict::Fresh {

@@ -6,6 +6,7 @@
 pub mod client;
 pub mod coalesce;
 pub mod decision;
+pub mod disk_meta;
 pub mod pull;
 pub mod request;
 

@@ -9,6 +9,7 @@ use std::time::SystemTime;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::client::Fetched;
+pub use super::disk_meta::DiskMeta;
 use crate::asset::{self, Asset, Coding, Representation};
 use crate::http::cache_control::{self, CacheControl};
 use crate::http::freshness::Stored;
@@ -45,6 +46,22 @@ impl Reading {
     fn is_targeted(&self, name: &str) -> bool {
         self.targeted.iter().any(|t| t.eq_ignore_ascii_case(name))
     }
+
+    /// Removes the targeted fields from headers going to clients, unless
+    /// they are passed on.
+    pub fn strip_targeted(&self, h: &mut HeaderMap) {
+        if !self.pass_targeted {
+            for t in &self.targeted {
+                h.remove(t.as_str());
+            }
+        }
+    }
+
+    /// An uncached response as clients get it (targeted fields stripped).
+    pub fn for_clients(&self, mut f: Fetched) -> Fetched {
+        self.strip_targeted(&mut f.headers);
+        f
+    }
 }
 
 /// Every field line of `name` that is text.
@@ -77,67 +94,6 @@ pub struct PulledMeta {
     /// The request headers this response varies on (lower-case, sorted),
     /// `Accept-Encoding` only when the origin sent its own coding.
     pub vary: Vec<String>,
-}
-
-/// What the disk cache keeps besides the body: enough to rebuild the
-/// metadata and the asset after a restart.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct DiskMeta {
-    /// Status code.
-    pub status: u16,
-    /// End-to-end response headers (name, value), values as Latin-1-safe text.
-    pub headers: Vec<(String, String)>,
-    /// When the request was sent.
-    pub request_time: SystemTime,
-    /// When the response arrived.
-    pub response_time: SystemTime,
-    /// The request path (for the Content-Type guess when there is none).
-    pub path: String,
-    /// The request headers the response varies on.
-    #[serde(default)]
-    pub vary: Vec<String>,
-}
-
-impl DiskMeta {
-    /// The record of a stored response.
-    pub fn of(meta: &PulledMeta, path: &str) -> Self {
-        Self {
-            status: meta.status,
-            headers: meta
-                .headers
-                .iter()
-                .filter_map(|(n, v)| {
-                    v.to_str()
-                        .ok()
-                        .map(|v| (n.as_str().to_string(), v.to_string()))
-                })
-                .collect(),
-            request_time: meta.request_time,
-            response_time: meta.response_time,
-            path: path.to_string(),
-            vary: meta.vary.clone(),
-        }
-    }
-
-    /// The response as it was fetched, with `body`.
-    pub fn fetched(&self, body: bytes::Bytes) -> Fetched {
-        let mut headers = HeaderMap::new();
-        for (n, v) in &self.headers {
-            if let (Ok(n), Ok(v)) = (
-                HeaderName::from_bytes(n.as_bytes()),
-                HeaderValue::from_str(v),
-            ) {
-                headers.append(n, v);
-            }
-        }
-        Fetched {
-            status: self.status,
-            headers,
-            body,
-            request_time: self.request_time,
-            response_time: self.response_time,
-        }
-    }
 }
 
 /// The `Age` field (RFC 9111 §5.1): one value of digits. Anything else

@@ -122,8 +122,10 @@ pub fn start(config: &Config) -> Result<Started, ServeError> {
                 limits: freshness::ClientLimits {
                     honour_client_no_cache: config.cache.client_no_cache,
                     min_client_max_age: config.cache.min_client_max_age_secs,
+                    revalidate_interval: Duration::from_millis(
+                        config.cache.client_revalidate_interval_ms,
+                    ),
                 },
-                client_interval: Duration::from_millis(config.cache.client_revalidate_interval_ms),
                 pass_for: PASS_FOR,
                 store_set_cookie: config.cache.store_set_cookie,
                 reading: Reading {

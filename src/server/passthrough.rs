@@ -5,7 +5,7 @@
 use std::time::SystemTime;
 
 use actix_web::body::{BodyStream, SizedStream};
-use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 
@@ -16,6 +16,10 @@ use crate::origin::client::{Fetched, Streamed};
 
 /// The `Cache-Status` field (RFC 9211).
 pub const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
+
+/// What the node appends to `Via` on every response it passes on from the
+/// origin (RFC 9110 §7.6.3).
+const VIA: HeaderValue = HeaderValue::from_static("1.1 cdn-edge");
 
 /// Adds `Age` (RFC 9111 §5.1) at `now` and `Cache-Status` to a pulled
 /// asset's response; local files get neither.
@@ -29,13 +33,14 @@ pub fn cache_headers(h: &mut HeaderMap, asset: &Served, status: CacheStatus, now
         CacheStatus::StaleRevalidating => "cdn-edge; hit; detail=stale-while-revalidate",
     };
     h.insert(CACHE_STATUS, HeaderValue::from_static(value));
+    h.append(header::VIA, VIA);
     if matches!(status, CacheStatus::Miss | CacheStatus::Stale) {
         for (n, v) in asset.fetched_only_headers() {
             h.append(n, v);
         }
     }
     if let Some(age) = asset.age(now) {
-        h.insert(actix_web::http::header::AGE, HeaderValue::from(age));
+        h.insert(header::AGE, HeaderValue::from(age));
     }
 }
 
@@ -75,6 +80,7 @@ pub fn streamed(s: Streamed, head: bool) -> HttpResponse {
         }
     };
     copy_headers(resp.headers_mut(), &s.headers);
+    resp.headers_mut().append(header::VIA, VIA);
     resp.headers_mut().insert(
         CACHE_STATUS,
         HeaderValue::from_static("cdn-edge; fwd=uri-miss; detail=too-large"),
@@ -103,6 +109,7 @@ pub fn respond(f: &Fetched, reason: NoStore, head: bool) -> HttpResponse {
     };
     let h = resp.headers_mut();
     copy_headers(h, &f.headers);
+    h.append(header::VIA, VIA);
     let fwd = match reason {
         NoStore::RequestNoStore => "request",
         NoStore::Method => "method",

@@ -1,0 +1,237 @@
+//! One fetch through the phases after the memory lookup (RFC 9111): the
+//! disk lookup and its verdict, the upstream request (our validators, the
+//! client's forwarded headers), the response filter (a 304 merged into
+//! what is stored, §4.3.4; stale-if-error), and the decision to store it,
+//! under which key, or why not. The phases' rules are pure functions
+//! elsewhere (`origin::request`, `origin::pull`, `origin::decision`,
+//! `http::freshness`); this strings them together with the I/O.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::header::HeaderValue;
+
+use super::pull::{Job, Origin, Pulled};
+use super::variants::{self, Marker};
+use super::{CacheStatus, Entry, Memory, Served, Source};
+use crate::asset::{self, Asset};
+use crate::http::freshness::{NoStore, Verdict};
+use crate::origin::client::{FetchError, Fetched};
+use crate::origin::coalesce::Outcome;
+use crate::origin::decision::{self, Facts};
+use crate::origin::pull::PulledMeta;
+use crate::origin::OriginStats;
+
+impl Origin {
+    /// One fetch, through every phase after the memory lookup.
+    pub(super) async fn fetch_once(
+        &self,
+        memory: &Memory,
+        job: &Job<'_>,
+        stale: Option<(Arc<Entry>, bool)>,
+    ) -> Outcome<Pulled> {
+        // Lookup, disk: after a restart or an eviction from memory the
+        // disk may hold it. Fresh → served; stale → revalidated.
+        let mut stale = stale;
+        if stale.is_none() {
+            if let Some(entry) = self.read_disk(memory, job.flight).await {
+                let Source::Pulled(meta) = &entry.source else {
+                    unreachable!("disk holds pulled entries")
+                };
+                match self.verdict(meta, job.ask.directives, self.clock.now()) {
+                    Verdict::Fresh => {
+                        let at = Arc::from(job.flight);
+                        return Outcome::Shared(Pulled::Stored(
+                            Served(entry),
+                            CacheStatus::Hit,
+                            at,
+                        ));
+                    }
+                    Verdict::Stale {
+                        may_serve_on_error, ..
+                    } => stale = Some((entry, may_serve_on_error)),
+                    Verdict::MustRevalidate => stale = Some((entry, false)),
+                }
+            }
+        }
+        let stale_meta = stale.as_ref().and_then(|(e, _)| match &e.source {
+            Source::Pulled(m) => Some(m.as_ref().clone()),
+            _ => None,
+        });
+        // Upstream request: the client's headers, our validators.
+        let validators = stale_meta
+            .as_ref()
+            .map(PulledMeta::revalidation_headers)
+            .unwrap_or_default();
+        let headers = self.upstream_headers(job.ask, job.storing || stale.is_some(), &validators);
+        let started = std::time::Instant::now();
+        let fetched = self.client.get(job.target, &headers).await;
+        self.count(&fetched, stale.is_some(), started);
+        match fetched {
+            // Response filter, §4.3.4: a 304 freshens the stored response.
+            Ok(f) if f.status == 304 => match (stale, stale_meta) {
+                (Some((entry, _)), Some(meta)) => {
+                    let meta = meta.refreshed_by(&f, &self.rules.reading);
+                    let at = entry_key(job, &meta);
+                    let served = self.refresh(memory, &at, job.path, &entry, meta).await;
+                    Outcome::Shared(Pulled::Stored(served, CacheStatus::Stale, at.into()))
+                }
+                _ => {
+                    let f = self.rules.reading.for_clients(f);
+                    Outcome::Private(Pulled::Passed(Arc::new(f), NoStore::Status), Duration::ZERO)
+                }
+            },
+            // stale-if-error (RFC 5861 §4) covers an origin answering 5xx too.
+            Ok(f) if f.status >= 500 && stale.as_ref().is_some_and(|(_, on_error)| *on_error) => {
+                let (entry, _) = stale.expect("checked above");
+                let at = Arc::from(job.flight);
+                Outcome::Shared(Pulled::Stored(Served(entry), CacheStatus::StaleServed, at))
+            }
+            Ok(f) => self.keep(memory, job, f, stale.is_some()).await,
+            // stale-if-error (RFC 5861 §4): a stale copy stands in for a
+            // failed fetch when the response allowed it.
+            Err(e) => match stale {
+                Some((entry, true)) => {
+                    let at = Arc::from(job.flight);
+                    Outcome::Shared(Pulled::Stored(Served(entry), CacheStatus::StaleServed, at))
+                }
+                _ if matches!(e, FetchError::TooLarge(_)) => {
+                    Outcome::Private(Pulled::TooLarge, self.rules.pass_for)
+                }
+                _ => Outcome::Private(Pulled::Failed(e), Duration::ZERO),
+            },
+        }
+    }
+
+    /// Phases "decision" and "store" for a final response.
+    async fn keep(
+        &self,
+        memory: &Memory,
+        job: &Job<'_>,
+        f: Fetched,
+        was_stale: bool,
+    ) -> Outcome<Pulled> {
+        let (directives, targeted) = self.rules.reading.read(&f.headers);
+        let facts = Facts {
+            status: f.status,
+            headers: &f.headers,
+            directives: &directives,
+            targeted,
+            request: job.ask.directives,
+            request_has_authorization: job.ask.headers.contains_key("authorization"),
+            store_set_cookie: self.rules.store_set_cookie,
+        };
+        let plan = decision::decide(&facts).and_then(|plan| {
+            if plan.vary.is_empty() {
+                return Ok(plan);
+            }
+            let at = variants::key(job.primary, &plan.vary, job.ask.headers);
+            let known = memory.get(&at).is_some();
+            let marker = self.marker(memory, job.primary, &plan.vary);
+            let room = match &marker.source {
+                Source::Variants(m) => m.claim(self.rules.max_variants),
+                _ => false,
+            };
+            if known || room {
+                Ok(plan)
+            } else {
+                Err(NoStore::TooManyVariants)
+            }
+        });
+        let plan = match plan {
+            Ok(plan) => plan,
+            Err(reason) => {
+                self.stats.not_stored(reason);
+                let pass = if response_caused(reason) {
+                    // A stale copy of something now uncacheable must go.
+                    memory.remove(job.flight);
+                    self.forget_on_disk(job.flight, false).await;
+                    self.rules.pass_for
+                } else {
+                    Duration::ZERO
+                };
+                let f = self.rules.reading.for_clients(f);
+                return Outcome::Private(Pulled::Passed(Arc::new(f), reason), pass);
+            }
+        };
+        if plan.vary.is_empty() {
+            // The URL no longer varies: its marker (if any) goes.
+            if memory
+                .get(job.primary)
+                .is_some_and(|e| matches!(e.source, Source::Variants(_)))
+            {
+                memory.remove(job.primary);
+            }
+        }
+        let meta = PulledMeta::of(&f, &self.rules.reading, plan.vary);
+        let at = entry_key(job, &meta);
+        let served = self.store(memory, &at, job.path, &f.body, meta).await;
+        let status = if was_stale {
+            CacheStatus::Stale
+        } else {
+            CacheStatus::Miss
+        };
+        Outcome::Shared(Pulled::Stored(served, status, at.into()))
+    }
+
+    /// The marker at `primary` for responses varying on `names`, made (or
+    /// replaced, when the names changed) if need be.
+    fn marker(&self, memory: &Memory, primary: &str, names: &[String]) -> Arc<Entry> {
+        if let Some(e) = memory.get(primary) {
+            if matches!(&e.source, Source::Variants(m) if m.names == names) {
+                return e;
+            }
+        }
+        let empty = Asset::new(
+            vec![asset::Representation::new(
+                asset::Coding::Identity,
+                bytes::Bytes::new(),
+            )],
+            HeaderValue::from_static("application/octet-stream"),
+            None,
+            None,
+            Vec::new(),
+        );
+        let entry = Arc::new(Entry {
+            asset: empty,
+            source: Source::Variants(Marker::new(names.to_vec())),
+        });
+        memory.insert(primary.to_string(), entry.clone());
+        entry
+    }
+
+    fn count(
+        &self,
+        fetched: &Result<Fetched, FetchError>,
+        revalidating: bool,
+        started: std::time::Instant,
+    ) {
+        let s = &self.stats;
+        OriginStats::bump(&s.requests);
+        s.latency.observe(started.elapsed().as_secs_f64());
+        match fetched {
+            Err(_) => OriginStats::bump(&s.failures),
+            Ok(f) if revalidating && f.status == 304 => OriginStats::bump(&s.revalidated_304),
+            Ok(f) if revalidating && f.status == 200 => OriginStats::bump(&s.revalidated_200),
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Whether a reason lies with the response (so a stale copy goes and the
+/// key skips coalescing for a while), not with this one request.
+fn response_caused(reason: NoStore) -> bool {
+    !matches!(
+        reason,
+        NoStore::RequestNoStore | NoStore::Authorization | NoStore::TooManyVariants | NoStore::Pass
+    )
+}
+
+/// Where a response of `job` is stored: its variant key when it varies.
+fn entry_key(job: &Job<'_>, meta: &PulledMeta) -> String {
+    if meta.vary.is_empty() {
+        job.primary.to_string()
+    } else {
+        variants::key(job.primary, &meta.vary, job.ask.headers)
+    }
+}
