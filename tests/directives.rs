@@ -48,6 +48,41 @@ fn assert_hit(r: &Response) {
 // --- request directives ---------------------------------------------------
 
 #[test]
+fn request_no_store_is_passed_through_with_its_conditionals() {
+    let o = Origin::start();
+    cached(&o, "/rnsc.js", "max-age=60");
+    let (_f, s) = edge(&o, NO_DAMPING);
+    let r = s.get_h(
+        "/rnsc.js",
+        &[("Cache-Control", "no-store"), ("If-None-Match", "\"t1\"")],
+    );
+    assert_eq!(
+        r.status, 304,
+        "the origin's answer to the client's own conditional"
+    );
+    let seen = &o.requests("/rnsc.js")[0];
+    assert_eq!(seen.header("if-none-match"), Some("\"t1\""));
+}
+
+#[test]
+fn a_206_to_a_forwarded_range_does_not_evict_the_stored_copy() {
+    let o = Origin::start();
+    cached(&o, "/part.txt", "max-age=60");
+    let (_f, s) = edge(&o, NO_DAMPING);
+    assert_eq!(s.get("/part.txt").body, b"body");
+    o.route(
+        "/part.txt",
+        Reply::status(206, "bo").header("Content-Range", "bytes 0-1/4"),
+    );
+    let r = s.get_h(
+        "/part.txt",
+        &[("Cache-Control", "no-cache"), ("Range", "bytes=0-1")],
+    );
+    assert_eq!(r.status, 206, "{}", r.summary());
+    assert_hit(&s.get("/part.txt"));
+}
+
+#[test]
 fn request_no_store_on_a_miss_is_not_stored() {
     let o = Origin::start();
     cached(&o, "/rns.js", "max-age=60");

@@ -142,7 +142,7 @@ impl Origin {
             Ok(plan) => plan,
             Err(reason) => {
                 self.stats.not_stored(reason);
-                let pass = if response_caused(reason) {
+                let pass = if response_caused(reason, f.status) {
                     // A stale copy of something now uncacheable must go.
                     memory.remove(job.flight);
                     self.forget_on_disk(job.flight, false).await;
@@ -220,11 +220,14 @@ impl Origin {
 
 /// Whether a reason lies with the response (so a stale copy goes and the
 /// key skips coalescing for a while), not with this one request.
-fn response_caused(reason: NoStore) -> bool {
-    !matches!(
+fn response_caused(reason: NoStore, status: u16) -> bool {
+    // A 206 answers a client's forwarded Range: it says nothing of the
+    // resource's cacheability.
+    let request_caused = matches!(
         reason,
         NoStore::RequestNoStore | NoStore::Authorization | NoStore::TooManyVariants | NoStore::Pass
-    )
+    );
+    !request_caused && status != 206
 }
 
 /// Where a response of `job` is stored: its variant key when it varies.

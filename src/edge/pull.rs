@@ -329,7 +329,8 @@ impl Origin {
             target: &target,
             path: key.path(),
             ask,
-            storing: !self.coalescer.passing(&flight),
+            // A request that says no-store is passed through as it came.
+            storing: !self.coalescer.passing(&flight) && !ask.directives.no_store,
         };
         let work = || self.fetch_once(memory, &job, stale);
         let (mut pulled, role) = self.coalescer.run(flight.clone(), work).await;
