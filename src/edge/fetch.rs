@@ -126,13 +126,15 @@ impl Origin {
                 return Ok(plan);
             }
             let at = variants::key(job.primary, &plan.vary, job.ask.headers);
+            // A variant stored already (refetched, revalidated) takes no
+            // new room.
             let known = memory.get(&at).is_some();
             let marker = self.marker(memory, job.primary, &plan.vary);
-            let room = match &marker.source {
+            let room = || match &marker.source {
                 Source::Variants(m) => m.claim(self.rules.max_variants),
                 _ => false,
             };
-            if known || room {
+            if known || room() {
                 Ok(plan)
             } else {
                 Err(NoStore::TooManyVariants)
