@@ -216,6 +216,15 @@ pub struct CacheConfig {
     pub targeted_fields: Vec<String>,
     /// Send the targeted fields on to clients.
     pub pass_targeted_fields: bool,
+    /// Brotli quality of the encodings made of pulled text (0..=11).
+    pub brotli_quality: u32,
+    /// Gzip level of the encodings made of pulled text (1..=9).
+    pub gzip_level: u32,
+    /// Threads that make encodings of pulled text; 0 = one per core.
+    pub compress_workers: usize,
+    /// Pulled objects waiting for encodings at most; more stay identity
+    /// until a later hit offers them again.
+    pub compress_queue: usize,
 }
 
 /// `[cache_control]`.
@@ -314,6 +323,10 @@ impl Default for CacheConfig {
             min_client_max_age_secs: 0,
             targeted_fields: vec!["CDN-Cache-Control".into(), "Surrogate-Control".into()],
             pass_targeted_fields: false,
+            brotli_quality: 5,
+            gzip_level: 6,
+            compress_workers: 0,
+            compress_queue: 256,
         }
     }
 }
@@ -576,6 +589,30 @@ impl Config {
             ));
         }
         let c = &self.cache;
+        if c.brotli_quality > 11 {
+            return Err(invalid(
+                "cache.brotli_quality",
+                &c.brotli_quality,
+                "0 to 11",
+            ));
+        }
+        if !(1..=9).contains(&c.gzip_level) {
+            return Err(invalid("cache.gzip_level", &c.gzip_level, "1 to 9"));
+        }
+        if c.compress_workers > 64 {
+            return Err(invalid(
+                "cache.compress_workers",
+                &c.compress_workers,
+                "0 (one per core) to 64",
+            ));
+        }
+        if !(1..=65_536).contains(&c.compress_queue) {
+            return Err(invalid(
+                "cache.compress_queue",
+                &c.compress_queue,
+                "1 to 65536",
+            ));
+        }
         if c.max_variants > 1024 {
             return Err(invalid("cache.max_variants", &c.max_variants, "0 to 1024"));
         }

@@ -1,15 +1,18 @@
-//! The encodings the node makes of pulled text: br and gzip, made on the
-//! blocking pool after the first client was answered with identity, and
-//! swapped in only over the version they were made from. Each gets an ETag
+//! The encodings the node makes of pulled text: br and gzip, made on a
+//! bounded pool of its own after the first client was answered with
+//! identity, and swapped in only over the version they were made from. Each gets an ETag
 //! derived from the identity representation's (the origin's own, when it
 //! sent one), so every representation keeps a distinct validator.
 
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::{Arc, Mutex, Weak};
 
 use super::{Entry, Memory, Source};
 use crate::asset::{derived_etag, Asset, Body, Coding, Representation};
 use crate::origin::pull::PulledMeta;
-use crate::precompress;
+use crate::precompress::{self, Settings};
+use crate::store::memory::MemoryCache;
 
 /// Bodies shorter than this are not compressed: the saving is a few bytes,
 /// and each encoding costs a `Vary: Accept-Encoding` and a second copy.
@@ -41,49 +44,129 @@ pub fn wanted(path: &str, meta: &PulledMeta, content_type: &str, len: usize) -> 
             .any(|t| content_type.contains(t))
 }
 
-/// Makes br and gzip representations of a stored pulled asset on the
-/// blocking pool, so the first client never waits for brotli, and swaps
-/// them in if the entry is still the one stored (never over a newer one).
-pub fn later(memory: Memory, key: String, entry: Arc<Entry>) {
-    tokio::task::spawn_blocking(move || {
-        let Some(identity) = entry
-            .asset
-            .representations()
-            .iter()
-            .find(|r| r.coding == Coding::Identity)
-        else {
-            return;
-        };
-        let Body::Memory(bytes) = &identity.body else {
-            return;
-        };
-        let c = precompress::compress(bytes, &precompress::Settings::default(), true, true);
-        if c.br.is_none() && c.gzip.is_none() {
-            return;
+/// Makes br and gzip representations of stored pulled assets on a small
+/// pool of its own threads, fed by a bounded queue, so a wave of cold misses
+/// can neither spawn a thread per object nor pile up work without end.
+///
+/// The queue holds weak references: an entry evicted (or replaced) before
+/// its turn is skipped, and queued work keeps no memory alive. When the
+/// queue is full the object stays identity, and the next hit on it offers
+/// it again. The two encodings being made count against the memory bound
+/// (a [`MemoryCache::reserve`] of twice the body) until they are swapped in,
+/// and are swapped in only over the version they were made from. The
+/// encoder's own working memory (a few MiB per worker at quality 5) is part
+/// of the allowance above `cache.memory_bytes`.
+pub struct Compressor {
+    tx: SyncSender<Job>,
+}
+
+struct Job {
+    memory: Weak<MemoryCache<Arc<Entry>>>,
+    key: String,
+    entry: Weak<Entry>,
+}
+
+impl Compressor {
+    /// A pool of `workers` threads (at least one) taking jobs from a queue
+    /// of `queue` slots, compressing with `settings`.
+    pub fn new(workers: usize, queue: usize, settings: Settings) -> std::io::Result<Self> {
+        let (tx, rx) = sync_channel::<Job>(queue.max(1));
+        let rx = Arc::new(Mutex::new(rx));
+        let settings = Arc::new(settings);
+        for i in 0..workers.max(1) {
+            let (rx, settings) = (rx.clone(), settings.clone());
+            std::thread::Builder::new()
+                .name(format!("cdn-edge-compress-{i}"))
+                .spawn(move || loop {
+                    // Only this pool's threads wait on the lock; never a worker.
+                    let job = match rx.lock().unwrap_or_else(|e| e.into_inner()).recv() {
+                        Ok(job) => job,
+                        Err(_) => return,
+                    };
+                    run(job, &settings);
+                })?;
         }
-        let made = |coding, b: Vec<u8>| {
-            Representation::with_etag(coding, b.into(), derived_etag(&identity.etag, coding))
+        Ok(Self { tx })
+    }
+
+    /// Queues making the encodings of `entry`, stored under `key`; false
+    /// when the queue is full (it is offered again on a later hit). An
+    /// entry already queued is not queued twice.
+    pub(super) fn offer(&self, memory: &Memory, key: &str, entry: &Arc<Entry>) -> bool {
+        if entry.compress_queued.swap(true, Ordering::Relaxed) {
+            return true;
+        }
+        let job = Job {
+            memory: Arc::downgrade(memory),
+            key: key.to_string(),
+            entry: Arc::downgrade(entry),
         };
-        let mut reps = vec![identity.clone()];
-        reps.extend(c.br.map(|b| made(Coding::Br, b)));
-        reps.extend(c.gzip.map(|g| made(Coding::Gzip, g)));
-        let a = &entry.asset;
-        let asset = Asset::new(
-            reps,
-            a.content_type.clone(),
-            a.last_modified,
-            a.cache_control.clone(),
-            a.extra_headers.clone(),
-        )
-        .with_last_modified_value(a.last_modified_value.clone())
-        .expecting_encodings(true);
-        let Source::Pulled(meta) = &entry.source else {
-            return;
-        };
-        let new = Arc::new(Entry {
-            asset,
-            source: Source::Pulled(meta.clone()),
-        });
-        memory.replace_if(&key, |cur| Arc::ptr_eq(cur, &entry), new);
-    });
+        match self.tx.try_send(job) {
+            Ok(()) => true,
+            Err(_) => {
+                entry.compress_queued.store(false, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+}
+
+/// Whether `entry` still waits for encodings the node wants to make.
+pub(super) fn pending(entry: &Entry) -> bool {
+    entry.asset.expects_encodings()
+        && entry.asset.representations().len() == 1
+        && !entry.compress_queued.load(Ordering::Relaxed)
+}
+
+/// One job: compress, then swap in over the same version only.
+fn run(job: Job, settings: &Settings) {
+    let (Some(memory), Some(entry)) = (job.memory.upgrade(), job.entry.upgrade()) else {
+        return;
+    };
+    // Evicted or replaced while queued: nothing to do.
+    if !memory
+        .get(&job.key)
+        .is_some_and(|cur| Arc::ptr_eq(&cur, &entry))
+    {
+        return;
+    }
+    let Some(identity) = entry
+        .asset
+        .representations()
+        .iter()
+        .find(|r| r.coding == Coding::Identity)
+    else {
+        return;
+    };
+    let Body::Memory(bytes) = &identity.body else {
+        return;
+    };
+    let _room = memory.reserve(2 * bytes.len());
+    let c = precompress::compress(bytes, settings, true, true);
+    if c.br.is_none() && c.gzip.is_none() {
+        return;
+    }
+    let made = |coding, b: Vec<u8>| {
+        Representation::with_etag(coding, b.into(), derived_etag(&identity.etag, coding))
+    };
+    let mut reps = vec![identity.clone()];
+    reps.extend(c.br.map(|b| made(Coding::Br, b)));
+    reps.extend(c.gzip.map(|g| made(Coding::Gzip, g)));
+    let a = &entry.asset;
+    let asset = Asset::new(
+        reps,
+        a.content_type.clone(),
+        a.last_modified,
+        a.cache_control.clone(),
+        a.extra_headers.clone(),
+    )
+    .with_last_modified_value(a.last_modified_value.clone())
+    .with_modified_fallback(a.modified_fallback)
+    .expecting_encodings(true);
+    let Source::Pulled(meta) = &entry.source else {
+        return;
+    };
+    let new = Arc::new(Entry::new(asset, Source::Pulled(meta.clone())));
+    new.compress_queued.store(true, Ordering::Relaxed);
+    memory.replace_if(&job.key, |cur| Arc::ptr_eq(cur, &entry), new);
 }

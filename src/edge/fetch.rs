@@ -194,10 +194,10 @@ impl Origin {
             None,
             Vec::new(),
         );
-        let entry = Arc::new(Entry {
-            asset: empty,
-            source: Source::Variants(Marker::new(names.to_vec())),
-        });
+        let entry = Arc::new(Entry::new(
+            empty,
+            Source::Variants(Marker::new(names.to_vec())),
+        ));
         memory.insert(primary.to_string(), entry.clone());
         entry
     }

@@ -40,6 +40,7 @@ use crate::store::local::{Found, LocalStore, Stamp};
 use crate::store::memory::{Admission, MemoryCache, Weigh};
 use crate::store::policy::Policy;
 
+pub use compress::Compressor;
 pub use pull::{Origin, Rules};
 
 /// The request, as far as a lookup needs it.
@@ -192,6 +193,18 @@ const ENTRY_SLACK: usize = 4096;
 struct Entry {
     asset: Asset,
     source: Source,
+    /// Its encodings are queued, being made, or made (see `compress`).
+    compress_queued: std::sync::atomic::AtomicBool,
+}
+
+impl Entry {
+    fn new(asset: Asset, source: Source) -> Self {
+        Self {
+            asset,
+            source,
+            compress_queued: Default::default(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -231,7 +244,7 @@ type Memory = Arc<MemoryCache<Arc<Entry>>>;
 
 /// Keeps an asset in memory (if it fits) and returns a handle on it.
 fn store(memory: &Memory, cache_key: String, asset: Asset, source: Source) -> Served {
-    let entry = Arc::new(Entry { asset, source });
+    let entry = Arc::new(Entry::new(asset, source));
     memory.insert(cache_key, entry.clone());
     Served(entry)
 }

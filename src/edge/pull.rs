@@ -17,6 +17,7 @@ use std::time::{Duration, SystemTime};
 
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 
+use super::compress::{self, Compressor};
 use super::variants;
 use super::{Ask, CacheStatus, Entry, Lookup, Memory, Served, Source};
 use crate::clock::Clock;
@@ -77,6 +78,8 @@ pub struct Origin {
     too_large: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
     /// Persisted pulled objects, when `cache.dir` is set.
     pub(super) disk: Option<Arc<DiskCache>>,
+    /// Makes the encodings of pulled text.
+    pub(super) compressor: Compressor,
 }
 
 impl std::fmt::Debug for Origin {
@@ -106,15 +109,18 @@ pub(super) struct Job<'a> {
 
 impl Origin {
     /// An origin path fetching through `client`, ruled by `rules`, reading
-    /// time from `clock`; `disk`, when given, persists what is stored so a
-    /// restarted node serves it without the origin.
+    /// time from `clock`, compressing text with `compressor`; `disk`, when
+    /// given, persists what is stored so a restarted node serves it without
+    /// the origin.
     pub fn new(
         client: OriginClient,
         rules: Rules,
         disk: Option<DiskCache>,
         clock: Arc<Clock>,
+        compressor: Compressor,
     ) -> Self {
         Self {
+            compressor,
             client,
             coalescer: Coalescer::new(rules.lock_timeout),
             rules,
@@ -171,12 +177,15 @@ impl Origin {
                 let vkey = variants::key(&primary, &m.names, ask.headers);
                 match memory.get(&vkey) {
                     Some(e) if matches!(e.source, Source::Pulled(_)) => {
-                        self.serve_stored(memory, key, ask, e).await
+                        self.serve_stored(memory, key, ask, e, &vkey).await
                     }
                     _ => self.miss(memory, key, ask, Some(m.names.clone())).await,
                 }
             }
-            Source::Pulled(_) => self.serve_stored(memory, key, ask, entry).await,
+            Source::Pulled(_) => {
+                let at = memory_key(key, ask.query);
+                self.serve_stored(memory, key, ask, entry, &at).await
+            }
             Source::Local { .. } => Lookup::NotFound,
         }
     }
@@ -193,18 +202,23 @@ impl Origin {
         freshness::verdict(&meta.stored(), policy, request, now, limits)
     }
 
-    /// Answers from a stored pulled object: as it is while fresh, else
-    /// after revalidating it.
+    /// Answers from a stored pulled object (kept under `at`): as it is
+    /// while fresh, else after revalidating it.
     async fn serve_stored(
         self: &Arc<Self>,
         memory: &Memory,
         key: &Key,
         ask: &Ask<'_>,
         entry: Arc<Entry>,
+        at: &str,
     ) -> Lookup {
         let Source::Pulled(meta) = &entry.source else {
             return Lookup::NotFound;
         };
+        // Encodings the queue had no room for are offered again.
+        if compress::pending(&entry) {
+            self.compressor.offer(memory, at, &entry);
+        }
         let verdict = self.verdict(meta, ask.directives, self.clock.now());
         let hit = |status| Lookup::Asset {
             asset: Served(entry.clone()),

@@ -53,7 +53,7 @@ impl Origin {
             Source::Pulled(Box::new(meta)),
         );
         if encodings {
-            compress::later(memory.clone(), at.to_string(), served.0.clone());
+            self.compressor.offer(memory, at, &served.0);
         }
         served
     }

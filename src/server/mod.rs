@@ -21,7 +21,7 @@ use actix_web::{web, App, HttpServer};
 
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
-use crate::edge::{Edge, Origin, Rules};
+use crate::edge::{Compressor, Edge, Origin, Rules};
 use crate::http::forward::DropList;
 use crate::http::freshness;
 use crate::origin::client::OriginClient;
@@ -138,7 +138,21 @@ pub fn start(config: &Config) -> Result<Started, ServeError> {
                 },
                 max_variants: config.cache.max_variants,
             };
-            Some(Origin::new(client, rules, disk, clock.clone()))
+            let c = &config.cache;
+            let settings = crate::precompress::Settings {
+                brotli_quality: c.brotli_quality,
+                // 4 MiB: brotli's own default window, and a bounded encoder.
+                brotli_window: 22,
+                gzip_level: c.gzip_level,
+                ..Default::default()
+            };
+            let workers = match c.compress_workers {
+                0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                n => n,
+            };
+            let compressor = Compressor::new(workers, c.compress_queue, settings)
+                .map_err(|e| ServeError::Origin(format!("compression threads: {e}")))?;
+            Some(Origin::new(client, rules, disk, clock.clone(), compressor))
         }
         None => None,
     };

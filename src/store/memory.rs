@@ -11,7 +11,7 @@
 //! cores; eviction order is exact to within that interval.
 
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -33,6 +33,22 @@ pub struct MemoryCache<V> {
     epoch: Instant,
     promote_every_ms: u64,
     admission: Admission,
+    /// Bytes promised to work in progress (encodings being made): they
+    /// count against the bound before the result is inserted.
+    reserved: AtomicUsize,
+}
+
+/// Bytes held back from a [`MemoryCache`] for work in progress; released
+/// when dropped.
+pub struct Reservation<'a> {
+    reserved: &'a AtomicUsize,
+    bytes: usize,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.reserved.fetch_sub(self.bytes, Ordering::Relaxed);
+    }
 }
 
 struct Shard<V> {
@@ -103,6 +119,40 @@ impl<V: Clone + Weigh> MemoryCache<V> {
             epoch: Instant::now(),
             promote_every_ms: promote_every.as_millis() as u64,
             admission: Admission::Always,
+            reserved: AtomicUsize::new(0),
+        }
+    }
+
+    /// A shard's share of the bound, less its share of what is reserved.
+    fn shard_limit(&self) -> usize {
+        let reserved = self.reserved.load(Ordering::Relaxed) / SHARDS;
+        self.shard_bytes.saturating_sub(reserved)
+    }
+
+    /// Holds `bytes` of the bound back for work in progress (so memory being
+    /// filled, say an encoding being made, counts before it is inserted):
+    /// least-recently-used entries are evicted now to make room, and
+    /// inserts keep to the smaller bound until the reservation is dropped.
+    pub fn reserve(&self, bytes: usize) -> Reservation<'_> {
+        self.reserved.fetch_add(bytes, Ordering::Relaxed);
+        let limit = self.shard_limit();
+        for shard in self.shards.iter() {
+            let mut shard = self.lock(shard);
+            self.evict_to(&mut shard, limit);
+        }
+        Reservation {
+            reserved: &self.reserved,
+            bytes,
+        }
+    }
+
+    fn evict_to(&self, shard: &mut Shard<V>, limit: usize) {
+        while shard.bytes > limit {
+            let Some((k, v)) = shard.map.pop_lru() else {
+                break;
+            };
+            shard.bytes -= v.value.weight() + k.len();
+            self.evictions.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -152,7 +202,7 @@ impl<V: Clone + Weigh> MemoryCache<V> {
             return false;
         }
         let mut shard = self.lock(self.shard(&key));
-        let would_evict = shard.bytes + weight > self.shard_bytes && !shard.map.contains(&key);
+        let would_evict = shard.bytes + weight > self.shard_limit() && !shard.map.contains(&key);
         if self.admission == Admission::SecondHit && would_evict {
             let h = self.hasher.hash_one(&key);
             if !shard.seen.remove(&h) {
@@ -182,13 +232,7 @@ impl<V: Clone + Weigh> MemoryCache<V> {
             shard.bytes -= old.value.weight() + key.len();
         }
         shard.bytes += weight;
-        while shard.bytes > self.shard_bytes {
-            let Some((k, v)) = shard.map.pop_lru() else {
-                break;
-            };
-            shard.bytes -= v.value.weight() + k.len();
-            self.evictions.fetch_add(1, Ordering::Relaxed);
-        }
+        self.evict_to(shard, self.shard_limit());
     }
 
     /// Replaces the value under `key` with `value` only if `is_current`
@@ -273,6 +317,29 @@ mod tests {
             .filter(|k| std::ptr::eq(c.shard(k), shard0))
             .take(3)
             .collect()
+    }
+
+    #[test]
+    fn reservations_count_against_the_bound_until_dropped() {
+        // 16 shards of 1000 bytes each.
+        let c = MemoryCache::new(16_000, 1000);
+        let keys = same_shard_keys(&c);
+        c.insert(keys[0].clone(), Blob(400));
+        c.insert(keys[1].clone(), Blob(400));
+        assert_eq!(c.usage().1, 2);
+        {
+            // A 16 * 300 byte reservation leaves each shard 700 bytes.
+            let _r = c.reserve(16 * 300);
+            assert_eq!(c.usage(), (400 + keys[1].len(), 1), "evicted to make room");
+            assert!(c.insert(keys[2].clone(), Blob(200)));
+            assert_eq!(c.usage().1, 2);
+            // 402 + 202 + 302 fits 1000 but not 700.
+            c.insert(keys[0].clone(), Blob(300));
+            assert_eq!(c.usage().1, 2, "inserts keep to the smaller bound");
+            assert!(c.get(&keys[1]).is_none());
+        }
+        c.insert(keys[1].clone(), Blob(400));
+        assert_eq!(c.usage().1, 3, "released: room again");
     }
 
     #[test]
