@@ -14,6 +14,8 @@
 #   OBJECTS       objects on the origin (default 100)
 #   STORM_CLIENTS concurrent clients per miss storm (default 200)
 #   STORM_DELAY   seconds the origin waits before answering a storm path (0.5)
+#   COLD_QUERIES  query strings per object in the cold-miss wave (default 20)
+#   COLD_CLIENTS  clients of the cold-miss wave (default 16)
 #   ACCEPT_ENCODING  wrk's Accept-Encoding in (a) (default "gzip, br"; "identity"
 #                 compares equal bytes: nginx and Varnish store what the origin
 #                 sent, uncompressed, while cdn-edge answers text with br)
@@ -49,6 +51,11 @@
 #       a barrier, and GET one never-requested /storm-<cache>-<round>.css at
 #       once; reported: requests the origin got for it, clients answered 200
 #       with the right bytes, wall time.
+#   (c) cold-miss wave: per round and cache, COLD_CLIENTS keep-alive clients
+#       GET OBJECTS x COLD_QUERIES distinct never-requested URLs (every object
+#       under new query strings) once each, "Accept-Encoding: gzip, br", as a
+#       deploy or a purge makes them; reported: wall time, URLs/s, and
+#       cdn-edge's peak RSS (VmHWM) at the end of the run.
 #
 # Everything binds 127.0.0.1 only; every process it starts is stopped by PID
 # on exit (also on Ctrl-C); every wrk run and storm is bounded by `timeout`.
@@ -62,6 +69,8 @@ WARMUP=${WARMUP:-2}
 OBJECTS=${OBJECTS:-100}
 STORM_CLIENTS=${STORM_CLIENTS:-200}
 STORM_DELAY=${STORM_DELAY:-0.5}
+COLD_QUERIES=${COLD_QUERIES:-20}
+COLD_CLIENTS=${COLD_CLIENTS:-16}
 ACCEPT_ENCODING=${ACCEPT_ENCODING:-gzip, br}
 VARNISH=${VARNISH:-1}
 KEEP_TMP=${KEEP_TMP:-0}
@@ -70,7 +79,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 PULLDIR=$HERE/pull
 CYCLE_LUA=$HERE/load/cycle.lua # shared with benches/load.sh
-COMMAND="DURATION=$DURATION ROUNDS=$ROUNDS THREADS=$THREADS CONNECTIONS=$CONNECTIONS WARMUP=$WARMUP OBJECTS=$OBJECTS STORM_CLIENTS=$STORM_CLIENTS STORM_DELAY=$STORM_DELAY${ACCEPT_ENCODING:+ ACCEPT_ENCODING='$ACCEPT_ENCODING'} benches/pull.sh"
+COMMAND="DURATION=$DURATION ROUNDS=$ROUNDS THREADS=$THREADS CONNECTIONS=$CONNECTIONS WARMUP=$WARMUP OBJECTS=$OBJECTS STORM_CLIENTS=$STORM_CLIENTS STORM_DELAY=$STORM_DELAY COLD_QUERIES=$COLD_QUERIES COLD_CLIENTS=$COLD_CLIENTS${ACCEPT_ENCODING:+ ACCEPT_ENCODING='$ACCEPT_ENCODING'} benches/pull.sh"
 
 BENCH_TAG=pull
 # shellcheck source=lib/bench.sh
@@ -109,6 +118,7 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/cdn-edge-pull.XXXXXX")
 chmod 755 "$TMP"
 RESULTS=${RESULTS:-${TMPDIR:-/tmp}/cdn-edge-pull-$(date +%Y%m%d-%H%M%S).tsv}
 STORM_RESULTS=${RESULTS%.tsv}.storm.tsv
+COLD_RESULTS=${RESULTS%.tsv}.cold.tsv
 
 CACHES=(cdn-edge nginx)
 [[ $VARNISH == 1 ]] && CACHES+=(varnish)
@@ -346,6 +356,25 @@ storm() { # storm ROUND ORDER CACHE
         "$round" "$s" "$n" "$ok" "$STORM_CLIENTS" "$wall" "$p50" "$max" "$codes" "$warn" >&2
 }
 
+cold() { # cold ROUND ORDER CACHE
+    local round=$1 order=$2 s=$3 urls out o0 o1
+    urls=$TMP/cold-$s-$round.urls
+    awk -v c="$s" -v r="$round" -v q="$COLD_QUERIES" \
+        '{ for (i = 1; i <= q; i++) printf "%s?cold=%s-%s-%d\n", $0, c, r, i }' "$PATHS" >"$urls"
+    o0=$(origin_total)
+    out=$(timeout --kill-after=5 600 python3 "$PULLDIR/client.py" wave "${ADDR[$s]}" "$urls" "$COLD_CLIENTS") ||
+        die "$s: cold wave client failed"
+    o1=$(origin_total)
+    local n ok wall rps codes
+    read -r _ n _ ok _ wall _ rps _ codes <<<"$out"
+    local hwm=""
+    [[ $s == cdn-edge ]] && hwm=$(awk '/VmHWM/ { print $2 }' "/proc/${MAIN_PID[cdn-edge]}/status")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$order" "$s" "$n" "$ok" "$wall" "$rps" \
+        $((o1 - o0)) "$codes" "${hwm:-}" >>"$COLD_RESULTS"
+    printf '[pull] (c) round %s %-8s %5s URLs  ok %5s  wall %7.3f s  %8.1f URLs/s  origin %5s%s\n' \
+        "$round" "$s" "$n" "$ok" "$wall" "$rps" $((o1 - o0)) "${hwm:+  VmHWM ${hwm} kB}" >&2
+}
+
 if ((WARMUP > 0)); then
     for s in "${CACHES[@]}"; do
         log "warm-up $s (${WARMUP}s)"
@@ -362,6 +391,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
     mapfile -t order < <(order_of_round "$r")
     for s in "${order[@]}"; do storm "$r" "${order[0]}-first" "$s"; done
 done
+printf 'round\torder\tcache\turls\tok\twall_s\turls_per_s\torigin_requests\tcodes\tvmhwm_kb\n' >"$COLD_RESULTS"
+for ((r = 1; r <= ROUNDS; r++)); do
+    mapfile -t order < <(order_of_round "$r")
+    for s in "${order[@]}"; do cold "$r" "${order[0]}-first" "$s"; done
+done
 
 # make sure no cache died under load
 for s in "${CACHES[@]}"; do
@@ -370,7 +404,7 @@ for s in "${CACHES[@]}"; do
 done
 
 # ---------------------------------------------------------------- summary --
-python3 - "$RESULTS" "$STORM_RESULTS" "$ACCEPT_ENCODING" "$(wc -l <"$PATHS")" <<'PY'
+python3 - "$RESULTS" "$STORM_RESULTS" "$ACCEPT_ENCODING" "$(wc -l <"$PATHS")" "$COLD_RESULTS" <<'PY'
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 storms = list(csv.DictReader(open(sys.argv[2]), delimiter="\t"))
@@ -415,6 +449,22 @@ for c in order:
     print("| %s | %s | %s | %.3f | %.3f | %s |" % (
         label[c], per_round(c, "origin_requests", storms), per_round(c, "ok", storms),
         med(c, "wall_s", storms), med(c, "max_s", storms), "; ".join(codes)))
+colds = list(csv.DictReader(open(sys.argv[5]), delimiter="\t"))
+if colds:
+    print()
+    print("(c) Cold-miss wave: %s distinct URLs, each requested once by concurrent keep-alive clients; medians over %d round(s)." % (
+        colds[0]["urls"], rounds))
+    print()
+    print("| cache | wall s | URLs/s | URLs/s ratio to cdn-edge | origin requests per wave | answers | cdn-edge VmHWM MiB (end of round) |")
+    print("|---|---:|---:|---:|---|---|---|")
+    base = med("cdn-edge", "urls_per_s", colds)
+    for c in order:
+        codes = sorted({r["codes"] for r in colds if r["cache"] == c})
+        hwm = " / ".join("%.0f" % (int(r["vmhwm_kb"]) / 1024) for r in colds if r["cache"] == c and r["vmhwm_kb"])
+        print("| %s | %.3f | %.1f | %.2f | %s | %s | %s |" % (
+            label[c], med(c, "wall_s", colds), med(c, "urls_per_s", colds),
+            ratio(med(c, "urls_per_s", colds), base), per_round(c, "origin_requests", colds),
+            "; ".join(codes), hwm or "-"))
 PY
 echo
 echo "Command: $COMMAND"
@@ -428,4 +478,4 @@ for s in "${CACHES[@]}"; do
     echo "Fill: $s: ${WARM_ORIGIN[$s]} origin requests for $(wc -l <"$PATHS") objects fetched 3 times; 'gzip, br' -> ${WARM_ENC[$s]}."
 done
 [[ -n $VARNISH_SKIPPED ]] && echo "Varnish skipped: $VARNISH_SKIPPED."
-echo "Raw per-round numbers: $RESULTS, $STORM_RESULTS"
+echo "Raw per-round numbers: $RESULTS, $STORM_RESULTS, $COLD_RESULTS"

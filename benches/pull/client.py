@@ -14,6 +14,12 @@
       "ok N fail N wall_s S p50_s S max_s S codes CODE=N,..." where ok counts
       200s whose body equals EXPECTED_FILE and wall_s runs from the barrier
       to the last answer.
+
+  client.py wave HOST:PORT URLS_FILE CLIENTS
+      A wave of distinct URLs (cold misses): CLIENTS threads, each on its own
+      keep-alive connection, take the URLs of URLS_FILE from one queue and
+      GET each exactly once with "Accept-Encoding: gzip, br". Prints
+      "requests N ok N wall_s S rps R codes CODE=N,..." (ok = 200s).
 """
 import http.client
 import statistics
@@ -107,11 +113,58 @@ def storm(addr, path, clients, expected_file):
         ",".join("%s=%d" % kv for kv in sorted(codes.items()))))
 
 
+def wave(addr, urls_file, clients):
+    import queue
+    urls = [u for u in open(urls_file).read().split("\n") if u]
+    q = queue.Queue()
+    for u in urls:
+        q.put(u)
+    codes = Counter()
+    lock = threading.Lock()
+
+    def one():
+        conn = connect(addr, 60)
+        while True:
+            try:
+                u = q.get_nowait()
+            except queue.Empty:
+                break
+            try:
+                conn.request("GET", u, headers={"Accept-Encoding": "gzip, br"})
+                r = conn.getresponse()
+                r.read()
+                code = str(r.status)
+                if r.will_close:
+                    conn.close()
+                    conn = connect(addr, 60)
+            except Exception as e:
+                code = "error:" + type(e).__name__
+                conn.close()
+                conn = connect(addr, 60)
+            with lock:
+                codes[code] += 1
+        conn.close()
+
+    start = time.monotonic()
+    threads = [threading.Thread(target=one) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.monotonic() - start
+    n = sum(codes.values())
+    print("requests %d ok %d wall_s %.3f rps %.1f codes %s" % (
+        n, codes["200"], wall, n / wall if wall else 0.0,
+        ",".join("%s=%d" % kv for kv in sorted(codes.items()))))
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1] if len(sys.argv) > 1 else ""
     if cmd == "warm" and len(sys.argv) == 5:
         warm(sys.argv[2], sys.argv[3], sys.argv[4])
     elif cmd == "storm" and len(sys.argv) == 6:
         storm(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
+    elif cmd == "wave" and len(sys.argv) == 5:
+        wave(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     else:
         sys.exit(__doc__)
