@@ -225,8 +225,17 @@ enum Source {
 }
 
 impl Weigh for Arc<Entry> {
+    /// The asset's weight, what the source keeps beside it, and the entry's
+    /// own cost: the `Arc`, the LRU node and the map slot holding it, and
+    /// the allocator's share of each (measured, see `Asset::weight`).
     fn weight(&self) -> usize {
-        self.asset.weight() + 128
+        const ENTRY: usize = 448;
+        let source = match &self.source {
+            Source::Local { stamp, .. } => stamp.heap_bytes(),
+            Source::Pulled(meta) => meta.heap_bytes(),
+            Source::Variants(m) => m.names.iter().map(|n| 32 + n.len()).sum(),
+        };
+        ENTRY + self.asset.weight() + source
     }
 }
 

@@ -143,6 +143,24 @@ impl PulledMeta {
         }
     }
 
+    /// Heap bytes this metadata holds (stored headers, parsed directives,
+    /// `Vary` names), for the memory cache's byte bound.
+    pub fn heap_bytes(&self) -> usize {
+        /// The struct, the header map's table and the allocator's share.
+        const META: usize = 512;
+        let headers: usize = self
+            .headers
+            .iter()
+            .map(|(n, v)| 64 + n.as_str().len() + v.len())
+            .sum();
+        let names = |v: &[String]| v.iter().map(|s| 32 + s.len()).sum::<usize>();
+        META + headers
+            + self.expires.as_ref().map_or(0, |e| e.len())
+            + names(&self.vary)
+            + names(&self.cache_control.no_cache_fields)
+            + names(&self.cache_control.private_fields)
+    }
+
     /// The view the freshness rules judge.
     pub fn stored(&self) -> Stored<'_> {
         Stored {

@@ -66,6 +66,17 @@ impl FileId {
 }
 
 impl Stamp {
+    /// Heap bytes the stamp holds (paths and their vector), for the memory
+    /// cache's byte bound.
+    pub fn heap_bytes(&self) -> usize {
+        /// A (path, id) slot and the path's allocation beyond its bytes.
+        const SLOT: usize = 80;
+        self.files
+            .iter()
+            .map(|(p, _)| SLOT + p.as_os_str().len())
+            .sum()
+    }
+
     /// Re-reads the files' metadata (one `stat` each) and tells whether any
     /// changed, appeared or disappeared since the stamp was taken.
     pub fn changed(&self) -> bool {
