@@ -309,7 +309,7 @@ impl Edge {
                     // (the file is about to be opened anyway), so a replaced
                     // large file is never sent under its old ETag.
                     let due = *on_disk || self.check_due(checked_ms);
-                    if !due || !stamp.changed() {
+                    if !due || !self.changed(stamp.clone()).await? {
                         return Ok(Lookup::Asset {
                             asset: Served(entry),
                             from_memory: true,
@@ -338,6 +338,14 @@ impl Edge {
             (Lookup::NotFound, Some(origin)) => Ok(origin.miss(&self.memory, key, ask, None).await),
             (found, _) => Ok(found),
         }
+    }
+
+    /// Whether a local entry's files changed: the `stat` calls run on the
+    /// blocking pool, never on a worker thread.
+    async fn changed(&self, stamp: Stamp) -> Result<bool, EdgeError> {
+        tokio::task::spawn_blocking(move || stamp.changed())
+            .await
+            .map_err(|_| EdgeError::Shutdown)
     }
 
     /// Whether this request should re-check an entry's files; at most one
