@@ -77,13 +77,16 @@ impl Compressor {
             let (rx, settings) = (rx.clone(), settings.clone());
             std::thread::Builder::new()
                 .name(format!("cdn-edge-compress-{i}"))
-                .spawn(move || loop {
-                    // Only this pool's threads wait on the lock; never a worker.
-                    let job = match rx.lock().unwrap_or_else(|e| e.into_inner()).recv() {
-                        Ok(job) => job,
-                        Err(_) => return,
-                    };
-                    run(job, &settings);
+                .spawn(move || {
+                    background_priority();
+                    loop {
+                        // Only this pool's threads wait on the lock; never a worker.
+                        let job = match rx.lock().unwrap_or_else(|e| e.into_inner()).recv() {
+                            Ok(job) => job,
+                            Err(_) => return,
+                        };
+                        run(job, &settings);
+                    }
                 })?;
         }
         Ok(Self { tx })
@@ -108,6 +111,21 @@ impl Compressor {
                 false
             }
         }
+    }
+}
+
+/// Lowers the calling thread's scheduling priority (nice 10): encodings are
+/// background work, and on a busy node requests must win the cores. Linux
+/// applies `setpriority` to one thread when given its thread id; elsewhere
+/// this does nothing.
+fn background_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain system calls on the calling thread's own id; no memory
+    // is passed, and a failure (e.g. not permitted) only leaves the priority
+    // as it was.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
     }
 }
 
