@@ -17,10 +17,11 @@ impl Origin {
     pub(super) async fn read_disk(&self, memory: &Memory, memory_key: &str) -> Option<Arc<Entry>> {
         let disk = self.disk.clone()?;
         let key = memory_key.to_string();
-        let (record, body): (DiskMeta, bytes::Bytes) =
+        let (record, parts): (DiskMeta, Vec<bytes::Bytes>) =
             tokio::task::spawn_blocking(move || disk.get(&key))
                 .await
                 .ok()??;
+        let body = parts.into_iter().next()?;
         let fetched = record.fetched(body);
         let meta = PulledMeta::of(&fetched, self.reading(), record.vary.clone());
         let served = self.remember(memory, memory_key, &record.path, &fetched.body, meta);
@@ -58,7 +59,7 @@ impl Origin {
 /// object a client received survives a restart). Failures are logged.
 pub(super) async fn write(disk: &Arc<DiskCache>, key: &str, record: DiskMeta, body: bytes::Bytes) {
     let (disk, owned) = (disk.clone(), key.to_string());
-    match tokio::task::spawn_blocking(move || disk.put(&owned, &record, &body)).await {
+    match tokio::task::spawn_blocking(move || disk.put(&owned, &record, &[&body])).await {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => tracing::warn!("disk cache write {key}: {e}"),
         Err(e) => tracing::warn!("disk cache write {key}: {e}"),

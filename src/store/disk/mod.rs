@@ -1,0 +1,403 @@
+//! The disk cache: objects pulled from an origin, kept on local disk so that a
+//! restarted node serves them without asking the origin again. Bounded in
+//! bytes, evicting least-recently-used entries; every read is checked
+//! against the lengths and blake3 recorded at write time, so a corrupt,
+//! truncated or tampered file is deleted and reported as a miss, never
+//! served. An entry is a key, the caller's metadata and one or more parts
+//! (the body, then e.g. its encodings, made once and kept).
+//!
+//! What it is not: not HTTP caching policy (freshness, validators, `Vary`
+//! live in the caller's metadata `M`, opaque here); not shared between
+//! processes (one `DiskCache` per directory); not a durable database (a power
+//! loss may forget recent puts, but never yields a torn entry). I/O is
+//! blocking `std::fs`; callers run it on a blocking pool.
+//!
+//! # Layout
+//!
+//! An entry for `key` lives at `dir/abc/<hex>.obj`, where `<hex>` is 32 hex
+//! digits (128 bits) of `blake3(key)` and `abc` its first three: one level of
+//! 4096 directories, created as needed. 100k entries make ~25 files per
+//! directory and 1e9 make ~250k, within what ext4/xfs hashed directories
+//! handle; the directories themselves cost at most 4096 blocks (16 MiB). A
+//! collision of names is harmless: the file holds its key, and a file holding
+//! another key is bad (deleted, missed). Entries of the version 1 layout
+//! (`dir/ab/cd/<64 hex>.obj`) are not migrated: the rebuild deletes them
+//! after it finishes (the objects are fetched again from the origin).
+//!
+//! # File format (one file per entry, version 2)
+//!
+//! ```text
+//! magic "cdnedisk" (8) | version u32 LE (4) | key_len u32 LE (4) |
+//! meta_len u32 LE (4) | part count n u32 LE (4) | n × part_len u64 LE |
+//! key | meta JSON | part 0 | … | part n-1 | blake3 of every byte before it (32)
+//! ```
+//!
+//! `get` checks everything: length against the index, the header's lengths
+//! against the file's, the trailing blake3 (covering all parts) and the key.
+//! The byte bound counts each file as its length rounded up to whole 4 KiB
+//! blocks, which is what it occupies on disk (directories excepted).
+//!
+//! # Start-up: the index is rebuilt in the background
+//!
+//! `open` only creates the directory and starts a thread that lists each
+//! fan-out directory and stats each file (no file is opened), indexing it
+//! with its length and its mtime as recency, and deletes leftover temp files
+//! of earlier processes. Headers are not read: the first `get` of an entry
+//! verifies it anyway. [`DiskCache::ready`] tells when the index is complete.
+//! While the rebuild runs:
+//!
+//! - `get` of a key not indexed yet reads its file directly (its path is a
+//!   function of the key), checks it fully and indexes it;
+//! - `put`, `remove` and eviction leave a *tombstone* for the id in the
+//!   index (a `put` leaves the live entry itself). The rebuild indexes a
+//!   file only if its id has no slot at all, checked under the lock at the
+//!   moment of indexing, so a removed or replaced entry never comes back
+//!   when the rebuild reaches its file, and a direct `get` never brings
+//!   back an evicted one. Tombstones are dropped when the rebuild ends;
+//! - `remove_prefix` removes the matching indexed entries, and records the
+//!   prefix: from then on the rebuild reads the key of each file it indexes
+//!   (one open + small read each) and deletes the matching ones, and a
+//!   direct `get` of a matching key deletes and misses;
+//! - eviction sees only indexed entries: the bound is enforced over what is
+//!   indexed, and fully once the rebuild ends (it evicts down to the bound).
+//!   `usage()` counts indexed entries.
+//!
+//! Entries found by the rebuild have no key in memory until a `get` reads
+//! them. `remove_prefix` reads the key of each such entry from its header
+//! (one open + small read each) and keeps it: the first purge after a
+//! restart costs about what the old start-up scan did, later ones are in
+//! memory.
+//!
+//! # Locking
+//!
+//! The index lock is never held across a file-system call: decisions are
+//! taken under it, files are renamed and unlinked after unlocking (eviction
+//! collects its victims, then unlinks them). The file of one entry is only
+//! renamed or unlinked under that entry's *stripe* lock (one of 64, by id),
+//! which also covers the index update that goes with it, so that index and
+//! disk agree entry by entry: an eviction victim is unlinked only if no
+//! `put` has indexed it again meanwhile. Reads take no stripe (renames are
+//! atomic). `usage()` and `evictions()` read atomics.
+//!
+//! # Crash safety
+//!
+//! Key, metadata and parts are one file, so they can't disagree. `put`
+//! writes `.<name>.<tag>.<n>.tmp` beside the target (the tag is unique to
+//! this `DiskCache`), fsyncs it, and renames it over the target: rename is
+//! atomic, so a reader (or a restart after SIGKILL) sees the previous entry
+//! or the new one, never a mix. The rebuild deletes every temp file without
+//! this cache's tag; a bad `.obj` is deleted by the `get` that finds it. The
+//! directory is not fsynced after the rename: a power loss may lose the
+//! rename, which leaves the previous entry or none, as above.
+//!
+//! # Recency after a restart
+//!
+//! The LRU order is by file mtime, oldest = least recently used. `put` sets
+//! mtime by writing; `get` bumps it when it is older than [`TOUCH_EVERY`], so
+//! restart order matches use to within that interval without a metadata
+//! write on every hit.
+
+mod format;
+mod index;
+mod scan;
+mod shared;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_faults;
+#[cfg(test)]
+mod tests_rebuild;
+
+use std::fs;
+use std::io;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use format::{at, id_of, unlink, Header};
+use index::Slot;
+use shared::Shared;
+
+/// Metadata stored with each object (opaque to this module beyond serde): the caller's response metadata.
+pub trait Meta: serde::Serialize + serde::de::DeserializeOwned + Clone {}
+impl<T: serde::Serialize + serde::de::DeserializeOwned + Clone> Meta for T {}
+
+/// How stale a file's mtime may get before a hit refreshes it.
+pub const TOUCH_EVERY: Duration = Duration::from_secs(60);
+
+/// Stripe locks (see the module docs).
+pub(super) const STRIPES: usize = 64;
+
+/// A disk cache under `dir`, bounded by `max_bytes` (whole blocks of its files), least-recently-used eviction.
+pub struct DiskCache {
+    shared: Arc<Shared>,
+    rebuild: Option<JoinHandle<()>>,
+}
+
+/// How `get` found the key.
+#[derive(Clone, Copy)]
+pub(super) enum Found {
+    /// In the index, as this generation.
+    Indexed(u64),
+    /// Not indexed, rebuild running: read the file directly.
+    Direct,
+}
+
+impl DiskCache {
+    /// Opens (creating) `dir` and starts rebuilding the index in the background; returns at once.
+    ///
+    /// See the module docs for what works during the rebuild. Files and
+    /// directories that are not ours are left alone.
+    pub fn open(dir: &Path, max_bytes: u64) -> io::Result<DiskCache> {
+        let shared = Arc::new(Shared::new(dir, max_bytes)?);
+        let s = Arc::clone(&shared);
+        let rebuild = std::thread::Builder::new()
+            .name("disk-cache-index".into())
+            .spawn(move || scan::run(&s))
+            .map_err(|e| at(dir, e))?;
+        Ok(DiskCache {
+            shared,
+            rebuild: Some(rebuild),
+        })
+    }
+
+    /// Stores `meta` and `parts` (the body first, then e.g. its encodings) under `key` atomically, replacing any previous entry.
+    ///
+    /// `Ok(false)`, storing nothing, if the entry's file would be charged
+    /// more than `max_bytes`; that also removes the previous entry (the
+    /// caller has a newer version, and the old one must not be served in
+    /// its place). One file holds key, meta and parts (see the module docs),
+    /// written to a temp file, fsynced and renamed into place; LRU entries
+    /// are then evicted so that indexed entries stay within the bound.
+    pub fn put<M: Meta>(&self, key: &str, meta: &M, parts: &[&[u8]]) -> io::Result<bool> {
+        let s = &*self.shared;
+        let id = id_of(key);
+        let path = s.path(id);
+        let meta = serde_json::to_vec(meta).map_err(|e| at(&path, e.into()))?;
+        let invalid = |what: &str| at(&path, io::Error::new(io::ErrorKind::InvalidInput, what));
+        if parts.len() > format::MAX_PARTS {
+            return Err(invalid("too many parts"));
+        }
+        let header = Header {
+            key_len: u32::try_from(key.len()).map_err(|_| invalid("key over 4 GiB"))?,
+            meta_len: u32::try_from(meta.len()).map_err(|_| invalid("meta over 4 GiB"))?,
+            parts: parts.iter().map(|p| p.len() as u64).collect(),
+        };
+        let len = header
+            .file_len()
+            .ok_or_else(|| invalid("entry too large"))?;
+        if format::charged(len) > s.max_bytes {
+            self.remove(key)?;
+            return Ok(false);
+        }
+        let head = header.encode();
+        let mut chunks: Vec<&[u8]> = vec![&head, key.as_bytes(), &meta];
+        chunks.extend_from_slice(parts);
+        let tmp = format::write_temp(&path, &s.tag, &chunks)?;
+
+        let victims = {
+            let _stripe = s.stripe(id);
+            if let Err(e) = fs::rename(&tmp, &path) {
+                let _ = fs::remove_file(&tmp);
+                // The old entry must not be served in place of the new one.
+                let gone = unlink(&path);
+                if gone.is_ok() {
+                    s.lock().forget(id);
+                }
+                return Err(at(&path, e));
+            }
+            let mut ix = s.lock();
+            let stamp = ix.now_stamp();
+            ix.insert(id, len, stamp, Some(key.into()));
+            ix.evict(s.max_bytes)
+        };
+        s.unlink_victims(victims);
+        Ok(true)
+    }
+
+    /// The object under `key` (metadata, and the parts as put), if present and intact; marks it recently used.
+    ///
+    /// Lengths and blake3 are checked against the file's record; a bad entry
+    /// (corrupt, truncated, tampered) is deleted and missed, never served.
+    /// So is one whose metadata does not decode as `M` (say, after a change
+    /// of the caller's metadata type).
+    pub fn get<M: Meta>(&self, key: &str) -> Option<(M, Vec<Bytes>)> {
+        let s = &*self.shared;
+        let id = id_of(key);
+        let (found, expect) = {
+            let ix = s.lock();
+            match ix.slot(id) {
+                Some(Slot::Live(e)) => (Found::Indexed(e.generation), Some(e.len)),
+                Some(Slot::Gone) => return None,
+                None if !ix.rebuilding => return None,
+                None if ix.purged_match(key) => {
+                    drop(ix);
+                    // Predates the purge: its file must go.
+                    let _ = s.unlink_if_dead(id);
+                    return None;
+                }
+                None => (Found::Direct, None),
+            }
+        };
+        let path = s.path(id);
+        let problem = match format::read_entry(&path, key, expect, s.max_bytes, TOUCH_EVERY) {
+            Ok(Ok(good)) => match serde_json::from_slice(&good.meta) {
+                Ok(meta) => {
+                    s.found_good(id, key, found, good.len);
+                    return Some((meta, good.parts));
+                }
+                Err(_) => "metadata does not decode",
+            },
+            Ok(Err(why)) => why,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if let Found::Indexed(generation) = found {
+                    let mut ix = s.lock();
+                    if ix.live(id).is_some_and(|e| e.generation == generation) {
+                        ix.forget(id);
+                    }
+                }
+                return None;
+            }
+            Err(e) => {
+                // Maybe transient (EMFILE, EIO): miss, but keep the entry.
+                tracing::warn!(error = %e, "disk cache read failed");
+                return None;
+            }
+        };
+        tracing::warn!(path = %path.display(), problem, "disk cache entry dropped");
+        s.drop_bad(id, found);
+        None
+    }
+
+    /// Removes `key` if present (also if the rebuild has not reached it yet).
+    pub fn remove(&self, key: &str) -> io::Result<()> {
+        let s = &*self.shared;
+        let id = id_of(key);
+        let _stripe = s.stripe(id);
+        unlink(&s.path(id))?;
+        s.lock().forget(id);
+        Ok(())
+    }
+
+    /// Removes every key starting with `prefix`; returns how many indexed entries it removed.
+    ///
+    /// Walks the whole index under the lock (O(entries), meant for purges,
+    /// not the request path), then reads the key of every entry whose key is
+    /// not in memory yet from its file (see the module docs). During the
+    /// rebuild, matching files it has not reached are deleted when it
+    /// does (not counted here).
+    pub fn remove_prefix(&self, prefix: &str) -> io::Result<usize> {
+        let s = &*self.shared;
+        let (mut matched, unknown) = {
+            let mut ix = s.lock();
+            if ix.rebuilding {
+                ix.purged.push(prefix.to_owned());
+            }
+            let (mut matched, mut unknown) = (Vec::new(), Vec::new());
+            for (id, e) in ix.entries() {
+                match &e.key {
+                    Some(k) if k.starts_with(prefix) => matched.push(id),
+                    Some(_) => {}
+                    None => unknown.push((id, e.generation)),
+                }
+            }
+            for id in &matched {
+                ix.forget(*id);
+            }
+            (matched, unknown)
+        };
+        let read: Vec<_> = unknown
+            .into_iter()
+            .map(|(id, generation)| (id, generation, format::read_key(&s.path(id), id)))
+            .collect();
+        let mut bad = Vec::new();
+        {
+            let mut ix = s.lock();
+            for (id, generation, key) in read {
+                if ix.live(id).map(|e| e.generation) != Some(generation) {
+                    continue; // replaced or dropped meanwhile
+                }
+                match key {
+                    Ok(Some((k, _))) if k.starts_with(prefix) => {
+                        ix.forget(id);
+                        matched.push(id);
+                    }
+                    Ok(Some((k, _))) => ix.set_key(id, k),
+                    Ok(None) => {
+                        ix.forget(id);
+                        bad.push(id);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => ix.forget(id),
+                    Err(e) => tracing::warn!(error = %e, "disk cache: cannot read a key"),
+                }
+            }
+        }
+        let mut first_err = None;
+        for id in matched.iter().chain(&bad) {
+            if let Err(e) = s.unlink_if_dead(*id) {
+                first_err.get_or_insert(e);
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(matched.len()),
+        }
+    }
+
+    /// (bytes charged, objects) indexed now; no lock taken.
+    pub fn usage(&self) -> (u64, u64) {
+        let c = &self.shared.counters;
+        (
+            c.bytes.load(Ordering::Relaxed),
+            c.objects.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Entries evicted so far; no lock taken.
+    pub fn evictions(&self) -> u64 {
+        self.shared.counters.evictions.load(Ordering::Relaxed)
+    }
+
+    /// The background rebuild has finished: the index is complete.
+    pub fn ready(&self) -> bool {
+        self.shared.ready.load(Ordering::Acquire)
+    }
+
+    /// Waits up to `timeout` for [`DiskCache::ready`]; returns it.
+    pub fn wait_ready(&self, timeout: Duration) -> bool {
+        let s = &*self.shared;
+        let guard = s.ready_lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let (done, _) = s
+            .ready_cv
+            .wait_timeout_while(guard, timeout, |done| !*done)
+            .unwrap_or_else(PoisonError::into_inner);
+        *done
+    }
+}
+
+#[cfg(test)]
+impl DiskCache {
+    /// Opens without the rebuild thread: the test drives the returned rebuild.
+    fn open_paused(dir: &Path, max_bytes: u64) -> io::Result<(DiskCache, scan::Rebuild)> {
+        let shared = Arc::new(Shared::new(dir, max_bytes)?);
+        let rebuild = scan::Rebuild::start(&shared);
+        let cache = DiskCache {
+            shared,
+            rebuild: None,
+        };
+        Ok((cache, rebuild))
+    }
+}
+
+impl Drop for DiskCache {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.rebuild.take() {
+            let _ = h.join();
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! What a `DiskCache` shares with its rebuild thread, and the operations
+//! both use that keep index and files in step: the index lock, the stripe
+//! locks, unlinking what the index no longer holds, recording good and bad
+//! reads.
+//!
+//! Not the public API (in `disk`) and not the file format (in `format`).
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::SystemTime;
+
+use super::format::{self, at, entry_path, unlink, Id};
+use super::index::{Counters, Index, Slot};
+use super::{Found, STRIPES};
+
+/// What the cache and its rebuild thread share.
+pub(super) struct Shared {
+    pub dir: PathBuf,
+    pub max_bytes: u64,
+    /// In this cache's temp file names.
+    pub tag: String,
+    index: Mutex<Index>,
+    stripes: Vec<Mutex<()>>,
+    pub counters: Arc<Counters>,
+    pub ready: AtomicBool,
+    pub ready_lock: Mutex<bool>,
+    pub ready_cv: Condvar,
+    /// Set on drop: the rebuild stops.
+    pub stop: AtomicBool,
+}
+
+impl Shared {
+    /// Creates `dir` if needed and checks that it can be listed.
+    pub(super) fn new(dir: &Path, max_bytes: u64) -> io::Result<Shared> {
+        fs::create_dir_all(dir).map_err(|e| at(dir, e))?;
+        fs::read_dir(dir).map_err(|e| at(dir, e))?;
+        let counters = Arc::new(Counters::default());
+        let opened = format::nanos(SystemTime::now());
+        Ok(Shared {
+            dir: dir.to_owned(),
+            max_bytes,
+            tag: format!("{:x}-{opened:x}", std::process::id()),
+            index: Mutex::new(Index::new(Arc::clone(&counters))),
+            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+            counters,
+            ready: AtomicBool::new(false),
+            ready_lock: Mutex::new(false),
+            ready_cv: Condvar::new(),
+            stop: AtomicBool::new(false),
+        })
+    }
+
+    pub(super) fn path(&self, id: Id) -> PathBuf {
+        entry_path(&self.dir, id)
+    }
+
+    pub(super) fn lock(&self) -> MutexGuard<'_, Index> {
+        // The index stays consistent between statements; a panic elsewhere
+        // while holding the lock must not take the cache down with it.
+        self.index.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The stripe lock of `id`: held across a rename or unlink of its file.
+    pub(super) fn stripe(&self, id: Id) -> MutexGuard<'_, ()> {
+        self.stripes[(id % STRIPES as u128) as usize]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Unlinks the file of `id` unless the index has it live (a `put` took it back).
+    pub(super) fn unlink_if_dead(&self, id: Id) -> io::Result<()> {
+        let _stripe = self.stripe(id);
+        if self.lock().live(id).is_some() {
+            return Ok(());
+        }
+        unlink(&self.path(id))
+    }
+
+    /// Unlinks eviction victims (already out of the index).
+    pub(super) fn unlink_victims(&self, victims: Vec<Id>) {
+        for id in victims {
+            if let Err(e) = self.unlink_if_dead(id) {
+                // Uncounted; the next rebuild finds it again.
+                tracing::warn!(error = %e, "disk cache eviction failed");
+            }
+        }
+    }
+
+    /// Records a good read: recency, the key, and for a direct read the entry itself.
+    pub(super) fn found_good(&self, id: Id, key: &str, found: Found, len: u64) {
+        let mut purged = false;
+        let victims = {
+            let mut ix = self.lock();
+            match (found, ix.slot(id)) {
+                (Found::Indexed(g), Some(Slot::Live(e))) if e.generation == g => ix.touch(id, key),
+                // Purged since the lookup: served to this reader, not kept.
+                (Found::Direct, None) if ix.rebuilding && ix.purged_match(key) => {
+                    ix.forget(id);
+                    purged = true;
+                }
+                (Found::Direct, None) if ix.rebuilding => {
+                    let stamp = ix.now_stamp();
+                    ix.insert(id, len, stamp, Some(key.into()));
+                }
+                // The rebuild indexed this very file meanwhile (a put would have set the key).
+                (Found::Direct, Some(Slot::Live(e))) if e.key.is_none() && e.len == len => {
+                    ix.touch(id, key)
+                }
+                _ => {} // replaced, removed or evicted meanwhile
+            }
+            ix.evict(self.max_bytes)
+        };
+        if purged {
+            let _ = self.unlink_if_dead(id);
+        }
+        self.unlink_victims(victims);
+    }
+
+    /// Deletes the bad file of `id` if the index still refers to the file that was read.
+    pub(super) fn drop_bad(&self, id: Id, found: Found) {
+        let _stripe = self.stripe(id);
+        {
+            let mut ix = self.lock();
+            let same_file = match (ix.slot(id), found) {
+                (Some(Slot::Live(e)), Found::Indexed(g)) => e.generation == g,
+                // Indexed by the rebuild meanwhile: the same file.
+                (Some(Slot::Live(e)), Found::Direct) => e.key.is_none(),
+                // Not indexed: whatever is there is not vouched for.
+                _ => true,
+            };
+            if !same_file {
+                return;
+            }
+            ix.forget(id);
+        }
+        if let Err(e) = unlink(&self.path(id)) {
+            tracing::warn!(error = %e, "disk cache: cannot delete a bad entry");
+        }
+    }
+
+    pub(super) fn set_ready(&self) {
+        self.ready.store(true, Ordering::Release);
+        *self
+            .ready_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = true;
+        self.ready_cv.notify_all();
+    }
+}
