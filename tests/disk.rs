@@ -159,3 +159,122 @@ fn disk_figures_are_in_the_metrics() {
         "{t}"
     );
 }
+
+/// An origin URL with nothing listening (a port just bound and released).
+fn dead_origin() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("http://{}", l.local_addr().unwrap())
+}
+
+/// Fills `dir` with `n` fresh objects `/f/<i>.css` (body `body <i>`) through the library, as a node would.
+fn fill(dir: &Path, n: usize) {
+    use cdn_edge::origin::disk_meta::DiskMeta;
+    use cdn_edge::store::disk::DiskCache;
+    let c = DiskCache::open(dir, 1 << 30).unwrap();
+    let now = std::time::SystemTime::now();
+    for i in 0..n {
+        let meta = DiskMeta {
+            status: 200,
+            headers: vec![
+                ("cache-control".into(), "max-age=600".into()),
+                ("content-type".into(), "text/css".into()),
+            ],
+            request_time: now,
+            response_time: now,
+            path: format!("f/{i}.css"),
+            vary: vec![],
+        };
+        let body = format!("body {i}");
+        c.put(&format!("f/{i}.css"), &meta, &[body.as_bytes()])
+            .unwrap();
+    }
+}
+
+fn disk_objects(s: &Server) -> Option<u64> {
+    let t = s.get("/metrics").text();
+    t.lines()
+        .find_map(|l| l.strip_prefix("cdn_edge_disk_cache_objects "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[test]
+fn a_restarted_node_serves_from_disk_at_once_and_completes_its_index() {
+    let dir = tempfile::tempdir().unwrap();
+    fill(dir.path(), 3000);
+    // An entry of the old layout (version 1): deleted, never served.
+    let v1 = dir.path().join("ab/cd");
+    std::fs::create_dir_all(&v1).unwrap();
+    std::fs::write(v1.join(format!("{}.obj", "ab".repeat(32))), b"v1").unwrap();
+    let f = Fixture::new();
+    let s = Server::start(&f.root, &config(&dead_origin(), dir.path()));
+    let r = s.get("/f/2999.css");
+    assert_eq!(r.status, 200, "{}", r.summary());
+    assert_eq!(r.body, b"body 2999");
+    assert_eq!(r.header("cache-status"), Some("cdn-edge; hit"));
+    assert!(
+        poll_until(Duration::from_secs(30), || disk_objects(&s) == Some(3000)),
+        "index never complete: {:?}",
+        disk_objects(&s)
+    );
+    assert_eq!(s.get("/f/0.css").body, b"body 0");
+    assert!(poll_until(Duration::from_secs(30), || !dir
+        .path()
+        .join("ab")
+        .exists()));
+}
+
+#[test]
+fn objects_sit_in_one_level_of_fan_out() {
+    let o = Origin::start();
+    o.route(
+        "/l.css",
+        Reply::ok("l{}").header("cache-control", "max-age=600"),
+    );
+    let f = Fixture::new();
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&f.root, &config(&o.url(), dir.path()));
+    s.get("/l.css");
+    let objs = objects(dir.path());
+    assert_eq!(objs.len(), 1);
+    let rel = objs[0].strip_prefix(dir.path()).unwrap();
+    let parts: Vec<_> = rel.iter().map(|p| p.to_str().unwrap()).collect();
+    assert_eq!(parts.len(), 2, "{rel:?}");
+    assert_eq!(parts[0].len(), 3);
+    assert!(parts[1].starts_with(parts[0]) && parts[1].len() == 32 + 4);
+}
+
+#[test]
+fn a_purge_right_after_a_restart_stays_purged() {
+    let o = Origin::start();
+    for p in ["/p/a.css", "/p/b.css", "/q.css"] {
+        o.route(p, Reply::ok(p).header("cache-control", "max-age=600"));
+    }
+    let f = Fixture::new();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = format!("{}[purge]\ntoken = \"t0k\"\n", config(&o.url(), dir.path()));
+    let mut s = Server::start(&f.root, &cfg);
+    for p in ["/p/a.css", "/p/b.css", "/q.css"] {
+        assert_eq!(s.get(p).status, 200);
+    }
+    kill9(&mut s);
+    // Purged while the new node may still be rebuilding its index.
+    let mut s2 = Server::start(&f.root, &cfg);
+    let body = r#"{"prefixes": ["/p/"]}"#;
+    let raw = send_raw(
+        s2.addr,
+        format!(
+            "POST /_purge HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t0k\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    let r = parse_response(&raw, false).unwrap();
+    assert_eq!(r.status, 200, "{}", r.summary());
+    kill9(&mut s2);
+    let s3 = Server::start(&f.root, &config(&dead_origin(), dir.path()));
+    assert_eq!(s3.get("/q.css").status, 200);
+    for p in ["/p/a.css", "/p/b.css"] {
+        let r = s3.get(p);
+        assert_ne!(r.status, 200, "{p} came back: {}", r.summary());
+    }
+}

@@ -62,11 +62,13 @@
 //!   indexed, and fully once the rebuild ends (it evicts down to the bound).
 //!   `usage()` counts indexed entries.
 //!
-//! Entries found by the rebuild have no key in memory until a `get` reads
-//! them. `remove_prefix` reads the key of each such entry from its header
-//! (one open + small read each) and keeps it: the first purge after a
-//! restart costs about what the old start-up scan did, later ones are in
-//! memory.
+//! Entries found by the rebuild have no key in memory until it is read.
+//! Once the index is complete, the same thread reads the key of each entry
+//! from its header (one open + small read each: what the old start-up scan
+//! did, now after the node is serving), so that purges work from memory and
+//! bad headers are found early. A `remove_prefix` before that pass ends
+//! reads the keys still unknown itself (and keeps them): about the cost of
+//! the old start-up scan, on that purge.
 //!
 //! # Locking
 //!
@@ -287,9 +289,9 @@ impl DiskCache {
     ///
     /// Walks the whole index under the lock (O(entries), meant for purges,
     /// not the request path), then reads the key of every entry whose key is
-    /// not in memory yet from its file (see the module docs). During the
-    /// rebuild, matching files it has not reached are deleted when it
-    /// does (not counted here).
+    /// not in memory yet from its file (see the module docs; none once the
+    /// background key pass is done). During the rebuild, matching files it
+    /// has not reached are deleted when it does (not counted here).
     pub fn remove_prefix(&self, prefix: &str) -> io::Result<usize> {
         let s = &*self.shared;
         let (mut matched, unknown) = {
@@ -310,32 +312,8 @@ impl DiskCache {
             }
             (matched, unknown)
         };
-        let read: Vec<_> = unknown
-            .into_iter()
-            .map(|(id, generation)| (id, generation, format::read_key(&s.path(id), id)))
-            .collect();
-        let mut bad = Vec::new();
-        {
-            let mut ix = s.lock();
-            for (id, generation, key) in read {
-                if ix.live(id).map(|e| e.generation) != Some(generation) {
-                    continue; // replaced or dropped meanwhile
-                }
-                match key {
-                    Ok(Some((k, _))) if k.starts_with(prefix) => {
-                        ix.forget(id);
-                        matched.push(id);
-                    }
-                    Ok(Some((k, _))) => ix.set_key(id, k),
-                    Ok(None) => {
-                        ix.forget(id);
-                        bad.push(id);
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => ix.forget(id),
-                    Err(e) => tracing::warn!(error = %e, "disk cache: cannot read a key"),
-                }
-            }
-        }
+        let (found, bad) = s.learn_keys(&unknown, Some(prefix));
+        matched.extend(found);
         let mut first_err = None;
         for id in matched.iter().chain(&bad) {
             if let Err(e) = s.unlink_if_dead(*id) {

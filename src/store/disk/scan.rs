@@ -1,10 +1,11 @@
 //! The background rebuild of the disk cache's index after `open`: one pass
 //! over the fan-out directories, a `readdir` and a `stat` per file (no file
-//! is opened unless a prefix was purged during the pass), then the removal
-//! of leftovers: temp files of earlier processes and the old (version 1)
-//! layout.
+//! is opened unless a prefix was purged during the pass), deleting temp
+//! files of earlier processes; then, with the index complete, a pass that
+//! reads the key of each entry from its header, and the removal of the old
+//! (version 1) layout.
 //!
-//! Not the checking of entries (deferred to the first `get`, which checks
+//! Not the full check of entries (deferred to the first `get`, which checks
 //! everything) and not a writer of entries.
 
 use std::fs;
@@ -84,9 +85,8 @@ impl Rebuild {
         true
     }
 
-    /// Ends the rebuild (the index is complete and enforces the bound), then
-    /// deletes the old layout.
-    pub fn finish(self, shared: &Shared) {
+    /// Ends the rebuild: the index is complete and enforces the bound.
+    pub fn finish(&self, shared: &Shared) {
         let victims = {
             let mut ix = shared.lock();
             ix.finish_rebuild();
@@ -104,6 +104,34 @@ impl Rebuild {
             ms = self.started.elapsed().as_millis() as u64,
             "disk cache index rebuilt"
         );
+    }
+
+    /// After the rebuild: reads the key of every entry not read yet (so
+    /// that purges need no file I/O, and bad headers are found early), then
+    /// deletes the old layout. Stops early if the cache is dropped.
+    pub fn after(self, shared: &Shared) {
+        let todo: Vec<(Id, u64)> = {
+            let ix = shared.lock();
+            ix.entries()
+                .filter(|(_, e)| e.key.is_none())
+                .map(|(id, e)| (id, e.generation))
+                .collect()
+        };
+        let mut bad_count = 0;
+        for batch in todo.chunks(KEY_BATCH) {
+            if shared.stop.load(Ordering::Relaxed) {
+                return;
+            }
+            let (_, bad) = shared.learn_keys(batch, None);
+            bad_count += bad.len();
+            shared.unlink_victims(bad);
+        }
+        tracing::info!(
+            read = todo.len(),
+            bad = bad_count,
+            ms = self.started.elapsed().as_millis() as u64,
+            "disk cache keys read"
+        );
         let mut removed = 0;
         for d in &self.old {
             if shared.stop.load(Ordering::Relaxed) {
@@ -117,6 +145,9 @@ impl Rebuild {
     }
 }
 
+/// Keys read per lock acquisition by the key pass.
+const KEY_BATCH: usize = 256;
+
 /// Runs a whole rebuild, stopping early if the cache is dropped.
 pub(super) fn run(shared: &Shared) {
     let mut rebuild = Rebuild::start(shared);
@@ -129,6 +160,7 @@ pub(super) fn run(shared: &Shared) {
         }
     }
     rebuild.finish(shared);
+    rebuild.after(shared);
 }
 
 /// Indexes the entries of one fan-out directory not indexed yet, deleting

@@ -141,6 +141,43 @@ impl Shared {
         }
     }
 
+    /// Reads the keys of `batch` (entries indexed without one, with the
+    /// generation seen) from their headers, outside the lock, and records
+    /// them. Entries whose header is bad are dropped; with `prefix`, so are
+    /// matching ones. Returns (matching, bad) ids, out of the index, for the
+    /// caller to unlink.
+    pub(super) fn learn_keys(
+        &self,
+        batch: &[(Id, u64)],
+        prefix: Option<&str>,
+    ) -> (Vec<Id>, Vec<Id>) {
+        let read: Vec<_> = batch
+            .iter()
+            .map(|&(id, generation)| (id, generation, format::read_key(&self.path(id), id)))
+            .collect();
+        let (mut matched, mut bad) = (Vec::new(), Vec::new());
+        let mut ix = self.lock();
+        for (id, generation, key) in read {
+            if ix.live(id).map(|e| e.generation) != Some(generation) {
+                continue; // replaced or dropped meanwhile
+            }
+            match key {
+                Ok(Some((k, _))) if prefix.is_some_and(|p| k.starts_with(p)) => {
+                    ix.forget(id);
+                    matched.push(id);
+                }
+                Ok(Some((k, _))) => ix.set_key(id, k),
+                Ok(None) => {
+                    ix.forget(id);
+                    bad.push(id);
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => ix.forget(id),
+                Err(e) => tracing::warn!(error = %e, "disk cache: cannot read a key"),
+            }
+        }
+        (matched, bad)
+    }
+
     pub(super) fn set_ready(&self) {
         self.ready.store(true, Ordering::Release);
         *self

@@ -16,10 +16,17 @@ fn filled(keys: &[&str]) -> tempfile::TempDir {
     d
 }
 
-fn run_to_end(c: &DiskCache, mut r: Rebuild) {
+/// Scans every directory and ends the rebuild; the key pass and the old
+/// layout's removal are left to `r.after`.
+fn rebuild(c: &DiskCache, r: &mut Rebuild) {
     while r.step(&c.shared) {}
     r.finish(&c.shared);
     assert!(c.ready());
+}
+
+fn run_to_end(c: &DiskCache, mut r: Rebuild) {
+    rebuild(c, &mut r);
+    r.after(&c.shared);
 }
 
 #[test]
@@ -136,10 +143,10 @@ fn leftovers_are_cleaned_but_not_this_caches_temp_files() {
     let junk = old_path.with_file_name("not-hex.obj");
     fs::write(&junk, b"junk").unwrap();
     fs::write(d.path().join("README"), b"not ours").unwrap();
-    let (c, r) = DiskCache::open_paused(d.path(), 1 << 20).unwrap();
+    let (c, mut r) = DiskCache::open_paused(d.path(), 1 << 20).unwrap();
     let mine = old_path.with_file_name(format!(".{name}.{}.7.tmp", c.shared.tag));
     fs::write(&mine, b"a put in flight").unwrap();
-    run_to_end(&c, r);
+    rebuild(&c, &mut r);
     assert!(!tmp.exists() && !junk.exists());
     assert!(mine.exists(), "an in-flight temp file of this cache stays");
     assert!(d.path().join("README").exists());
@@ -149,6 +156,24 @@ fn leftovers_are_cleaned_but_not_this_caches_temp_files() {
     assert!(c.get::<M>("torn").is_none());
     assert!(!path(d.path(), "torn").exists());
     assert_eq!(c.usage(), (entry_size("old", &meta("t"), 3), 1));
+    r.after(&c.shared);
+    assert_eq!(c.usage(), (entry_size("old", &meta("t"), 3), 1));
+}
+
+#[test]
+fn the_key_pass_finds_bad_headers_and_makes_purges_memory_only() {
+    let d = filled(&["/a/1", "/a/2", "/b"]);
+    let full = fs::read(path(d.path(), "/a/2")).unwrap();
+    fs::write(path(d.path(), "/a/2"), &full[..full.len() - 1]).unwrap();
+    let (c, mut r) = DiskCache::open_paused(d.path(), 1 << 20).unwrap();
+    rebuild(&c, &mut r);
+    assert_eq!(c.usage().1, 3);
+    r.after(&c.shared);
+    assert_eq!(c.usage().1, 2, "the truncated one is gone");
+    assert!(!path(d.path(), "/a/2").exists());
+    assert!(c.shared.lock().entries().all(|(_, e)| e.key.is_some()));
+    assert_eq!(c.remove_prefix("/a/").unwrap(), 1);
+    assert_eq!(get_body(&c, "/b").unwrap(), b"/b");
 }
 
 #[test]
