@@ -74,3 +74,63 @@ fn compression_keys_are_checked_at_start() {
         assert!(stderr.contains(key), "{cfg}: {stderr}");
     }
 }
+
+#[test]
+fn encodings_are_kept_on_disk_and_never_made_again_after_a_restart() {
+    let o = Origin::start();
+    o.route(
+        "/kept.css",
+        Reply::ok(css(7))
+            .header("Content-Type", "text/css")
+            .header("Cache-Control", "public, max-age=600")
+            .header("ETag", "\"k1\""),
+    );
+    let f = Fixture::new();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_with(&format!(
+        "[origin]\nurl = \"{}\"\n[cache]\ndir = \"{}\"\n",
+        o.url(),
+        dir.path().display()
+    ));
+    let br = [("Accept-Encoding", "br")];
+    let etag = {
+        let s = Server::start(&f.root, &cfg);
+        assert_eq!(s.get("/kept.css").status, 200);
+        let first = disk_bytes(dir.path());
+        assert!(poll_until(Duration::from_secs(20), || {
+            s.get_h("/kept.css", &br).header("content-encoding") == Some("br")
+        }));
+        // The compression thread writes the encodings beside the object
+        // after the swap: the entry grows.
+        assert!(poll_until(Duration::from_secs(20), || disk_bytes(
+            dir.path()
+        ) > first));
+        s.get_h("/kept.css", &br).header("etag").map(str::to_string)
+    };
+    assert_eq!(etag.as_deref(), Some("\"k1-br\""));
+    let s = Server::start(&f.root, &cfg);
+    // The first answer after the restart is already br: read from disk,
+    // not made again (it would be identity while being made).
+    let r = s.get_h("/kept.css", &br);
+    assert_eq!(r.status, 200, "{}", r.summary());
+    assert_eq!(r.header("content-encoding"), Some("br"), "{}", r.summary());
+    assert_eq!(r.header("etag"), Some("\"k1-br\""));
+    assert_eq!(o.count("/kept.css"), 1, "served from disk, not the origin");
+}
+
+/// Bytes of every entry file under a disk cache directory.
+fn disk_bytes(dir: &std::path::Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "obj") {
+                total += e.metadata().map_or(0, |m| m.len());
+            }
+        }
+    }
+    total
+}

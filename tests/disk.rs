@@ -183,6 +183,7 @@ fn fill(dir: &Path, n: usize) {
             response_time: now,
             path: format!("f/{i}.css"),
             vary: vec![],
+            encodings: vec![],
         };
         let body = format!("body {i}");
         c.put(&format!("f/{i}.css"), &meta, &[body.as_bytes()])

@@ -8,10 +8,13 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Arc, Mutex, Weak};
 
-use super::{Entry, Memory, Source};
+use bytes::Bytes;
+
+use super::{persist, Entry, Memory, Source};
 use crate::asset::{derived_etag, Asset, Body, Coding, Representation};
 use crate::origin::pull::PulledMeta;
 use crate::precompress::{self, Settings};
+use crate::store::disk::DiskCache;
 use crate::store::memory::MemoryCache;
 
 /// Bodies shorter than this are not compressed: the saving is a few bytes,
@@ -64,6 +67,17 @@ struct Job {
     memory: Weak<MemoryCache<Arc<Entry>>>,
     key: String,
     entry: Weak<Entry>,
+    persist: Option<Persist>,
+}
+
+/// Where an object's encodings go once made, beside it in the disk cache,
+/// so a disk hit, a reload after eviction or a restart never makes them
+/// again.
+pub struct Persist {
+    /// The disk cache.
+    pub disk: Arc<DiskCache>,
+    /// The object's request path (kept in its record).
+    pub path: String,
 }
 
 impl Compressor {
@@ -95,7 +109,13 @@ impl Compressor {
     /// Queues making the encodings of `entry`, stored under `key`; false
     /// when the queue is full (it is offered again on a later hit). An
     /// entry already queued is not queued twice.
-    pub(super) fn offer(&self, memory: &Memory, key: &str, entry: &Arc<Entry>) -> bool {
+    pub(super) fn offer(
+        &self,
+        memory: &Memory,
+        key: &str,
+        entry: &Arc<Entry>,
+        persist: Option<Persist>,
+    ) -> bool {
         if entry.compress_queued.swap(true, Ordering::Relaxed) {
             return true;
         }
@@ -103,6 +123,7 @@ impl Compressor {
             memory: Arc::downgrade(memory),
             key: key.to_string(),
             entry: Arc::downgrade(entry),
+            persist,
         };
         match self.tx.try_send(job) {
             Ok(()) => true,
@@ -164,27 +185,45 @@ fn run(job: Job, settings: &Settings) {
     if c.br.is_none() && c.gzip.is_none() {
         return;
     }
-    let made = |coding, b: Vec<u8>| {
-        Representation::with_etag(coding, b.into(), derived_etag(&identity.etag, coding))
-    };
-    let mut reps = vec![identity.clone()];
-    reps.extend(c.br.map(|b| made(Coding::Br, b)));
-    reps.extend(c.gzip.map(|g| made(Coding::Gzip, g)));
-    let a = &entry.asset;
-    let asset = Asset::new(
-        reps,
-        a.content_type.clone(),
-        a.last_modified,
-        a.cache_control.clone(),
-        a.extra_headers.clone(),
-    )
-    .with_last_modified_value(a.last_modified_value.clone())
-    .with_modified_fallback(a.modified_fallback)
-    .expecting_encodings(true);
+    let mut made = Vec::new();
+    made.extend(c.br.map(|b| (Coding::Br, Bytes::from(b))));
+    made.extend(c.gzip.map(|g| (Coding::Gzip, Bytes::from(g))));
+    let asset = with_encodings(&entry.asset, made);
     let Source::Pulled(meta) = &entry.source else {
         return;
     };
     let new = Arc::new(Entry::new(asset, Source::Pulled(meta.clone())));
     new.compress_queued.store(true, Ordering::Relaxed);
-    memory.replace_if(&job.key, |cur| Arc::ptr_eq(cur, &entry), new);
+    if memory.replace_if(&job.key, |cur| Arc::ptr_eq(cur, &entry), new.clone()) {
+        if let Some(p) = &job.persist {
+            if let Some((record, parts)) = persist::parts_of(&new.asset, meta, &p.path) {
+                persist::put(&p.disk, &job.key, &record, &parts);
+            }
+        }
+    }
+}
+
+/// `asset` (identity only) with `encodings` of its body added, each under
+/// an ETag derived from the identity representation's.
+pub(super) fn with_encodings(asset: &Asset, encodings: Vec<(Coding, Bytes)>) -> Asset {
+    let reps = asset.representations();
+    let Some(identity) = reps.iter().find(|r| r.coding == Coding::Identity) else {
+        return asset.clone();
+    };
+    let mut all = vec![identity.clone()];
+    all.extend(
+        encodings
+            .into_iter()
+            .map(|(c, b)| Representation::with_etag(c, b, derived_etag(&identity.etag, c))),
+    );
+    Asset::new(
+        all,
+        asset.content_type.clone(),
+        asset.last_modified,
+        asset.cache_control.clone(),
+        asset.extra_headers.clone(),
+    )
+    .with_last_modified_value(asset.last_modified_value.clone())
+    .with_modified_fallback(asset.modified_fallback)
+    .expecting_encodings(true)
 }

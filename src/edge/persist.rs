@@ -5,6 +5,8 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use super::pull::Origin;
 use super::{Entry, Memory};
 use crate::asset::{Asset, Body, Coding};
@@ -13,7 +15,8 @@ use crate::store::disk::DiskCache;
 
 impl Origin {
     /// Reads `memory_key` from the disk cache and puts it back in memory,
-    /// making its encodings again in the background.
+    /// with the encodings stored beside it (never made again); an object
+    /// stored before its encodings were made gets them in the background.
     pub(super) async fn read_disk(&self, memory: &Memory, memory_key: &str) -> Option<Arc<Entry>> {
         let disk = self.disk.clone()?;
         let key = memory_key.to_string();
@@ -21,10 +24,24 @@ impl Origin {
             tokio::task::spawn_blocking(move || disk.get(&key))
                 .await
                 .ok()??;
-        let body = parts.into_iter().next()?;
+        let mut parts = parts.into_iter();
+        let body = parts.next()?;
+        let encodings: Vec<(Coding, bytes::Bytes)> = record
+            .encodings
+            .iter()
+            .zip(parts)
+            .filter_map(|(name, b)| coding_named(name).map(|c| (c, b)))
+            .collect();
         let fetched = record.fetched(body);
         let meta = PulledMeta::of(&fetched, self.reading(), record.vary.clone());
-        let served = self.remember(memory, memory_key, &record.path, &fetched.body, meta);
+        let served = self.remember(
+            memory,
+            memory_key,
+            &record.path,
+            &fetched.body,
+            meta,
+            encodings,
+        );
         Some(served.0)
     }
 
@@ -57,22 +74,54 @@ impl Origin {
 
 /// Writes a stored response to the disk cache (atomic; awaited, so an
 /// object a client received survives a restart). Failures are logged.
-pub(super) async fn write(disk: &Arc<DiskCache>, key: &str, record: DiskMeta, body: bytes::Bytes) {
+pub(super) async fn write(disk: &Arc<DiskCache>, key: &str, record: DiskMeta, parts: Vec<Bytes>) {
     let (disk, owned) = (disk.clone(), key.to_string());
-    match tokio::task::spawn_blocking(move || disk.put(&owned, &record, &[&body])).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => tracing::warn!("disk cache write {key}: {e}"),
-        Err(e) => tracing::warn!("disk cache write {key}: {e}"),
+    if let Err(e) = tokio::task::spawn_blocking(move || put(&disk, &owned, &record, &parts)).await {
+        tracing::warn!("disk cache write {key}: {e}");
     }
 }
 
-/// The identity body of an asset held in memory (what the disk keeps).
-pub(super) fn identity_body(asset: &Asset) -> Option<bytes::Bytes> {
-    asset
-        .representations()
-        .iter()
-        .find_map(|r| match (&r.coding, &r.body) {
-            (Coding::Identity, Body::Memory(b)) => Some(b.clone()),
-            _ => None,
-        })
+/// The same, blocking (for the compression threads). Failures are logged.
+pub(super) fn put(disk: &DiskCache, key: &str, record: &DiskMeta, parts: &[Bytes]) {
+    let slices: Vec<&[u8]> = parts.iter().map(|b| b.as_ref()).collect();
+    if let Err(e) = disk.put(key, record, &slices) {
+        tracing::warn!("disk cache write {key}: {e}");
+    }
+}
+
+/// What the disk keeps of an asset held in memory: its record (naming the
+/// encodings) and its parts, identity body first, then each encoding.
+/// `None` when the body is not in memory.
+pub(super) fn parts_of(
+    asset: &Asset,
+    meta: &PulledMeta,
+    path: &str,
+) -> Option<(DiskMeta, Vec<Bytes>)> {
+    let body = |coding| {
+        asset
+            .representations()
+            .iter()
+            .find_map(|r| match (&r.body, r.coding == coding) {
+                (Body::Memory(b), true) => Some(b.clone()),
+                _ => None,
+            })
+    };
+    let mut parts = vec![body(Coding::Identity)?];
+    let mut record = DiskMeta::of(meta, path);
+    for (coding, name) in [(Coding::Br, "br"), (Coding::Gzip, "gzip")] {
+        if let Some(b) = body(coding) {
+            parts.push(b);
+            record.encodings.push(name.to_string());
+        }
+    }
+    Some((record, parts))
+}
+
+/// The coding a stored part is named by.
+fn coding_named(name: &str) -> Option<Coding> {
+    match name {
+        "br" => Some(Coding::Br),
+        "gzip" => Some(Coding::Gzip),
+        _ => None,
+    }
 }

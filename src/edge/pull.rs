@@ -217,7 +217,8 @@ impl Origin {
         };
         // Encodings the queue had no room for are offered again.
         if compress::pending(&entry) {
-            self.compressor.offer(memory, at, &entry);
+            self.compressor
+                .offer(memory, at, &entry, self.persist_to(key.path()));
         }
         let verdict = self.verdict(meta, ask.directives, self.clock.now());
         let hit = |status| Lookup::Asset {
@@ -244,6 +245,19 @@ impl Origin {
                 may_serve_while_revalidating: true,
                 may_serve_on_error,
             } => {
+                // Stale allowed only by the client's max-stale (§5.2.1.2),
+                // not by the response's window: served as it is.
+                let own = self.verdict(meta, &CacheControl::default(), self.clock.now());
+                if !matches!(
+                    own,
+                    Verdict::Stale {
+                        may_serve_while_revalidating: true,
+                        ..
+                    }
+                ) {
+                    OriginStats::bump(&self.stats.stale_served);
+                    return hit(CacheStatus::StaleServed);
+                }
                 let (me, memory, key) = (self.clone(), memory.clone(), key.clone());
                 let query = ask.query.map(str::to_string);
                 let (headers, peer) = (ask.headers.clone(), ask.peer);

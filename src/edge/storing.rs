@@ -5,13 +5,24 @@
 
 use std::sync::Arc;
 
-use super::persist::{self, identity_body};
+use std::sync::atomic::Ordering;
+
+use super::compress::Persist;
+use super::persist;
 use super::pull::Origin;
 use super::{compress, store, Entry, Memory, Served, Source};
-use crate::asset::Asset;
+use crate::asset::{Asset, Coding};
 use crate::origin::pull::{asset_of, DiskMeta, PulledMeta};
 
 impl Origin {
+    /// Where the compression threads write an object's encodings once made.
+    pub(super) fn persist_to(&self, path: &str) -> Option<Persist> {
+        self.disk.as_ref().map(|disk| Persist {
+            disk: disk.clone(),
+            path: path.to_string(),
+        })
+    }
+
     /// Phase "store": writes the response to disk (before the first client
     /// has it, so a restart keeps it), then keeps it in memory.
     pub(super) async fn store(
@@ -24,13 +35,14 @@ impl Origin {
     ) -> Served {
         if let Some(disk) = &self.disk {
             let record = DiskMeta::of(&meta, path);
-            persist::write(disk, at, record, body.clone()).await;
+            persist::write(disk, at, record, vec![body.clone()]).await;
         }
-        self.remember(memory, at, path, body, meta)
+        self.remember(memory, at, path, body, meta, Vec::new())
     }
 
-    /// Keeps a stored response in memory as an asset, and starts making
-    /// its encodings when it is text.
+    /// Keeps a stored response in memory as an asset, with `encodings`
+    /// already made (read back from disk), or else starts making them when
+    /// it is text.
     pub(super) fn remember(
         &self,
         memory: &Memory,
@@ -38,22 +50,30 @@ impl Origin {
         path: &str,
         body: &bytes::Bytes,
         meta: PulledMeta,
+        encodings: Vec<(Coding, bytes::Bytes)>,
     ) -> Served {
         let ct = meta
             .headers
             .get("content-type")
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
-        let encodings = compress::wanted(path, &meta, ct, body.len());
-        let asset = asset_of(body, &meta, path, &self.rules.reading, encodings);
+        let wanted = compress::wanted(path, &meta, ct, body.len());
+        let mut asset = asset_of(body, &meta, path, &self.rules.reading, wanted);
+        let made = !encodings.is_empty();
+        if made {
+            asset = compress::with_encodings(&asset, encodings);
+        }
         let served = store(
             memory,
             at.to_string(),
             asset,
             Source::Pulled(Box::new(meta)),
         );
-        if encodings {
-            self.compressor.offer(memory, at, &served.0);
+        if made {
+            served.0.compress_queued.store(true, Ordering::Relaxed);
+        } else if wanted {
+            self.compressor
+                .offer(memory, at, &served.0, self.persist_to(path));
         }
         served
     }
@@ -85,8 +105,10 @@ impl Origin {
         )
         .with_last_modified_value(fresh.last_modified_value.clone())
         .expecting_encodings(old.expects_encodings());
-        if let (Some(disk), Some(body)) = (&self.disk, identity_body(&asset)) {
-            persist::write(disk, at, DiskMeta::of(&meta, path), body).await;
+        if let (Some(disk), Some((record, parts))) =
+            (&self.disk, persist::parts_of(&asset, &meta, path))
+        {
+            persist::write(disk, at, record, parts).await;
         }
         store(
             memory,

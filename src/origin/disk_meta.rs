@@ -26,6 +26,10 @@ pub struct DiskMeta {
     /// The request headers the response varies on.
     #[serde(default)]
     pub vary: Vec<String>,
+    /// The content codings (`br`, `gzip`) of the parts stored after the
+    /// body: encodings made once, read back instead of made again.
+    #[serde(default)]
+    pub encodings: Vec<String>,
 }
 
 impl DiskMeta {
@@ -46,6 +50,7 @@ impl DiskMeta {
             response_time: meta.response_time,
             path: path.to_string(),
             vary: meta.vary.clone(),
+            encodings: Vec::new(),
         }
     }
 
