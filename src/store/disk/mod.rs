@@ -79,7 +79,9 @@
 //! which also covers the index update that goes with it, so that index and
 //! disk agree entry by entry: an eviction victim is unlinked only if no
 //! `put` has indexed it again meanwhile. Reads take no stripe (renames are
-//! atomic). `usage()` and `evictions()` read atomics.
+//! atomic). `usage()` and `evictions()` read atomics. The index never holds
+//! more than the bound; the disk may briefly hold more, by the temp files
+//! of puts in progress and the victims they have not unlinked yet.
 //!
 //! # Crash safety
 //!
@@ -88,7 +90,8 @@
 //! this `DiskCache`), fsyncs it, and renames it over the target: rename is
 //! atomic, so a reader (or a restart after SIGKILL) sees the previous entry
 //! or the new one, never a mix. The rebuild deletes every temp file without
-//! this cache's tag; a bad `.obj` is deleted by the `get` that finds it. The
+//! this cache's tag; a bad `.obj` is deleted by the `get` that finds it (or
+//! by the key pass, if its header is bad). The
 //! directory is not fsynced after the rename: a power loss may lose the
 //! rename, which leaves the previous entry or none, as above.
 //!
