@@ -47,6 +47,7 @@ fn main() {
                             response_time: now,
                             path: key.clone(),
                             vary: vec![],
+                            encodings: vec![],
                         };
                         cache.put(&key, &meta, &[body.as_slice()]).expect("put");
                         total += len as u64;

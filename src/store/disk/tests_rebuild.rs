@@ -184,7 +184,10 @@ fn garbage_under_an_entry_name_is_deleted_on_get_or_purge() {
     let g = path(d.path(), "/g");
     fs::create_dir_all(g.parent().unwrap()).unwrap();
     fs::write(&g, vec![0xff; 100]).unwrap();
-    let c = open(d.path(), 1 << 20);
+    // The rebuild runs to its end first, here, so no background thread
+    // races the get and the purge below.
+    let (c, r) = DiskCache::open_paused(d.path(), 1 << 20).unwrap();
+    run_to_end(&c, r);
     assert!(c.get::<M>("/b").is_none());
     assert!(!path(d.path(), "/b").exists());
     assert_eq!(
