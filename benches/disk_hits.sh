@@ -42,7 +42,6 @@ command -v wrk >/dev/null || need+=(wrk)
 command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need+=(nginx)
 command -v curl >/dev/null || need+=(curl)
 ((${#need[@]} == 0)) || apt_install "${need[@]}" || die "could not install ${need[*]}"
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 BIN=$(build_cdn_edge)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/cdn-edge-diskhits.XXXXXX")
@@ -62,56 +61,12 @@ with open(tp, "w") as t, open(bp, "w") as b:
         b.write("/b/%d.png\n" % i)
 PY
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-user_line=""
-((EUID == 0)) && user_line="user $(id -un) $(id -gn);"
-ORIGIN_PORT=$(free_port)
-cat >"$TMP/origin/nginx.conf" <<CONF
-$user_line
-worker_processes 1;
-daemon off;
-pid $TMP/origin/nginx.pid;
-error_log $TMP/origin/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $TMP/origin/cb;
-    proxy_temp_path $TMP/origin/p;
-    fastcgi_temp_path $TMP/origin/f;
-    uwsgi_temp_path $TMP/origin/u;
-    scgi_temp_path $TMP/origin/s;
-    types { text/css css; image/png png; }
-    keepalive_requests 100000;
-    server {
-        listen 127.0.0.1:$ORIGIN_PORT;
-        root $TMP/www;
-        add_header Cache-Control "public, max-age=3600";
-    }
-}
-CONF
-"$NGINX" -p "$TMP/origin/" -c "$TMP/origin/nginx.conf" >"$TMP/origin/stdout" 2>&1 &
-STARTED+=("$!")
-for _ in $(seq 100); do
-    curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$ORIGIN_PORT/t/0.css" 2>/dev/null && break
-    sleep 0.1
-done
+start_static_origin "$TMP/www" "$TMP/origin" "text/css css; image/png png;"
 
-start_node() { # start_node NAME CONFIG_TEXT: sets NODE_ADDR, NODE_PID
-    local name=$1 log=$TMP/$1.log
-    printf '%s\n' "$2" >"$TMP/$name.toml"
-    "$BIN" serve --config "$TMP/$name.toml" --root "$TMP/empty" --listen 127.0.0.1:0 \
-        --origin "http://127.0.0.1:$ORIGIN_PORT" 2>"$log" >/dev/null &
-    NODE_PID=$!
-    STARTED+=("$NODE_PID")
-    NODE_ADDR=""
-    for _ in $(seq 300); do
-        NODE_ADDR=$(grep -o 'listening on http://[0-9.]*:[0-9]*' "$log" | head -n1 | sed 's|.*http://||') || true
-        [[ -n $NODE_ADDR ]] && break
-        sleep 0.1
-    done
-    [[ -n $NODE_ADDR ]] || { cat "$log" >&2; die "$name: no listen address"; }
+node() { # node NAME CONFIG_TEXT: sets NODE_ADDR, NODE_PID
+    printf '%s\n' "$2" >"$TMP/$1.toml"
+    start_node "$TMP/$1.log" "$BIN" --config "$TMP/$1.toml" --root "$TMP/empty" \
+        --origin "http://127.0.0.1:$ORIGIN_PORT"
 }
 
 fill() { # fill ADDR
@@ -137,14 +92,14 @@ run() { # run NAME KIND PATHS
     log "$1 $2: $rps req/s"
 }
 
-start_node memory "[cache]
+node memory "[cache]
 memory_bytes = 268435456"
 fill "$NODE_ADDR"
 run memory text "$TMP/text.paths"
 run memory binary "$TMP/bin.paths"
 stop_pid "$NODE_PID"
 
-start_node disk "[cache]
+node disk "[cache]
 memory_bytes = 4194304
 max_object_bytes = 262144
 dir = \"$TMP/disk\""

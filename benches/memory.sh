@@ -41,7 +41,6 @@ command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need+=(nginx)
 command -v curl >/dev/null || need+=(curl)
 command -v python3 >/dev/null || need+=(python3)
 ((${#need[@]} == 0)) || apt_install "${need[@]}" || die "could not install ${need[*]}"
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 BIN=$(build_cdn_edge)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/cdn-edge-memory.XXXXXX")
@@ -66,41 +65,7 @@ for ((f = 0; f < FILES; f++)); do
     for ((q = 1; q <= QUERIES; q++)); do echo "/f$f.css?n=$q"; done
 done >"$URLS"
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-user_line=""
-((EUID == 0)) && user_line="user $(id -un) $(id -gn);"
-ORIGIN_PORT=$(free_port)
-cat >"$TMP/origin/nginx.conf" <<EOF
-$user_line
-worker_processes 1;
-daemon off;
-pid $TMP/origin/nginx.pid;
-error_log $TMP/origin/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $TMP/origin/cb;
-    proxy_temp_path $TMP/origin/p;
-    fastcgi_temp_path $TMP/origin/f;
-    uwsgi_temp_path $TMP/origin/u;
-    scgi_temp_path $TMP/origin/s;
-    types { text/css css; }
-    keepalive_requests 100000;
-    server {
-        listen 127.0.0.1:$ORIGIN_PORT;
-        root $TMP/www;
-        add_header Cache-Control "public, max-age=3600";
-    }
-}
-EOF
-"$NGINX" -p "$TMP/origin/" -c "$TMP/origin/nginx.conf" >"$TMP/origin/stdout" 2>&1 &
-STARTED+=("$!")
-for _ in $(seq 100); do
-    curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$ORIGIN_PORT/f0.css" 2>/dev/null && break
-    sleep 0.1
-done
+start_static_origin "$TMP/www" "$TMP/origin" "text/css css;"
 
 cat >"$TMP/edge.toml" <<EOF
 [cache]
@@ -111,17 +76,9 @@ BOUND_KB=$((MEMORY_BYTES / 1024 + 65536))
 
 measure() { # measure LABEL BIN
     local label=$1 bin=$2 log=$TMP/$1.log pid addr out
-    "$bin" serve --config "$TMP/edge.toml" --root "$TMP/empty" --listen 127.0.0.1:0 \
-        --origin "http://127.0.0.1:$ORIGIN_PORT" 2>"$log" >/dev/null &
-    pid=$!
-    STARTED+=("$pid")
-    addr=""
-    for _ in $(seq 300); do
-        addr=$(grep -o 'listening on http://[0-9.]*:[0-9]*' "$log" | head -n1 | sed 's|.*http://||') || true
-        [[ -n $addr ]] && break
-        sleep 0.1
-    done
-    [[ -n $addr ]] || { cat "$log" >&2; die "$label: no listen address"; }
+    start_node "$log" "$bin" --config "$TMP/edge.toml" --root "$TMP/empty" \
+        --origin "http://127.0.0.1:$ORIGIN_PORT"
+    pid=$NODE_PID addr=$NODE_ADDR
     out=$(timeout --kill-after=5 900 python3 "$HERE/pull/client.py" wave "$addr" "$URLS" "$CLIENTS") ||
         die "$label: wave failed"
     local n ok wall rps codes hwm rss threads

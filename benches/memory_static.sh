@@ -49,16 +49,8 @@ metric() { # metric ADDR NAME
 
 measure() { # measure LABEL BIN ROOT PATHS CASE
     local label=$1 bin=$2 root=$3 paths=$4 case=$5 log=$TMP/$1.log pid addr
-    "$bin" serve --root "$root" --listen 127.0.0.1:0 2>"$log" >/dev/null &
-    pid=$!
-    STARTED+=("$pid")
-    addr=""
-    for _ in $(seq 300); do
-        addr=$(grep -o 'listening on http://[0-9.]*:[0-9]*' "$log" | head -n1 | sed 's|.*http://||') || true
-        [[ -n $addr ]] && break
-        sleep 0.1
-    done
-    [[ -n $addr ]] || { cat "$log" >&2; die "$label: no listen address"; }
+    start_node "$log" "$bin" --root "$root"
+    pid=$NODE_PID addr=$NODE_ADDR
     run_wrk "$TMP/wrk-$label.txt" "$DURATION" -s "$HERE/load/cycle.lua" "http://$addr/" -- "$paths"
     local req hwm bytes objects verdict=PASS
     read -r req _ < <(parse_wrk "$TMP/wrk-$label.txt")

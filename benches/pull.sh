@@ -139,10 +139,6 @@ log "$(wc -l <"$PATHS") objects, $(du -sb "$ORIGIN_ROOT/assets" | cut -f1) B;" \
     "$(grep -c '\.svg$' "$PATHS") svg, $(grep -c '\.png$' "$PATHS") png"
 
 # ---------------------------------------------------------------- helpers --
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
 wait_http() { # wait_http URL [SECONDS [PID]]: until it answers 2xx (default 20 s) or PID exits
     local i
     for i in $(seq $((${2:-20} * 10))); do

@@ -121,3 +121,67 @@ run_wrk() { # run_wrk OUTFILE SECONDS wrk-args...: bounded in time, interruptibl
     WRK_PID=""
     ((rc == 0)) || { cat "$out" >&2; die "wrk failed ($rc): wrk $*"; }
 }
+
+free_port() { # a free TCP port on 127.0.0.1
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+start_static_origin() { # start_static_origin ROOT DIR TYPES: Debian nginx serving ROOT on a free
+    # loopback port with "Cache-Control: public, max-age=3600" (TYPES: an nginx
+    # `types` body, e.g. "text/css css;"); its files live in DIR. Sets ORIGIN_PORT.
+    local root=$1 dir=$2 types=$3 user_line="" nginx
+    nginx=$(command -v nginx || echo /usr/sbin/nginx)
+    ((EUID == 0)) && user_line="user $(id -un) $(id -gn);"
+    ORIGIN_PORT=$(free_port)
+    mkdir -p "$dir"
+    cat >"$dir/nginx.conf" <<CONF
+$user_line
+worker_processes 1;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $dir/cb;
+    proxy_temp_path $dir/p;
+    fastcgi_temp_path $dir/f;
+    uwsgi_temp_path $dir/u;
+    scgi_temp_path $dir/s;
+    types { $types }
+    keepalive_requests 100000;
+    server {
+        listen 127.0.0.1:$ORIGIN_PORT;
+        root $root;
+        add_header Cache-Control "public, max-age=3600";
+    }
+}
+CONF
+    "$nginx" -p "$dir/" -c "$dir/nginx.conf" >"$dir/stdout" 2>&1 &
+    STARTED+=("$!")
+    local _
+    for _ in $(seq 100); do
+        curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$ORIGIN_PORT/" 2>/dev/null && return 0
+        [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$ORIGIN_PORT/") != 000 ]] && return 0
+        sleep 0.1
+    done
+    die "origin nginx did not answer (see $dir/error.log)"
+}
+
+start_node() { # start_node LOG BIN serve-args...: runs `BIN serve --listen 127.0.0.1:0 ARGS`,
+    # waits for its "listening on" line; sets NODE_PID and NODE_ADDR.
+    local log=$1 bin=$2 _
+    shift 2
+    "$bin" serve --listen 127.0.0.1:0 "$@" 2>"$log" >/dev/null &
+    NODE_PID=$!
+    STARTED+=("$NODE_PID")
+    NODE_ADDR=""
+    for _ in $(seq 300); do
+        NODE_ADDR=$(grep -o 'listening on http://[0-9.]*:[0-9]*' "$log" | head -n1 | sed 's|.*http://||') || true
+        [[ -n $NODE_ADDR ]] && return 0
+        kill -0 "$NODE_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$log" >&2
+    die "cdn-edge did not start ($log)"
+}
