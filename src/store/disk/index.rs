@@ -7,7 +7,7 @@
 //! lock; the figures `usage()` reports are mirrored into atomics here so
 //! that reading them takes no lock.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -40,21 +40,34 @@ pub(super) struct Entry {
 }
 
 /// What the index knows of an id.
-pub(super) enum Slot {
+pub(super) enum Slot<'a> {
     /// Indexed.
-    Live(Entry),
+    Live(&'a Entry),
     /// Removed, evicted, replaced or found bad since the rebuild started:
     /// the rebuild must not index its file. Only exists while rebuilding.
     Gone,
 }
 
+/// An id as stored in the index: two words, so that entries need no
+/// 16-byte alignment (a `u128` key pads every map bucket and set element).
+type Key = [u64; 2];
+
+fn key(id: Id) -> Key {
+    [(id >> 64) as u64, id as u64]
+}
+
+fn id(k: Key) -> Id {
+    (u128::from(k[0]) << 64) | u128::from(k[1])
+}
+
 /// The index (see the module docs of `disk` for how it stays consistent).
 pub(super) struct Index {
-    slots: HashMap<Id, Slot, foldhash::fast::RandomState>,
+    live: HashMap<Key, Entry, foldhash::fast::RandomState>,
+    /// Tombstones, only while rebuilding.
+    gone: HashSet<Key, foldhash::fast::RandomState>,
     /// Live entries by (stamp, id): the first is the least recently used.
-    order: BTreeSet<(u64, Id)>,
+    order: BTreeSet<(u64, Key)>,
     bytes: u64,
-    live: u64,
     last_stamp: u64,
     next_generation: u64,
     /// The background rebuild has not finished.
@@ -68,10 +81,10 @@ impl Index {
     /// An empty index, rebuilding, publishing its figures to `counters`.
     pub fn new(counters: Arc<Counters>) -> Index {
         Index {
-            slots: HashMap::default(),
+            live: HashMap::default(),
+            gone: HashSet::default(),
             order: BTreeSet::new(),
             bytes: 0,
-            live: 0,
             last_stamp: 0,
             next_generation: 0,
             rebuilding: true,
@@ -81,24 +94,23 @@ impl Index {
     }
 
     /// The slot of `id`, if any.
-    pub fn slot(&self, id: Id) -> Option<&Slot> {
-        self.slots.get(&id)
+    pub fn slot(&self, id: Id) -> Option<Slot<'_>> {
+        let k = key(id);
+        match self.live.get(&k) {
+            Some(e) => Some(Slot::Live(e)),
+            None if self.gone.contains(&k) => Some(Slot::Gone),
+            None => None,
+        }
     }
 
     /// The live entry of `id`, if any.
     pub fn live(&self, id: Id) -> Option<&Entry> {
-        match self.slots.get(&id) {
-            Some(Slot::Live(e)) => Some(e),
-            _ => None,
-        }
+        self.live.get(&key(id))
     }
 
-    /// Ids, generations and keys of every live entry (for purges).
+    /// Ids and entries of every live entry (for purges and the key pass).
     pub fn entries(&self) -> impl Iterator<Item = (Id, &Entry)> {
-        self.slots.iter().filter_map(|(id, s)| match s {
-            Slot::Live(e) => Some((*id, e)),
-            Slot::Gone => None,
-        })
+        self.live.iter().map(|(k, e)| (id(*k), e))
     }
 
     /// Does `key` start with a prefix purged while rebuilding?
@@ -113,39 +125,41 @@ impl Index {
     }
 
     /// Indexes `id` (replacing whatever was there) with recency `stamp`.
-    pub fn insert(&mut self, id: Id, len: u64, stamp: u64, key: Option<Box<str>>) {
+    pub fn insert(&mut self, id: Id, len: u64, stamp: u64, key_: Option<Box<str>>) {
         self.drop_live(id);
+        let k = key(id);
+        self.gone.remove(&k);
         self.next_generation += 1;
         let entry = Entry {
             len,
             stamp,
             generation: self.next_generation,
-            key,
+            key: key_,
         };
-        self.order.insert((stamp, id));
+        self.order.insert((stamp, k));
         self.bytes += charged(len);
-        self.live += 1;
-        self.slots.insert(id, Slot::Live(entry));
+        self.live.insert(k, entry);
         self.publish();
     }
 
     /// Marks `id` most recently used and records its key if unknown.
-    pub fn touch(&mut self, id: Id, key: &str) {
+    pub fn touch(&mut self, id: Id, key_: &str) {
         let stamp = self.now_stamp();
-        if let Some(Slot::Live(e)) = self.slots.get_mut(&id) {
-            self.order.remove(&(e.stamp, id));
+        let k = key(id);
+        if let Some(e) = self.live.get_mut(&k) {
+            self.order.remove(&(e.stamp, k));
             e.stamp = stamp;
-            self.order.insert((stamp, id));
+            self.order.insert((stamp, k));
             if e.key.is_none() {
-                e.key = Some(key.into());
+                e.key = Some(key_.into());
             }
         }
     }
 
     /// Records the key of `id` (read from its file).
-    pub fn set_key(&mut self, id: Id, key: String) {
-        if let Some(Slot::Live(e)) = self.slots.get_mut(&id) {
-            e.key = Some(key.into());
+    pub fn set_key(&mut self, id: Id, key_: String) {
+        if let Some(e) = self.live.get_mut(&key(id)) {
+            e.key = Some(key_.into());
         }
     }
 
@@ -153,9 +167,7 @@ impl Index {
     pub fn forget(&mut self, id: Id) {
         self.drop_live(id);
         if self.rebuilding {
-            self.slots.insert(id, Slot::Gone);
-        } else {
-            self.slots.remove(&id);
+            self.gone.insert(key(id));
         }
         self.publish();
     }
@@ -166,11 +178,11 @@ impl Index {
     pub fn evict(&mut self, limit: u64) -> Vec<Id> {
         let mut victims = Vec::new();
         while self.bytes > limit {
-            let Some(&(_, id)) = self.order.first() else {
+            let Some(&(_, k)) = self.order.first() else {
                 break;
             };
-            self.forget(id);
-            victims.push(id);
+            self.forget(id(k));
+            victims.push(id(k));
         }
         self.counters
             .evictions
@@ -181,21 +193,21 @@ impl Index {
     /// Ends the rebuild: tombstones and purged prefixes are no longer needed.
     pub fn finish_rebuild(&mut self) {
         self.rebuilding = false;
-        self.slots.retain(|_, s| matches!(s, Slot::Live(_)));
-        self.slots.shrink_to_fit();
+        self.gone = HashSet::default();
         self.purged = Vec::new();
     }
 
     fn drop_live(&mut self, id: Id) {
-        if let Some(Slot::Live(old)) = self.slots.remove(&id) {
-            self.order.remove(&(old.stamp, id));
+        let k = key(id);
+        if let Some(old) = self.live.remove(&k) {
+            self.order.remove(&(old.stamp, k));
             self.bytes -= charged(old.len);
-            self.live -= 1;
         }
     }
 
     fn publish(&self) {
         self.counters.bytes.store(self.bytes, Ordering::Relaxed);
-        self.counters.objects.store(self.live, Ordering::Relaxed);
+        let n = self.live.len() as u64;
+        self.counters.objects.store(n, Ordering::Relaxed);
     }
 }
