@@ -13,7 +13,7 @@ use std::time::SystemTime;
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub(super) struct M {
-    content_type: String,
+    pub content_type: String,
     etag: Option<String>,
     status: u16,
 }

@@ -241,3 +241,60 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn concurrent_use_while_rebuilding_keeps_index_and_disk_in_step() {
+    let d = tempfile::tempdir().unwrap();
+    let n = 3000usize;
+    {
+        let c = open(d.path(), 1 << 30);
+        for i in 0..n {
+            c.put(&format!("/{}/{i}", i % 10), &meta("old"), &[b"old"])
+                .unwrap();
+        }
+    }
+    let c = Arc::new(DiskCache::open(d.path(), 1 << 30).unwrap());
+    let threads: Vec<_> = (0..4usize)
+        .map(|t| {
+            let c = Arc::clone(&c);
+            std::thread::spawn(move || {
+                if t == 3 {
+                    return c.remove_prefix("/7/").unwrap();
+                }
+                for i in (t..n).step_by(3) {
+                    let key = format!("/{}/{i}", i % 10);
+                    match i % 4 {
+                        0 => c.remove(&key).unwrap(),
+                        1 => assert!(c.put(&key, &meta("new"), &[b"new"]).unwrap()),
+                        _ => {
+                            if let Some((m, p)) = c.get::<M>(&key) {
+                                assert_eq!(
+                                    m,
+                                    meta(if &p[0][..] == b"new" { "new" } else { "old" })
+                                );
+                            }
+                        }
+                    }
+                }
+                0
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert!(c.wait_ready(Duration::from_secs(30)));
+    for i in 0..n {
+        let key = format!("/{}/{i}", i % 10);
+        let got = c.get::<M>(&key).map(|(m, _)| m.content_type);
+        let want = match i % 4 {
+            0 => None,
+            _ if i % 10 == 7 => got.clone().filter(|g| g == "new"), // purged, unless put again after
+            1 => Some("new".to_string()),
+            _ => Some("old".to_string()),
+        };
+        assert_eq!(got, want, "{key}");
+    }
+    let (bytes, objs) = c.usage();
+    assert_eq!(on_disk(d.path()), (bytes, objs, 0));
+}
