@@ -91,8 +91,11 @@ pub(super) fn unlink(path: &Path) -> io::Result<()> {
 
 /// The header: lengths of key, metadata and each part.
 pub(super) struct Header {
+    /// Bytes of the key.
     pub key_len: u32,
+    /// Bytes of the metadata JSON.
     pub meta_len: u32,
+    /// Bytes of each part, in order.
     pub parts: Vec<u64>,
 }
 

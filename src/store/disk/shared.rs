@@ -18,15 +18,21 @@ use super::{Found, STRIPES};
 
 /// What the cache and its rebuild thread share.
 pub(super) struct Shared {
+    /// The cache directory.
     pub dir: PathBuf,
+    /// The bound, in bytes charged.
     pub max_bytes: u64,
     /// In this cache's temp file names.
     pub tag: String,
     index: Mutex<Index>,
     stripes: Vec<Mutex<()>>,
+    /// Figures read without the lock.
     pub counters: Arc<Counters>,
+    /// The index is complete.
     pub ready: AtomicBool,
+    /// `ready` again, for `ready_cv`.
     pub ready_lock: Mutex<bool>,
+    /// Signalled when the index is complete.
     pub ready_cv: Condvar,
     /// Set on drop: the rebuild stops.
     pub stop: AtomicBool,
@@ -53,10 +59,12 @@ impl Shared {
         })
     }
 
+    /// The file of `id`.
     pub(super) fn path(&self, id: Id) -> PathBuf {
         entry_path(&self.dir, id)
     }
 
+    /// The index lock: never held across a file-system call.
     pub(super) fn lock(&self) -> MutexGuard<'_, Index> {
         // The index stays consistent between statements; a panic elsewhere
         // while holding the lock must not take the cache down with it.
@@ -178,6 +186,7 @@ impl Shared {
         (matched, bad)
     }
 
+    /// Marks the index complete and wakes `wait_ready`.
     pub(super) fn set_ready(&self) {
         self.ready.store(true, Ordering::Release);
         *self
