@@ -25,7 +25,12 @@ pub const MIN_BYTES: usize = 256;
 /// text by its path's extension or by its Content-Type, at least
 /// [`MIN_BYTES`], sent in identity, and not marked `no-transform` (RFC 9111
 /// §5.2.2.6: compression is a transformation).
-pub fn wanted(path: &str, meta: &PulledMeta, content_type: &str, len: usize) -> bool {
+pub fn wanted(path: &str, meta: &PulledMeta, len: usize) -> bool {
+    let content_type = meta
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     if meta.status != 200 || len < MIN_BYTES || meta.headers.contains_key("content-encoding") {
         return false;
     }

@@ -34,6 +34,7 @@ use crate::asset::Asset;
 use crate::http::cache_control::CacheControl;
 use crate::http::freshness::{self, NoStore};
 use crate::http::path::Key;
+use crate::http::syntax::list_field;
 use crate::origin::client::{FetchError, Fetched};
 use crate::origin::pull::PulledMeta;
 use crate::store::local::{Found, LocalStore, Stamp};
@@ -61,13 +62,9 @@ pub struct Ask<'a> {
 impl Ask<'_> {
     /// The directives of a request with these headers.
     pub fn directives_of(headers: &HeaderMap) -> CacheControl {
-        let cc: Vec<&str> = headers
-            .get_all("cache-control")
-            .filter_map(|v| v.to_str().ok())
-            .collect();
-        let joined = (!cc.is_empty()).then(|| cc.join(", "));
+        let cc = list_field(headers, "cache-control");
         let pragma = headers.get("pragma").and_then(|v| v.to_str().ok());
-        freshness::request_directives(joined.as_deref(), pragma)
+        freshness::request_directives(cc.as_deref(), pragma)
     }
 }
 

@@ -52,12 +52,7 @@ impl Origin {
         meta: PulledMeta,
         encodings: Vec<(Coding, bytes::Bytes)>,
     ) -> Served {
-        let ct = meta
-            .headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        let wanted = compress::wanted(path, &meta, ct, body.len());
+        let wanted = compress::wanted(path, &meta, body.len());
         let mut asset = asset_of(body, &meta, path, &self.rules.reading, wanted);
         let made = !encodings.is_empty();
         if made {

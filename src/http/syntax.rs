@@ -4,6 +4,30 @@
 //! Only the lexical layer: no module here decides what a field *means*.
 //! Everything is total and allocation-light; nothing panics on any input.
 
+use std::borrow::Cow;
+
+use actix_web::http::header::{AsHeaderName, HeaderMap};
+
+/// A list-valued field (`#element`) of a request or response: repeated
+/// field lines joined with commas (RFC 9110 §5.3). Borrowed when there is
+/// only one line; `None` when there is none (lines that are not text are
+/// skipped).
+pub fn list_field(headers: &HeaderMap, name: impl AsHeaderName) -> Option<Cow<'_, str>> {
+    let mut values = headers.get_all(name).filter_map(|v| v.to_str().ok());
+    let first = values.next()?;
+    match values.next() {
+        None => Some(Cow::Borrowed(first)),
+        Some(second) => {
+            let mut joined = format!("{first}, {second}");
+            for v in values {
+                joined.push_str(", ");
+                joined.push_str(v);
+            }
+            Some(Cow::Owned(joined))
+        }
+    }
+}
+
 /// Whether `s` is a non-empty `token` (RFC 9110 §5.6.2), e.g. a field name.
 pub fn is_token(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(is_tchar)

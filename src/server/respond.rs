@@ -2,8 +2,6 @@
 //! preconditions, honour a byte range, and write the prebuilt headers.
 //! Nothing here touches the disk or formats a date or ETag.
 
-use std::borrow::Cow;
-
 use actix_web::body::BoxBody;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
@@ -14,6 +12,7 @@ use super::{errors, file_body};
 use crate::asset::{Asset, Body, Coding, Representation};
 use crate::http::conditional::{self, Outcome, Preconditions, Validators};
 use crate::http::range;
+use crate::http::syntax::list_field;
 
 const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 const BYTES: HeaderValue = HeaderValue::from_static("bytes");
@@ -178,24 +177,6 @@ pub fn apply_extra(h: &mut HeaderMap, extra: &[(HeaderName, HeaderValue)]) {
             h.remove(n);
         }
         h.append(n.clone(), v.clone());
-    }
-}
-
-/// A list-valued field (`#element`): repeated field lines are joined with
-/// commas (RFC 9110 §5.3). Borrowed when there is only one line.
-fn list_field(req: &HeaderMap, name: HeaderName) -> Option<Cow<'_, str>> {
-    let mut values = req.get_all(name).filter_map(|v| v.to_str().ok());
-    let first = values.next()?;
-    match values.next() {
-        None => Some(Cow::Borrowed(first)),
-        Some(second) => {
-            let mut joined = format!("{first}, {second}");
-            for v in values {
-                joined.push_str(", ");
-                joined.push_str(v);
-            }
-            Some(Cow::Owned(joined))
-        }
     }
 }
 
