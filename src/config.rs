@@ -12,6 +12,9 @@ use std::str::FromStr;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 
+mod log;
+pub use log::{AccessFormat, AccessTarget, LogConfig};
+
 /// The embedded default configuration (`config.toml` at the repo root).
 pub const DEFAULT_TOML: &str = include_str!("../config.toml");
 
@@ -35,6 +38,8 @@ pub struct Config {
     pub origin: OriginConfig,
     /// `[purge]`: dropping objects on demand.
     pub purge: PurgeConfig,
+    /// `[log]`: the access log.
+    pub log: LogConfig,
 }
 
 /// `[purge]`.
@@ -167,6 +172,13 @@ pub struct ServerConfig {
     pub health_path: String,
     /// Path of the Prometheus metrics endpoint; empty disables it.
     pub metrics_path: String,
+    /// Path of the readiness endpoint; empty disables it.
+    pub ready_path: String,
+    /// Readiness also fails while the origin is unreachable.
+    pub ready_requires_origin: bool,
+    /// Seconds the node keeps serving after SIGTERM, readiness failing,
+    /// before it stops accepting connections.
+    pub drain_secs: u64,
     /// Seconds in-flight requests get to finish at shutdown.
     pub shutdown_timeout_secs: u64,
     /// How often (milliseconds) a cached file is re-checked on disk.
@@ -297,6 +309,9 @@ impl Default for ServerConfig {
             workers: 0,
             health_path: "/healthz".into(),
             metrics_path: "/metrics".into(),
+            ready_path: "/readyz".into(),
+            ready_requires_origin: false,
+            drain_secs: 0,
             shutdown_timeout_secs: 30,
             refresh_ms: 1000,
         }
@@ -375,6 +390,18 @@ pub enum ConfigError {
     },
 }
 
+impl ConfigError {
+    /// A value of `key` (in the file named `origin`) that is not allowed.
+    fn invalid(origin: &str, key: &str, value: &dyn std::fmt::Debug, allowed: &str) -> Self {
+        ConfigError::Invalid {
+            origin: origin.to_string(),
+            key: key.to_string(),
+            value: format!("{value:?}"),
+            allowed: allowed.to_string(),
+        }
+    }
+}
+
 impl Config {
     /// Loads `path`, or the embedded default when `None`. Relative paths in
     /// a file resolve against the file's directory.
@@ -402,6 +429,7 @@ impl Config {
         if !dir.as_os_str().is_empty() && dir.is_relative() && !base.as_os_str().is_empty() {
             config.cache.dir = base.join(dir);
         }
+        config.log.resolve(&base);
         config.validate(&origin)?;
         Ok(config)
     }
@@ -445,13 +473,9 @@ impl Config {
 
     /// Checks values that have the right type but may not be allowed.
     pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
-        let invalid =
-            |key: &str, value: &dyn std::fmt::Debug, allowed: &str| ConfigError::Invalid {
-                origin: origin.to_string(),
-                key: key.to_string(),
-                value: format!("{value:?}"),
-                allowed: allowed.to_string(),
-            };
+        let invalid = |key: &str, value: &dyn std::fmt::Debug, allowed: &str| {
+            ConfigError::invalid(origin, key, value, allowed)
+        };
         if self.server.workers > 1024 {
             return Err(invalid(
                 "server.workers",
@@ -459,10 +483,12 @@ impl Config {
                 "0 (one per core) to 1024",
             ));
         }
-        for (key, p) in [
+        let endpoints = [
             ("server.health_path", &self.server.health_path),
             ("server.metrics_path", &self.server.metrics_path),
-        ] {
+            ("server.ready_path", &self.server.ready_path),
+        ];
+        for (key, p) in endpoints {
             if !p.is_empty() && (!p.starts_with('/') || p.len() < 2 || p.contains(['?', '#', ' ']))
             {
                 return Err(invalid(
@@ -472,13 +498,16 @@ impl Config {
                 ));
             }
         }
-        if !self.server.metrics_path.is_empty()
-            && self.server.metrics_path == self.server.health_path
-        {
+        for (i, (key, p)) in endpoints.iter().enumerate() {
+            if let Some((other, _)) = endpoints[..i].iter().find(|(_, q)| !p.is_empty() && q == p) {
+                return Err(invalid(key, p, &format!("a path other than {other}")));
+            }
+        }
+        if self.server.drain_secs > 3600 {
             return Err(invalid(
-                "server.metrics_path",
-                &self.server.metrics_path,
-                "a path other than server.health_path",
+                "server.drain_secs",
+                &self.server.drain_secs,
+                "0 to 3600",
             ));
         }
         if self.server.refresh_ms == 0 {
@@ -660,6 +689,7 @@ impl Config {
         if b.keep == 0 {
             return Err(invalid("build.keep", &b.keep, "at least 1"));
         }
+        self.log.validate(origin)?;
         self.compile_rules(origin).map(|_| ())
     }
 

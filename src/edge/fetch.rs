@@ -212,6 +212,10 @@ impl Origin {
         OriginStats::bump(&s.requests);
         s.latency.observe(started.elapsed().as_secs_f64());
         match fetched {
+            Err(FetchError::Unreachable(_) | FetchError::Timeout) => s.reach.failed(),
+            _ => s.reach.answered(),
+        }
+        match fetched {
             Err(_) => OriginStats::bump(&s.failures),
             Ok(f) if revalidating && f.status == 304 => OriginStats::bump(&s.revalidated_304),
             Ok(f) if revalidating && f.status == 200 => OriginStats::bump(&s.revalidated_200),

@@ -17,6 +17,7 @@ mod compress;
 mod fetch;
 mod invalidate;
 mod persist;
+mod probe;
 mod pull;
 mod storing;
 mod variants;
@@ -401,6 +402,11 @@ impl Edge {
     /// Whether misses are pulled from an origin.
     pub fn has_origin(&self) -> bool {
         self.origin.is_some()
+    }
+
+    /// The origin's base URL, for the log.
+    pub fn origin_base(&self) -> Option<&str> {
+        self.origin.as_ref().map(|o| o.client.base())
     }
 
     /// Drops what is stored for a request path (every query variant of it,

@@ -8,6 +8,7 @@
 
 pub mod accept_encoding;
 pub mod cache_control;
+pub mod client_ip;
 pub mod conditional;
 pub mod date;
 pub mod etag;

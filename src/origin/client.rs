@@ -60,6 +60,17 @@ impl FetchError {
             _ => 502,
         }
     }
+
+    /// What the client is told: the kind of fault, never the origin's
+    /// address or the OS error (those go to the log).
+    pub fn public_reason(&self) -> &'static str {
+        match self {
+            FetchError::Unreachable(_) => "origin unreachable",
+            FetchError::Timeout => "origin timed out",
+            FetchError::Broken(_) => "origin response broken",
+            FetchError::TooLarge(_) => "origin object too large",
+        }
+    }
 }
 
 /// The origin's base URL and a pooled client.
@@ -161,10 +172,28 @@ impl OriginClient {
         path_and_query: &str,
         extra: &HeaderMap,
     ) -> Result<Fetched, FetchError> {
-        match tokio::time::timeout(self.total, self.get_inner(path_and_query, extra)).await {
+        let started = std::time::Instant::now();
+        let r = match tokio::time::timeout(self.total, self.get_inner(path_and_query, extra)).await
+        {
             Ok(r) => r,
             Err(_) => Err(FetchError::Timeout),
-        }
+        };
+        super::timing::record(started.elapsed());
+        r
+    }
+
+    /// Asks the origin for `HEAD /` and reports whether any HTTP answer
+    /// came back within `limit` (the readiness probe).
+    pub async fn probe(&self, limit: Duration) -> Result<u16, FetchError> {
+        let req = self.client.head(format!("{}/", self.base));
+        let req = match &self.host {
+            Some(host) => req.header(reqwest::header::HOST, host.clone()),
+            None => req,
+        };
+        send(req, limit)
+            .await
+            .map(|r| r.status().as_u16())
+            .map_err(|(e, _)| e)
     }
 
     async fn get_inner(
@@ -243,7 +272,11 @@ impl OriginClient {
     ) -> Result<Streamed, FetchError> {
         use futures_util::StreamExt;
         let req = self.get_request(path_and_query, extra);
-        let resp = send(req, self.first_byte).await.map_err(|(e, _)| e)?;
+        let started = std::time::Instant::now();
+        let resp = send(req, self.first_byte).await;
+        // The body streams to the client: upstream time is to its head.
+        super::timing::record(started.elapsed());
+        let resp = resp.map_err(|(e, _)| e)?;
         let status = resp.status().as_u16();
         let len = resp.content_length();
         let headers = end_to_end(resp.headers());
@@ -279,16 +312,22 @@ impl OriginClient {
         }
         let url = format!("{}{}", self.base, path_and_query);
         let request_time = self.clock.now();
+        let started = std::time::Instant::now();
         let req = self.client.request(method, &url).headers(h).body(body);
-        let resp = send(req, self.total).await.map_err(|(e, _)| e)?;
-        let response_time = self.clock.now();
-        let status = resp.status().as_u16();
-        let headers = end_to_end(resp.headers());
-        let body = match tokio::time::timeout(self.total, resp.bytes()).await {
-            Err(_) => return Err(FetchError::Timeout),
-            Ok(Err(e)) => return Err(FetchError::Broken(short(&e))),
-            Ok(Ok(b)) => b,
+        let exchange = async {
+            let resp = send(req, self.total).await.map_err(|(e, _)| e)?;
+            let response_time = self.clock.now();
+            let status = resp.status().as_u16();
+            let headers = end_to_end(resp.headers());
+            match tokio::time::timeout(self.total, resp.bytes()).await {
+                Err(_) => Err(FetchError::Timeout),
+                Ok(Err(e)) => Err(FetchError::Broken(short(&e))),
+                Ok(Ok(b)) => Ok((status, headers, b, response_time)),
+            }
         };
+        let r = exchange.await;
+        super::timing::record(started.elapsed());
+        let (status, headers, body, response_time) = r?;
         Ok(Fetched {
             status,
             headers,

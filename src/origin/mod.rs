@@ -8,7 +8,9 @@ pub mod coalesce;
 pub mod decision;
 pub mod disk_meta;
 pub mod pull;
+pub mod reachability;
 pub mod request;
+pub mod timing;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -35,6 +37,8 @@ pub struct OriginStats {
     pub latency: Histogram,
     /// Origin responses not stored, by reason (in the order of `NoStore::ALL`).
     pub not_stored: [AtomicU64; NoStore::ALL.len()],
+    /// Whether the origin answered lately, for readiness.
+    pub reach: reachability::Reachability,
 }
 
 impl Default for OriginStats {
@@ -49,6 +53,7 @@ impl Default for OriginStats {
             // 1 ms to ~16 s.
             latency: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
             not_stored: std::array::from_fn(|_| AtomicU64::new(0)),
+            reach: Default::default(),
         }
     }
 }

@@ -1,32 +1,53 @@
-//! The request handler: the features of a request, in order. Health check,
-//! metrics, purge, method (unsafe ones go to the origin when there is one),
-//! path key, CORS preflight, lookup, then the asset response.
+//! The request handler: the features of a request, in order. Health and
+//! readiness checks, metrics, purge, method (unsafe ones go to the origin
+//! when there is one), path key, CORS preflight, lookup, then the asset
+//! response; then it is counted, and logged once its body is sent.
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Instant;
 
+use super::access_log::WorkerLog;
+use super::cache_outcome::CacheOutcome;
 use super::metrics::{self, WorkerCounters};
 use super::{errors, health, passthrough, purge, respond, State};
 use crate::edge::{Ask, Lookup};
 use crate::http::path;
+use crate::origin::client::FetchError;
+use crate::origin::timing;
 
 const ALLOW: HeaderValue = HeaderValue::from_static("GET, HEAD, OPTIONS");
 
-/// Handles every request the node receives, and counts it. Shared state
-/// and the worker's counters are borrowed from the app data, not cloned.
+/// Handles every request the node receives, counts it and (when the access
+/// log is on) logs it. Shared state and the worker's counters and log are
+/// borrowed from the app data, not cloned.
 pub async fn handle(req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    let started = Instant::now();
     let state = req.app_data::<web::Data<State>>();
     let counters = req.app_data::<Arc<WorkerCounters>>();
     let (Some(state), Some(counters)) = (state, counters) else {
         return errors::text(StatusCode::INTERNAL_SERVER_ERROR, "server state missing\n");
     };
-    let resp = route(&req, payload, state, counters).await;
+    let log = req.app_data::<Rc<WorkerLog>>();
+    let mut cache = CacheOutcome::None;
+    let (resp, upstream) = match log {
+        Some(_) => timing::measured(route(&req, payload, state, counters, &mut cache)).await,
+        None => (
+            route(&req, payload, state, counters, &mut cache).await,
+            None,
+        ),
+    };
     let head = req.method() == Method::HEAD;
-    counters.record(resp.status(), metrics::body_size(&resp), head);
-    resp
+    let body = metrics::body_size(&resp);
+    counters.record(resp.status(), body, head, cache, started.elapsed());
+    match log {
+        Some(log) => log.wrap(&req, resp, started, cache, upstream),
+        None => resp,
+    }
 }
 
 async fn route(
@@ -34,13 +55,17 @@ async fn route(
     payload: web::Payload,
     state: &State,
     counters: &WorkerCounters,
+    cache: &mut CacheOutcome,
 ) -> HttpResponse {
     let raw_path = req.uri().path();
     if state.health_path.as_deref() == Some(raw_path) {
         return health::respond();
     }
+    if state.ready_path.as_deref() == Some(raw_path) {
+        return state.readiness.respond(&state.edge).await;
+    }
     if state.metrics_path.as_deref() == Some(raw_path) {
-        return state.metrics.respond();
+        return state.metrics.respond().await;
     }
     if state.test_clock && raw_path == TEST_CLOCK_PATH && req.method() == Method::POST {
         return match read_body(payload, 64).await {
@@ -72,7 +97,7 @@ async fn route(
     match *req.method() {
         Method::GET | Method::HEAD => {}
         Method::OPTIONS => return state.cors.options(req.headers()),
-        _ => return unsafe_method(req, payload, state, &key).await,
+        _ => return unsafe_method(req, payload, state, &key, cache).await,
     }
     let directives = Ask::directives_of(req.headers());
     let ask = ask_of(req, &directives);
@@ -83,6 +108,7 @@ async fn route(
             status,
         }) => {
             counters.lookup(from_memory);
+            *cache = status.into();
             let mut resp = if asset.status() == 200 {
                 respond::asset(
                     req.method(),
@@ -106,10 +132,12 @@ async fn route(
         }
         Ok(Lookup::Passed(fetched, reason)) => {
             counters.lookup(false);
+            *cache = CacheOutcome::Pass;
             passthrough::respond(&fetched, reason, req.method() == Method::HEAD)
         }
         Ok(Lookup::NotCached) => {
             counters.lookup(false);
+            *cache = CacheOutcome::Miss;
             let mut resp = errors::text(
                 StatusCode::GATEWAY_TIMEOUT,
                 "only-if-cached: not in the cache\n",
@@ -122,13 +150,13 @@ async fn route(
         }
         Ok(Lookup::Streamed(s)) => {
             counters.lookup(false);
+            *cache = CacheOutcome::Pass;
             passthrough::streamed(s, req.method() == Method::HEAD)
         }
         Ok(Lookup::OriginFailed(e)) => {
             counters.lookup(false);
-            tracing::warn!(path = %req.uri(), "origin: {e}");
-            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY);
-            errors::text(status, format!("{e}\n"))
+            *cache = CacheOutcome::Error;
+            origin_failed(req, state, &e)
         }
         Err(e) => {
             tracing::error!("{e}");
@@ -147,6 +175,7 @@ async fn unsafe_method(
     payload: web::Payload,
     state: &State,
     key: &path::Key,
+    cache: &mut CacheOutcome,
 ) -> HttpResponse {
     // PURGE is the edge's own method: never forwarded, and with no token
     // configured it does not exist here.
@@ -170,14 +199,30 @@ async fn unsafe_method(
         .forward_unsafe(key, target, req.method().as_str(), &ask, body)
         .await
     {
-        Some(Lookup::Passed(f, reason)) => passthrough::respond(&f, reason, false),
+        Some(Lookup::Passed(f, reason)) => {
+            *cache = CacheOutcome::Pass;
+            passthrough::respond(&f, reason, false)
+        }
         Some(Lookup::OriginFailed(e)) => {
-            tracing::warn!(method = %req.method(), path = %req.uri(), "origin: {e}");
-            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY);
-            errors::text(status, format!("{e}\n"))
+            *cache = CacheOutcome::Error;
+            origin_failed(req, state, &e)
         }
         _ => errors::text(StatusCode::BAD_GATEWAY, "no origin\n"),
     }
+}
+
+/// 502/504 for an origin fault: the log gets the detail (origin URL, OS
+/// error), the client only the kind of fault (`origin unreachable`), never
+/// the origin's address.
+fn origin_failed(req: &HttpRequest, state: &State, e: &FetchError) -> HttpResponse {
+    tracing::warn!(
+        method = %req.method(),
+        path = %req.uri(),
+        origin = state.edge.origin_base().unwrap_or("-"),
+        "origin: {e}"
+    );
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY);
+    errors::text(status, format!("{}\n", e.public_reason()))
 }
 
 /// What a lookup or a forward needs of the request.

@@ -4,7 +4,12 @@
 //! Each worker thread counts into its own [`WorkerCounters`] (plain relaxed
 //! atomics on a cache line of their own), so the hot path never writes a
 //! line another core is writing; a scrape sums the workers and reads the
-//! cache's size from the edge.
+//! cache's size from the edge. The request-duration histogram is `latency`;
+//! `process_*` and build info are `process`. A scrape is encoded on the
+//! blocking pool (it reads `/proc`).
+
+mod latency;
+mod process;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,6 +24,8 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
+use super::access_log::LogStats;
+use super::cache_outcome::CacheOutcome;
 use crate::edge::Edge;
 
 /// One worker's counters.
@@ -30,16 +37,26 @@ pub struct WorkerCounters {
     bytes_sent: AtomicU64,
     hits: AtomicU64,
     misses: AtomicU64,
+    durations: latency::Durations,
 }
 
 impl WorkerCounters {
-    /// Counts one response. `head` responses send no body bytes.
-    pub fn record(&self, status: StatusCode, body: BodySize, head: bool) {
+    /// Counts one response that took `took` to produce. `head` responses
+    /// send no body bytes.
+    pub fn record(
+        &self,
+        status: StatusCode,
+        body: BodySize,
+        head: bool,
+        cache: CacheOutcome,
+        took: std::time::Duration,
+    ) {
         let class = (status.as_u16() / 100).clamp(1, 5) as usize - 1;
         bump(&self.by_class[class], 1);
         if let (BodySize::Sized(n), false) = (body, head) {
             bump(&self.bytes_sent, n);
         }
+        self.durations.observe(class, cache, took);
     }
 
     /// Counts a lookup answered from (or missing) the memory cache.
@@ -64,20 +81,28 @@ fn bump(c: &AtomicU64, n: u64) {
 /// The node's metrics: every worker's counters and the edge's cache figures.
 #[derive(Debug)]
 pub struct Metrics {
-    registry: Registry,
+    registry: Arc<Registry>,
     workers: Arc<Mutex<Vec<Arc<WorkerCounters>>>>,
 }
 
 impl Metrics {
-    /// Registers the collectors; cache figures are read from `edge`.
-    pub fn new(edge: Arc<Edge>) -> Self {
-        let mut registry = Registry::with_prefix("cdn_edge");
+    /// Registers the collectors; cache figures are read from `edge`, the
+    /// access log's from `log` (when it is on).
+    pub fn new(edge: Arc<Edge>, log: Option<Arc<LogStats>>) -> Self {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(process::ProcessCollector));
         let workers = Arc::new(Mutex::new(Vec::new()));
-        registry.register_collector(Box::new(NodeCollector {
-            edge,
-            workers: workers.clone(),
-        }));
-        Self { registry, workers }
+        registry
+            .sub_registry_with_prefix("cdn_edge")
+            .register_collector(Box::new(NodeCollector {
+                edge,
+                workers: workers.clone(),
+                log,
+            }));
+        Self {
+            registry: Arc::new(registry),
+            workers,
+        }
     }
 
     /// Counters for a new worker thread.
@@ -90,15 +115,20 @@ impl Metrics {
         w
     }
 
-    /// The exposition.
-    pub fn respond(&self) -> HttpResponse {
-        let mut text = String::with_capacity(4096);
-        if prometheus_client::encoding::text::encode(&mut text, &self.registry).is_err() {
+    /// The exposition, encoded on the blocking pool.
+    pub async fn respond(&self) -> HttpResponse {
+        let registry = self.registry.clone();
+        let encoded = actix_web::web::block(move || {
+            let mut text = String::with_capacity(8192);
+            prometheus_client::encoding::text::encode(&mut text, &registry).map(|()| text)
+        })
+        .await;
+        let Ok(Ok(text)) = encoded else {
             return super::errors::text(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "metrics encoding failed\n",
             );
-        }
+        };
         HttpResponse::Ok()
             .insert_header((
                 header::CONTENT_TYPE,
@@ -116,6 +146,7 @@ impl Metrics {
 struct NodeCollector {
     edge: Arc<Edge>,
     workers: Arc<Mutex<Vec<Arc<WorkerCounters>>>>,
+    log: Option<Arc<LogStats>>,
 }
 
 impl Collector for NodeCollector {
@@ -139,6 +170,9 @@ impl Collector for NodeCollector {
             let n = sum(&|w| &w.by_class[i]);
             ConstCounter::new(n).encode(requests.encode_family(&[("class", *class)])?)?;
         }
+        let durations: Vec<&latency::Durations> = workers.iter().map(|w| &w.durations).collect();
+        latency::encode(&durations, &mut encoder)?;
+        process::encode_build_info(&mut encoder)?;
 
         // Every other figure: plain counters and gauges, encoded alike.
         let s = self.edge.cache_stats();
@@ -164,6 +198,23 @@ impl Collector for NodeCollector {
                 s.evictions,
             ),
         ];
+        let log = |f: fn(&LogStats) -> &AtomicU64| {
+            self.log
+                .as_ref()
+                .map_or(0, |l| f(l).load(Ordering::Relaxed))
+        };
+        counters.extend([
+            (
+                "access_log_lines",
+                "Access log lines written",
+                log(|l| &l.written),
+            ),
+            (
+                "access_log_dropped_lines",
+                "Access log lines lost: the writer fell behind, or a write failed",
+                log(|l| &l.dropped),
+            ),
+        ]);
         let mut gauges = vec![
             (
                 "memory_cache_bytes",

@@ -1,7 +1,10 @@
 //! actix-web wiring: builds the shared state from a config, binds, runs
-//! until SIGTERM/Ctrl-C, and shuts down gracefully. The request logic is in
-//! `handler` (dispatch) and `respond` (one asset → one response).
+//! until SIGTERM/Ctrl-C, and shuts down gracefully (`shutdown`). The request
+//! logic is in `handler` (dispatch) and `respond` (one asset → one
+//! response); `access_log` logs each request once its body is sent.
 
+pub mod access_log;
+mod cache_outcome;
 pub mod cors;
 mod errors;
 mod file_body;
@@ -10,7 +13,9 @@ mod health;
 mod metrics;
 mod passthrough;
 mod purge;
+mod ready;
 pub mod respond;
+mod shutdown;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -42,6 +47,8 @@ pub struct State {
     metrics: metrics::Metrics,
     health_path: Option<String>,
     metrics_path: Option<String>,
+    ready_path: Option<String>,
+    readiness: Arc<ready::Readiness>,
     purge_token: Option<String>,
     purge_path: String,
     /// The clock every freshness rule and `Age` reads.
@@ -65,6 +72,9 @@ pub enum ServeError {
     /// The disk cache directory cannot be used.
     #[error("{0}")]
     Disk(String),
+    /// The access log cannot be opened.
+    #[error("{0}")]
+    Log(String),
     /// The listen address cannot be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -76,12 +86,17 @@ pub enum ServeError {
     Run(std::io::Error),
 }
 
-/// A bound server, not yet awaited.
+/// A bound server, not yet awaited. It does not watch signals itself:
+/// `run` does (see `shutdown`).
 pub struct Started {
     /// The addresses actually bound (port 0 resolved).
     pub addrs: Vec<SocketAddr>,
     /// The running server; await it to serve until shutdown.
     pub server: actix_web::dev::Server,
+    /// The access log, when on; `finish` it after the server stopped.
+    pub log: Option<access_log::AccessLog>,
+    /// Readiness, failed by `shutdown` while draining.
+    pub readiness: Arc<ready::Readiness>,
 }
 
 /// Builds the state, binds the listen address and starts the workers.
@@ -171,13 +186,18 @@ pub fn start(config: &Config) -> Result<Started, ServeError> {
     )
     .map_err(ServeError::Root)?;
     let edge = Arc::new(edge);
+    let log = access_log::AccessLog::open(&config.log).map_err(ServeError::Log)?;
+    let feeder = log.as_ref().map(access_log::AccessLog::feeder);
+    let readiness = Arc::new(ready::Readiness::new(config.server.ready_requires_origin));
     let path = |p: &String| Some(p.clone()).filter(|p| !p.is_empty());
     let state = web::Data::new(State {
-        metrics: metrics::Metrics::new(edge.clone()),
+        metrics: metrics::Metrics::new(edge.clone(), log.as_ref().map(|l| l.stats())),
         edge,
         cors: cors::Cors::new(&config.cors),
         health_path: path(&config.server.health_path),
         metrics_path: path(&config.server.metrics_path),
+        ready_path: path(&config.server.ready_path),
+        readiness: readiness.clone(),
         purge_token: config.purge.effective_token(),
         purge_path: config.purge.path.clone(),
         clock,
@@ -185,20 +205,28 @@ pub fn start(config: &Config) -> Result<Started, ServeError> {
     });
     let addr = config.server.listen;
     let server = HttpServer::new(move || {
-        // This factory runs once per worker thread: each gets its own counters.
-        App::new()
+        // This factory runs once per worker thread: each gets its own
+        // counters and log buffer.
+        let app = App::new()
             .app_data(state.clone())
-            .app_data(state.metrics.worker())
-            .default_service(web::to(handler::handle))
+            .app_data(state.metrics.worker());
+        let app = match &feeder {
+            Some(f) => app.app_data(f.worker()),
+            None => app,
+        };
+        app.default_service(web::to(handler::handle))
     })
     .workers(config.worker_count())
     .shutdown_timeout(config.server.shutdown_timeout_secs)
+    .disable_signals()
     .bind(addr)
     .map_err(|source| ServeError::Bind { addr, source })?;
     let addrs = server.addrs();
     Ok(Started {
         addrs,
         server: server.run(),
+        log,
+        readiness,
     })
 }
 
@@ -214,10 +242,21 @@ fn invalid_cc(key: &str) -> ServeError {
 /// Starts the server, logs where it listens, and serves until shutdown.
 pub async fn run(config: &Config) -> Result<(), ServeError> {
     let started = start(config)?;
+    shutdown::watch(
+        started.server.handle(),
+        started.readiness.clone(),
+        Duration::from_secs(config.server.drain_secs),
+        started.log.as_ref().map(|l| l.reopen_flag()),
+    )
+    .map_err(ServeError::Run)?;
     for addr in &started.addrs {
         tracing::info!(root = %config.server.root.display(), "listening on http://{addr}");
     }
-    started.server.await.map_err(ServeError::Run)?;
+    let served = started.server.await;
+    if let Some(log) = started.log {
+        log.finish(Duration::from_secs(2)).await;
+    }
+    served.map_err(ServeError::Run)?;
     tracing::info!("shut down");
     Ok(())
 }

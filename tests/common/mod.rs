@@ -105,6 +105,8 @@ pub struct Server {
     pub addr: SocketAddr,
     /// Every stderr line so far (ANSI stripped).
     pub stderr: Arc<Mutex<Vec<String>>>,
+    /// Every stdout line so far (the access log when it goes to stdout).
+    pub stdout: Arc<Mutex<Vec<String>>>,
     exited: Option<ExitStatus>,
     _config_dir: Option<TempDir>,
 }
@@ -116,18 +118,24 @@ impl Server {
         let dir = tempfile::tempdir().expect("config tempdir");
         let cfg = dir.path().join("config.toml");
         fs::write(&cfg, config_toml).expect("write config");
+        let mut s = Server::start_config_file(&cfg, root, None);
+        s._config_dir = Some(dir);
+        s
+    }
+
+    /// Starts `cdn-edge serve --config CFG --listen 127.0.0.1:0 --root ROOT`
+    /// in `cwd` (if given).
+    pub fn start_config_file(cfg: &Path, root: &Path, cwd: Option<&Path>) -> Server {
         let args: Vec<OsString> = vec![
             "serve".into(),
             "--config".into(),
-            cfg.into_os_string(),
+            cfg.as_os_str().to_owned(),
             "--listen".into(),
             "127.0.0.1:0".into(),
             "--root".into(),
             root.as_os_str().to_owned(),
         ];
-        let mut s = Server::spawn(&args, None).unwrap_or_else(|e| panic!("{e}"));
-        s._config_dir = Some(dir);
-        s
+        Server::spawn(&args, cwd).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Starts the binary with exactly these arguments (and cwd, if given) and
@@ -137,7 +145,7 @@ impl Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_cdn-edge"));
         cmd.args(args)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .env("NO_COLOR", "1")
             .env(TEST_CLOCK_ENV, "1");
@@ -145,6 +153,19 @@ impl Server {
             cmd.current_dir(cwd);
         }
         let mut child = cmd.spawn().expect("spawn cdn-edge");
+        let stdout_lines = Arc::new(Mutex::new(Vec::new()));
+        {
+            let out = child.stdout.take().expect("stdout piped");
+            let lines = Arc::clone(&stdout_lines);
+            thread::spawn(move || {
+                for line in BufReader::new(out).lines() {
+                    match line {
+                        Ok(l) => lines.lock().unwrap().push(l),
+                        Err(_) => break,
+                    }
+                }
+            });
+        }
         let stderr = child.stderr.take().expect("stderr piped");
         let lines = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = mpsc::channel::<String>();
@@ -180,6 +201,7 @@ impl Server {
                             child,
                             addr,
                             stderr: lines,
+                            stdout: stdout_lines,
                             exited: None,
                             _config_dir: None,
                         });
@@ -214,12 +236,7 @@ impl Server {
 
     /// Sends SIGTERM to the child (and only the child).
     pub fn sigterm(&self) {
-        let st = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.pid().to_string())
-            .status()
-            .expect("run kill");
-        assert!(st.success(), "kill -TERM failed");
+        self.signal("TERM");
     }
 
     /// Waits for the child to exit; `None` on timeout.
@@ -233,6 +250,21 @@ impl Server {
     /// All stderr lines seen so far.
     pub fn stderr_text(&self) -> String {
         self.stderr.lock().unwrap().join("\n")
+    }
+
+    /// All stdout lines seen so far.
+    pub fn stdout_lines(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    /// Sends `signal` (`"USR1"`, `"TERM"`, ...) to the child only.
+    pub fn signal(&self, signal: &str) {
+        let st = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("run kill");
+        assert!(st.success(), "kill -{signal} failed");
     }
 
     /// Sends one request.
