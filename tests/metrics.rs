@@ -125,3 +125,92 @@ fn second_hit_admission_keeps_one_hit_wonders_out() {
     let held = sample(&t, "cdn_edge_memory_cache_objects").unwrap();
     assert!(held <= 16.0, "{t}");
 }
+
+#[test]
+fn request_durations_by_status_class_and_cache_outcome() {
+    let o = common::origin::Origin::start();
+    o.route(
+        "/pulled.js",
+        common::origin::Reply::ok("x").header("cache-control", "max-age=60"),
+    );
+    let f = Fixture::new();
+    let s = Server::start(
+        &f.root,
+        &config_with(&format!("[origin]\nurl = \"{}\"\n", o.url())),
+    );
+    for _ in 0..3 {
+        assert_eq!(s.get("/plain.txt").status, 200);
+    }
+    assert_eq!(s.get("/pulled.js").status, 200);
+    assert_eq!(s.get("/pulled.js").status, 200);
+    assert_eq!(s.get("/bad/%2e%2e/x").status, 400);
+    let t = s.get("/metrics").text();
+    let h = "cdn_edge_http_request_duration_seconds";
+    assert!(t.contains(&format!("# TYPE {h} histogram")), "{t}");
+    for (labels, n) in [
+        ("class=\"2xx\",cache=\"local\"", 3.0),
+        ("class=\"2xx\",cache=\"miss\"", 1.0),
+        ("class=\"2xx\",cache=\"hit\"", 1.0),
+        ("class=\"4xx\",cache=\"none\"", 1.0),
+    ] {
+        assert_eq!(
+            sample(&t, &format!("{h}_count{{{labels}}}")),
+            Some(n),
+            "{labels}: {t}"
+        );
+        assert_eq!(
+            sample(&t, &format!("{h}_bucket{{le=\"+Inf\",{labels}}}")),
+            Some(n),
+            "{labels}: {t}"
+        );
+        assert!(sample(&t, &format!("{h}_sum{{{labels}}}")).unwrap() > 0.0);
+    }
+    assert!(t.contains(&format!(
+        "{h}_bucket{{le=\"0.0001\",class=\"2xx\",cache=\"local\"}}"
+    )));
+}
+
+#[test]
+fn process_build_and_access_log_figures() {
+    let f = Fixture::new();
+    let s = Server::start(&f.root, &config_with("[log]\naccess = \"off\"\n"));
+    let t = s.get("/metrics").text();
+    assert!(
+        sample(&t, "process_resident_memory_bytes").unwrap() > 1e6,
+        "{t}"
+    );
+    assert!(
+        sample(&t, "process_virtual_memory_bytes").unwrap() > 1e6,
+        "{t}"
+    );
+    assert!(sample(&t, "process_open_fds").unwrap() >= 3.0, "{t}");
+    assert!(sample(&t, "process_max_fds").unwrap() >= 3.0, "{t}");
+    assert!(
+        sample(&t, "process_cpu_seconds_total").unwrap() >= 0.0,
+        "{t}"
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let start = sample(&t, "process_start_time_seconds").unwrap();
+    assert!((now - start).abs() < 3600.0, "start {start}, now {now}");
+    let version = env!("CARGO_PKG_VERSION");
+    assert!(
+        t.lines().any(|l| l.starts_with("cdn_edge_build_info{")
+            && l.contains(&format!("version=\"{version}\""))
+            && l.contains("commit=\"")
+            && l.ends_with(" 1")),
+        "{t}"
+    );
+    assert_eq!(
+        sample(&t, "cdn_edge_access_log_lines_total"),
+        Some(0.0),
+        "{t}"
+    );
+    assert_eq!(
+        sample(&t, "cdn_edge_access_log_dropped_lines_total"),
+        Some(0.0),
+        "{t}"
+    );
+}
