@@ -166,6 +166,20 @@ mod tests {
     }
 
     #[test]
+    fn the_bundled_config_lists_the_defaults() {
+        let c = crate::config::Config::load(None).unwrap();
+        let d = LogConfig::default();
+        assert_eq!(c.log.access, d.access);
+        assert_eq!(c.log.access_format, d.access_format);
+        assert_eq!(c.log.access_flush_ms, d.access_flush_ms);
+        assert_eq!(c.log.trusted_proxies, d.trusted_proxies);
+        let s = crate::config::ServerConfig::default();
+        assert_eq!(c.server.ready_path, s.ready_path);
+        assert_eq!(c.server.ready_requires_origin, s.ready_requires_origin);
+        assert_eq!(c.server.drain_secs, s.drain_secs);
+    }
+
+    #[test]
     fn bad_values_name_the_key() {
         let mut c = LogConfig {
             access_format: "apache".into(),
