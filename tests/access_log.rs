@@ -396,3 +396,28 @@ fn lines_that_cannot_be_written_are_counted_as_dropped() {
         s.get("/metrics").text()
     );
 }
+
+#[test]
+fn lines_still_buffered_at_shutdown_are_written() {
+    let f = Fixture::new();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    // A flush interval far longer than the test: only the shutdown writes.
+    let mut s = Server::start(
+        &f.root,
+        &format!(
+            "[log]\naccess = \"{}\"\naccess_flush_ms = 60000\n",
+            log.display()
+        ),
+    );
+    for i in 0..4 {
+        assert_eq!(s.get(&format!("/plain.txt?{i}")).status, 200);
+    }
+    s.sigterm();
+    let status = s.wait_exit(EXIT_TIMEOUT).expect("exit after SIGTERM");
+    assert_eq!(status.code(), Some(0), "{}", s.stderr_text());
+    let text = fs::read_to_string(&log).unwrap();
+    for i in 0..4 {
+        assert!(text.contains(&format!("/plain.txt?{i} ")), "{text}");
+    }
+}
