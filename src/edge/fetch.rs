@@ -66,6 +66,7 @@ impl Origin {
         let headers = self.upstream_headers(job.ask, job.storing || stale.is_some(), &validators);
         let started = std::time::Instant::now();
         let fetched = self.client.get(job.target, &headers).await;
+        job.ask.spent_upstream(started.elapsed());
         self.count(&fetched, stale.is_some(), started);
         match fetched {
             // Response filter, §4.3.4: a 304 freshens the stored response.

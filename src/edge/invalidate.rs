@@ -25,30 +25,30 @@ impl Edge {
     ) -> Option<Lookup> {
         let origin = self.origin.as_ref()?;
         let headers = origin.upstream_headers(ask, false, &[]);
-        Some(
-            match origin
-                .client()
-                .forward(method, target, &headers, body)
-                .await
-            {
-                Ok(f) => {
-                    if (200..400).contains(&f.status) {
-                        self.purge(key).await;
-                        for name in ["location", "content-location"] {
-                            let Some(v) = f.headers.get(name).and_then(|v| v.to_str().ok()) else {
-                                continue;
-                            };
-                            let host = ask.headers.get("host").and_then(|h| h.to_str().ok());
-                            if let Some(k) = same_origin_key(v, origin.client().base(), host) {
-                                self.purge(&k).await;
-                            }
+        let started = std::time::Instant::now();
+        let forwarded = origin
+            .client()
+            .forward(method, target, &headers, body)
+            .await;
+        ask.spent_upstream(started.elapsed());
+        Some(match forwarded {
+            Ok(f) => {
+                if (200..400).contains(&f.status) {
+                    self.purge(key).await;
+                    for name in ["location", "content-location"] {
+                        let Some(v) = f.headers.get(name).and_then(|v| v.to_str().ok()) else {
+                            continue;
+                        };
+                        let host = ask.headers.get("host").and_then(|h| h.to_str().ok());
+                        if let Some(k) = same_origin_key(v, origin.client().base(), host) {
+                            self.purge(&k).await;
                         }
                     }
-                    Lookup::Passed(Arc::new(f), NoStore::Method)
                 }
-                Err(e) => Lookup::OriginFailed(e),
-            },
-        )
+                Lookup::Passed(Arc::new(f), NoStore::Method)
+            }
+            Err(e) => Lookup::OriginFailed(e),
+        })
     }
 }
 

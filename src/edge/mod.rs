@@ -38,6 +38,7 @@ use crate::http::path::Key;
 use crate::http::syntax::list_field;
 use crate::origin::client::{FetchError, Fetched};
 use crate::origin::pull::PulledMeta;
+use crate::origin::timing::UpstreamTime;
 use crate::store::local::{Found, LocalStore, Stamp};
 use crate::store::memory::{Admission, MemoryCache, Weigh};
 use crate::store::policy::Policy;
@@ -58,9 +59,19 @@ pub struct Ask<'a> {
     /// The request's cache directives (`Cache-Control`, or `Pragma:
     /// no-cache` without it, RFC 9111 §5.4).
     pub directives: &'a CacheControl,
+    /// Where the time of origin exchanges made for this request adds up
+    /// (for the access log); `None` for the node's own background fetches.
+    pub upstream: Option<&'a UpstreamTime>,
 }
 
 impl Ask<'_> {
+    /// Records an origin exchange of `d` made for this request.
+    pub fn spent_upstream(&self, d: std::time::Duration) {
+        if let Some(t) = self.upstream {
+            t.add(d);
+        }
+    }
+
     /// The directives of a request with these headers.
     pub fn directives_of(headers: &HeaderMap) -> CacheControl {
         let cc = list_field(headers, "cache-control");

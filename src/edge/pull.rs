@@ -270,6 +270,7 @@ impl Origin {
                         headers: &headers,
                         peer,
                         directives: &directives,
+                        upstream: None,
                     };
                     me.fetch(&memory, &key, &ask, names, stale).await;
                 });
@@ -409,7 +410,11 @@ impl Origin {
     async fn stream(&self, target: &str, ask: &Ask<'_>) -> Lookup {
         OriginStats::bump(&self.stats.requests);
         let headers = self.upstream_headers(ask, false, &[]);
-        match self.client.stream(target, &headers).await {
+        let started = std::time::Instant::now();
+        let streamed = self.client.stream(target, &headers).await;
+        // The body streams to the client: upstream time is to its head.
+        ask.spent_upstream(started.elapsed());
+        match streamed {
             Ok(mut s) => {
                 self.rules.reading.strip_targeted(&mut s.headers);
                 Lookup::Streamed(s)

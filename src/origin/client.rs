@@ -172,14 +172,10 @@ impl OriginClient {
         path_and_query: &str,
         extra: &HeaderMap,
     ) -> Result<Fetched, FetchError> {
-        let started = std::time::Instant::now();
-        let r = match tokio::time::timeout(self.total, self.get_inner(path_and_query, extra)).await
-        {
+        match tokio::time::timeout(self.total, self.get_inner(path_and_query, extra)).await {
             Ok(r) => r,
             Err(_) => Err(FetchError::Timeout),
-        };
-        super::timing::record(started.elapsed());
-        r
+        }
     }
 
     /// Asks the origin for `HEAD /` and reports whether any HTTP answer
@@ -272,11 +268,7 @@ impl OriginClient {
     ) -> Result<Streamed, FetchError> {
         use futures_util::StreamExt;
         let req = self.get_request(path_and_query, extra);
-        let started = std::time::Instant::now();
-        let resp = send(req, self.first_byte).await;
-        // The body streams to the client: upstream time is to its head.
-        super::timing::record(started.elapsed());
-        let resp = resp.map_err(|(e, _)| e)?;
+        let resp = send(req, self.first_byte).await.map_err(|(e, _)| e)?;
         let status = resp.status().as_u16();
         let len = resp.content_length();
         let headers = end_to_end(resp.headers());
@@ -312,22 +304,16 @@ impl OriginClient {
         }
         let url = format!("{}{}", self.base, path_and_query);
         let request_time = self.clock.now();
-        let started = std::time::Instant::now();
         let req = self.client.request(method, &url).headers(h).body(body);
-        let exchange = async {
-            let resp = send(req, self.total).await.map_err(|(e, _)| e)?;
-            let response_time = self.clock.now();
-            let status = resp.status().as_u16();
-            let headers = end_to_end(resp.headers());
-            match tokio::time::timeout(self.total, resp.bytes()).await {
-                Err(_) => Err(FetchError::Timeout),
-                Ok(Err(e)) => Err(FetchError::Broken(short(&e))),
-                Ok(Ok(b)) => Ok((status, headers, b, response_time)),
-            }
+        let resp = send(req, self.total).await.map_err(|(e, _)| e)?;
+        let response_time = self.clock.now();
+        let status = resp.status().as_u16();
+        let headers = end_to_end(resp.headers());
+        let body = match tokio::time::timeout(self.total, resp.bytes()).await {
+            Err(_) => return Err(FetchError::Timeout),
+            Ok(Err(e)) => return Err(FetchError::Broken(short(&e))),
+            Ok(Ok(b)) => b,
         };
-        let r = exchange.await;
-        super::timing::record(started.elapsed());
-        let (status, headers, body, response_time) = r?;
         Ok(Fetched {
             status,
             headers,

@@ -1,49 +1,47 @@
-//! Upstream time of one client request, for the access log: the origin
-//! client adds the time of each exchange it makes on behalf of the request
-//! being handled (retries and revalidations included) to a task-local
-//! total, which the server reads when the response is done. Requests that
-//! waited for another request's fetch, and background revalidations, record
-//! nothing: they sent nothing upstream themselves.
+//! Upstream time of one client request, for the access log: the time of
+//! each origin exchange made on behalf of the request (retries and
+//! revalidations included; to the response head for a body streamed
+//! through) is added to the request's [`UpstreamTime`], which the request
+//! carries to the origin path in `edge::Ask`. Requests that waited for
+//! another request's fetch, and background revalidations, add nothing:
+//! they sent nothing upstream themselves.
 
-use std::cell::Cell;
-use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-tokio::task_local! {
-    static UPSTREAM: Cell<Option<Duration>>;
-}
+/// The upstream time of one request, in microseconds plus one (0 = none).
+#[derive(Debug, Default)]
+pub struct UpstreamTime(AtomicU64);
 
-/// Runs `fut`, returning its output and the upstream time it spent (`None`
-/// when it made no origin request).
-pub async fn measured<F: Future>(fut: F) -> (F::Output, Option<Duration>) {
-    UPSTREAM
-        .scope(Cell::new(None), async move {
-            let out = fut.await;
-            (out, UPSTREAM.with(Cell::get))
-        })
-        .await
-}
+impl UpstreamTime {
+    /// Adds one exchange of `d`.
+    pub fn add(&self, d: Duration) {
+        let us = d.as_micros().min(u64::MAX as u128 / 2) as u64;
+        let was = self.0.load(Ordering::Relaxed);
+        self.0.store(was.max(1) + us, Ordering::Relaxed);
+    }
 
-/// Adds `d` to the upstream time of the request being measured, if any.
-pub fn record(d: Duration) {
-    let _ = UPSTREAM.try_with(|c| c.set(Some(c.get().unwrap_or_default() + d)));
+    /// The total, `None` when nothing was sent upstream.
+    pub fn total(&self) -> Option<Duration> {
+        match self.0.load(Ordering::Relaxed) {
+            0 => None,
+            n => Some(Duration::from_micros(n - 1)),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn sums_within_a_scope_and_ignores_outside() {
-        record(Duration::from_millis(5));
-        let ((), t) = measured(async {
-            record(Duration::from_millis(2));
-            tokio::task::yield_now().await;
-            record(Duration::from_millis(3));
-        })
-        .await;
-        assert_eq!(t, Some(Duration::from_millis(5)));
-        let ((), none) = measured(async {}).await;
-        assert_eq!(none, None);
+    #[test]
+    fn sums_exchanges_and_tells_none_from_zero() {
+        let t = UpstreamTime::default();
+        assert_eq!(t.total(), None);
+        t.add(Duration::ZERO);
+        assert_eq!(t.total(), Some(Duration::ZERO));
+        t.add(Duration::from_micros(250));
+        t.add(Duration::from_millis(2));
+        assert_eq!(t.total(), Some(Duration::from_micros(2250)));
     }
 }

@@ -18,7 +18,7 @@ use super::{errors, health, passthrough, purge, respond, State};
 use crate::edge::{Ask, Lookup};
 use crate::http::path;
 use crate::origin::client::FetchError;
-use crate::origin::timing;
+use crate::origin::timing::UpstreamTime;
 
 const ALLOW: HeaderValue = HeaderValue::from_static("GET, HEAD, OPTIONS");
 
@@ -32,30 +32,27 @@ pub async fn handle(req: HttpRequest, payload: web::Payload) -> HttpResponse {
     let (Some(state), Some(counters)) = (state, counters) else {
         return errors::text(StatusCode::INTERNAL_SERVER_ERROR, "server state missing\n");
     };
-    let log = req.app_data::<Rc<WorkerLog>>();
     let mut cache = CacheOutcome::None;
-    let (resp, upstream) = match log {
-        Some(_) => timing::measured(route(&req, payload, state, counters, &mut cache)).await,
-        None => (
-            route(&req, payload, state, counters, &mut cache).await,
-            None,
-        ),
-    };
+    let upstream = UpstreamTime::default();
+    let resp = route(&req, payload, state, counters, &mut cache, &upstream).await;
     let head = req.method() == Method::HEAD;
     let body = metrics::body_size(&resp);
     counters.record(resp.status(), body, head, cache, started.elapsed());
-    match log {
-        Some(log) => log.wrap(&req, resp, started, cache, upstream),
+    match req.app_data::<Rc<WorkerLog>>() {
+        Some(log) => log.wrap(&req, resp, started, cache, upstream.total()),
         None => resp,
     }
 }
 
+/// What the request is answered with. `cache` is set to how the cache took
+/// part, and origin exchanges add their time to `upstream`.
 async fn route(
     req: &HttpRequest,
     payload: web::Payload,
     state: &State,
     counters: &WorkerCounters,
     cache: &mut CacheOutcome,
+    upstream: &UpstreamTime,
 ) -> HttpResponse {
     let raw_path = req.uri().path();
     if state.health_path.as_deref() == Some(raw_path) {
@@ -97,10 +94,10 @@ async fn route(
     match *req.method() {
         Method::GET | Method::HEAD => {}
         Method::OPTIONS => return state.cors.options(req.headers()),
-        _ => return unsafe_method(req, payload, state, &key, cache).await,
+        _ => return unsafe_method(req, payload, state, &key, cache, upstream).await,
     }
     let directives = Ask::directives_of(req.headers());
-    let ask = ask_of(req, &directives);
+    let ask = ask_of(req, &directives, upstream);
     match state.edge.lookup(&key, &ask).await {
         Ok(Lookup::Asset {
             asset,
@@ -176,6 +173,7 @@ async fn unsafe_method(
     state: &State,
     key: &path::Key,
     cache: &mut CacheOutcome,
+    upstream: &UpstreamTime,
 ) -> HttpResponse {
     // PURGE is the edge's own method: never forwarded, and with no token
     // configured it does not exist here.
@@ -192,7 +190,7 @@ async fn unsafe_method(
         Err(resp) => return resp,
     };
     let directives = Ask::directives_of(req.headers());
-    let ask = ask_of(req, &directives);
+    let ask = ask_of(req, &directives, upstream);
     let target = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
     match state
         .edge
@@ -229,12 +227,14 @@ fn origin_failed(req: &HttpRequest, state: &State, e: &FetchError) -> HttpRespon
 fn ask_of<'a>(
     req: &'a HttpRequest,
     directives: &'a crate::http::cache_control::CacheControl,
+    upstream: &'a UpstreamTime,
 ) -> Ask<'a> {
     Ask {
         query: req.uri().query(),
         headers: req.headers(),
         peer: req.peer_addr().map(|a| a.ip()),
         directives,
+        upstream: Some(upstream),
     }
 }
 

@@ -162,6 +162,15 @@ fn number(out: &mut Vec<u8>, n: u64) {
 
 fn addr(out: &mut Vec<u8>, ip: Option<IpAddr>) {
     match ip {
+        // The common case, without the formatting machinery.
+        Some(IpAddr::V4(v4)) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                number(out, octet as u64);
+            }
+        }
         Some(ip) => {
             let _ = write!(out, "{ip}");
         }
@@ -170,12 +179,13 @@ fn addr(out: &mut Vec<u8>, ip: Option<IpAddr>) {
 }
 
 fn json_addr(out: &mut Vec<u8>, ip: Option<IpAddr>) {
-    match ip {
-        Some(ip) => {
-            let _ = write!(out, "\"{ip}\"");
-        }
-        None => out.extend_from_slice(b"null"),
+    if ip.is_none() {
+        out.extend_from_slice(b"null");
+        return;
     }
+    out.push(b'"');
+    addr(out, ip);
+    out.push(b'"');
 }
 
 /// nginx's default log escaping: `"`, `\`, control bytes and bytes beyond
@@ -241,6 +251,16 @@ mod tests {
         combined(&mut out, &mut TimeCache::default(), at(), &e);
         let line = String::from_utf8(out).unwrap();
         assert!(line.starts_with("- - - ["), "{line}");
+        e.client = Some("2001:db8::7".parse().unwrap());
+        let mut out = Vec::new();
+        combined(&mut out, &mut TimeCache::default(), at(), &e);
+        assert!(out.starts_with(b"2001:db8::7 - - ["));
+        e.client = Some("10.200.0.255".parse().unwrap());
+        let mut out = Vec::new();
+        json(&mut out, &mut TimeCache::default(), at(), &e);
+        assert!(String::from_utf8(out)
+            .unwrap()
+            .contains("\"client\":\"10.200.0.255\""));
         assert!(line.ends_with(" \"-\" \"-\" 184 hit 1500\n"), "{line}");
     }
 
