@@ -128,7 +128,10 @@ start_cdn_edge() { # start_cdn_edge NAME ROOT PROBE_PATH [args...]: sets CDN_PID
     log "$name pid $CDN_PID on $CDN_ADDR"
 }
 
-start_cdn_edge cdn-edge "$ROOT" /small.js
+# No access log, like the nginx it is compared with (benches/access_log.sh
+# measures what the log costs).
+printf '[log]\naccess = "off"\n' >"$TMP/edge.toml"
+start_cdn_edge cdn-edge "$ROOT" /small.js --config "$TMP/edge.toml"
 CDN_MAIN_PID=$CDN_PID
 CDN_MAIN_ADDR=$CDN_ADDR
 

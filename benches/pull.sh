@@ -211,6 +211,8 @@ declare -A ADDR=() MAIN_PID=()
 cat >"$TMP/cdn-edge/config.toml" <<EOF
 [cache]
 memory_bytes = 268435456
+[log]
+access = "off"   # like the nginx caches here (access_log off)
 EOF
 errlog=$TMP/cdn-edge/stderr
 "$BIN" serve --config "$TMP/cdn-edge/config.toml" --root "$EMPTY_ROOT" --listen 127.0.0.1:0 \

@@ -171,6 +171,11 @@ impl WorkerLog {
         cache: CacheOutcome,
         upstream: Option<Duration>,
     ) -> HttpResponse {
+        // Started here, on the worker's runtime, never from a drop (which
+        // may run while the runtime is being torn down).
+        if !self.timer.replace(true) {
+            self.start_timer();
+        }
         let pending = Pending {
             log: self.clone(),
             req: req.clone(),
@@ -187,7 +192,7 @@ impl WorkerLog {
         .map_into_boxed_body()
     }
 
-    fn write(self: &Rc<Self>, p: &Pending, sent: u64) {
+    fn write(&self, p: &Pending, sent: u64) {
         let req = &p.req;
         let headers = req.headers();
         let peer = req.peer_addr().map(|a| a.ip());
@@ -236,9 +241,6 @@ impl WorkerLog {
         };
         if full {
             self.flush();
-        }
-        if !self.timer.replace(true) {
-            self.start_timer();
         }
     }
 

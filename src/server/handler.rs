@@ -22,23 +22,33 @@ use crate::origin::timing::UpstreamTime;
 
 const ALLOW: HeaderValue = HeaderValue::from_static("GET, HEAD, OPTIONS");
 
+/// What each worker thread has of its own: its counters and, when the
+/// access log is on, its log buffer.
+pub struct Worker {
+    /// The worker's request counters.
+    pub counters: Arc<WorkerCounters>,
+    /// The worker's access log, when the log is on.
+    pub log: Option<Rc<WorkerLog>>,
+}
+
 /// Handles every request the node receives, counts it and (when the access
 /// log is on) logs it. Shared state and the worker's counters and log are
 /// borrowed from the app data, not cloned.
 pub async fn handle(req: HttpRequest, payload: web::Payload) -> HttpResponse {
     let started = Instant::now();
     let state = req.app_data::<web::Data<State>>();
-    let counters = req.app_data::<Arc<WorkerCounters>>();
-    let (Some(state), Some(counters)) = (state, counters) else {
+    let worker = req.app_data::<Worker>();
+    let (Some(state), Some(worker)) = (state, worker) else {
         return errors::text(StatusCode::INTERNAL_SERVER_ERROR, "server state missing\n");
     };
+    let counters = &worker.counters;
     let mut cache = CacheOutcome::None;
     let upstream = UpstreamTime::default();
     let resp = route(&req, payload, state, counters, &mut cache, &upstream).await;
     let head = req.method() == Method::HEAD;
     let body = metrics::body_size(&resp);
     counters.record(resp.status(), body, head, cache, started.elapsed());
-    match req.app_data::<Rc<WorkerLog>>() {
+    match &worker.log {
         Some(log) => log.wrap(&req, resp, started, cache, upstream.total()),
         None => resp,
     }

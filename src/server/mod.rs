@@ -207,14 +207,13 @@ pub fn start(config: &Config) -> Result<Started, ServeError> {
     let server = HttpServer::new(move || {
         // This factory runs once per worker thread: each gets its own
         // counters and log buffer.
-        let app = App::new()
+        App::new()
             .app_data(state.clone())
-            .app_data(state.metrics.worker());
-        let app = match &feeder {
-            Some(f) => app.app_data(f.worker()),
-            None => app,
-        };
-        app.default_service(web::to(handler::handle))
+            .app_data(handler::Worker {
+                counters: state.metrics.worker(),
+                log: feeder.as_ref().map(access_log::Feeder::worker),
+            })
+            .default_service(web::to(handler::handle))
     })
     .workers(config.worker_count())
     .shutdown_timeout(config.server.shutdown_timeout_secs)

@@ -164,12 +164,25 @@ fn addr(out: &mut Vec<u8>, ip: Option<IpAddr>) {
     match ip {
         // The common case, without the formatting machinery.
         Some(IpAddr::V4(v4)) => {
+            let mut text = [0u8; 15];
+            let mut n = 0;
             for (i, octet) in v4.octets().into_iter().enumerate() {
                 if i > 0 {
-                    out.push(b'.');
+                    text[n] = b'.';
+                    n += 1;
                 }
-                number(out, octet as u64);
+                if octet >= 100 {
+                    text[n] = b'0' + octet / 100;
+                    n += 1;
+                }
+                if octet >= 10 {
+                    text[n] = b'0' + octet / 10 % 10;
+                    n += 1;
+                }
+                text[n] = b'0' + octet % 10;
+                n += 1;
             }
+            out.extend_from_slice(&text[..n]);
         }
         Some(ip) => {
             let _ = write!(out, "{ip}");
@@ -192,17 +205,29 @@ fn json_addr(out: &mut Vec<u8>, ip: Option<IpAddr>) {
 /// ASCII become `\xHH`, so a field can never end a line or a quoted field.
 fn escaped(out: &mut Vec<u8>, v: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &b in v {
-        if b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b) {
-            out.extend_from_slice(&[b'\\', b'x', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
-        } else {
-            out.push(b);
-        }
+    let plain = |b: u8| b != b'"' && b != b'\\' && (0x20..0x7f).contains(&b);
+    let mut rest = v;
+    // Runs of plain bytes are copied whole (almost always the whole field).
+    while let Some(i) = rest.iter().position(|b| !plain(*b)) {
+        let b = rest[i];
+        out.extend_from_slice(&rest[..i]);
+        out.extend_from_slice(&[b'\\', b'x', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
+        rest = &rest[i + 1..];
     }
+    out.extend_from_slice(rest);
 }
 
 /// A JSON string of `v` (bytes that are not UTF-8 become U+FFFD).
 fn json_str(out: &mut Vec<u8>, v: &[u8]) {
+    // Printable ASCII without `"` and `\` needs no escaping: the usual case.
+    if v.iter()
+        .all(|b| *b != b'"' && *b != b'\\' && (0x20..0x7f).contains(b))
+    {
+        out.push(b'"');
+        out.extend_from_slice(v);
+        out.push(b'"');
+        return;
+    }
     let s = String::from_utf8_lossy(v);
     let _ = serde_json::to_writer(&mut *out, &*s);
 }
@@ -255,6 +280,12 @@ mod tests {
         let mut out = Vec::new();
         combined(&mut out, &mut TimeCache::default(), at(), &e);
         assert!(out.starts_with(b"2001:db8::7 - - ["));
+        for ip in ["0.0.0.0", "9.10.99.100", "255.255.255.255"] {
+            e.client = Some(ip.parse().unwrap());
+            let mut out = Vec::new();
+            combined(&mut out, &mut TimeCache::default(), at(), &e);
+            assert!(out.starts_with(format!("{ip} - - [").as_bytes()));
+        }
         e.client = Some("10.200.0.255".parse().unwrap());
         let mut out = Vec::new();
         json(&mut out, &mut TimeCache::default(), at(), &e);
