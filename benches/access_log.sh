@@ -15,6 +15,9 @@
 #                file under ${TMPDIR:-/tmp}); its path is printed
 #   CDN_EDGE_BIN use this binary instead of building target/release/cdn-edge
 #   KEEP_TMP     1 = keep the temp dir (files, configs, logs, wrk outputs)
+#   INSTR        1 = also count instructions per request under valgrind
+#                (default 1; see below); 0 = skip
+#   INSTR_N      requests per instruction count (default 5000)
 #
 # Servers, each started once:
 #   edge-off       cdn-edge, [log] access = "off"
@@ -27,6 +30,13 @@
 #                  (batched like cdn-edge's)
 # Scenarios: (a) 1 KB JS, identity: the most requests per second, so the
 # worst case for a per-request cost; (b) 30 KB CSS, gzip.
+#
+# Throughput on a shared machine moves with whatever else runs there; the
+# instruction count does not. So cdn-edge (one worker) also runs under
+# valgrind's callgrind while one keep-alive client sends INSTR_N requests
+# for the 1 KB file: instructions per request with the log off, combined
+# and json (user space only: the kernel's share, the larger part of a
+# request's cost, is the same either way).
 #
 # After every run the log files are checked (one line per request wrk
 # completed, give or take the requests in flight when it stopped) and then
@@ -54,6 +64,9 @@ command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need+=(nginx-light)
 command -v curl >/dev/null || need+=(curl)
 command -v python3 >/dev/null || need+=(python3)
 command -v pgrep >/dev/null || need+=(procps)
+INSTR=${INSTR:-1}
+INSTR_N=${INSTR_N:-5000}
+((INSTR == 0)) || command -v callgrind_control >/dev/null || need+=(valgrind)
 if ((${#need[@]} > 0)); then
     log "installing missing packages: ${need[*]}"
     apt_install "${need[@]}" || die "could not install ${need[*]}"
@@ -231,6 +244,51 @@ for ((r = 1; r <= ROUNDS; r++)); do
     done
 done
 
+# ------------------------------------------------- instructions per request --
+cat >"$TMP/drive.py" <<'PY'
+import http.client, sys
+host, port = sys.argv[1].rsplit(":", 1)
+conn = http.client.HTTPConnection(host, int(port), timeout=120)
+for _ in range(int(sys.argv[2])):
+    conn.request("GET", "/small.js", headers={"User-Agent": "bench/1.0", "Referer": "http://example.com/"})
+    r = conn.getresponse()
+    r.read()
+    if r.status != 200:
+        sys.exit("status %d" % r.status)
+PY
+declare -A INSTR_PER_REQ=()
+count_instructions() { # count_instructions NAME ACCESS FORMAT: sets INSTR_PER_REQ[NAME]
+    local name=$1 dir=$TMP/vg-$1 pid addr="" _ ir
+    mkdir -p "$dir"
+    printf '[server]\nworkers = 1\n[log]\naccess = "%s"\naccess_format = "%s"\n' "$2" "$3" >"$dir/config.toml"
+    valgrind --tool=callgrind --callgrind-out-file="$dir/cg.%p" "$BIN" serve --listen 127.0.0.1:0 \
+        --root "$ROOT" --config "$dir/config.toml" 2>"$dir/stderr" >/dev/null &
+    pid=$!
+    STARTED+=("$pid")
+    for _ in $(seq 600); do
+        addr=$(grep -o 'listening on http://[0-9.]*:[0-9]*' "$dir/stderr" | head -n1 | sed 's|.*http://||') || true
+        [[ -n $addr ]] && break
+        sleep 0.1
+    done
+    [[ -n $addr ]] || { cat "$dir/stderr" >&2; die "$name did not start under valgrind"; }
+    timeout 300 python3 "$TMP/drive.py" "$addr" 500 || die "$name: warm-up failed"
+    sleep 1.5 # the warm-up's lines are flushed and written
+    callgrind_control -z "$pid" >/dev/null
+    timeout 600 python3 "$TMP/drive.py" "$addr" "$INSTR_N" || die "$name: requests failed"
+    sleep 1.5 # these lines are flushed (access_flush_ms) and written
+    callgrind_control -d "$pid" >/dev/null
+    stop_pid "$pid"
+    ir=$(awk '/^totals:/ { print $2 }' "$dir/cg.$pid.1")
+    [[ -n $ir ]] || die "$name: no callgrind totals in $dir"
+    INSTR_PER_REQ[$name]=$((ir / INSTR_N))
+    log "$name: ${INSTR_PER_REQ[$name]} instructions per request"
+}
+if ((INSTR == 1)); then
+    count_instructions edge-off off combined
+    count_instructions edge-combined "$TMP/vg-combined.log" combined
+    count_instructions edge-json "$TMP/vg-json.log" json
+fi
+
 # ---------------------------------------------------------------- summary --
 kb_hwm() { # summed VmHWM (kB) over PIDs
     local t=0 pid v
@@ -286,6 +344,18 @@ for sc, srv, ratio, cpu in verdict:
         names[sc], srv, (1 - ratio) * 100, (cpu - 1) * 100,
         "PASS" if ratio >= 0.90 else "FAIL (target: at most 10%)"))
 PY
+if ((INSTR == 1)); then
+    off=${INSTR_PER_REQ[edge-off]}
+    echo
+    echo "Instructions per request (callgrind, one worker, $INSTR_N keep-alive requests for the 1 KB file, user space):"
+    echo
+    echo "| log | instructions/request | vs off |"
+    echo "|---|---:|---:|"
+    for s in edge-off edge-combined edge-json; do
+        awk -v n="${INSTR_PER_REQ[$s]}" -v o="$off" -v s="$s" 'BEGIN {
+            printf "| %s | %d | %s |\n", s, n, (s == "edge-off") ? "—" : sprintf("%+.1f%%", (n / o - 1) * 100) }'
+    done
+fi
 echo
 echo "cdn-edge access log lines dropped (from /metrics): $DROPPED"
 echo "Setup: wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, $ROUNDS round(s); cdn-edge workers = cores;" \

@@ -205,10 +205,14 @@ fn json_addr(out: &mut Vec<u8>, ip: Option<IpAddr>) {
 /// ASCII become `\xHH`, so a field can never end a line or a quoted field.
 fn escaped(out: &mut Vec<u8>, v: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let plain = |b: u8| b != b'"' && b != b'\\' && (0x20..0x7f).contains(&b);
+    // Almost always: nothing to escape, one copy.
+    if plain(v) {
+        out.extend_from_slice(v);
+        return;
+    }
+    let is_plain = |b: u8| b != b'"' && b != b'\\' && (0x20..0x7f).contains(&b);
     let mut rest = v;
-    // Runs of plain bytes are copied whole (almost always the whole field).
-    while let Some(i) = rest.iter().position(|b| !plain(*b)) {
+    while let Some(i) = rest.iter().position(|b| !is_plain(*b)) {
         let b = rest[i];
         out.extend_from_slice(&rest[..i]);
         out.extend_from_slice(&[b'\\', b'x', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
@@ -217,12 +221,18 @@ fn escaped(out: &mut Vec<u8>, v: &[u8]) {
     out.extend_from_slice(rest);
 }
 
+/// Whether `v` is printable ASCII without `"` and `\`: nothing to escape,
+/// in either format. Checked without an early exit, so it vectorises.
+fn plain(v: &[u8]) -> bool {
+    let bad = v.iter().fold(0u8, |bad, &b| {
+        bad | u8::from(b < 0x20) | u8::from(b >= 0x7f) | u8::from(b == b'"') | u8::from(b == b'\\')
+    });
+    bad == 0
+}
+
 /// A JSON string of `v` (bytes that are not UTF-8 become U+FFFD).
 fn json_str(out: &mut Vec<u8>, v: &[u8]) {
-    // Printable ASCII without `"` and `\` needs no escaping: the usual case.
-    if v.iter()
-        .all(|b| *b != b'"' && *b != b'\\' && (0x20..0x7f).contains(b))
-    {
+    if plain(v) {
         out.push(b'"');
         out.extend_from_slice(v);
         out.push(b'"');
