@@ -119,6 +119,13 @@ impl LocalStore {
         })
     }
 
+    /// True when the kernel knows, without waiting for the disk, that the
+    /// root holds nothing at `key` (see `store::nowait`): `load` would say
+    /// `NotFound`. False when it may hold it, or telling would take I/O.
+    pub fn known_absent(&self, key: &str) -> bool {
+        !key.is_empty() && super::nowait::known_absent(&self.root.join(key))
+    }
+
     /// The canonical root directory.
     pub fn root(&self) -> &Path {
         &self.root
