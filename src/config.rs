@@ -235,6 +235,9 @@ pub struct CacheControlConfig {
     pub immutable: String,
     /// For every other file.
     pub revalidate: String,
+    /// Regular expressions over file names that mark them fingerprinted
+    /// (see `fingerprint::patterns`); replaces the defaults when set.
+    pub fingerprint_patterns: Vec<String>,
 }
 
 /// `[cors]`.
@@ -336,6 +339,10 @@ impl Default for CacheControlConfig {
         Self {
             immutable: "public, max-age=31536000, immutable".into(),
             revalidate: "public, no-cache".into(),
+            fingerprint_patterns: crate::fingerprint::patterns::DEFAULT
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         }
     }
 }
@@ -507,6 +514,7 @@ impl Config {
                 ));
             }
         }
+        self.compile_fingerprints(origin)?;
         for (i, o) in self.cors.allow_origins.iter().enumerate() {
             let ok = o == "*"
                 || ((o.starts_with("http://") || o.starts_with("https://"))
@@ -663,6 +671,26 @@ impl Config {
         self.compile_rules(origin).map(|_| ())
     }
 
+    /// `cache_control.fingerprint_patterns`, compiled (checked by `validate`).
+    pub fn fingerprints(&self) -> Result<crate::fingerprint::Patterns, ConfigError> {
+        self.compile_fingerprints("config")
+    }
+
+    /// Compiles the fingerprint patterns; errors name `origin`, the pattern
+    /// and what is wrong with it.
+    fn compile_fingerprints(
+        &self,
+        origin: &str,
+    ) -> Result<crate::fingerprint::Patterns, ConfigError> {
+        let list = &self.cache_control.fingerprint_patterns;
+        crate::fingerprint::Patterns::new(list).map_err(|e| ConfigError::Invalid {
+            origin: origin.to_string(),
+            key: format!("cache_control.fingerprint_patterns[{}]", e.index),
+            value: format!("{:?}", list[e.index]),
+            allowed: format!("a regular expression over file names ({})", e.message),
+        })
+    }
+
     /// The `[[rules]]`, compiled (they were checked by `validate`).
     pub fn rules(&self) -> Result<Vec<Rule>, ConfigError> {
         self.compile_rules("config")
@@ -753,6 +781,10 @@ mod tests {
         assert_eq!(c.cache.memory_bytes, d.cache.memory_bytes);
         assert_eq!(c.cache_control.immutable, d.cache_control.immutable);
         assert_eq!(c.cors.allow_origins, d.cors.allow_origins);
+        assert_eq!(
+            c.cache_control.fingerprint_patterns,
+            d.cache_control.fingerprint_patterns
+        );
     }
 
     #[test]

@@ -93,6 +93,7 @@ pub fn start(config: &Config) -> Result<Started, ServeError> {
             .map_err(|_| invalid_cc("immutable"))?,
         HeaderValue::from_str(&config.cache_control.revalidate)
             .map_err(|_| invalid_cc("revalidate"))?,
+        config.fingerprints()?,
         config.rules()?,
     );
     let disk = if config.cache.dir.as_os_str().is_empty() {
