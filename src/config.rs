@@ -516,12 +516,15 @@ impl Config {
         }
         self.compile_fingerprints(origin)?;
         for (i, o) in self.cors.allow_origins.iter().enumerate() {
-            let ok = o == "*"
-                || ((o.starts_with("http://") || o.starts_with("https://"))
-                    && !o.ends_with('/')
-                    && HeaderValue::from_str(o).is_ok());
-            if !ok {
-                return Err(invalid(&format!("cors.allow_origins[{i}]"), o, "\"*\" or an origin like \"https://www.example.com\" (scheme and host, no path)"));
+            if o == "*" {
+                continue;
+            }
+            if let Err(why) = crate::http::cors_origin::OriginPattern::parse(o) {
+                return Err(invalid(
+                    &format!("cors.allow_origins[{i}]"),
+                    o,
+                    &format!("{why}; allowed: \"*\", an origin like \"https://www.example.com\", or \"https://*.example.com\" (`*` = one label)"),
+                ));
             }
         }
         if !matches!(self.cache.admission.as_str(), "second-hit" | "always") {
