@@ -12,6 +12,8 @@ use std::str::FromStr;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 
+use crate::listen::ListenAddr;
+
 /// The embedded default configuration (`config.toml` at the repo root).
 pub const DEFAULT_TOML: &str = include_str!("../config.toml");
 
@@ -157,8 +159,8 @@ impl Default for BuildConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
-    /// Address to listen on.
-    pub listen: SocketAddr,
+    /// Address to listen on: `host:port`, a host name resolved at start.
+    pub listen: ListenAddr,
     /// The static root.
     pub root: PathBuf,
     /// Worker threads; 0 means one per core.
@@ -295,7 +297,7 @@ pub struct Rule {
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)).into(),
             root: PathBuf::from("static"),
             workers: 0,
             health_path: "/healthz".into(),
