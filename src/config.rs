@@ -12,6 +12,8 @@ use std::str::FromStr;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 
+use crate::listen::ListenAddr;
+
 /// The embedded default configuration (`config.toml` at the repo root).
 pub const DEFAULT_TOML: &str = include_str!("../config.toml");
 
@@ -157,8 +159,8 @@ impl Default for BuildConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
-    /// Address to listen on.
-    pub listen: SocketAddr,
+    /// Address to listen on: `host:port`, a host name resolved at start.
+    pub listen: ListenAddr,
     /// The static root.
     pub root: PathBuf,
     /// Worker threads; 0 means one per core.
@@ -235,6 +237,9 @@ pub struct CacheControlConfig {
     pub immutable: String,
     /// For every other file.
     pub revalidate: String,
+    /// Regular expressions over file names that mark them fingerprinted
+    /// (see `fingerprint::patterns`); replaces the defaults when set.
+    pub fingerprint_patterns: Vec<String>,
 }
 
 /// `[cors]`.
@@ -292,7 +297,7 @@ pub struct Rule {
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)).into(),
             root: PathBuf::from("static"),
             workers: 0,
             health_path: "/healthz".into(),
@@ -336,6 +341,10 @@ impl Default for CacheControlConfig {
         Self {
             immutable: "public, max-age=31536000, immutable".into(),
             revalidate: "public, no-cache".into(),
+            fingerprint_patterns: crate::fingerprint::patterns::DEFAULT
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         }
     }
 }
@@ -507,13 +516,17 @@ impl Config {
                 ));
             }
         }
+        self.compile_fingerprints(origin)?;
         for (i, o) in self.cors.allow_origins.iter().enumerate() {
-            let ok = o == "*"
-                || ((o.starts_with("http://") || o.starts_with("https://"))
-                    && !o.ends_with('/')
-                    && HeaderValue::from_str(o).is_ok());
-            if !ok {
-                return Err(invalid(&format!("cors.allow_origins[{i}]"), o, "\"*\" or an origin like \"https://www.example.com\" (scheme and host, no path)"));
+            if o == "*" {
+                continue;
+            }
+            if let Err(why) = crate::http::cors_origin::OriginPattern::parse(o) {
+                return Err(invalid(
+                    &format!("cors.allow_origins[{i}]"),
+                    o,
+                    &format!("{why}; allowed: \"*\", an origin like \"https://www.example.com\", or \"https://*.example.com\" (`*` = one label)"),
+                ));
             }
         }
         if !matches!(self.cache.admission.as_str(), "second-hit" | "always") {
@@ -663,6 +676,26 @@ impl Config {
         self.compile_rules(origin).map(|_| ())
     }
 
+    /// `cache_control.fingerprint_patterns`, compiled (checked by `validate`).
+    pub fn fingerprints(&self) -> Result<crate::fingerprint::Patterns, ConfigError> {
+        self.compile_fingerprints("config")
+    }
+
+    /// Compiles the fingerprint patterns; errors name `origin`, the pattern
+    /// and what is wrong with it.
+    fn compile_fingerprints(
+        &self,
+        origin: &str,
+    ) -> Result<crate::fingerprint::Patterns, ConfigError> {
+        let list = &self.cache_control.fingerprint_patterns;
+        crate::fingerprint::Patterns::new(list).map_err(|e| ConfigError::Invalid {
+            origin: origin.to_string(),
+            key: format!("cache_control.fingerprint_patterns[{}]", e.index),
+            value: format!("{:?}", list[e.index]),
+            allowed: format!("a regular expression over file names ({})", e.message),
+        })
+    }
+
     /// The `[[rules]]`, compiled (they were checked by `validate`).
     pub fn rules(&self) -> Result<Vec<Rule>, ConfigError> {
         self.compile_rules("config")
@@ -753,6 +786,10 @@ mod tests {
         assert_eq!(c.cache.memory_bytes, d.cache.memory_bytes);
         assert_eq!(c.cache_control.immutable, d.cache_control.immutable);
         assert_eq!(c.cors.allow_origins, d.cors.allow_origins);
+        assert_eq!(
+            c.cache_control.fingerprint_patterns,
+            d.cache_control.fingerprint_patterns
+        );
     }
 
     #[test]

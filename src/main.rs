@@ -8,8 +8,14 @@ use cdn_edge::cli::{Cli, Command};
 fn main() {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        // --help and --version print in full; usage errors get one line.
-        Err(e) if !e.use_stderr() => e.exit(),
+        // --help and --version print in full, and so does the usage when
+        // no subcommand is given (on stderr, exit 2); usage errors get one line.
+        Err(e)
+            if !e.use_stderr()
+                || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
+            e.exit()
+        }
         Err(e) => {
             let rendered = e.to_string();
             let line = rendered.lines().next().unwrap_or_default();
@@ -32,11 +38,35 @@ fn main() {
                 .block_on(cdn_edge::server::run(&config))
                 .map_err(|e| e.to_string())
         }),
+        Command::Check(args) => check(&args),
     };
     if let Err(e) = result {
         eprintln!("cdn-edge: {e}");
         std::process::exit(2);
     }
+}
+
+/// Runs `check`: the config, the listen address, the root, the disk cache
+/// and the certificates, as `serve` checks them at start; prints one `ok`
+/// line (stdout) naming what was checked.
+fn check(args: &cdn_edge::cli::ServeArgs) -> Result<(), String> {
+    let config = args.config().map_err(|e| e.to_string())?;
+    let listen = actix_web::rt::System::new()
+        .block_on(async { cdn_edge::server::check(&config) })
+        .map_err(|e| e.to_string())?;
+    let file = match &args.config {
+        Some(p) => p.display().to_string(),
+        None => "embedded config.toml".into(),
+    };
+    let listen: Vec<String> = listen.iter().map(ToString::to_string).collect();
+    let root = &config.server.root;
+    let root = root.canonicalize().unwrap_or_else(|_| root.clone());
+    println!(
+        "cdn-edge: {file}: ok (root {}, listen {})",
+        root.display(),
+        listen.join(", ")
+    );
+    Ok(())
 }
 
 /// Runs `build` and prints warnings (stderr), then a summary (stdout).

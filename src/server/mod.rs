@@ -1,7 +1,9 @@
-//! actix-web wiring: builds the shared state from a config, binds, runs
+//! actix-web wiring: builds the shared state from a config (`prepare`, the
+//! one path by which `serve` and `check` refuse a config), binds, runs
 //! until SIGTERM/Ctrl-C, and shuts down gracefully. The request logic is in
 //! `handler` (dispatch) and `respond` (one asset → one response).
 
+pub mod bind;
 pub mod cors;
 mod errors;
 mod file_body;
@@ -65,12 +67,12 @@ pub enum ServeError {
     /// The disk cache directory cannot be used.
     #[error("{0}")]
     Disk(String),
+    /// The listen address does not resolve.
+    #[error("server.listen = {addr}: {reason}")]
+    Listen { addr: String, reason: String },
     /// The listen address cannot be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Bind(#[from] bind::BindError),
     /// The server failed while running.
     #[error("server: {0}")]
     Run(std::io::Error),
@@ -84,23 +86,67 @@ pub struct Started {
     pub server: actix_web::dev::Server,
 }
 
-/// Builds the state, binds the listen address and starts the workers.
+/// Everything `serve` builds from a config before it binds: the state the
+/// workers share, and the addresses to listen on.
+pub struct Prepared {
+    state: web::Data<State>,
+    /// The addresses `server.listen` resolved to.
+    pub listen: Vec<SocketAddr>,
+    workers: usize,
+    shutdown_timeout: u64,
+}
+
+/// Builds the state, binds the listen addresses and starts the workers.
 /// Must be called inside an async runtime.
 pub fn start(config: &Config) -> Result<Started, ServeError> {
+    prepare(config)?.bind()
+}
+
+/// Checks that the server's configuration can be used: everything `serve`
+/// does before binding (the config's values, the listen address resolving,
+/// the root, the disk cache directory, the origin client, the
+/// certificates), through the same code, then drops it all. Must be called
+/// inside an async runtime.
+pub fn check(config: &Config) -> Result<Vec<SocketAddr>, ServeError> {
+    prepare(config).map(|p| p.listen)
+}
+
+/// The certificates' check, run by `serve` and `check` alike before
+/// anything else is built. The TLS listener's certificates and keys
+/// (`[tls]`) are to be loaded and checked here, each error naming the file
+/// and the reason; there are none yet, so nothing is checked.
+fn certificates(_config: &Config) -> Result<(), ServeError> {
+    Ok(())
+}
+
+/// Builds everything `serve` needs from `config`, without binding: every
+/// reason `serve` has to refuse a config at start, except a listen
+/// address that cannot be bound, is found here.
+pub fn prepare(config: &Config) -> Result<Prepared, ServeError> {
+    config.validate("config")?;
+    certificates(config)?;
+    let listen = config
+        .server
+        .listen
+        .resolve()
+        .map_err(|reason| ServeError::Listen {
+            addr: config.server.listen.to_string(),
+            reason,
+        })?;
     let root = &config.server.root;
     let policy = Policy::new(
         HeaderValue::from_str(&config.cache_control.immutable)
             .map_err(|_| invalid_cc("immutable"))?,
         HeaderValue::from_str(&config.cache_control.revalidate)
             .map_err(|_| invalid_cc("revalidate"))?,
+        config.fingerprints()?,
         config.rules()?,
     );
     let disk = if config.cache.dir.as_os_str().is_empty() {
         None
     } else {
-        let d = DiskCache::open(&config.cache.dir, config.cache.disk_bytes).map_err(|e| {
-            ServeError::Disk(format!("cache.dir {}: {e}", config.cache.dir.display()))
-        })?;
+        let d = DiskCache::open(&config.cache.dir, config.cache.disk_bytes)
+            .map_err(|e| ServeError::Disk(format!("cache.dir: {e}")))?;
         Some(d)
     };
     let clock = Arc::new(Clock::new());
@@ -183,23 +229,40 @@ pub fn start(config: &Config) -> Result<Started, ServeError> {
         clock,
         test_clock: Clock::settable(),
     });
-    let addr = config.server.listen;
-    let server = HttpServer::new(move || {
-        // This factory runs once per worker thread: each gets its own counters.
-        App::new()
-            .app_data(state.clone())
-            .app_data(state.metrics.worker())
-            .default_service(web::to(handler::handle))
+    Ok(Prepared {
+        state,
+        listen,
+        workers: config.worker_count(),
+        shutdown_timeout: config.server.shutdown_timeout_secs,
     })
-    .workers(config.worker_count())
-    .shutdown_timeout(config.server.shutdown_timeout_secs)
-    .bind(addr)
-    .map_err(|source| ServeError::Bind { addr, source })?;
-    let addrs = server.addrs();
-    Ok(Started {
-        addrs,
-        server: server.run(),
-    })
+}
+
+impl Prepared {
+    /// Binds the listen addresses and starts the workers.
+    pub fn bind(self) -> Result<Started, ServeError> {
+        let listeners = bind::bind(&self.listen)?;
+        let state = self.state;
+        let mut server = HttpServer::new(move || {
+            // This factory runs once per worker thread: each gets its own counters.
+            App::new()
+                .app_data(state.clone())
+                .app_data(state.metrics.worker())
+                .default_service(web::to(handler::handle))
+        })
+        .workers(self.workers)
+        .shutdown_timeout(self.shutdown_timeout);
+        for l in listeners {
+            let addr = l.local_addr().map_err(ServeError::Run)?;
+            server = server
+                .listen(l)
+                .map_err(|source| bind::BindError { addr, source })?;
+        }
+        let addrs = server.addrs();
+        Ok(Started {
+            addrs,
+            server: server.run(),
+        })
+    }
 }
 
 fn invalid_cc(key: &str) -> ServeError {

@@ -177,7 +177,7 @@ impl LocalStore {
                 None => stamp.push((sibling, None)),
             }
         }
-        let (cache_control, extra) = self.policy.headers_for(&rel, index.lists(&rel));
+        let (cache_control, extra) = self.policy.headers_for(&rel, index.listing(&rel));
         let asset = Asset::new(
             reps,
             asset::content_type(&rel),
@@ -291,6 +291,7 @@ mod tests {
         let policy = Policy::new(
             HeaderValue::from_static("imm"),
             HeaderValue::from_static("rev"),
+            crate::fingerprint::Patterns::default(),
             vec![],
         );
         LocalStore::open(root, policy, 1 << 20).unwrap()

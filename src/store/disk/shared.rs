@@ -39,16 +39,21 @@ pub(super) struct Shared {
 }
 
 impl Shared {
-    /// Creates `dir` if needed and checks that it can be listed.
+    /// Creates `dir` if needed and checks that it can be listed and written.
     pub(super) fn new(dir: &Path, max_bytes: u64) -> io::Result<Shared> {
         fs::create_dir_all(dir).map_err(|e| at(dir, e))?;
         fs::read_dir(dir).map_err(|e| at(dir, e))?;
-        let counters = Arc::new(Counters::default());
         let opened = format::nanos(SystemTime::now());
+        let tag = format!("{:x}-{opened:x}", std::process::id());
+        // Writable too: a cache that cannot write would fail every store.
+        let probe = dir.join(format!(".{tag}.probe{}", format::TMP_SUFFIX));
+        fs::File::create_new(&probe).map_err(|e| at(dir, e))?;
+        let _ = fs::remove_file(&probe);
+        let counters = Arc::new(Counters::default());
         Ok(Shared {
             dir: dir.to_owned(),
             max_bytes,
-            tag: format!("{:x}-{opened:x}", std::process::id()),
+            tag,
             index: Mutex::new(Index::new(Arc::clone(&counters))),
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
             counters,
