@@ -9,7 +9,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use std::sync::Arc;
 
 use super::metrics::{self, WorkerCounters};
-use super::{errors, health, passthrough, purge, respond, State};
+use super::{connection, errors, health, passthrough, purge, respond, State};
 use crate::edge::{Ask, Lookup};
 use crate::http::path;
 
@@ -23,9 +23,27 @@ pub async fn handle(req: HttpRequest, payload: web::Payload) -> HttpResponse {
     let (Some(state), Some(counters)) = (state, counters) else {
         return errors::text(StatusCode::INTERNAL_SERVER_ERROR, "server state missing\n");
     };
-    let resp = route(&req, payload, state, counters).await;
+    // Held until the response is built: bounds one HTTP/2 connection's
+    // requests in flight (see `connection`).
+    let slot = connection::enter(&req, state.max_streams);
+    let mut resp = match slot {
+        Some(_) => route(&req, payload, state, counters).await,
+        None => {
+            counters.refused_stream();
+            let mut resp = errors::text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many concurrent requests on this connection\n",
+            );
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            resp
+        }
+    };
+    drop(slot);
+    state.https.finish(&req, &mut resp);
     let head = req.method() == Method::HEAD;
     counters.record(resp.status(), metrics::body_size(&resp), head);
+    counters.version(req.version());
     resp
 }
 
@@ -63,6 +81,9 @@ async fn route(
                 Err(resp) => resp,
             };
         }
+    }
+    if let Some(resp) = state.https.redirect(req) {
+        return resp;
     }
     let key = match path::key(raw_path) {
         Ok(k) => k,
@@ -190,6 +211,12 @@ fn ask_of<'a>(
         headers: req.headers(),
         peer: req.peer_addr().map(|a| a.ip()),
         directives,
+        authority: req
+            .uri()
+            .authority()
+            .map(|a| a.as_str())
+            .or_else(|| req.headers().get(header::HOST)?.to_str().ok()),
+        secure: req.app_config().secure(),
     }
 }
 

@@ -2,11 +2,13 @@
 //! until SIGTERM/Ctrl-C, and shuts down gracefully. The request logic is in
 //! `handler` (dispatch) and `respond` (one asset → one response).
 
+mod connection;
 pub mod cors;
 mod errors;
 mod file_body;
 mod handler;
 mod health;
+mod https;
 mod metrics;
 mod passthrough;
 mod purge;
@@ -30,6 +32,7 @@ use crate::origin::request::Forwarding;
 use crate::store::disk::DiskCache;
 use crate::store::memory::Admission;
 use crate::store::policy::Policy;
+use crate::tls::{SniResolver, Tls, TlsError};
 
 /// How long requests for a key skip coalescing after the origin answered
 /// it uncacheably (so they do not queue behind each other).
@@ -48,6 +51,10 @@ pub struct State {
     clock: Arc<Clock>,
     /// `POST /_edge/clock` may move it (`CDN_EDGE_TEST_CLOCK=1`).
     test_clock: bool,
+    /// HSTS and the redirect to HTTPS.
+    https: https::Https,
+    /// Requests one connection may have in flight (`http2.max_concurrent_streams`).
+    max_streams: u32,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -65,6 +72,9 @@ pub enum ServeError {
     /// The disk cache directory cannot be used.
     #[error("{0}")]
     Disk(String),
+    /// A TLS certificate or key cannot be used.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     /// The listen address cannot be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -78,8 +88,13 @@ pub enum ServeError {
 
 /// A bound server, not yet awaited.
 pub struct Started {
-    /// The addresses actually bound (port 0 resolved).
+    /// The plain HTTP addresses actually bound (port 0 resolved).
     pub addrs: Vec<SocketAddr>,
+    /// The HTTPS addresses actually bound.
+    pub tls_addrs: Vec<SocketAddr>,
+    /// The live certificates, for a reload to swap
+    /// ([`SniResolver::reload`]); `None` without `[tls]`.
+    pub tls: Option<Arc<SniResolver>>,
     /// The running server; await it to serve until shutdown.
     pub server: actix_web::dev::Server,
 }
@@ -171,9 +186,14 @@ pub fn start(config: &Config) -> Result<Started, ServeError> {
     )
     .map_err(ServeError::Root)?;
     let edge = Arc::new(edge);
+    let tls = if config.tls.enabled() {
+        Some(Tls::new(&config.tls)?)
+    } else {
+        None
+    };
     let path = |p: &String| Some(p.clone()).filter(|p| !p.is_empty());
     let state = web::Data::new(State {
-        metrics: metrics::Metrics::new(edge.clone()),
+        metrics: metrics::Metrics::new(edge.clone(), tls.as_ref().map(|t| t.stats.clone())),
         edge,
         cors: cors::Cors::new(&config.cors),
         health_path: path(&config.server.health_path),
@@ -182,9 +202,20 @@ pub fn start(config: &Config) -> Result<Started, ServeError> {
         purge_path: config.purge.path.clone(),
         clock,
         test_clock: Clock::settable(),
+        https: https::Https {
+            hsts: Some(&config.tls.hsts)
+                .filter(|h| !h.is_empty() && tls.is_some())
+                .and_then(|h| HeaderValue::from_str(h).ok()),
+            redirect: config.tls.redirect_http && tls.is_some(),
+            port: Default::default(),
+        },
+        max_streams: config.http2.max_concurrent_streams,
     });
     let addr = config.server.listen;
+    let app_state = state.clone();
+    let h2 = &config.http2;
     let server = HttpServer::new(move || {
+        let state = &app_state;
         // This factory runs once per worker thread: each gets its own counters.
         App::new()
             .app_data(state.clone())
@@ -193,11 +224,49 @@ pub fn start(config: &Config) -> Result<Started, ServeError> {
     })
     .workers(config.worker_count())
     .shutdown_timeout(config.server.shutdown_timeout_secs)
-    .bind(addr)
+    .on_connect(connection::on_connect(
+        tls.as_ref().map(|t| t.stats.clone()),
+    ))
+    .h2_initial_window_size(h2.initial_stream_window)
+    .h2_initial_connection_window_size(h2.initial_connection_window)
+    .tls_handshake_timeout(Duration::from_millis(config.tls.handshake_timeout_ms));
+    let server = if h2.h2c {
+        server.bind_auto_h2c(addr)
+    } else {
+        server.bind(addr)
+    }
     .map_err(|source| ServeError::Bind { addr, source })?;
-    let addrs = server.addrs();
+    let (server, resolver) = match tls {
+        Some(tls) => {
+            let Some(addr) = config.tls.listen_addr() else {
+                return Err(ServeError::Tls(TlsError::File {
+                    key: "tls.listen".into(),
+                    path: config.tls.listen.clone().into(),
+                    reason: "does not resolve to an address".into(),
+                }));
+            };
+            let server = server
+                .bind_rustls_0_23(addr, tls.server_config)
+                .map_err(|source| ServeError::Bind { addr, source })?;
+            (server, Some(tls.resolver))
+        }
+        None => (server, None),
+    };
+    let (mut addrs, mut tls_addrs) = (Vec::new(), Vec::new());
+    for (a, scheme) in server.addrs_with_scheme() {
+        if scheme == "https" {
+            tls_addrs.push(a);
+        } else {
+            addrs.push(a);
+        }
+    }
+    if let Some(a) = tls_addrs.first() {
+        let _ = state.https.port.set(a.port());
+    }
     Ok(Started {
         addrs,
+        tls_addrs,
+        tls: resolver,
         server: server.run(),
     })
 }
@@ -216,6 +285,9 @@ pub async fn run(config: &Config) -> Result<(), ServeError> {
     let started = start(config)?;
     for addr in &started.addrs {
         tracing::info!(root = %config.server.root.display(), "listening on http://{addr}");
+    }
+    for addr in &started.tls_addrs {
+        tracing::info!("listening on https://{addr}");
     }
     started.server.await.map_err(ServeError::Run)?;
     tracing::info!("shut down");
