@@ -320,6 +320,64 @@ impl RawH2 {
     }
 }
 
+impl RawH2 {
+    /// Opens a GET stream for `path` without ending it, then sends up to `n`
+    /// empty DATA frames on it (the RUSTSEC-2026-0258 pattern: they carry
+    /// no flow-controlled bytes). Returns how many went out.
+    fn empty_data_flood(&mut self, path: &str, n: usize) -> usize {
+        let send = &mut self.send;
+        self.rt.block_on(async {
+            *send = send.clone().ready().await.unwrap();
+            let (_resp, mut stream) = send.send_request(Self::request(path), false).unwrap();
+            for i in 0..n {
+                if stream.send_data(bytes::Bytes::new(), false).is_err() {
+                    return i;
+                }
+                if i % 10_000 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+            // Let the connection task write what is queued.
+            for _ in 0..1000 {
+                tokio::task::yield_now().await;
+            }
+            n
+        })
+    }
+}
+
+/// The resident memory of a process, KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn empty_data_frames_on_a_get_are_dropped_not_queued() {
+    let o = Origin::start();
+    o.route(
+        "/slow.js",
+        Reply::ok("slow")
+            .header("cache-control", "max-age=600")
+            .delay(Duration::from_secs(3)),
+    );
+    let (_f, _cert, s) = node(Some(&o), "");
+    let before = rss_kib(s.pid());
+    let mut c = RawH2::connect(s.addr);
+    // While the request waits for the origin, its stream gets a flood.
+    let sent = c.empty_data_flood("/slow.js", 200_000);
+    assert!(sent > 50_000, "{sent}");
+    // The node read them all (it answers this connection after them).
+    assert_eq!(c.concurrent("/plain.txt", 1), vec![200]);
+    let grown = rss_kib(s.pid()).saturating_sub(before);
+    // Queued, 200 000 frames held ~45 MiB; dropped, nothing is kept.
+    assert!(grown < 16 * 1024, "RSS grew by {grown} KiB");
+}
+
 #[test]
 fn one_connection_gets_at_most_max_concurrent_streams_at_once() {
     let o = Origin::start();

@@ -27,7 +27,20 @@ pub async fn handle(req: HttpRequest, payload: web::Payload) -> HttpResponse {
     // requests in flight (see `connection`).
     let slot = connection::enter(&req, state.max_streams);
     let mut resp = match slot {
-        Some(_) => route(&req, payload, state, counters).await,
+        Some(_) => {
+            // A GET, HEAD or OPTIONS body is never read. Dropping it now
+            // makes HTTP/2 discard DATA frames sent on the stream at once,
+            // rather than queue them (empty ones are not flow-controlled,
+            // so a client could otherwise grow the queue without bound).
+            let payload = match *req.method() {
+                Method::GET | Method::HEAD | Method::OPTIONS => {
+                    drop(payload);
+                    None
+                }
+                _ => Some(payload),
+            };
+            route(&req, payload, state, counters).await
+        }
         None => {
             counters.refused_stream();
             let mut resp = errors::text(
@@ -49,7 +62,7 @@ pub async fn handle(req: HttpRequest, payload: web::Payload) -> HttpResponse {
 
 async fn route(
     req: &HttpRequest,
-    payload: web::Payload,
+    payload: Option<web::Payload>,
     state: &State,
     counters: &WorkerCounters,
 ) -> HttpResponse {
@@ -165,7 +178,7 @@ async fn route(
 /// (request body included) when there is one, else 405.
 async fn unsafe_method(
     req: &HttpRequest,
-    payload: web::Payload,
+    payload: Option<web::Payload>,
     state: &State,
     key: &path::Key,
 ) -> HttpResponse {
@@ -223,9 +236,16 @@ fn ask_of<'a>(
 /// Largest request body passed on to the origin.
 const MAX_FORWARDED_BODY: usize = 16 << 20;
 
-/// Reads a request body up to `limit` bytes; 413 beyond it.
-async fn read_body(mut payload: web::Payload, limit: usize) -> Result<bytes::Bytes, HttpResponse> {
+/// Reads a request body up to `limit` bytes; 413 beyond it. No payload
+/// (a GET's, dropped unread) reads as empty.
+async fn read_body(
+    payload: Option<web::Payload>,
+    limit: usize,
+) -> Result<bytes::Bytes, HttpResponse> {
     use futures_util::StreamExt;
+    let Some(mut payload) = payload else {
+        return Ok(bytes::Bytes::new());
+    };
     let mut body = bytes::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk
