@@ -55,3 +55,47 @@ impl ResolvesServerCert for SniResolver {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_pair(dir: &std::path::Path, stem: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+        let c = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let (cert, key) = (
+            dir.join(format!("{stem}.pem")),
+            dir.join(format!("{stem}.key")),
+        );
+        std::fs::write(&cert, c.cert.pem()).unwrap();
+        std::fs::write(&key, c.key_pair.serialize_pem()).unwrap();
+        (cert, key)
+    }
+
+    #[test]
+    fn reload_swaps_all_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = write_pair(dir.path(), "one");
+        let mut cfg = TlsConfig {
+            listen: "127.0.0.1:0".into(),
+            cert,
+            key,
+            ..Default::default()
+        };
+        let r = SniResolver::new(load(&cfg).unwrap(), Arc::default());
+        let leaf = |r: &SniResolver| r.current().pick(Some("localhost")).unwrap().cert[0].clone();
+        let first = leaf(&r);
+        let (cert, key) = write_pair(dir.path(), "two");
+        cfg.cert = cert;
+        cfg.key = key;
+        r.reload(&cfg).unwrap();
+        let second = leaf(&r);
+        assert_ne!(first, second);
+        cfg.key = dir.path().join("missing.key");
+        let e = r.reload(&cfg).unwrap_err().to_string();
+        assert!(
+            e.starts_with("tls.key ") && e.contains("missing.key"),
+            "{e}"
+        );
+        assert_eq!(leaf(&r), second, "a failed reload keeps what serves");
+    }
+}
