@@ -96,41 +96,49 @@ run_h2load() { # run_h2load SERVER OUT
         { cat "$2" >&2; die "h2load failed against $1"; }
 }
 
-parse_h2load() { # parse_h2load FILE -> "rps mbps failed mean_ms"
+parse_h2load() { # parse_h2load FILE -> "rps mbps failed mean_ms succeeded"
     awk '
     function ms(v,   n) { n = v + 0; if (v ~ /us$/) return n / 1000; if (v ~ /ms$/) return n; if (v ~ /s$/) return n * 1000; return n }
     /^finished in/ { rps = $4; mb = $6; sub(/MB\/s/, "", mb); if ($6 ~ /KB/) mb = ($6 + 0) / 1024; if ($6 ~ /GB/) mb = ($6 + 0) * 1024 }
-    /^requests:/ { failed = $10 + $12 }
+    /^requests:/ { failed = $10 + $12; ok = $8 }
     /^time for request:/ { mean = ms($6) }
-    END { if (rps == "") exit 1; printf "%s %.1f %d %.2f\n", rps, mb, failed, mean }' "$1"
+    END { if (rps == "") exit 1; printf "%s %.1f %d %.2f %d\n", rps, mb, failed, mean, ok }' "$1"
 }
 
-printf 'round\tserver\trps\tMBps\tfailed\tmean_ms\n' >"$RESULTS"
-declare -A RPS=() MBPS=() FAIL=() MEAN=()
+CLK_TCK=$(getconf CLK_TCK)
+printf 'round\tserver\trps\tMBps\tfailed\tmean_ms\tcpu_us_per_req\n' >"$RESULTS"
+declare -A RPS=() MBPS=() FAIL=() MEAN=() CPU=()
 for round in $(seq "$ROUNDS"); do
     order=(cdn-edge nginx)
     ((round % 2 == 0)) && order=(nginx cdn-edge)
     for s in "${order[@]}"; do
         out=$TMP/h2load.$s.$round
+        # shellcheck disable=SC2046
+        t0=$(proc_ticks $(pids_of "$s"))
         run_h2load "$s" "$out"
-        read -r rps mbps failed mean < <(parse_h2load "$out") || die "cannot read $out"
-        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$s" "$rps" "$mbps" "$failed" "$mean" >>"$RESULTS"
-        log "round $round $s: $rps req/s, $mbps MB/s, mean $mean ms, $failed failed"
+        # shellcheck disable=SC2046
+        t1=$(proc_ticks $(pids_of "$s"))
+        read -r rps mbps failed mean done < <(parse_h2load "$out") || die "cannot read $out"
+        # server CPU (user + system) per request, warm-up included
+        cpu=$(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$done" 'BEGIN { printf "%.1f", n ? t / hz * 1e6 / n : 0 }')
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$s" "$rps" "$mbps" "$failed" "$mean" "$cpu" >>"$RESULTS"
+        log "round $round $s: $rps req/s, $mbps MB/s, mean $mean ms, $failed failed, $cpu us CPU/req"
         RPS[$s]+="$rps "
         MBPS[$s]+="$mbps "
         FAIL[$s]=$(( ${FAIL[$s]:-0} + failed ))
         MEAN[$s]+="$mean "
+        CPU[$s]+="$cpu "
     done
 done
 
 printf '\nHTTP/2 over TLS, %s assets, %d connections x %d streams, %d s x %d rounds (median)\n' \
     "$PAGE" "$CLIENTS" "$STREAMS" "$DURATION" "$ROUNDS"
-printf '%-10s %12s %10s %12s %8s %14s\n' server req/s MB/s mean_ms failed peak_RSS_MiB
+printf '%-10s %12s %10s %10s %12s %8s %14s\n' server req/s MB/s mean_ms cpu_us/req failed peak_RSS_MiB
 for s in cdn-edge nginx; do
     # shellcheck disable=SC2086
     rss=$(peak_rss_kib $(pids_of "$s"))
     # shellcheck disable=SC2086
-    printf '%-10s %12s %10s %12s %8s %14.1f\n' "$s" "$(median ${RPS[$s]})" "$(median ${MBPS[$s]})" \
-        "$(median ${MEAN[$s]})" "${FAIL[$s]}" "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')"
+    printf '%-10s %12s %10s %10s %12s %8s %14.1f\n' "$s" "$(median ${RPS[$s]})" "$(median ${MBPS[$s]})" \
+        "$(median ${MEAN[$s]})" "$(median ${CPU[$s]})" "${FAIL[$s]}" "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')"
 done
 log "per-round results: $RESULTS"

@@ -33,7 +33,8 @@ make_cert() { # make_cert DIR: an ECDSA P-256 certificate for localhost / 127.0.
         die "openssl could not make a certificate"
 }
 
-start_tls_node() { # start_tls_node DIR BIN ROOT CERTDIR: sets NODE_PID, NODE_TLS (host:port)
+start_tls_node() { # start_tls_node DIR BIN ROOT CERTDIR: sets NODE_PID, NODE_TLS (host:port),
+    # NODE_ADDR (plain host:port); $NODE_TLS_EXTRA lines go into [tls]
     local dir=$1 bin=$2 root=$3 certs=$4 _
     mkdir -p "$dir"
     cat >"$dir/edge.toml" <<CONF
@@ -45,6 +46,7 @@ workers = ${NODE_WORKERS:-0}
 listen = "127.0.0.1:0"
 cert = "$certs/cert.pem"
 key = "$certs/key.pem"
+${NODE_TLS_EXTRA:-}
 CONF
     "$bin" serve --config "$dir/edge.toml" 2>"$dir/stderr" >/dev/null &
     NODE_PID=$!
@@ -52,6 +54,7 @@ CONF
     NODE_TLS=""
     for _ in $(seq 300); do
         NODE_TLS=$(grep -o 'listening on https://[0-9.]*:[0-9]*' "$dir/stderr" | head -n1 | sed 's|.*https://||') || true
+        NODE_ADDR=$(grep -o 'listening on http://[0-9.]*:[0-9]*' "$dir/stderr" | head -n1 | sed 's|.*http://||') || true
         [[ -n $NODE_TLS ]] && return 0
         kill -0 "$NODE_PID" 2>/dev/null || break
         sleep 0.1
@@ -60,7 +63,8 @@ CONF
     die "cdn-edge did not start ($dir/stderr)"
 }
 
-start_tls_nginx() { # start_tls_nginx DIR ROOT CERTDIR: sets NGINX_PIDS (master first), NGINX_TLS
+start_tls_nginx() { # start_tls_nginx DIR ROOT CERTDIR: sets NGINX_PIDS (master first), NGINX_TLS;
+    # $NGINX_SSL_SESSIONS replaces the session settings (default: cache and tickets on)
     local dir=$1 root=$2 certs=$3 user_line="" nginx port _ workers=()
     nginx=$(command -v nginx || echo /usr/sbin/nginx)
     ((EUID == 0)) && user_line="user $(id -un) $(id -gn);"
@@ -95,8 +99,7 @@ http {
     ssl_certificate $certs/cert.pem;
     ssl_certificate_key $certs/key.pem;
     ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_session_cache shared:SSL:10m;
-    ssl_session_tickets on;
+    ${NGINX_SSL_SESSIONS:-ssl_session_cache shared:SSL:10m; ssl_session_tickets on;}
     server {
         listen 127.0.0.1:$port ssl http2;
         server_name localhost;
