@@ -15,8 +15,10 @@ use std::sync::Arc;
 
 use actix_tls::accept::rustls_0_23::TlsStream;
 use actix_web::dev::Extensions;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
 use actix_web::rt::net::TcpStream;
-use actix_web::HttpRequest;
+use actix_web::{HttpRequest, HttpResponse};
 
 use crate::tls::TlsStats;
 
@@ -63,4 +65,15 @@ pub fn enter(req: &HttpRequest, max: u32) -> Option<Slot> {
     }
     n.set(n.get() + 1);
     Some(Slot(n.clone()))
+}
+
+/// The answer to a request past its connection's bound: 503, retry soon.
+pub fn refused() -> HttpResponse {
+    let mut resp = super::errors::text(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "too many concurrent requests on this connection\n",
+    );
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    resp
 }

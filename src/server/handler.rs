@@ -27,29 +27,10 @@ pub async fn handle(req: HttpRequest, payload: web::Payload) -> HttpResponse {
     // requests in flight (see `connection`).
     let slot = connection::enter(&req, state.max_streams);
     let mut resp = match slot {
-        Some(_) => {
-            // A GET, HEAD or OPTIONS body is never read. Dropping it now
-            // makes HTTP/2 discard DATA frames sent on the stream at once,
-            // rather than queue them (empty ones are not flow-controlled,
-            // so a client could otherwise grow the queue without bound).
-            let payload = match *req.method() {
-                Method::GET | Method::HEAD | Method::OPTIONS => {
-                    drop(payload);
-                    None
-                }
-                _ => Some(payload),
-            };
-            route(&req, payload, state, counters).await
-        }
+        Some(_) => route(&req, body_to_read(&req, payload), state, counters).await,
         None => {
             counters.refused_stream();
-            let mut resp = errors::text(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "too many concurrent requests on this connection\n",
-            );
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            resp
+            connection::refused()
         }
     };
     drop(slot);
@@ -58,6 +39,18 @@ pub async fn handle(req: HttpRequest, payload: web::Payload) -> HttpResponse {
     counters.record(resp.status(), metrics::body_size(&resp), head);
     counters.version(req.version());
     resp
+}
+
+/// The request body, if the method's handling reads it. A GET, HEAD or
+/// OPTIONS body never is: dropping it now makes HTTP/2 discard DATA frames
+/// sent on the stream as they come, rather than queue them (empty ones are
+/// not flow-controlled, so a client could otherwise grow the queue without
+/// bound).
+fn body_to_read(req: &HttpRequest, payload: web::Payload) -> Option<web::Payload> {
+    match *req.method() {
+        Method::GET | Method::HEAD | Method::OPTIONS => None,
+        _ => Some(payload),
+    }
 }
 
 async fn route(
