@@ -14,6 +14,9 @@ use serde::Deserialize;
 
 use crate::listen::ListenAddr;
 
+mod tls;
+pub use tls::{valid_sni_name, CertConfig, Http2Config, TlsConfig};
+
 /// The embedded default configuration (`config.toml` at the repo root).
 pub const DEFAULT_TOML: &str = include_str!("../config.toml");
 
@@ -37,6 +40,10 @@ pub struct Config {
     pub origin: OriginConfig,
     /// `[purge]`: dropping objects on demand.
     pub purge: PurgeConfig,
+    /// `[tls]`: the HTTPS listener and its certificates.
+    pub tls: TlsConfig,
+    /// `[http2]`: HTTP/2 over TLS and h2c, and their limits.
+    pub http2: Http2Config,
 }
 
 /// `[purge]`.
@@ -283,6 +290,16 @@ fn value_at(text: &str, path: &str) -> Option<String> {
     Some(v.to_string())
 }
 
+/// A [`ConfigError::Invalid`] for `key = value`, with what is allowed.
+fn invalid(origin: &str, key: &str, value: &dyn std::fmt::Debug, allowed: &str) -> ConfigError {
+    ConfigError::Invalid {
+        origin: origin.to_string(),
+        key: key.to_string(),
+        value: format!("{value:?}"),
+        allowed: allowed.to_string(),
+    }
+}
+
 /// A rule, compiled.
 #[derive(Debug, Clone)]
 pub struct Rule {
@@ -410,6 +427,9 @@ impl Config {
         let dir = &config.cache.dir;
         if !dir.as_os_str().is_empty() && dir.is_relative() && !base.as_os_str().is_empty() {
             config.cache.dir = base.join(dir);
+        }
+        if !base.as_os_str().is_empty() {
+            config.tls.rebase(&base);
         }
         config.validate(&origin)?;
         Ok(config)
@@ -673,6 +693,8 @@ impl Config {
         if b.keep == 0 {
             return Err(invalid("build.keep", &b.keep, "at least 1"));
         }
+        self.tls.validate(origin)?;
+        self.http2.validate(origin)?;
         self.compile_rules(origin).map(|_| ())
     }
 

@@ -1,8 +1,8 @@
 //! cdn-edge: a static-asset CDN edge server.
 //!
 //! Module arrows point one way (see the README's architecture section):
-//! `server` → `edge` → `store` → `asset` → `http`. `config` and `manifest`
-//! are read by all; `http` depends on nothing of ours.
+//! `server` → `edge` → `store` → `asset` → `http`, and `server` → `tls`.
+//! `config` and `manifest` are read by all; `http` depends on nothing of ours.
 
 /// The git commit the binary was built from (short hash), or "unknown"
 /// (see `build.rs`).
@@ -34,3 +34,4 @@ pub mod server;
 pub mod store;
 #[cfg(test)]
 mod test_support;
+pub mod tls;

@@ -60,6 +60,10 @@ pub struct Ask<'a> {
     /// The request's cache directives (`Cache-Control`, or `Pragma:
     /// no-cache` without it, RFC 9111 §5.4).
     pub directives: &'a CacheControl,
+    /// The host the client asked for: HTTP/2's `:authority`, else `Host`.
+    pub authority: Option<&'a str>,
+    /// Whether the client came over TLS (`X-Forwarded-Proto: https`).
+    pub secure: bool,
 }
 
 impl Ask<'_> {

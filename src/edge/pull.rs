@@ -157,6 +157,7 @@ impl Origin {
         request::upstream(
             ask.headers,
             ask.peer,
+            ask.secure,
             strip_conditionals,
             validators,
             &self.rules.forwarding,
@@ -265,6 +266,7 @@ impl Origin {
                 let (me, memory, key) = (self.clone(), memory.clone(), key.clone());
                 let query = ask.query.map(str::to_string);
                 let (headers, peer) = (ask.headers.clone(), ask.peer);
+                let (authority, secure) = (ask.authority.map(str::to_string), ask.secure);
                 let stale = Some((entry.clone(), may_serve_on_error));
                 let names = (!meta.vary.is_empty()).then(|| meta.vary.clone());
                 actix_web::rt::spawn(async move {
@@ -274,6 +276,8 @@ impl Origin {
                         headers: &headers,
                         peer,
                         directives: &directives,
+                        authority: authority.as_deref(),
+                        secure,
                     };
                     me.fetch(&memory, &key, &ask, names, stale, DiskRead::Unread)
                         .await;

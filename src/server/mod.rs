@@ -4,11 +4,13 @@
 //! `handler` (dispatch) and `respond` (one asset → one response).
 
 pub mod bind;
+mod connection;
 pub mod cors;
 mod errors;
 mod file_body;
 mod handler;
 mod health;
+mod https;
 mod metrics;
 mod passthrough;
 mod purge;
@@ -32,6 +34,7 @@ use crate::origin::request::Forwarding;
 use crate::store::disk::DiskCache;
 use crate::store::memory::Admission;
 use crate::store::policy::Policy;
+use crate::tls::{SniResolver, Tls, TlsError};
 
 /// How long requests for a key skip coalescing after the origin answered
 /// it uncacheably (so they do not queue behind each other).
@@ -50,6 +53,10 @@ pub struct State {
     clock: Arc<Clock>,
     /// `POST /_edge/clock` may move it (`CDN_EDGE_TEST_CLOCK=1`).
     test_clock: bool,
+    /// HSTS and the redirect to HTTPS.
+    https: https::Https,
+    /// Requests one connection may have in flight (`http2.max_concurrent_streams`).
+    max_streams: u32,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -70,6 +77,9 @@ pub enum ServeError {
     /// The listen address does not resolve.
     #[error("server.listen = {addr}: {reason}")]
     Listen { addr: String, reason: String },
+    /// A TLS certificate or key cannot be used.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     /// The listen address cannot be bound.
     #[error(transparent)]
     Bind(#[from] bind::BindError),
@@ -80,8 +90,13 @@ pub enum ServeError {
 
 /// A bound server, not yet awaited.
 pub struct Started {
-    /// The addresses actually bound (port 0 resolved).
+    /// The plain HTTP addresses actually bound (port 0 resolved).
     pub addrs: Vec<SocketAddr>,
+    /// The HTTPS addresses actually bound.
+    pub tls_addrs: Vec<SocketAddr>,
+    /// The live certificates, for a reload to swap
+    /// ([`SniResolver::reload`]); `None` without `[tls]`.
+    pub tls: Option<Arc<SniResolver>>,
     /// The running server; await it to serve until shutdown.
     pub server: actix_web::dev::Server,
 }
@@ -94,6 +109,10 @@ pub struct Prepared {
     pub listen: Vec<SocketAddr>,
     workers: usize,
     shutdown_timeout: u64,
+    /// The TLS listener: its certificates and address.
+    tls: Option<(Tls, SocketAddr)>,
+    http2: crate::config::Http2Config,
+    handshake_timeout: Duration,
 }
 
 /// Builds the state, binds the listen addresses and starts the workers.
@@ -112,11 +131,22 @@ pub fn check(config: &Config) -> Result<Vec<SocketAddr>, ServeError> {
 }
 
 /// The certificates' check, run by `serve` and `check` alike before
-/// anything else is built. The TLS listener's certificates and keys
-/// (`[tls]`) are to be loaded and checked here, each error naming the file
-/// and the reason; there are none yet, so nothing is checked.
-fn certificates(_config: &Config) -> Result<(), ServeError> {
-    Ok(())
+/// anything else is built: the TLS listener's certificates and keys
+/// (`[tls]`) loaded, each error naming the file and the reason, and its
+/// address resolved.
+fn certificates(config: &Config) -> Result<Option<(Tls, SocketAddr)>, ServeError> {
+    if !config.tls.enabled() {
+        return Ok(None);
+    }
+    let tls = Tls::new(&config.tls)?;
+    let Some(addr) = config.tls.listen_addr() else {
+        return Err(ServeError::Tls(TlsError::File {
+            key: "tls.listen".into(),
+            path: config.tls.listen.clone().into(),
+            reason: "does not resolve to an address".into(),
+        }));
+    };
+    Ok(Some((tls, addr)))
 }
 
 /// Builds everything `serve` needs from `config`, without binding: every
@@ -124,7 +154,7 @@ fn certificates(_config: &Config) -> Result<(), ServeError> {
 /// address that cannot be bound, is found here.
 pub fn prepare(config: &Config) -> Result<Prepared, ServeError> {
     config.validate("config")?;
-    certificates(config)?;
+    let tls = certificates(config)?;
     let listen = config
         .server
         .listen
@@ -217,9 +247,13 @@ pub fn prepare(config: &Config) -> Result<Prepared, ServeError> {
     )
     .map_err(ServeError::Root)?;
     let edge = Arc::new(edge);
+    let (tls, tls_listen) = match tls {
+        Some((t, a)) => (Some(t), Some(a)),
+        None => (None, None),
+    };
     let path = |p: &String| Some(p.clone()).filter(|p| !p.is_empty());
     let state = web::Data::new(State {
-        metrics: metrics::Metrics::new(edge.clone()),
+        metrics: metrics::Metrics::new(edge.clone(), tls.as_ref().map(|t| t.stats.clone())),
         edge,
         cors: cors::Cors::new(&config.cors),
         health_path: path(&config.server.health_path),
@@ -228,12 +262,23 @@ pub fn prepare(config: &Config) -> Result<Prepared, ServeError> {
         purge_path: config.purge.path.clone(),
         clock,
         test_clock: Clock::settable(),
+        https: https::Https {
+            hsts: Some(&config.tls.hsts)
+                .filter(|h| !h.is_empty() && tls.is_some())
+                .and_then(|h| HeaderValue::from_str(h).ok()),
+            redirect: config.tls.redirect_http && tls.is_some(),
+            port: Default::default(),
+        },
+        max_streams: config.http2.max_concurrent_streams,
     });
     Ok(Prepared {
         state,
         listen,
         workers: config.worker_count(),
         shutdown_timeout: config.server.shutdown_timeout_secs,
+        tls: tls.zip(tls_listen),
+        http2: config.http2.clone(),
+        handshake_timeout: Duration::from_millis(config.tls.handshake_timeout_ms),
     })
 }
 
@@ -242,7 +287,10 @@ impl Prepared {
     pub fn bind(self) -> Result<Started, ServeError> {
         let listeners = bind::bind(&self.listen)?;
         let state = self.state;
+        let app_state = state.clone();
+        let h2 = &self.http2;
         let mut server = HttpServer::new(move || {
+            let state = &app_state;
             // This factory runs once per worker thread: each gets its own counters.
             App::new()
                 .app_data(state.clone())
@@ -250,16 +298,52 @@ impl Prepared {
                 .default_service(web::to(handler::handle))
         })
         .workers(self.workers)
-        .shutdown_timeout(self.shutdown_timeout);
+        .shutdown_timeout(self.shutdown_timeout)
+        // Responses are written whole; Nagle would hold the last segment of
+        // each back for the client's delayed ACK (tens of ms per request).
+        .tcp_nodelay(true)
+        .on_connect(connection::on_connect(
+            self.tls.as_ref().map(|(t, _)| t.stats.clone()),
+        ))
+        .h2_initial_window_size(h2.initial_stream_window)
+        .h2_initial_connection_window_size(h2.initial_connection_window)
+        .tls_handshake_timeout(self.handshake_timeout);
         for l in listeners {
             let addr = l.local_addr().map_err(ServeError::Run)?;
-            server = server
-                .listen(l)
-                .map_err(|source| bind::BindError { addr, source })?;
+            server = if h2.h2c {
+                server.listen_auto_h2c(l)
+            } else {
+                server.listen(l)
+            }
+            .map_err(|source| bind::BindError { addr, source })?;
         }
-        let addrs = server.addrs();
+        let resolver = match self.tls {
+            Some((tls, addr)) => {
+                let l = bind::bind(&[addr])?
+                    .pop()
+                    .ok_or_else(|| ServeError::Run(std::io::ErrorKind::AddrNotAvailable.into()))?;
+                server = server
+                    .listen_rustls_0_23(l, tls.server_config)
+                    .map_err(|source| bind::BindError { addr, source })?;
+                Some(tls.resolver)
+            }
+            None => None,
+        };
+        let (mut addrs, mut tls_addrs) = (Vec::new(), Vec::new());
+        for (a, scheme) in server.addrs_with_scheme() {
+            if scheme == "https" {
+                tls_addrs.push(a);
+            } else {
+                addrs.push(a);
+            }
+        }
+        if let Some(a) = tls_addrs.first() {
+            let _ = state.https.port.set(a.port());
+        }
         Ok(Started {
             addrs,
+            tls_addrs,
+            tls: resolver,
             server: server.run(),
         })
     }
@@ -279,6 +363,9 @@ pub async fn run(config: &Config) -> Result<(), ServeError> {
     let started = start(config)?;
     for addr in &started.addrs {
         tracing::info!(root = %config.server.root.display(), "listening on http://{addr}");
+    }
+    for addr in &started.tls_addrs {
+        tracing::info!("listening on https://{addr}");
     }
     started.server.await.map_err(ServeError::Run)?;
     tracing::info!("shut down");
