@@ -1,16 +1,18 @@
 //! The command line: subcommands and their flags (clap). Flags override the
 //! config file; the file overrides built-in defaults.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, ConfigError};
+use crate::listen::ListenAddr;
 
 /// A static-asset CDN edge server.
+///
+/// Without a subcommand, prints this help on stderr and exits 2.
 #[derive(Debug, Parser)]
-#[command(name = "cdn-edge", version, about)]
+#[command(name = "cdn-edge", version = crate::VERSION, about)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -22,6 +24,9 @@ pub struct Cli {
 pub enum Command {
     /// Serve the static root over HTTP.
     Serve(ServeArgs),
+    /// Check the configuration as `serve` would, without serving: exit 0
+    /// and print "ok", or exit 2 with the reason.
+    Check(ServeArgs),
     /// Fingerprint, rewrite CSS references, precompress and write manifest.json.
     Build(BuildArgs),
     /// Drop objects from every node's cache (PURGE / POST /_purge).
@@ -152,9 +157,10 @@ pub struct ServeArgs {
     /// used: serve ./static on 127.0.0.1:8080.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Address to listen on, overriding server.listen (port 0 picks a free port).
+    /// Address to listen on, overriding server.listen: host:port, where host
+    /// may be a name (localhost:8080); port 0 picks a free port.
     #[arg(long, value_name = "ADDR")]
-    pub listen: Option<SocketAddr>,
+    pub listen: Option<ListenAddr>,
     /// Directory to serve, overriding server.root.
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
@@ -173,8 +179,8 @@ impl ServeArgs {
     /// The effective configuration: file (or embedded default), then flags.
     pub fn config(&self) -> Result<Config, ConfigError> {
         let mut c = Config::load(self.config.as_deref())?;
-        if let Some(l) = self.listen {
-            c.server.listen = l;
+        if let Some(l) = &self.listen {
+            c.server.listen = l.clone();
         }
         if let Some(r) = &self.root {
             c.server.root = r.clone();

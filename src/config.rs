@@ -13,7 +13,11 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 
 mod log;
+use crate::listen::ListenAddr;
 pub use log::{AccessFormat, AccessTarget, LogConfig};
+
+mod tls;
+pub use tls::{valid_sni_name, CertConfig, Http2Config, TlsConfig};
 
 /// The embedded default configuration (`config.toml` at the repo root).
 pub const DEFAULT_TOML: &str = include_str!("../config.toml");
@@ -40,6 +44,10 @@ pub struct Config {
     pub purge: PurgeConfig,
     /// `[log]`: the access log.
     pub log: LogConfig,
+    /// `[tls]`: the HTTPS listener and its certificates.
+    pub tls: TlsConfig,
+    /// `[http2]`: HTTP/2 over TLS and h2c, and their limits.
+    pub http2: Http2Config,
 }
 
 /// `[purge]`.
@@ -162,8 +170,8 @@ impl Default for BuildConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
-    /// Address to listen on.
-    pub listen: SocketAddr,
+    /// Address to listen on: `host:port`, a host name resolved at start.
+    pub listen: ListenAddr,
     /// The static root.
     pub root: PathBuf,
     /// Worker threads; 0 means one per core.
@@ -247,6 +255,9 @@ pub struct CacheControlConfig {
     pub immutable: String,
     /// For every other file.
     pub revalidate: String,
+    /// Regular expressions over file names that mark them fingerprinted
+    /// (see `fingerprint::patterns`); replaces the defaults when set.
+    pub fingerprint_patterns: Vec<String>,
 }
 
 /// `[cors]`.
@@ -290,6 +301,16 @@ fn value_at(text: &str, path: &str) -> Option<String> {
     Some(v.to_string())
 }
 
+/// A [`ConfigError::Invalid`] for `key = value`, with what is allowed.
+fn invalid(origin: &str, key: &str, value: &dyn std::fmt::Debug, allowed: &str) -> ConfigError {
+    ConfigError::Invalid {
+        origin: origin.to_string(),
+        key: key.to_string(),
+        value: format!("{value:?}"),
+        allowed: allowed.to_string(),
+    }
+}
+
 /// A rule, compiled.
 #[derive(Debug, Clone)]
 pub struct Rule {
@@ -304,7 +325,7 @@ pub struct Rule {
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)).into(),
             root: PathBuf::from("static"),
             workers: 0,
             health_path: "/healthz".into(),
@@ -351,6 +372,10 @@ impl Default for CacheControlConfig {
         Self {
             immutable: "public, max-age=31536000, immutable".into(),
             revalidate: "public, no-cache".into(),
+            fingerprint_patterns: crate::fingerprint::patterns::DEFAULT
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         }
     }
 }
@@ -390,18 +415,6 @@ pub enum ConfigError {
     },
 }
 
-impl ConfigError {
-    /// A value of `key` (in the file named `origin`) that is not allowed.
-    fn invalid(origin: &str, key: &str, value: &dyn std::fmt::Debug, allowed: &str) -> Self {
-        ConfigError::Invalid {
-            origin: origin.to_string(),
-            key: key.to_string(),
-            value: format!("{value:?}"),
-            allowed: allowed.to_string(),
-        }
-    }
-}
-
 impl Config {
     /// Loads `path`, or the embedded default when `None`. Relative paths in
     /// a file resolve against the file's directory.
@@ -430,6 +443,9 @@ impl Config {
             config.cache.dir = base.join(dir);
         }
         config.log.resolve(&base);
+        if !base.as_os_str().is_empty() {
+            config.tls.rebase(&base);
+        }
         config.validate(&origin)?;
         Ok(config)
     }
@@ -474,7 +490,7 @@ impl Config {
     /// Checks values that have the right type but may not be allowed.
     pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
         let invalid = |key: &str, value: &dyn std::fmt::Debug, allowed: &str| {
-            ConfigError::invalid(origin, key, value, allowed)
+            invalid(origin, key, value, allowed)
         };
         if self.server.workers > 1024 {
             return Err(invalid(
@@ -536,13 +552,17 @@ impl Config {
                 ));
             }
         }
+        self.compile_fingerprints(origin)?;
         for (i, o) in self.cors.allow_origins.iter().enumerate() {
-            let ok = o == "*"
-                || ((o.starts_with("http://") || o.starts_with("https://"))
-                    && !o.ends_with('/')
-                    && HeaderValue::from_str(o).is_ok());
-            if !ok {
-                return Err(invalid(&format!("cors.allow_origins[{i}]"), o, "\"*\" or an origin like \"https://www.example.com\" (scheme and host, no path)"));
+            if o == "*" {
+                continue;
+            }
+            if let Err(why) = crate::http::cors_origin::OriginPattern::parse(o) {
+                return Err(invalid(
+                    &format!("cors.allow_origins[{i}]"),
+                    o,
+                    &format!("{why}; allowed: \"*\", an origin like \"https://www.example.com\", or \"https://*.example.com\" (`*` = one label)"),
+                ));
             }
         }
         if !matches!(self.cache.admission.as_str(), "second-hit" | "always") {
@@ -690,7 +710,29 @@ impl Config {
             return Err(invalid("build.keep", &b.keep, "at least 1"));
         }
         self.log.validate(origin)?;
+        self.tls.validate(origin)?;
+        self.http2.validate(origin)?;
         self.compile_rules(origin).map(|_| ())
+    }
+
+    /// `cache_control.fingerprint_patterns`, compiled (checked by `validate`).
+    pub fn fingerprints(&self) -> Result<crate::fingerprint::Patterns, ConfigError> {
+        self.compile_fingerprints("config")
+    }
+
+    /// Compiles the fingerprint patterns; errors name `origin`, the pattern
+    /// and what is wrong with it.
+    fn compile_fingerprints(
+        &self,
+        origin: &str,
+    ) -> Result<crate::fingerprint::Patterns, ConfigError> {
+        let list = &self.cache_control.fingerprint_patterns;
+        crate::fingerprint::Patterns::new(list).map_err(|e| ConfigError::Invalid {
+            origin: origin.to_string(),
+            key: format!("cache_control.fingerprint_patterns[{}]", e.index),
+            value: format!("{:?}", list[e.index]),
+            allowed: format!("a regular expression over file names ({})", e.message),
+        })
     }
 
     /// The `[[rules]]`, compiled (they were checked by `validate`).
@@ -783,6 +825,10 @@ mod tests {
         assert_eq!(c.cache.memory_bytes, d.cache.memory_bytes);
         assert_eq!(c.cache_control.immutable, d.cache_control.immutable);
         assert_eq!(c.cors.allow_origins, d.cors.allow_origins);
+        assert_eq!(
+            c.cache_control.fingerprint_patterns,
+            d.cache_control.fingerprint_patterns
+        );
     }
 
     #[test]

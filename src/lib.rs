@@ -1,8 +1,21 @@
 //! cdn-edge: a static-asset CDN edge server.
 //!
 //! Module arrows point one way (see the README's architecture section):
-//! `server` → `edge` → `store` → `asset` → `http`. `config` and `manifest`
-//! are read by all; `http` depends on nothing of ours.
+//! `server` → `edge` → `store` → `asset` → `http`, and `server` → `tls`.
+//! `config` and `manifest` are read by all; `http` depends on nothing of ours.
+
+/// The git commit the binary was built from (short hash), or "unknown"
+/// (see `build.rs`).
+pub const GIT_COMMIT: &str = env!("CDN_EDGE_GIT_COMMIT");
+
+/// What `--version` prints after the name: the package version and the
+/// commit.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("CDN_EDGE_GIT_COMMIT"),
+    ")"
+);
 
 pub mod asset;
 pub mod build;
@@ -13,6 +26,7 @@ pub mod edge;
 pub mod fingerprint;
 pub mod fsutil;
 pub mod http;
+pub mod listen;
 pub mod manifest;
 pub mod origin;
 pub mod precompress;
@@ -20,3 +34,4 @@ pub mod server;
 pub mod store;
 #[cfg(test)]
 mod test_support;
+pub mod tls;

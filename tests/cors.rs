@@ -85,15 +85,21 @@ fn unlisted_origin_gets_no_acao_but_vary_origin() {
         "http://app.example.com",
         "null",
     ] {
-        let r = s.get_h("/plain.txt", &[("Origin", o)]);
-        assert_eq!(r.status, 200);
-        assert!(
-            r.header("access-control-allow-origin").is_none(),
-            "{o}: {}",
-            r.summary()
-        );
-        assert!(r.vary_contains("origin"), "{o}: {}", r.summary());
+        assert_denied(&s, o);
     }
+}
+
+/// A request from `o` gets no `Access-Control-Allow-Origin`, but the
+/// answer still says `Vary: Origin`.
+fn assert_denied(s: &Server, o: &str) {
+    let r = s.get_h("/plain.txt", &[("Origin", o)]);
+    assert_eq!(r.status, 200);
+    assert!(
+        r.header("access-control-allow-origin").is_none(),
+        "{o}: {}",
+        r.summary()
+    );
+    assert!(r.vary_contains("origin"), "{o}: {}", r.summary());
 }
 
 #[test]
@@ -225,5 +231,102 @@ fn plain_options_gives_allow() {
         assert_eq!(r.status, 204, "{p}: {}", r.summary());
         assert_eq!(allow_set(&r), vec!["GET", "HEAD", "OPTIONS"], "{p}");
         assert!(r.body.is_empty(), "{p}: {}", r.summary());
+    }
+}
+
+#[test]
+fn a_wildcard_origin_allows_exactly_one_label() {
+    let f = Fixture::new();
+    let s = Server::start(
+        &f.root,
+        &config_with("[cors]\nallow_origins = [\"https://*.example.com\"]\n"),
+    );
+    for o in ["https://a.example.com", "https://cdn-2.example.com"] {
+        let r = s.get_h("/plain.txt", &[("Origin", o)]);
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            r.header_all("access-control-allow-origin"),
+            vec![o],
+            "{o}: {}",
+            r.summary()
+        );
+        assert!(r.vary_contains("origin"), "{}", r.summary());
+        let r = s.req(
+            "OPTIONS",
+            "/plain.txt",
+            &[("Origin", o), ("Access-Control-Request-Method", "GET")],
+        );
+        assert_eq!(r.status, 204, "{}", r.summary());
+        assert_eq!(r.header("access-control-allow-origin"), Some(o));
+        assert!(r.has("access-control-allow-methods"), "{}", r.summary());
+    }
+    for o in [
+        "https://a.b.example.com",
+        "https://example.com",
+        "http://a.example.com",
+        "https://a.example.com:8443",
+        "https://a.example.com.evil.com",
+        "https://evilexample.com",
+        "null",
+    ] {
+        assert_denied(&s, o);
+        let r = s.req(
+            "OPTIONS",
+            "/plain.txt",
+            &[("Origin", o), ("Access-Control-Request-Method", "GET")],
+        );
+        assert!(
+            !r.has("access-control-allow-origin"),
+            "{o}: {}",
+            r.summary()
+        );
+        assert!(
+            !r.has("access-control-allow-methods"),
+            "{o}: {}",
+            r.summary()
+        );
+    }
+}
+
+#[test]
+fn wildcards_and_exact_origins_mix() {
+    let f = Fixture::new();
+    let s = Server::start(
+        &f.root,
+        &config_with(&format!(
+            "[cors]\nallow_origins = [\"https://*.cdn.test\", \"{ORIGIN}\"]\n"
+        )),
+    );
+    for o in ["https://eu.cdn.test", ORIGIN] {
+        let r = s.get_h("/plain.txt", &[("Origin", o)]);
+        assert_eq!(r.header("access-control-allow-origin"), Some(o));
+    }
+    let r = s.get_h("/plain.txt", &[("Origin", "https://x.app.example.com")]);
+    assert!(!r.has("access-control-allow-origin"), "{}", r.summary());
+}
+
+#[test]
+fn malformed_origin_patterns_are_refused_at_start() {
+    let f = Fixture::new();
+    for bad in [
+        "https://*example.com",
+        "https://a.*.example.com",
+        "https://**.example.com",
+        "https://*.com",
+        "*.example.com",
+        "https://*.example.com/",
+        "https://www.example.com/app",
+    ] {
+        let (status, stderr) = run_config_expect_exit(
+            &f.root,
+            &format!("[cors]\nallow_origins = [\"https://ok.example.com\", \"{bad}\"]\n"),
+        );
+        assert_eq!(status.code(), Some(2), "{bad}: {stderr}");
+        let lines = nonempty_lines(&stderr);
+        assert_eq!(lines.len(), 1, "{bad}: {stderr}");
+        assert!(
+            lines[0].contains("cors.allow_origins[1]") && lines[0].contains(bad),
+            "{bad}: {stderr}"
+        );
     }
 }

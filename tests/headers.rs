@@ -206,7 +206,9 @@ fn fingerprinted_names_are_immutable_others_revalidate() {
     f.write("font.0123456789abcdef.woff2", b"wOF2fake");
     f.write("deep/dir/chunk.deadbeef.js", b"chunk");
     f.write("short.3f2a9c1.js", b"seven hex digits is not a fingerprint");
-    f.write("nothex.3f2a9c1z.js", b"not hex");
+    // Not hex, and 9 characters: no bundler's hash either (8 characters
+    // mixing letters and digits, `app.3f2a9c1z.js`, would be SvelteKit's).
+    f.write("nothex.3f2a9c1zz.js", b"not hex");
     let s = start(&f);
     for p in [
         "/app.3f2a9c1b7d.js",
@@ -222,7 +224,7 @@ fn fingerprinted_names_are_immutable_others_revalidate() {
         "/plain.txt",
         "/index.html",
         "/short.3f2a9c1.js",
-        "/nothex.3f2a9c1z.js",
+        "/nothex.3f2a9c1zz.js",
     ] {
         let r = s.get(p);
         assert_eq!(r.status, 200, "{p}");

@@ -98,7 +98,7 @@ impl LogConfig {
     /// Checks the values; errors name the key.
     pub(super) fn validate(&self, origin: &str) -> Result<(), ConfigError> {
         let invalid = |key: &str, value: &dyn std::fmt::Debug, allowed: &str| {
-            ConfigError::invalid(origin, key, value, allowed)
+            super::invalid(origin, key, value, allowed)
         };
         if self.access.is_empty() {
             return Err(invalid(

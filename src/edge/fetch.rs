@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use actix_web::http::header::HeaderValue;
 
+use super::persist::DiskRead;
 use super::pull::{Job, Origin, Pulled};
 use super::variants::{self, Marker};
 use super::{CacheStatus, Entry, Memory, Served, Source};
@@ -29,12 +30,13 @@ impl Origin {
         memory: &Memory,
         job: &Job<'_>,
         stale: Option<(Arc<Entry>, bool)>,
+        read: DiskRead,
     ) -> Outcome<Pulled> {
         // Lookup, disk: after a restart or an eviction from memory the
         // disk may hold it. Fresh → served; stale → revalidated.
         let mut stale = stale;
         if stale.is_none() {
-            if let Some(entry) = self.read_disk(memory, job.flight).await {
+            if let Some(entry) = self.read_disk(memory, job.flight, read).await {
                 let Source::Pulled(meta) = &entry.source else {
                     unreachable!("disk holds pulled entries")
                 };

@@ -39,7 +39,7 @@ impl Edge {
                         let Some(v) = f.headers.get(name).and_then(|v| v.to_str().ok()) else {
                             continue;
                         };
-                        let host = ask.headers.get("host").and_then(|h| h.to_str().ok());
+                        let host = ask.authority;
                         if let Some(k) = same_origin_key(v, origin.client().base(), host) {
                             self.purge(&k).await;
                         }

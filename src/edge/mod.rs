@@ -22,6 +22,8 @@ mod pull;
 mod storing;
 mod variants;
 
+use persist::DiskRead;
+
 use std::net::IpAddr;
 use std::ops::Deref;
 use std::path::Path;
@@ -39,6 +41,7 @@ use crate::http::syntax::list_field;
 use crate::origin::client::{FetchError, Fetched};
 use crate::origin::pull::PulledMeta;
 use crate::origin::timing::UpstreamTime;
+use crate::store::disk::DiskCache;
 use crate::store::local::{Found, LocalStore, Stamp};
 use crate::store::memory::{Admission, MemoryCache, Weigh};
 use crate::store::policy::Policy;
@@ -62,6 +65,10 @@ pub struct Ask<'a> {
     /// Where the time of origin exchanges made for this request adds up
     /// (for the access log); `None` for the node's own background fetches.
     pub upstream: Option<&'a UpstreamTime>,
+    /// The host the client asked for: HTTP/2's `:authority`, else `Host`.
+    pub authority: Option<&'a str>,
+    /// Whether the client came over TLS (`X-Forwarded-Proto: https`).
+    pub secure: bool,
 }
 
 impl Ask<'_> {
@@ -204,6 +211,9 @@ struct Entry {
     source: Source,
     /// Its encodings are queued, being made, or made (see `compress`).
     compress_queued: std::sync::atomic::AtomicBool,
+    /// Generation of the disk-cache entry holding this very version (0:
+    /// none known), so encodings made after an eviction still reach it.
+    disk_generation: AtomicU64,
 }
 
 impl Entry {
@@ -212,6 +222,7 @@ impl Entry {
             asset,
             source,
             compress_queued: Default::default(),
+            disk_generation: AtomicU64::new(0),
         }
     }
 }
@@ -342,9 +353,36 @@ impl Edge {
                 }
             }
         }
-        let found = self.load_local(key).await?;
+        // Pulled, not in memory: when the kernel's caches tell without I/O
+        // that the root has no such file and what the disk cache holds, no
+        // trip to the blocking pool is needed (`store::nowait`).
+        if let Some(origin) = &self.origin {
+            if self.local.known_absent(key.path()) {
+                let read = match origin.disk() {
+                    None => Some(DiskRead::Absent),
+                    Some(d) => d
+                        .get_cached(&pull::memory_key(key, ask.query))
+                        .map(|found| match found {
+                            Some((record, parts, g)) => DiskRead::Found(record, parts, g),
+                            None => DiskRead::Absent,
+                        }),
+                };
+                if let Some(read) = read {
+                    return Ok(origin.miss(&self.memory, key, ask, None, read).await);
+                }
+            }
+        }
+        // Else the same trip to the blocking pool that finds the root
+        // without the file reads the pulled object from disk.
+        let disk = self.origin.as_ref().and_then(|o| {
+            let k = pull::memory_key(key, ask.query);
+            o.disk().map(|d| (d.clone(), k))
+        });
+        let (found, read) = self.load_local(key, disk).await?;
         match (found, &self.origin) {
-            (Lookup::NotFound, Some(origin)) => Ok(origin.miss(&self.memory, key, ask, None).await),
+            (Lookup::NotFound, Some(origin)) => {
+                Ok(origin.miss(&self.memory, key, ask, None, read).await)
+            }
             (found, _) => Ok(found),
         }
     }
@@ -372,17 +410,30 @@ impl Edge {
         self.epoch.elapsed().as_millis() as u64
     }
 
-    async fn load_local(&self, key: &Key) -> Result<Lookup, EdgeError> {
+    /// Loads `key` from the static root; when it is not there and `disk`
+    /// is given, reads that disk cache's key too, in the same blocking task.
+    async fn load_local(
+        &self,
+        key: &Key,
+        disk: Option<(Arc<DiskCache>, String)>,
+    ) -> Result<(Lookup, DiskRead), EdgeError> {
         let local = self.local.clone();
         let (path, dir) = (key.path().to_string(), key.trailing_slash);
-        let found = tokio::task::spawn_blocking(move || local.load(&path, dir))
-            .await
-            .map_err(|_| EdgeError::Shutdown)?
-            .map_err(|source| EdgeError::Io {
-                key: key.path().to_string(),
-                source,
-            })?;
-        Ok(match found {
+        let (found, read) = tokio::task::spawn_blocking(move || {
+            let found = local.load(&path, dir);
+            let read = match (&found, disk) {
+                (Ok(Found::NotFound), Some((disk, k))) => DiskRead::of(&disk, &k),
+                _ => DiskRead::Unread,
+            };
+            (found, read)
+        })
+        .await
+        .map_err(|_| EdgeError::Shutdown)?;
+        let found = found.map_err(|source| EdgeError::Io {
+            key: key.path().to_string(),
+            source,
+        })?;
+        let lookup = match found {
             Found::Asset(asset, stamp) => {
                 let on_disk = asset
                     .representations()
@@ -402,7 +453,8 @@ impl Edge {
             }
             Found::Directory => Lookup::Directory,
             Found::NotFound => Lookup::NotFound,
-        })
+        };
+        Ok((lookup, read))
     }
 
     /// The origin's traffic counters, when there is an origin.

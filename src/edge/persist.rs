@@ -13,17 +13,56 @@ use crate::asset::{Asset, Body, Coding};
 use crate::origin::pull::{DiskMeta, PulledMeta};
 use crate::store::disk::DiskCache;
 
+/// What a lookup already read from the disk cache for the key it misses,
+/// so the fetch that follows does not read it again.
+pub(crate) enum DiskRead {
+    /// Not read: the fetch reads it.
+    Unread,
+    /// Read: the disk does not hold the key (or holds it damaged).
+    Absent,
+    /// Read: the record, its parts and the entry's generation.
+    Found(DiskMeta, Vec<Bytes>, u64),
+}
+
+impl DiskRead {
+    /// Reads `memory_key` (blocking: on the blocking pool only).
+    pub(super) fn of(disk: &DiskCache, memory_key: &str) -> DiskRead {
+        match disk.get_versioned(memory_key) {
+            Some((record, parts, generation)) => DiskRead::Found(record, parts, generation),
+            None => DiskRead::Absent,
+        }
+    }
+}
+
 impl Origin {
-    /// Reads `memory_key` from the disk cache and puts it back in memory,
-    /// with the encodings stored beside it (never made again); an object
-    /// stored before its encodings were made gets them in the background.
-    pub(super) async fn read_disk(&self, memory: &Memory, memory_key: &str) -> Option<Arc<Entry>> {
-        let disk = self.disk.clone()?;
-        let key = memory_key.to_string();
-        let (record, parts): (DiskMeta, Vec<bytes::Bytes>) =
-            tokio::task::spawn_blocking(move || disk.get(&key))
-                .await
-                .ok()??;
+    /// The disk cache, when there is one.
+    pub(super) fn disk(&self) -> Option<&Arc<DiskCache>> {
+        self.disk.as_ref()
+    }
+
+    /// Reads `memory_key` from the disk cache (unless `read` already did)
+    /// and puts it back in memory, with the encodings stored beside it
+    /// (never made again); an object stored before its encodings were made
+    /// gets them in the background.
+    pub(super) async fn read_disk(
+        &self,
+        memory: &Memory,
+        memory_key: &str,
+        read: DiskRead,
+    ) -> Option<Arc<Entry>> {
+        let read = match read {
+            DiskRead::Unread => {
+                let disk = self.disk.clone()?;
+                let key = memory_key.to_string();
+                tokio::task::spawn_blocking(move || DiskRead::of(&disk, &key))
+                    .await
+                    .ok()?
+            }
+            read => read,
+        };
+        let DiskRead::Found(record, parts, generation) = read else {
+            return None;
+        };
         let mut parts = parts.into_iter();
         let body = parts.next()?;
         let encodings: Vec<(Coding, bytes::Bytes)> = record
@@ -40,7 +79,10 @@ impl Origin {
             &record.path,
             &fetched.body,
             meta,
-            encodings,
+            super::storing::OnDisk {
+                encodings,
+                generation,
+            },
         );
         Some(served.0)
     }
@@ -73,20 +115,43 @@ impl Origin {
 }
 
 /// Writes a stored response to the disk cache (atomic; awaited, so an
-/// object a client received survives a restart). Failures are logged.
-pub(super) async fn write(disk: &Arc<DiskCache>, key: &str, record: DiskMeta, parts: Vec<Bytes>) {
+/// object a client received survives a restart); returns the entry's
+/// generation (0 if not stored). Failures are logged.
+pub(super) async fn write(
+    disk: &Arc<DiskCache>,
+    key: &str,
+    record: DiskMeta,
+    parts: Vec<Bytes>,
+) -> u64 {
     let (disk, owned) = (disk.clone(), key.to_string());
-    if let Err(e) = tokio::task::spawn_blocking(move || put(&disk, &owned, &record, &parts)).await {
-        tracing::warn!("disk cache write {key}: {e}");
-    }
+    tokio::task::spawn_blocking(move || put(&disk, &owned, &record, &parts, 0))
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!("disk cache write {key}: {e}");
+            0
+        })
 }
 
-/// The same, blocking (for the compression threads). Failures are logged.
-pub(super) fn put(disk: &DiskCache, key: &str, record: &DiskMeta, parts: &[Bytes]) {
+/// The same, blocking (for the compression threads); with `over` not 0,
+/// only over that generation of the entry. Failures are logged.
+pub(super) fn put(
+    disk: &DiskCache,
+    key: &str,
+    record: &DiskMeta,
+    parts: &[Bytes],
+    over: u64,
+) -> u64 {
     let slices: Vec<&[u8]> = parts.iter().map(|b| b.as_ref()).collect();
-    if let Err(e) = disk.put(key, record, &slices) {
-        tracing::warn!("disk cache write {key}: {e}");
-    }
+    let stored = match over {
+        0 => disk.put_versioned(key, record, &slices),
+        g => disk.put_over(key, g, record, &slices),
+    };
+    stored
+        .unwrap_or_else(|e| {
+            tracing::warn!("disk cache write {key}: {e}");
+            None
+        })
+        .unwrap_or(0)
 }
 
 /// What the disk keeps of an asset held in memory: its record (naming the
@@ -108,13 +173,22 @@ pub(super) fn parts_of(
     };
     let mut parts = vec![body(Coding::Identity)?];
     let mut record = DiskMeta::of(meta, path);
-    for (coding, name) in [(Coding::Br, "br"), (Coding::Gzip, "gzip")] {
+    for coding in [Coding::Br, Coding::Gzip] {
         if let Some(b) = body(coding) {
             parts.push(b);
-            record.encodings.push(name.to_string());
+            record.encodings.push(coding_name(coding).to_string());
         }
     }
     Some((record, parts))
+}
+
+/// The name a stored part's coding goes by in its record.
+pub(super) fn coding_name(coding: Coding) -> &'static str {
+    match coding {
+        Coding::Br => "br",
+        Coding::Gzip => "gzip",
+        Coding::Identity => "identity",
+    }
 }
 
 /// The coding a stored part is named by.

@@ -18,6 +18,7 @@ use std::time::{Duration, SystemTime};
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::compress::{self, Compressor};
+use super::persist::DiskRead;
 use super::variants;
 use super::{Ask, CacheStatus, Entry, Lookup, Memory, Served, Source};
 use crate::clock::Clock;
@@ -156,6 +157,7 @@ impl Origin {
         request::upstream(
             ask.headers,
             ask.peer,
+            ask.secure,
             strip_conditionals,
             validators,
             &self.rules.forwarding,
@@ -179,7 +181,10 @@ impl Origin {
                     Some(e) if matches!(e.source, Source::Pulled(_)) => {
                         self.serve_stored(memory, key, ask, e, &vkey).await
                     }
-                    _ => self.miss(memory, key, ask, Some(m.names.clone())).await,
+                    _ => {
+                        let names = Some(m.names.clone());
+                        self.miss(memory, key, ask, names, DiskRead::Unread).await
+                    }
                 }
             }
             Source::Pulled(_) => {
@@ -261,6 +266,7 @@ impl Origin {
                 let (me, memory, key) = (self.clone(), memory.clone(), key.clone());
                 let query = ask.query.map(str::to_string);
                 let (headers, peer) = (ask.headers.clone(), ask.peer);
+                let (authority, secure) = (ask.authority.map(str::to_string), ask.secure);
                 let stale = Some((entry.clone(), may_serve_on_error));
                 let names = (!meta.vary.is_empty()).then(|| meta.vary.clone());
                 actix_web::rt::spawn(async move {
@@ -271,8 +277,11 @@ impl Origin {
                         peer,
                         directives: &directives,
                         upstream: None,
+                        authority: authority.as_deref(),
+                        secure,
                     };
-                    me.fetch(&memory, &key, &ask, names, stale).await;
+                    me.fetch(&memory, &key, &ask, names, stale, DiskRead::Unread)
+                        .await;
                 });
                 OriginStats::bump(&self.stats.stale_served);
                 hit(CacheStatus::StaleRevalidating)
@@ -282,25 +291,35 @@ impl Origin {
             } => {
                 let names = (!meta.vary.is_empty()).then(|| meta.vary.clone());
                 let stale = Some((entry.clone(), may_serve_on_error));
-                self.fetch(memory, key, ask, names, stale).await
+                self.fetch(memory, key, ask, names, stale, DiskRead::Unread)
+                    .await
             }
             Verdict::MustRevalidate => {
                 let names = (!meta.vary.is_empty()).then(|| meta.vary.clone());
-                self.fetch(memory, key, ask, names, Some((entry.clone(), false)))
+                let stale = Some((entry.clone(), false));
+                self.fetch(memory, key, ask, names, stale, DiskRead::Unread)
                     .await
             }
         }
     }
 
     /// Nothing in memory answers the request (`names`: the URL is known to
-    /// vary on these headers, but not this variant).
+    /// vary on these headers, but not this variant; `read`: what the lookup
+    /// already read of the URL's own key from disk).
     pub(super) async fn miss(
         &self,
         memory: &Memory,
         key: &Key,
         ask: &Ask<'_>,
         names: Option<Vec<String>>,
+        read: DiskRead,
     ) -> Lookup {
+        // A read of the URL's key says nothing of a variant's.
+        let read = if names.is_some() {
+            DiskRead::Unread
+        } else {
+            read
+        };
         if ask.directives.only_if_cached {
             // The disk may still hold it.
             let primary = memory_key(key, ask.query);
@@ -308,7 +327,7 @@ impl Origin {
                 Some(n) => variants::key(&primary, n, ask.headers),
                 None => primary,
             };
-            return match self.read_disk(memory, &flight).await {
+            return match self.read_disk(memory, &flight, read).await {
                 Some(entry) => match &entry.source {
                     Source::Pulled(meta)
                         if self.verdict(meta, ask.directives, self.clock.now())
@@ -325,7 +344,7 @@ impl Origin {
                 None => Lookup::NotCached,
             };
         }
-        self.fetch(memory, key, ask, names, None).await
+        self.fetch(memory, key, ask, names, None, read).await
     }
 
     /// Phase "upstream", coalesced: fetches the request's object from the
@@ -338,6 +357,7 @@ impl Origin {
         ask: &Ask<'_>,
         names: Option<Vec<String>>,
         stale: Option<(Arc<Entry>, bool)>,
+        read: DiskRead,
     ) -> Lookup {
         let primary = memory_key(key, ask.query);
         let flight = match &names {
@@ -361,7 +381,7 @@ impl Origin {
             // A request that says no-store is passed through as it came.
             storing: !self.coalescer.passing(&flight) && !ask.directives.no_store,
         };
-        let work = || self.fetch_once(memory, &job, stale);
+        let work = || self.fetch_once(memory, &job, stale, read);
         let (mut pulled, role) = self.coalescer.run(flight.clone(), work).await;
         if role == Role::Waiter {
             OriginStats::bump(&self.stats.coalesced_waiters);
@@ -369,7 +389,10 @@ impl Origin {
             // differently: it is not this request's variant (§4.1).
             if let Pulled::Stored(s, _, stored_at) = &pulled {
                 if !s.is_variant_for(&primary, ask.headers, stored_at) {
-                    pulled = self.fetch_once(memory, &job, None).await.into_value();
+                    pulled = self
+                        .fetch_once(memory, &job, None, DiskRead::Unread)
+                        .await
+                        .into_value();
                 }
             }
         }

@@ -14,12 +14,21 @@ use super::{compress, store, Entry, Memory, Served, Source};
 use crate::asset::{Asset, Coding};
 use crate::origin::pull::{asset_of, DiskMeta, PulledMeta};
 
+/// What the disk cache holds of a version being kept in memory.
+pub(super) struct OnDisk {
+    /// Encodings stored beside the body (read back, never made again).
+    pub encodings: Vec<(Coding, bytes::Bytes)>,
+    /// The disk entry's generation; 0 when not on disk.
+    pub generation: u64,
+}
+
 impl Origin {
     /// Where the compression threads write an object's encodings once made.
     pub(super) fn persist_to(&self, path: &str) -> Option<Persist> {
         self.disk.as_ref().map(|disk| Persist {
             disk: disk.clone(),
             path: path.to_string(),
+            generation: 0,
         })
     }
 
@@ -33,11 +42,22 @@ impl Origin {
         body: &bytes::Bytes,
         meta: PulledMeta,
     ) -> Served {
+        let mut generation = 0;
         if let Some(disk) = &self.disk {
             let record = DiskMeta::of(&meta, path);
-            persist::write(disk, at, record, vec![body.clone()]).await;
+            generation = persist::write(disk, at, record, vec![body.clone()]).await;
         }
-        self.remember(memory, at, path, body, meta, Vec::new())
+        self.remember(
+            memory,
+            at,
+            path,
+            body,
+            meta,
+            OnDisk {
+                encodings: Vec::new(),
+                generation,
+            },
+        )
     }
 
     /// Keeps a stored response in memory as an asset, with `encodings`
@@ -50,8 +70,12 @@ impl Origin {
         path: &str,
         body: &bytes::Bytes,
         meta: PulledMeta,
-        encodings: Vec<(Coding, bytes::Bytes)>,
+        on_disk: OnDisk,
     ) -> Served {
+        let OnDisk {
+            encodings,
+            generation: disk_generation,
+        } = on_disk;
         let wanted = compress::wanted(path, &meta, body.len());
         let mut asset = asset_of(body, &meta, path, &self.rules.reading, wanted);
         let made = !encodings.is_empty();
@@ -64,6 +88,10 @@ impl Origin {
             asset,
             Source::Pulled(Box::new(meta)),
         );
+        served
+            .0
+            .disk_generation
+            .store(disk_generation, Ordering::Relaxed);
         if made {
             served.0.compress_queued.store(true, Ordering::Relaxed);
         } else if wanted {
@@ -100,16 +128,22 @@ impl Origin {
         )
         .with_last_modified_value(fresh.last_modified_value.clone())
         .expecting_encodings(old.expects_encodings());
+        let mut generation = 0;
         if let (Some(disk), Some((record, parts))) =
             (&self.disk, persist::parts_of(&asset, &meta, path))
         {
-            persist::write(disk, at, record, parts).await;
+            generation = persist::write(disk, at, record, parts).await;
         }
-        store(
+        let served = store(
             memory,
             at.to_string(),
             asset,
             Source::Pulled(Box::new(meta)),
-        )
+        );
+        served
+            .0
+            .disk_generation
+            .store(generation, Ordering::Relaxed);
+        served
     }
 }

@@ -10,6 +10,7 @@ pub mod accept_encoding;
 pub mod cache_control;
 pub mod client_ip;
 pub mod conditional;
+pub mod cors_origin;
 pub mod date;
 pub mod etag;
 pub mod forward;

@@ -41,12 +41,13 @@ fn internal() -> &'static DropList {
 }
 
 /// The headers to send the origin for a client's request with `client`
-/// headers from `peer`. `strip_conditionals` keeps the client's
+/// headers from `peer`, over TLS when `secure`. `strip_conditionals` keeps the client's
 /// conditionals and `Range` back; `validators` (the stored response's, when
 /// revalidating) are added.
 pub fn upstream(
     client: &HeaderMap,
     peer: Option<IpAddr>,
+    secure: bool,
     strip_conditionals: bool,
     validators: &[(HeaderName, HeaderValue)],
     f: &Forwarding,
@@ -61,7 +62,7 @@ pub fn upstream(
         storing: strip_conditionals,
         via: Some(VIA),
         client_addr: addr.as_deref(),
-        proto: Some(f.proto),
+        proto: Some(if secure { "https" } else { f.proto }),
     };
     let pairs = client.iter().map(|(n, v)| (n.as_str(), v.as_bytes()));
     let mut out = HeaderMap::with_capacity(client.len() + 4);
@@ -116,7 +117,7 @@ mod tests {
             ("accept-encoding", "br"),
             ("x-cdn-edge-hop", "1"),
         ]);
-        let out = upstream(&client, None, true, &[], &fwd(&[]));
+        let out = upstream(&client, None, false, true, &[], &fwd(&[]));
         assert_eq!(all(&out, "x-multi"), ["1", "2"]);
         assert_eq!(all(&out, "user-agent"), ["curl/8"]);
         assert_eq!(all(&out, "cookie"), ["a=b"]);
@@ -135,16 +136,18 @@ mod tests {
         }
         assert_eq!(all(&out, "via"), ["1.1 cdn-edge"]);
         assert_eq!(all(&out, "x-forwarded-proto"), ["http"]);
+        let tls = upstream(&client, None, true, true, &[], &fwd(&[]));
+        assert_eq!(all(&tls, "x-forwarded-proto"), ["https"]);
     }
 
     #[test]
     fn via_and_forwarded_for_are_appended() {
         let client = h(&[("via", "1.0 fred"), ("x-forwarded-for", "10.0.0.1")]);
         let peer = Some("127.0.0.1".parse().unwrap());
-        let kept = upstream(&client, peer, true, &[], &fwd(&[]));
+        let kept = upstream(&client, peer, false, true, &[], &fwd(&[]));
         assert_eq!(all(&kept, "via"), ["1.0 fred", "1.1 cdn-edge"]);
         assert_eq!(all(&kept, "x-forwarded-for"), ["10.0.0.1, 127.0.0.1"]);
-        let dropped = upstream(&client, peer, true, &[], &fwd(&DEFAULT_DROP));
+        let dropped = upstream(&client, peer, false, true, &[], &fwd(&DEFAULT_DROP));
         assert_eq!(all(&dropped, "x-forwarded-for"), ["127.0.0.1"]);
     }
 
@@ -157,7 +160,7 @@ mod tests {
             ("forwarded", "host=evil"),
             ("x-secret", "1"),
         ]);
-        let out = upstream(&client, None, true, &[], &fwd(&DEFAULT_DROP));
+        let out = upstream(&client, None, false, true, &[], &fwd(&DEFAULT_DROP));
         for gone in [
             "x-forwarded-host",
             "x-original-url",
@@ -166,7 +169,7 @@ mod tests {
         ] {
             assert!(!out.contains_key(gone), "{gone}");
         }
-        let custom = upstream(&client, None, true, &[], &fwd(&["X-Secret"]));
+        let custom = upstream(&client, None, false, true, &[], &fwd(&["X-Secret"]));
         assert!(!custom.contains_key("x-secret"));
         assert!(custom.contains_key("x-forwarded-host"));
     }
@@ -183,11 +186,11 @@ mod tests {
             HeaderName::from_static("if-none-match"),
             HeaderValue::from_static("\"stored\""),
         )];
-        let storing = upstream(&client, None, true, &ours, &fwd(&[]));
+        let storing = upstream(&client, None, false, true, &ours, &fwd(&[]));
         assert_eq!(all(&storing, "if-none-match"), ["\"stored\""]);
         assert!(!storing.contains_key("range") && !storing.contains_key("if-range"));
         assert!(!storing.contains_key("if-modified-since"));
-        let passing = upstream(&client, None, false, &[], &fwd(&[]));
+        let passing = upstream(&client, None, false, false, &[], &fwd(&[]));
         assert_eq!(all(&passing, "if-none-match"), ["\"c\""]);
         assert!(passing.contains_key("range") && passing.contains_key("if-modified-since"));
     }

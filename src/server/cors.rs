@@ -1,10 +1,12 @@
 //! CORS for assets served from their own subdomain: which origin may read
-//! a response, and answers to preflight requests. Configured by `[cors]`.
+//! a response, and answers to preflight requests. Configured by `[cors]`;
+//! which origins an entry allows (wildcards too) is `http::cors_origin`.
 
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::HttpResponse;
 
 use crate::config::CorsConfig;
+use crate::http::cors_origin::OriginPattern;
 
 /// The CORS policy, with its header values prebuilt.
 #[derive(Debug, Clone)]
@@ -17,7 +19,7 @@ pub struct Cors {
 enum Mode {
     Off,
     Any,
-    List(Vec<HeaderValue>),
+    List(Vec<OriginPattern>),
 }
 
 /// What CORS adds to one response.
@@ -34,7 +36,7 @@ const ALLOW_METHODS: HeaderValue = HeaderValue::from_static("GET, HEAD, OPTIONS"
 const ANY: HeaderValue = HeaderValue::from_static("*");
 
 impl Cors {
-    /// Builds the policy from config (validated: origins are header-safe).
+    /// Builds the policy from config (validated: every entry parses).
     pub fn new(c: &CorsConfig) -> Self {
         let mode = if c.allow_origins.is_empty() {
             Mode::Off
@@ -44,7 +46,7 @@ impl Cors {
             Mode::List(
                 c.allow_origins
                     .iter()
-                    .filter_map(|o| HeaderValue::from_str(o).ok())
+                    .filter_map(|o| OriginPattern::parse(o).ok())
                     .collect(),
             )
         };
@@ -64,11 +66,7 @@ impl Cors {
             Mode::List(allowed) => {
                 let origin = req.get(header::ORIGIN);
                 let allow_origin = origin
-                    .filter(|o| {
-                        allowed
-                            .iter()
-                            .any(|a| a.as_bytes().eq_ignore_ascii_case(o.as_bytes()))
-                    })
+                    .filter(|o| allowed.iter().any(|a| a.matches(o.as_bytes())))
                     .cloned();
                 Grant {
                     allow_origin,

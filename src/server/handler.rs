@@ -14,7 +14,7 @@ use std::time::Instant;
 use super::access_log::WorkerLog;
 use super::cache_outcome::CacheOutcome;
 use super::metrics::{self, WorkerCounters};
-use super::{errors, health, passthrough, purge, respond, State};
+use super::{connection, errors, health, passthrough, purge, respond, State};
 use crate::edge::{Ask, Lookup};
 use crate::http::path;
 use crate::origin::client::FetchError;
@@ -44,13 +44,40 @@ pub async fn handle(req: HttpRequest, payload: web::Payload) -> HttpResponse {
     let counters = &worker.counters;
     let mut cache = CacheOutcome::None;
     let upstream = UpstreamTime::default();
-    let resp = route(&req, payload, state, counters, &mut cache, &upstream).await;
+    // Held until the response is built: bounds one HTTP/2 connection's
+    // requests in flight (see `connection`).
+    let slot = connection::enter(&req, state.max_streams);
+    let mut resp = match slot {
+        Some(_) => {
+            let payload = body_to_read(&req, payload);
+            route(&req, payload, state, counters, &mut cache, &upstream).await
+        }
+        None => {
+            counters.refused_stream();
+            connection::refused()
+        }
+    };
+    drop(slot);
+    state.https.finish(&req, &mut resp);
     let head = req.method() == Method::HEAD;
     let body = metrics::body_size(&resp);
     counters.record(resp.status(), body, head, cache, started.elapsed());
+    counters.version(req.version());
     match &worker.log {
         Some(log) => log.wrap(&req, resp, started, cache, upstream.total()),
         None => resp,
+    }
+}
+
+/// The request body, if the method's handling reads it. A GET, HEAD or
+/// OPTIONS body never is: dropping it now makes HTTP/2 discard DATA frames
+/// sent on the stream as they come, rather than queue them (empty ones are
+/// not flow-controlled, so a client could otherwise grow the queue without
+/// bound).
+fn body_to_read(req: &HttpRequest, payload: web::Payload) -> Option<web::Payload> {
+    match *req.method() {
+        Method::GET | Method::HEAD | Method::OPTIONS => None,
+        _ => Some(payload),
     }
 }
 
@@ -58,7 +85,7 @@ pub async fn handle(req: HttpRequest, payload: web::Payload) -> HttpResponse {
 /// part, and origin exchanges add their time to `upstream`.
 async fn route(
     req: &HttpRequest,
-    payload: web::Payload,
+    payload: Option<web::Payload>,
     state: &State,
     counters: &WorkerCounters,
     cache: &mut CacheOutcome,
@@ -95,6 +122,9 @@ async fn route(
                 Err(resp) => resp,
             };
         }
+    }
+    if let Some(resp) = state.https.redirect(req) {
+        return resp;
     }
     let key = match path::key(raw_path) {
         Ok(k) => k,
@@ -179,7 +209,7 @@ async fn route(
 /// (request body included) when there is one, else 405.
 async fn unsafe_method(
     req: &HttpRequest,
-    payload: web::Payload,
+    payload: Option<web::Payload>,
     state: &State,
     key: &path::Key,
     cache: &mut CacheOutcome,
@@ -245,15 +275,28 @@ fn ask_of<'a>(
         peer: req.peer_addr().map(|a| a.ip()),
         directives,
         upstream: Some(upstream),
+        authority: req
+            .uri()
+            .authority()
+            .map(|a| a.as_str())
+            .or_else(|| req.headers().get(header::HOST)?.to_str().ok()),
+        secure: req.app_config().secure(),
     }
 }
 
 /// Largest request body passed on to the origin.
 const MAX_FORWARDED_BODY: usize = 16 << 20;
 
-/// Reads a request body up to `limit` bytes; 413 beyond it.
-async fn read_body(mut payload: web::Payload, limit: usize) -> Result<bytes::Bytes, HttpResponse> {
+/// Reads a request body up to `limit` bytes; 413 beyond it. No payload
+/// (a GET's, dropped unread) reads as empty.
+async fn read_body(
+    payload: Option<web::Payload>,
+    limit: usize,
+) -> Result<bytes::Bytes, HttpResponse> {
     use futures_util::StreamExt;
+    let Some(mut payload) = payload else {
+        return Ok(bytes::Bytes::new());
+    };
     let mut body = bytes::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk

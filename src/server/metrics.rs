@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use actix_web::body::{BodySize, MessageBody};
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, Version};
 use actix_web::HttpResponse;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -27,6 +27,10 @@ use prometheus_client::registry::Registry;
 use super::access_log::LogStats;
 use super::cache_outcome::CacheOutcome;
 use crate::edge::Edge;
+use crate::tls::TlsStats;
+
+/// The `version` labels of [`WorkerCounters::version`], in index order.
+const VERSIONS: [&str; 3] = ["1.0", "1.1", "2"];
 
 /// One worker's counters.
 #[derive(Debug, Default)]
@@ -38,6 +42,10 @@ pub struct WorkerCounters {
     hits: AtomicU64,
     misses: AtomicU64,
     durations: latency::Durations,
+    /// Requests by HTTP version, indexed as [`VERSIONS`].
+    by_version: [AtomicU64; 3],
+    /// HTTP/2 streams answered 503 past `http2.max_concurrent_streams`.
+    refused_streams: AtomicU64,
 }
 
 impl WorkerCounters {
@@ -57,6 +65,21 @@ impl WorkerCounters {
             bump(&self.bytes_sent, n);
         }
         self.durations.observe(class, cache, took);
+    }
+
+    /// Counts a request by its HTTP version (HTTP/2 requests are streams).
+    pub fn version(&self, v: Version) {
+        let i = match v {
+            Version::HTTP_2 => 2,
+            Version::HTTP_10 | Version::HTTP_09 => 0,
+            _ => 1,
+        };
+        bump(&self.by_version[i], 1);
+    }
+
+    /// Counts a stream refused past the connection's concurrency bound.
+    pub fn refused_stream(&self) {
+        bump(&self.refused_streams, 1);
     }
 
     /// Counts a lookup answered from (or missing) the memory cache.
@@ -86,9 +109,10 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Registers the collectors; cache figures are read from `edge`, the
-    /// access log's from `log` (when it is on).
-    pub fn new(edge: Arc<Edge>, log: Option<Arc<LogStats>>) -> Self {
+    /// Registers the collectors; cache figures are read from `edge`,
+    /// handshake counts from `tls` when there is an HTTPS listener, the
+    /// access log's from `log` when it is on.
+    pub fn new(edge: Arc<Edge>, tls: Option<Arc<TlsStats>>, log: Option<Arc<LogStats>>) -> Self {
         let mut registry = Registry::default();
         registry.register_collector(Box::new(process::ProcessCollector));
         let workers = Arc::new(Mutex::new(Vec::new()));
@@ -97,6 +121,7 @@ impl Metrics {
             .register_collector(Box::new(NodeCollector {
                 edge,
                 workers: workers.clone(),
+                tls,
                 log,
             }));
         Self {
@@ -146,6 +171,7 @@ impl Metrics {
 struct NodeCollector {
     edge: Arc<Edge>,
     workers: Arc<Mutex<Vec<Arc<WorkerCounters>>>>,
+    tls: Option<Arc<TlsStats>>,
     log: Option<Arc<LogStats>>,
 }
 
@@ -170,6 +196,35 @@ impl Collector for NodeCollector {
             let n = sum(&|w| &w.by_class[i]);
             ConstCounter::new(n).encode(requests.encode_family(&[("class", *class)])?)?;
         }
+        let mut by_version = encoder.encode_descriptor(
+            "http_requests_by_version",
+            "Requests answered, by HTTP version (HTTP/2: one per stream)",
+            None,
+            prometheus_client::metrics::MetricType::Counter,
+        )?;
+        for (i, v) in VERSIONS.iter().enumerate() {
+            let n = sum(&|w| &w.by_version[i]);
+            ConstCounter::new(n).encode(by_version.encode_family(&[("version", *v)])?)?;
+        }
+        if let Some(tls) = &self.tls {
+            let c = tls.counts();
+            let mut handshakes = encoder.encode_descriptor(
+                "tls_handshakes",
+                "TLS handshakes: completed (ok), or begun with a ClientHello and not completed (failed)",
+                None,
+                prometheus_client::metrics::MetricType::Counter,
+            )?;
+            for (result, n) in [("ok", c.ok), ("failed", c.failed)] {
+                ConstCounter::new(n).encode(handshakes.encode_family(&[("result", result)])?)?;
+            }
+            let resumed = ConstCounter::new(c.resumed);
+            resumed.encode(encoder.encode_descriptor(
+                "tls_sessions_resumed",
+                "Completed TLS handshakes that resumed a session (ticket or cache)",
+                None,
+                resumed.metric_type(),
+            )?)?;
+        }
         let durations: Vec<&latency::Durations> = workers.iter().map(|w| &w.durations).collect();
         latency::encode(&durations, &mut encoder)?;
         process::encode_build_info(&mut encoder)?;
@@ -177,6 +232,11 @@ impl Collector for NodeCollector {
         // Every other figure: plain counters and gauges, encoded alike.
         let s = self.edge.cache_stats();
         let mut counters = vec![
+            (
+                "http2_refused_streams",
+                "HTTP/2 streams answered 503 past http2.max_concurrent_streams",
+                sum(&|w| &w.refused_streams),
+            ),
             (
                 "http_response_body_bytes",
                 "Response body bytes sent",

@@ -1,15 +1,19 @@
-//! actix-web wiring: builds the shared state from a config, binds, runs
+//! actix-web wiring: builds the shared state from a config (`prepare`, the
+//! one path by which `serve` and `check` refuse a config), binds, runs
 //! until SIGTERM/Ctrl-C, and shuts down gracefully (`shutdown`). The request
 //! logic is in `handler` (dispatch) and `respond` (one asset → one
 //! response); `access_log` logs each request once its body is sent.
 
 pub mod access_log;
+pub mod bind;
 mod cache_outcome;
+mod connection;
 pub mod cors;
 mod errors;
 mod file_body;
 mod handler;
 mod health;
+mod https;
 mod metrics;
 mod passthrough;
 mod purge;
@@ -35,6 +39,7 @@ use crate::origin::request::Forwarding;
 use crate::store::disk::DiskCache;
 use crate::store::memory::Admission;
 use crate::store::policy::Policy;
+use crate::tls::{SniResolver, Tls, TlsError};
 
 /// How long requests for a key skip coalescing after the origin answered
 /// it uncacheably (so they do not queue behind each other).
@@ -55,6 +60,10 @@ pub struct State {
     clock: Arc<Clock>,
     /// `POST /_edge/clock` may move it (`CDN_EDGE_TEST_CLOCK=1`).
     test_clock: bool,
+    /// HSTS and the redirect to HTTPS.
+    https: https::Https,
+    /// Requests one connection may have in flight (`http2.max_concurrent_streams`).
+    max_streams: u32,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -75,12 +84,15 @@ pub enum ServeError {
     /// The access log cannot be opened.
     #[error("{0}")]
     Log(String),
+    /// The listen address does not resolve.
+    #[error("server.listen = {addr}: {reason}")]
+    Listen { addr: String, reason: String },
+    /// A TLS certificate or key cannot be used.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     /// The listen address cannot be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Bind(#[from] bind::BindError),
     /// The server failed while running.
     #[error("server: {0}")]
     Run(std::io::Error),
@@ -89,8 +101,13 @@ pub enum ServeError {
 /// A bound server, not yet awaited. It does not watch signals itself:
 /// `run` does (see `shutdown`).
 pub struct Started {
-    /// The addresses actually bound (port 0 resolved).
+    /// The plain HTTP addresses actually bound (port 0 resolved).
     pub addrs: Vec<SocketAddr>,
+    /// The HTTPS addresses actually bound.
+    pub tls_addrs: Vec<SocketAddr>,
+    /// The live certificates, for a reload to swap
+    /// ([`SniResolver::reload`]); `None` without `[tls]`.
+    pub tls: Option<Arc<SniResolver>>,
     /// The running server; await it to serve until shutdown.
     pub server: actix_web::dev::Server,
     /// The access log, when on; `finish` it after the server stopped.
@@ -99,23 +116,85 @@ pub struct Started {
     pub readiness: Arc<ready::Readiness>,
 }
 
-/// Builds the state, binds the listen address and starts the workers.
+/// Everything `serve` builds from a config before it binds: the state the
+/// workers share, and the addresses to listen on.
+pub struct Prepared {
+    state: web::Data<State>,
+    /// The addresses `server.listen` resolved to.
+    pub listen: Vec<SocketAddr>,
+    workers: usize,
+    shutdown_timeout: u64,
+    /// The TLS listener: its certificates and address.
+    tls: Option<(Tls, SocketAddr)>,
+    http2: crate::config::Http2Config,
+    handshake_timeout: Duration,
+    /// The access log, opened (so `check` finds a path it cannot write).
+    log: Option<access_log::AccessLog>,
+    readiness: Arc<ready::Readiness>,
+}
+
+/// Builds the state, binds the listen addresses and starts the workers.
 /// Must be called inside an async runtime.
 pub fn start(config: &Config) -> Result<Started, ServeError> {
+    prepare(config)?.bind()
+}
+
+/// Checks that the server's configuration can be used: everything `serve`
+/// does before binding (the config's values, the listen address resolving,
+/// the root, the disk cache directory, the origin client, the
+/// certificates), through the same code, then drops it all. Must be called
+/// inside an async runtime.
+pub fn check(config: &Config) -> Result<Vec<SocketAddr>, ServeError> {
+    prepare(config).map(|p| p.listen)
+}
+
+/// The certificates' check, run by `serve` and `check` alike before
+/// anything else is built: the TLS listener's certificates and keys
+/// (`[tls]`) loaded, each error naming the file and the reason, and its
+/// address resolved.
+fn certificates(config: &Config) -> Result<Option<(Tls, SocketAddr)>, ServeError> {
+    if !config.tls.enabled() {
+        return Ok(None);
+    }
+    let tls = Tls::new(&config.tls)?;
+    let Some(addr) = config.tls.listen_addr() else {
+        return Err(ServeError::Tls(TlsError::File {
+            key: "tls.listen".into(),
+            path: config.tls.listen.clone().into(),
+            reason: "does not resolve to an address".into(),
+        }));
+    };
+    Ok(Some((tls, addr)))
+}
+
+/// Builds everything `serve` needs from `config`, without binding: every
+/// reason `serve` has to refuse a config at start, except a listen
+/// address that cannot be bound, is found here.
+pub fn prepare(config: &Config) -> Result<Prepared, ServeError> {
+    config.validate("config")?;
+    let tls = certificates(config)?;
+    let listen = config
+        .server
+        .listen
+        .resolve()
+        .map_err(|reason| ServeError::Listen {
+            addr: config.server.listen.to_string(),
+            reason,
+        })?;
     let root = &config.server.root;
     let policy = Policy::new(
         HeaderValue::from_str(&config.cache_control.immutable)
             .map_err(|_| invalid_cc("immutable"))?,
         HeaderValue::from_str(&config.cache_control.revalidate)
             .map_err(|_| invalid_cc("revalidate"))?,
+        config.fingerprints()?,
         config.rules()?,
     );
     let disk = if config.cache.dir.as_os_str().is_empty() {
         None
     } else {
-        let d = DiskCache::open(&config.cache.dir, config.cache.disk_bytes).map_err(|e| {
-            ServeError::Disk(format!("cache.dir {}: {e}", config.cache.dir.display()))
-        })?;
+        let d = DiskCache::open(&config.cache.dir, config.cache.disk_bytes)
+            .map_err(|e| ServeError::Disk(format!("cache.dir: {e}")))?;
         Some(d)
     };
     let clock = Arc::new(Clock::new());
@@ -186,12 +265,19 @@ pub fn start(config: &Config) -> Result<Started, ServeError> {
     )
     .map_err(ServeError::Root)?;
     let edge = Arc::new(edge);
+    let (tls, tls_listen) = match tls {
+        Some((t, a)) => (Some(t), Some(a)),
+        None => (None, None),
+    };
     let log = access_log::AccessLog::open(&config.log).map_err(ServeError::Log)?;
-    let feeder = log.as_ref().map(access_log::AccessLog::feeder);
     let readiness = Arc::new(ready::Readiness::new(config.server.ready_requires_origin));
     let path = |p: &String| Some(p.clone()).filter(|p| !p.is_empty());
     let state = web::Data::new(State {
-        metrics: metrics::Metrics::new(edge.clone(), log.as_ref().map(|l| l.stats())),
+        metrics: metrics::Metrics::new(
+            edge.clone(),
+            tls.as_ref().map(|t| t.stats.clone()),
+            log.as_ref().map(|l| l.stats()),
+        ),
         edge,
         cors: cors::Cors::new(&config.cors),
         health_path: path(&config.server.health_path),
@@ -202,31 +288,102 @@ pub fn start(config: &Config) -> Result<Started, ServeError> {
         purge_path: config.purge.path.clone(),
         clock,
         test_clock: Clock::settable(),
+        https: https::Https {
+            hsts: Some(&config.tls.hsts)
+                .filter(|h| !h.is_empty() && tls.is_some())
+                .and_then(|h| HeaderValue::from_str(h).ok()),
+            redirect: config.tls.redirect_http && tls.is_some(),
+            port: Default::default(),
+        },
+        max_streams: config.http2.max_concurrent_streams,
     });
-    let addr = config.server.listen;
-    let server = HttpServer::new(move || {
-        // This factory runs once per worker thread: each gets its own
-        // counters and log buffer.
-        App::new()
-            .app_data(state.clone())
-            .app_data(handler::Worker {
-                counters: state.metrics.worker(),
-                log: feeder.as_ref().map(access_log::Feeder::worker),
-            })
-            .default_service(web::to(handler::handle))
-    })
-    .workers(config.worker_count())
-    .shutdown_timeout(config.server.shutdown_timeout_secs)
-    .disable_signals()
-    .bind(addr)
-    .map_err(|source| ServeError::Bind { addr, source })?;
-    let addrs = server.addrs();
-    Ok(Started {
-        addrs,
-        server: server.run(),
+    Ok(Prepared {
+        state,
+        listen,
+        workers: config.worker_count(),
+        shutdown_timeout: config.server.shutdown_timeout_secs,
+        tls: tls.zip(tls_listen),
+        http2: config.http2.clone(),
+        handshake_timeout: Duration::from_millis(config.tls.handshake_timeout_ms),
         log,
         readiness,
     })
+}
+
+impl Prepared {
+    /// Binds the listen addresses and starts the workers.
+    pub fn bind(self) -> Result<Started, ServeError> {
+        let listeners = bind::bind(&self.listen)?;
+        let state = self.state;
+        let app_state = state.clone();
+        let feeder = self.log.as_ref().map(access_log::AccessLog::feeder);
+        let h2 = &self.http2;
+        let mut server = HttpServer::new(move || {
+            let state = &app_state;
+            // This factory runs once per worker thread (and listener): each
+            // gets its own counters and log buffer.
+            App::new()
+                .app_data(state.clone())
+                .app_data(handler::Worker {
+                    counters: state.metrics.worker(),
+                    log: feeder.as_ref().map(access_log::Feeder::worker),
+                })
+                .default_service(web::to(handler::handle))
+        })
+        .workers(self.workers)
+        .shutdown_timeout(self.shutdown_timeout)
+        // `run` handles the signals (`shutdown`): drain, then stop.
+        .disable_signals()
+        // Responses are written whole; Nagle would hold the last segment of
+        // each back for the client's delayed ACK (tens of ms per request).
+        .tcp_nodelay(true)
+        .on_connect(connection::on_connect(
+            self.tls.as_ref().map(|(t, _)| t.stats.clone()),
+        ))
+        .h2_initial_window_size(h2.initial_stream_window)
+        .h2_initial_connection_window_size(h2.initial_connection_window)
+        .tls_handshake_timeout(self.handshake_timeout);
+        for l in listeners {
+            let addr = l.local_addr().map_err(ServeError::Run)?;
+            server = if h2.h2c {
+                server.listen_auto_h2c(l)
+            } else {
+                server.listen(l)
+            }
+            .map_err(|source| bind::BindError { addr, source })?;
+        }
+        let resolver = match self.tls {
+            Some((tls, addr)) => {
+                let l = bind::bind(&[addr])?
+                    .pop()
+                    .ok_or_else(|| ServeError::Run(std::io::ErrorKind::AddrNotAvailable.into()))?;
+                server = server
+                    .listen_rustls_0_23(l, tls.server_config)
+                    .map_err(|source| bind::BindError { addr, source })?;
+                Some(tls.resolver)
+            }
+            None => None,
+        };
+        let (mut addrs, mut tls_addrs) = (Vec::new(), Vec::new());
+        for (a, scheme) in server.addrs_with_scheme() {
+            if scheme == "https" {
+                tls_addrs.push(a);
+            } else {
+                addrs.push(a);
+            }
+        }
+        if let Some(a) = tls_addrs.first() {
+            let _ = state.https.port.set(a.port());
+        }
+        Ok(Started {
+            addrs,
+            tls_addrs,
+            tls: resolver,
+            server: server.run(),
+            log: self.log,
+            readiness: self.readiness,
+        })
+    }
 }
 
 fn invalid_cc(key: &str) -> ServeError {
@@ -250,6 +407,9 @@ pub async fn run(config: &Config) -> Result<(), ServeError> {
     .map_err(ServeError::Run)?;
     for addr in &started.addrs {
         tracing::info!(root = %config.server.root.display(), "listening on http://{addr}");
+    }
+    for addr in &started.tls_addrs {
+        tracing::info!("listening on https://{addr}");
     }
     let served = started.server.await;
     if let Some(log) = started.log {

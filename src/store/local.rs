@@ -119,6 +119,13 @@ impl LocalStore {
         })
     }
 
+    /// True when the kernel knows, without waiting for the disk, that the
+    /// root holds nothing at `key` (see `store::nowait`): `load` would say
+    /// `NotFound`. False when it may hold it, or telling would take I/O.
+    pub fn known_absent(&self, key: &str) -> bool {
+        !key.is_empty() && super::nowait::known_absent(&self.root.join(key))
+    }
+
     /// The canonical root directory.
     pub fn root(&self) -> &Path {
         &self.root
@@ -170,7 +177,7 @@ impl LocalStore {
                 None => stamp.push((sibling, None)),
             }
         }
-        let (cache_control, extra) = self.policy.headers_for(&rel, index.lists(&rel));
+        let (cache_control, extra) = self.policy.headers_for(&rel, index.listing(&rel));
         let asset = Asset::new(
             reps,
             asset::content_type(&rel),
@@ -284,6 +291,7 @@ mod tests {
         let policy = Policy::new(
             HeaderValue::from_static("imm"),
             HeaderValue::from_static("rev"),
+            crate::fingerprint::Patterns::default(),
             vec![],
         );
         LocalStore::open(root, policy, 1 << 20).unwrap()

@@ -1,9 +1,11 @@
 //! The static root's `manifest.json`, indexed by fingerprinted file: which
-//! files the build declared fingerprinted (immutable policy) and their
-//! content hashes (so loading them needs no rehash). Re-read whenever the
-//! manifest file changes, checked with one `stat` on the load path only.
+//! files the build declared fingerprinted (immutable policy), which are the
+//! plain copies it wrote beside them (revalidate policy, whatever their
+//! name looks like), and their content hashes (so loading them needs no
+//! rehash). Re-read whenever the manifest file changes, checked with one
+//! `stat` on the load path only.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -19,17 +21,50 @@ pub struct Known<'a> {
     pub blake3: &'a str,
 }
 
+/// What the manifest says a path is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listing {
+    /// A fingerprinted file (an entry's `file`).
+    Fingerprinted,
+    /// A plain name the build wrote beside its fingerprinted copy (an
+    /// entry's logical path): its bytes change under the same name.
+    Plain,
+    /// Not in the manifest (or there is none).
+    Unlisted,
+}
+
 /// The manifest, indexed by the `file` of each entry.
 #[derive(Debug, Default)]
 pub struct Index {
     by_file: HashMap<String, Entry>,
+    /// Logical paths whose fingerprinted file has another name.
+    plain: HashSet<String>,
 }
 
 impl Index {
-    /// Whether `rel` (a path relative to the root) is a fingerprinted file
-    /// the manifest lists.
-    pub fn lists(&self, rel: &str) -> bool {
-        self.by_file.contains_key(rel)
+    /// Builds the index of a manifest.
+    fn of(m: manifest::Manifest) -> Self {
+        let mut index = Index::default();
+        for (logical, e) in m {
+            let file = e.file.trim_start_matches('/').to_string();
+            let logical = logical.trim_start_matches('/');
+            if logical != file {
+                index.plain.insert(logical.to_string());
+            }
+            index.by_file.insert(file, e);
+        }
+        index
+    }
+
+    /// What the manifest says of `rel` (a path relative to the root).
+    pub fn listing(&self, rel: &str) -> Listing {
+        if self.by_file.contains_key(rel) {
+            Listing::Fingerprinted
+        } else if self.plain.contains(rel) {
+            Listing::Plain
+        } else {
+            Listing::Unlisted
+        }
     }
 
     /// What the manifest says of `rel`'s representation in `encoding`
@@ -76,13 +111,7 @@ impl ManifestIndex {
         let mut cur = self.current.lock().unwrap_or_else(|e| e.into_inner());
         if cur.0 != stamp {
             let index = match manifest::read_file(&path) {
-                Ok(m) => Index {
-                    by_file: m
-                        .unwrap_or_default()
-                        .into_values()
-                        .map(|e| (e.file.trim_start_matches('/').to_string(), e))
-                        .collect(),
-                },
+                Ok(m) => Index::of(m.unwrap_or_default()),
                 Err(e) => {
                     tracing::warn!("{e}; serving without it");
                     Index::default()

@@ -8,4 +8,5 @@ pub mod disk;
 pub mod local;
 pub mod manifest_index;
 pub mod memory;
+pub mod nowait;
 pub mod policy;

@@ -1,41 +1,56 @@
 //! Which `Cache-Control` and extra headers a file gets: immutable for
-//! fingerprinted names (a content hash in the name, or listed in the
-//! manifest), revalidate for the rest, then `[[rules]]` by glob in order.
-//! Decided once when an asset is loaded, never per request.
+//! fingerprinted files (listed as such in the manifest, or a name matching
+//! `cache_control.fingerprint_patterns`), revalidate for the rest (and for
+//! the plain names the manifest lists, whatever they look like), then
+//! `[[rules]]` by glob in order. Decided once when an asset is loaded,
+//! never per request.
 
 use actix_web::http::header::{HeaderName, HeaderValue};
 
+use super::manifest_index::Listing;
 use crate::config::Rule;
-use crate::fingerprint::is_fingerprinted;
+use crate::fingerprint::Patterns;
 
 /// The header policy of one static root.
 #[derive(Debug, Clone)]
 pub struct Policy {
     immutable: HeaderValue,
     revalidate: HeaderValue,
+    fingerprints: Patterns,
     rules: Vec<Rule>,
 }
 
 impl Policy {
-    /// Builds a policy from the two default values and the compiled rules.
-    pub fn new(immutable: HeaderValue, revalidate: HeaderValue, rules: Vec<Rule>) -> Self {
+    /// Builds a policy from the two default values, the fingerprint
+    /// patterns and the compiled rules.
+    pub fn new(
+        immutable: HeaderValue,
+        revalidate: HeaderValue,
+        fingerprints: Patterns,
+        rules: Vec<Rule>,
+    ) -> Self {
         Self {
             immutable,
             revalidate,
+            fingerprints,
             rules,
         }
     }
 
     /// Cache-Control and extra headers for the file at `key` (relative
-    /// path); `in_manifest` says the build's manifest lists it as a
-    /// fingerprinted file.
+    /// path); `listing` is what the build's manifest says of it.
     pub fn headers_for(
         &self,
         key: &str,
-        in_manifest: bool,
+        listing: Listing,
     ) -> (HeaderValue, Vec<(HeaderName, HeaderValue)>) {
         let file_name = key.rsplit('/').next().unwrap_or(key);
-        let mut cache_control = if in_manifest || is_fingerprinted(file_name) {
+        let fingerprinted = match listing {
+            Listing::Fingerprinted => true,
+            Listing::Plain => false,
+            Listing::Unlisted => self.fingerprints.matches(file_name),
+        };
+        let mut cache_control = if fingerprinted {
             self.immutable.clone()
         } else {
             self.revalidate.clone()
@@ -57,6 +72,7 @@ impl Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use Listing::*;
 
     #[test]
     fn rules_apply_in_order() {
@@ -71,13 +87,17 @@ mod tests {
         let p = Policy::new(
             HeaderValue::from_static("imm"),
             HeaderValue::from_static("rev"),
+            Patterns::default(),
             vec![rule("*.woff2", "a"), rule("fonts/*", "b")],
         );
-        assert_eq!(p.headers_for("x.css", false).0, "rev");
-        assert_eq!(p.headers_for("x.0123abcd.css", false).0, "imm");
-        assert_eq!(p.headers_for("logo-v2.svg", true).0, "imm");
-        assert_eq!(p.headers_for("x/y.woff2", false).0, "a");
-        let (cc, extra) = p.headers_for("fonts/y.woff2", false);
+        assert_eq!(p.headers_for("x.css", Unlisted).0, "rev");
+        assert_eq!(p.headers_for("x.0123abcd.css", Unlisted).0, "imm");
+        assert_eq!(p.headers_for("assets/x-DiwrgTda.js", Unlisted).0, "imm");
+        assert_eq!(p.headers_for("logo-v2.svg", Fingerprinted).0, "imm");
+        // A plain name the build wrote is never taken for a fingerprint.
+        assert_eq!(p.headers_for("assets/x-DiwrgTda.js", Plain).0, "rev");
+        assert_eq!(p.headers_for("x/y.woff2", Unlisted).0, "a");
+        let (cc, extra) = p.headers_for("fonts/y.woff2", Unlisted);
         assert_eq!(cc, "b");
         assert_eq!(
             extra,

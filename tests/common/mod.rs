@@ -23,6 +23,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tempfile::TempDir;
 
+pub mod http2;
 pub mod origin;
 
 /// How long a server may take to print its listening line.

@@ -8,12 +8,6 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 
-/// The git commit the binary was built from, when the build recorded it.
-pub const GIT_COMMIT: &str = match option_env!("CDN_EDGE_GIT_COMMIT") {
-    Some(c) => c,
-    None => "unknown",
-};
-
 /// Reads the process's figures from `/proc/self` on each scrape.
 #[derive(Debug)]
 pub struct ProcessCollector;
@@ -75,12 +69,12 @@ pub fn encode_build_info(encoder: &mut DescriptorEncoder) -> std::fmt::Result {
     let g = ConstGauge::new(1i64);
     let mut family = encoder.encode_descriptor(
         "build_info",
-        "The running binary: version and git commit (\"unknown\" when the build did not record it)",
+        "The running binary: version and git commit",
         None,
         g.metric_type(),
     )?;
     g.encode(family.encode_family(&[
         ("version", env!("CARGO_PKG_VERSION")),
-        ("commit", GIT_COMMIT),
+        ("commit", crate::GIT_COMMIT),
     ])?)
 }

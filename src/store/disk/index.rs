@@ -37,6 +37,9 @@ pub(super) struct Entry {
     /// The key, once read or written by this process; `None` for entries
     /// the rebuild found (it reads names, not files).
     pub key: Option<Box<str>>,
+    /// This process wrote this generation's file, or read it whole and
+    /// found its blake3 right: later reads skip the hash (see `get_cached`).
+    pub verified: bool,
 }
 
 /// What the index knows of an id.
@@ -125,7 +128,8 @@ impl Index {
     }
 
     /// Indexes `id` (replacing whatever was there) with recency `stamp`.
-    pub fn insert(&mut self, id: Id, len: u64, stamp: u64, key_: Option<Box<str>>) {
+    /// Returns the entry's generation.
+    pub fn insert(&mut self, id: Id, len: u64, stamp: u64, key_: Option<Box<str>>) -> u64 {
         self.drop_live(id);
         let k = key(id);
         self.gone.remove(&k);
@@ -135,11 +139,13 @@ impl Index {
             stamp,
             generation: self.next_generation,
             key: key_,
+            verified: false,
         };
         self.order.insert((stamp, k));
         self.bytes += charged(len);
         self.live.insert(k, entry);
         self.publish();
+        self.next_generation
     }
 
     /// Marks `id` most recently used and records its key if unknown.
@@ -153,6 +159,13 @@ impl Index {
             if e.key.is_none() {
                 e.key = Some(key_.into());
             }
+        }
+    }
+
+    /// Marks generation `g` of `id` as verified (its blake3 checked).
+    pub fn verified(&mut self, id: Id, g: u64) {
+        if let Some(e) = self.live.get_mut(&key(id)).filter(|e| e.generation == g) {
+            e.verified = true;
         }
     }
 

@@ -34,6 +34,11 @@
 //!
 //! `get` checks everything: length against the index, the header's lengths
 //! against the file's, the trailing blake3 (covering all parts) and the key.
+//! The blake3 is checked once per file per process: a file this process
+//! wrote, or read whole and found right, is trusted for that generation
+//! (a change on disk by anything else is what the check is for, and a
+//! rewrite of the entry gets a new generation). `get_cached` reads without
+//! waiting for the disk (`store::nowait`), for the worker threads.
 //! The byte bound counts each file as its length rounded up to whole 4 KiB
 //! blocks, which is what it occupies on disk (directories excepted).
 //!
@@ -119,13 +124,15 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 
 use format::{at, id_of, unlink, Header};
 use index::Slot;
 use shared::Shared;
+
+use crate::store::nowait;
 
 /// Metadata stored with each object (opaque to this module beyond serde): the caller's response metadata.
 pub trait Meta: serde::Serialize + serde::de::DeserializeOwned + Clone {}
@@ -179,6 +186,40 @@ impl DiskCache {
     /// written to a temp file, fsynced and renamed into place; LRU entries
     /// are then evicted so that indexed entries stay within the bound.
     pub fn put<M: Meta>(&self, key: &str, meta: &M, parts: &[&[u8]]) -> io::Result<bool> {
+        Ok(self.put_as(key, meta, parts, None)?.is_some())
+    }
+
+    /// [`put`](Self::put), returning the entry's generation (which changes
+    /// with every put of the key), `None` when nothing was stored.
+    pub fn put_versioned<M: Meta>(
+        &self,
+        key: &str,
+        meta: &M,
+        parts: &[&[u8]],
+    ) -> io::Result<Option<u64>> {
+        self.put_as(key, meta, parts, None)
+    }
+
+    /// [`put`](Self::put) only over the entry of `generation`: `Ok(None)`,
+    /// storing nothing, when the key now holds another (newer) version or
+    /// none. For work done on a version read earlier (its encodings).
+    pub fn put_over<M: Meta>(
+        &self,
+        key: &str,
+        generation: u64,
+        meta: &M,
+        parts: &[&[u8]],
+    ) -> io::Result<Option<u64>> {
+        self.put_as(key, meta, parts, Some(generation))
+    }
+
+    fn put_as<M: Meta>(
+        &self,
+        key: &str,
+        meta: &M,
+        parts: &[&[u8]],
+        over: Option<u64>,
+    ) -> io::Result<Option<u64>> {
         let s = &*self.shared;
         let id = id_of(key);
         let path = s.path(id);
@@ -195,17 +236,29 @@ impl DiskCache {
         let len = header
             .file_len()
             .ok_or_else(|| invalid("entry too large"))?;
+        let same = |s: &Shared| over.is_none() || s.lock().live(id).map(|e| e.generation) == over;
         if format::charged(len) > s.max_bytes {
-            self.remove(key)?;
-            return Ok(false);
+            if over.is_none() {
+                self.remove(key)?;
+            }
+            return Ok(None);
+        }
+        if !same(s) {
+            return Ok(None);
         }
         let head = header.encode();
         let mut chunks: Vec<&[u8]> = vec![&head, key.as_bytes(), &meta];
         chunks.extend_from_slice(parts);
         let tmp = format::write_temp(&path, &s.tag, &chunks)?;
 
-        let victims = {
+        let (victims, generation) = {
             let _stripe = s.stripe(id);
+            // Checked again under the stripe: no put or removal of `id` can
+            // come between this and the rename.
+            if !same(s) {
+                let _ = fs::remove_file(&tmp);
+                return Ok(None);
+            }
             if let Err(e) = fs::rename(&tmp, &path) {
                 let _ = fs::remove_file(&tmp);
                 // The old entry must not be served in place of the new one.
@@ -217,11 +270,12 @@ impl DiskCache {
             }
             let mut ix = s.lock();
             let stamp = ix.now_stamp();
-            ix.insert(id, len, stamp, Some(key.into()));
-            ix.evict(s.max_bytes)
+            let generation = ix.insert(id, len, stamp, Some(key.into()));
+            ix.verified(id, generation);
+            (ix.evict(s.max_bytes), generation)
         };
         s.unlink_victims(victims);
-        Ok(true)
+        Ok(Some(generation))
     }
 
     /// The object under `key` (metadata, and the parts as put), if present and intact; marks it recently used.
@@ -231,6 +285,13 @@ impl DiskCache {
     /// So is one whose metadata does not decode as `M` (say, after a change
     /// of the caller's metadata type).
     pub fn get<M: Meta>(&self, key: &str) -> Option<(M, Vec<Bytes>)> {
+        self.get_versioned(key).map(|(m, parts, _)| (m, parts))
+    }
+
+    /// [`get`](Self::get), with the entry's generation (see
+    /// [`put_over`](Self::put_over)); 0 when the entry was read but is no
+    /// longer indexed.
+    pub fn get_versioned<M: Meta>(&self, key: &str) -> Option<(M, Vec<Bytes>, u64)> {
         let s = &*self.shared;
         let id = id_of(key);
         let (found, expect) = {
@@ -252,8 +313,8 @@ impl DiskCache {
         let problem = match format::read_entry(&path, key, expect, s.max_bytes, TOUCH_EVERY) {
             Ok(Ok(good)) => match serde_json::from_slice(&good.meta) {
                 Ok(meta) => {
-                    s.found_good(id, key, found, good.len);
-                    return Some((meta, good.parts));
+                    let generation = s.found_good(id, key, found, good.len);
+                    return Some((meta, good.parts, generation.unwrap_or(0)));
                 }
                 Err(_) => "metadata does not decode",
             },
@@ -276,6 +337,42 @@ impl DiskCache {
         tracing::warn!(path = %path.display(), problem, "disk cache entry dropped");
         s.drop_bad(id, found);
         None
+    }
+
+    /// [`get_versioned`](Self::get_versioned) without waiting for the
+    /// disk, for worker threads (see `store::nowait`): `None` when that
+    /// cannot be told without I/O — then call `get_versioned` on the
+    /// blocking pool, which also deals with bad files and refreshes mtimes;
+    /// `Some(None)` when the cache does not hold `key`.
+    pub fn get_cached<M: Meta>(&self, key: &str) -> Option<Option<(M, Vec<Bytes>, u64)>> {
+        let s = &*self.shared;
+        let id = id_of(key);
+        let (generation, len, verified) = {
+            let ix = s.lock();
+            match ix.slot(id) {
+                Some(Slot::Live(e)) => (e.generation, e.len, e.verified),
+                Some(Slot::Gone) => return Some(None),
+                None if !ix.rebuilding => return Some(None),
+                None => return None,
+            }
+        };
+        let whole = nowait::read_whole(&s.path(id), len)?;
+        let stale_mtime = SystemTime::now()
+            .duration_since(whole.modified)
+            .is_ok_and(|age| age > TOUCH_EVERY);
+        if whole.bytes.len() as u64 != len || stale_mtime {
+            return None;
+        }
+        let good = format::check_as(Bytes::from(whole.bytes), key, !verified).ok()?;
+        let meta = serde_json::from_slice(&good.meta).ok()?;
+        let mut ix = s.lock();
+        // Replaced or removed meanwhile: let the blocking path tell.
+        if ix.live(id).is_none_or(|e| e.generation != generation) {
+            return None;
+        }
+        ix.touch(id, key);
+        ix.verified(id, generation);
+        Some(Some((meta, good.parts, generation)))
     }
 
     /// Removes `key` if present (also if the rebuild has not reached it yet).

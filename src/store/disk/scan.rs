@@ -236,7 +236,7 @@ fn scan_dir(shared: &Shared, fan: &str, dir: &Path) -> io::Result<()> {
                 doomed.push(f.id);
                 continue;
             }
-            ix.insert(f.id, f.len, f.stamp, f.key.map(Into::into));
+            let _ = ix.insert(f.id, f.len, f.stamp, f.key.map(Into::into));
         }
         break ix.evict(shared.max_bytes);
     };

@@ -39,16 +39,21 @@ pub(super) struct Shared {
 }
 
 impl Shared {
-    /// Creates `dir` if needed and checks that it can be listed.
+    /// Creates `dir` if needed and checks that it can be listed and written.
     pub(super) fn new(dir: &Path, max_bytes: u64) -> io::Result<Shared> {
         fs::create_dir_all(dir).map_err(|e| at(dir, e))?;
         fs::read_dir(dir).map_err(|e| at(dir, e))?;
-        let counters = Arc::new(Counters::default());
         let opened = format::nanos(SystemTime::now());
+        let tag = format!("{:x}-{opened:x}", std::process::id());
+        // Writable too: a cache that cannot write would fail every store.
+        let probe = dir.join(format!(".{tag}.probe{}", format::TMP_SUFFIX));
+        fs::File::create_new(&probe).map_err(|e| at(dir, e))?;
+        let _ = fs::remove_file(&probe);
+        let counters = Arc::new(Counters::default());
         Ok(Shared {
             dir: dir.to_owned(),
             max_bytes,
-            tag: format!("{:x}-{opened:x}", std::process::id()),
+            tag,
             index: Mutex::new(Index::new(Arc::clone(&counters))),
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
             counters,
@@ -98,33 +103,48 @@ impl Shared {
     }
 
     /// Records a good read: recency, the key, and for a direct read the entry itself.
-    pub(super) fn found_good(&self, id: Id, key: &str, found: Found, len: u64) {
+    /// Returns the generation of the entry read, while the index still has
+    /// that very entry.
+    pub(super) fn found_good(&self, id: Id, key: &str, found: Found, len: u64) -> Option<u64> {
         let mut purged = false;
-        let victims = {
+        let (victims, generation) = {
             let mut ix = self.lock();
-            match (found, ix.slot(id)) {
-                (Found::Indexed(g), Some(Slot::Live(e))) if e.generation == g => ix.touch(id, key),
+            let generation = match (found, ix.slot(id)) {
+                (Found::Indexed(g), Some(Slot::Live(e))) if e.generation == g => {
+                    ix.touch(id, key);
+                    Some(g)
+                }
                 // Purged since the lookup: served to this reader, not kept.
                 (Found::Direct, None) if ix.rebuilding && ix.purged_match(key) => {
                     ix.forget(id);
                     purged = true;
+                    None
                 }
                 (Found::Direct, None) if ix.rebuilding => {
                     let stamp = ix.now_stamp();
-                    ix.insert(id, len, stamp, Some(key.into()));
+                    Some(ix.insert(id, len, stamp, Some(key.into())))
                 }
                 // The rebuild indexed this very file meanwhile (a put would have set the key).
                 (Found::Direct, Some(Slot::Live(e))) if e.key.is_none() && e.len == len => {
-                    ix.touch(id, key)
+                    let g = e.generation;
+                    ix.touch(id, key);
+                    Some(g)
                 }
-                _ => {} // replaced, removed or evicted meanwhile
+                _ => None, // replaced, removed or evicted meanwhile
+            };
+            if let Some(g) = generation {
+                ix.verified(id, g);
             }
-            ix.evict(self.max_bytes)
+            let victims = ix.evict(self.max_bytes);
+            // Evicted just now: no longer a version to write over.
+            let generation = generation.filter(|g| ix.live(id).is_some_and(|e| e.generation == *g));
+            (victims, generation)
         };
         if purged {
             let _ = self.unlink_if_dead(id);
         }
         self.unlink_victims(victims);
+        generation
     }
 
     /// Deletes the bad file of `id` if the index still refers to the file that was read.

@@ -151,6 +151,33 @@ fn replace() {
 }
 
 #[test]
+fn put_over_writes_only_over_the_version_read() {
+    let d = tempfile::tempdir().unwrap();
+    let c = open(d.path(), 1 << 20);
+    let g1 = c.put_versioned("k", &meta("a"), &[b"v1"]).unwrap().unwrap();
+    let (_, _, read) = c.get_versioned::<M>("k").unwrap();
+    assert_eq!(read, g1);
+    // Encodings of v1, written over v1: taken, with a new generation.
+    let g2 = c
+        .put_over("k", g1, &meta("a+br"), &[b"v1", b"br"])
+        .unwrap()
+        .unwrap();
+    assert_ne!(g2, g1);
+    // A newer version came in: work done on v1 must not replace it.
+    let g3 = c.put_versioned("k", &meta("b"), &[b"v2"]).unwrap().unwrap();
+    assert_eq!(
+        c.put_over("k", g2, &meta("a+br"), &[b"v1", b"br"]).unwrap(),
+        None
+    );
+    assert_eq!(get_body(&c, "k").unwrap(), b"v2");
+    // Nor resurrect a removed one.
+    c.remove("k").unwrap();
+    assert_eq!(c.put_over("k", g3, &meta("b"), &[b"v2"]).unwrap(), None);
+    assert!(c.get::<M>("k").is_none());
+    assert_eq!(on_disk(d.path()).2, 0, "no temp file left behind");
+}
+
+#[test]
 fn remove() {
     let d = tempfile::tempdir().unwrap();
     let c = open(d.path(), 1 << 20);
@@ -312,4 +339,33 @@ fn get_refreshes_a_stale_mtime() {
         .modified()
         .unwrap();
     assert!(mtime > old + Duration::from_secs(1800));
+}
+
+#[test]
+fn get_cached_reads_without_waiting_and_checks_what_it_did_not_write() {
+    let d = tempfile::tempdir().unwrap();
+    {
+        let c = open(d.path(), 1 << 20);
+        let g = c
+            .put_versioned("k", &meta("a"), &[b"body"])
+            .unwrap()
+            .unwrap();
+        let (m, parts, read) = c.get_cached::<M>("k").expect("in the caches").unwrap();
+        assert_eq!((m, &parts[0][..], read), (meta("a"), &b"body"[..], g));
+        assert!(c
+            .get_cached::<M>("absent")
+            .expect("index complete")
+            .is_none());
+    }
+    // Another process's file (after a restart): damaged, so the hash is
+    // checked, the fast path declines and the blocking path drops it.
+    let file = path(d.path(), "k");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let at = bytes.len() - TRAILER_LEN - 1;
+    bytes[at] ^= 1;
+    std::fs::write(&file, bytes).unwrap();
+    let c = open(d.path(), 1 << 20);
+    assert!(c.get_cached::<M>("k").is_none());
+    assert!(c.get::<M>("k").is_none());
+    assert!(!file.exists());
 }

@@ -1,11 +1,17 @@
-//! Fingerprinted file names: `app.css` → `app.3f2a9c1b7d.css`, and telling
-//! whether a name already carries a content hash. Shared by the server
-//! (which gives such files the immutable policy) and `build` (which makes
-//! them), so both agree on what a fingerprint looks like.
+//! Fingerprinted file names: `app.css` → `app.3f2a9c1b7d.css` as `build`
+//! makes them, and telling whether a name already carries such a hash.
+//! The server recognises these names and bundlers' ones by the patterns of
+//! [`patterns`], whose defaults include the rule below, so every name
+//! `build` writes is served as immutable.
 
-/// Whether a file name carries a content hash: a dot-separated part other
-/// than the first and the last made of 8 or more hex digits
-/// (`app.3f2a9c1b.css`, `vendor.0123456789abcdef.min.js`).
+pub mod patterns;
+
+pub use patterns::Patterns;
+
+/// Whether a file name carries a hash as `build` writes them (so `build`
+/// keeps the name): a dot-separated part other than the first and the last
+/// made of 8 or more hex digits (`app.3f2a9c1b.css`,
+/// `vendor.0123456789abcdef.min.js`). The first default pattern.
 pub fn is_fingerprinted(file_name: &str) -> bool {
     let parts: Vec<&str> = file_name.split('.').collect();
     parts.len() >= 3
