@@ -421,3 +421,32 @@ fn lines_still_buffered_at_shutdown_are_written() {
         assert!(text.contains(&format!("/plain.txt?{i} ")), "{text}");
     }
 }
+
+#[test]
+fn http2_requests_are_logged_with_their_protocol() {
+    use common::http2::{test_cert, tls_table, Client, HTTP2};
+    let f = Fixture::new();
+    let dir = tempfile::tempdir().unwrap();
+    let cert = test_cert(&["localhost"]);
+    let cfg = format!(
+        "[log]\naccess = \"{}\"\naccess_flush_ms = 20\n{}",
+        dir.path().join("access.log").display(),
+        tls_table(&cert, "")
+    );
+    let s = Server::start(&f.root, &cfg);
+    let mut sizes = Vec::new();
+    for proto in HTTP2 {
+        let r = Client::new(&s, &cert, proto).get(&format!("/plain.txt?{proto:?}"), &[]);
+        assert_eq!(r.status, 200);
+        sizes.push((format!("{proto:?}"), r.body.len() as u64));
+    }
+    let lines = wait_lines(&dir.path().join("access.log"), 2);
+    for (proto, size) in sizes {
+        let line = lines
+            .iter()
+            .find(|l| l.contains(&format!("\"GET /plain.txt?{proto} HTTP/2.0\"")))
+            .unwrap_or_else(|| panic!("no HTTP/2 line for {proto}: {lines:#?}"));
+        let l = parse(line);
+        assert_eq!((l.status, l.bytes, l.cache.as_str()), (200, size, "local"));
+    }
+}

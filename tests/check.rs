@@ -135,6 +135,22 @@ fn bad_configs_are_refused_by_check_and_serve_alike() {
             "nonexistent-cdn-edge-root",
         ),
         (format!("[server]\nroot = \"{file}\"\n"), "not a directory"),
+        (
+            "[server]\nready_path = \"/healthz\"\n".into(),
+            "server.ready_path",
+        ),
+        (
+            "[log]\naccess_format = \"apache\"\n".into(),
+            "log.access_format",
+        ),
+        (
+            "[log]\ntrusted_proxies = [\"10.0.0.0/99\"]\n".into(),
+            "log.trusted_proxies[0]",
+        ),
+        (
+            format!("[log]\naccess = \"{file}/access.log\"\n"),
+            "log.access",
+        ),
     ];
     for (toml, names) in &cases {
         let (status, out, err) = check(f.parent(), toml, &["--listen", "127.0.0.1:0"]);

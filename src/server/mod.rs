@@ -181,6 +181,7 @@ pub fn prepare(config: &Config) -> Result<Prepared, ServeError> {
             addr: config.server.listen.to_string(),
             reason,
         })?;
+    let log = access_log::AccessLog::open(&config.log).map_err(ServeError::Log)?;
     let root = &config.server.root;
     let policy = Policy::new(
         HeaderValue::from_str(&config.cache_control.immutable)
@@ -269,7 +270,6 @@ pub fn prepare(config: &Config) -> Result<Prepared, ServeError> {
         Some((t, a)) => (Some(t), Some(a)),
         None => (None, None),
     };
-    let log = access_log::AccessLog::open(&config.log).map_err(ServeError::Log)?;
     let readiness = Arc::new(ready::Readiness::new(config.server.ready_requires_origin));
     let path = |p: &String| Some(p.clone()).filter(|p| !p.is_empty());
     let state = web::Data::new(State {
