@@ -42,6 +42,8 @@ start_tls_node() { # start_tls_node DIR BIN ROOT CERTDIR: sets NODE_PID, NODE_TL
 listen = "127.0.0.1:0"
 root = "$root"
 workers = ${NODE_WORKERS:-0}
+[log]
+access = "off"   # like the nginx it is compared with (access_log off)
 [tls]
 listen = "127.0.0.1:0"
 cert = "$certs/cert.pem"
