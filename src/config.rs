@@ -21,7 +21,7 @@ pub use tls::{valid_sni_name, CertConfig, Http2Config, TlsConfig};
 pub const DEFAULT_TOML: &str = include_str!("../config.toml");
 
 /// The whole configuration.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// `[server]`: sockets, root, workers.
@@ -47,7 +47,7 @@ pub struct Config {
 }
 
 /// `[purge]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PurgeConfig {
     /// Bearer token that PURGE and `POST <path>` require; empty disables
@@ -81,7 +81,7 @@ impl PurgeConfig {
 }
 
 /// `[origin]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OriginConfig {
     /// Base URL of the origin (`http://origin.internal:8080`); empty = none.
@@ -126,7 +126,7 @@ impl Default for OriginConfig {
 }
 
 /// `[build]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BuildConfig {
     /// Hex digits of the content hash in fingerprinted names (8..=64).
@@ -163,7 +163,7 @@ impl Default for BuildConfig {
 }
 
 /// `[server]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     /// Address to listen on: `host:port`, a host name resolved at start.
@@ -183,7 +183,7 @@ pub struct ServerConfig {
 }
 
 /// `[cache]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CacheConfig {
     /// Byte bound of the in-memory asset cache.
@@ -237,7 +237,7 @@ pub struct CacheConfig {
 }
 
 /// `[cache_control]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CacheControlConfig {
     /// For fingerprinted files.
@@ -250,7 +250,7 @@ pub struct CacheControlConfig {
 }
 
 /// `[cors]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CorsConfig {
     /// Allowed origins: `["*"]`, a list of origins, or `[]` to disable CORS.
@@ -260,7 +260,7 @@ pub struct CorsConfig {
 }
 
 /// One `[[rules]]` entry.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleConfig {
     /// Glob over the path relative to the root (`*` crosses `/`).

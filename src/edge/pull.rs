@@ -67,20 +67,26 @@ pub struct Rules {
     pub max_variants: usize,
 }
 
+/// Keys found too large to store, until when.
+type TooLarge = std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>;
+
 /// The origin and the rules for what the node keeps of it.
 pub struct Origin {
     pub(super) client: OriginClient,
-    coalescer: Coalescer<String, Pulled>,
+    /// Which origin this is ([`OriginClient::identity`]): disk records
+    /// written for another one are not served.
+    pub(super) identity: u64,
+    coalescer: Arc<Coalescer<String, Pulled>>,
     pub(super) rules: Rules,
     pub(super) clock: Arc<Clock>,
     pub(super) stats: Arc<OriginStats>,
     /// Keys found too large to store, until when: their requests stream
     /// straight through without a first, aborted fetch.
-    too_large: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    too_large: Arc<TooLarge>,
     /// Persisted pulled objects, when `cache.dir` is set.
     pub(super) disk: Option<Arc<DiskCache>>,
     /// Makes the encodings of pulled text.
-    pub(super) compressor: Compressor,
+    pub(super) compressor: Arc<Compressor>,
 }
 
 impl std::fmt::Debug for Origin {
@@ -110,26 +116,62 @@ pub(super) struct Job<'a> {
 
 impl Origin {
     /// An origin path fetching through `client`, ruled by `rules`, reading
-    /// time from `clock`, compressing text with `compressor`; `disk`, when
-    /// given, persists what is stored so a restarted node serves it without
-    /// the origin.
+    /// time from `clock`, compressing text with `compressor`, counting into
+    /// `stats`; `disk`, when given, persists what is stored so a restarted
+    /// node serves it without the origin.
     pub fn new(
         client: OriginClient,
         rules: Rules,
-        disk: Option<DiskCache>,
+        disk: Option<Arc<DiskCache>>,
         clock: Arc<Clock>,
-        compressor: Compressor,
+        compressor: Arc<Compressor>,
+        stats: Arc<OriginStats>,
     ) -> Self {
         Self {
             compressor,
+            identity: client.identity(),
             client,
-            coalescer: Coalescer::new(rules.lock_timeout),
+            coalescer: Arc::new(Coalescer::new(rules.lock_timeout)),
             rules,
             clock,
-            stats: Arc::new(OriginStats::default()),
+            stats,
             too_large: Default::default(),
-            disk: disk.map(Arc::new),
+            disk,
         }
+    }
+
+    /// The origin path a reload puts in place of `self`: `client`, `rules`
+    /// and `compressor` replaced; the clock, counters and disk cache kept;
+    /// and, when `client` reaches the same origin, the fetches in flight
+    /// (new requests join them) and the keys known too large. Fetches in
+    /// flight from another origin are not joined.
+    pub fn renewed(&self, client: OriginClient, rules: Rules, compressor: Arc<Compressor>) -> Self {
+        let same = client.identity() == self.identity;
+        let coalescer = if same && rules.lock_timeout == self.rules.lock_timeout {
+            self.coalescer.clone()
+        } else {
+            Arc::new(Coalescer::new(rules.lock_timeout))
+        };
+        Self {
+            compressor,
+            identity: client.identity(),
+            client,
+            coalescer,
+            rules,
+            clock: self.clock.clone(),
+            stats: self.stats.clone(),
+            too_large: if same {
+                self.too_large.clone()
+            } else {
+                Default::default()
+            },
+            disk: self.disk.clone(),
+        }
+    }
+
+    /// The compression pool, for a reload to keep when its settings stay.
+    pub fn compressor(&self) -> &Arc<Compressor> {
+        &self.compressor
     }
 
     /// Traffic counters, for metrics.
@@ -138,7 +180,7 @@ impl Origin {
     }
 
     /// The client, for requests that are passed through.
-    pub(super) fn client(&self) -> &OriginClient {
+    pub fn client(&self) -> &OriginClient {
         &self.client
     }
 

@@ -8,6 +8,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use std::sync::Arc;
 
+use super::live::Live;
 use super::metrics::{self, WorkerCounters};
 use super::{connection, errors, health, passthrough, purge, respond, State};
 use crate::edge::{Ask, Lookup};
@@ -16,25 +17,28 @@ use crate::http::path;
 const ALLOW: HeaderValue = HeaderValue::from_static("GET, HEAD, OPTIONS");
 
 /// Handles every request the node receives, and counts it. Shared state
-/// and the worker's counters are borrowed from the app data, not cloned.
+/// and the worker's counters are borrowed from the app data, not cloned;
+/// the config's settings are loaded once, here, and hold for the whole
+/// request even if a reload swaps them meanwhile.
 pub async fn handle(req: HttpRequest, payload: web::Payload) -> HttpResponse {
     let state = req.app_data::<web::Data<State>>();
     let counters = req.app_data::<Arc<WorkerCounters>>();
     let (Some(state), Some(counters)) = (state, counters) else {
         return errors::text(StatusCode::INTERNAL_SERVER_ERROR, "server state missing\n");
     };
+    let live = state.live.load();
     // Held until the response is built: bounds one HTTP/2 connection's
     // requests in flight (see `connection`).
-    let slot = connection::enter(&req, state.max_streams);
+    let slot = connection::enter(&req, live.max_streams);
     let mut resp = match slot {
-        Some(_) => route(&req, body_to_read(&req, payload), state, counters).await,
+        Some(_) => route(&req, body_to_read(&req, payload), state, &live, counters).await,
         None => {
             counters.refused_stream();
             connection::refused()
         }
     };
     drop(slot);
-    state.https.finish(&req, &mut resp);
+    live.https.finish(&req, &mut resp);
     let head = req.method() == Method::HEAD;
     counters.record(resp.status(), metrics::body_size(&resp), head);
     counters.version(req.version());
@@ -57,13 +61,14 @@ async fn route(
     req: &HttpRequest,
     payload: Option<web::Payload>,
     state: &State,
+    live: &Live,
     counters: &WorkerCounters,
 ) -> HttpResponse {
     let raw_path = req.uri().path();
-    if state.health_path.as_deref() == Some(raw_path) {
+    if live.health_path.as_deref() == Some(raw_path) {
         return health::respond();
     }
-    if state.metrics_path.as_deref() == Some(raw_path) {
+    if live.metrics_path.as_deref() == Some(raw_path) {
         return state.metrics.respond();
     }
     if state.test_clock && raw_path == TEST_CLOCK_PATH && req.method() == Method::POST {
@@ -72,23 +77,23 @@ async fn route(
             Err(resp) => resp,
         };
     }
-    if let Some(token) = &state.purge_token {
+    if let Some(token) = &live.purge_token {
         let is_purge = req.method().as_str() == "PURGE";
-        let is_batch = req.method() == Method::POST && raw_path == state.purge_path;
+        let is_batch = req.method() == Method::POST && raw_path == live.purge_path;
         if is_purge || is_batch {
             if !purge::authorized(req.headers(), token) {
                 return purge::unauthorized();
             }
             if is_purge {
-                return purge::one(&state.edge, raw_path).await;
+                return purge::one(&live.edge, raw_path).await;
             }
             return match read_body(payload, purge::MAX_BODY).await {
-                Ok(body) => purge::many(&state.edge, &body).await,
+                Ok(body) => purge::many(&live.edge, &body).await,
                 Err(resp) => resp,
             };
         }
     }
-    if let Some(resp) = state.https.redirect(req) {
+    if let Some(resp) = live.https.redirect(req, state.https_port.get().copied()) {
         return resp;
     }
     let key = match path::key(raw_path) {
@@ -98,12 +103,12 @@ async fn route(
     };
     match *req.method() {
         Method::GET | Method::HEAD => {}
-        Method::OPTIONS => return state.cors.options(req.headers()),
-        _ => return unsafe_method(req, payload, state, &key).await,
+        Method::OPTIONS => return live.cors.options(req.headers()),
+        _ => return unsafe_method(req, payload, live, &key).await,
     }
     let directives = Ask::directives_of(req.headers());
     let ask = ask_of(req, &directives);
-    match state.edge.lookup(&key, &ask).await {
+    match live.edge.lookup(&key, &ask).await {
         Ok(Lookup::Asset {
             asset,
             from_memory,
@@ -115,7 +120,7 @@ async fn route(
                     req.method(),
                     req.headers(),
                     &asset,
-                    &state.cors.grant(req.headers()),
+                    &live.cors.grant(req.headers()),
                 )
             } else {
                 passthrough::stored_error(&asset, req.method() == Method::HEAD)
@@ -172,12 +177,12 @@ async fn route(
 async fn unsafe_method(
     req: &HttpRequest,
     payload: Option<web::Payload>,
-    state: &State,
+    live: &Live,
     key: &path::Key,
 ) -> HttpResponse {
     // PURGE is the edge's own method: never forwarded, and with no token
     // configured it does not exist here.
-    if !state.edge.has_origin() || req.method().as_str() == "PURGE" {
+    if !live.edge.has_origin() || req.method().as_str() == "PURGE" {
         let mut resp = errors::text(
             StatusCode::METHOD_NOT_ALLOWED,
             "method not allowed: this node serves GET, HEAD and OPTIONS\n",
@@ -192,7 +197,7 @@ async fn unsafe_method(
     let directives = Ask::directives_of(req.headers());
     let ask = ask_of(req, &directives);
     let target = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
-    match state
+    match live
         .edge
         .forward_unsafe(key, target, req.method().as_str(), &ask, body)
         .await

@@ -19,7 +19,9 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
-use crate::edge::Edge;
+use arc_swap::ArcSwap;
+
+use super::live::Live;
 use crate::tls::TlsStats;
 
 /// The `version` labels of [`WorkerCounters::version`], in index order.
@@ -92,13 +94,14 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Registers the collectors; cache figures are read from `edge`,
-    /// handshake counts from `tls` when there is an HTTPS listener.
-    pub fn new(edge: Arc<Edge>, tls: Option<Arc<TlsStats>>) -> Self {
+    /// Registers the collectors; cache figures are read from the edge
+    /// `live` holds at scrape time, handshake counts from `tls` when there
+    /// is an HTTPS listener.
+    pub fn new(live: Arc<ArcSwap<Live>>, tls: Option<Arc<TlsStats>>) -> Self {
         let mut registry = Registry::with_prefix("cdn_edge");
         let workers = Arc::new(Mutex::new(Vec::new()));
         registry.register_collector(Box::new(NodeCollector {
-            edge,
+            live,
             workers: workers.clone(),
             tls,
         }));
@@ -137,11 +140,16 @@ impl Metrics {
 }
 
 /// Sums the workers' counters and reads the cache at scrape time.
-#[derive(Debug)]
 struct NodeCollector {
-    edge: Arc<Edge>,
+    live: Arc<ArcSwap<Live>>,
     workers: Arc<Mutex<Vec<Arc<WorkerCounters>>>>,
     tls: Option<Arc<TlsStats>>,
+}
+
+impl std::fmt::Debug for NodeCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeCollector").finish_non_exhaustive()
+    }
 }
 
 impl Collector for NodeCollector {
@@ -196,7 +204,8 @@ impl Collector for NodeCollector {
         }
 
         // Every other figure: plain counters and gauges, encoded alike.
-        let s = self.edge.cache_stats();
+        let edge = self.live.load().edge.clone();
+        let s = edge.cache_stats();
         let mut counters = vec![
             (
                 "http2_refused_streams",
@@ -236,7 +245,7 @@ impl Collector for NodeCollector {
                 s.objects,
             ),
         ];
-        let origin = self.edge.origin_stats();
+        let origin = edge.origin_stats();
         if let Some(o) = &origin {
             let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
             counters.extend([
@@ -272,7 +281,7 @@ impl Collector for NodeCollector {
                 ),
             ]);
         }
-        if let Some((bytes, objects, evictions)) = self.edge.disk_usage() {
+        if let Some((bytes, objects, evictions)) = edge.disk_usage() {
             counters.push((
                 "disk_cache_evictions",
                 "Disk cache entries evicted to stay under cache.disk_bytes",
