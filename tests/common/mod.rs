@@ -25,6 +25,7 @@ use tempfile::TempDir;
 
 pub mod http2;
 pub mod origin;
+pub mod reload;
 
 /// How long a server may take to print its listening line.
 pub const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -213,14 +214,24 @@ impl Server {
         self.child.id()
     }
 
-    /// Sends SIGTERM to the child (and only the child).
-    pub fn sigterm(&self) {
+    /// Sends `-SIGNAL` (`TERM`, `HUP`) to the child, and only the child.
+    fn signal(&self, signal: &str) {
         let st = Command::new("kill")
-            .arg("-TERM")
+            .arg(format!("-{signal}"))
             .arg(self.pid().to_string())
             .status()
             .expect("run kill");
-        assert!(st.success(), "kill -TERM failed");
+        assert!(st.success(), "kill -{signal} failed");
+    }
+
+    /// Sends SIGTERM to the child (and only the child).
+    pub fn sigterm(&self) {
+        self.signal("TERM");
+    }
+
+    /// Sends SIGHUP to the child (and only the child): reload the config.
+    pub fn sighup(&self) {
+        self.signal("HUP");
     }
 
     /// Waits for the child to exit; `None` on timeout.
