@@ -141,6 +141,22 @@ mod tests {
     }
 
     #[test]
+    fn the_bundled_config_marks_every_restart_only_key() {
+        for key in KEYS {
+            let (table, name) = key.split_once('.').unwrap();
+            let body = crate::config::DEFAULT_TOML
+                .split(&format!("\n[{table}]"))
+                .nth(1)
+                .unwrap_or_else(|| panic!("no [{table}] in config.toml"));
+            let line = body
+                .lines()
+                .find(|l| l.starts_with(&format!("{name} =")))
+                .unwrap_or_else(|| panic!("no {key} in config.toml"));
+            assert!(line.contains("# restart."), "{key}: {line}");
+        }
+    }
+
+    #[test]
     fn nothing_to_report_when_equal() {
         let c = parse("[tls]\nhsts = \"max-age=1\"\n");
         let (applied, changes) = split(&c, &c);
