@@ -19,6 +19,12 @@
 #   ACCEPT_ENCODING  wrk's Accept-Encoding in (a) (default "gzip, br"; "identity"
 #                 compares equal bytes: nginx and Varnish store what the origin
 #                 sent, uncompressed, while cdn-edge answers text with br)
+#   CORPUS        "generated" (default) or "npm": the objects are real assets
+#                 (CSS, JS, fonts, SVG/PNG) of NPM_PACKAGES, fetched from npm at
+#                 run time, CORPUS_FILES of them (default 226) spread over
+#                 the packages' files; the issue's cold-miss case is
+#                 CORPUS=npm COLD_QUERIES=9 COLD_CLIENTS=16
+#   NPM_PACKAGES  default "bootstrap@5 @fortawesome/fontawesome-free@6 bootstrap-icons@1"
 #   VARNISH       0 = leave Varnish out (default 1: included when it runs)
 #   RESULTS       where to write the raw per-round numbers (default: a new
 #                 file under ${TMPDIR:-/tmp}); storms go to *.storm.tsv
@@ -74,12 +80,15 @@ COLD_CLIENTS=${COLD_CLIENTS:-16}
 ACCEPT_ENCODING=${ACCEPT_ENCODING:-gzip, br}
 VARNISH=${VARNISH:-1}
 KEEP_TMP=${KEEP_TMP:-0}
+CORPUS=${CORPUS:-generated}
+NPM_PACKAGES=${NPM_PACKAGES:-bootstrap@5 @fortawesome/fontawesome-free@6 bootstrap-icons@1}
+CORPUS_FILES=${CORPUS_FILES:-226}
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 PULLDIR=$HERE/pull
 CYCLE_LUA=$HERE/load/cycle.lua # shared with benches/load.sh
-COMMAND="DURATION=$DURATION ROUNDS=$ROUNDS THREADS=$THREADS CONNECTIONS=$CONNECTIONS WARMUP=$WARMUP OBJECTS=$OBJECTS STORM_CLIENTS=$STORM_CLIENTS STORM_DELAY=$STORM_DELAY COLD_QUERIES=$COLD_QUERIES COLD_CLIENTS=$COLD_CLIENTS${ACCEPT_ENCODING:+ ACCEPT_ENCODING='$ACCEPT_ENCODING'} benches/pull.sh"
+COMMAND="DURATION=$DURATION ROUNDS=$ROUNDS THREADS=$THREADS CONNECTIONS=$CONNECTIONS WARMUP=$WARMUP OBJECTS=$OBJECTS STORM_CLIENTS=$STORM_CLIENTS STORM_DELAY=$STORM_DELAY COLD_QUERIES=$COLD_QUERIES COLD_CLIENTS=$COLD_CLIENTS CORPUS=$CORPUS${ACCEPT_ENCODING:+ ACCEPT_ENCODING='$ACCEPT_ENCODING'} benches/pull.sh"
 
 BENCH_TAG=pull
 # shellcheck source=lib/bench.sh
@@ -134,9 +143,38 @@ done
 log "generating $OBJECTS objects in $ORIGIN_ROOT"
 python3 "$PULLDIR/gen_objects.py" "$ORIGIN_ROOT" "$OBJECTS" "${storm_names[@]}"
 PATHS=$TMP/origin/objects.paths
-log "$(wc -l <"$PATHS") objects, $(du -sb "$ORIGIN_ROOT/assets" | cut -f1) B;" \
-    "$(grep -c '\.css$' "$PATHS") css, $(grep -c '\.js$' "$PATHS") js," \
-    "$(grep -c '\.svg$' "$PATHS") svg, $(grep -c '\.png$' "$PATHS") png"
+if [[ $CORPUS == npm ]]; then
+    command -v npm >/dev/null || die "CORPUS=npm needs npm"
+    log "npm install $NPM_PACKAGES"
+    # shellcheck disable=SC2086
+    timeout 600 npm install --prefix "$TMP/npm" --no-audit --no-fund --ignore-scripts \
+        --no-save --loglevel=error $NPM_PACKAGES >/dev/null || die "npm install failed"
+    # CORPUS_FILES assets: four fifths spread evenly over the packages' CSS,
+    # JS, fonts and PNGs (sorted), the rest over their SVG icons; copied
+    # under /npm/ with their layout.
+    spread() { # spread N FILE: N lines spread evenly over FILE
+        awk -v n="$1" -v total="$(wc -l <"$2")" \
+            'total <= n || int((NR - 1) * n / total) != int(NR * n / total)' "$2" | head -n "$1"
+    }
+    (cd "$TMP/npm/node_modules" && find . -type f \( -name '*.css' -o -name '*.js' \
+        -o -name '*.mjs' -o -name '*.woff2' -o -name '*.woff' -o -name '*.ttf' \
+        -o -name '*.png' \) | sort) >"$TMP/npm/assets"
+    (cd "$TMP/npm/node_modules" && find . -type f -name '*.svg' | sort) >"$TMP/npm/icons"
+    spread $((CORPUS_FILES * 4 / 5)) "$TMP/npm/assets" >"$TMP/npm/picked"
+    spread $((CORPUS_FILES - $(wc -l <"$TMP/npm/picked"))) "$TMP/npm/icons" >>"$TMP/npm/picked"
+    : >"$PATHS"
+    while read -r f; do
+        mkdir -p "$ORIGIN_ROOT/npm/$(dirname "$f")"
+        cp "$TMP/npm/node_modules/$f" "$ORIGIN_ROOT/npm/$f"
+        echo "/npm/${f#./}" >>"$PATHS"
+    done <"$TMP/npm/picked"
+    log "npm corpus: $(wc -l <"$PATHS") files, $(du -sb "$ORIGIN_ROOT/npm" | cut -f1) B," \
+        "largest $(find "$ORIGIN_ROOT/npm" -type f -printf '%s\n' | sort -n | tail -1) B"
+fi
+log "$(wc -l <"$PATHS") objects;" \
+    "$(grep -c '\.css$' "$PATHS") css, $(grep -c '\.m\?js$' "$PATHS") js," \
+    "$(grep -c '\.svg$' "$PATHS") svg, $(grep -c '\.png$' "$PATHS") png," \
+    "$(grep -c '\.\(woff2\?\|ttf\)$' "$PATHS") fonts"
 
 # ---------------------------------------------------------------- helpers --
 wait_http() { # wait_http URL [SECONDS [PID]]: until it answers 2xx (default 20 s) or PID exits

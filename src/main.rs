@@ -47,6 +47,7 @@ fn main() {
 fn serve(args: cdn_edge::cli::ServeArgs) -> Result<(), String> {
     cdn_edge::server::reload::ignore_hangups();
     let config = args.config().map_err(|e| e.to_string())?;
+    allocator_for_a_cache();
     let source = move || args.config().map_err(|e| e.to_string());
     actix_web::rt::System::new()
         .block_on(cdn_edge::server::run(&config, source))
@@ -169,4 +170,33 @@ fn purge(args: &cdn_edge::cli::PurgeArgs) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Tunes glibc's allocator for a long-lived cache of bodies of every size,
+/// unless the operator set `MALLOC_*` variables of their own:
+///
+/// - every allocation of 128 KiB or more is its own mapping, returned to the
+///   system when freed (glibc otherwise raises that threshold up to 32 MiB
+///   after large frees, and evicted bodies then stay in the heap);
+/// - two arenas, not eight per core: memory freed by one thread is reused
+///   by the others instead of sitting in a per-thread arena.
+///
+/// Measured with the cold-miss wave of `benches/pull.sh` (CORPUS=npm, three
+/// waves into the default 256 MiB cache): peak RSS 275 MiB with these
+/// settings against 323 MiB without (the bound is 320).
+fn allocator_for_a_cache() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        let set = |var: &str| std::env::var_os(var).is_some();
+        // SAFETY: mallopt only changes allocator parameters; it is called
+        // before any other thread exists.
+        unsafe {
+            if !set("MALLOC_MMAP_THRESHOLD_") {
+                libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+            }
+            if !set("MALLOC_ARENA_MAX") {
+                libc::mallopt(libc::M_ARENA_MAX, 2);
+            }
+        }
+    }
 }
