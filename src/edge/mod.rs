@@ -11,13 +11,15 @@
 //!
 //! Pulled objects: see `pull` (the phases of a pull, RFC 9111), `variants`
 //! (responses that vary on request headers), `persist` (the disk cache) and
-//! `compress` (the encodings the node makes of pulled text).
+//! `compress` (the encodings the node makes of pulled text). `setup` opens
+//! an edge, and opens it again for a reload, keeping what is still valid.
 
 mod compress;
 mod fetch;
 mod invalidate;
 mod persist;
 mod pull;
+mod setup;
 mod storing;
 mod variants;
 
@@ -25,7 +27,6 @@ use persist::DiskRead;
 
 use std::net::IpAddr;
 use std::ops::Deref;
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -41,11 +42,11 @@ use crate::origin::client::{FetchError, Fetched};
 use crate::origin::pull::PulledMeta;
 use crate::store::disk::DiskCache;
 use crate::store::local::{Found, LocalStore, Stamp};
-use crate::store::memory::{Admission, MemoryCache, Weigh};
-use crate::store::policy::Policy;
+use crate::store::memory::{MemoryCache, Weigh};
 
 pub use compress::Compressor;
 pub use pull::{Origin, Rules};
+pub use setup::Setup;
 
 /// The request, as far as a lookup needs it.
 #[derive(Debug, Clone, Copy)]
@@ -274,85 +275,7 @@ impl std::fmt::Debug for Edge {
     }
 }
 
-/// How an edge is set up, besides its origin.
-#[derive(Debug)]
-pub struct Setup {
-    /// Headers of local files (`cache_control`, `[[rules]]`, fingerprints).
-    pub policy: Policy,
-    /// Bound of the memory cache.
-    pub memory_bytes: usize,
-    /// Largest asset the memory cache admits.
-    pub max_object_bytes: usize,
-    /// How often a cached local file is re-checked on disk.
-    pub refresh: Duration,
-    /// Which new entries may evict old ones.
-    pub admission: Admission,
-}
-
 impl Edge {
-    /// An edge over a static root (opened here, with the setup's policy)
-    /// and a memory cache of `memory_bytes` admitting entries up to
-    /// `max_object_bytes`. Representations that would push an asset over
-    /// that limit stay on disk and are streamed. `origin`, when given,
-    /// answers what the root does not hold.
-    pub fn open(root: &Path, setup: Setup, origin: Option<Origin>) -> std::io::Result<Self> {
-        let memory = Arc::new(
-            MemoryCache::new(setup.memory_bytes, setup.max_object_bytes)
-                .with_admission(setup.admission),
-        );
-        // Leave room for the entry's own overhead and its key.
-        let budget = memory.max_object_bytes().saturating_sub(ENTRY_SLACK) as u64;
-        let local = LocalStore::open(root, setup.policy, budget)?;
-        Ok(Self {
-            local: Arc::new(local),
-            memory,
-            refresh: setup.refresh,
-            epoch: Instant::now(),
-            origin: origin.map(Arc::new),
-        })
-    }
-
-    /// The edge a reload puts in place of `self`, opened as [`Edge::open`]
-    /// does. It keeps `self`'s memory cache, and what it holds, when
-    /// `keep_cache` (the caller found unchanged everything the cached
-    /// entries were made from: header policy, cache bounds, origin) and
-    /// the root is still the same directory (a symlinked root that now
-    /// points elsewhere is another one); else it starts with an empty one.
-    pub fn reopen(
-        &self,
-        root: &Path,
-        setup: Setup,
-        origin: Option<Origin>,
-        keep_cache: bool,
-    ) -> std::io::Result<Self> {
-        let fresh = Self::open(root, setup, origin)?;
-        if keep_cache && fresh.local.root() == self.local.root() {
-            return Ok(Self {
-                memory: self.memory.clone(),
-                epoch: self.epoch,
-                ..fresh
-            });
-        }
-        Ok(fresh)
-    }
-
-    /// Whether `other` serves from the same memory cache.
-    pub fn shares_cache(&self, other: &Edge) -> bool {
-        Arc::ptr_eq(&self.memory, &other.memory)
-    }
-
-    /// Empties the memory cache (an edge a reload replaced with one that
-    /// does not share it: its entries must not outlive it). Requests still
-    /// running on this edge keep what they hold.
-    pub fn clear_memory(&self) {
-        self.memory.remove_prefix("");
-    }
-
-    /// The origin, when misses are pulled from one.
-    pub fn origin(&self) -> Option<&Arc<Origin>> {
-        self.origin.as_ref()
-    }
-
     /// Finds what to answer `key` with.
     pub async fn lookup(&self, key: &Key, ask: &Ask<'_>) -> Result<Lookup, EdgeError> {
         let cache_key = key.cache_key();

@@ -76,13 +76,13 @@ pub struct Origin {
     /// Which origin this is ([`OriginClient::identity`]): disk records
     /// written for another one are not served.
     pub(super) identity: u64,
-    coalescer: Arc<Coalescer<String, Pulled>>,
+    pub(super) coalescer: Arc<Coalescer<String, Pulled>>,
     pub(super) rules: Rules,
     pub(super) clock: Arc<Clock>,
     pub(super) stats: Arc<OriginStats>,
     /// Keys found too large to store, until when: their requests stream
     /// straight through without a first, aborted fetch.
-    too_large: Arc<TooLarge>,
+    pub(super) too_large: Arc<TooLarge>,
     /// Persisted pulled objects, when `cache.dir` is set.
     pub(super) disk: Option<Arc<DiskCache>>,
     /// Makes the encodings of pulled text.
@@ -115,65 +115,6 @@ pub(super) struct Job<'a> {
 }
 
 impl Origin {
-    /// An origin path fetching through `client`, ruled by `rules`, reading
-    /// time from `clock`, compressing text with `compressor`, counting into
-    /// `stats`; `disk`, when given, persists what is stored so a restarted
-    /// node serves it without the origin.
-    pub fn new(
-        client: OriginClient,
-        rules: Rules,
-        disk: Option<Arc<DiskCache>>,
-        clock: Arc<Clock>,
-        compressor: Arc<Compressor>,
-        stats: Arc<OriginStats>,
-    ) -> Self {
-        Self {
-            compressor,
-            identity: client.identity(),
-            client,
-            coalescer: Arc::new(Coalescer::new(rules.lock_timeout)),
-            rules,
-            clock,
-            stats,
-            too_large: Default::default(),
-            disk,
-        }
-    }
-
-    /// The origin path a reload puts in place of `self`: `client`, `rules`
-    /// and `compressor` replaced; the clock, counters and disk cache kept;
-    /// and, when `client` reaches the same origin, the fetches in flight
-    /// (new requests join them) and the keys known too large. Fetches in
-    /// flight from another origin are not joined.
-    pub fn renewed(&self, client: OriginClient, rules: Rules, compressor: Arc<Compressor>) -> Self {
-        let same = client.identity() == self.identity;
-        let coalescer = if same && rules.lock_timeout == self.rules.lock_timeout {
-            self.coalescer.clone()
-        } else {
-            Arc::new(Coalescer::new(rules.lock_timeout))
-        };
-        Self {
-            compressor,
-            identity: client.identity(),
-            client,
-            coalescer,
-            rules,
-            clock: self.clock.clone(),
-            stats: self.stats.clone(),
-            too_large: if same {
-                self.too_large.clone()
-            } else {
-                Default::default()
-            },
-            disk: self.disk.clone(),
-        }
-    }
-
-    /// The compression pool, for a reload to keep when its settings stay.
-    pub fn compressor(&self) -> &Arc<Compressor> {
-        &self.compressor
-    }
-
     /// Traffic counters, for metrics.
     pub fn stats(&self) -> Arc<OriginStats> {
         self.stats.clone()
