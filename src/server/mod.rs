@@ -13,7 +13,7 @@ mod file_body;
 mod handler;
 mod health;
 mod https;
-pub mod live;
+mod live;
 mod metrics;
 mod passthrough;
 mod purge;
