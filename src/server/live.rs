@@ -62,9 +62,15 @@ pub struct Resources {
 }
 
 impl Resources {
-    /// Opens the disk cache, when `cache.dir` is set.
-    pub fn open(config: &Config) -> Result<Self, ServeError> {
+    /// Opens the disk cache, when `cache.dir` is set; with `checking`,
+    /// only checks its directory (a running node may be using it: its
+    /// files are neither scanned nor cleaned).
+    pub fn open(config: &Config, checking: bool) -> Result<Self, ServeError> {
         let disk = if config.cache.dir.as_os_str().is_empty() {
+            None
+        } else if checking {
+            DiskCache::check_dir(&config.cache.dir)
+                .map_err(|e| ServeError::Disk(format!("cache.dir: {e}")))?;
             None
         } else {
             let d = DiskCache::open(&config.cache.dir, config.cache.disk_bytes)

@@ -127,7 +127,7 @@ pub fn start(config: &Config) -> Result<Started, ServeError> {
 /// certificates), through the same code, then drops it all. Must be called
 /// inside an async runtime.
 pub fn check(config: &Config) -> Result<Vec<SocketAddr>, ServeError> {
-    prepare(config).map(|p| p.listen)
+    prepare_as(config, true).map(|p| p.listen)
 }
 
 /// The certificates' check, run by `serve` and `check` alike before
@@ -169,10 +169,16 @@ fn listen_addrs(config: &Config) -> Result<Vec<SocketAddr>, ServeError> {
 /// reason `serve` has to refuse a config at start, except a listen
 /// address that cannot be bound, is found here.
 pub fn prepare(config: &Config) -> Result<Prepared, ServeError> {
+    prepare_as(config, false)
+}
+
+/// `prepare`; with `checking`, the disk cache's directory is only checked,
+/// not opened (`check` runs beside a live node using it).
+fn prepare_as(config: &Config, checking: bool) -> Result<Prepared, ServeError> {
     config.validate("config")?;
     let tls = certificates(config)?;
     let listen = listen_addrs(config)?;
-    let resources = Resources::open(config)?;
+    let resources = Resources::open(config, checking)?;
     let live = Arc::new(ArcSwap::from_pointee(Live::build(
         config, &resources, None,
     )?));
