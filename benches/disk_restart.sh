@@ -105,7 +105,7 @@ for N in $NS; do
     fi
     dir=$TMP/cache-$N
     log "filling $dir with $N objects"
-    fill_out=$(run_bounded "$FILL" "$dir" "$N" "$FILL_THREADS") || die "fill failed"
+    fill_out=$(run_bounded "$FILL" "$dir" "$N" "$FILL_THREADS" "http://127.0.0.1:$DEAD") || die "fill failed"
     log "$fill_out"
     fill_s=$(awk '{ for (i = 1; i <= NF; i++) if ($(i+1) == "s") print $i }' <<<"$fill_out" | tail -1)
     cfg=$TMP/edge-$N.toml

@@ -2,8 +2,10 @@
 //! library's `DiskCache`, as a node would have stored them, for
 //! `benches/disk_restart.sh`. Not a benchmark itself and not a test.
 //!
-//! `fill_disk_cache DIR N [THREADS]`: objects `/obj/<i>.css`, bodies of
-//! 1,024–4,096 bytes (deterministic), `Cache-Control: max-age=86400`.
+//! `fill_disk_cache DIR N [THREADS] [ORIGIN]`: objects `/obj/<i>.css`,
+//! bodies of 1,024–4,096 bytes (deterministic), `Cache-Control:
+//! max-age=86400`, recorded as pulled from the origin URL `ORIGIN` (a node
+//! serves only what came from its own `origin.url`).
 //! Prints the seconds taken and the bytes of bodies written.
 
 use std::path::PathBuf;
@@ -15,7 +17,7 @@ use cdn_edge::store::disk::DiskCache;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
-        eprintln!("usage: fill_disk_cache DIR N [THREADS]");
+        eprintln!("usage: fill_disk_cache DIR N [THREADS] [ORIGIN]");
         std::process::exit(2);
     }
     let dir = PathBuf::from(&args[1]);
@@ -23,6 +25,10 @@ fn main() {
     let threads: u64 = args
         .get(3)
         .map_or(8, |t| t.parse().expect("THREADS: a count"));
+    let origin = cdn_edge::origin::client::identity(
+        args.get(4).map_or("http://127.0.0.1:9", String::as_str),
+        "",
+    );
     let cache = DiskCache::open(&dir, u64::MAX / 2).expect("open the cache dir");
     let now = SystemTime::now();
     let started = Instant::now();
@@ -48,6 +54,7 @@ fn main() {
                             path: key.clone(),
                             vary: vec![],
                             encodings: vec![],
+                            origin,
                         };
                         cache.put(&key, &meta, &[body.as_slice()]).expect("put");
                         total += len as u64;

@@ -23,7 +23,7 @@ pub use tls::{valid_sni_name, CertConfig, Http2Config, TlsConfig};
 pub const DEFAULT_TOML: &str = include_str!("../config.toml");
 
 /// The whole configuration.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// `[server]`: sockets, root, workers.
@@ -51,7 +51,7 @@ pub struct Config {
 }
 
 /// `[purge]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PurgeConfig {
     /// Bearer token that PURGE and `POST <path>` require; empty disables
@@ -85,7 +85,7 @@ impl PurgeConfig {
 }
 
 /// `[origin]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OriginConfig {
     /// Base URL of the origin (`http://origin.internal:8080`); empty = none.
@@ -130,7 +130,7 @@ impl Default for OriginConfig {
 }
 
 /// `[build]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BuildConfig {
     /// Hex digits of the content hash in fingerprinted names (8..=64).
@@ -167,7 +167,7 @@ impl Default for BuildConfig {
 }
 
 /// `[server]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     /// Address to listen on: `host:port`, a host name resolved at start.
@@ -194,7 +194,7 @@ pub struct ServerConfig {
 }
 
 /// `[cache]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CacheConfig {
     /// Byte bound of the in-memory asset cache.
@@ -248,7 +248,7 @@ pub struct CacheConfig {
 }
 
 /// `[cache_control]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CacheControlConfig {
     /// For fingerprinted files.
@@ -261,7 +261,7 @@ pub struct CacheControlConfig {
 }
 
 /// `[cors]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CorsConfig {
     /// Allowed origins: `["*"]`, a list of origins, or `[]` to disable CORS.
@@ -271,7 +271,7 @@ pub struct CorsConfig {
 }
 
 /// One `[[rules]]` entry.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleConfig {
     /// Glob over the path relative to the root (`*` crosses `/`).

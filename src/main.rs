@@ -33,18 +33,25 @@ fn main() {
     let result = match cli.command {
         Command::Build(args) => build(&args),
         Command::Purge(args) => purge(&args),
-        Command::Serve(args) => args.config().map_err(|e| e.to_string()).and_then(|config| {
-            allocator_for_a_cache();
-            actix_web::rt::System::new()
-                .block_on(cdn_edge::server::run(&config))
-                .map_err(|e| e.to_string())
-        }),
+        Command::Serve(args) => serve(args),
         Command::Check(args) => check(&args),
     };
     if let Err(e) = result {
         eprintln!("cdn-edge: {e}");
         std::process::exit(2);
     }
+}
+
+/// Runs `serve`; each SIGHUP reads the config again, from the same file
+/// and with the same flags.
+fn serve(args: cdn_edge::cli::ServeArgs) -> Result<(), String> {
+    cdn_edge::server::reload::ignore_hangups();
+    let config = args.config().map_err(|e| e.to_string())?;
+    allocator_for_a_cache();
+    let source = move || args.config().map_err(|e| e.to_string());
+    actix_web::rt::System::new()
+        .block_on(cdn_edge::server::run(&config, source))
+        .map_err(|e| e.to_string())
 }
 
 /// Runs `check`: the config, the listen address, the root, the disk cache

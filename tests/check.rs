@@ -205,3 +205,39 @@ fn version_names_the_commit() {
         "{line}"
     );
 }
+
+/// `check` runs beside a live node (systemd's ExecReload): it must not
+/// scan or clean the disk cache the node is writing into.
+#[test]
+fn check_leaves_a_live_disk_cache_alone() {
+    let f = Fixture::new();
+    let root = f.root.to_str().unwrap();
+    let cache = f.parent().join("cache");
+    std::fs::create_dir_all(cache.join("abc")).unwrap();
+    // What a running node has in flight, and a stray file a scan would drop.
+    let in_flight = cache.join("abc").join(".abc0.4d2-1.tmp");
+    let stray = cache
+        .join("abc")
+        .join("abc0000000000000000000000000000.obj");
+    std::fs::write(&in_flight, b"half written").unwrap();
+    std::fs::write(&stray, b"not an entry").unwrap();
+    let (status, out, err) = check(
+        f.parent(),
+        &format!(
+            "[server]\nroot = \"{root}\"\nlisten = \"127.0.0.1:0\"\n[origin]\nurl = \"http://127.0.0.1:9\"\n[cache]\ndir = \"{}\"\n",
+            cache.display()
+        ),
+        &[],
+    );
+    assert_eq!(status.code(), Some(0), "{out}{err}");
+    assert!(
+        in_flight.exists() && stray.exists(),
+        "check touched the cache"
+    );
+    // Its own write probe is gone too.
+    let left: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["abc"], "{left:?}");
+}

@@ -166,8 +166,9 @@ fn dead_origin() -> String {
     format!("http://{}", l.local_addr().unwrap())
 }
 
-/// Fills `dir` with `n` fresh objects `/f/<i>.css` (body `body <i>`) through the library, as a node would.
-fn fill(dir: &Path, n: usize) {
+/// Fills `dir` with `n` fresh objects `/f/<i>.css` (body `body <i>`) from
+/// the origin `origin` through the library, as a node would.
+fn fill(dir: &Path, n: usize, origin: &str) {
     use cdn_edge::origin::disk_meta::DiskMeta;
     use cdn_edge::store::disk::DiskCache;
     let c = DiskCache::open(dir, 1 << 30).unwrap();
@@ -184,6 +185,7 @@ fn fill(dir: &Path, n: usize) {
             path: format!("f/{i}.css"),
             vary: vec![],
             encodings: vec![],
+            origin: cdn_edge::origin::client::identity(origin, ""),
         };
         let body = format!("body {i}");
         c.put(&format!("f/{i}.css"), &meta, &[body.as_bytes()])
@@ -201,13 +203,14 @@ fn disk_objects(s: &Server) -> Option<u64> {
 #[test]
 fn a_restarted_node_serves_from_disk_at_once_and_completes_its_index() {
     let dir = tempfile::tempdir().unwrap();
-    fill(dir.path(), 3000);
+    let origin = dead_origin();
+    fill(dir.path(), 3000, &origin);
     // An entry of the old layout (version 1): deleted, never served.
     let v1 = dir.path().join("ab/cd");
     std::fs::create_dir_all(&v1).unwrap();
     std::fs::write(v1.join(format!("{}.obj", "ab".repeat(32))), b"v1").unwrap();
     let f = Fixture::new();
-    let s = Server::start(&f.root, &config(&dead_origin(), dir.path()));
+    let s = Server::start(&f.root, &config(&origin, dir.path()));
     let r = s.get("/f/2999.css");
     assert_eq!(r.status, 200, "{}", r.summary());
     assert_eq!(r.body, b"body 2999");
@@ -272,7 +275,9 @@ fn a_purge_right_after_a_restart_stays_purged() {
     let r = parse_response(&raw, false).unwrap();
     assert_eq!(r.status, 200, "{}", r.summary());
     kill9(&mut s2);
-    let s3 = Server::start(&f.root, &config(&dead_origin(), dir.path()));
+    // The same origin, down: what the disk holds of it is all there is.
+    o.shutdown();
+    let s3 = Server::start(&f.root, &config(&o.url(), dir.path()));
     assert_eq!(s3.get("/q.css").status, 200);
     for p in ["/p/a.css", "/p/b.css"] {
         let r = s3.get(p);

@@ -115,3 +115,29 @@ fn readiness_can_require_the_origin() {
     assert_eq!(lax.get("/anything.css").status, 502);
     assert_eq!(lax.get("/readyz").status, 200);
 }
+
+#[test]
+fn a_reload_moves_the_ready_path_and_the_log_waits_for_a_restart() {
+    use common::reload::{toml_path, Node};
+    let f = Fixture::new();
+    let root = toml_path(&f.root);
+    let node = Node::start(&format!("[server]\nroot = {root}\n"));
+    assert_eq!(node.get("/readyz").status, 200);
+    let lines = node.reload_ok(&format!(
+        "[server]\nroot = {root}\nready_path = \"/_edge/ready\"\n[log]\naccess = \"off\"\n"
+    ));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("log.access") && l.contains("needs a restart")),
+        "{lines:#?}"
+    );
+    assert_eq!(node.get("/_edge/ready").status, 200);
+    assert_eq!(node.get("/readyz").status, 404);
+    // The log stays on (stdout) until a restart.
+    assert_eq!(node.get("/plain.txt?after-reload").status, 200);
+    assert!(poll_until(CHANGE_TIMEOUT, || node
+        .stdout_lines()
+        .iter()
+        .any(|l| l.contains("/plain.txt?after-reload"))));
+}

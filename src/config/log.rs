@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::ConfigError;
 
 /// `[log]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
     /// Where access log lines go: `"stdout"`, `"off"`, or a file path

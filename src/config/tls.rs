@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::ConfigError;
 
 /// `[tls]`: HTTPS beside the plain `server.listen`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TlsConfig {
     /// Address of the HTTPS listener (`"0.0.0.0:443"`); empty = no TLS.
@@ -36,7 +36,7 @@ pub struct TlsConfig {
 }
 
 /// One `[[tls.certificates]]` entry.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CertConfig {
     /// SNI names it answers (`"static.example.com"`, `"*.example.com"`);
@@ -66,7 +66,7 @@ impl Default for TlsConfig {
 }
 
 /// `[http2]`: HTTP/2 over TLS (ALPN `h2`) and h2c on the plain listener.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Http2Config {
     /// Accept HTTP/2 with prior knowledge (h2c) on the plain listener.

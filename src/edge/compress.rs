@@ -90,6 +90,8 @@ pub struct Persist {
     /// Generation of the disk entry holding the version being compressed
     /// (0: unknown); its encodings are written over that entry only.
     pub generation: u64,
+    /// The origin the object came from, named in its record.
+    pub origin: u64,
 }
 
 impl Compressor {
@@ -248,7 +250,7 @@ fn in_memory(memory: &Memory, job: &Job, entry: Arc<Entry>, settings: &Settings)
     new.compress_queued.store(true, Ordering::Relaxed);
     if memory.replace_if(&job.key, |cur| Arc::ptr_eq(cur, &entry), new.clone()) {
         if let Some(p) = &job.persist {
-            if let Some((record, parts)) = persist::parts_of(&new.asset, meta, &p.path) {
+            if let Some((record, parts)) = persist::parts_of(&new.asset, meta, &p.path, p.origin) {
                 let g = persist::put(&p.disk, &job.key, &record, &parts, p.generation);
                 new.disk_generation.store(g, Ordering::Relaxed);
             }
@@ -272,7 +274,7 @@ fn on_disk(
             let Source::Pulled(meta) = &e.source else {
                 return;
             };
-            match persist::parts_of(&e.asset, meta, &p.path) {
+            match persist::parts_of(&e.asset, meta, &p.path, p.origin) {
                 Some((record, parts)) if record.encodings.is_empty() => (record, parts[0].clone()),
                 _ => return,
             }
@@ -363,7 +365,7 @@ mod tests {
 
     fn put(disk: &DiskCache, body: &Bytes) -> u64 {
         let (asset, meta) = stored(body);
-        let (record, parts) = persist::parts_of(&asset, &meta, "/a.css").unwrap();
+        let (record, parts) = persist::parts_of(&asset, &meta, "/a.css", 1).unwrap();
         persist::put(disk, KEY, &record, &parts, 0)
     }
 
@@ -385,6 +387,7 @@ mod tests {
                 disk: disk.clone(),
                 path: "/a.css".into(),
                 generation,
+                origin: 1,
             }),
         }
         // `entry` dropped here: no request holds it any more.

@@ -11,7 +11,8 @@
 //!
 //! Pulled objects: see `pull` (the phases of a pull, RFC 9111), `variants`
 //! (responses that vary on request headers), `persist` (the disk cache) and
-//! `compress` (the encodings the node makes of pulled text).
+//! `compress` (the encodings the node makes of pulled text). `setup` opens
+//! an edge, and opens it again for a reload, keeping what is still valid.
 
 mod compress;
 mod fetch;
@@ -19,6 +20,7 @@ mod invalidate;
 mod persist;
 mod probe;
 mod pull;
+mod setup;
 mod storing;
 mod variants;
 
@@ -26,7 +28,6 @@ use persist::DiskRead;
 
 use std::net::IpAddr;
 use std::ops::Deref;
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -43,11 +44,11 @@ use crate::origin::pull::PulledMeta;
 use crate::origin::timing::UpstreamTime;
 use crate::store::disk::DiskCache;
 use crate::store::local::{Found, LocalStore, Stamp};
-use crate::store::memory::{Admission, MemoryCache, Weigh};
-use crate::store::policy::Policy;
+use crate::store::memory::{MemoryCache, Weigh};
 
 pub use compress::Compressor;
 pub use pull::{Origin, Rules};
+pub use setup::Setup;
 
 /// The request, as far as a lookup needs it.
 #[derive(Debug, Clone, Copy)]
@@ -287,34 +288,6 @@ impl std::fmt::Debug for Edge {
 }
 
 impl Edge {
-    /// An edge over a static root (opened here, with `policy`) and a memory
-    /// cache of `memory_bytes` admitting entries up to `max_object_bytes`.
-    /// Representations that would push an asset over that limit stay on
-    /// disk and are streamed. `origin`, when given, answers what the root
-    /// does not hold.
-    pub fn open(
-        root: &Path,
-        policy: Policy,
-        memory_bytes: usize,
-        max_object_bytes: usize,
-        refresh: Duration,
-        admission: Admission,
-        origin: Option<Origin>,
-    ) -> std::io::Result<Self> {
-        let memory =
-            Arc::new(MemoryCache::new(memory_bytes, max_object_bytes).with_admission(admission));
-        // Leave room for the entry's own overhead and its key.
-        let budget = memory.max_object_bytes().saturating_sub(ENTRY_SLACK) as u64;
-        let local = LocalStore::open(root, policy, budget)?;
-        Ok(Self {
-            local: Arc::new(local),
-            memory,
-            refresh,
-            epoch: Instant::now(),
-            origin: origin.map(Arc::new),
-        })
-    }
-
     /// Finds what to answer `key` with.
     pub async fn lookup(&self, key: &Key, ask: &Ask<'_>) -> Result<Lookup, EdgeError> {
         let cache_key = key.cache_key();

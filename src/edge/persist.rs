@@ -63,6 +63,11 @@ impl Origin {
         let DiskRead::Found(record, parts, generation) = read else {
             return None;
         };
+        // Stored from another origin (the config named another since): a
+        // miss, and the fetch that follows writes over it.
+        if record.origin != self.identity {
+            return None;
+        }
         let mut parts = parts.into_iter();
         let body = parts.next()?;
         let encodings: Vec<(Coding, bytes::Bytes)> = record
@@ -161,6 +166,7 @@ pub(super) fn parts_of(
     asset: &Asset,
     meta: &PulledMeta,
     path: &str,
+    origin: u64,
 ) -> Option<(DiskMeta, Vec<Bytes>)> {
     let body = |coding| {
         asset
@@ -172,7 +178,7 @@ pub(super) fn parts_of(
             })
     };
     let mut parts = vec![body(Coding::Identity)?];
-    let mut record = DiskMeta::of(meta, path);
+    let mut record = DiskMeta::of(meta, path, origin);
     for coding in [Coding::Br, Coding::Gzip] {
         if let Some(b) = body(coding) {
             parts.push(b);

@@ -67,20 +67,26 @@ pub struct Rules {
     pub max_variants: usize,
 }
 
+/// Keys found too large to store, until when.
+type TooLarge = std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>;
+
 /// The origin and the rules for what the node keeps of it.
 pub struct Origin {
     pub(super) client: OriginClient,
-    coalescer: Coalescer<String, Pulled>,
+    /// Which origin this is ([`OriginClient::identity`]): disk records
+    /// written for another one are not served.
+    pub(super) identity: u64,
+    pub(super) coalescer: Arc<Coalescer<String, Pulled>>,
     pub(super) rules: Rules,
     pub(super) clock: Arc<Clock>,
     pub(super) stats: Arc<OriginStats>,
     /// Keys found too large to store, until when: their requests stream
     /// straight through without a first, aborted fetch.
-    too_large: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    pub(super) too_large: Arc<TooLarge>,
     /// Persisted pulled objects, when `cache.dir` is set.
     pub(super) disk: Option<Arc<DiskCache>>,
     /// Makes the encodings of pulled text.
-    pub(super) compressor: Compressor,
+    pub(super) compressor: Arc<Compressor>,
 }
 
 impl std::fmt::Debug for Origin {
@@ -109,36 +115,13 @@ pub(super) struct Job<'a> {
 }
 
 impl Origin {
-    /// An origin path fetching through `client`, ruled by `rules`, reading
-    /// time from `clock`, compressing text with `compressor`; `disk`, when
-    /// given, persists what is stored so a restarted node serves it without
-    /// the origin.
-    pub fn new(
-        client: OriginClient,
-        rules: Rules,
-        disk: Option<DiskCache>,
-        clock: Arc<Clock>,
-        compressor: Compressor,
-    ) -> Self {
-        Self {
-            compressor,
-            client,
-            coalescer: Coalescer::new(rules.lock_timeout),
-            rules,
-            clock,
-            stats: Arc::new(OriginStats::default()),
-            too_large: Default::default(),
-            disk: disk.map(Arc::new),
-        }
-    }
-
     /// Traffic counters, for metrics.
     pub fn stats(&self) -> Arc<OriginStats> {
         self.stats.clone()
     }
 
     /// The client, for requests that are passed through.
-    pub(super) fn client(&self) -> &OriginClient {
+    pub fn client(&self) -> &OriginClient {
         &self.client
     }
 

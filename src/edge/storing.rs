@@ -29,6 +29,7 @@ impl Origin {
             disk: disk.clone(),
             path: path.to_string(),
             generation: 0,
+            origin: self.identity,
         })
     }
 
@@ -44,7 +45,7 @@ impl Origin {
     ) -> Served {
         let mut generation = 0;
         if let Some(disk) = &self.disk {
-            let record = DiskMeta::of(&meta, path);
+            let record = DiskMeta::of(&meta, path, self.identity);
             generation = persist::write(disk, at, record, vec![body.clone()]).await;
         }
         self.remember(
@@ -129,9 +130,10 @@ impl Origin {
         .with_last_modified_value(fresh.last_modified_value.clone())
         .expecting_encodings(old.expects_encodings());
         let mut generation = 0;
-        if let (Some(disk), Some((record, parts))) =
-            (&self.disk, persist::parts_of(&asset, &meta, path))
-        {
+        if let (Some(disk), Some((record, parts))) = (
+            &self.disk,
+            persist::parts_of(&asset, &meta, path, self.identity),
+        ) {
             generation = persist::write(disk, at, record, parts).await;
         }
         let served = store(

@@ -73,6 +73,20 @@ impl FetchError {
     }
 }
 
+/// Which origin `origin.url` and `origin.host` reach, as a number that
+/// stays the same across restarts (a hash of the two): what is stored from
+/// one origin is never served for another. Never 0 (the mark of records
+/// written before origins were told apart).
+pub fn identity(url: &str, host: &str) -> u64 {
+    let mut h = blake3::Hasher::new();
+    h.update(url.trim_end_matches('/').as_bytes());
+    h.update(b"\n");
+    h.update(host.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&h.finalize().as_bytes()[..8]);
+    u64::from_le_bytes(first).max(1)
+}
+
 /// The origin's base URL and a pooled client.
 #[derive(Debug, Clone)]
 pub struct OriginClient {
@@ -162,6 +176,12 @@ impl OriginClient {
     /// The origin's base URL, without a trailing slash.
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// Which origin this client reaches (see [`identity`]).
+    pub fn identity(&self) -> u64 {
+        let host = self.host.as_ref().and_then(|v| v.to_str().ok());
+        identity(&self.base, host.unwrap_or_default())
     }
 
     /// GETs `path_and_query` (starting with `/`) with `extra` request

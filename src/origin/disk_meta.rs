@@ -30,11 +30,18 @@ pub struct DiskMeta {
     /// body: encodings made once, read back instead of made again.
     #[serde(default)]
     pub encodings: Vec<String>,
+    /// The origin it came from ([`OriginClient::identity`]); 0 in records
+    /// written before origins were told apart. A record from another
+    /// origin is not served.
+    ///
+    /// [`OriginClient::identity`]: super::client::OriginClient::identity
+    #[serde(default)]
+    pub origin: u64,
 }
 
 impl DiskMeta {
-    /// The record of a stored response.
-    pub fn of(meta: &PulledMeta, path: &str) -> Self {
+    /// The record of a response stored from the origin `origin`.
+    pub fn of(meta: &PulledMeta, path: &str, origin: u64) -> Self {
         Self {
             status: meta.status,
             headers: meta
@@ -51,6 +58,7 @@ impl DiskMeta {
             path: path.to_string(),
             vary: meta.vary.clone(),
             encodings: Vec::new(),
+            origin,
         }
     }
 

@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use super::access_log::WorkerLog;
 use super::cache_outcome::CacheOutcome;
+use super::live::Live;
 use super::metrics::{self, WorkerCounters};
 use super::{connection, errors, health, passthrough, purge, respond, State};
 use crate::edge::{Ask, Lookup};
@@ -33,7 +34,9 @@ pub struct Worker {
 
 /// Handles every request the node receives, counts it and (when the access
 /// log is on) logs it. Shared state and the worker's counters and log are
-/// borrowed from the app data, not cloned.
+/// borrowed from the app data, not cloned; the config's settings are
+/// loaded once, here, and hold for the whole request even if a reload swaps
+/// them meanwhile.
 pub async fn handle(req: HttpRequest, payload: web::Payload) -> HttpResponse {
     let started = Instant::now();
     let state = req.app_data::<web::Data<State>>();
@@ -44,13 +47,14 @@ pub async fn handle(req: HttpRequest, payload: web::Payload) -> HttpResponse {
     let counters = &worker.counters;
     let mut cache = CacheOutcome::None;
     let upstream = UpstreamTime::default();
+    let live = state.live.load();
     // Held until the response is built: bounds one HTTP/2 connection's
     // requests in flight (see `connection`).
-    let slot = connection::enter(&req, state.max_streams);
+    let slot = connection::enter(&req, live.max_streams);
     let mut resp = match slot {
         Some(_) => {
             let payload = body_to_read(&req, payload);
-            route(&req, payload, state, counters, &mut cache, &upstream).await
+            route(&req, payload, state, &live, counters, &mut cache, &upstream).await
         }
         None => {
             counters.refused_stream();
@@ -58,7 +62,7 @@ pub async fn handle(req: HttpRequest, payload: web::Payload) -> HttpResponse {
         }
     };
     drop(slot);
-    state.https.finish(&req, &mut resp);
+    live.https.finish(&req, &mut resp);
     let head = req.method() == Method::HEAD;
     let body = metrics::body_size(&resp);
     counters.record(resp.status(), body, head, cache, started.elapsed());
@@ -87,18 +91,22 @@ async fn route(
     req: &HttpRequest,
     payload: Option<web::Payload>,
     state: &State,
+    live: &Live,
     counters: &WorkerCounters,
     cache: &mut CacheOutcome,
     upstream: &UpstreamTime,
 ) -> HttpResponse {
     let raw_path = req.uri().path();
-    if state.health_path.as_deref() == Some(raw_path) {
+    if live.health_path.as_deref() == Some(raw_path) {
         return health::respond();
     }
-    if state.ready_path.as_deref() == Some(raw_path) {
-        return state.readiness.respond(&state.edge).await;
+    if live.ready_path.as_deref() == Some(raw_path) {
+        return state
+            .readiness
+            .respond(&live.edge, live.ready_requires_origin)
+            .await;
     }
-    if state.metrics_path.as_deref() == Some(raw_path) {
+    if live.metrics_path.as_deref() == Some(raw_path) {
         return state.metrics.respond().await;
     }
     if state.test_clock && raw_path == TEST_CLOCK_PATH && req.method() == Method::POST {
@@ -107,23 +115,23 @@ async fn route(
             Err(resp) => resp,
         };
     }
-    if let Some(token) = &state.purge_token {
+    if let Some(token) = &live.purge_token {
         let is_purge = req.method().as_str() == "PURGE";
-        let is_batch = req.method() == Method::POST && raw_path == state.purge_path;
+        let is_batch = req.method() == Method::POST && raw_path == live.purge_path;
         if is_purge || is_batch {
             if !purge::authorized(req.headers(), token) {
                 return purge::unauthorized();
             }
             if is_purge {
-                return purge::one(&state.edge, raw_path).await;
+                return purge::one(&live.edge, raw_path).await;
             }
             return match read_body(payload, purge::MAX_BODY).await {
-                Ok(body) => purge::many(&state.edge, &body).await,
+                Ok(body) => purge::many(&live.edge, &body).await,
                 Err(resp) => resp,
             };
         }
     }
-    if let Some(resp) = state.https.redirect(req) {
+    if let Some(resp) = live.https.redirect(req, state.https_port.get().copied()) {
         return resp;
     }
     let key = match path::key(raw_path) {
@@ -133,12 +141,12 @@ async fn route(
     };
     match *req.method() {
         Method::GET | Method::HEAD => {}
-        Method::OPTIONS => return state.cors.options(req.headers()),
-        _ => return unsafe_method(req, payload, state, &key, cache, upstream).await,
+        Method::OPTIONS => return live.cors.options(req.headers()),
+        _ => return unsafe_method(req, payload, live, &key, cache, upstream).await,
     }
     let directives = Ask::directives_of(req.headers());
     let ask = ask_of(req, &directives, upstream);
-    match state.edge.lookup(&key, &ask).await {
+    match live.edge.lookup(&key, &ask).await {
         Ok(Lookup::Asset {
             asset,
             from_memory,
@@ -151,7 +159,7 @@ async fn route(
                     req.method(),
                     req.headers(),
                     &asset,
-                    &state.cors.grant(req.headers()),
+                    &live.cors.grant(req.headers()),
                 )
             } else {
                 passthrough::stored_error(&asset, req.method() == Method::HEAD)
@@ -193,7 +201,7 @@ async fn route(
         Ok(Lookup::OriginFailed(e)) => {
             counters.lookup(false);
             *cache = CacheOutcome::Error;
-            origin_failed(req, state, &e)
+            origin_failed(req, live, &e)
         }
         Err(e) => {
             tracing::error!("{e}");
@@ -210,14 +218,14 @@ async fn route(
 async fn unsafe_method(
     req: &HttpRequest,
     payload: Option<web::Payload>,
-    state: &State,
+    live: &Live,
     key: &path::Key,
     cache: &mut CacheOutcome,
     upstream: &UpstreamTime,
 ) -> HttpResponse {
     // PURGE is the edge's own method: never forwarded, and with no token
     // configured it does not exist here.
-    if !state.edge.has_origin() || req.method().as_str() == "PURGE" {
+    if !live.edge.has_origin() || req.method().as_str() == "PURGE" {
         let mut resp = errors::text(
             StatusCode::METHOD_NOT_ALLOWED,
             "method not allowed: this node serves GET, HEAD and OPTIONS\n",
@@ -232,7 +240,7 @@ async fn unsafe_method(
     let directives = Ask::directives_of(req.headers());
     let ask = ask_of(req, &directives, upstream);
     let target = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
-    match state
+    match live
         .edge
         .forward_unsafe(key, target, req.method().as_str(), &ask, body)
         .await
@@ -243,7 +251,7 @@ async fn unsafe_method(
         }
         Some(Lookup::OriginFailed(e)) => {
             *cache = CacheOutcome::Error;
-            origin_failed(req, state, &e)
+            origin_failed(req, live, &e)
         }
         _ => errors::text(StatusCode::BAD_GATEWAY, "no origin\n"),
     }
@@ -252,11 +260,11 @@ async fn unsafe_method(
 /// 502/504 for an origin fault: the log gets the detail (origin URL, OS
 /// error), the client only the kind of fault (`origin unreachable`), never
 /// the origin's address.
-fn origin_failed(req: &HttpRequest, state: &State, e: &FetchError) -> HttpResponse {
+fn origin_failed(req: &HttpRequest, live: &Live, e: &FetchError) -> HttpResponse {
     tracing::warn!(
         method = %req.method(),
         path = %req.uri(),
-        origin = state.edge.origin_base().unwrap_or("-"),
+        origin = live.edge.origin_base().unwrap_or("-"),
         "origin: {e}"
     );
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY);

@@ -17,8 +17,6 @@ pub struct Https {
     pub hsts: Option<HeaderValue>,
     /// Whether plain requests are redirected to HTTPS.
     pub redirect: bool,
-    /// The HTTPS listener's port, set once it is bound.
-    pub port: std::sync::OnceLock<u16>,
 }
 
 impl Https {
@@ -32,12 +30,13 @@ impl Https {
         }
     }
 
-    /// The redirect for a plain-HTTP request, when redirecting is on.
-    pub fn redirect(&self, req: &HttpRequest) -> Option<HttpResponse> {
+    /// The redirect for a plain-HTTP request, when redirecting is on, to
+    /// the HTTPS listener on `port` (`None`: not bound).
+    pub fn redirect(&self, req: &HttpRequest, port: Option<u16>) -> Option<HttpResponse> {
         if !self.redirect || req.app_config().secure() {
             return None;
         }
-        let port = *self.port.get()?;
+        let port = port?;
         Some(match location(req, port) {
             Some(loc) => {
                 let mut resp = errors::text(StatusCode::PERMANENT_REDIRECT, "moved to https\n");

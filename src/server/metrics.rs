@@ -24,9 +24,11 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
+use arc_swap::ArcSwap;
+
 use super::access_log::LogStats;
 use super::cache_outcome::CacheOutcome;
-use crate::edge::Edge;
+use super::live::Live;
 use crate::tls::TlsStats;
 
 /// The `version` labels of [`WorkerCounters::version`], in index order.
@@ -109,17 +111,21 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Registers the collectors; cache figures are read from `edge`,
-    /// handshake counts from `tls` when there is an HTTPS listener, the
-    /// access log's from `log` when it is on.
-    pub fn new(edge: Arc<Edge>, tls: Option<Arc<TlsStats>>, log: Option<Arc<LogStats>>) -> Self {
+    /// Registers the collectors; cache figures are read from the edge
+    /// `live` holds at scrape time, handshake counts from `tls` when there
+    /// is an HTTPS listener, the access log's from `log` when it is on.
+    pub fn new(
+        live: Arc<ArcSwap<Live>>,
+        tls: Option<Arc<TlsStats>>,
+        log: Option<Arc<LogStats>>,
+    ) -> Self {
         let mut registry = Registry::default();
         registry.register_collector(Box::new(process::ProcessCollector));
         let workers = Arc::new(Mutex::new(Vec::new()));
         registry
             .sub_registry_with_prefix("cdn_edge")
             .register_collector(Box::new(NodeCollector {
-                edge,
+                live,
                 workers: workers.clone(),
                 tls,
                 log,
@@ -167,12 +173,17 @@ impl Metrics {
 }
 
 /// Sums the workers' counters and reads the cache at scrape time.
-#[derive(Debug)]
 struct NodeCollector {
-    edge: Arc<Edge>,
+    live: Arc<ArcSwap<Live>>,
     workers: Arc<Mutex<Vec<Arc<WorkerCounters>>>>,
     tls: Option<Arc<TlsStats>>,
     log: Option<Arc<LogStats>>,
+}
+
+impl std::fmt::Debug for NodeCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeCollector").finish_non_exhaustive()
+    }
 }
 
 impl Collector for NodeCollector {
@@ -230,7 +241,8 @@ impl Collector for NodeCollector {
         process::encode_build_info(&mut encoder)?;
 
         // Every other figure: plain counters and gauges, encoded alike.
-        let s = self.edge.cache_stats();
+        let edge = self.live.load().edge.clone();
+        let s = edge.cache_stats();
         let mut counters = vec![
             (
                 "http2_refused_streams",
@@ -287,7 +299,7 @@ impl Collector for NodeCollector {
                 s.objects,
             ),
         ];
-        let origin = self.edge.origin_stats();
+        let origin = edge.origin_stats();
         if let Some(o) = &origin {
             let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
             counters.extend([
@@ -323,7 +335,7 @@ impl Collector for NodeCollector {
                 ),
             ]);
         }
-        if let Some((bytes, objects, evictions)) = self.edge.disk_usage() {
+        if let Some((bytes, objects, evictions)) = edge.disk_usage() {
             counters.push((
                 "disk_cache_evictions",
                 "Disk cache entries evicted to stay under cache.disk_bytes",

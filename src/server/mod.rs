@@ -1,8 +1,10 @@
 //! actix-web wiring: builds the shared state from a config (`prepare`, the
 //! one path by which `serve` and `check` refuse a config), binds, runs
-//! until SIGTERM/Ctrl-C, and shuts down gracefully (`shutdown`). The request
-//! logic is in `handler` (dispatch) and `respond` (one asset → one
-//! response); `access_log` logs each request once its body is sent.
+//! until SIGTERM/Ctrl-C, reloads on SIGHUP (`reload`: the config of the
+//! moment is one swappable value, `live`), and shuts down gracefully
+//! (`shutdown`). The request logic is in `handler` (dispatch) and `respond`
+//! (one asset → one response); `access_log` logs each request once its body
+//! is sent.
 
 pub mod access_log;
 pub mod bind;
@@ -14,56 +16,48 @@ mod file_body;
 mod handler;
 mod health;
 mod https;
+mod live;
 mod metrics;
 mod passthrough;
 mod purge;
 mod ready;
+pub mod reload;
 pub mod respond;
+pub mod restart;
 mod shutdown;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use actix_web::http::header::HeaderValue;
 use actix_web::{web, App, HttpServer};
+use arc_swap::ArcSwap;
 
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
-use crate::edge::{Compressor, Edge, Origin, Rules};
-use crate::http::forward::DropList;
-use crate::http::freshness;
-use crate::origin::client::OriginClient;
-use crate::origin::pull::Reading;
-use crate::origin::request::Forwarding;
-use crate::store::disk::DiskCache;
-use crate::store::memory::Admission;
-use crate::store::policy::Policy;
 use crate::tls::{SniResolver, Tls, TlsError};
+use live::{Live, Resources};
+use reload::Reloader;
 
 /// How long requests for a key skip coalescing after the origin answered
 /// it uncacheably (so they do not queue behind each other).
 const PASS_FOR: Duration = Duration::from_secs(10);
 
-/// What every worker shares.
+/// What every worker shares for the life of the process.
 pub struct State {
-    edge: Arc<Edge>,
-    cors: cors::Cors,
+    /// What the config of the moment sets: each request loads it once, at
+    /// its start; a reload swaps it.
+    live: Arc<ArcSwap<Live>>,
+    /// Every worker's counters (registered once, kept across reloads).
     metrics: metrics::Metrics,
-    health_path: Option<String>,
-    metrics_path: Option<String>,
-    ready_path: Option<String>,
-    readiness: Arc<ready::Readiness>,
-    purge_token: Option<String>,
-    purge_path: String,
     /// The clock every freshness rule and `Age` reads.
     clock: Arc<Clock>,
     /// `POST /_edge/clock` may move it (`CDN_EDGE_TEST_CLOCK=1`).
     test_clock: bool,
-    /// HSTS and the redirect to HTTPS.
-    https: https::Https,
-    /// Requests one connection may have in flight (`http2.max_concurrent_streams`).
-    max_streams: u32,
+    /// The HTTPS listener's port, set once it is bound (for the redirect).
+    https_port: OnceLock<u16>,
+    /// Readiness: failed while draining (see `shutdown`).
+    readiness: Arc<ready::Readiness>,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -99,7 +93,7 @@ pub enum ServeError {
 }
 
 /// A bound server, not yet awaited. It does not watch signals itself:
-/// `run` does (see `shutdown`).
+/// `run` does (see `shutdown` and `reload`).
 pub struct Started {
     /// The plain HTTP addresses actually bound (port 0 resolved).
     pub addrs: Vec<SocketAddr>,
@@ -110,6 +104,8 @@ pub struct Started {
     pub tls: Option<Arc<SniResolver>>,
     /// The running server; await it to serve until shutdown.
     pub server: actix_web::dev::Server,
+    /// Applies a config read again (see `reload::watch`).
+    pub reloader: Reloader,
     /// The access log, when on; `finish` it after the server stopped.
     pub log: Option<access_log::AccessLog>,
     /// Readiness, failed by `shutdown` while draining.
@@ -120,6 +116,10 @@ pub struct Started {
 /// workers share, and the addresses to listen on.
 pub struct Prepared {
     state: web::Data<State>,
+    /// What every generation of the config shares.
+    resources: Resources,
+    /// The config it was prepared from.
+    config: Config,
     /// The addresses `server.listen` resolved to.
     pub listen: Vec<SocketAddr>,
     workers: usize,
@@ -145,7 +145,7 @@ pub fn start(config: &Config) -> Result<Started, ServeError> {
 /// certificates), through the same code, then drops it all. Must be called
 /// inside an async runtime.
 pub fn check(config: &Config) -> Result<Vec<SocketAddr>, ServeError> {
-    prepare(config).map(|p| p.listen)
+    prepare_as(config, true).map(|p| p.listen)
 }
 
 /// The certificates' check, run by `serve` and `check` alike before
@@ -157,152 +157,71 @@ fn certificates(config: &Config) -> Result<Option<(Tls, SocketAddr)>, ServeError
         return Ok(None);
     }
     let tls = Tls::new(&config.tls)?;
-    let Some(addr) = config.tls.listen_addr() else {
-        return Err(ServeError::Tls(TlsError::File {
+    Ok(Some((tls, tls_listen(config)?)))
+}
+
+/// The HTTPS listener's address (`tls.listen`), resolved.
+fn tls_listen(config: &Config) -> Result<SocketAddr, ServeError> {
+    config.tls.listen_addr().ok_or_else(|| {
+        ServeError::Tls(TlsError::File {
             key: "tls.listen".into(),
             path: config.tls.listen.clone().into(),
             reason: "does not resolve to an address".into(),
-        }));
-    };
-    Ok(Some((tls, addr)))
+        })
+    })
 }
 
-/// Builds everything `serve` needs from `config`, without binding: every
-/// reason `serve` has to refuse a config at start, except a listen
-/// address that cannot be bound, is found here.
-pub fn prepare(config: &Config) -> Result<Prepared, ServeError> {
-    config.validate("config")?;
-    let tls = certificates(config)?;
-    let listen = config
+/// The addresses `server.listen` resolves to.
+fn listen_addrs(config: &Config) -> Result<Vec<SocketAddr>, ServeError> {
+    config
         .server
         .listen
         .resolve()
         .map_err(|reason| ServeError::Listen {
             addr: config.server.listen.to_string(),
             reason,
-        })?;
+        })
+}
+
+/// Builds everything `serve` needs from `config`, without binding: every
+/// reason `serve` has to refuse a config at start, except a listen
+/// address that cannot be bound, is found here.
+pub fn prepare(config: &Config) -> Result<Prepared, ServeError> {
+    prepare_as(config, false)
+}
+
+/// `prepare`; with `checking`, the disk cache's directory is only checked,
+/// not opened (`check` runs beside a live node using it).
+fn prepare_as(config: &Config, checking: bool) -> Result<Prepared, ServeError> {
+    config.validate("config")?;
+    let tls = certificates(config)?;
+    let listen = listen_addrs(config)?;
     let log = access_log::AccessLog::open(&config.log).map_err(ServeError::Log)?;
-    let root = &config.server.root;
-    let policy = Policy::new(
-        HeaderValue::from_str(&config.cache_control.immutable)
-            .map_err(|_| invalid_cc("immutable"))?,
-        HeaderValue::from_str(&config.cache_control.revalidate)
-            .map_err(|_| invalid_cc("revalidate"))?,
-        config.fingerprints()?,
-        config.rules()?,
-    );
-    let disk = if config.cache.dir.as_os_str().is_empty() {
-        None
-    } else {
-        let d = DiskCache::open(&config.cache.dir, config.cache.disk_bytes)
-            .map_err(|e| ServeError::Disk(format!("cache.dir: {e}")))?;
-        Some(d)
-    };
-    let clock = Arc::new(Clock::new());
-    let client = OriginClient::new(&config.origin, clock.clone()).map_err(ServeError::Origin)?;
-    let origin = match client {
-        Some(client) => {
-            let drop = DropList::new(&config.origin.drop_request_headers)
-                .map_err(|bad| ServeError::Origin(format!("origin.drop_request_headers: {bad}")))?;
-            let rules = Rules {
-                lock_timeout: Duration::from_millis(config.origin.lock_timeout_ms),
-                policy: freshness::Policy {
-                    negative_ttl: config.cache.negative_ttl_secs,
-                    default_ttl: Some(config.cache.default_ttl_secs).filter(|t| *t > 0),
-                    heuristic_max: config.cache.heuristic_max_secs,
-                    default_swr: config.cache.stale_while_revalidate_secs,
-                    default_sie: config.cache.stale_if_error_secs,
-                    ..Default::default()
-                },
-                limits: freshness::ClientLimits {
-                    honour_client_no_cache: config.cache.client_no_cache,
-                    min_client_max_age: config.cache.min_client_max_age_secs,
-                    revalidate_interval: Duration::from_millis(
-                        config.cache.client_revalidate_interval_ms,
-                    ),
-                },
-                pass_for: PASS_FOR,
-                store_set_cookie: config.cache.store_set_cookie,
-                reading: Reading {
-                    targeted: config.cache.targeted_fields.clone(),
-                    pass_targeted: config.cache.pass_targeted_fields,
-                },
-                forwarding: Forwarding {
-                    drop,
-                    proto: "http",
-                },
-                max_variants: config.cache.max_variants,
-            };
-            let c = &config.cache;
-            let settings = crate::precompress::Settings {
-                brotli_quality: c.brotli_quality,
-                // 4 MiB: brotli's own default window, and a bounded encoder.
-                brotli_window: 22,
-                gzip_level: c.gzip_level,
-                ..Default::default()
-            };
-            let workers = match c.compress_workers {
-                0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-                n => n,
-            };
-            let compressor = Compressor::new(workers, c.compress_queue, settings)
-                .map_err(|e| ServeError::Origin(format!("compression threads: {e}")))?;
-            Some(Origin::new(client, rules, disk, clock.clone(), compressor))
-        }
-        None => None,
-    };
-    let edge = Edge::open(
-        root,
-        policy,
-        config.cache.memory_bytes as usize,
-        config.cache.max_object_bytes as usize,
-        Duration::from_millis(config.server.refresh_ms),
-        if config.cache.admission == "always" {
-            Admission::Always
-        } else {
-            Admission::SecondHit
-        },
-        origin,
-    )
-    .map_err(ServeError::Root)?;
-    let edge = Arc::new(edge);
-    let (tls, tls_listen) = match tls {
-        Some((t, a)) => (Some(t), Some(a)),
-        None => (None, None),
-    };
-    let readiness = Arc::new(ready::Readiness::new(config.server.ready_requires_origin));
-    let path = |p: &String| Some(p.clone()).filter(|p| !p.is_empty());
+    let resources = Resources::open(config, checking)?;
+    let live = Arc::new(ArcSwap::from_pointee(Live::build(
+        config, &resources, None,
+    )?));
+    let readiness = Arc::new(ready::Readiness::default());
     let state = web::Data::new(State {
         metrics: metrics::Metrics::new(
-            edge.clone(),
-            tls.as_ref().map(|t| t.stats.clone()),
+            live.clone(),
+            tls.as_ref().map(|(t, _)| t.stats.clone()),
             log.as_ref().map(|l| l.stats()),
         ),
-        edge,
-        cors: cors::Cors::new(&config.cors),
-        health_path: path(&config.server.health_path),
-        metrics_path: path(&config.server.metrics_path),
-        ready_path: path(&config.server.ready_path),
-        readiness: readiness.clone(),
-        purge_token: config.purge.effective_token(),
-        purge_path: config.purge.path.clone(),
-        clock,
+        live,
+        clock: resources.clock.clone(),
         test_clock: Clock::settable(),
-        https: https::Https {
-            hsts: Some(&config.tls.hsts)
-                .filter(|h| !h.is_empty() && tls.is_some())
-                .and_then(|h| HeaderValue::from_str(h).ok()),
-            redirect: config.tls.redirect_http && tls.is_some(),
-            port: Default::default(),
-        },
-        max_streams: config.http2.max_concurrent_streams,
+        https_port: OnceLock::new(),
+        readiness: readiness.clone(),
     });
     Ok(Prepared {
         state,
+        resources,
+        config: config.clone(),
         listen,
         workers: config.worker_count(),
         shutdown_timeout: config.server.shutdown_timeout_secs,
-        tls: tls.zip(tls_listen),
+        tls,
         http2: config.http2.clone(),
         handshake_timeout: Duration::from_millis(config.tls.handshake_timeout_ms),
         log,
@@ -373,19 +292,27 @@ impl Prepared {
             }
         }
         if let Some(a) = tls_addrs.first() {
-            let _ = state.https.port.set(a.port());
+            let _ = state.https_port.set(a.port());
         }
+        let reloader = Reloader::new(
+            state.live.clone(),
+            self.resources,
+            self.config,
+            resolver.clone(),
+        );
         Ok(Started {
             addrs,
             tls_addrs,
             tls: resolver,
             server: server.run(),
+            reloader,
             log: self.log,
             readiness: self.readiness,
         })
     }
 }
 
+/// The error of a `cache_control` value that is not a header value.
 fn invalid_cc(key: &str) -> ServeError {
     ServeError::Config(ConfigError::Invalid {
         origin: "config".into(),
@@ -396,7 +323,14 @@ fn invalid_cc(key: &str) -> ServeError {
 }
 
 /// Starts the server, logs where it listens, and serves until shutdown.
-pub async fn run(config: &Config) -> Result<(), ServeError> {
+/// Each SIGHUP reloads the config that `source` reads (see `reload`).
+pub async fn run(
+    config: &Config,
+    source: impl Fn() -> Result<Config, String> + 'static,
+) -> Result<(), ServeError> {
+    // Before anything is logged as listening: from then on a SIGHUP must
+    // reload, never kill.
+    let hangups = reload::hangups().map_err(ServeError::Run)?;
     let started = start(config)?;
     shutdown::watch(
         started.server.handle(),
@@ -411,6 +345,7 @@ pub async fn run(config: &Config) -> Result<(), ServeError> {
     for addr in &started.tls_addrs {
         tracing::info!("listening on https://{addr}");
     }
+    reload::watch(hangups, started.reloader, source);
     let served = started.server.await;
     if let Some(log) = started.log {
         log.finish(Duration::from_secs(2)).await;

@@ -21,23 +21,13 @@ const ORIGIN_FRESH_FOR: Duration = Duration::from_secs(1);
 /// Longest a readiness probe of the origin waits for an answer.
 const PROBE_LIMIT: Duration = Duration::from_secs(2);
 
-/// The node's readiness.
+/// The node's readiness: ready until draining.
 #[derive(Debug, Default)]
 pub struct Readiness {
     draining: AtomicBool,
-    requires_origin: bool,
 }
 
 impl Readiness {
-    /// Ready until draining; with `requires_origin`, only while the origin
-    /// answers.
-    pub fn new(requires_origin: bool) -> Self {
-        Self {
-            draining: AtomicBool::new(false),
-            requires_origin,
-        }
-    }
-
     /// From now on readiness fails: the node is shutting down.
     pub fn start_draining(&self) {
         self.draining.store(true, Ordering::Release);
@@ -48,13 +38,13 @@ impl Readiness {
         self.draining.load(Ordering::Acquire)
     }
 
-    /// The readiness endpoint's answer.
-    pub async fn respond(&self, edge: &Edge) -> HttpResponse {
+    /// The readiness endpoint's answer; with `requires_origin`, ready only
+    /// while the origin answers.
+    pub async fn respond(&self, edge: &Edge, requires_origin: bool) -> HttpResponse {
         if self.draining() {
             return answer(StatusCode::SERVICE_UNAVAILABLE, "draining\n");
         }
-        if self.requires_origin
-            && edge.origin_ready(ORIGIN_FRESH_FOR, PROBE_LIMIT).await == Some(false)
+        if requires_origin && edge.origin_ready(ORIGIN_FRESH_FOR, PROBE_LIMIT).await == Some(false)
         {
             return answer(StatusCode::SERVICE_UNAVAILABLE, "origin unreachable\n");
         }

@@ -32,9 +32,14 @@ impl SniResolver {
     /// good, serves them from the next handshake on. On an error the ones
     /// in use stay. Reads files: call it off the worker threads.
     pub fn reload(&self, cfg: &TlsConfig) -> Result<(), TlsError> {
-        let set = load(cfg)?;
-        self.certs.store(Arc::new(set));
+        self.replace(load(cfg)?);
         Ok(())
+    }
+
+    /// Serves `certs` (already loaded and checked by [`load`]) from the
+    /// next handshake on.
+    pub fn replace(&self, certs: CertSet) {
+        self.certs.store(Arc::new(certs));
     }
 
     /// The certificates in use.

@@ -25,6 +25,7 @@ use tempfile::TempDir;
 
 pub mod http2;
 pub mod origin;
+pub mod reload;
 
 /// How long a server may take to print its listening line.
 pub const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -238,6 +239,11 @@ impl Server {
     /// Sends SIGTERM to the child (and only the child).
     pub fn sigterm(&self) {
         self.signal("TERM");
+    }
+
+    /// Sends SIGHUP to the child (and only the child): reload the config.
+    pub fn sighup(&self) {
+        self.signal("HUP");
     }
 
     /// Waits for the child to exit; `None` on timeout.

@@ -165,6 +165,17 @@ impl DiskCache {
     /// See the module docs for what works during the rebuild. Files and
     /// directories that are not ours are left alone.
     pub fn open(dir: &Path, max_bytes: u64) -> io::Result<DiskCache> {
+        Self::open_dir(dir, max_bytes)
+    }
+
+    /// What `open` checks of `dir` (created if missing, listable,
+    /// writable), and nothing more: no index, no scan, so nothing in a
+    /// directory a running node uses is touched (`cdn-edge check`).
+    pub fn check_dir(dir: &Path) -> io::Result<()> {
+        Shared::new(dir, 0).map(drop)
+    }
+
+    fn open_dir(dir: &Path, max_bytes: u64) -> io::Result<DiskCache> {
         let shared = Arc::new(Shared::new(dir, max_bytes)?);
         let s = Arc::clone(&shared);
         let rebuild = std::thread::Builder::new()

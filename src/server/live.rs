@@ -1,0 +1,283 @@
+//! What a request reads of the configuration, as one value ([`Live`]) that
+//! a reload replaces whole: each request loads the current one once, at its
+//! start, and keeps it to its end, so it never sees half of one config and
+//! half of the next. Built by [`Live::build`], the one path for the start
+//! and for every reload, so both refuse the same configs for the same
+//! reasons.
+//!
+//! What outlives a reload is not here: the clock, the disk cache and the
+//! origin's counters ([`Resources`], opened once at start), and the metrics
+//! and connection settings in `State`. What a new `Live` takes over from the
+//! one it replaces (memory cache, origin connections, fetches in flight,
+//! compression threads) is decided in `build`, by comparing the two configs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::header::HeaderValue;
+
+use super::{cors, https, invalid_cc, ServeError, PASS_FOR};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::edge::{Compressor, Edge, Origin, Rules, Setup};
+use crate::http::forward::DropList;
+use crate::http::freshness;
+use crate::origin::client::OriginClient;
+use crate::origin::pull::Reading;
+use crate::origin::request::Forwarding;
+use crate::origin::OriginStats;
+use crate::store::disk::DiskCache;
+use crate::store::memory::Admission;
+use crate::store::policy::Policy;
+
+/// The settings and stores one generation of the config serves with.
+pub struct Live {
+    /// The root, the caches and the origin.
+    pub edge: Arc<Edge>,
+    /// `[cors]`.
+    pub cors: cors::Cors,
+    /// `server.health_path`, unless disabled.
+    pub health_path: Option<String>,
+    /// `server.metrics_path`, unless disabled.
+    pub metrics_path: Option<String>,
+    /// `server.ready_path`, unless disabled.
+    pub ready_path: Option<String>,
+    /// `server.ready_requires_origin`.
+    pub ready_requires_origin: bool,
+    /// The purge token, when purging is on.
+    pub purge_token: Option<String>,
+    /// `purge.path`.
+    pub purge_path: String,
+    /// HSTS and the redirect to HTTPS.
+    pub https: https::Https,
+    /// Requests one connection may have in flight (`http2.max_concurrent_streams`).
+    pub max_streams: u32,
+}
+
+/// What every generation shares, opened once at start.
+pub struct Resources {
+    /// The clock every freshness rule and `Age` reads (the test clock's
+    /// offset survives reloads).
+    pub clock: Arc<Clock>,
+    /// The disk cache of pulled objects (`cache.dir`).
+    disk: Option<Arc<DiskCache>>,
+    /// The origin's traffic counters.
+    origin_stats: Arc<OriginStats>,
+}
+
+impl Resources {
+    /// Opens the disk cache, when `cache.dir` is set; with `checking`,
+    /// only checks its directory (a running node may be using it: its
+    /// files are neither scanned nor cleaned).
+    pub fn open(config: &Config, checking: bool) -> Result<Self, ServeError> {
+        let disk = if config.cache.dir.as_os_str().is_empty() {
+            None
+        } else if checking {
+            DiskCache::check_dir(&config.cache.dir)
+                .map_err(|e| ServeError::Disk(format!("cache.dir: {e}")))?;
+            None
+        } else {
+            let d = DiskCache::open(&config.cache.dir, config.cache.disk_bytes)
+                .map_err(|e| ServeError::Disk(format!("cache.dir: {e}")))?;
+            Some(Arc::new(d))
+        };
+        Ok(Self {
+            clock: Arc::new(Clock::new()),
+            disk,
+            origin_stats: Arc::default(),
+        })
+    }
+}
+
+/// The generation a reload replaces, and the config it was built from.
+#[derive(Clone, Copy)]
+pub struct Previous<'a> {
+    /// The config in force.
+    pub config: &'a Config,
+    /// What it built.
+    pub live: &'a Live,
+}
+
+impl Live {
+    /// Builds a generation from `config` (already validated): the root
+    /// opened, the header policy, the origin client and rules. With
+    /// `previous`, what is unchanged is taken over from it.
+    pub fn build(
+        config: &Config,
+        res: &Resources,
+        previous: Option<Previous<'_>>,
+    ) -> Result<Live, ServeError> {
+        let policy = Policy::new(
+            HeaderValue::from_str(&config.cache_control.immutable)
+                .map_err(|_| invalid_cc("immutable"))?,
+            HeaderValue::from_str(&config.cache_control.revalidate)
+                .map_err(|_| invalid_cc("revalidate"))?,
+            config.fingerprints()?,
+            config.rules()?,
+        );
+        let origin = origin(config, res, previous)?;
+        let c = &config.cache;
+        let setup = Setup {
+            policy,
+            memory_bytes: c.memory_bytes as usize,
+            max_object_bytes: c.max_object_bytes as usize,
+            refresh: Duration::from_millis(config.server.refresh_ms),
+            admission: if c.admission == "always" {
+                Admission::Always
+            } else {
+                Admission::SecondHit
+            },
+        };
+        let root = &config.server.root;
+        let edge = match previous {
+            None => Edge::open(root, setup, origin),
+            Some(p) => {
+                let keep = same_cache_inputs(p.config, config);
+                p.live.edge.reopen(root, setup, origin, keep)
+            }
+        }
+        .map_err(ServeError::Root)?;
+        let tls = config.tls.enabled();
+        let path = |p: &String| Some(p.clone()).filter(|p| !p.is_empty());
+        Ok(Live {
+            edge: Arc::new(edge),
+            cors: cors::Cors::new(&config.cors),
+            health_path: path(&config.server.health_path),
+            metrics_path: path(&config.server.metrics_path),
+            ready_path: path(&config.server.ready_path),
+            ready_requires_origin: config.server.ready_requires_origin,
+            purge_token: config.purge.effective_token(),
+            purge_path: config.purge.path.clone(),
+            https: https::Https {
+                hsts: Some(&config.tls.hsts)
+                    .filter(|h| !h.is_empty() && tls)
+                    .and_then(|h| HeaderValue::from_str(h).ok()),
+                redirect: config.tls.redirect_http && tls,
+            },
+            max_streams: config.http2.max_concurrent_streams,
+        })
+    }
+}
+
+/// Whether the memory cache's entries of the `running` config are still
+/// right under `new`: local files carry headers from the header policy,
+/// pulled objects come from one origin and keep its headers as the
+/// targeted fields were read, and the cache has its bounds. (The root is
+/// compared by `Edge::reopen`, as the directory it resolves to.)
+fn same_cache_inputs(running: &Config, new: &Config) -> bool {
+    let (a, b) = (&running.cache, &new.cache);
+    running.cache_control == new.cache_control
+        && running.rules == new.rules
+        && a.memory_bytes == b.memory_bytes
+        && a.max_object_bytes == b.max_object_bytes
+        && a.admission == b.admission
+        && a.targeted_fields == b.targeted_fields
+        && a.pass_targeted_fields == b.pass_targeted_fields
+        && running.origin.url == new.origin.url
+        && running.origin.host == new.origin.host
+}
+
+/// The origin path of `config`, if it names an origin: the client and the
+/// compression threads of the running generation are kept while their
+/// settings stay, so a reload opens no connections and starts no threads
+/// for nothing.
+fn origin(
+    config: &Config,
+    res: &Resources,
+    previous: Option<Previous<'_>>,
+) -> Result<Option<Origin>, ServeError> {
+    let running = previous.and_then(|p| Some((p.config, p.live.edge.origin()?)));
+    let client = match running {
+        Some((c, o)) if c.origin == config.origin => o.client().clone(),
+        _ => match OriginClient::new(&config.origin, res.clock.clone())
+            .map_err(ServeError::Origin)?
+        {
+            Some(client) => client,
+            None => return Ok(None),
+        },
+    };
+    let rules = rules(config)?;
+    let compressor = match running {
+        Some((c, o)) if same_compression(c, config) => o.compressor().clone(),
+        _ => Arc::new(compressor(config)?),
+    };
+    Ok(Some(match running {
+        Some((_, o)) => o.renewed(client, rules, compressor),
+        None => Origin::new(
+            client,
+            rules,
+            res.disk.clone(),
+            res.clock.clone(),
+            compressor,
+            res.origin_stats.clone(),
+        ),
+    }))
+}
+
+/// What the node keeps of the origin's answers, and how it asks for them.
+fn rules(config: &Config) -> Result<Rules, ServeError> {
+    let drop = DropList::new(&config.origin.drop_request_headers)
+        .map_err(|bad| ServeError::Origin(format!("origin.drop_request_headers: {bad}")))?;
+    let c = &config.cache;
+    Ok(Rules {
+        lock_timeout: Duration::from_millis(config.origin.lock_timeout_ms),
+        policy: freshness::Policy {
+            negative_ttl: c.negative_ttl_secs,
+            default_ttl: Some(c.default_ttl_secs).filter(|t| *t > 0),
+            heuristic_max: c.heuristic_max_secs,
+            default_swr: c.stale_while_revalidate_secs,
+            default_sie: c.stale_if_error_secs,
+            ..Default::default()
+        },
+        limits: freshness::ClientLimits {
+            honour_client_no_cache: c.client_no_cache,
+            min_client_max_age: c.min_client_max_age_secs,
+            revalidate_interval: Duration::from_millis(c.client_revalidate_interval_ms),
+        },
+        pass_for: PASS_FOR,
+        store_set_cookie: c.store_set_cookie,
+        reading: Reading {
+            targeted: c.targeted_fields.clone(),
+            pass_targeted: c.pass_targeted_fields,
+        },
+        forwarding: Forwarding {
+            drop,
+            proto: "http",
+        },
+        max_variants: c.max_variants,
+    })
+}
+
+/// Whether the compression threads of `running` suit `new`.
+fn same_compression(running: &Config, new: &Config) -> bool {
+    let (a, b) = (&running.cache, &new.cache);
+    (
+        a.brotli_quality,
+        a.gzip_level,
+        a.compress_workers,
+        a.compress_queue,
+    ) == (
+        b.brotli_quality,
+        b.gzip_level,
+        b.compress_workers,
+        b.compress_queue,
+    )
+}
+
+/// The threads that make encodings of pulled text.
+fn compressor(config: &Config) -> Result<Compressor, ServeError> {
+    let c = &config.cache;
+    let settings = crate::precompress::Settings {
+        brotli_quality: c.brotli_quality,
+        // 4 MiB: brotli's own default window, and a bounded encoder.
+        brotli_window: 22,
+        gzip_level: c.gzip_level,
+        ..Default::default()
+    };
+    let workers = match c.compress_workers {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    Compressor::new(workers, c.compress_queue, settings)
+        .map_err(|e| ServeError::Origin(format!("compression threads: {e}")))
+}
