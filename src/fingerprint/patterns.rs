@@ -21,7 +21,7 @@ pub const DEFAULT: &[&str] = &[
     // Vite 5+ / Rollup 4 (8 base64url characters after `-`), SvelteKit and
     // Astro (after `.`), before the extension: index-DiwrgTda.js,
     // vendor-BxK3f_9a.js, app.CZ0Nq5sJ.js.
-    r"[-.](?P<hash>[A-Za-z0-9_-]{8})\.[A-Za-z0-9]+(\.map)?$",
+    r"(?:[-.])(?P<hash>[A-Za-z0-9_-]{8})\.[A-Za-z0-9]+(\.map)?$",
     // Vite 4 / Rollup 3 (8 hex digits) and Next.js (16) after `-`:
     // index-5d1c3f2a.js, main-0123456789abcdef.js.
     r"-(?P<hash>[0-9a-f]{8,})\.[A-Za-z0-9]+(\.map)?$",
