@@ -318,9 +318,13 @@ impl Edge {
                 }
             }
         }
+        let Some(origin) = &self.origin else {
+            return Ok(self.load_local(key, None).await?.0);
+        };
         // Pulled objects are keyed with their query string.
-        if let (Some(origin), Some(_)) = (&self.origin, ask.query) {
-            if let Some(entry) = self.memory.get(&pull::memory_key(key, ask.query)) {
+        let pulled_key = pull::memory_key(key, ask.query);
+        if ask.query.is_some() {
+            if let Some(entry) = self.memory.get(&pulled_key) {
                 if !matches!(entry.source, Source::Local { .. }) {
                     return Ok(origin.serve(&self.memory, key, ask, entry).await);
                 }
@@ -329,34 +333,22 @@ impl Edge {
         // Pulled, not in memory: when the kernel's caches tell without I/O
         // that the root has no such file and what the disk cache holds, no
         // trip to the blocking pool is needed (`store::nowait`).
-        if let Some(origin) = &self.origin {
-            if self.local.known_absent(key.path()) {
-                let read = match origin.disk() {
-                    None => Some(DiskRead::Absent),
-                    Some(d) => d
-                        .get_cached(&pull::memory_key(key, ask.query))
-                        .map(|found| match found {
-                            Some((record, parts, g)) => DiskRead::Found(record, parts, g),
-                            None => DiskRead::Absent,
-                        }),
-                };
-                if let Some(read) = read {
-                    return Ok(origin.miss(&self.memory, key, ask, None, read).await);
-                }
+        if self.local.known_absent(key.path()) {
+            let read = match origin.disk() {
+                None => Some(DiskRead::Absent),
+                Some(d) => DiskRead::cached(d, &pulled_key),
+            };
+            if let Some(read) = read {
+                return Ok(origin.miss(&self.memory, key, ask, None, read).await);
             }
         }
         // Else the same trip to the blocking pool that finds the root
         // without the file reads the pulled object from disk.
-        let disk = self.origin.as_ref().and_then(|o| {
-            let k = pull::memory_key(key, ask.query);
-            o.disk().map(|d| (d.clone(), k))
-        });
+        let disk = origin.disk().map(|d| (d.clone(), pulled_key));
         let (found, read) = self.load_local(key, disk).await?;
-        match (found, &self.origin) {
-            (Lookup::NotFound, Some(origin)) => {
-                Ok(origin.miss(&self.memory, key, ask, None, read).await)
-            }
-            (found, _) => Ok(found),
+        match found {
+            Lookup::NotFound => Ok(origin.miss(&self.memory, key, ask, None, read).await),
+            found => Ok(found),
         }
     }
 

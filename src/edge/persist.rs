@@ -27,7 +27,17 @@ pub(crate) enum DiskRead {
 impl DiskRead {
     /// Reads `memory_key` (blocking: on the blocking pool only).
     pub(super) fn of(disk: &DiskCache, memory_key: &str) -> DiskRead {
-        match disk.get_versioned(memory_key) {
+        Self::from(disk.get_versioned(memory_key))
+    }
+
+    /// Reads `memory_key` without waiting for the disk (on a worker);
+    /// `None` when that would take I/O: then `of` on the blocking pool.
+    pub(super) fn cached(disk: &DiskCache, memory_key: &str) -> Option<DiskRead> {
+        disk.get_cached(memory_key).map(Self::from)
+    }
+
+    fn from(found: Option<(DiskMeta, Vec<Bytes>, u64)>) -> DiskRead {
+        match found {
             Some((record, parts, generation)) => DiskRead::Found(record, parts, generation),
             None => DiskRead::Absent,
         }
