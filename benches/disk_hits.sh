@@ -96,14 +96,18 @@ warm() {
     sleep 2
 }
 
-declare -A RPS=()
+declare -A RPS=() CPU=()
 run() { # run NAME KIND PATHS
-    local out=$TMP/wrk-$1-$2.txt
+    local out=$TMP/wrk-$1-$2.txt t0 t1
+    t0=$(proc_ticks "$NODE_PID")
     run_wrk "$out" "$DURATION" -H "Accept-Encoding: gzip, br" -s "$HERE/load/cycle.lua" "http://$NODE_ADDR/" -- "$3"
+    t1=$(proc_ticks "$NODE_PID")
     local req secs rps _rest
     read -r req secs rps _rest < <(parse_wrk "$out")
     RPS[$1-$2]=$rps
-    log "$1 $2: $rps req/s"
+    # Clock ticks are 10 ms: node CPU (user + system) per request in µs.
+    CPU[$1-$2]=$(awk -v t=$((t1 - t0)) -v r="$req" 'BEGIN { printf "%.1f", t * 10000 / r }')
+    log "$1 $2: $rps req/s, ${CPU[$1-$2]} µs CPU/req"
 }
 
 node memory "[cache]
@@ -127,10 +131,11 @@ stop_pid "$NODE_PID"
 echo
 echo "$OBJECTS text + $OBJECTS binary objects of $SIZE B; wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, 'Accept-Encoding: gzip, br'."
 echo
-echo "| objects | memory hits req/s | disk hits req/s (4 MiB memory) | disk / memory |"
-echo "|---|---:|---:|---:|"
+echo "| objects | memory hits req/s | disk hits req/s (4 MiB memory) | disk / memory | node CPU µs/req memory / disk |"
+echo "|---|---:|---:|---:|---:|"
 for k in text binary; do
-    awk -v k="$k" -v m="${RPS[memory-$k]}" -v d="${RPS[disk-$k]}" 'BEGIN { printf "| %s | %.0f | %.0f | %.2f |\n", k, m, d, d / m }'
+    awk -v k="$k" -v m="${RPS[memory-$k]}" -v d="${RPS[disk-$k]}" -v cm="${CPU[memory-$k]}" -v cd="${CPU[disk-$k]}" \
+        'BEGIN { printf "| %s | %.0f | %.0f | %.2f | %s / %s |\n", k, m, d, d / m, cm, cd }'
 done
 echo
 echo "Versions: cdn-edge $(cd "$REPO" && git describe --always --dirty 2>/dev/null || echo '?'); $(nproc) cores."

@@ -14,6 +14,7 @@
 //! `compress` (the encodings the node makes of pulled text). `setup` opens
 //! an edge, and opens it again for a reload, keeping what is still valid.
 
+mod absent;
 mod compress;
 mod fetch;
 mod invalidate;
@@ -267,6 +268,8 @@ pub struct Edge {
     refresh: Duration,
     epoch: Instant,
     origin: Option<Arc<Origin>>,
+    /// Paths the root was recently found not to hold.
+    absent: absent::AbsentMemo,
 }
 
 /// The memory cache, shared with background work (compression, revalidation).
@@ -333,7 +336,7 @@ impl Edge {
         // Pulled, not in memory: when the kernel's caches tell without I/O
         // that the root has no such file and what the disk cache holds, no
         // trip to the blocking pool is needed (`store::nowait`).
-        if self.local.known_absent(key.path()) {
+        if self.root_absent(key.path()) {
             let read = match origin.disk() {
                 None => Some(DiskRead::Absent),
                 Some(d) => DiskRead::cached(d, &pulled_key),
@@ -347,9 +350,30 @@ impl Edge {
         let disk = origin.disk().map(|d| (d.clone(), pulled_key));
         let (found, read) = self.load_local(key, disk).await?;
         match found {
-            Lookup::NotFound => Ok(origin.miss(&self.memory, key, ask, None, read).await),
+            Lookup::NotFound => {
+                self.absent.remember(key.path(), self.now_ms());
+                Ok(origin.miss(&self.memory, key, ask, None, read).await)
+            }
             found => Ok(found),
         }
+    }
+
+    /// Whether the root is known not to hold `path`: found absent less
+    /// than `server.refresh_ms` ago, or now from the kernel's caches
+    /// without I/O (see [`absent`]).
+    fn root_absent(&self, path: &str) -> bool {
+        let now = self.now_ms();
+        if self
+            .absent
+            .recalls(path, now, self.refresh.as_millis() as u64)
+        {
+            return true;
+        }
+        let absent = self.local.known_absent(path);
+        if absent {
+            self.absent.remember(path, now);
+        }
+        absent
     }
 
     /// Whether a local entry's files changed: the `stat` calls run on the

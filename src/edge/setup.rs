@@ -55,6 +55,7 @@ impl Edge {
             refresh: setup.refresh,
             epoch: Instant::now(),
             origin: origin.map(Arc::new),
+            absent: super::absent::AbsentMemo::new(),
         })
     }
 

@@ -6,11 +6,12 @@
 //! path on the blocking pool instead. So the common case — a file read a
 //! moment ago, a path known not to exist — costs no trip to another thread.
 
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::Path;
 use std::time::SystemTime;
 
 use rustix::fs::{openat2, Mode, OFlags, ResolveFlags, CWD};
-use rustix::io::{preadv2, Errno, ReadWriteFlags};
+use rustix::io::Errno;
 
 /// True when the kernel knows, without any I/O, that `path` does not exist
 /// (a cached negative lookup); false when it exists or it would take I/O to
@@ -44,18 +45,38 @@ pub fn read_whole(path: &Path, limit: u64) -> Option<Whole> {
     {
         return None;
     }
-    let mut bytes = vec![0u8; len as usize];
-    let mut done = 0;
-    while done < bytes.len() {
-        let mut bufs = [std::io::IoSliceMut::new(&mut bytes[done..])];
-        match preadv2(&fd, &mut bufs, done as u64, ReadWriteFlags::NOWAIT) {
-            Ok(0) | Err(_) => return None, // shrank, would wait, or failed
-            Ok(n) => done += n,
+    let mut bytes: Vec<u8> = Vec::with_capacity(len as usize);
+    while bytes.len() < len as usize {
+        let n = read_nowait_into(&fd, &mut bytes)?;
+        if n == 0 {
+            return None; // shrank
         }
     }
     let modified = SystemTime::UNIX_EPOCH
         + std::time::Duration::new(st.st_mtime as u64, st.st_mtime_nsec as u32);
     Some(Whole { bytes, modified })
+}
+
+/// Appends to `bytes`, without waiting, what the file holds at offset
+/// `bytes.len()`, up to the vector's capacity; the count read, `None` when
+/// that would wait or failed. The spare capacity is written by the kernel
+/// directly (not zeroed first: at 16 KiB objects the zeroing was a tenth of
+/// a disk hit's read cost).
+fn read_nowait_into(fd: &impl AsFd, bytes: &mut Vec<u8>) -> Option<usize> {
+    let spare = bytes.spare_capacity_mut();
+    let iov = libc::iovec {
+        iov_base: spare.as_mut_ptr().cast(),
+        iov_len: spare.len(),
+    };
+    let offset = libc::off_t::try_from(bytes.len()).ok()?;
+    // SAFETY: the one iovec covers the vector's spare capacity, which the
+    // kernel only writes; `fd` is an open descriptor for the call.
+    let n = unsafe { libc::preadv2(fd.as_fd().as_raw_fd(), &iov, 1, offset, libc::RWF_NOWAIT) };
+    let n = usize::try_from(n).ok()?; // -1: would wait (EAGAIN) or failed
+                                      // SAFETY: the kernel initialised the first `n` bytes of the spare
+                                      // capacity (n <= its length).
+    unsafe { bytes.set_len(bytes.len() + n) };
+    Some(n)
 }
 
 #[cfg(test)]
