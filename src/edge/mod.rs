@@ -7,11 +7,13 @@
 //! files (a few `stat` calls, once per entry per interval, never a read);
 //! if they changed, the asset is reloaded off the async workers before
 //! answering, and if they are gone the entry is dropped. Every other hit is
-//! a hash lookup and one `Arc` clone.
+//! a hash lookup and one `Arc` clone. A text file without `.br` / `.gz`
+//! siblings gets br and gzip made in the background (`compress`) when
+//! `cache.compress_local` is on; they live in its memory entry only.
 //!
 //! Pulled objects: see `pull` (the phases of a pull, RFC 9111), `variants`
 //! (responses that vary on request headers), `persist` (the disk cache) and
-//! `compress` (the encodings the node makes of pulled text).
+//! `compress` (the encodings the node makes of text, pulled or local).
 
 mod compress;
 mod fetch;
@@ -254,6 +256,8 @@ pub struct Edge {
     refresh: Duration,
     epoch: Instant,
     origin: Option<Arc<Origin>>,
+    /// Makes br and gzip of local text files without siblings, when on.
+    compress_local: Option<Compressor>,
 }
 
 /// The memory cache, shared with background work (compression, revalidation).
@@ -300,7 +304,25 @@ impl Edge {
             refresh,
             epoch: Instant::now(),
             origin: origin.map(Arc::new),
+            compress_local: None,
         })
+    }
+
+    /// The same edge, making br and gzip of local text files that have no
+    /// siblings with `compressor`, off the request path (see `compress`).
+    pub fn compressing_local(mut self, compressor: Compressor) -> Self {
+        self.compress_local = Some(compressor);
+        self
+    }
+
+    /// Offers a local entry whose encodings are still to be made to the
+    /// compressor (again, when a full queue turned it away before).
+    fn offer_local(&self, cache_key: &str, entry: &Arc<Entry>) {
+        if let Some(c) = &self.compress_local {
+            if compress::pending(entry) {
+                c.offer(&self.memory, cache_key, entry, None);
+            }
+        }
     }
 
     /// Finds what to answer `key` with.
@@ -318,6 +340,7 @@ impl Edge {
                     // large file is never sent under its old ETag.
                     let due = *on_disk || self.check_due(checked_ms);
                     if !due || !self.changed(stamp.clone()).await? {
+                        self.offer_local(cache_key, &entry);
                         return Ok(Lookup::Asset {
                             asset: Served(entry),
                             from_memory: true,
@@ -432,9 +455,19 @@ impl Edge {
                     checked_ms: AtomicU64::new(self.now_ms()),
                     on_disk,
                 };
-                let entry = store(&self.memory, key.cache_key().to_string(), *asset, source);
+                // Vary: Accept-Encoding from the first (identity) answer on
+                // when encodings will follow (RFC 9110 §12.5.5).
+                let wanted =
+                    self.compress_local.is_some() && compress::wanted_local(key.path(), &asset);
+                let entry = Arc::new(Entry::new((*asset).expecting_encodings(wanted), source));
+                let kept = self
+                    .memory
+                    .insert(key.cache_key().to_string(), entry.clone());
+                if kept && wanted {
+                    self.offer_local(key.cache_key(), &entry);
+                }
                 Lookup::Asset {
-                    asset: entry,
+                    asset: Served(entry),
                     from_memory: false,
                     status: CacheStatus::Local,
                 }

@@ -181,8 +181,12 @@ pub fn prepare(config: &Config) -> Result<Prepared, ServeError> {
     };
     let clock = Arc::new(Clock::new());
     let client = OriginClient::new(&config.origin, clock.clone()).map_err(ServeError::Origin)?;
-    let origin = match client {
-        Some(client) => {
+    // Pulled text is always compressed; local files when asked.
+    let compressor = (client.is_some() || config.cache.compress_local)
+        .then(|| compressor(&config.cache))
+        .transpose()?;
+    let origin = match client.zip(compressor.clone()) {
+        Some((client, compressor)) => {
             let drop = DropList::new(&config.origin.drop_request_headers)
                 .map_err(|bad| ServeError::Origin(format!("origin.drop_request_headers: {bad}")))?;
             let rules = Rules {
@@ -214,20 +218,6 @@ pub fn prepare(config: &Config) -> Result<Prepared, ServeError> {
                 },
                 max_variants: config.cache.max_variants,
             };
-            let c = &config.cache;
-            let settings = crate::precompress::Settings {
-                brotli_quality: c.brotli_quality,
-                // 4 MiB: brotli's own default window, and a bounded encoder.
-                brotli_window: 22,
-                gzip_level: c.gzip_level,
-                ..Default::default()
-            };
-            let workers = match c.compress_workers {
-                0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-                n => n,
-            };
-            let compressor = Compressor::new(workers, c.compress_queue, settings)
-                .map_err(|e| ServeError::Origin(format!("compression threads: {e}")))?;
             Some(Origin::new(client, rules, disk, clock.clone(), compressor))
         }
         None => None,
@@ -246,6 +236,10 @@ pub fn prepare(config: &Config) -> Result<Prepared, ServeError> {
         origin,
     )
     .map_err(ServeError::Root)?;
+    let edge = match compressor.filter(|_| config.cache.compress_local) {
+        Some(c) => edge.compressing_local(c),
+        None => edge,
+    };
     let edge = Arc::new(edge);
     let (tls, tls_listen) = match tls {
         Some((t, a)) => (Some(t), Some(a)),
@@ -347,6 +341,25 @@ impl Prepared {
             server: server.run(),
         })
     }
+}
+
+/// A handle on the process's compression pool (started by the first call:
+/// once per process, whatever builds the state again) with `[cache]`'s
+/// quality settings.
+fn compressor(c: &crate::config::CacheConfig) -> Result<Compressor, ServeError> {
+    let settings = crate::precompress::Settings {
+        brotli_quality: c.brotli_quality,
+        // 4 MiB: brotli's own default window, and a bounded encoder.
+        brotli_window: 22,
+        gzip_level: c.gzip_level,
+        ..Default::default()
+    };
+    let workers = match c.compress_workers {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    Compressor::new(workers, c.compress_queue, settings)
+        .map_err(|e| ServeError::Origin(format!("compression threads: {e}")))
 }
 
 fn invalid_cc(key: &str) -> ServeError {
