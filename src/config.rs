@@ -234,8 +234,8 @@ pub struct CacheConfig {
     pub compress_local: bool,
     /// Threads that make encodings; 0 = one per core.
     pub compress_workers: usize,
-    /// Pulled objects waiting for encodings at most; more stay identity
-    /// until a later hit offers them again.
+    /// Objects (pulled or local) waiting for encodings at most; more stay
+    /// identity until a later hit offers them again.
     pub compress_queue: usize,
 }
 
