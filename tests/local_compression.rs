@@ -310,6 +310,7 @@ fn binary_small_and_switched_off_files_get_no_encodings() {
         assert_eq!(r.header("content-encoding"), None, "{}", r.summary());
         assert!(!r.vary_contains("accept-encoding"), "{}", r.summary());
     }
+    assert_eq!(compression_threads(&off), 0, "no pool without a use for it");
 }
 
 #[test]
@@ -333,4 +334,30 @@ fn the_encodings_count_in_the_memory_cache() {
         br.body.len(),
         gz.body.len()
     );
+}
+
+#[test]
+fn one_compression_pool_serves_the_origin_and_the_root() {
+    let o = common::origin::Origin::start();
+    let f = Fixture::new();
+    f.write("site.css", &css("v1"));
+    let cfg = config_with(&format!(
+        "[origin]\nurl = \"{}\"\n[cache]\ncompress_workers = 3\n",
+        o.url()
+    ));
+    let s = Server::start(&f.root, &cfg);
+    s.get("/site.css");
+    wait_for_br(&s, "/site.css");
+    assert_eq!(compression_threads(&s), 3);
+}
+
+/// The node's compression threads (their names are cut to 15 bytes in
+/// /proc: "cdn-edge-compre").
+fn compression_threads(s: &Server) -> usize {
+    std::fs::read_dir(format!("/proc/{}/task", s.pid()))
+        .unwrap()
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
+        .filter(|name| name.starts_with("cdn-edge-compre"))
+        .count()
 }
