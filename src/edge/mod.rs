@@ -8,8 +8,9 @@
 //! if they changed, the asset is reloaded off the async workers before
 //! answering, and if they are gone the entry is dropped. Every other hit is
 //! a hash lookup and one `Arc` clone. A text file without `.br` / `.gz`
-//! siblings gets br and gzip made in the background (`compress`) when
-//! `cache.compress_local` is on; they live in its memory entry only.
+//! siblings gets br and gzip made in the background (`compress`), from its
+//! first hit on, when `cache.compress_local` is on; they live in its memory
+//! entry only.
 //!
 //! Pulled objects: see `pull` (the phases of a pull, RFC 9111), `variants`
 //! (responses that vary on request headers), `persist` (the disk cache) and
@@ -315,8 +316,10 @@ impl Edge {
         self
     }
 
-    /// Offers a local entry whose encodings are still to be made to the
-    /// compressor (again, when a full queue turned it away before).
+    /// On a hit, offers a local entry whose encodings are still to be made
+    /// to the compressor (again, when a full queue turned it away before).
+    /// Not on its load: a file of the long tail, evicted before anyone asks
+    /// for it again, is not worth compressing for memory only.
     fn offer_local(&self, cache_key: &str, entry: &Arc<Entry>) {
         if let Some(c) = &self.compress_local {
             if compress::pending(entry) {
@@ -456,18 +459,15 @@ impl Edge {
                     on_disk,
                 };
                 // Vary: Accept-Encoding from the first (identity) answer on
-                // when encodings will follow (RFC 9110 §12.5.5).
+                // when encodings will follow (RFC 9110 §12.5.5). They are
+                // offered on the entry's first hit (`offer_local`), so a
+                // file evicted before it is asked for again costs none.
                 let wanted =
                     self.compress_local.is_some() && compress::wanted_local(key.path(), &asset);
-                let entry = Arc::new(Entry::new((*asset).expecting_encodings(wanted), source));
-                let kept = self
-                    .memory
-                    .insert(key.cache_key().to_string(), entry.clone());
-                if kept && wanted {
-                    self.offer_local(key.cache_key(), &entry);
-                }
+                let asset = (*asset).expecting_encodings(wanted);
+                let entry = store(&self.memory, key.cache_key().to_string(), asset, source);
                 Lookup::Asset {
-                    asset: Served(entry),
+                    asset: entry,
                     from_memory: false,
                     status: CacheStatus::Local,
                 }
