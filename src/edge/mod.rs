@@ -319,7 +319,10 @@ impl Edge {
     /// On a hit, offers a local entry whose encodings are still to be made
     /// to the compressor (again, when a full queue turned it away before).
     /// Not on its load: a file of the long tail, evicted before anyone asks
-    /// for it again, is not worth compressing for memory only.
+    /// for it again, is not worth compressing for memory only. Out of line:
+    /// the hit path only tests the entry's flag.
+    #[inline(never)]
+    #[cold]
     fn offer_local(&self, cache_key: &str, entry: &Arc<Entry>) {
         if let Some(c) = &self.compress_local {
             if compress::pending(entry) {
@@ -343,7 +346,9 @@ impl Edge {
                     // large file is never sent under its old ETag.
                     let due = *on_disk || self.check_due(checked_ms);
                     if !due || !self.changed(stamp.clone()).await? {
-                        self.offer_local(cache_key, &entry);
+                        if entry.asset.expects_encodings() {
+                            self.offer_local(cache_key, &entry);
+                        }
                         return Ok(Lookup::Asset {
                             asset: Served(entry),
                             from_memory: true,
