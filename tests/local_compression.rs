@@ -3,13 +3,15 @@
 //! br or gzip under their own ETags, with conditionals and ranges on each;
 //! a changed file is never answered with the old file's encodings; files
 //! with siblings, binary files, small files and `cache.compress_local =
-//! false` get none made.
+//! false` get none made; encodings are still made after a SIGHUP reload,
+//! which can switch them off and on.
 
 mod common;
 
 use std::io::Read;
 use std::time::Duration;
 
+use common::reload::{toml_path, Node};
 use common::*;
 
 /// How long the background encodings may take to appear.
@@ -349,6 +351,96 @@ fn one_compression_pool_serves_the_origin_and_the_root() {
     s.get("/site.css");
     wait_for_br(&s, "/site.css");
     assert_eq!(compression_threads(&s), 3);
+}
+
+/// A config serving `root` with `workers` compression threads, and
+/// `extra` appended to its `[cache]`.
+fn reload_config(root: &std::path::Path, workers: usize, extra: &str) -> String {
+    format!(
+        "[server]\nroot = {}\nrefresh_ms = 50\n[cache]\ncompress_workers = {workers}\n{extra}",
+        toml_path(root)
+    )
+}
+
+/// Asks for `path` until an answer is identity without
+/// `Vary: Accept-Encoding` (local compression off).
+fn wait_for_plain(s: &Server, path: &str) {
+    let mut last = None;
+    let plain = poll_until(CHANGE_TIMEOUT, || {
+        let r = s.get_h(path, &BR);
+        let done = r.header("content-encoding").is_none() && !r.vary_contains("accept-encoding");
+        last = Some(r);
+        done
+    });
+    assert!(plain, "{path}: {}", last.unwrap().summary());
+}
+
+#[test]
+fn encodings_are_still_made_after_reloads_which_switch_them_off_and_on() {
+    let f = Fixture::new();
+    f.write("site.css", &css("v1"));
+    let n = Node::start(&reload_config(&f.root, 2, ""));
+    n.get("/site.css");
+    wait_for_br(&n, "/site.css");
+    assert_eq!(compression_threads(&n), 2);
+
+    // Quality and level apply on reload; the memory cache (and the
+    // encodings in it) is kept; a file first asked for afterwards gets its own.
+    let lines = n.reload_ok(&reload_config(
+        &f.root,
+        2,
+        "brotli_quality = 9\ngzip_level = 9\n",
+    ));
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert_eq!(
+        n.get_h("/site.css", &BR).header("content-encoding"),
+        Some("br")
+    );
+    f.write("later.css", &css("later"));
+    n.get("/later.css");
+    let br = wait_for_br(&n, "/later.css");
+    assert_eq!(unbrotli(&br.body), css("later"));
+    let gz = n.get_h("/later.css", &GZIP);
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    assert_eq!(gunzip(&gz.body), css("later"));
+
+    // The pool is the process's: its size needs a restart, and a reload
+    // starts no second one.
+    let lines = n.reload_ok(&reload_config(&f.root, 3, ""));
+    assert!(
+        lines.len() == 2 && lines[0].contains("cache.compress_workers = 3 needs a restart"),
+        "{lines:#?}"
+    );
+    assert_eq!(compression_threads(&n), 2);
+
+    // Off: the memory cache starts again, and files are plain identity.
+    n.reload_ok(&reload_config(&f.root, 2, "compress_local = false\n"));
+    wait_for_plain(&n, "/site.css");
+    for _ in 0..5 {
+        let r = n.get_h("/site.css", &BR);
+        assert_eq!(r.header("content-encoding"), None, "{}", r.summary());
+    }
+
+    // On again: made again, from the next hits on.
+    n.reload_ok(&reload_config(&f.root, 2, ""));
+    n.get("/site.css");
+    let br = wait_for_br(&n, "/site.css");
+    assert_eq!(unbrotli(&br.body), css("v1"));
+    assert_eq!(compression_threads(&n), 2);
+}
+
+#[test]
+fn a_reload_that_turns_local_compression_on_starts_the_threads() {
+    let f = Fixture::new();
+    f.write("site.css", &css("v1"));
+    let n = Node::start(&reload_config(&f.root, 2, "compress_local = false\n"));
+    n.get("/site.css");
+    wait_for_plain(&n, "/site.css");
+    assert_eq!(compression_threads(&n), 0, "no pool without a use for it");
+    n.reload_ok(&reload_config(&f.root, 2, ""));
+    n.get("/site.css");
+    wait_for_br(&n, "/site.css");
+    assert_eq!(compression_threads(&n), 2);
 }
 
 /// The node's compression threads (their names are cut to 15 bytes in
