@@ -236,14 +236,17 @@ pub struct CacheConfig {
     pub targeted_fields: Vec<String>,
     /// Send the targeted fields on to clients.
     pub pass_targeted_fields: bool,
-    /// Brotli quality of the encodings made of pulled text (0..=11).
+    /// Brotli quality of the encodings the node makes (0..=11).
     pub brotli_quality: u32,
-    /// Gzip level of the encodings made of pulled text (1..=9).
+    /// Gzip level of the encodings the node makes (1..=9).
     pub gzip_level: u32,
-    /// Threads that make encodings of pulled text; 0 = one per core.
+    /// Make br and gzip of local text files that have no `.br` / `.gz`
+    /// siblings (kept in memory with the file).
+    pub compress_local: bool,
+    /// Threads that make encodings; 0 = one per core.
     pub compress_workers: usize,
-    /// Pulled objects waiting for encodings at most; more stay identity
-    /// until a later hit offers them again.
+    /// Objects (pulled or local) waiting for encodings at most; more stay
+    /// identity until a later hit offers them again.
     pub compress_queue: usize,
 }
 
@@ -361,6 +364,7 @@ impl Default for CacheConfig {
             pass_targeted_fields: false,
             brotli_quality: 5,
             gzip_level: 6,
+            compress_local: true,
             compress_workers: 0,
             compress_queue: 256,
         }

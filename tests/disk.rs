@@ -169,6 +169,7 @@ fn dead_origin() -> String {
 /// Fills `dir` with `n` fresh objects `/f/<i>.css` (body `body <i>`) from
 /// the origin `origin` through the library, as a node would.
 fn fill(dir: &Path, n: usize, origin: &str) {
+    use actix_web::http::header::{HeaderName, HeaderValue};
     use cdn_edge::origin::disk_meta::DiskMeta;
     use cdn_edge::store::disk::DiskCache;
     let c = DiskCache::open(dir, 1 << 30).unwrap();
@@ -176,10 +177,13 @@ fn fill(dir: &Path, n: usize, origin: &str) {
     for i in 0..n {
         let meta = DiskMeta {
             status: 200,
-            headers: vec![
-                ("cache-control".into(), "max-age=600".into()),
-                ("content-type".into(), "text/css".into()),
-            ],
+            headers: [
+                ("cache-control", "max-age=600"),
+                ("content-type", "text/css"),
+            ]
+            .into_iter()
+            .map(|(n, v)| (HeaderName::from_static(n), HeaderValue::from_static(v)))
+            .collect(),
             request_time: now,
             response_time: now,
             path: format!("f/{i}.css"),

@@ -7,12 +7,16 @@
 //! files (a few `stat` calls, once per entry per interval, never a read);
 //! if they changed, the asset is reloaded off the async workers before
 //! answering, and if they are gone the entry is dropped. Every other hit is
-//! a hash lookup and one `Arc` clone.
+//! a hash lookup and one `Arc` clone. A text file without `.br` / `.gz`
+//! siblings gets br and gzip made in the background (`compress`), from its
+//! first hit on, when `cache.compress_local` is on; they live in its memory
+//! entry only.
 //!
 //! Pulled objects: see `pull` (the phases of a pull, RFC 9111), `variants`
 //! (responses that vary on request headers), `persist` (the disk cache) and
-//! `compress` (the encodings the node makes of pulled text). `setup` opens
-//! an edge, and opens it again for a reload, keeping what is still valid.
+//! `compress` (the encodings the node makes of text, pulled or local).
+//! `setup` opens an edge, and opens it again for a reload, keeping what is
+//! still valid.
 
 mod absent;
 mod compress;
@@ -270,6 +274,8 @@ pub struct Edge {
     origin: Option<Arc<Origin>>,
     /// Paths the root was recently found not to hold.
     absent: absent::AbsentMemo,
+    /// Makes br and gzip of local text files without siblings, when on.
+    compress_local: Option<Compressor>,
 }
 
 /// The memory cache, shared with background work (compression, revalidation).
@@ -291,6 +297,21 @@ impl std::fmt::Debug for Edge {
 }
 
 impl Edge {
+    /// On a hit, offers a local entry whose encodings are still to be made
+    /// to the compressor (again, when a full queue turned it away before).
+    /// Not on its load: a file of the long tail, evicted before anyone asks
+    /// for it again, is not worth compressing for memory only. Out of line:
+    /// the hit path only tests the entry's flag.
+    #[inline(never)]
+    #[cold]
+    fn offer_local(&self, cache_key: &str, entry: &Arc<Entry>) {
+        if let Some(c) = &self.compress_local {
+            if compress::pending(entry) {
+                c.offer(&self.memory, cache_key, entry, None);
+            }
+        }
+    }
+
     /// Finds what to answer `key` with.
     pub async fn lookup(&self, key: &Key, ask: &Ask<'_>) -> Result<Lookup, EdgeError> {
         let cache_key = key.cache_key();
@@ -306,6 +327,9 @@ impl Edge {
                     // large file is never sent under its old ETag.
                     let due = *on_disk || self.check_due(checked_ms);
                     if !due || !self.changed(stamp.clone()).await? {
+                        if entry.asset.expects_encodings() {
+                            self.offer_local(cache_key, &entry);
+                        }
                         return Ok(Lookup::Asset {
                             asset: Served(entry),
                             from_memory: true,
@@ -433,7 +457,14 @@ impl Edge {
                     checked_ms: AtomicU64::new(self.now_ms()),
                     on_disk,
                 };
-                let entry = store(&self.memory, key.cache_key().to_string(), *asset, source);
+                // Vary: Accept-Encoding from the first (identity) answer on
+                // when encodings will follow (RFC 9110 §12.5.5). They are
+                // offered on the entry's first hit (`offer_local`), so a
+                // file evicted before it is asked for again costs none.
+                let wanted =
+                    self.compress_local.is_some() && compress::wanted_local(key.path(), &asset);
+                let asset = (*asset).expecting_encodings(wanted);
+                let entry = store(&self.memory, key.cache_key().to_string(), asset, source);
                 Lookup::Asset {
                     asset: entry,
                     from_memory: false,

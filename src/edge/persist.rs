@@ -70,7 +70,7 @@ impl Origin {
             }
             read => read,
         };
-        let DiskRead::Found(record, parts, generation) = read else {
+        let DiskRead::Found(mut record, parts, generation) = read else {
             return None;
         };
         // Stored from another origin (the config named another since): a
@@ -86,8 +86,9 @@ impl Origin {
             .zip(parts)
             .filter_map(|(name, b)| coding_named(name).map(|c| (c, b)))
             .collect();
-        let fetched = record.fetched(body);
-        let meta = PulledMeta::of(&fetched, self.reading(), record.vary.clone());
+        let mut fetched = record.fetched(body);
+        let vary = std::mem::take(&mut record.vary);
+        let meta = PulledMeta::taken_from(&mut fetched, self.reading(), vary);
         let served = self.remember(
             memory,
             memory_key,

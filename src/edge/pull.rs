@@ -86,7 +86,7 @@ pub struct Origin {
     /// Persisted pulled objects, when `cache.dir` is set.
     pub(super) disk: Option<Arc<DiskCache>>,
     /// Makes the encodings of pulled text.
-    pub(super) compressor: Arc<Compressor>,
+    pub(super) compressor: Compressor,
 }
 
 impl std::fmt::Debug for Origin {

@@ -33,6 +33,9 @@ pub struct Setup {
     pub refresh: Duration,
     /// Which new entries may evict old ones.
     pub admission: Admission,
+    /// Makes br and gzip of local text files without `.br` / `.gz`
+    /// siblings (`cache.compress_local`), when on.
+    pub compress_local: Option<Compressor>,
 }
 
 impl Edge {
@@ -56,6 +59,7 @@ impl Edge {
             epoch: Instant::now(),
             origin: origin.map(Arc::new),
             absent: super::absent::AbsentMemo::new(),
+            compress_local: setup.compress_local,
         })
     }
 
@@ -111,7 +115,7 @@ impl Origin {
         rules: Rules,
         disk: Option<Arc<DiskCache>>,
         clock: Arc<Clock>,
-        compressor: Arc<Compressor>,
+        compressor: Compressor,
         stats: Arc<OriginStats>,
     ) -> Self {
         Self {
@@ -132,7 +136,7 @@ impl Origin {
     /// and, when `client` reaches the same origin, the fetches in flight
     /// (new requests join them) and the keys known too large. Fetches in
     /// flight from another origin are not joined.
-    pub fn renewed(&self, client: OriginClient, rules: Rules, compressor: Arc<Compressor>) -> Self {
+    pub fn renewed(&self, client: OriginClient, rules: Rules, compressor: Compressor) -> Self {
         let same = client.identity() == self.identity;
         let coalescer = if same && rules.lock_timeout == self.rules.lock_timeout {
             self.coalescer.clone()
@@ -154,10 +158,5 @@ impl Origin {
             },
             disk: self.disk.clone(),
         }
-    }
-
-    /// The compression pool, for a reload to keep when its settings stay.
-    pub fn compressor(&self) -> &Arc<Compressor> {
-        &self.compressor
     }
 }

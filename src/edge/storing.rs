@@ -81,7 +81,7 @@ impl Origin {
         let mut asset = asset_of(body, &meta, path, &self.rules.reading, wanted);
         let made = !encodings.is_empty();
         if made {
-            asset = compress::with_encodings(&asset, encodings);
+            asset = compress::with_encodings_owned(asset, encodings, compress::Tag::Derived);
         }
         let served = store(
             memory,

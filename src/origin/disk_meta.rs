@@ -4,7 +4,7 @@
 
 use std::time::SystemTime;
 
-use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::header::HeaderMap;
 
 use super::client::Fetched;
 use super::pull::PulledMeta;
@@ -15,8 +15,10 @@ use super::pull::PulledMeta;
 pub struct DiskMeta {
     /// Status code.
     pub status: u16,
-    /// End-to-end response headers (name, value), values as Latin-1-safe text.
-    pub headers: Vec<(String, String)>,
+    /// End-to-end response headers, stored as `[name, value]` pairs of
+    /// text (a value that is not visible ASCII is not kept).
+    #[serde(with = "pairs")]
+    pub headers: HeaderMap,
     /// When the request was sent.
     pub request_time: SystemTime,
     /// When the response arrived.
@@ -44,15 +46,7 @@ impl DiskMeta {
     pub fn of(meta: &PulledMeta, path: &str, origin: u64) -> Self {
         Self {
             status: meta.status,
-            headers: meta
-                .headers
-                .iter()
-                .filter_map(|(n, v)| {
-                    v.to_str()
-                        .ok()
-                        .map(|v| (n.as_str().to_string(), v.to_string()))
-                })
-                .collect(),
+            headers: meta.headers.clone(),
             request_time: meta.request_time,
             response_time: meta.response_time,
             path: path.to_string(),
@@ -62,23 +56,92 @@ impl DiskMeta {
         }
     }
 
-    /// The response as it was fetched, with `body`.
-    pub fn fetched(&self, body: bytes::Bytes) -> Fetched {
-        let mut headers = HeaderMap::new();
-        for (n, v) in &self.headers {
-            if let (Ok(n), Ok(v)) = (
-                HeaderName::from_bytes(n.as_bytes()),
-                HeaderValue::from_str(v),
-            ) {
-                headers.append(n, v);
-            }
-        }
+    /// The response as it was fetched, with `body` (the headers move
+    /// out of the record).
+    pub fn fetched(&mut self, body: bytes::Bytes) -> Fetched {
         Fetched {
             status: self.status,
-            headers,
+            headers: std::mem::take(&mut self.headers),
             body,
             request_time: self.request_time,
             response_time: self.response_time,
         }
+    }
+}
+
+/// The headers as a list of `[name, value]` text pairs, read straight into
+/// a header map (unescaped text is borrowed from the record, not copied
+/// into a `String` first: this runs on every disk hit).
+mod pairs {
+    use std::borrow::Cow;
+
+    use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+    use serde::de::{SeqAccess, Visitor};
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(headers: &HeaderMap, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(
+            headers
+                .iter()
+                .filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str(), v))),
+        )
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Pair<'a>(#[serde(borrow)] Cow<'a, str>, #[serde(borrow)] Cow<'a, str>);
+
+    struct Pairs;
+
+    impl<'de> Visitor<'de> for Pairs {
+        type Value = HeaderMap;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list of [name, value] pairs")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<HeaderMap, A::Error> {
+            let mut headers = HeaderMap::with_capacity(seq.size_hint().unwrap_or(8));
+            while let Some(Pair(n, v)) = seq.next_element()? {
+                // A pair that is no longer a valid header is skipped, as
+                // when it was stored.
+                if let (Ok(n), Ok(v)) = (
+                    HeaderName::from_bytes(n.as_bytes()),
+                    HeaderValue::from_str(&v),
+                ) {
+                    headers.append(n, v);
+                }
+            }
+            Ok(headers)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<HeaderMap, D::Error> {
+        d.deserialize_seq(Pairs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_read_back_as_written_and_from_earlier_records() {
+        // A record as earlier versions wrote it (pairs of strings), with an
+        // escaped value, a repeated name and a pair that is not a header.
+        let json = r#"{"status":200,"headers":[["content-type","text/css"],
+            ["link","</a.css>; rel=\"preload\""],["link","</b.js>"],["bad name","x"]],
+            "request_time":{"secs_since_epoch":1,"nanos_since_epoch":0},
+            "response_time":{"secs_since_epoch":2,"nanos_since_epoch":0},
+            "path":"a.css"}"#;
+        let mut m: DiskMeta = serde_json::from_str(json).unwrap();
+        let links: Vec<_> = m.headers.get_all("link").map(|v| v.to_str().unwrap()).collect();
+        assert_eq!(links, ["</a.css>; rel=\"preload\"", "</b.js>"]);
+        assert_eq!(m.headers.len(), 3, "the invalid pair is skipped");
+        let again: DiskMeta = serde_json::from_slice(&serde_json::to_vec(&m).unwrap()).unwrap();
+        assert_eq!(again.headers.len(), 3);
+        assert_eq!(again.headers.get("content-type").unwrap(), "text/css");
+        let f = m.fetched(bytes::Bytes::from_static(b"x"));
+        assert_eq!(f.headers.len(), 3);
+        assert!(m.headers.is_empty(), "moved out");
     }
 }

@@ -121,7 +121,20 @@ impl PulledMeta {
     /// The metadata of a fetched response, read as `reading` says, varying
     /// on `vary`.
     pub fn of(f: &Fetched, reading: &Reading, vary: Vec<String>) -> Self {
-        let mut headers = f.headers.clone();
+        Self::with_headers(f.headers.clone(), f, reading, vary)
+    }
+
+    /// The same, taking the headers out of `f` instead of copying them.
+    pub fn taken_from(f: &mut Fetched, reading: &Reading, vary: Vec<String>) -> Self {
+        Self::with_headers(std::mem::take(&mut f.headers), f, reading, vary)
+    }
+
+    fn with_headers(
+        mut headers: HeaderMap,
+        f: &Fetched,
+        reading: &Reading,
+        vary: Vec<String>,
+    ) -> Self {
         let (cc, targeted) = reading.read(&headers);
         // §5.2.2.7: a shared cache must not store the fields `private` names.
         for name in &cc.private_fields {

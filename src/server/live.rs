@@ -7,9 +7,12 @@
 //!
 //! What outlives a reload is not here: the clock, the disk cache and the
 //! origin's counters ([`Resources`], opened once at start), and the metrics
-//! and connection settings in `State`. What a new `Live` takes over from the
-//! one it replaces (memory cache, origin connections, fetches in flight,
-//! compression threads) is decided in `build`, by comparing the two configs.
+//! and connection settings in `State`; the compression threads, one pool
+//! per process (`cache.compress_workers` and `cache.compress_queue` are
+//! restart-only), of which each generation holds a handle with its own
+//! brotli quality and gzip level. What a new `Live` takes over from the
+//! one it replaces (memory cache, origin connections, fetches in flight)
+//! is decided in `build`, by comparing the two configs.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -117,6 +120,9 @@ impl Live {
         );
         let origin = origin(config, res, previous)?;
         let c = &config.cache;
+        // Only when on: a node without an origin and without local
+        // compression starts no compression threads.
+        let compress_local = c.compress_local.then(|| compressor(config)).transpose()?;
         let setup = Setup {
             policy,
             memory_bytes: c.memory_bytes as usize,
@@ -127,6 +133,7 @@ impl Live {
             } else {
                 Admission::SecondHit
             },
+            compress_local,
         };
         let root = &config.server.root;
         let edge = match previous {
@@ -162,7 +169,8 @@ impl Live {
 /// Whether the memory cache's entries of the `running` config are still
 /// right under `new`: local files carry headers from the header policy,
 /// pulled objects come from one origin and keep its headers as the
-/// targeted fields were read, and the cache has its bounds. (The root is
+/// targeted fields were read, the cache has its bounds, and local files
+/// expect encodings of their own as `cache.compress_local` said. (The root is
 /// compared by `Edge::reopen`, as the directory it resolves to.)
 fn same_cache_inputs(running: &Config, new: &Config) -> bool {
     let (a, b) = (&running.cache, &new.cache);
@@ -173,14 +181,14 @@ fn same_cache_inputs(running: &Config, new: &Config) -> bool {
         && a.admission == b.admission
         && a.targeted_fields == b.targeted_fields
         && a.pass_targeted_fields == b.pass_targeted_fields
+        && a.compress_local == b.compress_local
         && running.origin.url == new.origin.url
         && running.origin.host == new.origin.host
 }
 
-/// The origin path of `config`, if it names an origin: the client and the
-/// compression threads of the running generation are kept while their
-/// settings stay, so a reload opens no connections and starts no threads
-/// for nothing.
+/// The origin path of `config`, if it names an origin: the client of the
+/// running generation is kept while its settings stay, so a reload opens
+/// no connections for nothing.
 fn origin(
     config: &Config,
     res: &Resources,
@@ -197,10 +205,7 @@ fn origin(
         },
     };
     let rules = rules(config)?;
-    let compressor = match running {
-        Some((c, o)) if same_compression(c, config) => o.compressor().clone(),
-        _ => Arc::new(compressor(config)?),
-    };
+    let compressor = compressor(config)?;
     Ok(Some(match running {
         Some((_, o)) => o.renewed(client, rules, compressor),
         None => Origin::new(
@@ -248,23 +253,10 @@ fn rules(config: &Config) -> Result<Rules, ServeError> {
     })
 }
 
-/// Whether the compression threads of `running` suit `new`.
-fn same_compression(running: &Config, new: &Config) -> bool {
-    let (a, b) = (&running.cache, &new.cache);
-    (
-        a.brotli_quality,
-        a.gzip_level,
-        a.compress_workers,
-        a.compress_queue,
-    ) == (
-        b.brotli_quality,
-        b.gzip_level,
-        b.compress_workers,
-        b.compress_queue,
-    )
-}
-
-/// The threads that make encodings of pulled text.
+/// A handle on the process's compression threads (started by the first
+/// handle made, then shared by every generation: `cache.compress_workers`
+/// and `cache.compress_queue` take effect at start only), compressing with
+/// this config's brotli quality and gzip level.
 fn compressor(config: &Config) -> Result<Compressor, ServeError> {
     let c = &config.cache;
     let settings = crate::precompress::Settings {

@@ -116,6 +116,10 @@ restart_only!(
     // directory.
     cache.dir,
     cache.disk_bytes,
+    // The compression threads and their queue: one pool per process,
+    // started with the first handle on it.
+    cache.compress_workers,
+    cache.compress_queue,
     // Read by the signal watcher once, at start.
     server.drain_secs,
     // The access log's writer thread, its file and the workers' buffers

@@ -76,6 +76,9 @@ const DOORKEEPER: usize = 4096;
 
 struct Slot<V> {
     value: V,
+    /// The value's weight plus the key's length, as counted when inserted
+    /// (counted back out exactly, and not weighed again on eviction).
+    weight: usize,
     /// Milliseconds since `epoch` when the entry last moved to the front.
     promoted_ms: AtomicU64,
 }
@@ -148,10 +151,10 @@ impl<V: Clone + Weigh> MemoryCache<V> {
 
     fn evict_to(&self, shard: &mut Shard<V>, limit: usize) {
         while shard.bytes > limit {
-            let Some((k, v)) = shard.map.pop_lru() else {
+            let Some((_, v)) = shard.map.pop_lru() else {
                 break;
             };
-            shard.bytes -= v.value.weight() + k.len();
+            shard.bytes -= v.weight;
             self.evictions.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -226,10 +229,11 @@ impl<V: Clone + Weigh> MemoryCache<V> {
     fn put_locked(&self, shard: &mut Shard<V>, key: String, value: V, weight: usize) {
         let slot = Slot {
             value,
+            weight,
             promoted_ms: AtomicU64::new(self.now_ms()),
         };
-        if let Some(old) = shard.map.put(key.clone(), slot) {
-            shard.bytes -= old.value.weight() + key.len();
+        if let Some(old) = shard.map.put(key, slot) {
+            shard.bytes -= old.weight;
         }
         shard.bytes += weight;
         self.evict_to(shard, self.shard_limit());
@@ -256,7 +260,7 @@ impl<V: Clone + Weigh> MemoryCache<V> {
     pub fn remove(&self, key: &str) {
         let mut shard = self.lock(self.shard(key));
         if let Some(v) = shard.map.pop(key) {
-            shard.bytes -= v.value.weight() + key.len();
+            shard.bytes -= v.weight;
         }
     }
 
@@ -274,7 +278,7 @@ impl<V: Clone + Weigh> MemoryCache<V> {
                 .collect();
             for k in keys {
                 if let Some(v) = shard.map.pop(&k) {
-                    shard.bytes -= v.value.weight() + k.len();
+                    shard.bytes -= v.weight;
                     removed += 1;
                 }
             }

@@ -6,7 +6,7 @@
 //! path on the blocking pool instead. So the common case — a file read a
 //! moment ago, a path known not to exist — costs no trip to another thread.
 
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -24,20 +24,30 @@ pub fn known_absent(path: &Path) -> bool {
     }
 }
 
-/// A whole file read without waiting.
-pub struct Whole {
-    /// Its bytes.
-    pub bytes: Vec<u8>,
+/// A regular file opened without waiting, with what `fstat` told of it.
+pub struct Opened {
+    /// The descriptor (read-only).
+    pub fd: OwnedFd,
+    /// Its length.
+    pub len: u64,
     /// Its modification time.
     pub modified: SystemTime,
 }
 
-/// Reads all of the regular file at `path`, if its path is in the lookup
-/// caches, it is at most `limit` bytes, and every byte is in the page
-/// cache; `None` otherwise (take the blocking path).
-pub fn read_whole(path: &Path, limit: u64) -> Option<Whole> {
+/// Opens the regular file at `path` read-only if its path is in the lookup
+/// caches and it is at most `limit` bytes; `None` otherwise (take the
+/// blocking path).
+pub fn open(path: &Path, limit: u64) -> Option<Opened> {
+    // No access-time updates: reads of a cache's own files need none (and
+    // each one cost a timestamp write on a disk hit). Refused with EPERM
+    // for files of another owner: those are opened without it.
     let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-    let fd = openat2(CWD, path, flags, Mode::empty(), ResolveFlags::CACHED).ok()?;
+    let fd = openat2(CWD, path, flags | OFlags::NOATIME, Mode::empty(), ResolveFlags::CACHED)
+        .or_else(|e| match e {
+            Errno::PERM => openat2(CWD, path, flags, Mode::empty(), ResolveFlags::CACHED),
+            e => Err(e),
+        })
+        .ok()?;
     let st = rustix::fs::fstat(&fd).ok()?;
     let len = u64::try_from(st.st_size).ok()?;
     if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile
@@ -45,16 +55,21 @@ pub fn read_whole(path: &Path, limit: u64) -> Option<Whole> {
     {
         return None;
     }
-    let mut bytes: Vec<u8> = Vec::with_capacity(len as usize);
-    while bytes.len() < len as usize {
-        let n = read_nowait_into(&fd, &mut bytes)?;
-        if n == 0 {
-            return None; // shrank
-        }
-    }
     let modified = SystemTime::UNIX_EPOCH
         + std::time::Duration::new(st.st_mtime as u64, st.st_mtime_nsec as u32);
-    Some(Whole { bytes, modified })
+    Some(Opened { fd, len, modified })
+}
+
+/// Reads the first `len` bytes of `fd` if every one is in the page cache;
+/// `None` when that would wait, failed, or the file is shorter.
+pub fn read(fd: &impl AsFd, len: u64) -> Option<Vec<u8>> {
+    let mut bytes: Vec<u8> = Vec::with_capacity(usize::try_from(len).ok()?);
+    while bytes.len() < bytes.capacity() {
+        if read_nowait_into(fd, &mut bytes)? == 0 {
+            return None; // shorter
+        }
+    }
+    Some(bytes)
 }
 
 /// Appends to `bytes`, without waiting, what the file holds at offset
@@ -89,14 +104,17 @@ mod tests {
         let p = d.path().join("f");
         std::fs::write(&p, b"hello").unwrap();
         let _ = std::fs::read(&p); // in the caches now
-        let w = read_whole(&p, 100).expect("cached");
-        assert_eq!(w.bytes, b"hello");
+        let o = open(&p, 100).expect("cached");
+        assert_eq!(o.len, 5);
+        assert_eq!(read(&o.fd, o.len).unwrap(), b"hello");
+        assert_eq!(read(&o.fd, 3).unwrap(), b"hel");
+        assert!(read(&o.fd, 6).is_none(), "shorter than asked");
         assert_eq!(
-            w.modified,
+            o.modified,
             std::fs::metadata(&p).unwrap().modified().unwrap()
         );
-        assert!(read_whole(&p, 4).is_none(), "over the limit");
-        assert!(read_whole(d.path(), 100).is_none(), "not a regular file");
+        assert!(open(&p, 4).is_none(), "over the limit");
+        assert!(open(d.path(), 100).is_none(), "not a regular file");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::format::{charged, nanos, Id};
+use super::open_files::{self, OpenFile, OpenFiles};
 
 /// Figures readable without the lock.
 #[derive(Default)]
@@ -78,6 +79,8 @@ pub(super) struct Index {
     /// Prefixes passed to `remove_prefix` while rebuilding.
     pub purged: Vec<String>,
     counters: Arc<Counters>,
+    /// Descriptors of live entries' files, kept open for readers.
+    open: OpenFiles<Key>,
 }
 
 impl Index {
@@ -93,7 +96,30 @@ impl Index {
             rebuilding: true,
             purged: Vec::new(),
             counters,
+            open: OpenFiles::new(open_files::capacity()),
         }
+    }
+
+    /// The descriptor kept open for generation `g` of `id`, if any.
+    pub fn open_file(&mut self, id: Id, g: u64) -> Option<OpenFile> {
+        self.open.get(&key(id), g)
+    }
+
+    /// Keeps `file` open for `id` if its generation is the live one.
+    pub fn keep_open(&mut self, id: Id, file: OpenFile) {
+        if self.live(id).is_some_and(|e| e.generation == file.generation) {
+            self.open.keep(key(id), file);
+        }
+    }
+
+    /// Stops keeping a descriptor open for `id`.
+    pub fn close_file(&mut self, id: Id) {
+        self.open.drop_key(&key(id));
+    }
+
+    /// Descriptors no longer kept: drop them after unlocking.
+    pub fn take_closing(&mut self) -> Vec<OpenFile> {
+        self.open.take_closing()
     }
 
     /// The slot of `id`, if any.
@@ -212,6 +238,7 @@ impl Index {
 
     fn drop_live(&mut self, id: Id) {
         let k = key(id);
+        self.open.drop_key(&k);
         if let Some(old) = self.live.remove(&k) {
             self.order.remove(&(old.stamp, k));
             self.bytes -= charged(old.len);

@@ -109,12 +109,15 @@
 
 mod format;
 mod index;
+mod open_files;
 mod scan;
 mod shared;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_faults;
+#[cfg(test)]
+mod tests_open;
 #[cfg(test)]
 mod tests_rebuild;
 
@@ -276,6 +279,7 @@ impl DiskCache {
                 let gone = unlink(&path);
                 if gone.is_ok() {
                     s.lock().forget(id);
+                    s.close_dropped();
                 }
                 return Err(at(&path, e));
             }
@@ -285,6 +289,7 @@ impl DiskCache {
             ix.verified(id, generation);
             (ix.evict(s.max_bytes), generation)
         };
+        // Also closes the descriptor of the version replaced.
         s.unlink_victims(victims);
         Ok(Some(generation))
     }
@@ -336,6 +341,8 @@ impl DiskCache {
                     if ix.live(id).is_some_and(|e| e.generation == generation) {
                         ix.forget(id);
                     }
+                    drop(ix);
+                    s.close_dropped();
                 }
                 return None;
             }
@@ -358,31 +365,58 @@ impl DiskCache {
     pub fn get_cached<M: Meta>(&self, key: &str) -> Option<Option<(M, Vec<Bytes>, u64)>> {
         let s = &*self.shared;
         let id = id_of(key);
-        let (generation, len, verified) = {
-            let ix = s.lock();
-            match ix.slot(id) {
+        let (generation, len, verified, kept) = {
+            let mut ix = s.lock();
+            let (generation, len, verified) = match ix.slot(id) {
                 Some(Slot::Live(e)) => (e.generation, e.len, e.verified),
                 Some(Slot::Gone) => return Some(None),
                 None if !ix.rebuilding => return Some(None),
                 None => return None,
+            };
+            (generation, len, verified, ix.open_file(id, generation))
+        };
+        let file = match kept {
+            Some(file) => file,
+            None => {
+                let o = nowait::open(&s.path(id), len)?;
+                if o.len != len {
+                    return None;
+                }
+                open_files::OpenFile {
+                    generation,
+                    fd: Arc::new(o.fd),
+                    modified: o.modified,
+                }
             }
         };
-        let whole = nowait::read_whole(&s.path(id), len)?;
         let stale_mtime = SystemTime::now()
-            .duration_since(whole.modified)
+            .duration_since(file.modified)
             .is_ok_and(|age| age > TOUCH_EVERY);
-        if whole.bytes.len() as u64 != len || stale_mtime {
+        if stale_mtime {
+            // The blocking path bumps it; the next read opens it again.
+            let closing = {
+                let mut ix = s.lock();
+                ix.close_file(id);
+                ix.take_closing()
+            };
+            drop(closing);
             return None;
         }
-        let good = format::check_as(Bytes::from(whole.bytes), key, !verified).ok()?;
+        let bytes = nowait::read(&*file.fd, len)?;
+        let good = format::check_as(Bytes::from(bytes), key, !verified).ok()?;
         let meta = serde_json::from_slice(&good.meta).ok()?;
-        let mut ix = s.lock();
-        // Replaced or removed meanwhile: let the blocking path tell.
-        if ix.live(id).is_none_or(|e| e.generation != generation) {
-            return None;
-        }
-        ix.touch(id, key);
-        ix.verified(id, generation);
+        let closing = {
+            let mut ix = s.lock();
+            // Replaced or removed meanwhile: let the blocking path tell.
+            if ix.live(id).is_none_or(|e| e.generation != generation) {
+                return None;
+            }
+            ix.touch(id, key);
+            ix.verified(id, generation);
+            ix.keep_open(id, file);
+            ix.take_closing()
+        };
+        drop(closing);
         Some(Some((meta, good.parts, generation)))
     }
 
@@ -393,6 +427,7 @@ impl DiskCache {
         let _stripe = s.stripe(id);
         unlink(&s.path(id))?;
         s.lock().forget(id);
+        s.close_dropped();
         Ok(())
     }
 
@@ -426,6 +461,7 @@ impl DiskCache {
         let (found, bad) = s.learn_keys(&unknown, Some(prefix));
         matched.extend(found);
         let mut first_err = None;
+        s.close_dropped();
         for id in matched.iter().chain(&bad) {
             if let Err(e) = s.unlink_if_dead(*id) {
                 first_err.get_or_insert(e);

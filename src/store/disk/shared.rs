@@ -83,6 +83,13 @@ impl Shared {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Closes the descriptors the index stopped keeping (outside the lock:
+    /// the last close of a deleted file frees its blocks).
+    pub(super) fn close_dropped(&self) {
+        let closing = self.lock().take_closing();
+        drop(closing);
+    }
+
     /// Unlinks the file of `id` unless the index has it live (a `put` took it back).
     pub(super) fn unlink_if_dead(&self, id: Id) -> io::Result<()> {
         let _stripe = self.stripe(id);
@@ -100,6 +107,7 @@ impl Shared {
                 tracing::warn!(error = %e, "disk cache eviction failed");
             }
         }
+        self.close_dropped();
     }
 
     /// Records a good read: recency, the key, and for a direct read the entry itself.
@@ -164,6 +172,7 @@ impl Shared {
             }
             ix.forget(id);
         }
+        self.close_dropped();
         if let Err(e) = unlink(&self.path(id)) {
             tracing::warn!(error = %e, "disk cache: cannot delete a bad entry");
         }
