@@ -11,6 +11,7 @@
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
+use actix_web::http::header::{HeaderName, HeaderValue};
 use cdn_edge::origin::disk_meta::DiskMeta;
 use cdn_edge::store::disk::DiskCache;
 
@@ -44,11 +45,16 @@ fn main() {
                         let body = vec![b'a' + (i % 26) as u8; len];
                         let meta = DiskMeta {
                             status: 200,
-                            headers: vec![
-                                ("cache-control".into(), "max-age=86400".into()),
-                                ("content-type".into(), "text/css".into()),
-                                ("etag".into(), format!("\"{i:x}\"")),
-                            ],
+                            headers: [
+                                ("cache-control", "max-age=86400".to_string()),
+                                ("content-type", "text/css".to_string()),
+                                ("etag", format!("\"{i:x}\"")),
+                            ]
+                            .into_iter()
+                            .filter_map(|(n, v)| {
+                                Some((HeaderName::from_static(n), HeaderValue::from_str(&v).ok()?))
+                            })
+                            .collect(),
                             request_time: now,
                             response_time: now,
                             path: key.clone(),

@@ -134,7 +134,11 @@ mod tests {
             "response_time":{"secs_since_epoch":2,"nanos_since_epoch":0},
             "path":"a.css"}"#;
         let mut m: DiskMeta = serde_json::from_str(json).unwrap();
-        let links: Vec<_> = m.headers.get_all("link").map(|v| v.to_str().unwrap()).collect();
+        let links: Vec<_> = m
+            .headers
+            .get_all("link")
+            .map(|v| v.to_str().unwrap())
+            .collect();
         assert_eq!(links, ["</a.css>; rel=\"preload\"", "</b.js>"]);
         assert_eq!(m.headers.len(), 3, "the invalid pair is skipped");
         let again: DiskMeta = serde_json::from_slice(&serde_json::to_vec(&m).unwrap()).unwrap();

@@ -42,12 +42,18 @@ pub fn open(path: &Path, limit: u64) -> Option<Opened> {
     // each one cost a timestamp write on a disk hit). Refused with EPERM
     // for files of another owner: those are opened without it.
     let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-    let fd = openat2(CWD, path, flags | OFlags::NOATIME, Mode::empty(), ResolveFlags::CACHED)
-        .or_else(|e| match e {
-            Errno::PERM => openat2(CWD, path, flags, Mode::empty(), ResolveFlags::CACHED),
-            e => Err(e),
-        })
-        .ok()?;
+    let fd = openat2(
+        CWD,
+        path,
+        flags | OFlags::NOATIME,
+        Mode::empty(),
+        ResolveFlags::CACHED,
+    )
+    .or_else(|e| match e {
+        Errno::PERM => openat2(CWD, path, flags, Mode::empty(), ResolveFlags::CACHED),
+        e => Err(e),
+    })
+    .ok()?;
     let st = rustix::fs::fstat(&fd).ok()?;
     let len = u64::try_from(st.st_size).ok()?;
     if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile

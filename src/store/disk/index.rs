@@ -107,7 +107,10 @@ impl Index {
 
     /// Keeps `file` open for `id` if its generation is the live one.
     pub fn keep_open(&mut self, id: Id, file: OpenFile) {
-        if self.live(id).is_some_and(|e| e.generation == file.generation) {
+        if self
+            .live(id)
+            .is_some_and(|e| e.generation == file.generation)
+        {
             self.open.keep(key(id), file);
         }
     }
