@@ -100,7 +100,10 @@ mod tests {
         }
         assert_eq!(peer("https://a.example").unwrap(), "https://a.example:443");
         assert_eq!(peer("http://[::1]:8080").unwrap(), "http://[::1]:8080");
-        assert_eq!(peer("http://10.0.0.5:8080").unwrap(), "http://10.0.0.5:8080");
+        assert_eq!(
+            peer("http://10.0.0.5:8080").unwrap(),
+            "http://10.0.0.5:8080"
+        );
     }
 
     #[test]

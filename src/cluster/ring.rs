@@ -107,7 +107,9 @@ mod tests {
     }
 
     fn keys() -> Vec<String> {
-        (0..KEYS).map(|i| format!("/assets/{i}.js?v={}", i % 7)).collect()
+        (0..KEYS)
+            .map(|i| format!("/assets/{i}.js?v={}", i % 7))
+            .collect()
     }
 
     /// The owner of every key.
@@ -175,10 +177,11 @@ mod tests {
         let after = Ring::new(all.iter().filter(|p| *p != gone).cloned());
         let keys = keys();
         let mut moved = 0;
-        for (k, (b, a)) in keys
-            .iter()
-            .zip(owners(&before, &keys).into_iter().zip(owners(&after, &keys)))
-        {
+        for (k, (b, a)) in keys.iter().zip(
+            owners(&before, &keys)
+                .into_iter()
+                .zip(owners(&after, &keys)),
+        ) {
             if a != b {
                 moved += 1;
                 assert_eq!(b, gone, "{k} moved from {b}, which stayed");
@@ -198,7 +201,10 @@ mod tests {
         let after = Ring::new(all.clone());
         let keys = keys();
         let mut moved = 0;
-        for (b, a) in owners(&before, &keys).into_iter().zip(owners(&after, &keys)) {
+        for (b, a) in owners(&before, &keys)
+            .into_iter()
+            .zip(owners(&after, &keys))
+        {
             if a != b {
                 moved += 1;
                 assert_eq!(a, &all[n], "a key moved between old peers");
