@@ -24,6 +24,12 @@ impl Peer {
         &self.url
     }
 
+    /// Its address, when it is named as DNS sources name peers:
+    /// `http://` and an IP address (`http://10.0.0.5:8080`).
+    pub fn addr(&self) -> Option<SocketAddr> {
+        self.url.strip_prefix("http://")?.parse().ok()
+    }
+
     /// The peer that a resolved address stands for (`http://IP:PORT`), as
     /// DNS sources name them.
     pub fn from_addr(addr: SocketAddr) -> Self {
@@ -112,6 +118,11 @@ mod tests {
         assert_eq!(v4.url(), "http://10.1.2.3:8080");
         let v6 = Peer::from_addr("[fd00::1]:8080".parse().unwrap());
         assert_eq!(v6, "http://[FD00:0::1]:8080".parse().unwrap());
+        assert_eq!(v6.addr(), Some("[fd00::1]:8080".parse().unwrap()));
+        let named: Peer = "http://edge-1:8080".parse().unwrap();
+        assert_eq!(named.addr(), None);
+        let tls: Peer = "https://10.1.2.3:8443".parse().unwrap();
+        assert_eq!(tls.addr(), None);
     }
 
     #[test]
