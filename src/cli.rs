@@ -173,6 +173,12 @@ pub struct ServeArgs {
     /// Disk cache directory for pulled objects, overriding cache.dir.
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// This node's base URL as its peers reach it, overriding cluster.advertise.
+    #[arg(long, value_name = "URL")]
+    pub advertise: Option<String>,
+    /// A peer's base URL, repeatable; replaces the config's source of peers.
+    #[arg(long = "peer", value_name = "URL")]
+    pub peers: Vec<String>,
 }
 
 impl ServeArgs {
@@ -194,7 +200,14 @@ impl ServeArgs {
         if let Some(d) = &self.cache_dir {
             c.cache.dir = d.clone();
         }
+        let advertise = self.advertise.as_deref();
+        crate::config::ClusterConfig::apply_flags(&mut c.cluster, advertise, &self.peers);
         c.validate("command line")?;
+        if let Some(cluster) = &c.cluster {
+            // What only the file or the flags together can miss.
+            let file = self.config.as_ref().map(|p| p.display().to_string());
+            cluster.settings(file.as_deref().unwrap_or("embedded config.toml"))?;
+        }
         Ok(c)
     }
 }

@@ -19,6 +19,9 @@ pub use log::{AccessFormat, AccessTarget, LogConfig};
 mod tls;
 pub use tls::{valid_sni_name, CertConfig, Http2Config, TlsConfig};
 
+mod cluster;
+pub use cluster::ClusterConfig;
+
 /// The embedded default configuration (`config.toml` at the repo root).
 pub const DEFAULT_TOML: &str = include_str!("../config.toml");
 
@@ -48,6 +51,8 @@ pub struct Config {
     pub tls: TlsConfig,
     /// `[http2]`: HTTP/2 over TLS and h2c, and their limits.
     pub http2: Http2Config,
+    /// `[cluster]`: several nodes as one cache; `None` = a lone node.
+    pub cluster: Option<ClusterConfig>,
 }
 
 /// `[purge]`.
@@ -449,6 +454,9 @@ impl Config {
         config.log.resolve(&base);
         if !base.as_os_str().is_empty() {
             config.tls.rebase(&base);
+            if let Some(c) = &mut config.cluster {
+                c.rebase(&base);
+            }
         }
         config.validate(&origin)?;
         Ok(config)
@@ -716,6 +724,9 @@ impl Config {
         self.log.validate(origin)?;
         self.tls.validate(origin)?;
         self.http2.validate(origin)?;
+        if let Some(c) = &self.cluster {
+            c.validate(origin)?;
+        }
         self.compile_rules(origin).map(|_| ())
     }
 

@@ -21,6 +21,7 @@ pub mod asset;
 pub mod build;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod edge;
 pub mod fingerprint;
