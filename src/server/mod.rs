@@ -345,6 +345,12 @@ pub async fn run(
     for addr in &started.tls_addrs {
         tracing::info!("listening on https://{addr}");
     }
+    if config.cluster.is_some() {
+        tracing::warn!(
+            "[cluster] is read and checked, but routing between nodes is not built yet: \
+             this node serves alone"
+        );
+    }
     reload::watch(hangups, started.reloader, source);
     let served = started.server.await;
     if let Some(log) = started.log {
