@@ -1,7 +1,7 @@
 //! `[cluster]` on the real binary: `check` and `serve` refuse a bad table
 //! with one line naming the key, `--advertise` and `--peer` complete or
 //! override the file, and a node with a valid table serves as before
-//! (routing is not wired yet).
+//! (its local files as before; routing itself is tested in `tests/cluster.rs`).
 
 mod common;
 

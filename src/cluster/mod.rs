@@ -3,10 +3,12 @@
 //! (`health`). [`Cluster`] ties them together and answers the one question
 //! routing asks on a miss: whom to ask, in order, before the origin.
 //!
-//! Not here yet: asking a peer over HTTP, the peer endpoints and their
-//! token check, purge fan-out, probes and metrics. `config::cluster` reads
-//! the `[cluster]` table into [`Settings`].
+//! `auth` tells a peer's request from an outside one (token, hop field).
+//! Not here: asking a peer over HTTP (`edge::route`), purge fan-out,
+//! probes and metrics (not built yet). `config::cluster` reads the
+//! `[cluster]` table into [`Settings`].
 
+pub mod auth;
 pub mod health;
 pub mod peer;
 pub mod peers;
@@ -43,6 +45,7 @@ pub struct Settings {
 pub struct Cluster {
     peers: Arc<Peers>,
     health: Arc<Health>,
+    token: String,
 }
 
 impl Cluster {
@@ -55,6 +58,7 @@ impl Cluster {
                 settings.source.clone(),
             )),
             health: Arc::new(Health::new(settings.down_for)),
+            token: settings.token.clone(),
         }
     }
 
@@ -67,6 +71,40 @@ impl Cluster {
         }
         let health = self.health.clone();
         tokio::spawn(self.peers.clone().watch(move |ring| health.retain(ring)))
+    }
+
+    /// The token peer requests carry.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// Whether a request with `headers` comes from a peer, an outside
+    /// client, or a client posing as a peer (see [`auth`]).
+    pub fn caller(&self, headers: &actix_web::http::header::HeaderMap) -> auth::Caller {
+        auth::caller(headers, &self.token)
+    }
+
+    /// Reads the peers' source again now (SIGHUP); a failure is logged and
+    /// leaves the set in force.
+    pub async fn reread(&self) {
+        match self.peers.reload().await {
+            Ok(true) => {
+                self.health.retain(&self.peers.ring());
+                tracing::info!("cluster peers: {}", self.describe());
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(
+                "{e}; keeping the {} peers in force",
+                self.peers.ring().len()
+            ),
+        }
+    }
+
+    /// The peers in force, for the log: `http://a:1 http://b:1 (me: http://a:1)`.
+    pub fn describe(&self) -> String {
+        let ring = self.peers.ring();
+        let list: Vec<&str> = ring.peers().map(Peer::url).collect();
+        format!("{} (this node: {})", list.join(" "), self.peers.me())
     }
 
     /// The live peer set.
@@ -180,6 +218,30 @@ mod tests {
         };
         let node = Cluster::new(&s);
         node.start().await.abort();
+        assert_eq!(node.peers().ring().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn reread_takes_a_changed_file_and_keeps_it_on_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("peers");
+        std::fs::write(&path, NODES[1]).unwrap();
+        let mut s = settings(NODES[0], &[]);
+        s.source = PeerSource::File {
+            path: path.clone(),
+            every: Duration::from_secs(3600),
+        };
+        let node = Cluster::new(&s);
+        node.reread().await;
+        assert_eq!(node.peers().ring().len(), 2);
+        std::fs::write(&path, NODES.join("\n")).unwrap();
+        node.reread().await;
+        assert_eq!(node.peers().ring().len(), 3);
+        assert!(node
+            .describe()
+            .contains("(this node: http://10.0.0.1:8080)"));
+        std::fs::write(&path, "not a url").unwrap();
+        node.reread().await;
         assert_eq!(node.peers().ring().len(), 3);
     }
 }

@@ -13,6 +13,7 @@ use actix_web::http::header::HeaderValue;
 
 use super::persist::DiskRead;
 use super::pull::{Job, Origin, Pulled};
+use super::route::Answered;
 use super::variants::{self, Marker};
 use super::{CacheStatus, Entry, Memory, Served, Source};
 use crate::asset::{self, Asset};
@@ -67,9 +68,11 @@ impl Origin {
             .unwrap_or_default();
         let headers = self.upstream_headers(job.ask, job.storing || stale.is_some(), &validators);
         let started = std::time::Instant::now();
-        let fetched = self.client.get(job.target, &headers).await;
+        let (fetched, answered) = self.upstream_get(job, &headers).await;
         job.ask.spent_upstream(started.elapsed());
-        self.count(&fetched, stale.is_some(), started);
+        if answered == Answered::Origin {
+            self.count(&fetched, stale.is_some(), started);
+        }
         match fetched {
             // Response filter, §4.3.4: a 304 freshens the stored response.
             Ok(f) if f.status == 304 => match (stale, stale_meta) {

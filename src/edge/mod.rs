@@ -25,6 +25,7 @@ mod invalidate;
 mod persist;
 mod probe;
 mod pull;
+mod route;
 mod setup;
 mod storing;
 mod variants;
@@ -53,6 +54,7 @@ use crate::store::memory::{MemoryCache, Weigh};
 
 pub use compress::Compressor;
 pub use pull::{Origin, Rules};
+pub use route::Route;
 pub use setup::Setup;
 
 /// The request, as far as a lookup needs it.
@@ -75,6 +77,10 @@ pub struct Ask<'a> {
     pub authority: Option<&'a str>,
     /// Whether the client came over TLS (`X-Forwarded-Proto: https`).
     pub secure: bool,
+    /// A peer of the cluster sent it (token checked): it is answered from
+    /// this node's cache or the origin, never routed again, and its
+    /// forwarded headers are passed on as the peer made them.
+    pub from_peer: bool,
 }
 
 impl Ask<'_> {

@@ -87,6 +87,9 @@ pub struct Origin {
     pub(super) disk: Option<Arc<DiskCache>>,
     /// Makes the encodings of pulled text.
     pub(super) compressor: Compressor,
+    /// The cluster's owners, asked before the origin; `None` without
+    /// `[cluster]`.
+    pub(super) route: Option<super::Route>,
 }
 
 impl std::fmt::Debug for Origin {
@@ -137,6 +140,9 @@ impl Origin {
         strip_conditionals: bool,
         validators: &[(HeaderName, HeaderValue)],
     ) -> HeaderMap {
+        if ask.from_peer {
+            return request::relayed(ask.headers, strip_conditionals, validators);
+        }
         request::upstream(
             ask.headers,
             ask.peer,
@@ -250,6 +256,7 @@ impl Origin {
                 let query = ask.query.map(str::to_string);
                 let (headers, peer) = (ask.headers.clone(), ask.peer);
                 let (authority, secure) = (ask.authority.map(str::to_string), ask.secure);
+                let from_peer = ask.from_peer;
                 let stale = Some((entry.clone(), may_serve_on_error));
                 let names = (!meta.vary.is_empty()).then(|| meta.vary.clone());
                 actix_web::rt::spawn(async move {
@@ -262,6 +269,7 @@ impl Origin {
                         upstream: None,
                         authority: authority.as_deref(),
                         secure,
+                        from_peer,
                     };
                     me.fetch(&memory, &key, &ask, names, stale, DiskRead::Unread)
                         .await;

@@ -128,7 +128,14 @@ impl Origin {
             stats,
             too_large: Default::default(),
             disk,
+            route: None,
         }
+    }
+
+    /// This origin path, asking the owners of keys first when `route` is
+    /// given (`[cluster]`).
+    pub fn routed(self, route: Option<super::Route>) -> Self {
+        Self { route, ..self }
     }
 
     /// The origin path a reload puts in place of `self`: `client`, `rules`
@@ -157,6 +164,7 @@ impl Origin {
                 Default::default()
             },
             disk: self.disk.clone(),
+            route: self.route.clone(),
         }
     }
 }

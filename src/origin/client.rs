@@ -192,9 +192,37 @@ impl OriginClient {
         path_and_query: &str,
         extra: &HeaderMap,
     ) -> Result<Fetched, FetchError> {
-        match tokio::time::timeout(self.total, self.get_inner(path_and_query, extra)).await {
+        self.get_from(&self.base, path_and_query, extra).await
+    }
+
+    /// GETs `path_and_query` from `base` (a peer's URL for a client made
+    /// by [`OriginClient::for_peers`]) as [`OriginClient::get`] does.
+    pub async fn get_from(
+        &self,
+        base: &str,
+        path_and_query: &str,
+        extra: &HeaderMap,
+    ) -> Result<Fetched, FetchError> {
+        let fetch = self.get_inner(base, path_and_query, extra);
+        match tokio::time::timeout(self.total, fetch).await {
             Ok(r) => r,
             Err(_) => Err(FetchError::Timeout),
+        }
+    }
+
+    /// A client for the cluster's peers, sharing this one's connection
+    /// pool: no `Host` of the origin's, and timeouts long enough for a peer
+    /// that is itself waiting for the origin (`wait`: how long it may wait
+    /// for another request's fetch), so a slow origin never makes a live
+    /// peer look dead. The base URL is given with each request.
+    pub fn for_peers(&self, wait: Duration) -> Self {
+        let first_byte = wait + self.total + Duration::from_secs(1);
+        Self {
+            base: String::new(),
+            host: None,
+            first_byte,
+            total: first_byte + self.total,
+            ..self.clone()
         }
     }
 
@@ -214,13 +242,15 @@ impl OriginClient {
 
     async fn get_inner(
         &self,
+        base: &str,
         path_and_query: &str,
         extra: &HeaderMap,
     ) -> Result<Fetched, FetchError> {
         let mut attempt = 0;
         let (mut resp, request_time) = loop {
             let request_time = self.clock.now();
-            match send(self.get_request(path_and_query, extra), self.first_byte).await {
+            let req = self.get_request(base, path_and_query, extra);
+            match send(req, self.first_byte).await {
                 Ok(resp) => break (resp, request_time),
                 Err((_, true)) if attempt < self.retries => attempt += 1,
                 Err((e, _)) => return Err(e),
@@ -287,7 +317,7 @@ impl OriginClient {
         extra: &HeaderMap,
     ) -> Result<Streamed, FetchError> {
         use futures_util::StreamExt;
-        let req = self.get_request(path_and_query, extra);
+        let req = self.get_request(&self.base, path_and_query, extra);
         let resp = send(req, self.first_byte).await.map_err(|(e, _)| e)?;
         let status = resp.status().as_u16();
         let len = resp.content_length();
@@ -345,10 +375,15 @@ impl OriginClient {
 }
 
 impl OriginClient {
-    /// A GET of `path_and_query` with the `extra` headers, asking for
-    /// identity (the node makes its own encodings), with the configured
-    /// `Host`.
-    fn get_request(&self, path_and_query: &str, extra: &HeaderMap) -> reqwest::RequestBuilder {
+    /// A GET of `base` + `path_and_query` with the `extra` headers, asking
+    /// for identity (the node makes its own encodings), with the
+    /// configured `Host`.
+    fn get_request(
+        &self,
+        base: &str,
+        path_and_query: &str,
+        extra: &HeaderMap,
+    ) -> reqwest::RequestBuilder {
         let mut h = to_wire(extra);
         h.insert(
             reqwest::header::ACCEPT_ENCODING,
@@ -358,7 +393,7 @@ impl OriginClient {
             h.insert(reqwest::header::HOST, host.clone());
         }
         self.client
-            .get(format!("{}{}", self.base, path_and_query))
+            .get(format!("{base}{path_and_query}"))
             .headers(h)
     }
 }

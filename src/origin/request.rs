@@ -64,9 +64,43 @@ pub fn upstream(
         client_addr: addr.as_deref(),
         proto: Some(if secure { "https" } else { f.proto }),
     };
+    build(client, &opts, validators)
+}
+
+/// The headers to send upstream for a request a peer of the cluster
+/// routed here: its headers were already filtered by the node the client
+/// reached, which appended the client to `X-Forwarded-For` and set
+/// `X-Forwarded-Proto`, so those pass as they came (the drop list is not
+/// applied twice); only hop-by-hop and internal fields go, and this hop is
+/// added to `Via`.
+pub fn relayed(
+    peer_sent: &HeaderMap,
+    strip_conditionals: bool,
+    validators: &[(HeaderName, HeaderValue)],
+) -> HeaderMap {
+    let opts = ForwardOptions {
+        drop_host: true,
+        drop_content_length: true,
+        drop_accept_encoding: true,
+        internal: internal(),
+        drop: &DropList::default(),
+        storing: strip_conditionals,
+        via: Some(VIA),
+        client_addr: None,
+        proto: None,
+    };
+    build(peer_sent, &opts, validators)
+}
+
+/// The forwarded fields of `client` under `opts`, then `validators`.
+fn build(
+    client: &HeaderMap,
+    opts: &ForwardOptions<'_>,
+    validators: &[(HeaderName, HeaderValue)],
+) -> HeaderMap {
     let pairs = client.iter().map(|(n, v)| (n.as_str(), v.as_bytes()));
     let mut out = HeaderMap::with_capacity(client.len() + 4);
-    for (n, v) in forwarded_request_headers(pairs, &opts) {
+    for (n, v) in forwarded_request_headers(pairs, opts) {
         if let (Ok(n), Ok(v)) = (
             HeaderName::from_bytes(n.as_bytes()),
             HeaderValue::from_bytes(&v),
@@ -193,5 +227,35 @@ mod tests {
         let passing = upstream(&client, None, false, false, &[], &fwd(&[]));
         assert_eq!(all(&passing, "if-none-match"), ["\"c\""]);
         assert!(passing.contains_key("range") && passing.contains_key("if-modified-since"));
+    }
+
+    #[test]
+    fn a_peer_request_is_relayed_as_the_peer_filtered_it() {
+        // What the node the client reached sent its owner.
+        let peer_sent = h(&[
+            ("user-agent", "curl/8"),
+            ("via", "1.1 cdn-edge"),
+            ("x-forwarded-for", "192.0.2.7"),
+            ("x-forwarded-proto", "https"),
+            ("x-cdn-edge-hop", "http://10.0.0.1:8080"),
+            ("x-cdn-edge-token", "secret-secret-secret"),
+            ("connection", "keep-alive"),
+            ("if-none-match", "\"v1\""),
+        ]);
+        let out = relayed(&peer_sent, false, &[]);
+        assert_eq!(all(&out, "user-agent"), ["curl/8"]);
+        assert_eq!(
+            all(&out, "x-forwarded-for"),
+            ["192.0.2.7"],
+            "not appended again"
+        );
+        assert_eq!(all(&out, "x-forwarded-proto"), ["https"]);
+        assert_eq!(all(&out, "via"), ["1.1 cdn-edge", "1.1 cdn-edge"]);
+        assert_eq!(all(&out, "if-none-match"), ["\"v1\""]);
+        for gone in ["x-cdn-edge-hop", "x-cdn-edge-token", "connection"] {
+            assert!(!out.contains_key(gone), "{gone}");
+        }
+        let storing = relayed(&peer_sent, true, &[]);
+        assert!(!storing.contains_key("if-none-match"));
     }
 }

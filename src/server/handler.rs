@@ -16,6 +16,7 @@ use super::cache_outcome::CacheOutcome;
 use super::live::Live;
 use super::metrics::{self, WorkerCounters};
 use super::{connection, errors, health, passthrough, purge, respond, State};
+use crate::cluster::auth::{self, Caller};
 use crate::edge::{Ask, Lookup};
 use crate::http::path;
 use crate::origin::client::FetchError;
@@ -96,6 +97,13 @@ async fn route(
     cache: &mut CacheOutcome,
     upstream: &UpstreamTime,
 ) -> HttpResponse {
+    // Before anything else: a client posing as a peer is refused, and only
+    // a checked peer request skips routing (`cluster::auth`).
+    let from_peer = match state.cluster.as_ref().map(|c| c.caller(req.headers())) {
+        None | Some(Caller::Client) => false,
+        Some(Caller::Peer) => true,
+        Some(Caller::Forged(why)) => return forged_peer(why),
+    };
     let raw_path = req.uri().path();
     if live.health_path.as_deref() == Some(raw_path) {
         return health::respond();
@@ -145,7 +153,10 @@ async fn route(
         _ => return unsafe_method(req, payload, live, &key, cache, upstream).await,
     }
     let directives = Ask::directives_of(req.headers());
-    let ask = ask_of(req, &directives, upstream);
+    let ask = Ask {
+        from_peer,
+        ..ask_of(req, &directives, upstream)
+    };
     match live.edge.lookup(&key, &ask).await {
         Ok(Lookup::Asset {
             asset,
@@ -155,12 +166,14 @@ async fn route(
             counters.lookup(from_memory);
             *cache = status.into();
             let mut resp = if asset.status() == 200 {
-                respond::asset(
-                    req.method(),
-                    req.headers(),
-                    &asset,
-                    &live.cors.grant(req.headers()),
-                )
+                // A peer stores the answer for all its clients: no CORS
+                // grant made for one client's `Origin` goes into it.
+                let grant = if from_peer {
+                    Default::default()
+                } else {
+                    live.cors.grant(req.headers())
+                };
+                respond::asset(req.method(), req.headers(), &asset, &grant)
             } else {
                 passthrough::stored_error(&asset, req.method() == Method::HEAD)
             };
@@ -257,6 +270,16 @@ async fn unsafe_method(
     }
 }
 
+/// 403 for a request with the hop field of peer requests but not the
+/// cluster token; marked so that a node that sent it (with another token)
+/// takes it as a failed peer, not as an answer.
+fn forged_peer(why: &str) -> HttpResponse {
+    let mut resp = errors::text(StatusCode::FORBIDDEN, format!("forbidden: {why}\n"));
+    resp.headers_mut()
+        .insert(auth::REFUSED, HeaderValue::from_static("token"));
+    resp
+}
+
 /// 502/504 for an origin fault: the log gets the detail (origin URL, OS
 /// error), the client only the kind of fault (`origin unreachable`), never
 /// the origin's address.
@@ -283,6 +306,7 @@ fn ask_of<'a>(
         peer: req.peer_addr().map(|a| a.ip()),
         directives,
         upstream: Some(upstream),
+        from_peer: false,
         authority: req
             .uri()
             .authority()

@@ -21,8 +21,9 @@ use actix_web::http::header::HeaderValue;
 
 use super::{cors, https, invalid_cc, ServeError, PASS_FOR};
 use crate::clock::Clock;
+use crate::cluster::Cluster;
 use crate::config::Config;
-use crate::edge::{Compressor, Edge, Origin, Rules, Setup};
+use crate::edge::{Compressor, Edge, Origin, Route, Rules, Setup};
 use crate::http::forward::DropList;
 use crate::http::freshness;
 use crate::origin::client::OriginClient;
@@ -66,6 +67,9 @@ pub struct Resources {
     disk: Option<Arc<DiskCache>>,
     /// The origin's traffic counters.
     origin_stats: Arc<OriginStats>,
+    /// The cluster (`[cluster]`): its peers and their health. Its table
+    /// is restart-only; its peers are read again on SIGHUP.
+    pub cluster: Option<Arc<Cluster>>,
 }
 
 impl Resources {
@@ -84,10 +88,15 @@ impl Resources {
                 .map_err(|e| ServeError::Disk(format!("cache.dir: {e}")))?;
             Some(Arc::new(d))
         };
+        let cluster = match &config.cluster {
+            Some(c) => Some(Arc::new(Cluster::new(&c.settings("config")?))),
+            None => None,
+        };
         Ok(Self {
             clock: Arc::new(Clock::new()),
             disk,
             origin_stats: Arc::default(),
+            cluster,
         })
     }
 }
@@ -206,17 +215,27 @@ fn origin(
     };
     let rules = rules(config)?;
     let compressor = compressor(config)?;
-    Ok(Some(match running {
-        Some((_, o)) => o.renewed(client, rules, compressor),
-        None => Origin::new(
-            client,
-            rules,
-            res.disk.clone(),
-            res.clock.clone(),
-            compressor,
-            res.origin_stats.clone(),
+    let route = match &res.cluster {
+        Some(c) => Some(
+            Route::new(c.clone(), client.for_peers(rules.lock_timeout))
+                .map_err(ServeError::Origin)?,
         ),
-    }))
+        None => None,
+    };
+    Ok(Some(
+        match running {
+            Some((_, o)) => o.renewed(client, rules, compressor),
+            None => Origin::new(
+                client,
+                rules,
+                res.disk.clone(),
+                res.clock.clone(),
+                compressor,
+                res.origin_stats.clone(),
+            ),
+        }
+        .routed(route),
+    ))
 }
 
 /// What the node keeps of the origin's answers, and how it asks for them.

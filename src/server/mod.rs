@@ -58,6 +58,8 @@ pub struct State {
     https_port: OnceLock<u16>,
     /// Readiness: failed while draining (see `shutdown`).
     readiness: Arc<ready::Readiness>,
+    /// The cluster, with `[cluster]`: tells peer requests from outside ones.
+    cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -213,6 +215,7 @@ fn prepare_as(config: &Config, checking: bool) -> Result<Prepared, ServeError> {
         test_clock: Clock::settable(),
         https_port: OnceLock::new(),
         readiness: readiness.clone(),
+        cluster: resources.cluster.clone(),
     });
     Ok(Prepared {
         state,
@@ -230,9 +233,28 @@ fn prepare_as(config: &Config, checking: bool) -> Result<Prepared, ServeError> {
 }
 
 impl Prepared {
+    /// With `[cluster]`: reads the peers' source once (a failure is logged
+    /// and leaves the node alone until a later read works) and starts the
+    /// task that keeps the set current. Call before [`Prepared::bind`], so
+    /// the first requests already see the peers.
+    pub async fn start_cluster(&self) {
+        if let Some(c) = &self.resources.cluster {
+            // Runs for the life of the runtime.
+            drop(c.start().await);
+            tracing::info!("cluster peers: {}", c.describe());
+        }
+    }
+
     /// Binds the listen addresses and starts the workers.
     pub fn bind(self) -> Result<Started, ServeError> {
         let listeners = bind::bind(&self.listen)?;
+        self.serve_on(listeners)
+    }
+
+    /// Starts the workers on listeners bound already (in place of
+    /// `server.listen`): a test that must know its nodes' ports before
+    /// their configs binds them first.
+    pub fn serve_on(self, listeners: Vec<std::net::TcpListener>) -> Result<Started, ServeError> {
         let state = self.state;
         let app_state = state.clone();
         let feeder = self.log.as_ref().map(access_log::AccessLog::feeder);
@@ -331,7 +353,9 @@ pub async fn run(
     // Before anything is logged as listening: from then on a SIGHUP must
     // reload, never kill.
     let hangups = reload::hangups().map_err(ServeError::Run)?;
-    let started = start(config)?;
+    let prepared = prepare(config)?;
+    prepared.start_cluster().await;
+    let started = prepared.bind()?;
     shutdown::watch(
         started.server.handle(),
         started.readiness.clone(),
@@ -344,12 +368,6 @@ pub async fn run(
     }
     for addr in &started.tls_addrs {
         tracing::info!("listening on https://{addr}");
-    }
-    if config.cluster.is_some() {
-        tracing::warn!(
-            "[cluster] is read and checked, but routing between nodes is not built yet: \
-             this node serves alone"
-        );
     }
     reload::watch(hangups, started.reloader, source);
     let served = started.server.await;

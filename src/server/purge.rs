@@ -38,12 +38,7 @@ pub fn authorized(headers: &HeaderMap, token: &str) -> bool {
     let Some(given) = given.strip_prefix("Bearer ").map(str::trim) else {
         return false;
     };
-    given.len() == token.len()
-        && given
-            .bytes()
-            .zip(token.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+    crate::cluster::auth::same_secret(given.as_bytes(), token.as_bytes())
 }
 
 /// 401 with the scheme to use.

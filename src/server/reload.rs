@@ -138,6 +138,12 @@ impl Reloader {
             old.edge.clear_memory();
         }
         self.running = applied;
+        if let Some(cluster) = self.resources.cluster.clone() {
+            // The peers file (or DNS name) is read again with the config.
+            if tokio::runtime::Handle::try_current().is_ok() {
+                tokio::spawn(async move { cluster.reread().await });
+            }
+        }
         Ok(changes)
     }
 }

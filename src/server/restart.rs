@@ -82,6 +82,18 @@ macro_rules! restart_only {
         pub fn split(running: &Config, new: &Config) -> (Config, Vec<Change>) {
             let mut applied = new.clone();
             let mut changes = Vec::new();
+            // The `[cluster]` table: the token, this node's address and
+            // the source of peers are set once (the peers themselves are
+            // read again on each reload). Its values are not shown: the
+            // token is a secret.
+            if running.cluster != new.cluster {
+                changes.push(Change {
+                    key: "cluster",
+                    running: "the table read at start".into(),
+                    wanted: "(a changed table)".into(),
+                });
+                applied.cluster = running.cluster.clone();
+            }
             $(
                 if running.$($field).+ != new.$($field).+ {
                     changes.push(Change {

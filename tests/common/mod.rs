@@ -23,6 +23,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tempfile::TempDir;
 
+pub mod cluster;
 pub mod http2;
 pub mod origin;
 pub mod reload;

@@ -1,0 +1,112 @@
+//! Phase "upstream" in a cluster: a miss of a pulled object goes to the
+//! key's owner before the origin. The owners to ask come from
+//! `cluster::Cluster::upstreams` (the owner, then the next peers in
+//! rendezvous order that are up, stopping at this node); each is asked the
+//! same GET the origin would get, plus the cluster token and the hop field
+//! (`cluster::auth`), through the origin client's connection pool. A peer
+//! that cannot be reached, times out, breaks its answer or refuses the
+//! token is marked down (passive health) and the next one is asked, then
+//! the origin: one dead peer fails no request. A peer's answer, 5xx and
+//! 304 included, is treated as the origin's would be. A request that came
+//! from a peer is never routed again.
+
+use std::sync::Arc;
+
+use actix_web::http::header::{HeaderMap, HeaderValue};
+
+use super::pull::{Job, Origin};
+use crate::cluster::{auth, Cluster, Peer};
+use crate::origin::client::{FetchError, Fetched, OriginClient};
+
+/// The cluster, and how its peers are asked.
+#[derive(Debug, Clone)]
+pub struct Route {
+    cluster: Arc<Cluster>,
+    /// The origin client's pool, with peers' timeouts and no `Host`.
+    client: OriginClient,
+    token: HeaderValue,
+    hop: HeaderValue,
+}
+
+/// Where an upstream answer came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Answered {
+    /// The origin (counted in the origin's figures).
+    Origin,
+    /// A peer of the cluster.
+    Peer(Peer),
+}
+
+impl Route {
+    /// Routing through `cluster`, asking peers with `client` (see
+    /// `OriginClient::for_peers`).
+    pub fn new(cluster: Arc<Cluster>, client: OriginClient) -> Result<Self, String> {
+        let token = HeaderValue::from_str(cluster.token())
+            .map_err(|_| "cluster.token: not a header value".to_string())?;
+        let hop = HeaderValue::from_str(cluster.peers().me().url())
+            .map_err(|_| "cluster.advertise: not a header value".to_string())?;
+        Ok(Self {
+            cluster,
+            client,
+            token,
+            hop,
+        })
+    }
+
+    /// GETs `target` from `peer` with the forwarded `headers`, the token and
+    /// the hop field. A 403 that says the token was refused is a failure.
+    async fn ask(
+        &self,
+        peer: &Peer,
+        target: &str,
+        headers: &HeaderMap,
+    ) -> Result<Fetched, FetchError> {
+        let mut h = headers.clone();
+        h.insert(auth::TOKEN, self.token.clone());
+        h.insert(auth::HOP, self.hop.clone());
+        let f = self.client.get_from(peer.url(), target, &h).await?;
+        if f.headers.contains_key(auth::REFUSED) {
+            return Err(FetchError::Unreachable(
+                "it refused our cluster token (is cluster.token the same on every node?)".into(),
+            ));
+        }
+        Ok(f)
+    }
+}
+
+impl Origin {
+    /// Phase "upstream": the job's GET with `headers`, sent to the key's
+    /// owner and the peers after it while they fail, then to the origin.
+    pub(super) async fn upstream_get(
+        &self,
+        job: &Job<'_>,
+        headers: &HeaderMap,
+    ) -> (Result<Fetched, FetchError>, Answered) {
+        if let (Some(route), false) = (&self.route, job.ask.from_peer) {
+            let health = route.cluster.health();
+            let owners = route
+                .cluster
+                .upstreams(job.primary.as_bytes(), self.clock.now());
+            for peer in owners {
+                match route.ask(&peer, job.target, headers).await {
+                    Ok(f) => {
+                        health.mark_up(&peer);
+                        return (Ok(f), Answered::Peer(peer));
+                    }
+                    // Alive, but the object is too large to store: it is
+                    // streamed from the origin.
+                    Err(e @ FetchError::TooLarge(_)) => return (Err(e), Answered::Peer(peer)),
+                    Err(e) => {
+                        tracing::warn!(
+                            peer = %peer,
+                            path = job.target,
+                            "cluster peer failed ({e}); down for cluster.down_secs, asking the next"
+                        );
+                        health.mark_down(&peer, self.clock.now());
+                    }
+                }
+            }
+        }
+        (self.client.get(job.target, headers).await, Answered::Origin)
+    }
+}

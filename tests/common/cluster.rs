@@ -1,0 +1,135 @@
+//! Nodes of one cluster, run in this test process through the library
+//! (each on its own thread with its own actix system): their listeners
+//! are bound on 127.0.0.1:0 first, so every node's `advertise` and peer
+//! list can name the others' real ports before any node starts. A node
+//! can be stopped (its port closes and its connections drop), as a node
+//! that died.
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::sync::mpsc;
+use std::thread::{self, JoinHandle};
+
+use actix_web::dev::ServerHandle;
+use cdn_edge::cluster::{Peer, Ring};
+use cdn_edge::config::Config;
+
+use super::{request, Response};
+
+/// The token every node of a test cluster shares.
+pub const TOKEN: &str = "test-cluster-token-0123456789";
+
+/// One node of a cluster, serving until stopped or dropped.
+pub struct Node {
+    /// The address it serves on.
+    pub addr: SocketAddr,
+    /// Its base URL, as its peers name it.
+    pub url: String,
+    handle: Option<ServerHandle>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Node {
+    /// Sends one request.
+    pub fn req(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
+        request(self.addr, method, path, headers)
+    }
+
+    /// `GET path`.
+    pub fn get(&self, path: &str) -> Response {
+        request(self.addr, "GET", path, &[])
+    }
+
+    /// Stops the node as if it died: its listener closes and its
+    /// connections are dropped without a drain.
+    pub fn stop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(h.stop(false));
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// `n` nodes in front of `origin`, each with the static peer list of all
+/// of them, serving the root `root`; `extra` is appended to each config.
+pub fn start(n: usize, origin: &str, root: &Path, extra: &str) -> Vec<Node> {
+    let listeners: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let urls: Vec<String> = listeners
+        .iter()
+        .map(|l| format!("http://{}", l.local_addr().unwrap()))
+        .collect();
+    let peers = urls
+        .iter()
+        .map(|u| format!("\"{u}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    listeners
+        .into_iter()
+        .zip(&urls)
+        .map(|(l, me)| {
+            let toml = format!(
+                "[server]\nlisten = \"127.0.0.1:0\"\nworkers = 1\nroot = {root:?}\n\
+                 [log]\naccess = \"off\"\n[origin]\nurl = \"{origin}\"\n\
+                 [cluster]\nadvertise = \"{me}\"\ntoken = \"{TOKEN}\"\npeers = [{peers}]\n{extra}",
+                root = root.display().to_string(),
+            );
+            let config = Config::parse("test", &toml).unwrap();
+            serve(config, l, me.clone())
+        })
+        .collect()
+}
+
+/// Runs a node of `config` on `listener` on a thread of its own.
+fn serve(config: Config, listener: TcpListener, url: String) -> Node {
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let thread = thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let prepared = cdn_edge::server::prepare(&config).unwrap();
+            prepared.start_cluster().await;
+            let started = prepared.serve_on(vec![listener]).unwrap();
+            tx.send(started.server.handle()).unwrap();
+            let _ = started.server.await;
+        });
+    });
+    let handle = rx.recv().expect("the node started");
+    Node {
+        addr,
+        url,
+        handle: Some(handle),
+        thread: Some(thread),
+    }
+}
+
+/// Which of `nodes` owns the pulled object at `path` (no query).
+pub fn owner(nodes: &[Node], path: &str) -> usize {
+    let peers: Vec<Peer> = nodes.iter().map(|n| n.url.parse().unwrap()).collect();
+    let ring = Ring::new(peers.clone());
+    let key = cdn_edge::http::path::key(path).unwrap();
+    let owner = ring.owner(key.cache_key().as_bytes()).unwrap();
+    peers.iter().position(|p| p == owner).unwrap()
+}
+
+/// Paths under `prefix` whose owner is node `i`, `count` of them.
+pub fn owned_by(nodes: &[Node], i: usize, prefix: &str, count: usize) -> Vec<String> {
+    (0..)
+        .map(|k| format!("{prefix}{k}.css"))
+        .filter(|p| owner(nodes, p) == i)
+        .take(count)
+        .collect()
+}
