@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::cluster::{self, owned_by, owner, TOKEN};
+use common::cluster::{self, owned_by, owner, ranked, TOKEN};
 use common::origin::{Origin, Reply};
 
 const HOP: &str = "x-cdn-edge-hop";
@@ -75,6 +75,8 @@ fn a_client_posing_as_a_peer_is_refused() {
         let r = n.req("GET", "/p.css", &headers);
         assert_eq!(r.status, 403, "{}", r.summary());
         assert!(r.text().contains("cluster token"), "{}", r.text());
+        // Marked, so a node with another token takes it as a failed peer.
+        assert_eq!(r.header("x-cdn-edge-refused"), Some("token"));
     }
     assert_eq!(origin.count("/p.css"), 0);
     // A token without the hop field is ignored, and never forwarded.
@@ -148,4 +150,37 @@ fn revalidation_through_a_non_owner_keeps_validators_and_304() {
     let r = n.req("GET", path, &[("if-none-match", "\"v1\"")]);
     assert_eq!(r.status, 304, "{}", r.summary());
     assert_eq!(r.header("etag"), Some("\"v1\""));
+}
+
+#[test]
+fn a_peers_5xx_is_an_origin_fault_for_stale_if_error() {
+    let origin = Origin::start();
+    let path = "/sie.css";
+    let stale_ok = |body: &str| {
+        Reply::ok(body)
+            .header("content-type", "text/css")
+            .header("cache-control", "max-age=0, stale-if-error=600")
+    };
+    origin.route(path, stale_ok("first"));
+    let root = tempfile::tempdir().unwrap();
+    let mut nodes = cluster::start(3, &origin.url(), root.path(), "");
+    // The node that asks the owner, then the other peer, then no one.
+    let order = ranked(&nodes, path);
+    let (owner, next, last) = (order[0], order[1], order[2]);
+    assert_eq!(nodes[last].get(path).body, b"first");
+    assert_eq!(origin.count(path), 1);
+    // The owner dies and the origin fails: the next peer fetches, gets a
+    // 500 and passes it on; the node that has a stale copy serves it.
+    nodes[owner].stop();
+    origin.route(path, Reply::status(500, "down"));
+    let r = nodes[last].get(path);
+    assert_eq!(r.status, 200, "{}", r.summary());
+    assert_eq!(r.body, b"first");
+    assert_eq!(
+        r.header("cache-status"),
+        Some("cdn-edge; hit; detail=stale")
+    );
+    assert_eq!(origin.count(path), 2, "asked once more, by the next peer");
+    // That peer has no copy to stand in: its client gets the 500.
+    assert_eq!(nodes[next].get(path).status, 500);
 }

@@ -118,11 +118,19 @@ fn serve(config: Config, listener: TcpListener, url: String) -> Node {
 
 /// Which of `nodes` owns the pulled object at `path` (no query).
 pub fn owner(nodes: &[Node], path: &str) -> usize {
+    ranked(nodes, path)[0]
+}
+
+/// The nodes in the order `path` prefers them: its owner first, then whom
+/// to ask when it is down.
+pub fn ranked(nodes: &[Node], path: &str) -> Vec<usize> {
     let peers: Vec<Peer> = nodes.iter().map(|n| n.url.parse().unwrap()).collect();
     let ring = Ring::new(peers.clone());
     let key = cdn_edge::http::path::key(path).unwrap();
-    let owner = ring.owner(key.cache_key().as_bytes()).unwrap();
-    peers.iter().position(|p| p == owner).unwrap()
+    ring.ranked(key.cache_key().as_bytes())
+        .into_iter()
+        .map(|o| peers.iter().position(|p| p == o).unwrap())
+        .collect()
 }
 
 /// Paths under `prefix` whose owner is node `i`, `count` of them.
