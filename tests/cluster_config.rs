@@ -137,3 +137,37 @@ fn a_node_with_a_cluster_table_serves_as_before() {
     let r = server.get("/plain.txt");
     assert_eq!(r.status, 200, "{}", r.summary());
 }
+
+#[test]
+fn the_peers_are_logged_and_a_changed_table_needs_a_restart() {
+    let f = Fixture::new();
+    let table = |token: &str| {
+        format!(
+            "[server]\nroot = {}\n[cluster]\nadvertise = \"http://127.0.0.1:1\"\ntoken = \"{token}\"\npeers = [\"http://127.0.0.1:2\"]\n",
+            reload::toml_path(&f.root)
+        )
+    };
+    let node = reload::Node::start(&table(TOKEN));
+    let log = node.stderr_text();
+    assert!(
+        log.contains(
+            "cluster peers: http://127.0.0.1:1 http://127.0.0.1:2 (this node: http://127.0.0.1:1)"
+        ),
+        "{log}"
+    );
+    assert!(!log.contains("not built yet"), "{log}");
+    let other = "another-token-0123456789";
+    let lines = node.reload_with(&table(other));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("cluster = (a changed table) needs a restart")),
+        "{lines:#?}"
+    );
+    assert!(lines.last().unwrap().contains(": applied"), "{lines:#?}");
+    assert!(
+        !node.stderr_text().contains(other),
+        "the token is never shown"
+    );
+    assert_eq!(node.get("/plain.txt").status, 200);
+}
