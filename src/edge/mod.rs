@@ -27,6 +27,7 @@ mod probe;
 mod pull;
 mod setup;
 mod storing;
+mod template;
 mod variants;
 
 use persist::DiskRead;
@@ -244,7 +245,7 @@ enum Source {
         on_disk: bool,
     },
     /// From the origin.
-    Pulled(Box<PulledMeta>),
+    Pulled(Arc<PulledMeta>),
     /// Not an object: says which request headers select among the stored
     /// variants of this URL (RFC 9111 §4.1); see `variants`.
     Variants(variants::Marker),

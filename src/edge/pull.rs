@@ -87,6 +87,8 @@ pub struct Origin {
     pub(super) disk: Option<Arc<DiskCache>>,
     /// Makes the encodings of pulled text.
     pub(super) compressor: Compressor,
+    /// Disk versions read before, decoded (see `template`).
+    pub(super) templates: super::template::Templates,
 }
 
 impl std::fmt::Debug for Origin {

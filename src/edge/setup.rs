@@ -128,6 +128,7 @@ impl Origin {
             stats,
             too_large: Default::default(),
             disk,
+            templates: Default::default(),
         }
     }
 
@@ -157,6 +158,7 @@ impl Origin {
                 Default::default()
             },
             disk: self.disk.clone(),
+            templates: Default::default(),
         }
     }
 }
