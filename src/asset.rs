@@ -251,6 +251,36 @@ impl Asset {
         self.representations.iter().find(|r| r.coding == coding)
     }
 
+    /// The same asset with each representation's body replaced by
+    /// `body(coding)`, in memory (headers and ETags kept); `None` when
+    /// `body` has none for one of them.
+    pub fn with_bodies(&self, mut body: impl FnMut(Coding) -> Option<Bytes>) -> Option<Asset> {
+        let representations = self
+            .representations
+            .iter()
+            .map(|r| {
+                let b = body(r.coding)?;
+                Some(Representation {
+                    coding: r.coding,
+                    len: b.len() as u64,
+                    body: Body::Memory(b),
+                    etag: r.etag.clone(),
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Asset {
+            representations,
+            codings: self.codings.clone(),
+            content_type: self.content_type.clone(),
+            last_modified: self.last_modified,
+            last_modified_value: self.last_modified_value.clone(),
+            cache_control: self.cache_control.clone(),
+            extra_headers: self.extra_headers.clone(),
+            modified_fallback: self.modified_fallback,
+            vary_encoding: self.vary_encoding,
+        })
+    }
+
     /// All representations, in preference order.
     pub fn representations(&self) -> &[Representation] {
         &self.representations

@@ -288,3 +288,62 @@ fn a_purge_right_after_a_restart_stays_purged() {
         assert_ne!(r.status, 200, "{p} came back: {}", r.summary());
     }
 }
+
+/// The headers of a response that do not depend on when it was sent.
+fn timeless(r: &Response) -> Vec<(String, String)> {
+    let mut h: Vec<(String, String)> = r
+        .headers
+        .iter()
+        .filter(|(n, _)| !matches!(n.as_str(), "date" | "age"))
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect();
+    h.sort();
+    h
+}
+
+#[test]
+fn every_disk_hit_of_a_version_answers_alike() {
+    // A memory cache too small to admit the object: every request after
+    // the first is a disk hit (the first decodes the record, later ones
+    // reuse what it decoded).
+    let o = Origin::start();
+    let body = ".a { color: red; margin: 0 auto; }\n".repeat(120);
+    o.route(
+        "/x.css",
+        Reply::ok(body.as_str())
+            .header("cache-control", "max-age=600")
+            .header("content-type", "text/css")
+            .header("etag", "\"v1\"")
+            .header("link", "</y.css>; rel=preload")
+            .header("x-origin-thing", "kept"),
+    );
+    let f = Fixture::new();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = format!(
+        "{}memory_bytes = 32768\nmax_object_bytes = 32768\n",
+        config(&o.url(), dir.path())
+    );
+    let s = Server::start(&f.root, &cfg);
+    assert_eq!(s.get("/x.css").status, 200);
+    // The encodings are made once and written beside the object on disk.
+    let br = [("accept-encoding", "br")];
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while s.get_h("/x.css", &br).header("content-encoding") != Some("br") {
+        assert!(std::time::Instant::now() < deadline, "br never made");
+        thread::sleep(Duration::from_millis(20));
+    }
+    for headers in [&br[..], &[("accept-encoding", "gzip")][..], &[][..]] {
+        let first = s.get_h("/x.css", headers);
+        assert_eq!(first.header("cache-status"), Some("cdn-edge; hit"));
+        for _ in 0..3 {
+            let again = s.get_h("/x.css", headers);
+            assert_eq!(again.body, first.body);
+            assert_eq!(timeless(&again), timeless(&first));
+        }
+    }
+    let plain = s.get("/x.css");
+    assert_eq!(plain.body, body.as_bytes());
+    assert_eq!(plain.header("x-origin-thing"), Some("kept"));
+    assert_eq!(plain.header("etag"), Some("\"v1\""));
+    assert_eq!(o.count("/x.css"), 1, "never fetched again");
+}

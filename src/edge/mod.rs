@@ -28,6 +28,7 @@ mod pull;
 mod route;
 mod setup;
 mod storing;
+mod template;
 mod variants;
 
 use persist::DiskRead;
@@ -250,7 +251,7 @@ enum Source {
         on_disk: bool,
     },
     /// From the origin.
-    Pulled(Box<PulledMeta>),
+    Pulled(Arc<PulledMeta>),
     /// Not an object: says which request headers select among the stored
     /// variants of this URL (RFC 9111 §4.1); see `variants`.
     Variants(variants::Marker),

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::pull::Origin;
+use super::storing::Built;
+use super::template::Template;
 use super::{Entry, Memory};
 use crate::asset::{Asset, Body, Coding};
 use crate::origin::pull::{DiskMeta, PulledMeta};
@@ -21,26 +23,47 @@ pub(crate) enum DiskRead {
     /// Read: the disk does not hold the key (or holds it damaged).
     Absent,
     /// Read: the record, its parts and the entry's generation.
-    Found(DiskMeta, Vec<Bytes>, u64),
+    Found(Record, Vec<Bytes>, u64),
+}
+
+/// A disk entry's record, decoded or still as stored (the fast path leaves
+/// it to the reader, who may hold it decoded already: `template`).
+pub(crate) enum Record {
+    /// Decoded.
+    Decoded(DiskMeta),
+    /// The stored JSON.
+    Json(Bytes),
+}
+
+impl Record {
+    fn decoded(self) -> Option<DiskMeta> {
+        match self {
+            Record::Decoded(r) => Some(r),
+            Record::Json(j) => serde_json::from_slice(&j).ok(),
+        }
+    }
 }
 
 impl DiskRead {
     /// Reads `memory_key` (blocking: on the blocking pool only).
     pub(super) fn of(disk: &DiskCache, memory_key: &str) -> DiskRead {
-        Self::from(disk.get_versioned(memory_key))
+        match disk.get_versioned(memory_key) {
+            Some((record, parts, generation)) => {
+                DiskRead::Found(Record::Decoded(record), parts, generation)
+            }
+            None => DiskRead::Absent,
+        }
     }
 
     /// Reads `memory_key` without waiting for the disk (on a worker);
     /// `None` when that would take I/O: then `of` on the blocking pool.
     pub(super) fn cached(disk: &DiskCache, memory_key: &str) -> Option<DiskRead> {
-        disk.get_cached(memory_key).map(Self::from)
-    }
-
-    fn from(found: Option<(DiskMeta, Vec<Bytes>, u64)>) -> DiskRead {
-        match found {
-            Some((record, parts, generation)) => DiskRead::Found(record, parts, generation),
+        Some(match disk.get_cached_raw(memory_key)? {
+            Some((json, parts, generation)) => {
+                DiskRead::Found(Record::Json(json), parts, generation)
+            }
             None => DiskRead::Absent,
-        }
+        })
     }
 }
 
@@ -70,14 +93,29 @@ impl Origin {
             }
             read => read,
         };
-        let DiskRead::Found(mut record, parts, generation) = read else {
+        let DiskRead::Found(record, parts, generation) = read else {
             return None;
         };
+        // This very version read before: its decoded record and headers.
+        if let Some(t) = self.templates.get(memory_key, generation) {
+            if let Some(asset) = t.asset_over(&parts) {
+                let built = Built {
+                    asset,
+                    meta: t.meta.clone(),
+                    path: t.path.clone(),
+                    wanted: t.wanted,
+                    made: t.made,
+                };
+                return Some(self.hold(memory, memory_key, built, generation).0);
+            }
+        }
+        let mut record = record.decoded()?;
         // Stored from another origin (the config named another since): a
         // miss, and the fetch that follows writes over it.
         if record.origin != self.identity {
             return None;
         }
+        let mut codings = vec![Coding::Identity];
         let mut parts = parts.into_iter();
         let body = parts.next()?;
         let encodings: Vec<(Coding, bytes::Bytes)> = record
@@ -85,22 +123,26 @@ impl Origin {
             .iter()
             .zip(parts)
             .filter_map(|(name, b)| coding_named(name).map(|c| (c, b)))
+            .inspect(|(c, _)| codings.push(*c))
             .collect();
         let mut fetched = record.fetched(body);
         let vary = std::mem::take(&mut record.vary);
         let meta = PulledMeta::taken_from(&mut fetched, self.reading(), vary);
-        let served = self.remember(
-            memory,
-            memory_key,
-            &record.path,
-            &fetched.body,
-            meta,
-            super::storing::OnDisk {
-                encodings,
-                generation,
-            },
-        );
-        Some(served.0)
+        let built = self.build(&record.path, &fetched.body, meta, encodings);
+        if codings.len() == record.encodings.len() + 1 {
+            if let Some(empty) = built.asset.with_bodies(|_| Some(Bytes::new())) {
+                let template = Template {
+                    meta: built.meta.clone(),
+                    asset: empty,
+                    parts: codings,
+                    path: built.path.clone(),
+                    wanted: built.wanted,
+                    made: built.made,
+                };
+                self.templates.put(memory_key, generation, template);
+            }
+        }
+        Some(self.hold(memory, memory_key, built, generation).0)
     }
 
     /// Drops `memory_key` (and, with `prefix`, everything under it) from

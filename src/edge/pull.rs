@@ -90,6 +90,8 @@ pub struct Origin {
     /// The cluster's owners, asked before the origin; `None` without
     /// `[cluster]`.
     pub(super) route: Option<super::Route>,
+    /// Disk versions read before, decoded (see `template`).
+    pub(super) templates: super::template::Templates,
 }
 
 impl std::fmt::Debug for Origin {

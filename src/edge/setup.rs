@@ -129,6 +129,7 @@ impl Origin {
             too_large: Default::default(),
             disk,
             route: None,
+            templates: Default::default(),
         }
     }
 
@@ -165,6 +166,7 @@ impl Origin {
             },
             disk: self.disk.clone(),
             route: self.route.clone(),
+            templates: Default::default(),
         }
     }
 }

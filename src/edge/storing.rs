@@ -14,6 +14,20 @@ use super::{compress, store, Entry, Memory, Served, Source};
 use crate::asset::{Asset, Coding};
 use crate::origin::pull::{asset_of, DiskMeta, PulledMeta};
 
+/// A stored response made into an asset, before it is kept in memory.
+pub(super) struct Built {
+    /// The asset (bodies in memory).
+    pub asset: Asset,
+    /// Its metadata.
+    pub meta: Arc<PulledMeta>,
+    /// The request path.
+    pub path: String,
+    /// Encodings of it are wanted (text).
+    pub wanted: bool,
+    /// Its encodings are already made (read back from disk).
+    pub made: bool,
+}
+
 /// What the disk cache holds of a version being kept in memory.
 pub(super) struct OnDisk {
     /// Encodings stored beside the body (read back, never made again).
@@ -73,22 +87,53 @@ impl Origin {
         meta: PulledMeta,
         on_disk: OnDisk,
     ) -> Served {
-        let OnDisk {
-            encodings,
-            generation: disk_generation,
-        } = on_disk;
+        let generation = on_disk.generation;
+        let built = self.build(path, body, meta, on_disk.encodings);
+        self.hold(memory, at, built, generation)
+    }
+
+    /// The asset of a stored response (with `encodings` already made, if
+    /// any) and its metadata, not yet in memory.
+    pub(super) fn build(
+        &self,
+        path: &str,
+        body: &bytes::Bytes,
+        meta: PulledMeta,
+        encodings: Vec<(Coding, bytes::Bytes)>,
+    ) -> Built {
         let wanted = compress::wanted(path, &meta, body.len());
         let mut asset = asset_of(body, &meta, path, &self.rules.reading, wanted);
         let made = !encodings.is_empty();
         if made {
             asset = compress::with_encodings_owned(asset, encodings, compress::Tag::Derived);
         }
-        let served = store(
-            memory,
-            at.to_string(),
+        Built {
             asset,
-            Source::Pulled(Box::new(meta)),
-        );
+            meta: Arc::new(meta),
+            path: path.to_string(),
+            wanted,
+            made,
+        }
+    }
+
+    /// Puts a built response in memory (`disk_generation`: its disk
+    /// version, 0 if none) and starts making its encodings when wanted and
+    /// not made yet.
+    pub(super) fn hold(
+        &self,
+        memory: &Memory,
+        at: &str,
+        built: Built,
+        disk_generation: u64,
+    ) -> Served {
+        let Built {
+            asset,
+            meta,
+            path,
+            wanted,
+            made,
+        } = built;
+        let served = store(memory, at.to_string(), asset, Source::Pulled(meta));
         served
             .0
             .disk_generation
@@ -97,7 +142,7 @@ impl Origin {
             served.0.compress_queued.store(true, Ordering::Relaxed);
         } else if wanted {
             self.compressor
-                .offer(memory, at, &served.0, self.persist_to(path));
+                .offer(memory, at, &served.0, self.persist_to(&path));
         }
         served
     }
@@ -140,7 +185,7 @@ impl Origin {
             memory,
             at.to_string(),
             asset,
-            Source::Pulled(Box::new(meta)),
+            Source::Pulled(Arc::new(meta)),
         );
         served
             .0

@@ -259,7 +259,7 @@ mod tests {
         generation: u64,
     ) -> Job {
         let (asset, meta) = stored(body);
-        let entry = Arc::new(Entry::new(asset, Source::Pulled(Box::new(meta))));
+        let entry = Arc::new(Entry::new(asset, Source::Pulled(Arc::new(meta))));
         Job {
             memory: Arc::downgrade(memory),
             key: KEY.into(),

@@ -363,6 +363,20 @@ impl DiskCache {
     /// blocking pool, which also deals with bad files and refreshes mtimes;
     /// `Some(None)` when the cache does not hold `key`.
     pub fn get_cached<M: Meta>(&self, key: &str) -> Option<Option<(M, Vec<Bytes>, u64)>> {
+        match self.get_cached_raw(key)? {
+            None => Some(None),
+            Some((meta, parts, generation)) => Some(Some((
+                serde_json::from_slice(&meta).ok()?,
+                parts,
+                generation,
+            ))),
+        }
+    }
+
+    /// [`get_cached`](Self::get_cached) with the metadata left as the
+    /// stored JSON, for a caller that may already hold it decoded for this
+    /// generation.
+    pub fn get_cached_raw(&self, key: &str) -> Option<Option<(Bytes, Vec<Bytes>, u64)>> {
         let s = &*self.shared;
         let id = id_of(key);
         let (generation, len, verified, kept) = {
@@ -404,7 +418,6 @@ impl DiskCache {
         }
         let bytes = nowait::read(&*file.fd, len)?;
         let good = format::check_as(Bytes::from(bytes), key, !verified).ok()?;
-        let meta = serde_json::from_slice(&good.meta).ok()?;
         let closing = {
             let mut ix = s.lock();
             // Replaced or removed meanwhile: let the blocking path tell.
@@ -417,7 +430,7 @@ impl DiskCache {
             ix.take_closing()
         };
         drop(closing);
-        Some(Some((meta, good.parts, generation)))
+        Some(Some((good.meta, good.parts, generation)))
     }
 
     /// Removes `key` if present (also if the rebuild has not reached it yet).
