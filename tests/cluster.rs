@@ -22,7 +22,7 @@ fn cacheable(body: &str) -> Reply {
 fn a_cold_object_asked_of_every_node_is_fetched_from_the_origin_once() {
     let origin = Origin::start();
     let root = tempfile::tempdir().unwrap();
-    let nodes = cluster::start(3, &origin.url(), root.path(), "");
+    let nodes = cluster::start(3, &origin.url(), root.path());
     for (i, path) in ["/a.css", "/b.css", "/c.css", "/d.css"].iter().enumerate() {
         origin.route(path, cacheable(&format!("body {i}")).header("age", "100"));
         // Through every node, starting with a different one each time.
@@ -63,7 +63,7 @@ fn a_client_posing_as_a_peer_is_refused() {
     let origin = Origin::start();
     origin.route("/p.css", cacheable("p"));
     let root = tempfile::tempdir().unwrap();
-    let nodes = cluster::start(3, &origin.url(), root.path(), "");
+    let nodes = cluster::start(3, &origin.url(), root.path());
     let n = &nodes[0];
     for headers in [
         vec![(HOP, "http://127.0.0.1:1")],
@@ -96,7 +96,7 @@ fn a_client_posing_as_a_peer_is_refused() {
 fn a_dead_owner_fails_no_request_and_its_keys_are_fetched_once() {
     let origin = Origin::start();
     let root = tempfile::tempdir().unwrap();
-    let mut nodes = cluster::start(3, &origin.url(), root.path(), "");
+    let mut nodes = cluster::start(3, &origin.url(), root.path());
     let dead = 1;
     let paths = owned_by(&nodes, dead, "/dead/", 6);
     for p in &paths {
@@ -128,7 +128,7 @@ fn revalidation_through_a_non_owner_keeps_validators_and_304() {
             .etag_304("\"v1\""),
     );
     let root = tempfile::tempdir().unwrap();
-    let nodes = cluster::start(3, &origin.url(), root.path(), "");
+    let nodes = cluster::start(3, &origin.url(), root.path());
     let n = &nodes[(owner(&nodes, path) + 1) % 3];
     let r = n.get(path);
     assert_eq!(r.status, 200, "{}", r.summary());
@@ -163,7 +163,7 @@ fn a_peers_5xx_is_an_origin_fault_for_stale_if_error() {
     };
     origin.route(path, stale_ok("first"));
     let root = tempfile::tempdir().unwrap();
-    let mut nodes = cluster::start(3, &origin.url(), root.path(), "");
+    let mut nodes = cluster::start(3, &origin.url(), root.path());
     // The node that asks the owner, then the other peer, then no one.
     let order = ranked(&nodes, path);
     let (owner, next, last) = (order[0], order[1], order[2]);
@@ -183,4 +183,28 @@ fn a_peers_5xx_is_an_origin_fault_for_stale_if_error() {
     assert_eq!(origin.count(path), 2, "asked once more, by the next peer");
     // That peer has no copy to stand in: its client gets the 500.
     assert_eq!(nodes[next].get(path).status, 500);
+}
+
+#[test]
+fn a_peer_with_another_token_is_skipped_not_answered_with() {
+    let origin = Origin::start();
+    let root = tempfile::tempdir().unwrap();
+    let nodes = cluster::start_with_tokens(
+        &[TOKEN, TOKEN, "a-token-of-another-cluster-0123"],
+        &origin.url(),
+        root.path(),
+    );
+    // Keys owned by a node whose token the third node does not share.
+    let paths = owned_by(&nodes, 0, "/tok/", 3);
+    for p in &paths {
+        origin.route(p, cacheable(p));
+        let r = nodes[2].get(p);
+        assert_eq!(r.status, 200, "{p}: {}", r.summary());
+        assert_eq!(r.body, p.as_bytes());
+    }
+    // Each key was fetched once, by the third node itself: the peers that
+    // refused its token are marked down, never taken for an answer.
+    for p in &paths {
+        assert_eq!(origin.count(p), 1, "{p}");
+    }
 }

@@ -136,7 +136,9 @@ pub struct Prepared {
 }
 
 /// Builds the state, binds the listen addresses and starts the workers.
-/// Must be called inside an async runtime.
+/// Must be called inside an async runtime. A `[cluster]` peers file or DNS
+/// name is not read here: call [`Prepared::start_cluster`] between
+/// [`prepare`] and [`Prepared::bind`] (as `run` does) to read and watch it.
 pub fn start(config: &Config) -> Result<Started, ServeError> {
     prepare(config)?.bind()
 }

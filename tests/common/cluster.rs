@@ -64,9 +64,15 @@ impl Drop for Node {
 }
 
 /// `n` nodes in front of `origin`, each with the static peer list of all
-/// of them, serving the root `root`; `extra` is appended to each config.
-pub fn start(n: usize, origin: &str, root: &Path, extra: &str) -> Vec<Node> {
-    let listeners: Vec<TcpListener> = (0..n)
+/// of them and the same token, serving the root `root`.
+pub fn start(n: usize, origin: &str, root: &Path) -> Vec<Node> {
+    start_with_tokens(&vec![TOKEN; n], origin, root)
+}
+
+/// One node per token of `tokens` (a node with another token than its
+/// peers is a misconfigured one), as [`start`] makes them.
+pub fn start_with_tokens(tokens: &[&str], origin: &str, root: &Path) -> Vec<Node> {
+    let listeners: Vec<TcpListener> = (0..tokens.len())
         .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
         .collect();
     let urls: Vec<String> = listeners
@@ -81,11 +87,12 @@ pub fn start(n: usize, origin: &str, root: &Path, extra: &str) -> Vec<Node> {
     listeners
         .into_iter()
         .zip(&urls)
-        .map(|(l, me)| {
+        .zip(tokens)
+        .map(|((l, me), token)| {
             let toml = format!(
                 "[server]\nlisten = \"127.0.0.1:0\"\nworkers = 1\nroot = {root:?}\n\
                  [log]\naccess = \"off\"\n[origin]\nurl = \"{origin}\"\n\
-                 [cluster]\nadvertise = \"{me}\"\ntoken = \"{TOKEN}\"\npeers = [{peers}]\n{extra}",
+                 [cluster]\nadvertise = \"{me}\"\ntoken = \"{token}\"\npeers = [{peers}]\n",
                 root = root.display().to_string(),
             );
             let config = Config::parse("test", &toml).unwrap();
