@@ -65,7 +65,7 @@ impl Route {
         h.insert(auth::TOKEN, self.token.clone());
         h.insert(auth::HOP, self.hop.clone());
         let f = self.client.get_from(peer.url(), target, &h).await?;
-        if f.headers.contains_key(auth::REFUSED) {
+        if f.status == 403 && f.headers.contains_key(auth::REFUSED) {
             return Err(FetchError::Unreachable(
                 "it refused our cluster token (is cluster.token the same on every node?)".into(),
             ));
