@@ -169,6 +169,22 @@ mod tests {
     }
 
     #[test]
+    fn the_bundled_config_marks_only_restart_only_keys() {
+        let mut table = "";
+        for line in crate::config::DEFAULT_TOML.lines() {
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.split(']').next()) {
+                table = name;
+            } else if line.contains("# restart.") {
+                let key = format!("{table}.{}", line.split(" =").next().unwrap_or("").trim());
+                assert!(
+                    KEYS.contains(&key.as_str()),
+                    "{key} is marked restart.: {line}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn nothing_to_report_when_equal() {
         let c = parse("[tls]\nhsts = \"max-age=1\"\n");
         let (applied, changes) = split(&c, &c);
