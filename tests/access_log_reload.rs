@@ -3,7 +3,8 @@
 //! the target (another file, stdout, off and on again) with no line lost
 //! or duplicated, lines still buffered at the reload going to the old
 //! target, a response in flight logged once, and a new file that cannot be
-//! opened refusing the reload while the old log goes on.
+//! opened refusing the reload while the old log goes on; and under load,
+//! across three reloads, every line once, each file in its one format.
 
 mod common;
 
@@ -273,4 +274,84 @@ fn the_log_turns_on_from_off_moves_to_stdout_and_off_again() {
         metrics.contains("cdn_edge_access_log_lines_total 2"),
         "{metrics}"
     );
+}
+
+#[test]
+fn reloads_under_load_move_every_line_once_and_each_file_keeps_one_format() {
+    let f = Fixture::new();
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<_> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|n| dir.path().join(format!("{n}.log")))
+        .collect();
+    let format = |i: usize| {
+        if i.is_multiple_of(2) {
+            "combined"
+        } else {
+            "json"
+        }
+    };
+    let cfg = |i: usize| {
+        config(
+            &f.root,
+            &toml_path(&files[i]),
+            &format!("access_flush_ms = 20\naccess_format = \"{}\"\n", format(i)),
+        )
+    };
+    let n = Node::start(&cfg(0));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..4)
+        .map(|c| {
+            let (addr, stop) = (n.addr, stop.clone());
+            std::thread::spawn(move || {
+                let mut sent = Vec::new();
+                let mut kept = KeepAlive::open(addr);
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) || sent.len() < 20 {
+                    let t = format!("/plain.txt?c{c}-{}", sent.len());
+                    let r = kept.get(&t, &[]).unwrap_or_else(|e| panic!("{t}: {e}"));
+                    assert_eq!(r.status, 200, "{t}");
+                    sent.push(t);
+                }
+                sent
+            })
+        })
+        .collect();
+    for i in 1..files.len() {
+        n.reload_ok(&cfg(i));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sent: Vec<String> = clients
+        .into_iter()
+        .flat_map(|c| c.join().unwrap())
+        .collect();
+    let mut logged: Vec<Vec<String>> = Vec::new();
+    let all_in = poll_until(CHANGE_TIMEOUT, || {
+        logged = files.iter().map(|p| lines(p)).collect();
+        logged.iter().map(Vec::len).sum::<usize>() >= sent.len()
+    });
+    assert!(
+        all_in,
+        "{} requests, lines: {:?}",
+        sent.len(),
+        logged.iter().map(Vec::len).collect::<Vec<_>>()
+    );
+    // Every request's line, once, in one of the files.
+    let mut times = std::collections::HashMap::new();
+    for line in logged.iter().flatten() {
+        let at = line.find("/plain.txt?").expect(line);
+        let target = line[at..].split([' ', '"']).next().unwrap();
+        *times.entry(target.to_string()).or_insert(0) += 1;
+    }
+    for t in &sent {
+        assert_eq!(times.get(t), Some(&1), "{t}");
+    }
+    assert_eq!(times.len(), sent.len());
+    for (i, l) in logged.iter().enumerate() {
+        assert!(
+            l.iter().all(|line| is_json(line) == (format(i) == "json")),
+            "{}: {l:#?}",
+            files[i].display()
+        );
+    }
+    assert!(!logged[files.len() - 1].is_empty());
 }

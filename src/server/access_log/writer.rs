@@ -28,7 +28,7 @@ use crate::config::AccessTarget;
 /// when no batch comes.
 const TICK: Duration = Duration::from_millis(200);
 /// How long an old target stays open after a reload switched away from it.
-pub(super) const RETAIN: Duration = Duration::from_secs(5);
+const RETAIN: Duration = Duration::from_secs(10);
 
 /// A batch of lines from one worker.
 #[derive(Debug)]
