@@ -24,13 +24,13 @@ use crate::origin::timing::UpstreamTime;
 
 const ALLOW: HeaderValue = HeaderValue::from_static("GET, HEAD, OPTIONS");
 
-/// What each worker thread has of its own: its counters and, when the
-/// access log is on, its log buffer.
+/// What each worker thread has of its own: its counters and its access
+/// log buffer.
 pub struct Worker {
     /// The worker's request counters.
     pub counters: Arc<WorkerCounters>,
-    /// The worker's access log, when the log is on.
-    pub log: Option<Rc<WorkerLog>>,
+    /// The worker's access log (it writes nothing while the log is off).
+    pub log: Rc<WorkerLog>,
 }
 
 /// Handles every request the node receives, counts it and (when the access
@@ -68,10 +68,9 @@ pub async fn handle(req: HttpRequest, payload: web::Payload) -> HttpResponse {
     let body = metrics::body_size(&resp);
     counters.record(resp.status(), body, head, cache, started.elapsed());
     counters.version(req.version());
-    match &worker.log {
-        Some(log) => log.wrap(&req, resp, started, cache, upstream.total()),
-        None => resp,
-    }
+    worker
+        .log
+        .wrap(&req, resp, started, cache, upstream.total())
 }
 
 /// The request body, if the method's handling reads it. A GET, HEAD or

@@ -108,8 +108,9 @@ pub struct Started {
     pub server: actix_web::dev::Server,
     /// Applies a config read again (see `reload::watch`).
     pub reloader: Reloader,
-    /// The access log, when on; `finish` it after the server stopped.
-    pub log: Option<access_log::AccessLog>,
+    /// The access log (also while off: a reload may turn it on);
+    /// `finish` it after the server stopped.
+    pub log: access_log::AccessLog,
     /// Readiness, failed by `shutdown` while draining.
     pub readiness: Arc<ready::Readiness>,
 }
@@ -131,7 +132,7 @@ pub struct Prepared {
     http2: crate::config::Http2Config,
     handshake_timeout: Duration,
     /// The access log, opened (so `check` finds a path it cannot write).
-    log: Option<access_log::AccessLog>,
+    log: access_log::AccessLog,
     readiness: Arc<ready::Readiness>,
 }
 
@@ -210,7 +211,7 @@ fn prepare_as(config: &Config, checking: bool) -> Result<Prepared, ServeError> {
         metrics: metrics::Metrics::new(
             live.clone(),
             tls.as_ref().map(|(t, _)| t.stats.clone()),
-            log.as_ref().map(|l| l.stats()),
+            Some(log.stats()),
         ),
         live,
         clock: resources.clock.clone(),
@@ -259,7 +260,7 @@ impl Prepared {
     pub fn serve_on(self, listeners: Vec<std::net::TcpListener>) -> Result<Started, ServeError> {
         let state = self.state;
         let app_state = state.clone();
-        let feeder = self.log.as_ref().map(access_log::AccessLog::feeder);
+        let feeder = self.log.feeder();
         let h2 = &self.http2;
         let mut server = HttpServer::new(move || {
             let state = &app_state;
@@ -269,7 +270,7 @@ impl Prepared {
                 .app_data(state.clone())
                 .app_data(handler::Worker {
                     counters: state.metrics.worker(),
-                    log: feeder.as_ref().map(access_log::Feeder::worker),
+                    log: feeder.worker(),
                 })
                 .default_service(web::to(handler::handle))
         })
@@ -318,12 +319,13 @@ impl Prepared {
         if let Some(a) = tls_addrs.first() {
             let _ = state.https_port.set(a.port());
         }
-        let reloader = Reloader::new(
+        let mut reloader = Reloader::new(
             state.live.clone(),
             self.resources,
             self.config,
             resolver.clone(),
         );
+        reloader.add(self.log.reload_part());
         Ok(Started {
             addrs,
             tls_addrs,
@@ -362,7 +364,7 @@ pub async fn run(
         started.server.handle(),
         started.readiness.clone(),
         Duration::from_secs(config.server.drain_secs),
-        started.log.as_ref().map(|l| l.reopen_flag()),
+        Some(started.log.reopen_flag()),
     )
     .map_err(ServeError::Run)?;
     for addr in &started.addrs {
@@ -373,9 +375,7 @@ pub async fn run(
     }
     reload::watch(hangups, started.reloader, source);
     let served = started.server.await;
-    if let Some(log) = started.log {
-        log.finish(Duration::from_secs(2)).await;
-    }
+    started.log.finish(Duration::from_secs(2)).await;
     served.map_err(ServeError::Run)?;
     tracing::info!("shut down");
     Ok(())

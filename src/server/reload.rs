@@ -10,8 +10,8 @@
 //! `restart`) is reported, one line per key, and the rest applies.
 //!
 //! Parts of the node configured outside [`Live`] plug in as a [`Part`]: the
-//! TLS certificates are one; the access log's reopening with new settings
-//! is meant to be another ([`Reloader::add`]).
+//! TLS certificates are one; the access log (`[log]`, added by
+//! [`Reloader::add`]) is another.
 
 use std::sync::Arc;
 

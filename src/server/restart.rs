@@ -3,8 +3,8 @@
 //! reports it as needing a restart, keeps the running value, and applies
 //! the rest of the new config.
 //!
-//! A part added to the node with settings of this kind (say, an access log
-//! that cannot be turned on without a restart) lists its keys here.
+//! A part added to the node with settings of this kind (say, a listener
+//! that cannot be moved while serving) lists its keys here.
 
 use std::path::PathBuf;
 
@@ -134,12 +134,6 @@ restart_only!(
     cache.compress_queue,
     // Read by the signal watcher once, at start.
     server.drain_secs,
-    // The access log's writer thread, its file and the workers' buffers
-    // are made once, at start.
-    log.access,
-    log.access_format,
-    log.access_flush_ms,
-    log.trusted_proxies,
 );
 
 #[cfg(test)]
@@ -183,6 +177,22 @@ mod tests {
                 .find(|l| l.starts_with(&format!("{name} =")))
                 .unwrap_or_else(|| panic!("no {key} in config.toml"));
             assert!(line.contains("# restart."), "{key}: {line}");
+        }
+    }
+
+    #[test]
+    fn the_bundled_config_marks_only_restart_only_keys() {
+        let mut table = "";
+        for line in crate::config::DEFAULT_TOML.lines() {
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.split(']').next()) {
+                table = name;
+            } else if line.contains("# restart.") {
+                let key = format!("{table}.{}", line.split(" =").next().unwrap_or("").trim());
+                assert!(
+                    KEYS.contains(&key.as_str()),
+                    "{key} is marked restart.: {line}"
+                );
+            }
         }
     }
 
