@@ -181,6 +181,8 @@ fn pull_through_over_http2_sends_the_origin_a_host() {
         assert_eq!(seen.header("host"), Some(origin_host.as_str()), "{proto:?}");
         let scheme = if proto == Proto::H2c { "http" } else { "https" };
         assert_eq!(seen.header("x-forwarded-proto"), Some(scheme), "{proto:?}");
+        // RFC 9110 §7.6.3: Via names the version the request was received in.
+        assert_eq!(seen.header("via"), Some("2 cdn-edge"), "{proto:?}");
         assert!(seen.header(":authority").is_none());
     }
 }

@@ -82,6 +82,9 @@ pub struct Ask<'a> {
     /// this node's cache or the origin, never routed again, and its
     /// forwarded headers are passed on as the peer made them.
     pub from_peer: bool,
+    /// The `Via` entry the origin request carries: the version the client's
+    /// request came in (`http::forward::via_for`).
+    pub via: &'static str,
 }
 
 impl Ask<'_> {

@@ -149,6 +149,7 @@ impl Origin {
             ask.headers,
             ask.peer,
             ask.secure,
+            ask.via,
             strip_conditionals,
             validators,
             &self.rules.forwarding,
@@ -258,7 +259,7 @@ impl Origin {
                 let query = ask.query.map(str::to_string);
                 let (headers, peer) = (ask.headers.clone(), ask.peer);
                 let (authority, secure) = (ask.authority.map(str::to_string), ask.secure);
-                let from_peer = ask.from_peer;
+                let (from_peer, via) = (ask.from_peer, ask.via);
                 let stale = Some((entry.clone(), may_serve_on_error));
                 let names = (!meta.vary.is_empty()).then(|| meta.vary.clone());
                 actix_web::rt::spawn(async move {
@@ -272,6 +273,7 @@ impl Origin {
                         authority: authority.as_deref(),
                         secure,
                         from_peer,
+                        via,
                     };
                     me.fetch(&memory, &key, &ask, names, stale, DiskRead::Unread)
                         .await;

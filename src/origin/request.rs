@@ -48,6 +48,7 @@ pub fn upstream(
     client: &HeaderMap,
     peer: Option<IpAddr>,
     secure: bool,
+    via: &str,
     strip_conditionals: bool,
     validators: &[(HeaderName, HeaderValue)],
     f: &Forwarding,
@@ -60,7 +61,7 @@ pub fn upstream(
         internal: internal(),
         drop: &f.drop,
         storing: strip_conditionals,
-        via: Some(VIA),
+        via: Some(via),
         client_addr: addr.as_deref(),
         proto: Some(if secure { "https" } else { f.proto }),
     };
@@ -151,7 +152,7 @@ mod tests {
             ("accept-encoding", "br"),
             ("x-cdn-edge-hop", "1"),
         ]);
-        let out = upstream(&client, None, false, true, &[], &fwd(&[]));
+        let out = upstream(&client, None, false, VIA, true, &[], &fwd(&[]));
         assert_eq!(all(&out, "x-multi"), ["1", "2"]);
         assert_eq!(all(&out, "user-agent"), ["curl/8"]);
         assert_eq!(all(&out, "cookie"), ["a=b"]);
@@ -170,7 +171,7 @@ mod tests {
         }
         assert_eq!(all(&out, "via"), ["1.1 cdn-edge"]);
         assert_eq!(all(&out, "x-forwarded-proto"), ["http"]);
-        let tls = upstream(&client, None, true, true, &[], &fwd(&[]));
+        let tls = upstream(&client, None, true, VIA, true, &[], &fwd(&[]));
         assert_eq!(all(&tls, "x-forwarded-proto"), ["https"]);
     }
 
@@ -178,10 +179,10 @@ mod tests {
     fn via_and_forwarded_for_are_appended() {
         let client = h(&[("via", "1.0 fred"), ("x-forwarded-for", "10.0.0.1")]);
         let peer = Some("127.0.0.1".parse().unwrap());
-        let kept = upstream(&client, peer, false, true, &[], &fwd(&[]));
+        let kept = upstream(&client, peer, false, VIA, true, &[], &fwd(&[]));
         assert_eq!(all(&kept, "via"), ["1.0 fred", "1.1 cdn-edge"]);
         assert_eq!(all(&kept, "x-forwarded-for"), ["10.0.0.1, 127.0.0.1"]);
-        let dropped = upstream(&client, peer, false, true, &[], &fwd(&DEFAULT_DROP));
+        let dropped = upstream(&client, peer, false, VIA, true, &[], &fwd(&DEFAULT_DROP));
         assert_eq!(all(&dropped, "x-forwarded-for"), ["127.0.0.1"]);
     }
 
@@ -194,7 +195,7 @@ mod tests {
             ("forwarded", "host=evil"),
             ("x-secret", "1"),
         ]);
-        let out = upstream(&client, None, false, true, &[], &fwd(&DEFAULT_DROP));
+        let out = upstream(&client, None, false, VIA, true, &[], &fwd(&DEFAULT_DROP));
         for gone in [
             "x-forwarded-host",
             "x-original-url",
@@ -203,7 +204,7 @@ mod tests {
         ] {
             assert!(!out.contains_key(gone), "{gone}");
         }
-        let custom = upstream(&client, None, false, true, &[], &fwd(&["X-Secret"]));
+        let custom = upstream(&client, None, false, VIA, true, &[], &fwd(&["X-Secret"]));
         assert!(!custom.contains_key("x-secret"));
         assert!(custom.contains_key("x-forwarded-host"));
     }
@@ -220,11 +221,11 @@ mod tests {
             HeaderName::from_static("if-none-match"),
             HeaderValue::from_static("\"stored\""),
         )];
-        let storing = upstream(&client, None, false, true, &ours, &fwd(&[]));
+        let storing = upstream(&client, None, false, VIA, true, &ours, &fwd(&[]));
         assert_eq!(all(&storing, "if-none-match"), ["\"stored\""]);
         assert!(!storing.contains_key("range") && !storing.contains_key("if-range"));
         assert!(!storing.contains_key("if-modified-since"));
-        let passing = upstream(&client, None, false, false, &[], &fwd(&[]));
+        let passing = upstream(&client, None, false, VIA, false, &[], &fwd(&[]));
         assert_eq!(all(&passing, "if-none-match"), ["\"c\""]);
         assert!(passing.contains_key("range") && passing.contains_key("if-modified-since"));
     }

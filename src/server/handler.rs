@@ -306,6 +306,7 @@ fn ask_of<'a>(
         directives,
         upstream: Some(upstream),
         from_peer: false,
+        via: crate::http::forward::via_for(req.version()),
         authority: req
             .uri()
             .authority()
