@@ -37,21 +37,14 @@ BENCH_TAG=compress-local
 # shellcheck source=lib/bench.sh
 source "$HERE/lib/bench.sh"
 
-find_module() { # find_module NAME: path of an nginx dynamic module
-    local d
-    for d in /usr/lib/nginx/modules /usr/share/nginx/modules; do
-        [[ -f $d/$1 ]] && { echo "$d/$1"; return 0; }
-    done
-    return 1
-}
 need=()
 command -v wrk >/dev/null || need+=(wrk)
 command -v curl >/dev/null || need+=(curl)
 command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need+=(nginx-light)
-find_module ngx_http_brotli_filter_module.so >/dev/null || need+=(libnginx-mod-http-brotli-filter)
+nginx_module ngx_http_brotli_filter_module.so >/dev/null || need+=(libnginx-mod-http-brotli-filter)
 ((${#need[@]} == 0)) || apt_install "${need[@]}" || die "could not install ${need[*]}"
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-BROTLI_FILTER=$(find_module ngx_http_brotli_filter_module.so) || die "no brotli filter module"
+BROTLI_FILTER=$(nginx_module ngx_http_brotli_filter_module.so) || die "no brotli filter module"
 CLK_TCK=$(getconf CLK_TCK)
 
 BIN=$(build_cdn_edge)

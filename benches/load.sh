@@ -44,17 +44,6 @@ source "$HERE/lib/bench.sh"
 
 
 # ----------------------------------------------------------- dependencies --
-find_brotli_module() {
-    local d
-    for d in /usr/lib/nginx/modules /usr/share/nginx/modules; do
-        if [[ -f $d/ngx_http_brotli_static_module.so ]]; then
-            echo "$d/ngx_http_brotli_static_module.so"
-            return 0
-        fi
-    done
-    return 1
-}
-
 ensure_deps() {
     local -a need=()
     command -v wrk >/dev/null || need+=(wrk)
@@ -64,7 +53,7 @@ ensure_deps() {
     command -v curl >/dev/null || need+=(curl)
     command -v python3 >/dev/null || need+=(python3)
     command -v pgrep >/dev/null || need+=(procps)
-    find_brotli_module >/dev/null || need+=(libnginx-mod-http-brotli-static)
+    nginx_module ngx_http_brotli_static_module.so >/dev/null || need+=(libnginx-mod-http-brotli-static)
     ((${#need[@]} == 0)) && return 0
     log "installing missing packages: ${need[*]}"
     apt_install "${need[@]}" || die "could not install ${need[*]}"
@@ -72,7 +61,7 @@ ensure_deps() {
 
 ensure_deps
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-BROTLI_SO=$(find_brotli_module) || die "ngx_http_brotli_static_module.so not found"
+BROTLI_SO=$(nginx_module ngx_http_brotli_static_module.so) || die "ngx_http_brotli_static_module.so not found"
 CLK_TCK=$(getconf CLK_TCK)
 
 # ------------------------------------------------------------------ build --

@@ -42,6 +42,14 @@ trap 'log terminated; exit 143' TERM
 # ----------------------------------------------------------- dependencies --
 SUDO=""
 APT_UPDATED=0
+nginx_module() { # nginx_module FILE: path of an installed nginx dynamic module (e.g. ngx_http_brotli_static_module.so)
+    local d
+    for d in /usr/lib/nginx/modules /usr/share/nginx/modules; do
+        [[ -f $d/$1 ]] && { echo "$d/$1"; return 0; }
+    done
+    return 1
+}
+
 apt_install() { # apt_install PKG...: returns apt-get's status
     if ((EUID != 0)); then
         command -v sudo >/dev/null || { log "cannot install $* (not root, no sudo)"; return 1; }

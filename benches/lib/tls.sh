@@ -12,18 +12,10 @@ tls_deps() { # installs what both scripts need
     command -v curl >/dev/null || need+=(curl)
     command -v python3 >/dev/null || need+=(python3)
     command -v pgrep >/dev/null || need+=(procps)
-    brotli_module >/dev/null || need+=(libnginx-mod-http-brotli-static)
+    nginx_module ngx_http_brotli_static_module.so >/dev/null || need+=(libnginx-mod-http-brotli-static)
     ((${#need[@]} == 0)) && return 0
     log "installing missing packages: ${need[*]}"
     apt_install "${need[@]}" || die "could not install ${need[*]}"
-}
-
-brotli_module() {
-    local d
-    for d in /usr/lib/nginx/modules /usr/share/nginx/modules; do
-        [[ -f $d/ngx_http_brotli_static_module.so ]] && { echo "$d/ngx_http_brotli_static_module.so"; return 0; }
-    done
-    return 1
 }
 
 make_cert() { # make_cert DIR: an ECDSA P-256 certificate for localhost / 127.0.0.1
@@ -73,7 +65,7 @@ start_tls_nginx() { # start_tls_nginx DIR ROOT CERTDIR: sets NGINX_PIDS (master 
     port=$(free_port)
     mkdir -p "$dir"
     cat >"$dir/nginx.conf" <<CONF
-load_module $(brotli_module);
+load_module $(nginx_module ngx_http_brotli_static_module.so);
 $user_line
 worker_processes auto;
 daemon off;

@@ -1,7 +1,8 @@
 //! The disk cache behind the memory cache, for pulled objects: read back on
 //! a memory miss (after an eviction or a restart), written before a stored
-//! response's first client is answered, dropped on purge. All file work
-//! runs on the blocking pool.
+//! response's first client is answered, dropped on purge. File work runs on
+//! the blocking pool, except reads the kernel answers without waiting
+//! (`DiskRead::cached`, see `store::nowait`).
 
 use std::sync::Arc;
 

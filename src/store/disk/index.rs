@@ -39,7 +39,7 @@ pub(super) struct Entry {
     /// the rebuild found (it reads names, not files).
     pub key: Option<Box<str>>,
     /// This process wrote this generation's file, or read it whole and
-    /// found its blake3 right: later reads skip the hash (see `get_cached`).
+    /// found its blake3 right: later reads skip the hash (see `get_cached_raw`).
     pub verified: bool,
 }
 

@@ -357,11 +357,9 @@ impl DiskCache {
         None
     }
 
-    /// [`get_versioned`](Self::get_versioned) without waiting for the
-    /// disk, for worker threads (see `store::nowait`): `None` when that
-    /// cannot be told without I/O — then call `get_versioned` on the
-    /// blocking pool, which also deals with bad files and refreshes mtimes;
-    /// `Some(None)` when the cache does not hold `key`.
+    /// [`get_cached_raw`](Self::get_cached_raw) with the metadata decoded
+    /// (the tests' view of it).
+    #[cfg(test)]
     pub fn get_cached<M: Meta>(&self, key: &str) -> Option<Option<(M, Vec<Bytes>, u64)>> {
         match self.get_cached_raw(key)? {
             None => Some(None),
@@ -373,9 +371,13 @@ impl DiskCache {
         }
     }
 
-    /// [`get_cached`](Self::get_cached) with the metadata left as the
-    /// stored JSON, for a caller that may already hold it decoded for this
-    /// generation.
+    /// [`get_versioned`](Self::get_versioned) without waiting for the
+    /// disk, for worker threads (see `store::nowait`), with the metadata
+    /// left as the stored JSON (the caller may hold it decoded for this
+    /// generation already): `None` when that cannot be told without I/O —
+    /// then call `get_versioned` on the blocking pool, which also deals
+    /// with bad files and refreshes mtimes; `Some(None)` when the cache does
+    /// not hold `key`.
     pub fn get_cached_raw(&self, key: &str) -> Option<Option<(Bytes, Vec<Bytes>, u64)>> {
         let s = &*self.shared;
         let id = id_of(key);

@@ -1,6 +1,6 @@
 //! Descriptors of entry files kept open, so that a disk hit on a worker
 //! thread is one `preadv2` instead of a path walk, `openat2`, `fstat`, the
-//! read and a `close` (see `DiskCache::get_cached`).
+//! read and a `close` (see `DiskCache::get_cached_raw`).
 //!
 //! Kept inside the index, under its lock, one per live entry generation at
 //! most: the index drops an entry's descriptor whenever it drops the entry
