@@ -322,7 +322,9 @@ impl Edge {
         }
     }
 
-    /// Finds what to answer `key` with.
+    /// Finds what to answer `key` with. The origin's paths are boxed where
+    /// they are awaited: their state is large, and unboxed it would be part
+    /// of every lookup's future, hits included.
     pub async fn lookup(&self, key: &Key, ask: &Ask<'_>) -> Result<Lookup, EdgeError> {
         let cache_key = key.cache_key();
         if let Some(entry) = self.memory.get(cache_key) {
@@ -350,7 +352,7 @@ impl Edge {
                 }
                 _ => {
                     if let (Some(origin), None) = (&self.origin, ask.query) {
-                        return Ok(origin.serve(&self.memory, key, ask, entry).await);
+                        return Ok(Box::pin(origin.serve(&self.memory, key, ask, entry)).await);
                     }
                 }
             }
@@ -363,7 +365,7 @@ impl Edge {
         if ask.query.is_some() {
             if let Some(entry) = self.memory.get(&pulled_key) {
                 if !matches!(entry.source, Source::Local { .. }) {
-                    return Ok(origin.serve(&self.memory, key, ask, entry).await);
+                    return Ok(Box::pin(origin.serve(&self.memory, key, ask, entry)).await);
                 }
             }
         }
@@ -376,7 +378,7 @@ impl Edge {
                 Some(d) => DiskRead::cached(d, &pulled_key),
             };
             if let Some(read) = read {
-                return Ok(origin.miss(&self.memory, key, ask, None, read).await);
+                return Ok(Box::pin(origin.miss(&self.memory, key, ask, None, read)).await);
             }
         }
         // Else the same trip to the blocking pool that finds the root
@@ -386,7 +388,7 @@ impl Edge {
         match found {
             Lookup::NotFound => {
                 self.absent.remember(key.path(), self.now_ms());
-                Ok(origin.miss(&self.memory, key, ask, None, read).await)
+                Ok(Box::pin(origin.miss(&self.memory, key, ask, None, read)).await)
             }
             found => Ok(found),
         }
