@@ -20,6 +20,7 @@ use actix_web::http::StatusCode;
 use actix_web::rt::net::TcpStream;
 use actix_web::{HttpRequest, HttpResponse};
 
+use super::coalesce::Coalesced;
 use crate::tls::TlsStats;
 
 /// Requests in flight on one connection (connections live on one worker
@@ -42,9 +43,12 @@ pub fn on_connect(
     stats: Option<Arc<TlsStats>>,
 ) -> impl Fn(&dyn Any, &mut Extensions) + Send + Sync + 'static {
     move |conn, ext| {
-        if let (Some(stats), Some(tls)) = (&stats, conn.downcast_ref::<TlsStream<TcpStream>>()) {
+        if let (Some(stats), Some(tls)) = (
+            &stats,
+            conn.downcast_ref::<Coalesced<TlsStream<TcpStream>>>(),
+        ) {
             let resumed = matches!(
-                tls.get_ref().1.handshake_kind(),
+                tls.get_ref().get_ref().1.handshake_kind(),
                 Some(rustls::HandshakeKind::Resumed)
             );
             stats.completed(resumed);

@@ -9,6 +9,7 @@
 pub mod access_log;
 pub mod bind;
 mod cache_outcome;
+mod coalesce;
 mod connection;
 pub mod cors;
 mod errors;
@@ -16,6 +17,7 @@ mod file_body;
 mod handler;
 mod health;
 mod https;
+mod listeners;
 mod live;
 mod metrics;
 mod passthrough;
@@ -30,7 +32,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, App};
 use arc_swap::ArcSwap;
 
 use crate::clock::Clock;
@@ -262,7 +264,7 @@ impl Prepared {
         let app_state = state.clone();
         let feeder = self.log.feeder();
         let h2 = &self.http2;
-        let mut server = HttpServer::new(move || {
+        let factory = move || {
             let state = &app_state;
             // This factory runs once per worker thread (and listener): each
             // gets its own counters and log buffer.
@@ -273,28 +275,29 @@ impl Prepared {
                     log: feeder.worker(),
                 })
                 .default_service(web::to(handler::handle))
-        })
-        .workers(self.workers)
-        .shutdown_timeout(self.shutdown_timeout)
+        };
         // `run` handles the signals (`shutdown`): drain, then stop.
-        .disable_signals()
-        // Responses are written whole; Nagle would hold the last segment of
-        // each back for the client's delayed ACK (tens of ms per request).
-        .tcp_nodelay(true)
-        .on_connect(connection::on_connect(
-            self.tls.as_ref().map(|(t, _)| t.stats.clone()),
-        ))
-        .h2_initial_window_size(h2.initial_stream_window)
-        .h2_initial_connection_window_size(h2.initial_connection_window)
-        .tls_handshake_timeout(self.handshake_timeout);
+        // Responses are written whole, with `TCP_NODELAY`: Nagle would
+        // hold the last segment of each back for the client's delayed ACK
+        // (tens of ms per request).
+        let mut server = listeners::Listeners::new(
+            factory,
+            listeners::Settings {
+                workers: self.workers,
+                shutdown_timeout: self.shutdown_timeout,
+                h2_stream_window: h2.initial_stream_window,
+                h2_connection_window: h2.initial_connection_window,
+                handshake_timeout: self.handshake_timeout,
+                on_connect: Arc::new(connection::on_connect(
+                    self.tls.as_ref().map(|(t, _)| t.stats.clone()),
+                )),
+            },
+        );
         for l in listeners {
             let addr = l.local_addr().map_err(ServeError::Run)?;
-            server = if h2.h2c {
-                server.listen_auto_h2c(l)
-            } else {
-                server.listen(l)
-            }
-            .map_err(|source| bind::BindError { addr, source })?;
+            server = server
+                .plain(l, h2.h2c)
+                .map_err(|source| bind::BindError { addr, source })?;
         }
         let resolver = match self.tls {
             Some((tls, addr)) => {
@@ -302,14 +305,14 @@ impl Prepared {
                     .pop()
                     .ok_or_else(|| ServeError::Run(std::io::ErrorKind::AddrNotAvailable.into()))?;
                 server = server
-                    .listen_rustls_0_23(l, tls.server_config)
+                    .tls(l, tls.server_config)
                     .map_err(|source| bind::BindError { addr, source })?;
                 Some(tls.resolver)
             }
             None => None,
         };
         let (mut addrs, mut tls_addrs) = (Vec::new(), Vec::new());
-        for (a, scheme) in server.addrs_with_scheme() {
+        for &(a, scheme) in server.addrs() {
             if scheme == "https" {
                 tls_addrs.push(a);
             } else {
