@@ -69,7 +69,7 @@ build_cdn_edge() { # prints the path of the cdn-edge binary to measure
     else
         log "cargo build --release"
         (cd "$REPO" && cargo build --release >&2)
-        bin=$REPO/target/release/cdn-edge
+        bin=${CARGO_TARGET_DIR:-$REPO/target}/release/cdn-edge
     fi
     [[ -x $bin ]] || die "no executable at $bin"
     echo "$bin"

@@ -4,7 +4,8 @@
 //! moment is one swappable value, `live`), and shuts down gracefully
 //! (`shutdown`). The request logic is in `handler` (dispatch) and `respond`
 //! (one asset → one response); `access_log` logs each request once its body
-//! is sent.
+//! is sent. `listeners` builds the server around the app (one actix-http
+//! service per listener), wrapping HTTP/2 connections in `coalesce`.
 
 pub mod access_log;
 pub mod bind;
