@@ -30,10 +30,15 @@ pub type OnConnect = Arc<dyn Fn(&dyn Any, &mut Extensions) + Send + Sync>;
 
 /// What every listener's service is set up with.
 pub struct Settings {
+    /// Worker threads (each serves every listener).
     pub workers: usize,
+    /// Seconds open connections get to finish at a graceful stop.
     pub shutdown_timeout: u64,
+    /// `http2.initial_stream_window`.
     pub h2_stream_window: u32,
+    /// `http2.initial_connection_window`.
     pub h2_connection_window: u32,
+    /// `tls.handshake_timeout_ms`.
     pub handshake_timeout: Duration,
     /// Called with each new connection's I/O (a `Coalesced<…>`).
     pub on_connect: OnConnect,
@@ -44,7 +49,11 @@ pub struct Settings {
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2";
 
 /// The HTTP service for connections of type `$io`, running the app of
-/// `$factory` (a macro: the service's type cannot be named).
+/// `$factory` (a macro: the service's type cannot be named). The timeouts
+/// are `HttpServer`'s defaults. Two of the calls are public but hidden from
+/// the docs (`graceful_shutdown_signal`, `AppConfig::__priv_test_new`):
+/// they are how `HttpServer` itself does it; should an actix release drop
+/// them, the build fails here (Cargo.lock pins the versions meanwhile).
 macro_rules! http_service {
     ($io:ty, $factory:expr, $settings:expr, $shutdown:expr, $secure:expr, $addr:expr) => {{
         let (settings, addr, secure): (&Settings, SocketAddr, bool) = ($settings, $addr, $secure);

@@ -4,8 +4,9 @@
 //! live ([`SniResolver::reload`]), the rustls `ServerConfig` (TLS 1.2 and
 //! 1.3 only, session tickets and a session cache), and the handshake counters.
 //!
-//! Not here: the listener itself and ALPN (`server::listeners` binds and offers `h2`
-//! and `http/1.1`), HSTS and the plain-to-HTTPS redirect (`server::https`).
+//! Not here: the listener itself and ALPN (`server::listeners` binds and
+//! offers `h2` and `http/1.1`), HSTS and the plain-to-HTTPS redirect
+//! (`server::https`).
 
 mod certs;
 mod resolver;
