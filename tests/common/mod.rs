@@ -545,6 +545,8 @@ pub fn send_raw(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
             Ok(0) => break,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            // A signal arrived (seen under load): read again.
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => panic!(
                 "reading response failed ({e}); got so far: {:?}",
                 String::from_utf8_lossy(&buf[..buf.len().min(500)])
