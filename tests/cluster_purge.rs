@@ -252,3 +252,57 @@ fn a_client_cannot_send_a_peers_purge_and_a_peers_purge_stays_there() {
     let r = nodes[0].req("PURGE", path, &[]);
     assert_eq!(r.status, 401, "{}", r.summary());
 }
+
+#[test]
+fn the_purge_command_needs_one_node_of_a_cluster() {
+    let origin = Origin::start();
+    let root = tempfile::tempdir().unwrap();
+    let extra = purge_setup();
+    let setup = Setup {
+        cluster: "probe_ms = 0",
+        extra: &extra,
+        ..Setup::default()
+    };
+    let mut nodes = cluster::start_setup(3, &origin.url(), root.path(), &setup);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("purge.toml");
+    std::fs::write(&cfg, purge_setup()).unwrap();
+    let purge = |path: &str, via: &[&Node]| {
+        let mut args: Vec<std::ffi::OsString> = vec![
+            "purge".into(),
+            path.into(),
+            "--config".into(),
+            cfg.clone().into(),
+        ];
+        for n in via {
+            args.extend(["--node".into(), n.url.clone().into()]);
+        }
+        common::run_to_exit(&args, None)
+    };
+    let path = "/cli.css";
+    origin.route(path, cacheable("cli"));
+    warm(&nodes, &origin, path);
+    // One node named: all three purged.
+    let (status, stderr) = purge(path, &[&nodes[1]]);
+    assert!(status.success(), "{stderr}");
+    for n in &nodes {
+        n.get(path);
+    }
+    assert_eq!(origin.count(path), 2, "fetched again once");
+    // Several named still works: the later ones were purged through the
+    // first and are not called again (each node still purged once).
+    let (status, stderr) = purge(path, &[&nodes[0], &nodes[1], &nodes[2]]);
+    assert!(status.success(), "{stderr}");
+    for n in &nodes {
+        n.get(path);
+    }
+    assert_eq!(origin.count(path), 3);
+    // A node that is down is named, and the command fails.
+    nodes[2].stop();
+    let (status, stderr) = purge(path, &[&nodes[0]]);
+    assert!(!status.success());
+    assert!(
+        stderr.contains(&format!("did not reach 1 node(s): {}", nodes[2].url)),
+        "{stderr}"
+    );
+}
