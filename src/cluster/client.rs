@@ -25,6 +25,25 @@ pub const PURGE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Longest a connection to a peer takes to open.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// Why a call to a peer failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallError {
+    /// No usable answer (no connection, no answer in time, a 5xx, a broken
+    /// or unexpected body, a refused token): the peer counts as down.
+    Down(String),
+    /// A 4xx other than a refused token: the peer is up but will never take
+    /// this request (a version that does not know it).
+    Refused(String),
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Down(why) | Self::Refused(why) => f.write_str(why),
+        }
+    }
+}
+
 /// An HTTP client that speaks as this node to its peers.
 #[derive(Debug, Clone)]
 pub struct PeerClient {
@@ -50,14 +69,14 @@ impl PeerClient {
     }
 
     /// Asks `peer` whether it can serve: `Ok` for a 200, else why not.
-    pub async fn ready(&self, peer: &Peer) -> Result<(), String> {
+    pub async fn ready(&self, peer: &Peer) -> Result<(), CallError> {
         let req = self.http.get(format!("{}{READY_PATH}", peer.url()));
         self.send(req, PROBE_TIMEOUT).await.map(drop)
     }
 
     /// Sends `batch` to `peer` to purge there; its count of objects dropped.
-    pub async fn purge(&self, peer: &Peer, batch: &Batch) -> Result<usize, String> {
-        let body = serde_json::to_vec(batch).map_err(|e| e.to_string())?;
+    pub async fn purge(&self, peer: &Peer, batch: &Batch) -> Result<usize, CallError> {
+        let body = serde_json::to_vec(batch).map_err(|e| CallError::Refused(e.to_string()))?;
         let req = self
             .http
             .post(format!("{}{PURGE_PATH}", peer.url()))
@@ -68,33 +87,39 @@ impl PeerClient {
             .ok()
             .and_then(|v| v.get("purged")?.as_u64())
             .map(|n| n as usize)
-            .ok_or_else(|| format!("not a purge answer: {:?}", first_line(&body)))
+            .ok_or_else(|| CallError::Down(format!("not a purge answer: {:?}", first_line(&body))))
     }
 
     /// Sends `req` with the token and the hop field, within `limit`; the
     /// body of a 2xx answer, or why it failed.
-    async fn send(&self, req: reqwest::RequestBuilder, limit: Duration) -> Result<String, String> {
+    async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+        limit: Duration,
+    ) -> Result<String, CallError> {
         let req = req
             .header(auth::TOKEN.as_str(), &self.token)
             .header(auth::HOP.as_str(), &self.hop)
             .timeout(limit);
-        let resp = req.send().await.map_err(|e| describe(&e, limit))?;
+        let down = |e: reqwest::Error| CallError::Down(describe(&e, limit));
+        let resp = req.send().await.map_err(down)?;
         let status = resp.status();
         let refused = resp.headers().contains_key(auth::REFUSED.as_str());
-        let body = resp.text().await.map_err(|e| describe(&e, limit))?;
+        let body = resp.text().await.map_err(down)?;
         if status.is_success() {
             return Ok(body);
         }
         if status == reqwest::StatusCode::FORBIDDEN && refused {
-            return Err(
+            return Err(CallError::Down(
                 "it refused our cluster token (is cluster.token the same on every node?)".into(),
-            );
+            ));
         }
-        Err(format!(
-            "answered {}: {}",
-            status.as_u16(),
-            first_line(&body)
-        ))
+        let why = format!("answered {}: {}", status.as_u16(), first_line(&body));
+        Err(if status.is_client_error() {
+            CallError::Refused(why)
+        } else {
+            CallError::Down(why)
+        })
     }
 }
 

@@ -4,7 +4,9 @@
 //! kept for it (`pending`); a peer whose purge fails is marked down and
 //! the purge kept too. What is kept for a peer goes with the next purge
 //! sent to it, or as soon as it is seen up again (a probe, or a miss it
-//! answers: [`Cluster::answered`]). Peers never send a purge on: the
+//! answers: [`Cluster::answered`]). A peer that answers a purge with a
+//! 4xx (a version that does not know it) stays up and is not sent it
+//! again: that could never work. Peers never send a purge on: the
 //! receiving node purges only itself. Not here: purging this node, and the
 //! JSON answer (`server::purge`).
 
@@ -12,6 +14,7 @@ use std::sync::Arc;
 
 use futures_util::future::join_all;
 
+use super::client::CallError;
 use super::pending::Batch;
 use super::stats::Stats;
 use super::{Cluster, Peer};
@@ -84,7 +87,12 @@ impl Cluster {
                 self.health.mark_up(peer);
                 Ok(n)
             }
-            Err(e) => {
+            Err(CallError::Refused(e)) => {
+                Stats::bump(&self.stats.purges_failed);
+                tracing::warn!(peer = %peer, "cluster peer refused a purge ({e}); not sent again");
+                Err(format!("refused: {e}"))
+            }
+            Err(CallError::Down(e)) => {
                 Stats::bump(&self.stats.purges_failed);
                 tracing::warn!(
                     peer = %peer,
@@ -101,5 +109,92 @@ impl Cluster {
     fn keep(&self, peer: &Peer, batch: &Batch) {
         Stats::bump(&self.stats.purges_queued);
         self.pending.add(peer, batch);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::clock::Clock;
+    use crate::cluster::{PeerSource, Settings};
+
+    /// A peer on loopback that answers every request with `status`.
+    async fn answering(status: &'static str) -> Peer {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = s.read(&mut buf).await;
+                    let body = "{\"purged\": 2}";
+                    let head = format!(
+                        "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = s.write_all(head.as_bytes()).await;
+                });
+            }
+        });
+        Peer::from_addr(addr)
+    }
+
+    fn node(others: Vec<Peer>) -> Arc<Cluster> {
+        let me: Peer = "http://127.0.0.1:1".parse().unwrap();
+        let settings = Settings {
+            advertise: me.clone(),
+            token: "t".repeat(32),
+            source: PeerSource::Static(others),
+            down_for: Duration::from_secs(10),
+            probe_every: None,
+        };
+        Arc::new(Cluster::new(&settings, Arc::new(Clock::new())).unwrap())
+    }
+
+    fn batch(path: &str) -> Batch {
+        Batch {
+            paths: vec![path.into()],
+            prefixes: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn kept_purges_go_with_the_next_and_a_4xx_is_not_kept() {
+        let (ok, refusing, failing) = (
+            answering("200 OK").await,
+            answering("404 Not Found").await,
+            answering("500 Internal Server Error").await,
+        );
+        let c = node(vec![ok.clone(), refusing.clone(), failing.clone()]);
+        c.pending.add(&ok, &batch("/kept.css"));
+        let results = c.purge_peers(&batch("/a.css")).await;
+        let of = |p: &Peer| {
+            results
+                .iter()
+                .find(|r| r.node == *p)
+                .unwrap()
+                .purged
+                .clone()
+        };
+        assert_eq!(of(&ok), Ok(2));
+        assert!(!c.pending.has(&ok), "what was kept went along");
+        let e = of(&refusing).unwrap_err();
+        assert!(e.starts_with("refused: answered 404"), "{e}");
+        assert!(!c.pending.has(&refusing), "it could never work");
+        assert!(c.health().is_up(&refusing, c.clock.now()));
+        let e = of(&failing).unwrap_err();
+        assert!(
+            e.contains("answered 500") && e.ends_with("kept until it is back"),
+            "{e}"
+        );
+        assert!(c.pending.has(&failing));
+        assert!(!c.health().is_up(&failing, c.clock.now()));
+        assert_eq!(Stats::get(&c.stats.purges_sent), 1);
+        assert_eq!(Stats::get(&c.stats.purges_failed), 2);
+        assert_eq!(Stats::get(&c.stats.purges_queued), 1);
     }
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 
+use super::client::CallError;
 use super::{Cluster, Peer};
 
 impl Cluster {
@@ -39,7 +40,7 @@ impl Cluster {
 
     /// Takes a probe's result for `peer`: up (and kept purges sent), or
     /// down for `down_secs` from the clock's now.
-    fn probed(self: &Arc<Self>, peer: &Peer, result: Result<(), String>) {
+    fn probed(self: &Arc<Self>, peer: &Peer, result: Result<(), CallError>) {
         match result {
             Ok(()) => self.answered(peer),
             Err(e) => {
@@ -78,14 +79,14 @@ mod tests {
         let clock = Arc::new(Clock::new());
         let c = node(clock.clone());
         let other: Peer = "http://127.0.0.1:2".parse().unwrap();
-        c.probed(&other, Err("refused".into()));
+        c.probed(&other, Err(CallError::Down("refused".into())));
         assert!(!c.health().is_up(&other, clock.now()));
         // Long before down_secs end, a good probe brings it back.
         clock.advance(1);
         c.probed(&other, Ok(()));
         assert!(c.health().is_up(&other, clock.now()));
         // A failed probe of a live peer marks it down until down_secs pass.
-        c.probed(&other, Err("refused".into()));
+        c.probed(&other, Err(CallError::Down("refused".into())));
         clock.advance(9);
         assert!(!c.health().is_up(&other, clock.now()));
         clock.advance(1);
