@@ -1,7 +1,9 @@
-//! The request handler: the features of a request, in order. Health and
-//! readiness checks, metrics, purge, method (unsafe ones go to the origin
-//! when there is one), path key, CORS preflight, lookup, then the asset
-//! response; then it is counted, and logged once its body is sent.
+//! The request handler: the features of a request, in order. With a
+//! cluster, who sent it (a peer, a client, or a client posing as a peer:
+//! 403) and peers' probes; health and readiness checks, metrics, purge
+//! (peers' too), method (unsafe ones go to the origin when there is one),
+//! path key, CORS preflight, lookup, then the asset response; then it is
+//! counted (for peers too), and logged once its body is sent.
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
@@ -15,8 +17,9 @@ use super::access_log::WorkerLog;
 use super::cache_outcome::CacheOutcome;
 use super::live::Live;
 use super::metrics::{self, WorkerCounters};
-use super::{connection, errors, health, passthrough, purge, respond, State};
-use crate::cluster::auth::{self, Caller};
+use super::{connection, errors, health, passthrough, peer, purge, respond, State};
+use crate::cluster::auth::Caller;
+use crate::cluster::client::READY_PATH;
 use crate::edge::{Ask, Lookup};
 use crate::http::path;
 use crate::origin::client::FetchError;
@@ -126,12 +129,11 @@ async fn route(
     let from_peer = match caller {
         None | Some(Caller::Client) => false,
         Some(Caller::Peer) => true,
-        Some(Caller::Forged(why)) => return forged_peer(why),
+        Some(Caller::Forged(why)) => return peer::forged(why),
     };
     let raw_path = req.uri().path();
-    if from_peer && raw_path == crate::cluster::client::READY_PATH {
-        // Peers' probes: readiness, whatever the origin does.
-        return state.readiness.respond(&live.edge, false).await;
+    if from_peer && raw_path == READY_PATH {
+        return peer::ready(&state.readiness, &live.edge).await;
     }
     if live.health_path.as_deref() == Some(raw_path) {
         return health::respond();
@@ -284,16 +286,6 @@ async fn unsafe_method(
         }
         _ => errors::text(StatusCode::BAD_GATEWAY, "no origin\n"),
     }
-}
-
-/// 403 for a request with the hop field of peer requests but not the
-/// cluster token; marked so that a node that sent it (with another token)
-/// takes it as a failed peer, not as an answer.
-fn forged_peer(why: &str) -> HttpResponse {
-    let mut resp = errors::text(StatusCode::FORBIDDEN, format!("forbidden: {why}\n"));
-    resp.headers_mut()
-        .insert(auth::REFUSED, HeaderValue::from_static("token"));
-    resp
 }
 
 /// 502/504 for an origin fault: the log gets the detail (origin URL, OS

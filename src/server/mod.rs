@@ -19,6 +19,7 @@ mod https;
 mod live;
 mod metrics;
 mod passthrough;
+mod peer;
 mod purge;
 mod ready;
 pub mod reload;
