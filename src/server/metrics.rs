@@ -88,13 +88,6 @@ impl WorkerCounters {
         bump(&self.refused_streams, 1);
     }
 
-    /// Counts a request served for a peer, by how the cache took part.
-    pub fn served_peer(&self, cache: CacheOutcome) {
-        if let Some(i) = cluster::answer_of(cache) {
-            bump(&self.served_peers[i], 1);
-        }
-    }
-
     /// Counts a lookup answered from (or missing) the memory cache.
     pub fn lookup(&self, from_memory: bool) {
         bump(

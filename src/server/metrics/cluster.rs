@@ -35,6 +35,15 @@ pub fn answer_of(cache: CacheOutcome) -> Option<usize> {
     }
 }
 
+impl super::WorkerCounters {
+    /// Counts a request served for a peer, by how the cache took part.
+    pub fn served_peer(&self, cache: CacheOutcome) {
+        if let Some(i) = answer_of(cache) {
+            super::bump(&self.served_peers[i], 1);
+        }
+    }
+}
+
 /// Encodes the cluster's figures; `served` is the workers' sum of
 /// requests served for peers, by [`ANSWERS`].
 pub fn encode(
