@@ -2,7 +2,7 @@
 //! (each on its own thread with its own actix system): their listeners
 //! are bound on 127.0.0.1:0 first, so every node's `advertise` and peer
 //! list can name the others' real ports before any node starts. A node
-//! can be stopped (its port closes and its connections drop), as a node
+//! can be stopped (its port and connections close), as a node
 //! that died, and started again on the same port with the same config.
 #![allow(dead_code)]
 
@@ -64,15 +64,19 @@ impl Node {
         *self = serve(self.config.clone(), l, self.url.clone());
     }
 
-    /// Stops the node as if it died: its listener closes and its
-    /// connections are dropped without a drain.
+    /// Stops the node as a node that died: its listener closes, and its
+    /// connections close (a request in flight gets at most a second, its
+    /// `shutdown_timeout_secs`). Returns once its worker has stopped: a
+    /// forced stop returns before that, and a peer's request sent on a
+    /// kept-alive connection meanwhile could still be served (or half
+    /// served: one origin fetch more than the test counts).
     pub fn stop(&mut self) {
         if let Some(h) = self.handle.take() {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .unwrap();
-            rt.block_on(h.stop(false));
+            rt.block_on(h.stop(true));
         }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -141,7 +145,7 @@ fn start_nodes(tokens: &[&str], origin: &str, root: &Path, setup: &Setup) -> Vec
                 None => String::new(),
             };
             let toml = format!(
-                "[server]\nlisten = \"127.0.0.1:0\"\nworkers = 1\nroot = {root:?}\n\
+                "[server]\nlisten = \"127.0.0.1:0\"\nworkers = 1\nshutdown_timeout_secs = 1\nroot = {root:?}\n\
                  [log]\naccess = \"off\"\n[origin]\nurl = \"{origin}\"\n{disk}\
                  [cluster]\nadvertise = \"{me}\"\ntoken = \"{token}\"\npeers = [{peers}]\n{}\n{}",
                 setup.cluster,
