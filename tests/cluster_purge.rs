@@ -229,15 +229,26 @@ fn a_client_cannot_send_a_peers_purge_and_a_peers_purge_stays_there() {
     assert_eq!(origin.count(path), 1, "nothing was purged");
     // A peer's purge (the token and the hop field, no purge token) purges
     // that node only: the others still have it.
-    let r = common::request_with_body(
-        nodes[0].addr,
-        "POST",
-        "/_edge/purge",
-        &[(HOP, hop), (TOKEN_FIELD, TOKEN)],
-        br#"{"paths": ["/hop.css"]}"#,
-    );
-    assert_eq!(r.status, 200, "{}", r.summary());
-    assert_eq!(r.text().trim(), r#"{"purged": 1}"#);
+    for (method, target) in [
+        ("POST", "/_edge/purge"),
+        ("POST", "/_purge"),
+        ("PURGE", path),
+    ] {
+        let r = common::request_with_body(
+            nodes[0].addr,
+            method,
+            target,
+            &[(HOP, hop), (TOKEN_FIELD, TOKEN)],
+            br#"{"paths": ["/hop.css"]}"#,
+        );
+        assert_eq!(r.status, 200, "{method} {target}: {}", r.summary());
+        let once = if target == "/_edge/purge" { 1 } else { 0 };
+        assert_eq!(
+            r.text().trim(),
+            format!("{{\"purged\": {once}}}"),
+            "{method} {target}"
+        );
+    }
     for n in &nodes[1..] {
         let r = n.get(path);
         assert_eq!(

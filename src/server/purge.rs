@@ -6,9 +6,9 @@
 //!
 //! With `[cluster]`, a client's purge is also sent to every other peer
 //! (`cluster::fanout`) and the answer lists each node's result; a peer's
-//! purge (`POST /_edge/purge`, or `PURGE`, with the hop field and the
-//! cluster token, checked before this) purges this node only, whether or
-//! not it has a purge token of its own.
+//! purge (`POST /_edge/purge` or to `purge.path`, or `PURGE`, with the hop
+//! field and the cluster token, checked before this) purges this node
+//! only, whether or not it has a purge token of its own.
 
 use std::sync::Arc;
 
@@ -41,7 +41,8 @@ pub async fn dispatch(
     let is_post = req.method() == Method::POST;
     if from_peer {
         // This node only: a peer's purge is never sent on.
-        if !(is_purge || is_post && raw_path == client::PURGE_PATH) {
+        let batch_path = raw_path == client::PURGE_PATH || raw_path == live.purge_path;
+        if !(is_purge || is_post && batch_path) {
             return None;
         }
         return Some(match batch_of(is_purge, raw_path, payload).await {
