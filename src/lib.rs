@@ -31,6 +31,7 @@ pub mod listen;
 pub mod manifest;
 pub mod origin;
 pub mod precompress;
+pub mod purge_cli;
 pub mod server;
 pub mod store;
 #[cfg(test)]

@@ -88,12 +88,15 @@ impl Resources {
                 .map_err(|e| ServeError::Disk(format!("cache.dir: {e}")))?;
             Some(Arc::new(d))
         };
+        let clock = Arc::new(Clock::new());
         let cluster = match &config.cluster {
-            Some(c) => Some(Arc::new(Cluster::new(&c.settings("config")?))),
+            Some(c) => Some(Arc::new(
+                Cluster::new(&c.settings("config")?, clock.clone()).map_err(ServeError::Origin)?,
+            )),
             None => None,
         };
         Ok(Self {
-            clock: Arc::new(Clock::new()),
+            clock,
             disk,
             origin_stats: Arc::default(),
             cluster,

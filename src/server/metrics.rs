@@ -8,6 +8,7 @@
 //! `process_*` and build info are `process`. A scrape is encoded on the
 //! blocking pool (it reads `/proc`).
 
+mod cluster;
 mod latency;
 mod process;
 
@@ -29,6 +30,7 @@ use arc_swap::ArcSwap;
 use super::access_log::LogStats;
 use super::cache_outcome::CacheOutcome;
 use super::live::Live;
+use crate::cluster::Cluster;
 use crate::tls::TlsStats;
 
 /// The `version` labels of [`WorkerCounters::version`], in index order.
@@ -48,6 +50,8 @@ pub struct WorkerCounters {
     by_version: [AtomicU64; 3],
     /// HTTP/2 streams answered 503 past `http2.max_concurrent_streams`.
     refused_streams: AtomicU64,
+    /// Requests served for peers, indexed as [`cluster::ANSWERS`].
+    served_peers: [AtomicU64; 3],
 }
 
 impl WorkerCounters {
@@ -113,11 +117,13 @@ pub struct Metrics {
 impl Metrics {
     /// Registers the collectors; cache figures are read from the edge
     /// `live` holds at scrape time, handshake counts from `tls` when there
-    /// is an HTTPS listener, the access log's from `log` when it is on.
+    /// is an HTTPS listener, the access log's from `log` when it is on,
+    /// the cluster's from `cluster` with `[cluster]`.
     pub fn new(
         live: Arc<ArcSwap<Live>>,
         tls: Option<Arc<TlsStats>>,
         log: Option<Arc<LogStats>>,
+        cluster: Option<Arc<Cluster>>,
     ) -> Self {
         let mut registry = Registry::default();
         registry.register_collector(Box::new(process::ProcessCollector));
@@ -129,6 +135,7 @@ impl Metrics {
                 workers: workers.clone(),
                 tls,
                 log,
+                cluster,
             }));
         Self {
             registry: Arc::new(registry),
@@ -178,6 +185,7 @@ struct NodeCollector {
     workers: Arc<Mutex<Vec<Arc<WorkerCounters>>>>,
     tls: Option<Arc<TlsStats>>,
     log: Option<Arc<LogStats>>,
+    cluster: Option<Arc<Cluster>>,
 }
 
 impl std::fmt::Debug for NodeCollector {
@@ -235,6 +243,10 @@ impl Collector for NodeCollector {
                 None,
                 resumed.metric_type(),
             )?)?;
+        }
+        if let Some(c) = &self.cluster {
+            let served = std::array::from_fn(|i| sum(&|w| &w.served_peers[i]));
+            cluster::encode(c, served, &mut encoder)?;
         }
         let durations: Vec<&latency::Durations> = workers.iter().map(|w| &w.durations).collect();
         latency::encode(&durations, &mut encoder)?;

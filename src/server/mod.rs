@@ -19,6 +19,7 @@ mod https;
 mod live;
 mod metrics;
 mod passthrough;
+mod peer;
 mod purge;
 mod ready;
 pub mod reload;
@@ -212,6 +213,7 @@ fn prepare_as(config: &Config, checking: bool) -> Result<Prepared, ServeError> {
             live.clone(),
             tls.as_ref().map(|(t, _)| t.stats.clone()),
             Some(log.stats()),
+            resources.cluster.clone(),
         ),
         live,
         clock: resources.clock.clone(),
@@ -239,13 +241,16 @@ impl Prepared {
     /// With `[cluster]`: reads the peers' source once (a failure is logged
     /// and leaves the node alone until a later read works) and starts the
     /// task that keeps the set current. Call before [`Prepared::bind`], so
-    /// the first requests already see the peers.
-    pub async fn start_cluster(&self) {
-        if let Some(c) = &self.resources.cluster {
-            // Runs for the life of the runtime.
-            drop(c.start().await);
-            tracing::info!("cluster peers: {}", c.describe());
-        }
+    /// the first requests already see the peers. With `cluster.probe_ms`,
+    /// starts the probes too. The cluster, to [`Cluster::stop`] its tasks
+    /// at shutdown (they also end with the runtime).
+    ///
+    /// [`Cluster::stop`]: crate::cluster::Cluster::stop
+    pub async fn start_cluster(&self) -> Option<Arc<crate::cluster::Cluster>> {
+        let c = self.resources.cluster.as_ref()?;
+        c.start().await;
+        tracing::info!("cluster peers: {}", c.describe());
+        Some(c.clone())
     }
 
     /// Binds the listen addresses and starts the workers.
@@ -358,7 +363,7 @@ pub async fn run(
     // reload, never kill.
     let hangups = reload::hangups().map_err(ServeError::Run)?;
     let prepared = prepare(config)?;
-    prepared.start_cluster().await;
+    let cluster = prepared.start_cluster().await;
     let started = prepared.bind()?;
     shutdown::watch(
         started.server.handle(),
@@ -375,6 +380,9 @@ pub async fn run(
     }
     reload::watch(hangups, started.reloader, source);
     let served = started.server.await;
+    if let Some(c) = cluster {
+        c.stop();
+    }
     started.log.finish(Duration::from_secs(2)).await;
     served.map_err(ServeError::Run)?;
     tracing::info!("shut down");
