@@ -646,7 +646,8 @@ fn a_root_file_added_for_a_pulled_path_takes_over_from_the_origin() {
     assert_eq!(s.get("/late.css").body, b"from the origin");
     std::fs::write(f.root.join("late.css"), "from the root").unwrap();
     assert!(
-        poll_until(CHANGE_TIMEOUT, || s.get("/late.css").body == b"from the root"),
+        poll_until(CHANGE_TIMEOUT, || s.get("/late.css").body
+            == b"from the root"),
         "the root file is found once the absence is older than refresh_ms"
     );
     let asked = o.count("/late.css");

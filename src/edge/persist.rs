@@ -157,7 +157,7 @@ impl Origin {
             if prefix {
                 disk.remove_prefix(&key).unwrap_or(0)
             } else {
-                disk.remove(&key).map(|_| 1).unwrap_or(0)
+                disk.remove(&key).map(usize::from).unwrap_or(0)
             }
         })
         .await

@@ -83,9 +83,15 @@ pub(super) fn at(path: &Path, e: io::Error) -> io::Error {
 
 /// Removes `path`; already gone is fine. The error names the path.
 pub(super) fn unlink(path: &Path) -> io::Result<()> {
+    unlink_found(path).map(drop)
+}
+
+/// Deletes `path` if it exists; whether it did.
+pub(super) fn unlink_found(path: &Path) -> io::Result<bool> {
     match fs::remove_file(path) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(at(path, e)),
-        _ => Ok(()),
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(at(path, e)),
     }
 }
 

@@ -131,7 +131,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 
-use format::{at, id_of, unlink, Header};
+use format::{at, id_of, unlink, unlink_found, Header};
 use index::Slot;
 use shared::Shared;
 
@@ -435,15 +435,21 @@ impl DiskCache {
         Some(Some((good.meta, good.parts, generation)))
     }
 
-    /// Removes `key` if present (also if the rebuild has not reached it yet).
-    pub fn remove(&self, key: &str) -> io::Result<()> {
+    /// Removes `key` if present (also if the rebuild has not reached it
+    /// yet); whether it was there.
+    pub fn remove(&self, key: &str) -> io::Result<bool> {
         let s = &*self.shared;
         let id = id_of(key);
         let _stripe = s.stripe(id);
-        unlink(&s.path(id))?;
-        s.lock().forget(id);
+        let found = unlink_found(&s.path(id))?;
+        let indexed = {
+            let mut ix = s.lock();
+            let indexed = ix.live(id).is_some();
+            ix.forget(id);
+            indexed
+        };
         s.close_dropped();
-        Ok(())
+        Ok(found || indexed)
     }
 
     /// Removes every key starting with `prefix`; returns how many indexed entries it removed.
