@@ -22,6 +22,9 @@ pub use tls::{valid_sni_name, CertConfig, Http2Config, TlsConfig};
 mod cluster;
 pub use cluster::ClusterConfig;
 
+mod purge;
+pub use purge::PurgeConfig;
+
 /// The embedded default configuration (`config.toml` at the repo root).
 pub const DEFAULT_TOML: &str = include_str!("../config.toml");
 
@@ -53,40 +56,6 @@ pub struct Config {
     pub http2: Http2Config,
     /// `[cluster]`: several nodes as one cache; `None` = a lone node.
     pub cluster: Option<ClusterConfig>,
-}
-
-/// `[purge]`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PurgeConfig {
-    /// Bearer token that PURGE and `POST <path>` require; empty disables
-    /// purging (the environment variable `CDN_EDGE_PURGE_TOKEN` wins).
-    pub token: String,
-    /// Path of the JSON purge endpoint.
-    pub path: String,
-    /// Nodes `cdn-edge purge` calls (base URLs); empty = this config's
-    /// `server.listen`.
-    pub nodes: Vec<String>,
-}
-
-impl Default for PurgeConfig {
-    fn default() -> Self {
-        Self {
-            token: String::new(),
-            path: "/_purge".into(),
-            nodes: Vec::new(),
-        }
-    }
-}
-
-impl PurgeConfig {
-    /// The token in force: `CDN_EDGE_PURGE_TOKEN` if set, else the file's.
-    pub fn effective_token(&self) -> Option<String> {
-        std::env::var("CDN_EDGE_PURGE_TOKEN")
-            .ok()
-            .filter(|t| !t.is_empty())
-            .or_else(|| Some(self.token.clone()).filter(|t| !t.is_empty()))
-    }
 }
 
 /// `[origin]`.
@@ -454,6 +423,7 @@ impl Config {
         config.log.resolve(&base);
         if !base.as_os_str().is_empty() {
             config.tls.rebase(&base);
+            config.purge.rebase(&base);
             if let Some(c) = &mut config.cluster {
                 c.rebase(&base);
             }
@@ -584,6 +554,7 @@ impl Config {
                 "\"second-hit\" or \"always\"",
             ));
         }
+        self.purge.validate(origin)?;
         let p = &self.purge.path;
         if !p.starts_with('/') || p.len() < 2 || p.contains(['?', '#', ' ']) {
             return Err(invalid(

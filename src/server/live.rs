@@ -165,7 +165,7 @@ impl Live {
             metrics_path: path(&config.server.metrics_path),
             ready_path: path(&config.server.ready_path),
             ready_requires_origin: config.server.ready_requires_origin,
-            purge_token: config.purge.effective_token(),
+            purge_token: config.purge.effective_token()?,
             purge_path: config.purge.path.clone(),
             https: https::Https {
                 hsts: Some(&config.tls.hsts)
