@@ -195,6 +195,9 @@ pub struct CacheConfig {
     pub dir: PathBuf,
     /// Byte bound of the disk cache.
     pub disk_bytes: u64,
+    /// A `dir` that cannot be used at start stops the node (true), or is
+    /// skipped with a warning and the node serves from memory only (false).
+    pub dir_required: bool,
     /// Admission to a full memory cache: "second-hit" or "always".
     pub admission: String,
     /// Store pulled responses that carry Set-Cookie.
@@ -330,6 +333,7 @@ impl Default for CacheConfig {
             client_revalidate_interval_ms: 1_000,
             dir: PathBuf::new(),
             disk_bytes: 1 << 30,
+            dir_required: true,
             admission: "second-hit".into(),
             store_set_cookie: false,
             max_variants: 16,
