@@ -27,7 +27,11 @@ fn a_panic_inside_a_request_is_a_500_and_the_worker_serves_on() {
     // One worker: the one that panicked must be the one that answers next.
     let s = Server::start(&f.root, &config_with("workers = 1\n"));
     let before = s.get("/metrics").text();
-    assert_eq!(counter(&before, "cdn_edge_panics_total"), Some(0), "{before}");
+    assert_eq!(
+        counter(&before, "cdn_edge_panics_total"),
+        Some(0),
+        "{before}"
+    );
     for _ in 0..3 {
         let r = s.get("/_edge/panic");
         assert_eq!(r.status, 500, "{}", r.summary());
@@ -42,7 +46,9 @@ fn a_panic_inside_a_request_is_a_500_and_the_worker_serves_on() {
     );
     assert!(poll_until(Duration::from_secs(5), || s
         .stderr_text()
-        .contains("request handler panicked: panic requested at /_edge/panic")));
+        .contains(
+            "request handler panicked: panic requested at /_edge/panic"
+        )));
 }
 
 #[test]
@@ -143,7 +149,11 @@ fn a_path_the_node_may_not_read_is_403_with_a_reason() {
     for path in ["/locked.css", "/closed/a.css", "/closed/"] {
         let r = s.get(path);
         assert_eq!(r.status, 403, "{path}: {}", r.summary());
-        assert!(r.text().contains("permission denied"), "{path}: {}", r.text());
+        assert!(
+            r.text().contains("permission denied"),
+            "{path}: {}",
+            r.text()
+        );
     }
     assert_eq!(s.get("/app.css").status, 200);
     let m = s.get("/metrics").text();
@@ -161,13 +171,13 @@ fn the_purge_token_can_come_from_a_file() {
     std::fs::write(dir.path().join("purge.token"), "file-token-123\n").unwrap();
     let cfg = dir.path().join("config.toml");
     // Relative to the config file.
-    std::fs::write(
-        &cfg,
-        config_with("[purge]\ntoken_file = \"purge.token\"\n"),
-    )
-    .unwrap();
+    std::fs::write(&cfg, config_with("[purge]\ntoken_file = \"purge.token\"\n")).unwrap();
     let s = Server::start_config_file(&cfg, &f.root, None);
-    let ok = s.req("PURGE", "/app.css", &[("authorization", "Bearer file-token-123")]);
+    let ok = s.req(
+        "PURGE",
+        "/app.css",
+        &[("authorization", "Bearer file-token-123")],
+    );
     assert_eq!(ok.status, 200, "{}", ok.summary());
     for wrong in ["Bearer file-token-12", "Bearer file-token-1234", "Bearer x"] {
         let r = s.req("PURGE", "/app.css", &[("authorization", wrong)]);
@@ -192,7 +202,10 @@ fn proxy_authorization_never_reaches_the_origin() {
         "/p.js",
         Reply::ok("p()").header("cache-control", "max-age=60"),
     );
-    o.route("/pass.js", Reply::ok("pass()").header("cache-control", "no-store"));
+    o.route(
+        "/pass.js",
+        Reply::ok("pass()").header("cache-control", "no-store"),
+    );
     let f = Fixture::new();
     let cfg = config_with(&format!("[origin]\nurl = \"{}\"\n", o.url()));
     let s = Server::start(&f.root, &cfg);
@@ -205,7 +218,10 @@ fn proxy_authorization_never_reaches_the_origin() {
         let seen = o.requests(path);
         assert_eq!(seen.len(), 1);
         assert_eq!(seen[0].header("proxy-authorization"), None, "{path}");
-        assert_eq!(seen[0].header("authorization"), Some("Bearer for-the-origin"));
+        assert_eq!(
+            seen[0].header("authorization"),
+            Some("Bearer for-the-origin")
+        );
     }
     let r = s.req("POST", "/pass.js", &creds);
     assert_eq!(r.status, 200, "{}", r.summary());

@@ -93,9 +93,11 @@ impl Resources {
                     );
                     None
                 }
-                Err(e) => return Err(ServeError::Disk(format!(
+                Err(e) => {
+                    return Err(ServeError::Disk(format!(
                     "cache.dir: {e} (or set cache.dir_required = false to serve from memory only)"
-                ))),
+                )))
+                }
             }
         };
         let clock = Arc::new(Clock::new());
