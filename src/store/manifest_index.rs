@@ -82,7 +82,10 @@ impl Index {
                 e.encodings_blake3.get(enc)?.as_str(),
             ),
         };
-        (blake3.len() == 64).then_some(Known { size, blake3 })
+        // Anything but 64 hex digits is not a hash the build wrote (a
+        // hand-edited or damaged manifest): the file is hashed instead.
+        let hex = blake3.len() == 64 && blake3.bytes().all(|b| b.is_ascii_hexdigit());
+        hex.then_some(Known { size, blake3 })
     }
 }
 

@@ -108,6 +108,8 @@
 //! write on every hit.
 
 mod format;
+#[cfg(test)]
+mod fuzz;
 mod index;
 mod open_files;
 mod scan;
