@@ -45,7 +45,8 @@ pub struct PurgeArgs {
     /// Config file giving [purge] token and nodes (default: the embedded config).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Node base URL to call, repeatable; overrides purge.nodes.
+    /// Node base URL to call, repeatable; overrides purge.nodes. One node
+    /// of a cluster is enough: it sends the purge on to its peers.
     #[arg(long = "node", value_name = "URL")]
     pub nodes: Vec<String>,
 }

@@ -26,11 +26,14 @@ pub mod config;
 pub mod edge;
 pub mod fingerprint;
 pub mod fsutil;
+#[cfg(test)]
+mod fuzz;
 pub mod http;
 pub mod listen;
 pub mod manifest;
 pub mod origin;
 pub mod precompress;
+pub mod purge_cli;
 pub mod server;
 pub mod store;
 #[cfg(test)]

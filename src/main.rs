@@ -32,7 +32,7 @@ fn main() {
         .init();
     let result = match cli.command {
         Command::Build(args) => build(&args),
-        Command::Purge(args) => purge(&args),
+        Command::Purge(args) => cdn_edge::purge_cli::run(&args),
         Command::Serve(args) => serve(args),
         Command::Check(args) => check(&args),
     };
@@ -107,67 +107,6 @@ fn build(args: &cdn_edge::cli::BuildArgs) -> Result<(), String> {
         if options.prune {
             println!("pruned {} files ({:.1} KiB)", s.pruned.0, kib(s.pruned.1));
         }
-    }
-    Ok(())
-}
-
-/// Runs `purge`: one `POST <purge.path>` per node with the paths (or
-/// prefixes) as JSON; prints one line per node.
-fn purge(args: &cdn_edge::cli::PurgeArgs) -> Result<(), String> {
-    let config =
-        cdn_edge::config::Config::load(args.config.as_deref()).map_err(|e| e.to_string())?;
-    let token = config
-        .purge
-        .effective_token()
-        .ok_or("purge: no token: set [purge] token in the config or CDN_EDGE_PURGE_TOKEN")?;
-    let nodes = if !args.nodes.is_empty() {
-        args.nodes.clone()
-    } else if !config.purge.nodes.is_empty() {
-        config.purge.nodes.clone()
-    } else {
-        vec![format!("http://{}", config.server.listen)]
-    };
-    let key = if args.prefix { "prefixes" } else { "paths" };
-    let body = serde_json::json!({ key: args.paths }).to_string();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(10))
-        .build()
-        .map_err(|e| e.to_string())?;
-    let mut failed = 0;
-    for node in &nodes {
-        let url = format!("{}{}", node.trim_end_matches('/'), config.purge.path);
-        let sent = runtime.block_on(async {
-            let resp = client
-                .post(&url)
-                .bearer_auth(&token)
-                .header("content-type", "application/json")
-                .body(body.clone())
-                .send()
-                .await?;
-            let status = resp.status();
-            Ok::<_, reqwest::Error>((status, resp.text().await.unwrap_or_default()))
-        });
-        match sent {
-            Ok((s, text)) if s.is_success() => println!("{node}: {}", text.trim()),
-            Ok((s, text)) => {
-                failed += 1;
-                eprintln!("{node}: {s}: {}", text.trim());
-            }
-            Err(e) => {
-                failed += 1;
-                eprintln!("{node}: {e}");
-            }
-        }
-    }
-    if failed > 0 {
-        return Err(format!(
-            "purge failed on {failed} of {} node(s)",
-            nodes.len()
-        ));
     }
     Ok(())
 }

@@ -25,6 +25,10 @@ fn counts_requests_bytes_hits_and_misses() {
     assert_eq!(m.status, 200);
     assert!(m.header("content-type").unwrap().contains("text"));
     let t = m.text();
+    assert!(
+        !t.contains("cdn_edge_cluster_"),
+        "no cluster figures alone: {t}"
+    );
     assert_eq!(
         sample(&t, "cdn_edge_http_requests_total{class=\"2xx\"}"),
         Some(3.0),

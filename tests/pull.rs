@@ -631,3 +631,28 @@ fn hop_by_hop_headers_are_not_forwarded() {
         "a client's hop-by-hop header never reaches the origin"
     );
 }
+
+#[test]
+fn a_root_file_added_for_a_pulled_path_takes_over_from_the_origin() {
+    let o = Origin::start();
+    o.route(
+        "/late.css",
+        Reply::ok("from the origin").header("cache-control", "max-age=600"),
+    );
+    // Too large for memory, no disk: every request looks in the root (or
+    // recalls that it was absent, for refresh_ms) and then asks the origin.
+    let (f, s) = edge(&o, "[cache]\nmax_object_bytes = 8\n");
+    assert_eq!(s.get("/late.css").body, b"from the origin");
+    assert_eq!(s.get("/late.css").body, b"from the origin");
+    std::fs::write(f.root.join("late.css"), "from the root").unwrap();
+    assert!(
+        poll_until(CHANGE_TIMEOUT, || s.get("/late.css").body
+            == b"from the root"),
+        "the root file is found once the absence is older than refresh_ms"
+    );
+    let asked = o.count("/late.css");
+    let r = s.get("/late.css");
+    assert_eq!(r.body, b"from the root");
+    assert_eq!(r.header("cache-status"), None, "a local file");
+    assert_eq!(o.count("/late.css"), asked, "the origin is not asked again");
+}

@@ -35,13 +35,15 @@ impl Health {
         *entry = (*entry).max(until);
     }
 
-    /// Records that `peer` answered: up from now on.
-    pub fn mark_up(&self, peer: &Peer) {
+    /// Records that `peer` answered: up from now on. Whether it had been
+    /// marked down (its down time may have ended already).
+    pub fn mark_up(&self, peer: &Peer) -> bool {
         let known = self.read().contains_key(peer);
         if known {
             let mut map = self.down_until.write().unwrap_or_else(|e| e.into_inner());
-            map.remove(peer);
+            return map.remove(peer).is_some();
         }
+        false
     }
 
     /// Whether `peer` may be asked at `now`.
@@ -105,9 +107,10 @@ mod tests {
         h.mark_down(&a, t0); // an older failure reported late
         assert!(!h.is_up(&a, t0 + Duration::from_secs(14)));
         assert!(h.is_up(&a, t0 + Duration::from_secs(15)));
-        h.mark_up(&a);
+        assert!(h.mark_up(&a));
         assert!(h.is_up(&a, t0));
-        h.mark_up(&peer(9)); // unknown peers are fine
+        assert!(!h.mark_up(&a));
+        assert!(!h.mark_up(&peer(9))); // unknown peers are fine
     }
 
     #[test]

@@ -3,24 +3,34 @@
 //! (`health`). [`Cluster`] ties them together and answers the one question
 //! routing asks on a miss: whom to ask, in order, before the origin.
 //!
-//! `auth` tells a peer's request from an outside one (token, hop field).
-//! Not here: asking a peer over HTTP (`edge::route`), purge fan-out,
-//! probes and metrics (not built yet). `config::cluster` reads the
+//! `auth` tells a peer's request from an outside one (token, hop field);
+//! `probe` asks the peers whether they can serve; `fanout` sends purges to
+//! every peer and keeps those a peer missed (`pending`) until it is back,
+//! over `client`; `stats` counts it for `/metrics`. Not here: asking a
+//! peer for a miss (`edge::route`). `config::cluster` reads the
 //! `[cluster]` table into [`Settings`].
 
 pub mod auth;
+pub mod client;
+pub mod fanout;
 pub mod health;
 pub mod peer;
 pub mod peers;
+pub mod pending;
+mod probe;
 pub mod ring;
 pub mod source;
+pub mod stats;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use crate::clock::Clock;
+pub use fanout::NodeResult;
 pub use health::Health;
 pub use peer::Peer;
 pub use peers::Peers;
+pub use pending::Batch;
 pub use ring::Ring;
 pub use source::PeerSource;
 
@@ -46,31 +56,71 @@ pub struct Cluster {
     peers: Arc<Peers>,
     health: Arc<Health>,
     token: String,
+    /// The node's clock: `now` for health.
+    clock: Arc<Clock>,
+    /// Probes and purges to peers.
+    client: client::PeerClient,
+    /// Purges kept for peers that missed them.
+    pending: Arc<pending::Pending>,
+    /// Traffic with the peers, for `/metrics`.
+    stats: stats::Stats,
+    probe_every: Option<Duration>,
+    /// The background tasks (peer source watcher, probes), for [`Cluster::stop`].
+    tasks: Mutex<Vec<tokio::task::AbortHandle>>,
 }
 
 impl Cluster {
-    /// The cluster of `settings`, with only what a static list gives until
-    /// [`Cluster::start`] reads a file or a DNS name.
-    pub fn new(settings: &Settings) -> Self {
-        Self {
+    /// The cluster of `settings`, reading time from `clock`, with only
+    /// what a static list gives until [`Cluster::start`] reads a file or a
+    /// DNS name. Fails only if its HTTP client cannot be built.
+    pub fn new(settings: &Settings, clock: Arc<Clock>) -> Result<Self, String> {
+        Ok(Self {
             peers: Arc::new(Peers::new(
                 settings.advertise.clone(),
                 settings.source.clone(),
             )),
             health: Arc::new(Health::new(settings.down_for)),
             token: settings.token.clone(),
-        }
+            clock,
+            client: client::PeerClient::new(&settings.advertise, &settings.token)?,
+            pending: Arc::default(),
+            stats: stats::Stats::default(),
+            probe_every: settings.probe_every,
+            tasks: Mutex::new(Vec::new()),
+        })
     }
 
     /// Reads the source once (a failure is logged and leaves this node
-    /// alone until a later read works) and spawns the task that keeps the
-    /// set current. Call within a tokio runtime.
-    pub async fn start(&self) -> tokio::task::JoinHandle<()> {
+    /// alone until a later read works), spawns the task that keeps the set
+    /// current and, with `probe_ms`, the one that probes the peers. Call
+    /// within a tokio runtime; [`Cluster::stop`] ends both.
+    pub async fn start(self: &Arc<Self>) {
         if let Err(e) = self.peers.reload().await {
             tracing::warn!("{e}; serving alone until it can be read");
         }
-        let health = self.health.clone();
-        tokio::spawn(self.peers.clone().watch(move |ring| health.retain(ring)))
+        let (health, pending) = (self.health.clone(), self.pending.clone());
+        let watcher = tokio::spawn(self.peers.clone().watch(move |ring| {
+            health.retain(ring);
+            pending.retain(ring);
+        }));
+        let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        tasks.push(watcher.abort_handle());
+        if let Some(every) = self.probe_every {
+            let probes = tokio::spawn(self.clone().probe_every(every));
+            tasks.push(probes.abort_handle());
+        }
+    }
+
+    /// Ends the background tasks (at shutdown).
+    pub fn stop(&self) {
+        for t in self
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
+            t.abort();
+        }
     }
 
     /// The token peer requests carry.
@@ -90,6 +140,7 @@ impl Cluster {
         match self.peers.reload().await {
             Ok(true) => {
                 self.health.retain(&self.peers.ring());
+                self.pending.retain(&self.peers.ring());
                 tracing::info!("cluster peers: {}", self.describe());
             }
             Ok(false) => {}
@@ -115,6 +166,27 @@ impl Cluster {
     /// Which peers are down.
     pub fn health(&self) -> &Arc<Health> {
         &self.health
+    }
+
+    /// The traffic counters, for `/metrics`.
+    pub fn stats(&self) -> &stats::Stats {
+        &self.stats
+    }
+
+    /// Every other peer, in URL order, and whether it is up now.
+    pub fn peer_states(&self) -> Vec<(Peer, bool)> {
+        let now = self.clock.now();
+        self.peers
+            .ring()
+            .peers()
+            .filter(|p| !self.peers.is_me(p))
+            .map(|p| (p.clone(), self.health.is_up(p, now)))
+            .collect()
+    }
+
+    /// How many purge items are kept for peers that missed them.
+    pub fn pending_purges(&self) -> usize {
+        self.pending.items()
     }
 
     /// The peers to ask for `key` at `now`, in order: the owner, then the
@@ -146,6 +218,10 @@ mod tests {
         }
     }
 
+    fn cluster(s: &Settings) -> Arc<Cluster> {
+        Arc::new(Cluster::new(s, Arc::new(Clock::new())).unwrap())
+    }
+
     const NODES: [&str; 3] = [
         "http://10.0.0.1:8080",
         "http://10.0.0.2:8080",
@@ -154,9 +230,9 @@ mod tests {
 
     #[test]
     fn the_owner_asks_no_one_and_the_others_ask_it_first() {
-        let nodes: Vec<Cluster> = NODES
+        let nodes: Vec<Arc<Cluster>> = NODES
             .iter()
-            .map(|me| Cluster::new(&settings(me, &NODES)))
+            .map(|me| cluster(&settings(me, &NODES)))
             .collect();
         let now = SystemTime::UNIX_EPOCH;
         for i in 0..200 {
@@ -181,7 +257,7 @@ mod tests {
 
     #[test]
     fn a_down_owner_is_skipped_until_down_secs_pass() {
-        let node = Cluster::new(&settings(NODES[0], &NODES));
+        let node = cluster(&settings(NODES[0], &NODES));
         let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
         let key = (0..)
             .map(|i| format!("/k/{i}"))
@@ -207,8 +283,9 @@ mod tests {
             path: dir.path().join("absent"),
             every: Duration::from_secs(60),
         };
-        let node = Cluster::new(&s);
-        node.start().await.abort();
+        let node = cluster(&s);
+        node.start().await;
+        node.stop();
         assert_eq!(node.peers().ring().len(), 1);
         let path = dir.path().join("peers");
         std::fs::write(&path, NODES.join("\n")).unwrap();
@@ -216,8 +293,9 @@ mod tests {
             path,
             every: Duration::from_secs(60),
         };
-        let node = Cluster::new(&s);
-        node.start().await.abort();
+        let node = cluster(&s);
+        node.start().await;
+        node.stop();
         assert_eq!(node.peers().ring().len(), 3);
     }
 
@@ -231,7 +309,7 @@ mod tests {
             path: path.clone(),
             every: Duration::from_secs(3600),
         };
-        let node = Cluster::new(&s);
+        let node = cluster(&s);
         node.reread().await;
         assert_eq!(node.peers().ring().len(), 2);
         std::fs::write(&path, NODES.join("\n")).unwrap();

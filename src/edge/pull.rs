@@ -262,7 +262,19 @@ impl Origin {
                 let (from_peer, via) = (ask.from_peer, ask.via);
                 let stale = Some((entry.clone(), may_serve_on_error));
                 let names = (!meta.vary.is_empty()).then(|| meta.vary.clone());
+                let (seen, at) = (meta.response_time, at.to_string());
                 actix_web::rt::spawn(async move {
+                    // One revalidation per stale copy: a request that saw
+                    // it just before another background fetch refreshed it
+                    // (or a purge dropped it) has nothing left to do. (An
+                    // entry only given encodings since is the same copy.)
+                    // A fetch still in flight is joined by the coalescer.
+                    let same_copy = memory.get(&at).is_some_and(
+                        |now| matches!(&now.source, Source::Pulled(m) if m.response_time == seen),
+                    );
+                    if !same_copy {
+                        return;
+                    }
                     let directives = CacheControl::default();
                     let ask = Ask {
                         query: query.as_deref(),

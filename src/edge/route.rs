@@ -6,9 +6,11 @@
 //! (`cluster::auth`), through the origin client's connection pool. A peer
 //! that cannot be reached, times out, breaks its answer or refuses the
 //! token is marked down (passive health) and the next one is asked, then
-//! the origin: one dead peer fails no request. A peer's answer, 5xx and
-//! 304 included, is treated as the origin's would be. A request that came
-//! from a peer is never routed again.
+//! the origin: one dead peer fails no request; a peer that answers is
+//! marked up, and gets the purges kept for it (`Cluster::answered`). Each
+//! ask is counted, with its latency (`cluster::stats`). A peer's answer,
+//! 5xx and 304 included, is treated as the origin's would be. A request
+//! that came from a peer is never routed again.
 
 use std::sync::Arc;
 
@@ -83,14 +85,16 @@ impl Origin {
         headers: &HeaderMap,
     ) -> (Result<Fetched, FetchError>, Answered) {
         if let (Some(route), false) = (&self.route, job.ask.from_peer) {
-            let health = route.cluster.health();
-            let owners = route
-                .cluster
-                .upstreams(job.primary.as_bytes(), self.clock.now());
+            let cluster = &route.cluster;
+            let owners = cluster.upstreams(job.primary.as_bytes(), self.clock.now());
             for peer in owners {
-                match route.ask(&peer, job.target, headers).await {
+                let started = std::time::Instant::now();
+                let asked = route.ask(&peer, job.target, headers).await;
+                let failed = matches!(&asked, Err(e) if !matches!(e, FetchError::TooLarge(_)));
+                cluster.stats().peer_request(started.elapsed(), failed);
+                match asked {
                     Ok(f) => {
-                        health.mark_up(&peer);
+                        cluster.answered(&peer);
                         return (Ok(f), Answered::Peer(peer));
                     }
                     // Alive, but the object is too large to store: it is
@@ -102,7 +106,7 @@ impl Origin {
                             path = job.target,
                             "cluster peer failed ({e}); down for cluster.down_secs, asking the next"
                         );
-                        health.mark_down(&peer, self.clock.now());
+                        cluster.health().mark_down(&peer, self.clock.now());
                     }
                 }
             }

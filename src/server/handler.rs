@@ -1,7 +1,9 @@
-//! The request handler: the features of a request, in order. Health and
-//! readiness checks, metrics, purge, method (unsafe ones go to the origin
-//! when there is one), path key, CORS preflight, lookup, then the asset
-//! response; then it is counted, and logged once its body is sent.
+//! The request handler: the features of a request, in order. With a
+//! cluster, who sent it (a peer, a client, or a client posing as a peer:
+//! 403) and peers' probes; health and readiness checks, metrics, purge
+//! (peers' too), method (unsafe ones go to the origin when there is one),
+//! path key, CORS preflight, lookup, then the asset response; then it is
+//! counted (for peers too), and logged once its body is sent.
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
@@ -15,8 +17,9 @@ use super::access_log::WorkerLog;
 use super::cache_outcome::CacheOutcome;
 use super::live::Live;
 use super::metrics::{self, WorkerCounters};
-use super::{connection, errors, health, passthrough, purge, respond, State};
-use crate::cluster::auth::{self, Caller};
+use super::{connection, errors, health, passthrough, peer, purge, respond, State};
+use crate::cluster::auth::Caller;
+use crate::cluster::client::READY_PATH;
 use crate::edge::{Ask, Lookup};
 use crate::http::path;
 use crate::origin::client::FetchError;
@@ -52,10 +55,19 @@ pub async fn handle(req: HttpRequest, payload: web::Payload) -> HttpResponse {
     // Held until the response is built: bounds one HTTP/2 connection's
     // requests in flight (see `connection`).
     let slot = connection::enter(&req, live.max_streams);
+    // Before anything else: a client posing as a peer is refused, and only
+    // a checked peer request skips routing (`cluster::auth`).
+    let caller = state.cluster.as_ref().map(|c| c.caller(req.headers()));
     let mut resp = match slot {
         Some(_) => {
             let payload = body_to_read(&req, payload);
-            route(&req, payload, state, &live, counters, &mut cache, &upstream).await
+            let call = Call {
+                caller: caller.as_ref(),
+                counters,
+                cache: &mut cache,
+                upstream: &upstream,
+            };
+            route(&req, payload, state, &live, call).await
         }
         None => {
             counters.refused_stream();
@@ -68,6 +80,9 @@ pub async fn handle(req: HttpRequest, payload: web::Payload) -> HttpResponse {
     let body = metrics::body_size(&resp);
     counters.record(resp.status(), body, head, cache, started.elapsed());
     counters.version(req.version());
+    if caller == Some(Caller::Peer) {
+        counters.served_peer(cache);
+    }
     worker
         .log
         .wrap(&req, resp, started, cache, upstream.total())
@@ -85,27 +100,43 @@ fn body_to_read(req: &HttpRequest, payload: web::Payload) -> Option<web::Payload
     }
 }
 
-/// What the request is answered with. `cache` is set to how the cache took
-/// part, and origin exchanges add their time to `upstream`. The paths off
-/// the hit path (readiness, metrics, purge, unsafe methods) are boxed where
-/// they are awaited, so their state does not enlarge every request's future.
+/// What `route` is given of the request beside it, and fills in.
+struct Call<'a> {
+    /// Who sent it, with `[cluster]`.
+    caller: Option<&'a Caller>,
+    /// The worker's counters.
+    counters: &'a WorkerCounters,
+    /// Set to how the cache took part.
+    cache: &'a mut CacheOutcome,
+    /// Origin exchanges add their time to it.
+    upstream: &'a UpstreamTime,
+}
+
+/// What the request is answered with. The paths off the hit path
+/// (readiness, metrics, purge, unsafe methods) are boxed where they are
+/// awaited, so their state does not enlarge every request's future.
 async fn route(
     req: &HttpRequest,
-    payload: Option<web::Payload>,
+    mut payload: Option<web::Payload>,
     state: &State,
     live: &Live,
-    counters: &WorkerCounters,
-    cache: &mut CacheOutcome,
-    upstream: &UpstreamTime,
+    call: Call<'_>,
 ) -> HttpResponse {
-    // Before anything else: a client posing as a peer is refused, and only
-    // a checked peer request skips routing (`cluster::auth`).
-    let from_peer = match state.cluster.as_ref().map(|c| c.caller(req.headers())) {
+    let Call {
+        caller,
+        counters,
+        cache,
+        upstream,
+    } = call;
+    let from_peer = match caller {
         None | Some(Caller::Client) => false,
         Some(Caller::Peer) => true,
-        Some(Caller::Forged(why)) => return forged_peer(why),
+        Some(Caller::Forged(why)) => return peer::forged(why),
     };
     let raw_path = req.uri().path();
+    if from_peer && raw_path == READY_PATH {
+        return Box::pin(peer::ready(&state.readiness, &live.edge)).await;
+    }
     if live.health_path.as_deref() == Some(raw_path) {
         return health::respond();
     }
@@ -126,21 +157,10 @@ async fn route(
             Err(resp) => resp,
         };
     }
-    if let Some(token) = &live.purge_token {
-        let is_purge = req.method().as_str() == "PURGE";
-        let is_batch = req.method() == Method::POST && raw_path == live.purge_path;
-        if is_purge || is_batch {
-            if !purge::authorized(req.headers(), token) {
-                return purge::unauthorized();
-            }
-            if is_purge {
-                return Box::pin(purge::one(&live.edge, raw_path)).await;
-            }
-            return match Box::pin(read_body(payload, purge::MAX_BODY)).await {
-                Ok(body) => Box::pin(purge::many(&live.edge, &body)).await,
-                Err(resp) => resp,
-            };
-        }
+    let cluster = state.cluster.as_ref();
+    if let Some(resp) = Box::pin(purge::dispatch(req, &mut payload, live, cluster, from_peer)).await
+    {
+        return resp;
     }
     if let Some(resp) = live.https.redirect(req, state.https_port.get().copied()) {
         return resp;
@@ -220,11 +240,13 @@ async fn route(
             origin_failed(req, live, &e)
         }
         Err(e) => {
-            tracing::error!("{e}");
-            errors::text(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error reading the asset\n",
-            )
+            let (status, reason) = e.public();
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            match status {
+                StatusCode::FORBIDDEN => tracing::warn!("{e}"),
+                _ => tracing::error!("{e}"),
+            }
+            errors::text(status, reason)
         }
     }
 }
@@ -273,16 +295,6 @@ async fn unsafe_method(
     }
 }
 
-/// 403 for a request with the hop field of peer requests but not the
-/// cluster token; marked so that a node that sent it (with another token)
-/// takes it as a failed peer, not as an answer.
-fn forged_peer(why: &str) -> HttpResponse {
-    let mut resp = errors::text(StatusCode::FORBIDDEN, format!("forbidden: {why}\n"));
-    resp.headers_mut()
-        .insert(auth::REFUSED, HeaderValue::from_static("token"));
-    resp
-}
-
 /// 502/504 for an origin fault: the log gets the detail (origin URL, OS
 /// error), the client only the kind of fault (`origin unreachable`), never
 /// the origin's address.
@@ -325,7 +337,7 @@ const MAX_FORWARDED_BODY: usize = 16 << 20;
 
 /// Reads a request body up to `limit` bytes; 413 beyond it. No payload
 /// (a GET's, dropped unread) reads as empty.
-async fn read_body(
+pub(super) async fn read_body(
     payload: Option<web::Payload>,
     limit: usize,
 ) -> Result<bytes::Bytes, HttpResponse> {

@@ -8,6 +8,8 @@
 //! `process_*` and build info are `process`. A scrape is encoded on the
 //! blocking pool (it reads `/proc`).
 
+mod cluster;
+mod faults;
 mod latency;
 mod process;
 
@@ -29,6 +31,7 @@ use arc_swap::ArcSwap;
 use super::access_log::LogStats;
 use super::cache_outcome::CacheOutcome;
 use super::live::Live;
+use crate::cluster::Cluster;
 use crate::tls::TlsStats;
 
 /// The `version` labels of [`WorkerCounters::version`], in index order.
@@ -48,6 +51,8 @@ pub struct WorkerCounters {
     by_version: [AtomicU64; 3],
     /// HTTP/2 streams answered 503 past `http2.max_concurrent_streams`.
     refused_streams: AtomicU64,
+    /// Requests served for peers, indexed as [`cluster::ANSWERS`].
+    served_peers: [AtomicU64; 3],
 }
 
 impl WorkerCounters {
@@ -108,20 +113,24 @@ fn bump(c: &AtomicU64, n: u64) {
 pub struct Metrics {
     registry: Arc<Registry>,
     workers: Arc<Mutex<Vec<Arc<WorkerCounters>>>>,
+    faults: Arc<faults::Faults>,
 }
 
 impl Metrics {
     /// Registers the collectors; cache figures are read from the edge
     /// `live` holds at scrape time, handshake counts from `tls` when there
-    /// is an HTTPS listener, the access log's from `log` when it is on.
+    /// is an HTTPS listener, the access log's from `log` when it is on,
+    /// the cluster's from `cluster` with `[cluster]`.
     pub fn new(
         live: Arc<ArcSwap<Live>>,
         tls: Option<Arc<TlsStats>>,
         log: Option<Arc<LogStats>>,
+        cluster: Option<Arc<Cluster>>,
     ) -> Self {
         let mut registry = Registry::default();
         registry.register_collector(Box::new(process::ProcessCollector));
         let workers = Arc::new(Mutex::new(Vec::new()));
+        let faults = Arc::new(faults::Faults::default());
         registry
             .sub_registry_with_prefix("cdn_edge")
             .register_collector(Box::new(NodeCollector {
@@ -129,11 +138,19 @@ impl Metrics {
                 workers: workers.clone(),
                 tls,
                 log,
+                cluster,
+                faults: faults.clone(),
             }));
         Self {
             registry: Arc::new(registry),
             workers,
+            faults,
         }
+    }
+
+    /// The fault counters (panics caught).
+    pub fn faults(&self) -> &faults::Faults {
+        &self.faults
     }
 
     /// Counters for a new worker thread.
@@ -178,6 +195,8 @@ struct NodeCollector {
     workers: Arc<Mutex<Vec<Arc<WorkerCounters>>>>,
     tls: Option<Arc<TlsStats>>,
     log: Option<Arc<LogStats>>,
+    cluster: Option<Arc<Cluster>>,
+    faults: Arc<faults::Faults>,
 }
 
 impl std::fmt::Debug for NodeCollector {
@@ -235,6 +254,10 @@ impl Collector for NodeCollector {
                 None,
                 resumed.metric_type(),
             )?)?;
+        }
+        if let Some(c) = &self.cluster {
+            let served = std::array::from_fn(|i| sum(&|w| &w.served_peers[i]));
+            cluster::encode(c, served, &mut encoder)?;
         }
         let durations: Vec<&latency::Durations> = workers.iter().map(|w| &w.durations).collect();
         latency::encode(&durations, &mut encoder)?;
@@ -356,6 +379,7 @@ impl Collector for NodeCollector {
             let g = ConstGauge::new(v as i64);
             g.encode(encoder.encode_descriptor(name, help, None, g.metric_type())?)?;
         }
+        faults::encode(&self.faults, edge.disk_write_errors(), &mut encoder)?;
         if let Some(o) = &origin {
             let mut not_stored = encoder.encode_descriptor(
                 "origin_not_stored",

@@ -10,6 +10,7 @@
 pub mod access_log;
 pub mod bind;
 mod cache_outcome;
+mod caught;
 mod coalesce;
 mod connection;
 pub mod cors;
@@ -22,6 +23,7 @@ mod listeners;
 mod live;
 mod metrics;
 mod passthrough;
+mod peer;
 mod purge;
 mod ready;
 pub mod reload;
@@ -215,6 +217,7 @@ fn prepare_as(config: &Config, checking: bool) -> Result<Prepared, ServeError> {
             live.clone(),
             tls.as_ref().map(|(t, _)| t.stats.clone()),
             Some(log.stats()),
+            resources.cluster.clone(),
         ),
         live,
         clock: resources.clock.clone(),
@@ -242,13 +245,16 @@ impl Prepared {
     /// With `[cluster]`: reads the peers' source once (a failure is logged
     /// and leaves the node alone until a later read works) and starts the
     /// task that keeps the set current. Call before [`Prepared::bind`], so
-    /// the first requests already see the peers.
-    pub async fn start_cluster(&self) {
-        if let Some(c) = &self.resources.cluster {
-            // Runs for the life of the runtime.
-            drop(c.start().await);
-            tracing::info!("cluster peers: {}", c.describe());
-        }
+    /// the first requests already see the peers. With `cluster.probe_ms`,
+    /// starts the probes too. The cluster, to [`Cluster::stop`] its tasks
+    /// at shutdown (they also end with the runtime).
+    ///
+    /// [`Cluster::stop`]: crate::cluster::Cluster::stop
+    pub async fn start_cluster(&self) -> Option<Arc<crate::cluster::Cluster>> {
+        let c = self.resources.cluster.as_ref()?;
+        c.start().await;
+        tracing::info!("cluster peers: {}", c.describe());
+        Some(c.clone())
     }
 
     /// Binds the listen addresses and starts the workers.
@@ -275,7 +281,7 @@ impl Prepared {
                     counters: state.metrics.worker(),
                     log: feeder.worker(),
                 })
-                .default_service(web::to(handler::handle))
+                .default_service(web::to(caught::handle))
         };
         // `run` handles the signals (`shutdown`): drain, then stop.
         // Responses are written whole, with `TCP_NODELAY`: Nagle would
@@ -362,7 +368,7 @@ pub async fn run(
     // reload, never kill.
     let hangups = reload::hangups().map_err(ServeError::Run)?;
     let prepared = prepare(config)?;
-    prepared.start_cluster().await;
+    let cluster = prepared.start_cluster().await;
     let started = prepared.bind()?;
     shutdown::watch(
         started.server.handle(),
@@ -379,6 +385,9 @@ pub async fn run(
     }
     reload::watch(hangups, started.reloader, source);
     let served = started.server.await;
+    if let Some(c) = cluster {
+        c.stop();
+    }
     started.log.finish(Duration::from_secs(2)).await;
     served.map_err(ServeError::Run)?;
     tracing::info!("shut down");

@@ -1,31 +1,75 @@
 //! Purging: `PURGE /path` drops one object (all its query variants), and
 //! `POST /_purge` with `{"paths": [...], "prefixes": [...]}` drops many.
 //! Both need `Authorization: Bearer <token>`; with no token configured
-//! purging does not exist (PURGE is then an unknown method, 405).
+//! purging does not exist (PURGE is then an unknown method, 405). A bad
+//! path or prefix refuses the whole request (400) before anything goes.
+//!
+//! With `[cluster]`, a client's purge is also sent to every other peer
+//! (`cluster::fanout`) and the answer lists each node's result; a peer's
+//! purge (`POST /_edge/purge` or to `purge.path`, or `PURGE`, with the hop
+//! field and the cluster token, checked before this) purges this node
+//! only, whether or not it has a purge token of its own.
+
+use std::sync::Arc;
 
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
-use actix_web::http::StatusCode;
-use actix_web::HttpResponse;
-use serde::Deserialize;
+use actix_web::http::{Method, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::errors;
+use super::handler::read_body;
+use super::live::Live;
+use crate::cluster::{client, Batch, Cluster, NodeResult, Peer};
 use crate::edge::Edge;
 use crate::http::path;
 
-/// The body of `POST /_purge`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Request {
-    /// Request paths to drop (`/app.css`), with every query variant.
-    #[serde(default)]
-    pub paths: Vec<String>,
-    /// Path prefixes to drop (`/img/`).
-    #[serde(default)]
-    pub prefixes: Vec<String>,
-}
-
 /// Largest purge request body accepted.
 pub const MAX_BODY: usize = 1 << 20;
+
+/// Answers the request if it is a purge: a client's (`PURGE`, or `POST`
+/// to `purge.path`, with the purge token) or, when `from_peer`, a peer's.
+/// `None` for any other request; its body is then left in `payload`.
+pub async fn dispatch(
+    req: &HttpRequest,
+    payload: &mut Option<web::Payload>,
+    live: &Live,
+    cluster: Option<&Arc<Cluster>>,
+    from_peer: bool,
+) -> Option<HttpResponse> {
+    let raw_path = req.uri().path();
+    let is_purge = req.method().as_str() == "PURGE";
+    let is_post = req.method() == Method::POST;
+    if from_peer {
+        // This node only: a peer's purge is never sent on.
+        let batch_path = raw_path == client::PURGE_PATH || raw_path == live.purge_path;
+        if !(is_purge || is_post && batch_path) {
+            return None;
+        }
+        return Some(match batch_of(is_purge, raw_path, payload).await {
+            Ok(b) => purged(here(&live.edge, &b).await, None),
+            Err(resp) => resp,
+        });
+    }
+    let token = live.purge_token.as_ref()?;
+    if !(is_purge || is_post && raw_path == live.purge_path) {
+        return None;
+    }
+    if !authorized(req.headers(), token) {
+        return Some(unauthorized());
+    }
+    let batch = match batch_of(is_purge, raw_path, payload).await {
+        Ok(b) => b,
+        Err(resp) => return Some(resp),
+    };
+    let n = here(&live.edge, &batch).await;
+    Some(match cluster {
+        None => purged(n, None),
+        Some(c) => {
+            let peers = c.purge_peers(&batch).await;
+            purged(n, Some((c.peers().me(), peers)))
+        }
+    })
+}
 
 /// Whether the request carries the token; compares in constant time.
 pub fn authorized(headers: &HeaderMap, token: &str) -> bool {
@@ -52,55 +96,101 @@ pub fn unauthorized() -> HttpResponse {
     resp
 }
 
-fn purged(n: usize) -> HttpResponse {
+/// `{"purged": N}`: how many objects went; with a cluster, the sum over
+/// the nodes that answered, and `"nodes"`, this one first, then each peer
+/// with its count or its error.
+fn purged(here: usize, cluster: Option<(&Peer, Vec<NodeResult>)>) -> HttpResponse {
+    let body = match cluster {
+        None => format!("{{\"purged\": {here}}}\n"),
+        Some((me, peers)) => {
+            let total = here
+                + peers
+                    .iter()
+                    .filter_map(|r| r.purged.as_ref().ok())
+                    .sum::<usize>();
+            let nodes: Vec<String> = [node_json(me, &Ok(here))]
+                .into_iter()
+                .chain(peers.iter().map(|r| node_json(&r.node, &r.purged)))
+                .collect();
+            format!(
+                "{{\"purged\": {total}, \"nodes\": [{}]}}\n",
+                nodes.join(", ")
+            )
+        }
+    };
     HttpResponse::Ok()
         .insert_header((
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         ))
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .body(format!("{{\"purged\": {n}}}\n"))
+        .body(body)
 }
 
-/// `PURGE raw_path`.
-pub async fn one(edge: &Edge, raw_path: &str) -> HttpResponse {
-    match path::key(raw_path) {
-        Ok(k) => purged(edge.purge(&k).await),
-        Err(e) => errors::text(StatusCode::BAD_REQUEST, format!("bad purge path: {e}\n")),
+/// One node's entry of the answer.
+fn node_json(node: &Peer, result: &Result<usize, String>) -> String {
+    let name = serde_json::Value::from(node.url());
+    match result {
+        Ok(n) => format!("{{\"node\": {name}, \"purged\": {n}}}"),
+        Err(e) => format!(
+            "{{\"node\": {name}, \"error\": {}}}",
+            serde_json::Value::from(e.as_str())
+        ),
     }
 }
 
-/// `POST /_purge` with a JSON body.
-pub async fn many(edge: &Edge, body: &[u8]) -> HttpResponse {
-    let req: Request = match serde_json::from_slice(body) {
-        Ok(r) => r,
-        Err(e) => {
-            return errors::text(
-                StatusCode::BAD_REQUEST,
-                format!("purge body must be {{\"paths\": [...], \"prefixes\": [...]}}: {e}\n"),
-            )
-        }
+/// What a purge asks to drop: the path of a `PURGE`, or the JSON body
+/// read from `payload`; 400 with the reason (or the body's own error).
+async fn batch_of(
+    is_purge: bool,
+    raw_path: &str,
+    payload: &mut Option<web::Payload>,
+) -> Result<Batch, HttpResponse> {
+    let checked = if is_purge {
+        one(raw_path)
+    } else {
+        many(&read_body(payload.take(), MAX_BODY).await?)
     };
-    let mut n = 0;
-    for p in &req.paths {
-        match path::key(p) {
-            Ok(k) => n += edge.purge(&k).await,
-            Err(e) => {
-                return errors::text(
-                    StatusCode::BAD_REQUEST,
-                    format!("bad purge path {p:?}: {e}\n"),
-                )
-            }
+    checked.map_err(|why| errors::text(StatusCode::BAD_REQUEST, why))
+}
+
+/// The batch of `PURGE raw_path`, or why not.
+fn one(raw_path: &str) -> Result<Batch, String> {
+    path::key(raw_path).map_err(|e| format!("bad purge path: {e}\n"))?;
+    Ok(Batch {
+        paths: vec![raw_path.to_string()],
+        prefixes: Vec::new(),
+    })
+}
+
+/// The batch of a JSON body, every path and prefix checked, or why not.
+fn many(body: &[u8]) -> Result<Batch, String> {
+    let batch: Batch = serde_json::from_slice(body).map_err(|e| {
+        format!("purge body must be {{\"paths\": [...], \"prefixes\": [...]}}: {e}\n")
+    })?;
+    for p in &batch.paths {
+        path::key(p).map_err(|e| format!("bad purge path {p:?}: {e}\n"))?;
+    }
+    for p in &batch.prefixes {
+        if !p.starts_with('/') || p.split('/').any(|s| s == "..") {
+            return Err(format!(
+                "bad purge prefix {p:?}: must start with / and hold no ..\n"
+            ));
         }
     }
-    for p in &req.prefixes {
-        if !p.starts_with('/') || p.split('/').any(|s| s == "..") {
-            return errors::text(
-                StatusCode::BAD_REQUEST,
-                format!("bad purge prefix {p:?}: must start with / and hold no ..\n"),
-            );
+    Ok(batch)
+}
+
+/// Purges a checked batch from this node; how many objects went.
+async fn here(edge: &Edge, batch: &Batch) -> usize {
+    let mut n = 0;
+    for p in &batch.paths {
+        if let Ok(k) = path::key(p) {
+            n += edge.purge(&k).await;
         }
+    }
+    for p in &batch.prefixes {
         n += edge.purge_prefix(p).await;
     }
-    purged(n)
+    n
 }

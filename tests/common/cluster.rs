@@ -2,8 +2,8 @@
 //! (each on its own thread with its own actix system): their listeners
 //! are bound on 127.0.0.1:0 first, so every node's `advertise` and peer
 //! list can name the others' real ports before any node starts. A node
-//! can be stopped (its port closes and its connections drop), as a node
-//! that died.
+//! can be stopped (its port and connections close), as a node
+//! that died, and started again on the same port with the same config.
 #![allow(dead_code)]
 
 use std::net::{SocketAddr, TcpListener};
@@ -26,6 +26,7 @@ pub struct Node {
     pub addr: SocketAddr,
     /// Its base URL, as its peers name it.
     pub url: String,
+    config: Config,
     handle: Option<ServerHandle>,
     thread: Option<JoinHandle<()>>,
 }
@@ -41,15 +42,41 @@ impl Node {
         request(self.addr, "GET", path, &[])
     }
 
-    /// Stops the node as if it died: its listener closes and its
-    /// connections are dropped without a drain.
+    /// Its `/metrics` text.
+    pub fn metrics(&self) -> String {
+        self.get("/metrics").text()
+    }
+
+    /// The value of one sample of its `/metrics`, by its name and labels
+    /// (`cdn_edge_cluster_peer_up{peer="http://…"}`).
+    pub fn metric(&self, sample: &str) -> Option<f64> {
+        self.metrics()
+            .lines()
+            .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' '))
+            .and_then(|v| v.trim().parse().ok())
+    }
+
+    /// Starts a stopped node again, on the same port with the same config
+    /// (its disk cache, if it has one, is found again; memory is empty).
+    pub fn restart(&mut self) {
+        assert!(self.handle.is_none(), "the node is running");
+        let l = TcpListener::bind(self.addr).expect("the node's port is free again");
+        *self = serve(self.config.clone(), l, self.url.clone());
+    }
+
+    /// Stops the node as a node that died: its listener closes, and its
+    /// connections close (a request in flight gets at most a second, its
+    /// `shutdown_timeout_secs`). Returns once its worker has stopped: a
+    /// forced stop returns before that, and a peer's request sent on a
+    /// kept-alive connection meanwhile could still be served (or half
+    /// served: one origin fetch more than the test counts).
     pub fn stop(&mut self) {
         if let Some(h) = self.handle.take() {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .unwrap();
-            rt.block_on(h.stop(false));
+            rt.block_on(h.stop(true));
         }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -69,9 +96,29 @@ pub fn start(n: usize, origin: &str, root: &Path) -> Vec<Node> {
     start_with_tokens(&vec![TOKEN; n], origin, root)
 }
 
+/// What a test cluster's nodes get beside the defaults.
+#[derive(Default)]
+pub struct Setup<'a> {
+    /// Lines added to each node's `[cluster]` table (`probe_ms = 100`).
+    pub cluster: &'a str,
+    /// Tables added to each node's config (`[purge]`...).
+    pub extra: &'a str,
+    /// A directory under which each node gets a disk cache of its own.
+    pub disk: Option<&'a Path>,
+}
+
+/// `n` nodes as [`start`] makes them, with `setup`.
+pub fn start_setup(n: usize, origin: &str, root: &Path, setup: &Setup) -> Vec<Node> {
+    start_nodes(&vec![TOKEN; n], origin, root, setup)
+}
+
 /// One node per token of `tokens` (a node with another token than its
 /// peers is a misconfigured one), as [`start`] makes them.
 pub fn start_with_tokens(tokens: &[&str], origin: &str, root: &Path) -> Vec<Node> {
+    start_nodes(tokens, origin, root, &Setup::default())
+}
+
+fn start_nodes(tokens: &[&str], origin: &str, root: &Path, setup: &Setup) -> Vec<Node> {
     let listeners: Vec<TcpListener> = (0..tokens.len())
         .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
         .collect();
@@ -88,11 +135,21 @@ pub fn start_with_tokens(tokens: &[&str], origin: &str, root: &Path) -> Vec<Node
         .into_iter()
         .zip(&urls)
         .zip(tokens)
-        .map(|((l, me), token)| {
+        .enumerate()
+        .map(|(i, ((l, me), token))| {
+            let disk = match setup.disk {
+                Some(d) => format!(
+                    "[cache]\ndir = {:?}\n",
+                    d.join(format!("node{i}")).display().to_string()
+                ),
+                None => String::new(),
+            };
             let toml = format!(
-                "[server]\nlisten = \"127.0.0.1:0\"\nworkers = 1\nroot = {root:?}\n\
-                 [log]\naccess = \"off\"\n[origin]\nurl = \"{origin}\"\n\
-                 [cluster]\nadvertise = \"{me}\"\ntoken = \"{token}\"\npeers = [{peers}]\n",
+                "[server]\nlisten = \"127.0.0.1:0\"\nworkers = 1\nshutdown_timeout_secs = 1\nroot = {root:?}\n\
+                 [log]\naccess = \"off\"\n[origin]\nurl = \"{origin}\"\n{disk}\
+                 [cluster]\nadvertise = \"{me}\"\ntoken = \"{token}\"\npeers = [{peers}]\n{}\n{}",
+                setup.cluster,
+                setup.extra,
                 root = root.display().to_string(),
             );
             let config = Config::parse("test", &toml).unwrap();
@@ -105,6 +162,7 @@ pub fn start_with_tokens(tokens: &[&str], origin: &str, root: &Path) -> Vec<Node
 fn serve(config: Config, listener: TcpListener, url: String) -> Node {
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = mpsc::channel();
+    let kept = config.clone();
     let thread = thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
             let prepared = cdn_edge::server::prepare(&config).unwrap();
@@ -118,6 +176,7 @@ fn serve(config: Config, listener: TcpListener, url: String) -> Node {
     Node {
         addr,
         url,
+        config: kept,
         handle: Some(handle),
         thread: Some(thread),
     }

@@ -155,6 +155,7 @@ impl KeepAlive {
             match self.stream.read(&mut chunk) {
                 Ok(0) => return Err(format!("closed after {} bytes", raw.len())),
                 Ok(n) => raw.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(format!("read: {e}")),
             }
         };
@@ -168,6 +169,7 @@ impl KeepAlive {
             match self.stream.read(&mut chunk) {
                 Ok(0) => return Err("closed in the body".into()),
                 Ok(n) => raw.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(format!("read: {e}")),
             }
         }

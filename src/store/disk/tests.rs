@@ -183,8 +183,9 @@ fn remove() {
     let c = open(d.path(), 1 << 20);
     c.put("k", &meta("a"), &[b"x"]).unwrap();
     c.put("other", &meta("a"), &[b"y"]).unwrap();
-    c.remove("k").unwrap();
-    c.remove("never-there").unwrap();
+    assert!(c.remove("k").unwrap(), "it was there");
+    assert!(!c.remove("k").unwrap(), "not twice");
+    assert!(!c.remove("never-there").unwrap());
     assert!(c.get::<M>("k").is_none());
     assert_eq!(get_body(&c, "other").unwrap(), b"y");
     assert_eq!(c.usage().1, 1);

@@ -264,7 +264,9 @@ fn concurrent_use_while_rebuilding_keeps_index_and_disk_in_step() {
                 for i in (t..n).step_by(3) {
                     let key = format!("/{}/{i}", i % 10);
                     match i % 4 {
-                        0 => c.remove(&key).unwrap(),
+                        0 => {
+                            c.remove(&key).unwrap();
+                        }
                         1 => assert!(c.put(&key, &meta("new"), &[b"new"]).unwrap()),
                         _ => {
                             if let Some((m, p)) = c.get::<M>(&key) {

@@ -1,0 +1,200 @@
+//! Purge everywhere: a purge a client sent to this node is sent on to
+//! every other peer of the live set, all at once, each within
+//! `client::PURGE_TIMEOUT`. A peer marked down is not called: the purge is
+//! kept for it (`pending`); a peer whose purge fails is marked down and
+//! the purge kept too. What is kept for a peer goes with the next purge
+//! sent to it, or as soon as it is seen up again (a probe, or a miss it
+//! answers: [`Cluster::answered`]). A peer that answers a purge with a
+//! 4xx (a version that does not know it) stays up and is not sent it
+//! again: that could never work. Peers never send a purge on: the
+//! receiving node purges only itself. Not here: purging this node, and the
+//! JSON answer (`server::purge`).
+
+use std::sync::Arc;
+
+use futures_util::future::join_all;
+
+use super::client::CallError;
+use super::pending::Batch;
+use super::stats::Stats;
+use super::{Cluster, Peer};
+
+/// One peer's part in a purge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeResult {
+    /// The peer.
+    pub node: Peer,
+    /// How many objects it dropped, or why it did not (then the purge is
+    /// kept for it).
+    pub purged: Result<usize, String>,
+}
+
+impl Cluster {
+    /// Sends `batch` to every peer but this node, in parallel; each one's
+    /// result, in URL order.
+    pub async fn purge_peers(&self, batch: &Batch) -> Vec<NodeResult> {
+        let now = self.clock.now();
+        let ring = self.peers.ring();
+        let calls = ring
+            .peers()
+            .filter(|p| !self.peers.is_me(p))
+            .map(|peer| async move {
+                let purged = if self.health.is_up(peer, now) {
+                    self.send_purge(peer, batch.clone()).await
+                } else {
+                    self.keep(peer, batch);
+                    Err("down: kept until it is back".to_string())
+                };
+                NodeResult {
+                    node: peer.clone(),
+                    purged,
+                }
+            });
+        join_all(calls).await
+    }
+
+    /// Records that `peer` answered (a probe, or a miss): up from now on,
+    /// and what was kept for it is sent in the background.
+    pub fn answered(self: &Arc<Self>, peer: &Peer) {
+        if self.health.mark_up(peer) {
+            tracing::info!(peer = %peer, "cluster peer is up again");
+        }
+        if self.pending.has(peer) {
+            let cluster = self.clone();
+            let peer = peer.clone();
+            tokio::spawn(async move {
+                // A failure is logged, counted and kept again by send_purge.
+                if let Ok(n) = cluster.send_purge(&peer, Batch::default()).await {
+                    tracing::info!(peer = %peer, purged = n, "kept purges delivered");
+                }
+            });
+        }
+    }
+
+    /// Sends `batch` and what was kept for `peer`; on failure, marks the
+    /// peer down and keeps it all for it.
+    async fn send_purge(&self, peer: &Peer, mut batch: Batch) -> Result<usize, String> {
+        if let Some(kept) = self.pending.take(peer) {
+            batch.paths.extend(kept.paths);
+            batch.prefixes.extend(kept.prefixes);
+        }
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        match self.client.purge(peer, &batch).await {
+            Ok(n) => {
+                Stats::bump(&self.stats.purges_sent);
+                self.health.mark_up(peer);
+                Ok(n)
+            }
+            Err(CallError::Refused(e)) => {
+                Stats::bump(&self.stats.purges_failed);
+                tracing::warn!(peer = %peer, "cluster peer refused a purge ({e}); not sent again");
+                Err(format!("refused: {e}"))
+            }
+            Err(CallError::Down(e)) => {
+                Stats::bump(&self.stats.purges_failed);
+                tracing::warn!(
+                    peer = %peer,
+                    "cluster peer failed a purge ({e}); kept until it is back, down for cluster.down_secs"
+                );
+                self.health.mark_down(peer, self.clock.now());
+                self.keep(peer, &batch);
+                Err(format!("{e}; kept until it is back"))
+            }
+        }
+    }
+
+    /// Keeps `batch` for `peer` until it is back.
+    fn keep(&self, peer: &Peer, batch: &Batch) {
+        Stats::bump(&self.stats.purges_queued);
+        self.pending.add(peer, batch);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::clock::Clock;
+    use crate::cluster::{PeerSource, Settings};
+
+    /// A peer on loopback that answers every request with `status`.
+    async fn answering(status: &'static str) -> Peer {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = s.read(&mut buf).await;
+                    let body = "{\"purged\": 2}";
+                    let head = format!(
+                        "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = s.write_all(head.as_bytes()).await;
+                });
+            }
+        });
+        Peer::from_addr(addr)
+    }
+
+    fn node(others: Vec<Peer>) -> Arc<Cluster> {
+        let me: Peer = "http://127.0.0.1:1".parse().unwrap();
+        let settings = Settings {
+            advertise: me.clone(),
+            token: "t".repeat(32),
+            source: PeerSource::Static(others),
+            down_for: Duration::from_secs(10),
+            probe_every: None,
+        };
+        Arc::new(Cluster::new(&settings, Arc::new(Clock::new())).unwrap())
+    }
+
+    fn batch(path: &str) -> Batch {
+        Batch {
+            paths: vec![path.into()],
+            prefixes: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn kept_purges_go_with_the_next_and_a_4xx_is_not_kept() {
+        let (ok, refusing, failing) = (
+            answering("200 OK").await,
+            answering("404 Not Found").await,
+            answering("500 Internal Server Error").await,
+        );
+        let c = node(vec![ok.clone(), refusing.clone(), failing.clone()]);
+        c.pending.add(&ok, &batch("/kept.css"));
+        let results = c.purge_peers(&batch("/a.css")).await;
+        let of = |p: &Peer| {
+            results
+                .iter()
+                .find(|r| r.node == *p)
+                .unwrap()
+                .purged
+                .clone()
+        };
+        assert_eq!(of(&ok), Ok(2));
+        assert!(!c.pending.has(&ok), "what was kept went along");
+        let e = of(&refusing).unwrap_err();
+        assert!(e.starts_with("refused: answered 404"), "{e}");
+        assert!(!c.pending.has(&refusing), "it could never work");
+        assert!(c.health().is_up(&refusing, c.clock.now()));
+        let e = of(&failing).unwrap_err();
+        assert!(
+            e.contains("answered 500") && e.ends_with("kept until it is back"),
+            "{e}"
+        );
+        assert!(c.pending.has(&failing));
+        assert!(!c.health().is_up(&failing, c.clock.now()));
+        assert_eq!(Stats::get(&c.stats.purges_sent), 1);
+        assert_eq!(Stats::get(&c.stats.purges_failed), 2);
+        assert_eq!(Stats::get(&c.stats.purges_queued), 1);
+    }
+}

@@ -1,0 +1,113 @@
+//! Active health: every `cluster.probe_ms`, one background task asks every
+//! other peer for its readiness (`GET /_edge/ready` with the token, within
+//! `client::PROBE_TIMEOUT`; all peers at once, the next round once this one
+//! is over). A 200 marks the peer up at once, even before `down_secs`
+//! ended, and sends it the purges kept for it; anything else (no answer,
+//! a refused token, 503 while it drains) marks it down as a failed miss
+//! does. Not here: the table of who is down (`health`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+
+use super::client::CallError;
+use super::{Cluster, Peer};
+
+impl Cluster {
+    /// Probes the peers every `every`, for as long as the task runs.
+    pub(super) async fn probe_every(self: Arc<Self>, every: Duration) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            self.probe_all().await;
+        }
+    }
+
+    /// Probes every other peer once, all at once.
+    pub async fn probe_all(self: &Arc<Self>) {
+        let ring = self.peers.ring();
+        let calls = ring
+            .peers()
+            .filter(|p| !self.peers.is_me(p))
+            .map(|peer| async move {
+                let result = self.client.ready(peer).await;
+                self.probed(peer, result);
+            });
+        join_all(calls).await;
+    }
+
+    /// Takes a probe's result for `peer`: up (and kept purges sent), or
+    /// down for `down_secs` from the clock's now.
+    fn probed(self: &Arc<Self>, peer: &Peer, result: Result<(), CallError>) {
+        match result {
+            Ok(()) => self.answered(peer),
+            Err(e) => {
+                let now = self.clock.now();
+                if self.health.is_up(peer, now) {
+                    tracing::warn!(peer = %peer, "cluster peer failed its probe ({e}); down");
+                }
+                self.health.mark_down(peer, now);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Clock;
+    use crate::cluster::pending::Batch;
+    use crate::cluster::{PeerSource, Settings};
+
+    fn node(clock: Arc<Clock>) -> Arc<Cluster> {
+        let me: Peer = "http://127.0.0.1:1".parse().unwrap();
+        // Port 1 on loopback: nothing listens, every call is refused.
+        let settings = Settings {
+            advertise: me.clone(),
+            token: "t".repeat(32),
+            source: PeerSource::Static(vec![me, "http://127.0.0.1:2".parse().unwrap()]),
+            down_for: Duration::from_secs(10),
+            probe_every: None,
+        };
+        Arc::new(Cluster::new(&settings, clock).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_good_probe_ends_down_secs_early_and_a_failed_one_starts_them() {
+        let clock = Arc::new(Clock::new());
+        let c = node(clock.clone());
+        let other: Peer = "http://127.0.0.1:2".parse().unwrap();
+        c.probed(&other, Err(CallError::Down("refused".into())));
+        assert!(!c.health().is_up(&other, clock.now()));
+        // Long before down_secs end, a good probe brings it back.
+        clock.advance(1);
+        c.probed(&other, Ok(()));
+        assert!(c.health().is_up(&other, clock.now()));
+        // A failed probe of a live peer marks it down until down_secs pass.
+        c.probed(&other, Err(CallError::Down("refused".into())));
+        clock.advance(9);
+        assert!(!c.health().is_up(&other, clock.now()));
+        clock.advance(1);
+        assert!(c.health().is_up(&other, clock.now()));
+    }
+
+    #[tokio::test]
+    async fn probing_a_peer_that_is_not_there_marks_it_down() {
+        let clock = Arc::new(Clock::new());
+        let c = node(clock.clone());
+        let other: Peer = "http://127.0.0.1:2".parse().unwrap();
+        c.probe_all().await;
+        assert_eq!(c.health().down(clock.now()), vec![other.clone()]);
+        // A purge for it is kept, not sent, while it is down.
+        let batch = Batch {
+            paths: vec!["/a.css".into()],
+            prefixes: Vec::new(),
+        };
+        let results = c.purge_peers(&batch).await;
+        assert_eq!(results.len(), 1);
+        assert!(results[0].purged.as_ref().unwrap_err().contains("down"));
+        assert!(c.pending.has(&other));
+    }
+}
