@@ -16,6 +16,7 @@ mod file_body;
 mod handler;
 mod health;
 mod https;
+mod limits;
 mod live;
 mod metrics;
 mod passthrough;
@@ -267,6 +268,13 @@ impl Prepared {
         let app_state = state.clone();
         let feeder = self.log.feeder();
         let h2 = &self.http2;
+        let lim = &self.config.limits;
+        limits::conns::raise_fd_limit(lim.max_connections);
+        let conns = limits::conns::Connections::new(
+            state.live.clone(),
+            Duration::from_secs(lim.keep_alive_secs + lim.header_timeout_secs),
+        );
+        let tls_stats = connection::on_connect(self.tls.as_ref().map(|(t, _)| t.stats.clone()));
         let mut server = HttpServer::new(move || {
             let state = &app_state;
             // This factory runs once per worker thread (and listener): each
@@ -286,9 +294,15 @@ impl Prepared {
         // Responses are written whole; Nagle would hold the last segment of
         // each back for the client's delayed ACK (tens of ms per request).
         .tcp_nodelay(true)
-        .on_connect(connection::on_connect(
-            self.tls.as_ref().map(|(t, _)| t.stats.clone()),
-        ))
+        .on_connect(move |conn, ext| {
+            conns.on_connect(conn, ext);
+            tls_stats(conn, ext);
+        })
+        .keep_alive(match lim.keep_alive_secs {
+            0 => actix_web::http::KeepAlive::Disabled,
+            s => actix_web::http::KeepAlive::Timeout(Duration::from_secs(s)),
+        })
+        .client_request_timeout(Duration::from_secs(lim.header_timeout_secs))
         .h2_initial_window_size(h2.initial_stream_window)
         .h2_initial_connection_window_size(h2.initial_connection_window)
         .tls_handshake_timeout(self.handshake_timeout);
