@@ -20,7 +20,8 @@
 # head, one worker per core, access log off. Per round and server: wrk on a
 # 2 KB file alone (p99 "quiet"), then with the bad connections held (p99
 # "loaded"), and the RSS the idle connections add, over 5,000 (cdn-edge:
-# VmRSS of its process; nginx: master + workers). Reported: medians of the
+# VmRSS of its process; nginx: master + workers), both started fresh for
+# each round. Reported: medians of the
 # rounds, the loaded/quiet p99 ratio (target: at most 2), and bytes per
 # idle connection. Loopback only, bounded in time; every process is
 # stopped by PID.
@@ -162,16 +163,17 @@ one_round() {
     sleep 2
 }
 
-start_node "$TMP/edge.log" "$BIN" --config "$TMP/edge.toml" --root "$ROOT"
-EDGE_PID=$NODE_PID EDGE_ADDR=$NODE_ADDR
-start_nginx
-NGX_ADDR=$NODE_ADDR
-run_wrk "$TMP/warm-edge.txt" 2 "http://$EDGE_ADDR/hit.txt"
-run_wrk "$TMP/warm-nginx.txt" 2 "http://$NGX_ADDR/hit.txt"
-
+# Fresh servers each round: memory an allocator keeps after the held
+# connections close would hide the next round's growth.
 for r in $(seq "$ROUNDS"); do
-    one_round cdn-edge "$EDGE_PID" "$EDGE_ADDR" "$r"
-    one_round nginx "$NGINX_PID" "$NGX_ADDR" "$r"
+    start_node "$TMP/edge-$r.log" "$BIN" --config "$TMP/edge.toml" --root "$ROOT"
+    run_wrk "$TMP/warm-edge.txt" 2 "http://$NODE_ADDR/hit.txt"
+    one_round cdn-edge "$NODE_PID" "$NODE_ADDR" "$r"
+    stop_pid "$NODE_PID"
+    start_nginx
+    run_wrk "$TMP/warm-nginx.txt" 2 "http://$NODE_ADDR/hit.txt"
+    one_round nginx "$NGINX_PID" "$NODE_ADDR" "$r"
+    stop_pid "$NGINX_PID"
 done
 
 median() { sort -n | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
