@@ -292,7 +292,7 @@ pub fn raise_fd_limit(max_connections: usize) {
     let mut lim = getrlimit(Resource::Nofile);
     if lim.current != lim.maximum {
         lim.current = lim.maximum;
-        if let Err(e) = setrlimit(Resource::Nofile, lim.clone()) {
+        if let Err(e) = setrlimit(Resource::Nofile, lim) {
             tracing::warn!("cannot raise the open files limit: {e}");
         }
     }
