@@ -116,14 +116,19 @@ impl Representation {
 /// The strong ETag for a representation whose bytes hash to `hex`.
 /// 128 bits of blake3 are plenty to tell versions apart.
 pub fn etag_value(coding: Coding, hex: &str) -> HeaderValue {
-    let short = &hex[..hex.len().min(32)];
     let suffix = match coding {
         Coding::Identity => "",
         Coding::Br => "-br",
         Coding::Gzip => "-gz",
     };
+    // Hashes come from blake3 or a checked manifest entry; anything else
+    // (never expected) is hashed again rather than trusted or panicked on.
+    let short = match hex.get(..32) {
+        Some(s) if s.bytes().all(|b| b.is_ascii_hexdigit()) => s.to_string(),
+        _ => blake3::hash(hex.as_bytes()).to_hex()[..32].to_string(),
+    };
     HeaderValue::from_str(&format!("\"{short}{suffix}\""))
-        .expect("hex digits are a valid header value")
+        .unwrap_or_else(|_| HeaderValue::from_static("\"invalid-etag\""))
 }
 
 /// The ETag of an encoding the node made of a representation whose ETag is

@@ -25,6 +25,9 @@ pub use cluster::ClusterConfig;
 mod limits;
 pub use limits::{LimitsConfig, H1_MAX_HEADERS, H1_MAX_HEAD_BYTES};
 
+mod purge;
+pub use purge::PurgeConfig;
+
 /// The embedded default configuration (`config.toml` at the repo root).
 pub const DEFAULT_TOML: &str = include_str!("../config.toml");
 
@@ -58,40 +61,6 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// `[cluster]`: several nodes as one cache; `None` = a lone node.
     pub cluster: Option<ClusterConfig>,
-}
-
-/// `[purge]`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PurgeConfig {
-    /// Bearer token that PURGE and `POST <path>` require; empty disables
-    /// purging (the environment variable `CDN_EDGE_PURGE_TOKEN` wins).
-    pub token: String,
-    /// Path of the JSON purge endpoint.
-    pub path: String,
-    /// Nodes `cdn-edge purge` calls (base URLs); empty = this config's
-    /// `server.listen`.
-    pub nodes: Vec<String>,
-}
-
-impl Default for PurgeConfig {
-    fn default() -> Self {
-        Self {
-            token: String::new(),
-            path: "/_purge".into(),
-            nodes: Vec::new(),
-        }
-    }
-}
-
-impl PurgeConfig {
-    /// The token in force: `CDN_EDGE_PURGE_TOKEN` if set, else the file's.
-    pub fn effective_token(&self) -> Option<String> {
-        std::env::var("CDN_EDGE_PURGE_TOKEN")
-            .ok()
-            .filter(|t| !t.is_empty())
-            .or_else(|| Some(self.token.clone()).filter(|t| !t.is_empty()))
-    }
 }
 
 /// `[origin]`.
@@ -231,6 +200,9 @@ pub struct CacheConfig {
     pub dir: PathBuf,
     /// Byte bound of the disk cache.
     pub disk_bytes: u64,
+    /// A `dir` that cannot be used at start stops the node (true), or is
+    /// skipped with a warning and the node serves from memory only (false).
+    pub dir_required: bool,
     /// Admission to a full memory cache: "second-hit" or "always".
     pub admission: String,
     /// Store pulled responses that carry Set-Cookie.
@@ -366,6 +338,7 @@ impl Default for CacheConfig {
             client_revalidate_interval_ms: 1_000,
             dir: PathBuf::new(),
             disk_bytes: 1 << 30,
+            dir_required: true,
             admission: "second-hit".into(),
             store_set_cookie: false,
             max_variants: 16,
@@ -459,6 +432,7 @@ impl Config {
         config.log.resolve(&base);
         if !base.as_os_str().is_empty() {
             config.tls.rebase(&base);
+            config.purge.rebase(&base);
             if let Some(c) = &mut config.cluster {
                 c.rebase(&base);
             }
@@ -589,6 +563,7 @@ impl Config {
                 "\"second-hit\" or \"always\"",
             ));
         }
+        self.purge.validate(origin)?;
         let p = &self.purge.path;
         if !p.starts_with('/') || p.len() < 2 || p.contains(['?', '#', ' ']) {
             return Err(invalid(

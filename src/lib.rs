@@ -26,6 +26,8 @@ pub mod config;
 pub mod edge;
 pub mod fingerprint;
 pub mod fsutil;
+#[cfg(test)]
+mod fuzz;
 pub mod http;
 pub mod listen;
 pub mod manifest;

@@ -83,6 +83,7 @@ pub fn read_file(path: &Path) -> Result<Option<Manifest>, ManifestError> {
 
 /// The manifest's bytes as written: pretty JSON, keys sorted, trailing newline.
 pub fn to_bytes(m: &Manifest) -> Vec<u8> {
+    // Cannot fail: string keys and plain fields, written into memory.
     let mut out = serde_json::to_vec_pretty(m).expect("a manifest always serialises");
     out.push(b'\n');
     out

@@ -18,6 +18,7 @@ pub fn run(args: &PurgeArgs) -> Result<(), String> {
     let token = config
         .purge
         .effective_token()
+        .map_err(|e| e.to_string())?
         .ok_or("purge: no token: set [purge] token in the config or CDN_EDGE_PURGE_TOKEN")?;
     let nodes = if !args.nodes.is_empty() {
         args.nodes.clone()

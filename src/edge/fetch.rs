@@ -89,6 +89,7 @@ impl Origin {
             },
             // stale-if-error (RFC 5861 §4) covers an origin answering 5xx too.
             Ok(f) if f.status >= 500 && stale.as_ref().is_some_and(|(_, on_error)| *on_error) => {
+                // Cannot fail: the match guard just saw `stale` is `Some`.
                 let (entry, _) = stale.expect("checked above");
                 let at = Arc::from(job.flight);
                 Outcome::Shared(Pulled::Stored(Served(entry), CacheStatus::StaleServed, at))

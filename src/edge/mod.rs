@@ -22,6 +22,7 @@ mod absent;
 mod compress;
 mod fetch;
 mod invalidate;
+pub mod joined;
 mod persist;
 mod probe;
 mod pull;
@@ -214,6 +215,9 @@ pub enum EdgeError {
     /// The blocking pool is gone (shutting down).
     #[error("shutting down")]
     Shutdown,
+    /// A blocking task panicked (a bug), with the panic's message.
+    #[error("a blocking task panicked: {0}")]
+    Panicked(String),
 }
 
 /// Bytes of an entry's weight that are not representation bodies: the
@@ -415,7 +419,7 @@ impl Edge {
     async fn changed(&self, stamp: Stamp) -> Result<bool, EdgeError> {
         tokio::task::spawn_blocking(move || stamp.changed())
             .await
-            .map_err(|_| EdgeError::Shutdown)
+            .map_err(|e| EdgeError::joined("file check", e))
     }
 
     /// Whether this request should re-check an entry's files; at most one
@@ -451,7 +455,7 @@ impl Edge {
             (found, read)
         })
         .await
-        .map_err(|_| EdgeError::Shutdown)?;
+        .map_err(|e| EdgeError::joined("static root load", e))?;
         let found = found.map_err(|source| EdgeError::Io {
             key: key.path().to_string(),
             source,

@@ -88,9 +88,13 @@ impl Origin {
             DiskRead::Unread => {
                 let disk = self.disk.clone()?;
                 let key = memory_key.to_string();
-                tokio::task::spawn_blocking(move || DiskRead::of(&disk, &key))
-                    .await
-                    .ok()?
+                match tokio::task::spawn_blocking(move || DiskRead::of(&disk, &key)).await {
+                    Ok(read) => read,
+                    Err(e) => {
+                        super::joined::log_join("disk cache read", e);
+                        return None;
+                    }
+                }
             }
             read => read,
         };
@@ -161,7 +165,10 @@ impl Origin {
             }
         })
         .await
-        .unwrap_or(0)
+        .unwrap_or_else(|e| {
+            super::joined::log_join("disk cache purge", e);
+            0
+        })
     }
 
     /// The disk cache's (bytes, objects, evictions), when there is one.
@@ -170,6 +177,14 @@ impl Origin {
             let (b, n) = d.usage();
             (b, n, d.evictions())
         })
+    }
+}
+
+impl super::Edge {
+    /// The disk cache's failed writes by kind (see
+    /// [`DiskCache::write_errors`]), when there is one.
+    pub fn disk_write_errors(&self) -> Option<[u64; crate::store::disk::WriteErrorKind::COUNT]> {
+        Some(self.origin.as_ref()?.disk()?.write_errors())
     }
 }
 
@@ -186,7 +201,7 @@ pub(super) async fn write(
     tokio::task::spawn_blocking(move || put(&disk, &owned, &record, &parts, 0))
         .await
         .unwrap_or_else(|e| {
-            tracing::warn!("disk cache write {key}: {e}");
+            super::joined::log_join("disk cache write", e);
             0
         })
 }

@@ -95,6 +95,7 @@ impl Patterns {
 
 impl Default for Patterns {
     fn default() -> Self {
+        // Cannot fail: constant patterns, compiled by the unit tests.
         Self::new(DEFAULT).expect("the default patterns compile")
     }
 }

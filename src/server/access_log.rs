@@ -88,6 +88,8 @@ impl AccessLog {
     pub fn feeder(&self) -> Feeder {
         Feeder {
             stats: self.stats.clone(),
+            // Cannot fail: only `finish`, which takes the log by value,
+            // clears `tx`.
             tx: self.tx.clone().expect("open until finished"),
             settings: self.publisher.settings.subscribe(),
         }

@@ -28,7 +28,12 @@ pub fn sized(
     len: u64,
 ) -> SizedStream<impl Stream<Item = Result<Bytes, io::Error>>> {
     let open = async move {
-        let mut file = tokio::fs::File::open(&*path).await?;
+        // By its real path, following no symlink swapped in since.
+        let real = Arc::clone(&path);
+        let file = tokio::task::spawn_blocking(move || crate::store::beneath::open_real(&real))
+            .await
+            .map_err(io::Error::other)??;
+        let mut file = tokio::fs::File::from_std(file);
         let meta = file.metadata().await?;
         if meta.len() != total_len || meta.modified().ok() != modified {
             tracing::warn!(path = %path.display(), "file changed since it was hashed; aborting response");

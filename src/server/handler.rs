@@ -241,11 +241,13 @@ async fn route(
             origin_failed(req, live, &e)
         }
         Err(e) => {
-            tracing::error!("{e}");
-            errors::text(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error reading the asset\n",
-            )
+            let (status, reason) = e.public();
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            match status {
+                StatusCode::FORBIDDEN => tracing::warn!("{e}"),
+                _ => tracing::error!("{e}"),
+            }
+            errors::text(status, reason)
         }
     }
 }

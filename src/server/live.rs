@@ -81,14 +81,26 @@ impl Resources {
     pub fn open(config: &Config, checking: bool) -> Result<Self, ServeError> {
         let disk = if config.cache.dir.as_os_str().is_empty() {
             None
-        } else if checking {
-            DiskCache::check_dir(&config.cache.dir)
-                .map_err(|e| ServeError::Disk(format!("cache.dir: {e}")))?;
-            None
         } else {
-            let d = DiskCache::open(&config.cache.dir, config.cache.disk_bytes)
-                .map_err(|e| ServeError::Disk(format!("cache.dir: {e}")))?;
-            Some(Arc::new(d))
+            let opened = if checking {
+                DiskCache::check_dir(&config.cache.dir).map(|()| None)
+            } else {
+                DiskCache::open(&config.cache.dir, config.cache.disk_bytes).map(Some)
+            };
+            match opened {
+                Ok(d) => d.map(Arc::new),
+                Err(e) if !config.cache.dir_required => {
+                    tracing::warn!(
+                        "cache.dir: {e}; serving without a disk cache (memory and origin only; cache.dir_required = false)"
+                    );
+                    None
+                }
+                Err(e) => {
+                    return Err(ServeError::Disk(format!(
+                    "cache.dir: {e} (or set cache.dir_required = false to serve from memory only)"
+                )))
+                }
+            }
         };
         let clock = Arc::new(Clock::new());
         let cluster = match &config.cluster {
@@ -167,7 +179,7 @@ impl Live {
             metrics_path: path(&config.server.metrics_path),
             ready_path: path(&config.server.ready_path),
             ready_requires_origin: config.server.ready_requires_origin,
-            purge_token: config.purge.effective_token(),
+            purge_token: config.purge.effective_token()?,
             purge_path: config.purge.path.clone(),
             https: https::Https {
                 hsts: Some(&config.tls.hsts)

@@ -9,6 +9,7 @@
 //! blocking pool (it reads `/proc`).
 
 mod cluster;
+mod faults;
 mod latency;
 mod process;
 
@@ -112,6 +113,7 @@ fn bump(c: &AtomicU64, n: u64) {
 pub struct Metrics {
     registry: Arc<Registry>,
     workers: Arc<Mutex<Vec<Arc<WorkerCounters>>>>,
+    faults: Arc<faults::Faults>,
 }
 
 impl Metrics {
@@ -128,6 +130,7 @@ impl Metrics {
         let mut registry = Registry::default();
         registry.register_collector(Box::new(process::ProcessCollector));
         let workers = Arc::new(Mutex::new(Vec::new()));
+        let faults = Arc::new(faults::Faults::default());
         registry
             .sub_registry_with_prefix("cdn_edge")
             .register_collector(Box::new(NodeCollector {
@@ -136,11 +139,18 @@ impl Metrics {
                 tls,
                 log,
                 cluster,
+                faults: faults.clone(),
             }));
         Self {
             registry: Arc::new(registry),
             workers,
+            faults,
         }
+    }
+
+    /// The fault counters (panics caught).
+    pub fn faults(&self) -> &faults::Faults {
+        &self.faults
     }
 
     /// Counters for a new worker thread.
@@ -186,6 +196,7 @@ struct NodeCollector {
     tls: Option<Arc<TlsStats>>,
     log: Option<Arc<LogStats>>,
     cluster: Option<Arc<Cluster>>,
+    faults: Arc<faults::Faults>,
 }
 
 impl std::fmt::Debug for NodeCollector {
@@ -368,6 +379,7 @@ impl Collector for NodeCollector {
             let g = ConstGauge::new(v as i64);
             g.encode(encoder.encode_descriptor(name, help, None, g.metric_type())?)?;
         }
+        faults::encode(&self.faults, edge.disk_write_errors(), &mut encoder)?;
         if let Some(o) = &origin {
             let mut not_stored = encoder.encode_descriptor(
                 "origin_not_stored",

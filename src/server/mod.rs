@@ -9,6 +9,7 @@
 pub mod access_log;
 pub mod bind;
 mod cache_outcome;
+mod caught;
 mod connection;
 pub mod cors;
 mod errors;
@@ -285,7 +286,7 @@ impl Prepared {
                     counters: state.metrics.worker(),
                     log: feeder.worker(),
                 })
-                .default_service(web::to(handler::handle))
+                .default_service(web::to(caught::handle))
         })
         .workers(self.workers)
         .shutdown_timeout(self.shutdown_timeout)

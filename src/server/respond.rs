@@ -80,6 +80,7 @@ pub fn asset(method: &Method, req: &HeaderMap, asset: &Asset, grant: &Grant) -> 
                             grant,
                             body(rep, Some((first, last))),
                         );
+                        // Cannot fail: digits, a dash and a slash are valid in a header value.
                         let cr = format!("bytes {first}-{last}/{len}");
                         resp.headers_mut().insert(
                             header::CONTENT_RANGE,
@@ -92,6 +93,7 @@ pub fn asset(method: &Method, req: &HeaderMap, asset: &Asset, grant: &Grant) -> 
                             StatusCode::RANGE_NOT_SATISFIABLE,
                             "range not satisfiable\n",
                         );
+                        // Cannot fail: digits, `*` and a slash are valid in a header value.
                         let cr = HeaderValue::from_str(&format!("bytes */{len}")).expect("digits");
                         resp.headers_mut().insert(header::CONTENT_RANGE, cr);
                         cors::apply(resp.headers_mut(), grant, varies);

@@ -128,6 +128,7 @@ restart_only!(
     // directory.
     cache.dir,
     cache.disk_bytes,
+    cache.dir_required,
     // The compression threads and their queue: one pool per process,
     // started with the first handle on it.
     cache.compress_workers,

@@ -6,11 +6,12 @@
 //! workers. It does not cache: that is [`super::memory`]'s job.
 
 use std::io;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use bytes::Bytes;
 
+use super::beneath::{self, Handle, Root};
 use super::manifest_index::{Index, ManifestIndex};
 use super::policy::Policy;
 use crate::asset::{self, Asset, Coding, Representation};
@@ -111,6 +112,14 @@ impl LocalStore {
                 format!("root {}: not a directory", root.display()),
             ));
         }
+        // Files are opened with `openat2` (Linux 5.6): refused at start on
+        // a kernel without it, not on the first request.
+        Root::open(&root).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("root {}: cannot open it with openat2: {e}", root.display()),
+            )
+        })?;
         Ok(Self {
             manifest: ManifestIndex::new(&root),
             root,
@@ -133,48 +142,55 @@ impl LocalStore {
 
     /// Resolves `key` (a normalised relative path, see `http::path`) and
     /// loads it. `dir_request` is true when the request path ended in `/`.
+    /// Files are opened beneath the root (see [`beneath`]): nothing swapped
+    /// in meanwhile leads outside it. A permission refused on the way is an
+    /// error of kind `PermissionDenied`.
     pub fn load(&self, key: &str, dir_request: bool) -> io::Result<Found> {
-        let path = self.root.join(key);
-        let Some(meta) = metadata(&path)? else {
+        let root = Root::open(&self.root)?;
+        let Some(target) = root.resolve(key)? else {
             return Ok(Found::NotFound);
         };
-        let (file, rel) = if meta.is_dir() {
+        let (rel, target) = if target.meta.is_dir() {
             if !dir_request && !key.is_empty() {
-                // Say "directory" only for a real one inside the root: a
-                // symlink leading out must not even reveal that it exists.
-                return Ok(match self.real_path_inside(&path)? {
-                    Some(_) => Found::Directory,
-                    None => Found::NotFound,
-                });
+                // A real directory inside the root: `resolve` says nothing
+                // of a symlink leading out, not even that it exists.
+                return Ok(Found::Directory);
             }
             let rel = if key.is_empty() {
                 INDEX.to_string()
             } else {
                 format!("{key}/{INDEX}")
             };
-            (path.join(INDEX), rel)
+            match root.resolve(&rel)? {
+                Some(t) => (rel, t),
+                None => return Ok(Found::NotFound),
+            }
         } else if dir_request {
             return Ok(Found::NotFound);
         } else {
-            (path, key.to_string())
+            (key.to_string(), target)
         };
         let mut budget = self.memory_budget;
         let index = self.manifest.get();
         let Some((identity, meta)) =
-            self.read_inside(&file, Coding::Identity, &mut budget, &index, &rel)?
+            self.read_inside(target, Coding::Identity, &mut budget, &index, &rel)?
         else {
             return Ok(Found::NotFound);
         };
+        let file = self.root.join(&rel);
         let mut stamp = vec![(file.clone(), Some(FileId::of(&meta)))];
         let mut reps = vec![identity];
         for (coding, ext) in SIBLINGS {
-            let sibling = append_ext(&file, ext);
-            match self.read_inside(&sibling, coding, &mut budget, &index, &rel)? {
-                Some((rep, m)) => {
-                    stamp.push((sibling, Some(FileId::of(&m))));
-                    reps.push(rep);
-                }
-                None => stamp.push((sibling, None)),
+            let sibling = root.resolve(&format!("{rel}.{ext}"))?;
+            match sibling {
+                Some(h) => match self.read_inside(h, coding, &mut budget, &index, &rel)? {
+                    Some((rep, m)) => {
+                        stamp.push((append_ext(&file, ext), Some(FileId::of(&m))));
+                        reps.push(rep);
+                    }
+                    None => stamp.push((append_ext(&file, ext), None)),
+                },
+                None => stamp.push((append_ext(&file, ext), None)),
             }
         }
         let (cache_control, extra) = self.policy.headers_for(&rel, index.listing(&rel));
@@ -188,15 +204,15 @@ impl LocalStore {
         Ok(Found::Asset(Box::new(asset), Stamp { files: stamp }))
     }
 
-    /// Loads a regular file whose real path (symlinks followed) lies inside
-    /// the root and contains no dot-segment, as a representation; `None`
-    /// otherwise. It goes in memory if it fits what is left of `budget`
-    /// (which it then uses up), else it is hashed and left on disk. When
-    /// the manifest vouches for the file's hash (and its size matches), the
-    /// hash is taken from there instead of computed.
+    /// Loads the regular file `found` (resolved beneath the root) as a
+    /// representation; `None` when it is not a regular file. It goes in
+    /// memory if it fits what is left of `budget` (which it then uses up),
+    /// else it is hashed and left on disk. When the manifest vouches for
+    /// the file's hash (and its size matches), the hash is taken from there
+    /// instead of computed.
     fn read_inside(
         &self,
-        path: &Path,
+        found: Handle,
         coding: Coding,
         budget: &mut u64,
         index: &Index,
@@ -204,17 +220,13 @@ impl LocalStore {
     ) -> io::Result<Option<(Representation, std::fs::Metadata)>> {
         let encoding = (coding != Coding::Identity).then(|| coding.token());
         let known = index.known(rel, encoding);
-        let Some(real) = self.real_path_inside(path)? else {
-            return Ok(None);
-        };
         // Only regular files: opening a FIFO or device could block or worse.
-        match metadata(&real)? {
-            Some(m) if m.is_file() => {}
-            _ => return Ok(None),
+        if !found.meta.is_file() {
+            return Ok(None);
         }
-        let mut file = match std::fs::File::open(&real) {
+        let mut file = match found.open_read() {
             Ok(f) => f,
-            Err(e) if is_absent(&e) => return Ok(None),
+            Err(e) if beneath::is_absent(&e) => return Ok(None),
             Err(e) => return Err(e),
         };
         let meta = file.metadata()?;
@@ -235,44 +247,10 @@ impl LocalStore {
                     hasher.finalize().to_hex().to_string()
                 }
             };
-            Representation::on_disk(coding, real, meta.modified().ok(), meta.len(), &hex)
+            Representation::on_disk(coding, found.real, meta.modified().ok(), meta.len(), &hex)
         };
         Ok(Some((rep, meta)))
     }
-}
-
-impl LocalStore {
-    /// The real path (symlinks followed) of `path` when it exists, lies
-    /// inside the root and passes through no dot-named file or directory.
-    fn real_path_inside(&self, path: &Path) -> io::Result<Option<PathBuf>> {
-        let real = match path.canonicalize() {
-            Ok(p) => p,
-            Err(e) if is_absent(&e) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let Ok(rel) = real.strip_prefix(&self.root) else {
-            return Ok(None);
-        };
-        let hidden = rel
-            .components()
-            .any(|c| matches!(c, Component::Normal(s) if s.to_string_lossy().starts_with('.')));
-        Ok((!hidden).then_some(real))
-    }
-}
-
-fn metadata(path: &Path) -> io::Result<Option<std::fs::Metadata>> {
-    match std::fs::metadata(path) {
-        Ok(m) => Ok(Some(m)),
-        Err(e) if is_absent(&e) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-/// Errors that just mean "there is no such file here".
-fn is_absent(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory | io::ErrorKind::InvalidFilename)
-        || e.raw_os_error() == Some(36) // ENAMETOOLONG
-        || e.raw_os_error() == Some(40) // ELOOP: a symlink loop
 }
 
 fn append_ext(path: &Path, ext: &str) -> PathBuf {

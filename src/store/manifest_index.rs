@@ -46,6 +46,10 @@ impl Index {
     fn of(m: manifest::Manifest) -> Self {
         let mut index = Index::default();
         for (logical, e) in m {
+            if let Err(why) = check_entry(&e) {
+                tracing::warn!(entry = %logical, "manifest.json: {why}; entry skipped");
+                continue;
+            }
             let file = e.file.trim_start_matches('/').to_string();
             let logical = logical.trim_start_matches('/');
             if logical != file {
@@ -78,7 +82,23 @@ impl Index {
                 e.encodings_blake3.get(enc)?.as_str(),
             ),
         };
-        (blake3.len() == 64).then_some(Known { size, blake3 })
+        // Anything but 64 hex digits is not a hash the build wrote (a
+        // hand-edited or damaged manifest): the file is hashed instead.
+        let hex = blake3.len() == 64 && blake3.bytes().all(|b| b.is_ascii_hexdigit());
+        hex.then_some(Known { size, blake3 })
+    }
+}
+
+/// Whether an entry's hashes are what the build writes (64 hex digits, or
+/// none): a hand-edited or damaged entry is skipped, never trusted.
+fn check_entry(e: &Entry) -> Result<(), String> {
+    let is_hash = |h: &str| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit());
+    if !e.blake3.is_empty() && !is_hash(&e.blake3) {
+        return Err(format!("blake3 {:?} is not 64 hex digits", e.blake3));
+    }
+    match e.encodings_blake3.iter().find(|(_, h)| !is_hash(h)) {
+        Some((enc, h)) => Err(format!("encodings_blake3.{enc} {h:?} is not 64 hex digits")),
+        None => Ok(()),
     }
 }
 
@@ -120,5 +140,53 @@ impl ManifestIndex {
             *cur = (stamp, Arc::new(index));
         }
         cur.1.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(blake3: &str) -> Entry {
+        Entry {
+            file: "a.css".into(),
+            size: 6,
+            content_type: "text/css".into(),
+            blake3: blake3.into(),
+            integrity: String::new(),
+            encodings: Default::default(),
+            encodings_blake3: Default::default(),
+        }
+    }
+
+    #[test]
+    fn malformed_hashes_skip_the_entry() {
+        let good = "ab".repeat(32);
+        // 64 bytes, not hex: multi-byte characters, a control character, letters past f.
+        for bad in [
+            "é".repeat(32),
+            "\u{1}".repeat(64),
+            "g".repeat(64),
+            "a".repeat(63),
+        ] {
+            let mut m = manifest::Manifest::new();
+            m.insert("/a.css".into(), entry(&bad));
+            let mut ok = entry(&good);
+            ok.file = "b.3f2a9c1b.css".into();
+            ok.encodings.insert("br".into(), 3);
+            ok.encodings_blake3.insert("br".into(), good.clone());
+            m.insert("/b.css".into(), ok);
+            let mut bad_br = entry(&good);
+            bad_br.file = "c.css".into();
+            bad_br.encodings.insert("br".into(), 3);
+            bad_br.encodings_blake3.insert("br".into(), bad.clone());
+            m.insert("/c.css".into(), bad_br);
+            let ix = Index::of(m);
+            assert_eq!(ix.listing("a.css"), Listing::Unlisted, "{bad:?}");
+            assert!(ix.known("a.css", None).is_none());
+            assert_eq!(ix.listing("c.css"), Listing::Unlisted);
+            assert_eq!(ix.listing("b.3f2a9c1b.css"), Listing::Fingerprinted);
+            assert_eq!(ix.known("b.3f2a9c1b.css", Some("br")).unwrap().blake3, good);
+        }
     }
 }

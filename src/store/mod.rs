@@ -4,6 +4,7 @@
 //!
 //! Stores do file I/O but know nothing of HTTP requests or actix handlers.
 
+pub mod beneath;
 pub mod disk;
 pub mod local;
 pub mod manifest_index;

@@ -145,6 +145,16 @@ impl Server {
     /// waits for the listening line. `Err` carries the stderr if the process
     /// exited or never reported listening.
     pub fn spawn(args: &[OsString], cwd: Option<&Path>) -> Result<Server, String> {
+        Server::spawn_with(args, cwd, |_| {})
+    }
+
+    /// [`Server::spawn`], with `prepare` given the command before it runs
+    /// (to drop privileges, say).
+    pub fn spawn_with(
+        args: &[OsString],
+        cwd: Option<&Path>,
+        prepare: impl FnOnce(&mut Command),
+    ) -> Result<Server, String> {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_cdn-edge"));
         cmd.args(args)
             .stdin(Stdio::null())
@@ -155,7 +165,8 @@ impl Server {
         if let Some(cwd) = cwd {
             cmd.current_dir(cwd);
         }
-        let mut child = cmd.spawn().expect("spawn cdn-edge");
+        prepare(&mut cmd);
+        let mut child = cmd.spawn().map_err(|e| format!("spawn cdn-edge: {e}"))?;
         let stdout_lines = Arc::new(Mutex::new(Vec::new()));
         {
             let out = child.stdout.take().expect("stdout piped");

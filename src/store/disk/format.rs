@@ -78,7 +78,33 @@ pub(super) fn nanos(t: SystemTime) -> u64 {
 
 /// `e` with `path` in its message, same kind.
 pub(super) fn at(path: &Path, e: io::Error) -> io::Error {
-    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+    io::Error::new(
+        e.kind(),
+        AtPath {
+            path: path.display().to_string(),
+            source: e,
+        },
+    )
+}
+
+/// An error with the path it happened at; the OS error stays its source
+/// (so its errno can still be told, see `WriteErrorKind`).
+#[derive(Debug)]
+struct AtPath {
+    path: String,
+    source: io::Error,
+}
+
+impl std::fmt::Display for AtPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.source)
+    }
+}
+
+impl std::error::Error for AtPath {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
 }
 
 /// Removes `path`; already gone is fine. The error names the path.
@@ -178,9 +204,12 @@ pub(super) fn write_temp(path: &Path, tag: &str, chunks: &[&[u8]]) -> io::Result
     let result = (|| {
         let mut w = BufWriter::with_capacity(64 * 1024, File::create_new(&tmp)?);
         let mut hasher = blake3::Hasher::new();
+        let mut written = 0;
         for chunk in chunks {
             hasher.update(chunk);
+            injected_fault(&mut w, written, chunk)?;
             w.write_all(chunk)?;
+            written += chunk.len();
         }
         w.write_all(hasher.finalize().as_bytes())?;
         w.into_inner().map_err(|e| e.into_error())?.sync_all()
@@ -191,6 +220,34 @@ pub(super) fn write_temp(path: &Path, tag: &str, chunks: &[&[u8]]) -> io::Result
             let _ = fs::remove_file(&tmp);
             Err(at(&tmp, e))
         }
+    }
+}
+
+/// No faults outside tests.
+#[cfg(not(test))]
+#[inline(always)]
+fn injected_fault(_: &mut impl Write, _: usize, _: &[u8]) -> io::Result<()> {
+    Ok(())
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Test seam: `Some((n, errno))` makes this thread's temp file writes
+    /// fail with `errno` once `n` bytes are written.
+    pub(super) static FAIL_WRITE_AFTER: std::cell::Cell<Option<(usize, i32)>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// Writes what fits before an injected fault, then fails (tests only).
+#[cfg(test)]
+fn injected_fault(w: &mut impl Write, written: usize, chunk: &[u8]) -> io::Result<()> {
+    match FAIL_WRITE_AFTER.with(std::cell::Cell::get) {
+        Some((after, errno)) if written + chunk.len() > after => {
+            w.write_all(&chunk[..after.saturating_sub(written)])?;
+            w.flush()?;
+            Err(io::Error::from_raw_os_error(errno))
+        }
+        _ => Ok(()),
     }
 }
 

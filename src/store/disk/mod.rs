@@ -108,6 +108,8 @@
 //! write on every hit.
 
 mod format;
+#[cfg(test)]
+mod fuzz;
 mod index;
 mod open_files;
 mod scan;
@@ -120,6 +122,11 @@ mod tests_faults;
 mod tests_open;
 #[cfg(test)]
 mod tests_rebuild;
+#[cfg(test)]
+mod tests_write_faults;
+mod write_errors;
+
+pub use write_errors::WriteErrorKind;
 
 use std::fs;
 use std::io;
@@ -263,7 +270,19 @@ impl DiskCache {
         let head = header.encode();
         let mut chunks: Vec<&[u8]> = vec![&head, key.as_bytes(), &meta];
         chunks.extend_from_slice(parts);
-        let tmp = format::write_temp(&path, &s.tag, &chunks)?;
+        let tmp = match format::write_temp(&path, &s.tag, &chunks) {
+            Ok(tmp) => tmp,
+            Err(e) => {
+                // Nothing of it is left (`write_temp` removed its temp
+                // file); the previous version must not be served in place
+                // of the new one (and its space is welcome).
+                s.write_errors.count(&e);
+                if over.is_none() {
+                    let _ = self.remove(key);
+                }
+                return Err(e);
+            }
+        };
 
         let (victims, generation) = {
             let _stripe = s.stripe(id);
@@ -274,6 +293,7 @@ impl DiskCache {
                 return Ok(None);
             }
             if let Err(e) = fs::rename(&tmp, &path) {
+                s.write_errors.count(&e);
                 let _ = fs::remove_file(&tmp);
                 // The old entry must not be served in place of the new one.
                 let gone = unlink(&path);
@@ -501,6 +521,12 @@ impl DiskCache {
             c.bytes.load(Ordering::Relaxed),
             c.objects.load(Ordering::Relaxed),
         )
+    }
+
+    /// Writes that failed so far, by kind (indexed as
+    /// [`WriteErrorKind::ALL`]); no lock taken.
+    pub fn write_errors(&self) -> [u64; WriteErrorKind::COUNT] {
+        self.shared.write_errors.counts()
     }
 
     /// Entries evicted so far; no lock taken.

@@ -14,6 +14,7 @@ use std::time::SystemTime;
 
 use super::format::{self, at, entry_path, unlink, Id};
 use super::index::{Counters, Index, Slot};
+use super::write_errors::WriteErrors;
 use super::{Found, STRIPES};
 
 /// What the cache and its rebuild thread share.
@@ -36,6 +37,8 @@ pub(super) struct Shared {
     pub ready_cv: Condvar,
     /// Set on drop: the rebuild stops.
     pub stop: AtomicBool,
+    /// Writes that failed, by kind.
+    pub write_errors: WriteErrors,
 }
 
 impl Shared {
@@ -61,6 +64,7 @@ impl Shared {
             ready_lock: Mutex::new(false),
             ready_cv: Condvar::new(),
             stop: AtomicBool::new(false),
+            write_errors: WriteErrors::default(),
         })
     }
 
