@@ -22,6 +22,9 @@ pub use tls::{valid_sni_name, CertConfig, Http2Config, TlsConfig};
 mod cluster;
 pub use cluster::ClusterConfig;
 
+mod limits;
+pub use limits::{LimitsConfig, H1_MAX_HEADERS, H1_MAX_HEAD_BYTES};
+
 mod purge;
 pub use purge::PurgeConfig;
 
@@ -54,6 +57,8 @@ pub struct Config {
     pub tls: TlsConfig,
     /// `[http2]`: HTTP/2 over TLS and h2c, and their limits.
     pub http2: Http2Config,
+    /// `[limits]`: request sizes, connections and client timeouts.
+    pub limits: LimitsConfig,
     /// `[cluster]`: several nodes as one cache; `None` = a lone node.
     pub cluster: Option<ClusterConfig>,
 }
@@ -699,6 +704,7 @@ impl Config {
         self.log.validate(origin)?;
         self.tls.validate(origin)?;
         self.http2.validate(origin)?;
+        self.limits.validate(origin)?;
         if let Some(c) = &self.cluster {
             c.validate(origin)?;
         }

@@ -17,7 +17,7 @@ use super::access_log::WorkerLog;
 use super::cache_outcome::CacheOutcome;
 use super::live::Live;
 use super::metrics::{self, WorkerCounters};
-use super::{connection, errors, health, passthrough, peer, purge, respond, State};
+use super::{connection, errors, health, limits, passthrough, peer, purge, respond, State};
 use crate::cluster::auth::Caller;
 use crate::cluster::client::READY_PATH;
 use crate::edge::{Ask, Lookup};
@@ -52,6 +52,8 @@ pub async fn handle(req: HttpRequest, payload: web::Payload) -> HttpResponse {
     let mut cache = CacheOutcome::None;
     let upstream = UpstreamTime::default();
     let live = state.live.load();
+    // Until its response is sent, the connection is not idle (`limits`).
+    let busy = limits::conns::busy(&req);
     // Held until the response is built: bounds one HTTP/2 connection's
     // requests in flight (see `connection`).
     let slot = connection::enter(&req, live.max_streams);
@@ -83,6 +85,7 @@ pub async fn handle(req: HttpRequest, payload: web::Payload) -> HttpResponse {
     if caller == Some(Caller::Peer) {
         counters.served_peer(cache);
     }
+    let resp = limits::conns::until_sent(busy, resp);
     worker
         .log
         .wrap(&req, resp, started, cache, upstream.total())
@@ -133,6 +136,9 @@ async fn route(
         Some(Caller::Peer) => true,
         Some(Caller::Forged(why)) => return peer::forged(why),
     };
+    if let Some(resp) = live.limits.check_head(req) {
+        return resp;
+    }
     let raw_path = req.uri().path();
     if from_peer && raw_path == READY_PATH {
         return Box::pin(peer::ready(&state.readiness, &live.edge)).await;
@@ -152,7 +158,7 @@ async fn route(
         return Box::pin(state.metrics.respond()).await;
     }
     if state.test_clock && raw_path == TEST_CLOCK_PATH && req.method() == Method::POST {
-        return match Box::pin(read_body(payload, 64)).await {
+        return match Box::pin(read_body(payload, 64, &live.limits)).await {
             Ok(body) => advance_clock(state, &body),
             Err(resp) => resp,
         };
@@ -271,7 +277,11 @@ async fn unsafe_method(
         resp.headers_mut().insert(header::ALLOW, ALLOW);
         return resp;
     }
-    let body = match read_body(payload, MAX_FORWARDED_BODY).await {
+    if let Some(resp) = live.limits.check_declared_body(req) {
+        return resp;
+    }
+    let limit = usize::try_from(live.limits.body_bytes).unwrap_or(usize::MAX);
+    let body = match read_body(payload, limit, &live.limits).await {
         Ok(b) => b,
         Err(resp) => return resp,
     };
@@ -332,28 +342,28 @@ fn ask_of<'a>(
     }
 }
 
-/// Largest request body passed on to the origin.
-const MAX_FORWARDED_BODY: usize = 16 << 20;
-
-/// Reads a request body up to `limit` bytes; 413 beyond it. No payload
-/// (a GET's, dropped unread) reads as empty.
+/// Reads a request body up to `limit` bytes; 413 beyond it, 408 when it
+/// stalls for `limits.body_timeout_secs`. No payload (a GET's, dropped
+/// unread) reads as empty.
 pub(super) async fn read_body(
     payload: Option<web::Payload>,
     limit: usize,
+    limits: &limits::RequestLimits,
 ) -> Result<bytes::Bytes, HttpResponse> {
     use futures_util::StreamExt;
     let Some(mut payload) = payload else {
         return Ok(bytes::Bytes::new());
     };
     let mut body = bytes::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
+    loop {
+        let next = actix_web::rt::time::timeout(limits.body_timeout, payload.next());
+        let Some(chunk) = next.await.map_err(|_| limits.body_timed_out())? else {
+            break;
+        };
         let chunk = chunk
             .map_err(|e| errors::text(StatusCode::BAD_REQUEST, format!("request body: {e}\n")))?;
         if body.len() + chunk.len() > limit {
-            return Err(errors::text(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "request body too large\n",
-            ));
+            return Err(limits::body_too_large(limit as u64));
         }
         body.extend_from_slice(&chunk);
     }

@@ -21,6 +21,7 @@ use actix_service::{
 };
 use actix_tls::accept::rustls_0_23::{Acceptor, TlsStream};
 use actix_web::dev::{AppConfig, Extensions};
+use actix_web::http::KeepAlive;
 use actix_web::rt::net::TcpStream;
 
 use super::coalesce::Coalesced;
@@ -40,6 +41,11 @@ pub struct Settings {
     pub h2_connection_window: u32,
     /// `tls.handshake_timeout_ms`.
     pub handshake_timeout: Duration,
+    /// `limits.keep_alive_secs`.
+    pub keep_alive: KeepAlive,
+    /// `limits.header_timeout_secs`: a connection's first request head
+    /// must arrive within it.
+    pub header_timeout: Duration,
     /// Called with each new connection's I/O (a `Coalesced<…>`).
     pub on_connect: OnConnect,
 }
@@ -49,8 +55,9 @@ pub struct Settings {
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2";
 
 /// The HTTP service for connections of type `$io`, running the app of
-/// `$factory` (a macro: the service's type cannot be named). The timeouts
-/// are `HttpServer`'s defaults. Two of the calls are public but hidden from
+/// `$factory` (a macro: the service's type cannot be named). The keep-alive
+/// and first-head timeouts are `[limits]`'s; the disconnect timeout is
+/// `HttpServer`'s default. Two of the calls are public but hidden from
 /// the docs (`graceful_shutdown_signal`, `AppConfig::__priv_test_new`):
 /// they are how `HttpServer` itself does it; should an actix release drop
 /// them, the build fails here (Cargo.lock pins the versions meanwhile).
@@ -67,7 +74,8 @@ macro_rules! http_service {
                 let s = shutdown.clone();
                 async move { s.notified().await }
             })
-            .client_request_timeout(Duration::from_secs(5))
+            .keep_alive(settings.keep_alive)
+            .client_request_timeout(settings.header_timeout)
             .client_disconnect_timeout(Duration::from_secs(1))
             .h1_allow_half_closed(true)
             .h2_initial_window_size(settings.h2_stream_window)
@@ -79,6 +87,25 @@ macro_rules! http_service {
                 AppConfig::__priv_test_new(secure, addr.to_string(), addr)
             }))
     }};
+}
+
+/// HTTP/2 when the connection starts with the h2c preface, else HTTP/1:
+/// peeks until the bytes that arrived differ from the preface or hold all
+/// of it (a preface may come in more than one segment).
+async fn sniff(io: &TcpStream) -> io::Result<Protocol> {
+    let mut buf = [0; H2_PREFACE.len()];
+    loop {
+        let n = io.peek(&mut buf).await?;
+        if n == 0 || buf[..n] != H2_PREFACE[..n] {
+            return Ok(Protocol::Http1);
+        }
+        if n == H2_PREFACE.len() {
+            return Ok(Protocol::Http2);
+        }
+        // A part of the preface: peeking again at once would see the same
+        // bytes; wait a moment for the rest.
+        actix_web::rt::time::sleep(Duration::from_millis(2)).await;
+    }
 }
 
 /// Builds the server: workers, signals left to the caller, listeners added
@@ -139,15 +166,15 @@ where
                 false,
                 addr
             );
+            let header_timeout = settings.header_timeout;
             fn_service(move |io: TcpStream| async move {
                 let proto = if h2c {
-                    let mut buf = [0; 12];
-                    io.peek(&mut buf).await?;
-                    if buf == H2_PREFACE {
-                        Protocol::Http2
-                    } else {
-                        Protocol::Http1
-                    }
+                    // A client that connects and sends nothing is dropped
+                    // after `limits.header_timeout_secs`, as one that
+                    // stalls its first head is.
+                    actix_web::rt::time::timeout(header_timeout, sniff(&io))
+                        .await
+                        .map_err(|_| actix_http::error::DispatchError::SlowRequestTimeout)??
                 } else {
                     Protocol::Http1
                 };

@@ -56,6 +56,8 @@ pub struct Live {
     pub https: https::Https,
     /// Requests one connection may have in flight (`http2.max_concurrent_streams`).
     pub max_streams: u32,
+    /// `[limits]`: request sizes, body timeout, connections.
+    pub limits: super::limits::RequestLimits,
 }
 
 /// What every generation shares, opened once at start.
@@ -186,6 +188,7 @@ impl Live {
                 redirect: config.tls.redirect_http && tls,
             },
             max_streams: config.http2.max_concurrent_streams,
+            limits: super::limits::RequestLimits::new(&config.limits),
         })
     }
 }

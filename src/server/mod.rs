@@ -19,6 +19,7 @@ mod file_body;
 mod handler;
 mod health;
 mod https;
+mod limits;
 mod listeners;
 mod live;
 mod metrics;
@@ -271,6 +272,13 @@ impl Prepared {
         let app_state = state.clone();
         let feeder = self.log.feeder();
         let h2 = &self.http2;
+        let lim = &self.config.limits;
+        limits::conns::raise_fd_limit(lim.max_connections);
+        let conns = limits::conns::Connections::new(
+            state.live.clone(),
+            Duration::from_secs(lim.keep_alive_secs + lim.header_timeout_secs),
+        );
+        let tls_stats = connection::on_connect(self.tls.as_ref().map(|(t, _)| t.stats.clone()));
         let factory = move || {
             let state = &app_state;
             // This factory runs once per worker thread (and listener): each
@@ -295,9 +303,15 @@ impl Prepared {
                 h2_stream_window: h2.initial_stream_window,
                 h2_connection_window: h2.initial_connection_window,
                 handshake_timeout: self.handshake_timeout,
-                on_connect: Arc::new(connection::on_connect(
-                    self.tls.as_ref().map(|(t, _)| t.stats.clone()),
-                )),
+                keep_alive: match lim.keep_alive_secs {
+                    0 => actix_web::http::KeepAlive::Disabled,
+                    s => actix_web::http::KeepAlive::Timeout(Duration::from_secs(s)),
+                },
+                header_timeout: Duration::from_secs(lim.header_timeout_secs),
+                on_connect: Arc::new(move |conn, ext| {
+                    conns.on_connect(conn, ext);
+                    tls_stats(conn, ext);
+                }),
             },
         );
         for l in listeners {

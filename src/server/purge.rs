@@ -45,7 +45,7 @@ pub async fn dispatch(
         if !(is_purge || is_post && batch_path) {
             return None;
         }
-        return Some(match batch_of(is_purge, raw_path, payload).await {
+        return Some(match batch_of(is_purge, raw_path, payload, live).await {
             Ok(b) => purged(here(&live.edge, &b).await, None),
             Err(resp) => resp,
         });
@@ -57,7 +57,7 @@ pub async fn dispatch(
     if !authorized(req.headers(), token) {
         return Some(unauthorized());
     }
-    let batch = match batch_of(is_purge, raw_path, payload).await {
+    let batch = match batch_of(is_purge, raw_path, payload, live).await {
         Ok(b) => b,
         Err(resp) => return Some(resp),
     };
@@ -145,11 +145,12 @@ async fn batch_of(
     is_purge: bool,
     raw_path: &str,
     payload: &mut Option<web::Payload>,
+    live: &Live,
 ) -> Result<Batch, HttpResponse> {
     let checked = if is_purge {
         one(raw_path)
     } else {
-        many(&read_body(payload.take(), MAX_BODY).await?)
+        many(&read_body(payload.take(), MAX_BODY, &live.limits).await?)
     };
     checked.map_err(|why| errors::text(StatusCode::BAD_REQUEST, why))
 }

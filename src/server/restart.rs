@@ -135,6 +135,10 @@ restart_only!(
     cache.compress_queue,
     // Read by the signal watcher once, at start.
     server.drain_secs,
+    // actix-http's connection timers, set when the server is built (the
+    // sweep of idle connections takes their sum then too).
+    limits.keep_alive_secs,
+    limits.header_timeout_secs,
 );
 
 #[cfg(test)]

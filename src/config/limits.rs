@@ -1,0 +1,134 @@
+//! The `[limits]` table: how much of a client's request, connections and
+//! patience the node takes before it refuses (431, 414, 413, 408, or a
+//! closed connection). Only the schema and its checks; the server applies
+//! them (`server::limits`).
+
+use serde::Deserialize;
+
+use super::ConfigError;
+
+/// The most header fields actix-http's HTTP/1 parser takes; a request with
+/// more is answered 431 (without a reason body) by the parser itself.
+pub const H1_MAX_HEADERS: usize = 96;
+
+/// The largest request head actix-http's HTTP/1 parser buffers; a larger
+/// one is answered 431 (without a reason body) by the parser itself.
+pub const H1_MAX_HEAD_BYTES: usize = 128 << 10;
+
+/// `[limits]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest request head (request line and header fields): 431 beyond.
+    pub max_head_bytes: usize,
+    /// Longest request target (path and query): 414 beyond.
+    pub max_uri_bytes: usize,
+    /// Most header fields in one request: 431 beyond.
+    pub max_headers: usize,
+    /// Largest request body passed on to the origin: 413 beyond.
+    pub max_body_bytes: u64,
+    /// Seconds a request body may pause between two reads: 408 beyond.
+    pub body_timeout_secs: u64,
+    /// Client connections the node holds at once (all workers, both
+    /// listeners); more are closed as they arrive (HTTP/1: after a 503).
+    pub max_connections: usize,
+    /// Seconds an idle keep-alive connection is kept open.
+    pub keep_alive_secs: u64,
+    /// Seconds a client gets to send a complete request head (after
+    /// connecting, or after its keep-alive idle time): 408 or a close.
+    pub header_timeout_secs: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_head_bytes: 16 << 10,
+            max_uri_bytes: 8 << 10,
+            max_headers: 64,
+            max_body_bytes: 1 << 20,
+            body_timeout_secs: 10,
+            max_connections: 10_000,
+            keep_alive_secs: 5,
+            header_timeout_secs: 10,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// Checks each limit against what the server can enforce.
+    pub(super) fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        let invalid = |key: &str, value: &dyn std::fmt::Debug, allowed: &str| {
+            super::invalid(origin, key, value, allowed)
+        };
+        if !(1024..=H1_MAX_HEAD_BYTES).contains(&self.max_head_bytes) {
+            return Err(invalid(
+                "limits.max_head_bytes",
+                &self.max_head_bytes,
+                "1024 to 131072 (the HTTP/1 parser's own bound)",
+            ));
+        }
+        if !(64..=H1_MAX_HEAD_BYTES).contains(&self.max_uri_bytes) {
+            return Err(invalid(
+                "limits.max_uri_bytes",
+                &self.max_uri_bytes,
+                "64 to 131072",
+            ));
+        }
+        if !(8..=H1_MAX_HEADERS).contains(&self.max_headers) {
+            return Err(invalid(
+                "limits.max_headers",
+                &self.max_headers,
+                "8 to 96 (the HTTP/1 parser's own bound)",
+            ));
+        }
+        if self.max_connections == 0 || self.max_connections > 1_000_000 {
+            return Err(invalid(
+                "limits.max_connections",
+                &self.max_connections,
+                "1 to 1000000",
+            ));
+        }
+        for (key, v) in [
+            ("limits.body_timeout_secs", self.body_timeout_secs),
+            ("limits.header_timeout_secs", self.header_timeout_secs),
+        ] {
+            if !(1..=3600).contains(&v) {
+                return Err(invalid(key, &v, "1 to 3600"));
+            }
+        }
+        if self.keep_alive_secs > 3600 {
+            return Err(invalid(
+                "limits.keep_alive_secs",
+                &self.keep_alive_secs,
+                "0 (no keep-alive) to 3600",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    fn check(text: &str) -> Result<(), String> {
+        let c = crate::config::Config::parse("t", text).map_err(|e| e.to_string())?;
+        c.validate("t").map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_pass_and_bad_values_name_their_key() {
+        assert!(check("").is_ok());
+        assert!(check("[limits]\nmax_headers = 96\nkeep_alive_secs = 0\n").is_ok());
+        for (text, key) in [
+            ("max_head_bytes = 200000", "limits.max_head_bytes"),
+            ("max_uri_bytes = 200000", "limits.max_uri_bytes"),
+            ("max_headers = 97", "limits.max_headers"),
+            ("max_connections = 0", "limits.max_connections"),
+            ("body_timeout_secs = 0", "limits.body_timeout_secs"),
+            ("header_timeout_secs = 0", "limits.header_timeout_secs"),
+            ("keep_alive_secs = 4000", "limits.keep_alive_secs"),
+        ] {
+            let e = check(&format!("[limits]\n{text}\n")).unwrap_err();
+            assert!(e.contains(key), "{text}: {e}");
+        }
+    }
+}
