@@ -19,6 +19,8 @@
 //! still valid.
 
 mod absent;
+mod admin;
+mod ask;
 mod compress;
 mod fetch;
 mod invalidate;
@@ -27,6 +29,7 @@ mod persist;
 mod probe;
 mod pull;
 mod route;
+mod served;
 mod setup;
 mod storing;
 mod template;
@@ -34,75 +37,25 @@ mod variants;
 
 use persist::DiskRead;
 
-use std::net::IpAddr;
-use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
-
-use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use std::time::{Duration, Instant};
 
 use crate::asset::Asset;
-use crate::http::cache_control::CacheControl;
-use crate::http::freshness::{self, NoStore};
+use crate::http::freshness::NoStore;
 use crate::http::path::Key;
-use crate::http::syntax::list_field;
 use crate::origin::client::{FetchError, Fetched};
 use crate::origin::pull::PulledMeta;
-use crate::origin::timing::UpstreamTime;
 use crate::store::disk::DiskCache;
 use crate::store::local::{Found, LocalStore, Stamp};
 use crate::store::memory::{MemoryCache, Weigh};
 
+pub use ask::Ask;
 pub use compress::Compressor;
 pub use pull::{Origin, Rules};
 pub use route::Route;
+pub use served::Served;
 pub use setup::Setup;
-
-/// The request, as far as a lookup needs it.
-#[derive(Debug, Clone, Copy)]
-pub struct Ask<'a> {
-    /// The query string, sent to the origin and part of a pulled object's key.
-    pub query: Option<&'a str>,
-    /// The client's request headers: forwarded to the origin (less
-    /// hop-by-hop and dropped ones), and the values `Vary` selects on.
-    pub headers: &'a HeaderMap,
-    /// The client's address, for `X-Forwarded-For`.
-    pub peer: Option<IpAddr>,
-    /// The request's cache directives (`Cache-Control`, or `Pragma:
-    /// no-cache` without it, RFC 9111 §5.4).
-    pub directives: &'a CacheControl,
-    /// Where the time of origin exchanges made for this request adds up
-    /// (for the access log); `None` for the node's own background fetches.
-    pub upstream: Option<&'a UpstreamTime>,
-    /// The host the client asked for: HTTP/2's `:authority`, else `Host`.
-    pub authority: Option<&'a str>,
-    /// Whether the client came over TLS (`X-Forwarded-Proto: https`).
-    pub secure: bool,
-    /// A peer of the cluster sent it (token checked): it is answered from
-    /// this node's cache or the origin, never routed again, and its
-    /// forwarded headers are passed on as the peer made them.
-    pub from_peer: bool,
-    /// The `Via` entry the origin request carries: the version the client's
-    /// request came in (`http::forward::via_for`).
-    pub via: &'static str,
-}
-
-impl Ask<'_> {
-    /// Records an origin exchange of `d` made for this request.
-    pub fn spent_upstream(&self, d: std::time::Duration) {
-        if let Some(t) = self.upstream {
-            t.add(d);
-        }
-    }
-
-    /// The directives of a request with these headers.
-    pub fn directives_of(headers: &HeaderMap) -> CacheControl {
-        let cc = list_field(headers, "cache-control");
-        let pragma = headers.get("pragma").and_then(|v| v.to_str().ok());
-        freshness::request_directives(cc.as_deref(), pragma)
-    }
-}
 
 /// The result of a lookup.
 #[derive(Debug)]
@@ -142,57 +95,6 @@ pub enum CacheStatus {
     StaleServed,
     /// A stale response served while it is revalidated in the background.
     StaleRevalidating,
-}
-
-/// A handle on an asset being served: keeps it alive for the response.
-#[derive(Debug, Clone)]
-pub struct Served(Arc<Entry>);
-
-impl Deref for Served {
-    type Target = Asset;
-    fn deref(&self) -> &Asset {
-        &self.0.asset
-    }
-}
-
-impl Served {
-    /// The status to answer with: 200 for assets, the origin's status for
-    /// other stored responses (404, 410, 301, ...).
-    pub fn status(&self) -> u16 {
-        match &self.0.source {
-            Source::Pulled(meta) => meta.status,
-            _ => 200,
-        }
-    }
-
-    /// For a pulled object, the fields its `no-cache="…"` names: left out
-    /// of answers from the cache (RFC 9111 §5.2.2.4), but part of the answer
-    /// to the request that fetched or revalidated it.
-    pub fn fetched_only_headers(&self) -> Vec<(HeaderName, HeaderValue)> {
-        match &self.0.source {
-            Source::Pulled(meta) => meta
-                .headers
-                .iter()
-                .filter(|(n, _)| {
-                    meta.cache_control
-                        .no_cache_fields
-                        .iter()
-                        .any(|f| f == n.as_str())
-                })
-                .map(|(n, v)| (n.clone(), v.clone()))
-                .collect(),
-            _ => Vec::new(),
-        }
-    }
-
-    /// For a pulled object, its current age in seconds (RFC 9111 §4.2.3),
-    /// sent as `Age`.
-    pub fn age(&self, now: SystemTime) -> Option<u64> {
-        match &self.0.source {
-            Source::Pulled(meta) => Some(freshness::current_age(&meta.stored(), now)),
-            _ => None,
-        }
-    }
 }
 
 /// A snapshot of the memory cache's figures.
@@ -491,66 +393,5 @@ impl Edge {
             Found::NotFound => Lookup::NotFound,
         };
         Ok((lookup, read))
-    }
-
-    /// The origin's traffic counters, when there is an origin.
-    pub fn origin_stats(&self) -> Option<Arc<crate::origin::OriginStats>> {
-        self.origin.as_ref().map(|o| o.stats())
-    }
-
-    /// Whether misses are pulled from an origin.
-    pub fn has_origin(&self) -> bool {
-        self.origin.is_some()
-    }
-
-    /// The origin's base URL, for the log.
-    pub fn origin_base(&self) -> Option<&str> {
-        self.origin.as_ref().map(|o| o.client.base())
-    }
-
-    /// Drops what is stored for a request path (every query variant of it,
-    /// and every `Vary` variant of those); returns how many objects went.
-    /// Local files are simply reloaded on their next request.
-    pub async fn purge(&self, key: &Key) -> usize {
-        let k = key.cache_key();
-        let exact = usize::from(self.memory.get(k).is_some());
-        self.memory.remove(k);
-        let with_query = format!("{k}?");
-        let with_vary = variants::prefix(k);
-        let mut n =
-            exact + self.memory.remove_prefix(&with_query) + self.memory.remove_prefix(&with_vary);
-        if let Some(o) = &self.origin {
-            // Disk entries count where memory had no copy.
-            let on_disk = o.forget_on_disk(k, false).await
-                + o.forget_on_disk(&with_query, true).await
-                + o.forget_on_disk(&with_vary, true).await;
-            n = n.max(on_disk);
-        }
-        n
-    }
-
-    /// Drops everything stored under a path prefix (`img/` for `/img/`).
-    pub async fn purge_prefix(&self, prefix: &str) -> usize {
-        let p = prefix.trim_start_matches('/');
-        let n = self.memory.remove_prefix(p);
-        match &self.origin {
-            Some(o) => n.max(o.forget_on_disk(p, true).await),
-            None => n,
-        }
-    }
-
-    /// The disk cache's (bytes, objects, evictions), when there is one.
-    pub fn disk_usage(&self) -> Option<(u64, u64, u64)> {
-        self.origin.as_ref().and_then(|o| o.disk_usage())
-    }
-
-    /// The memory cache's current size and evictions, for metrics.
-    pub fn cache_stats(&self) -> CacheStats {
-        let (bytes, objects) = self.memory.usage();
-        CacheStats {
-            evictions: self.memory.evictions(),
-            bytes: bytes as u64,
-            objects: objects as u64,
-        }
     }
 }

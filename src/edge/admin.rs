@@ -1,0 +1,70 @@
+//! What operators ask of an edge: purging objects (memory and disk) and
+//! the figures behind `/metrics`.
+
+use std::sync::Arc;
+
+use super::{variants, CacheStats, Edge};
+use crate::http::path::Key;
+
+impl Edge {
+    /// The origin's traffic counters, when there is an origin.
+    pub fn origin_stats(&self) -> Option<Arc<crate::origin::OriginStats>> {
+        self.origin.as_ref().map(|o| o.stats())
+    }
+
+    /// Whether misses are pulled from an origin.
+    pub fn has_origin(&self) -> bool {
+        self.origin.is_some()
+    }
+
+    /// The origin's base URL, for the log.
+    pub fn origin_base(&self) -> Option<&str> {
+        self.origin.as_ref().map(|o| o.client.base())
+    }
+
+    /// Drops what is stored for a request path (every query variant of it,
+    /// and every `Vary` variant of those); returns how many objects went.
+    /// Local files are simply reloaded on their next request.
+    pub async fn purge(&self, key: &Key) -> usize {
+        let k = key.cache_key();
+        let exact = usize::from(self.memory.get(k).is_some());
+        self.memory.remove(k);
+        let with_query = format!("{k}?");
+        let with_vary = variants::prefix(k);
+        let mut n =
+            exact + self.memory.remove_prefix(&with_query) + self.memory.remove_prefix(&with_vary);
+        if let Some(o) = &self.origin {
+            // Disk entries count where memory had no copy.
+            let on_disk = o.forget_on_disk(k, false).await
+                + o.forget_on_disk(&with_query, true).await
+                + o.forget_on_disk(&with_vary, true).await;
+            n = n.max(on_disk);
+        }
+        n
+    }
+
+    /// Drops everything stored under a path prefix (`img/` for `/img/`).
+    pub async fn purge_prefix(&self, prefix: &str) -> usize {
+        let p = prefix.trim_start_matches('/');
+        let n = self.memory.remove_prefix(p);
+        match &self.origin {
+            Some(o) => n.max(o.forget_on_disk(p, true).await),
+            None => n,
+        }
+    }
+
+    /// The disk cache's (bytes, objects, evictions), when there is one.
+    pub fn disk_usage(&self) -> Option<(u64, u64, u64)> {
+        self.origin.as_ref().and_then(|o| o.disk_usage())
+    }
+
+    /// The memory cache's current size and evictions, for metrics.
+    pub fn cache_stats(&self) -> CacheStats {
+        let (bytes, objects) = self.memory.usage();
+        CacheStats {
+            evictions: self.memory.evictions(),
+            bytes: bytes as u64,
+            objects: objects as u64,
+        }
+    }
+}
