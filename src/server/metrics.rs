@@ -12,6 +12,7 @@ mod cluster;
 mod faults;
 mod latency;
 mod process;
+mod tls;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -236,24 +237,8 @@ impl Collector for NodeCollector {
             let n = sum(&|w| &w.by_version[i]);
             ConstCounter::new(n).encode(by_version.encode_family(&[("version", *v)])?)?;
         }
-        if let Some(tls) = &self.tls {
-            let c = tls.counts();
-            let mut handshakes = encoder.encode_descriptor(
-                "tls_handshakes",
-                "TLS handshakes: completed (ok), or begun with a ClientHello and not completed (failed)",
-                None,
-                prometheus_client::metrics::MetricType::Counter,
-            )?;
-            for (result, n) in [("ok", c.ok), ("failed", c.failed)] {
-                ConstCounter::new(n).encode(handshakes.encode_family(&[("result", result)])?)?;
-            }
-            let resumed = ConstCounter::new(c.resumed);
-            resumed.encode(encoder.encode_descriptor(
-                "tls_sessions_resumed",
-                "Completed TLS handshakes that resumed a session (ticket or cache)",
-                None,
-                resumed.metric_type(),
-            )?)?;
+        if let Some(t) = &self.tls {
+            tls::encode(t, &mut encoder)?;
         }
         if let Some(c) = &self.cluster {
             let served = std::array::from_fn(|i| sum(&|w| &w.served_peers[i]));
