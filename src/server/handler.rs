@@ -158,7 +158,7 @@ async fn route(
         return Box::pin(state.metrics.respond()).await;
     }
     if state.test_clock && raw_path == TEST_CLOCK_PATH && req.method() == Method::POST {
-        return match Box::pin(read_body(payload, 64, &live.limits)).await {
+        return match Box::pin(limits::read_body(payload, 64, &live.limits)).await {
             Ok(body) => advance_clock(state, &body),
             Err(resp) => resp,
         };
@@ -281,7 +281,7 @@ async fn unsafe_method(
         return resp;
     }
     let limit = usize::try_from(live.limits.body_bytes).unwrap_or(usize::MAX);
-    let body = match read_body(payload, limit, &live.limits).await {
+    let body = match limits::read_body(payload, limit, &live.limits).await {
         Ok(b) => b,
         Err(resp) => return resp,
     };
@@ -340,34 +340,6 @@ fn ask_of<'a>(
             .or_else(|| req.headers().get(header::HOST)?.to_str().ok()),
         secure: req.app_config().secure(),
     }
-}
-
-/// Reads a request body up to `limit` bytes; 413 beyond it, 408 when it
-/// stalls for `limits.body_timeout_secs`. No payload (a GET's, dropped
-/// unread) reads as empty.
-pub(super) async fn read_body(
-    payload: Option<web::Payload>,
-    limit: usize,
-    limits: &limits::RequestLimits,
-) -> Result<bytes::Bytes, HttpResponse> {
-    use futures_util::StreamExt;
-    let Some(mut payload) = payload else {
-        return Ok(bytes::Bytes::new());
-    };
-    let mut body = bytes::BytesMut::new();
-    loop {
-        let next = actix_web::rt::time::timeout(limits.body_timeout, payload.next());
-        let Some(chunk) = next.await.map_err(|_| limits.body_timed_out())? else {
-            break;
-        };
-        let chunk = chunk
-            .map_err(|e| errors::text(StatusCode::BAD_REQUEST, format!("request body: {e}\n")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(limits::body_too_large(limit as u64));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
 }
 
 /// Where tests move the node's clock (only with `CDN_EDGE_TEST_CLOCK=1`).

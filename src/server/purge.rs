@@ -17,7 +17,7 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::errors;
-use super::handler::read_body;
+use super::limits::read_body;
 use super::live::Live;
 use crate::cluster::{client, Batch, Cluster, NodeResult, Peer};
 use crate::edge::Edge;

@@ -9,7 +9,10 @@
 //! a bare 431 and closes), and answers 408 to a first request whose head
 //! has not arrived within `limits.header_timeout_secs`.
 
+mod body;
 pub mod conns;
+
+pub use body::read_body;
 
 use std::time::Duration;
 
