@@ -24,6 +24,7 @@ pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod edge;
+pub mod error_chain;
 pub mod fingerprint;
 pub mod fsutil;
 #[cfg(test)]
@@ -38,4 +39,5 @@ pub mod server;
 pub mod store;
 #[cfg(test)]
 mod test_support;
+pub mod throttle;
 pub mod tls;

@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::time::Duration;
 
 use common::cluster::{self, owned_by, owner, Node, Setup, TOKEN};
@@ -26,6 +27,18 @@ fn cacheable(body: &str) -> Reply {
 
 fn purge_setup() -> String {
     format!("[purge]\ntoken = \"{PURGE_TOKEN}\"\n")
+}
+
+/// Three nodes with purging on in front of `origin`, with these lines in
+/// their `[cluster]` table and, with `disk`, a disk cache each.
+fn purging_nodes(origin: &Origin, root: &Path, cluster: &str, disk: Option<&Path>) -> Vec<Node> {
+    let extra = purge_setup();
+    let setup = Setup {
+        cluster,
+        extra: &extra,
+        disk,
+    };
+    cluster::start_setup(3, &origin.url(), root, &setup)
 }
 
 /// The JSON answer of a purge.
@@ -56,12 +69,7 @@ fn warm(nodes: &[Node], origin: &Origin, path: &str) {
 fn a_purge_on_one_node_is_gone_on_all_three() {
     let origin = Origin::start();
     let root = tempfile::tempdir().unwrap();
-    let extra = purge_setup();
-    let setup = Setup {
-        extra: &extra,
-        ..Setup::default()
-    };
-    let nodes = cluster::start_setup(3, &origin.url(), root.path(), &setup);
+    let nodes = purging_nodes(&origin, root.path(), "", None);
     let path = "/gone.css";
     origin.route(path, cacheable("v1"));
     warm(&nodes, &origin, path);
@@ -139,14 +147,9 @@ fn a_peer_down_at_purge_time_gets_it_when_it_is_back() {
     let origin = Origin::start();
     let root = tempfile::tempdir().unwrap();
     let disk = tempfile::tempdir().unwrap();
-    let extra = purge_setup();
     // Only a probe can bring the stopped node back before an hour.
-    let setup = Setup {
-        cluster: "probe_ms = 100\ndown_secs = 3600",
-        extra: &extra,
-        disk: Some(disk.path()),
-    };
-    let mut nodes = cluster::start_setup(3, &origin.url(), root.path(), &setup);
+    let cluster = "probe_ms = 100\ndown_secs = 3600";
+    let mut nodes = purging_nodes(&origin, root.path(), cluster, Some(disk.path()));
     let b = 1;
     let [gone, kept]: [String; 2] = owned_by(&nodes, b, "/back/", 2).try_into().unwrap();
     for p in [&gone, &kept] {
@@ -198,12 +201,7 @@ fn a_peer_down_at_purge_time_gets_it_when_it_is_back() {
 fn a_client_cannot_send_a_peers_purge_and_a_peers_purge_stays_there() {
     let origin = Origin::start();
     let root = tempfile::tempdir().unwrap();
-    let extra = purge_setup();
-    let setup = Setup {
-        extra: &extra,
-        ..Setup::default()
-    };
-    let nodes = cluster::start_setup(3, &origin.url(), root.path(), &setup);
+    let nodes = purging_nodes(&origin, root.path(), "", None);
     let path = "/hop.css";
     origin.route(path, cacheable("hop"));
     warm(&nodes, &origin, path);
@@ -268,13 +266,7 @@ fn a_client_cannot_send_a_peers_purge_and_a_peers_purge_stays_there() {
 fn the_purge_command_needs_one_node_of_a_cluster() {
     let origin = Origin::start();
     let root = tempfile::tempdir().unwrap();
-    let extra = purge_setup();
-    let setup = Setup {
-        cluster: "probe_ms = 0",
-        extra: &extra,
-        ..Setup::default()
-    };
-    let mut nodes = cluster::start_setup(3, &origin.url(), root.path(), &setup);
+    let mut nodes = purging_nodes(&origin, root.path(), "probe_ms = 0", None);
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("purge.toml");
     std::fs::write(&cfg, purge_setup()).unwrap();

@@ -40,21 +40,6 @@ impl Drop for SmallFs {
     }
 }
 
-/// Bytes that do not compress (so no encodings are made of them).
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 /// Bodies: noise, compressible text (whose encodings are made and
 /// written too), and one larger than the whole file system.
 fn body(i: u64, size: usize) -> Vec<u8> {

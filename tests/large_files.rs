@@ -8,16 +8,7 @@ use common::*;
 const SMALL_CACHE: &str = "[cache]\nmemory_bytes = 1048576\nmax_object_bytes = 65536\n";
 
 fn big() -> Vec<u8> {
-    // Deterministic, incompressible-looking bytes.
-    let mut x: u64 = 0x9e3779b97f4a7c15;
-    (0..300_000)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    noise(0, 300_000)
 }
 
 fn fixture() -> Fixture {

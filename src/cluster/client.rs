@@ -128,13 +128,7 @@ fn describe(e: &reqwest::Error, limit: Duration) -> String {
     if e.is_timeout() {
         return format!("no answer within {} ms", limit.as_millis());
     }
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text = format!("{text}: {s}");
-        source = s.source();
-    }
-    text
+    crate::error_chain::chain(e)
 }
 
 /// The first line of an answer's body, at most 200 bytes of it.

@@ -15,6 +15,7 @@ use super::{Entry, Memory};
 use crate::asset::{Asset, Body, Coding};
 use crate::origin::pull::{DiskMeta, PulledMeta};
 use crate::store::disk::DiskCache;
+use crate::throttle::Throttle;
 
 /// What a lookup already read from the disk cache for the key it misses,
 /// so the fetch that follows does not read it again.
@@ -228,42 +229,21 @@ pub(super) fn put(
         .unwrap_or(0)
 }
 
-/// Logs a failed write, at most one line per [`WARN_EVERY`] for the whole
-/// process (a full disk under load fails every write): the line counts the
+/// Logs a failed write, at most one line per 10 s for the whole process
+/// (a full disk under load fails every write): the line counts the
 /// failures it stands for; `cdn_edge_disk_write_errors_total` counts them
 /// all, by kind.
 fn warn_write(key: &str, e: &std::io::Error) {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::OnceLock;
-    use std::time::Instant;
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    static NEXT_MS: AtomicU64 = AtomicU64::new(0);
-    static QUIET: AtomicU64 = AtomicU64::new(0);
-    let now = EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64;
-    let next = NEXT_MS.load(Ordering::Relaxed);
-    let due = now >= next
-        && NEXT_MS
-            .compare_exchange(
-                next,
-                now + WARN_EVERY.as_millis() as u64,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            )
-            .is_ok();
-    if !due {
-        QUIET.fetch_add(1, Ordering::Relaxed);
-        return;
-    }
-    match QUIET.swap(0, Ordering::Relaxed) {
-        0 => tracing::warn!("disk cache write {key}: {e}"),
-        n => tracing::warn!(
+    static LOG: std::sync::LazyLock<Throttle> =
+        std::sync::LazyLock::new(|| Throttle::new(std::time::Duration::from_secs(10)));
+    match LOG.due() {
+        None => {}
+        Some(0) => tracing::warn!("disk cache write {key}: {e}"),
+        Some(n) => tracing::warn!(
             "disk cache write {key}: {e} (and {n} more failed writes not logged since the last line)"
         ),
     }
 }
-
-/// The least time between two lines of [`warn_write`].
-const WARN_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What the disk keeps of an asset held in memory: its record (naming the
 /// encodings) and its parts, identity body first, then each encoding.

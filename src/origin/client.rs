@@ -17,6 +17,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::clock::Clock;
 use crate::config::OriginConfig;
+use crate::error_chain::chain;
 use crate::http::forward::{connection_named, HOP_BY_HOP};
 
 mod passing;
@@ -275,7 +276,7 @@ impl OriginClient {
                 }
                 Ok(None) => break,
                 Err(e) if e.is_timeout() => return Err(FetchError::Timeout),
-                Err(e) => return Err(FetchError::Broken(short(&e))),
+                Err(e) => return Err(FetchError::Broken(chain(&e))),
             }
         }
         let headers = end_to_end(resp.headers());
@@ -327,20 +328,8 @@ async fn send(
         // Worth retrying (for GET/HEAD): no connection, or a reused one the
         // origin closed before any answer.
         Ok(Err(e)) => Err((
-            FetchError::Unreachable(short(&e)),
+            FetchError::Unreachable(chain(&e)),
             e.is_connect() || e.is_request(),
         )),
     }
-}
-
-/// An error's message and its causes, on one line.
-fn short(e: &reqwest::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(inner) = source {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    s
 }

@@ -401,6 +401,21 @@ pub fn run_config_expect_exit(root: &Path, config_toml: &str) -> (ExitStatus, St
     )
 }
 
+/// Bytes that do not compress (so no encodings are made of them).
+pub fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
 /// The non-empty lines of a text.
 pub fn nonempty_lines(s: &str) -> Vec<&str> {
     s.lines().filter(|l| !l.trim().is_empty()).collect()

@@ -5,7 +5,9 @@
 use actix_web::http::header::HeaderMap;
 use bytes::Bytes;
 
-use super::{end_to_end, send, short, to_wire, FetchError, Fetched, OriginClient};
+use crate::error_chain::chain;
+
+use super::{end_to_end, send, to_wire, FetchError, Fetched, OriginClient};
 
 /// A response whose body is passed on as it arrives (too large to store).
 pub struct Streamed {
@@ -45,7 +47,7 @@ impl OriginClient {
         let headers = end_to_end(resp.headers());
         let body = resp
             .bytes_stream()
-            .map(|r| r.map_err(|e| FetchError::Broken(short(&e))))
+            .map(|r| r.map_err(|e| FetchError::Broken(chain(&e))))
             .boxed();
         Ok(Streamed {
             status,
@@ -82,7 +84,7 @@ impl OriginClient {
         let headers = end_to_end(resp.headers());
         let body = match tokio::time::timeout(self.total, resp.bytes()).await {
             Err(_) => return Err(FetchError::Timeout),
-            Ok(Err(e)) => return Err(FetchError::Broken(short(&e))),
+            Ok(Err(e)) => return Err(FetchError::Broken(chain(&e))),
             Ok(Ok(b)) => b,
         };
         Ok(Fetched {

@@ -23,7 +23,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -38,6 +38,7 @@ use socket2::SockRef;
 
 use crate::server::coalesce::Coalesced;
 use crate::server::live::Live;
+use crate::throttle::Throttle;
 
 /// What a refused plain-HTTP connection is sent before it is closed.
 const REFUSAL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
@@ -65,8 +66,8 @@ pub struct Connections {
     refused: AtomicU64,
     /// Connections shut down for sitting without a request.
     reaped: AtomicU64,
-    /// When a refusal was last logged (one line per 10 s at most).
-    logged: Mutex<Option<Instant>>,
+    /// Refusals are logged one line per 10 s at most.
+    log: Throttle,
 }
 
 /// One connection's state, shared by its extensions (which hold it for the
@@ -112,7 +113,7 @@ impl Connections {
             open: AtomicUsize::new(0),
             refused: AtomicU64::new(0),
             reaped: AtomicU64::new(0),
-            logged: Mutex::new(None),
+            log: Throttle::new(Duration::from_secs(10)),
         })
     }
 
@@ -161,9 +162,7 @@ impl Connections {
         } else {
             let _ = sock.shutdown(std::net::Shutdown::Both);
         }
-        let mut logged = self.logged.lock().unwrap_or_else(|e| e.into_inner());
-        if logged.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
-            *logged = Some(Instant::now());
+        if self.log.due().is_some() {
             tracing::warn!(
                 "limits.max_connections = {max} reached: new connections are refused \
                  ({n} refused since start)"

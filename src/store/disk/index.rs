@@ -205,13 +205,15 @@ impl Index {
         }
     }
 
-    /// Drops `id` from the index: a tombstone while rebuilding, nothing after.
-    pub fn forget(&mut self, id: Id) {
-        self.drop_live(id);
+    /// Drops `id` from the index: a tombstone while rebuilding, nothing
+    /// after. Whether it was live.
+    pub fn forget(&mut self, id: Id) -> bool {
+        let was = self.drop_live(id);
         if self.rebuilding {
             self.gone.insert(key(id));
         }
         self.publish();
+        was
     }
 
     /// Picks least-recently-used entries until at most `limit` bytes remain,
@@ -239,13 +241,16 @@ impl Index {
         self.purged = Vec::new();
     }
 
-    fn drop_live(&mut self, id: Id) {
+    /// Whether it was live.
+    fn drop_live(&mut self, id: Id) -> bool {
         let k = key(id);
         self.open.drop_key(&k);
-        if let Some(old) = self.live.remove(&k) {
-            self.order.remove(&(old.stamp, k));
-            self.bytes -= charged(old.len);
-        }
+        let Some(old) = self.live.remove(&k) else {
+            return false;
+        };
+        self.order.remove(&(old.stamp, k));
+        self.bytes -= charged(old.len);
+        true
     }
 
     fn publish(&self) {

@@ -462,12 +462,7 @@ impl DiskCache {
         let id = id_of(key);
         let _stripe = s.stripe(id);
         let found = unlink_found(&s.path(id))?;
-        let indexed = {
-            let mut ix = s.lock();
-            let indexed = ix.live(id).is_some();
-            ix.forget(id);
-            indexed
-        };
+        let indexed = s.lock().forget(id);
         s.close_dropped();
         Ok(found || indexed)
     }

@@ -212,7 +212,9 @@ impl Shared {
                     ix.forget(id);
                     bad.push(id);
                 }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => ix.forget(id),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    ix.forget(id);
+                }
                 Err(e) => tracing::warn!(error = %e, "disk cache: cannot read a key"),
             }
         }
