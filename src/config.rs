@@ -26,6 +26,7 @@ mod limits;
 pub use limits::{LimitsConfig, H1_MAX_HEADERS, H1_MAX_HEAD_BYTES};
 
 mod purge;
+mod secret;
 pub use purge::PurgeConfig;
 
 /// The embedded default configuration (`config.toml` at the repo root).

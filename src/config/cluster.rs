@@ -171,30 +171,17 @@ impl ClusterConfig {
             super::invalid(origin, key, value, allowed)
         };
         let file = &self.token_file;
-        let (key, token) = match (self.token.is_empty(), file.as_os_str().is_empty()) {
-            (false, false) => {
-                return Err(invalid(
-                    "cluster.token_file",
-                    file,
-                    "not with cluster.token: set one of them",
-                ))
-            }
-            (true, true) => return Err(invalid(
+        let Some(secret) = super::secret::read(origin, "cluster", &self.token, file)? else {
+            return Err(invalid(
                 "cluster.token",
                 &self.token,
                 "required with [cluster] (or cluster.token_file): a secret that every node shares",
-            )),
-            (false, true) => ("cluster.token", self.token.clone()),
-            (true, false) => {
-                let text = std::fs::read_to_string(file).map_err(|e| {
-                    invalid(
-                        "cluster.token_file",
-                        file,
-                        &format!("a readable file ({e})"),
-                    )
-                })?;
-                ("cluster.token_file", text.trim().to_string())
-            }
+            ));
+        };
+        let (key, token) = if secret.from_file {
+            ("cluster.token_file", secret.value)
+        } else {
+            ("cluster.token", secret.value)
         };
         let shown = if key == "cluster.token" {
             "(hidden)".to_string()

@@ -47,13 +47,7 @@ impl PurgeConfig {
         if let Some(t) = std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty()) {
             return Ok(Some(t));
         }
-        if !self.token.is_empty() {
-            return Ok(Some(self.token.clone()));
-        }
-        if self.token_file.as_os_str().is_empty() {
-            return Ok(None);
-        }
-        self.file_token("config").map(Some)
+        self.configured_token("config")
     }
 
     /// Makes a relative `token_file` relative to `base`.
@@ -67,32 +61,27 @@ impl PurgeConfig {
     /// Checks the token settings (the path and nodes are checked with the
     /// rest of the config).
     pub(super) fn validate(&self, origin: &str) -> Result<(), ConfigError> {
-        if self.token_file.as_os_str().is_empty() {
-            return Ok(());
-        }
-        if !self.token.is_empty() {
+        self.configured_token(origin).map(drop)
+    }
+
+    /// `token`, or the token of `token_file`, which must be one token of
+    /// visible ASCII characters.
+    fn configured_token(&self, origin: &str) -> Result<Option<String>, ConfigError> {
+        let file = &self.token_file;
+        let Some(secret) = super::secret::read(origin, "purge", &self.token, file)? else {
+            return Ok(None);
+        };
+        let token = secret.value;
+        let bad = token.is_empty() || token.contains(' ') || HeaderValue::from_str(&token).is_err();
+        if secret.from_file && bad {
             return Err(super::invalid(
                 origin,
                 "purge.token_file",
-                &self.token_file,
-                "not with purge.token: set one of them",
-            ));
-        }
-        self.file_token(origin).map(drop)
-    }
-
-    fn file_token(&self, origin: &str) -> Result<String, ConfigError> {
-        let file = &self.token_file;
-        let invalid = |allowed: &str| super::invalid(origin, "purge.token_file", file, allowed);
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| invalid(&format!("a readable file ({e})")))?;
-        let token = text.trim();
-        if token.is_empty() || token.contains(' ') || HeaderValue::from_str(token).is_err() {
-            return Err(invalid(
+                file,
                 "a file holding one token of visible ASCII characters, no spaces",
             ));
         }
-        Ok(token.to_string())
+        Ok(Some(token))
     }
 }
 
