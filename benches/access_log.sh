@@ -139,11 +139,7 @@ http {
     open_file_cache max=1000 inactive=60s;
     open_file_cache_valid 60s;
     gzip_static on;
-    client_body_temp_path $dir/cb;
-    proxy_temp_path $dir/p;
-    fastcgi_temp_path $dir/f;
-    uwsgi_temp_path $dir/u;
-    scgi_temp_path $dir/s;
+$(nginx_temp_paths "$dir")
     server {
         listen 127.0.0.1:$port;
         root $ROOT;

@@ -86,11 +86,7 @@ http {
     brotli on;
     brotli_comp_level 5;
     brotli_types text/css application/javascript text/javascript image/svg+xml;
-    client_body_temp_path $TMP/nginx/cb;
-    proxy_temp_path $TMP/nginx/p;
-    fastcgi_temp_path $TMP/nginx/f;
-    uwsgi_temp_path $TMP/nginx/u;
-    scgi_temp_path $TMP/nginx/s;
+$(nginx_temp_paths "$TMP/nginx")
     server {
         listen 127.0.0.1:$NGINX_PORT;
         root $ROOT;

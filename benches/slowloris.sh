@@ -89,11 +89,7 @@ error_log $dir/error.log warn;
 events { worker_connections 10000; }
 http {
     access_log off;
-    client_body_temp_path $dir/cb;
-    proxy_temp_path $dir/p;
-    fastcgi_temp_path $dir/f;
-    uwsgi_temp_path $dir/u;
-    scgi_temp_path $dir/s;
+$(nginx_temp_paths "$dir")
     keepalive_requests 100000;
     keepalive_timeout 120s;
     client_header_timeout 10s;

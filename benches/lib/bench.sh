@@ -130,6 +130,13 @@ run_wrk() { # run_wrk OUTFILE SECONDS wrk-args...: bounded in time, interruptibl
     ((rc == 0)) || { cat "$out" >&2; die "wrk failed ($rc): wrk $*"; }
 }
 
+nginx_temp_paths() { # nginx_temp_paths DIR: the temp-path lines of an nginx `http {}` block, under DIR
+    local d=$1 kind
+    for kind in client_body:cb proxy:p fastcgi:f uwsgi:u scgi:s; do
+        printf '    %s_temp_path %s/%s;\n' "${kind%%:*}" "$d" "${kind#*:}"
+    done
+}
+
 free_port() { # a free TCP port on 127.0.0.1
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
@@ -151,11 +158,7 @@ error_log $dir/error.log warn;
 events { worker_connections 1024; }
 http {
     access_log off;
-    client_body_temp_path $dir/cb;
-    proxy_temp_path $dir/p;
-    fastcgi_temp_path $dir/f;
-    uwsgi_temp_path $dir/u;
-    scgi_temp_path $dir/s;
+$(nginx_temp_paths "$dir")
     types { $types }
     keepalive_requests 100000;
     server {

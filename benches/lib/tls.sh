@@ -85,11 +85,7 @@ http {
     gzip_static on;
     brotli_static on;
     etag on;
-    client_body_temp_path $dir/cb;
-    proxy_temp_path $dir/p;
-    fastcgi_temp_path $dir/f;
-    uwsgi_temp_path $dir/u;
-    scgi_temp_path $dir/s;
+$(nginx_temp_paths "$dir")
     ssl_certificate $certs/cert.pem;
     ssl_certificate_key $certs/key.pem;
     ssl_protocols TLSv1.2 TLSv1.3;
