@@ -131,17 +131,29 @@ fn a_full_cache_disk_costs_disk_copies_never_an_answer() {
         labelled(&m, "cdn_edge_http_requests_total{class=\"5xx\"}"),
         0
     );
-    // No temp file left behind.
-    let mut stack = vec![fs.0.path().to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            assert!(!p.to_string_lossy().ends_with(".tmp"), "{}", p.display());
-            if p.is_dir() {
-                stack.push(p);
+    // No temp file left behind, once the writes still in flight (stored
+    // copies and encodings are written in the background) are done.
+    let temp_files = || {
+        let mut found = Vec::new();
+        let mut stack = vec![fs.0.path().to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.to_string_lossy().ends_with(".tmp") {
+                    found.push(p.clone());
+                }
+                if p.is_dir() {
+                    stack.push(p);
+                }
             }
         }
-    }
+        found
+    };
+    assert!(
+        poll_until(CHANGE_TIMEOUT, || temp_files().is_empty()),
+        "{:?}",
+        temp_files()
+    );
 }
 
 fn serve_args(cfg: &Path, root: &Path) -> Vec<OsString> {
