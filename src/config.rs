@@ -88,6 +88,10 @@ pub struct OriginConfig {
     /// Client request headers never forwarded (names, `X-Foo-*` prefixes):
     /// by default the unkeyed inputs known to poison shared caches.
     pub drop_request_headers: Vec<String>,
+    /// Client request headers forwarded although `drop_request_headers`
+    /// matches them (names, `X-Foo-*` prefixes), e.g. `X-Forwarded-For`
+    /// behind a load balancer that sets it.
+    pub keep_request_headers: Vec<String>,
 }
 
 impl Default for OriginConfig {
@@ -105,6 +109,7 @@ impl Default for OriginConfig {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            keep_request_headers: Vec::new(),
         }
     }
 }
@@ -566,7 +571,8 @@ impl Config {
         }
         self.purge.validate(origin)?;
         let p = &self.purge.path;
-        if !p.starts_with('/') || p.len() < 2 || p.contains(['?', '#', ' ']) {
+        let names_a_path = crate::http::path::key(p).is_ok_and(|k| !k.path().is_empty());
+        if !p.starts_with('/') || !names_a_path || p.contains(['?', '#', ' ']) {
             return Err(invalid(
                 "purge.path",
                 p,
@@ -628,6 +634,18 @@ impl Config {
                 "origin.drop_request_headers",
                 &bad,
                 "header names, optionally ending in * for a prefix (\"X-Forwarded-*\")",
+            ));
+        }
+        // The node's own fields are never forwarded, whatever this says.
+        let own = (o.keep_request_headers.iter())
+            .find(|p| crate::http::namespace::is_own(p.trim_end_matches('*')))
+            .map(|p| format!("{p:?} is the node's own namespace"));
+        let kept = crate::http::forward::DropList::default().except(&o.keep_request_headers);
+        if let Some(bad) = kept.err().or(own) {
+            return Err(invalid(
+                "origin.keep_request_headers",
+                &bad,
+                "header names, optionally ending in * for a prefix, outside X-CDN-Edge-* (\"X-Forwarded-For\")",
             ));
         }
         let c = &self.cache;
@@ -822,10 +840,27 @@ mod tests {
         assert_eq!(c.cache.memory_bytes, d.cache.memory_bytes);
         assert_eq!(c.cache_control.immutable, d.cache_control.immutable);
         assert_eq!(c.cors.allow_origins, d.cors.allow_origins);
+        assert_eq!(c.origin.drop_request_headers, d.origin.drop_request_headers);
+        assert_eq!(c.origin.keep_request_headers, d.origin.keep_request_headers);
         assert_eq!(
             c.cache_control.fingerprint_patterns,
             d.cache_control.fingerprint_patterns
         );
+    }
+
+    #[test]
+    fn keep_request_headers_is_checked() {
+        let ok = Config::parse(
+            "t",
+            "[origin]\nkeep_request_headers = [\"X-Forwarded-For\"]\n",
+        );
+        assert_eq!(ok.unwrap().origin.keep_request_headers, ["X-Forwarded-For"]);
+        for bad in ["\"bad name\"", "\"X-CDN-Edge-Token\"", "\"x-cdn-edge-*\""] {
+            let e = Config::parse("t", &format!("[origin]\nkeep_request_headers = [{bad}]\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("origin.keep_request_headers"), "{e}");
+        }
     }
 
     #[test]

@@ -313,3 +313,99 @@ fn post_passes_every_end_to_end_header_and_the_body() {
     }
     assert_eq!(seen.header_all("x-multi"), ["first", "second"], "{seen:?}");
 }
+
+/// Request fields that change what an origin generates but are not in the
+/// cache key (issue 18, item 10; Param Miner's list, "Practical Web Cache
+/// Poisoning"): each must be dropped or, for those the node sets itself,
+/// replaced, so an origin reflecting it cannot store an attacker's value.
+const UNKEYED: [&str; 25] = [
+    "X-Host",
+    "X-Original-Host",
+    "X-HTTP-Host-Override",
+    "X-HTTP-Method",
+    "X-Method-Override",
+    "X-HTTP-Method-Override",
+    "X-Forwarded-Host",
+    "X-Forwarded-Server",
+    "X-Forwarded-Port",
+    "X-Forwarded-Scheme",
+    "X-Forwarded-Proto",
+    "X-Forwarded-Prefix",
+    "X-Forwarded-Ssl",
+    "X-Forwarded-For",
+    "Forwarded",
+    "X-Url-Scheme",
+    "X-Scheme",
+    "Front-End-Https",
+    "X-Original-URL",
+    "X-Original-URI",
+    "X-Rewrite-URL",
+    "X-Real-IP",
+    "True-Client-IP",
+    "Client-IP",
+    "X-Cluster-Client-IP",
+];
+
+#[test]
+fn an_origin_reflecting_an_unkeyed_header_stores_no_attackers_value() {
+    let o = Origin::start();
+    for (i, name) in UNKEYED.iter().enumerate() {
+        o.route(
+            &format!("/reflect/{i}.html"),
+            Reply::ok("<script src=\"//")
+                .echo_header(name)
+                .header("cache-control", "max-age=600"),
+        );
+    }
+    let (_f, s) = edge(&o, "");
+    for (i, name) in UNKEYED.iter().enumerate() {
+        let path = format!("/reflect/{i}.html");
+        let attack = s.get_h(&path, &[(name, "evil.example")]);
+        assert_eq!(attack.status, 200, "{}", attack.summary());
+        let victim = s.get(&path);
+        assert!(
+            !victim.text().contains("evil"),
+            "{name} reached the origin and was stored: {}",
+            victim.text()
+        );
+        let seen = only_request(&o, &path);
+        assert!(
+            seen.header_all(name).iter().all(|v| !v.contains("evil")),
+            "{name}: {seen:?}"
+        );
+    }
+}
+
+#[test]
+fn keep_request_headers_lets_chosen_ones_through_and_the_node_still_sets_its_own() {
+    let o = Origin::start();
+    storable(&o, "/keep.js");
+    let (_f, s) = edge(
+        &o,
+        "keep_request_headers = [\"X-Forwarded-For\", \"X-Host\", \"X-Forwarded-Proto\"]\n",
+    );
+    s.get_h(
+        "/keep.js",
+        &[
+            ("X-Forwarded-For", "10.9.8.7"),
+            ("X-Forwarded-Proto", "https"),
+            ("X-Host", "assets.example"),
+            ("X-Original-Host", "evil.example"),
+            ("X-Forwarded-Host", "evil.example"),
+        ],
+    );
+    let seen = only_request(&o, "/keep.js");
+    assert_eq!(
+        seen.header_all("x-forwarded-for"),
+        ["10.9.8.7, 127.0.0.1"],
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen.header_all("x-forwarded-proto"),
+        ["http"],
+        "the node's own: {seen:?}"
+    );
+    assert_eq!(seen.header_all("x-host"), ["assets.example"], "{seen:?}");
+    assert!(seen.header("x-original-host").is_none(), "{seen:?}");
+    assert!(seen.header("x-forwarded-host").is_none(), "{seen:?}");
+}

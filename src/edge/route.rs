@@ -14,10 +14,11 @@
 
 use std::sync::Arc;
 
-use actix_web::http::header::{HeaderMap, HeaderValue};
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::pull::{Job, Origin};
 use crate::cluster::{auth, Cluster, Peer};
+use crate::http::namespace;
 use crate::origin::client::{FetchError, Fetched, OriginClient};
 
 /// The cluster, and how its peers are asked.
@@ -57,6 +58,14 @@ impl Route {
 
     /// GETs `target` from `peer` with the forwarded `headers`, the token and
     /// the hop field. A 403 that says the token was refused is a failure.
+    ///
+    /// The node's own fields (`X-CDN-Edge-*`) are believed on this answer
+    /// only, and only for what they say about the exchange itself: it came
+    /// on this node's own connection to the peer's advertised URL, in
+    /// answer to a request carrying the cluster token, and every node
+    /// strips the namespace from whatever it relays (`end_to_end`), so a
+    /// field in it was written by the peer, not by its origin. Then they
+    /// are removed: clients never see them.
     async fn ask(
         &self,
         peer: &Peer,
@@ -66,13 +75,26 @@ impl Route {
         let mut h = headers.clone();
         h.insert(auth::TOKEN, self.token.clone());
         h.insert(auth::HOP, self.hop.clone());
-        let f = self.client.get_from(peer.url(), target, &h).await?;
-        if f.status == 403 && f.headers.contains_key(auth::REFUSED) {
+        let mut f = self.client.get_from(peer.url(), target, &h).await?;
+        let refused = f.status == 403 && f.headers.contains_key(auth::REFUSED);
+        strip_own(&mut f.headers);
+        if refused {
             return Err(FetchError::Unreachable(
                 "it refused our cluster token (is cluster.token the same on every node?)".into(),
             ));
         }
         Ok(f)
+    }
+}
+
+/// Removes the node's own fields from a peer's answer.
+fn strip_own(headers: &mut HeaderMap) {
+    let own: Vec<HeaderName> = (headers.keys())
+        .filter(|n| namespace::is_own(n.as_str()))
+        .cloned()
+        .collect();
+    for n in own {
+        headers.remove(n);
     }
 }
 

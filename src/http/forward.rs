@@ -25,17 +25,46 @@ pub const HOP_BY_HOP: [&str; 10] = [
     "proxy-authentication-info",
 ];
 
-/// Default drop list: the classic unkeyed inputs that poison a shared cache
-/// when an origin trusts them. The last two are covered by `X-Forwarded-*`
-/// and listed for documentation.
-pub const DEFAULT_DROP: [&str; 7] = [
+/// Default drop list (`origin.drop_request_headers`): request fields that
+/// change what an origin generates but are not in the cache key, so that
+/// one client's value would be stored and served to everyone (Kettle,
+/// "Practical Web Cache Poisoning" 2018 and "Web Cache Entanglement" 2020;
+/// Param Miner's header list; Nguyen et al., "Your Cache Has Fallen",
+/// CPDoS 2019, for the method overrides). None is sent by a browser. What
+/// the node itself sets (`X-Forwarded-For`, `X-Forwarded-Proto`, `Via`) it
+/// sets from what it knows, whatever this list says. The `X-Forwarded-*`
+/// names listed after the prefix are covered by it, and listed so that a
+/// list edited to lose the prefix still drops them.
+pub const DEFAULT_DROP: [&str; 26] = [
+    // Where the request was addressed: host, scheme, port, path prefix.
     "X-Forwarded-*",
     "Forwarded",
+    "X-Host",
+    "X-Original-Host",
+    "X-HTTP-Host-Override",
+    "X-Forwarded-Host",
+    "X-Forwarded-Server",
+    "X-Forwarded-Scheme",
+    "X-Forwarded-Proto",
+    "X-Forwarded-Port",
+    "X-Forwarded-Prefix",
+    "X-Forwarded-Ssl",
+    "X-Url-Scheme",
+    "X-Scheme",
+    "Front-End-Https",
+    // Which path or method the origin should act on.
     "X-Original-URL",
+    "X-Original-URI",
     "X-Rewrite-URL",
     "X-HTTP-Method-Override",
-    "X-Forwarded-Scheme",
-    "X-Forwarded-Host",
+    "X-HTTP-Method",
+    "X-Method-Override",
+    // Who the client is: the node's `X-Forwarded-For` says it.
+    "X-Real-IP",
+    "True-Client-IP",
+    "Client-IP",
+    "X-Client-IP",
+    "X-Cluster-Client-IP",
 ];
 
 /// Conditional and range fields (RFC 9110 §13, §14.2): not forwarded on a
@@ -83,17 +112,17 @@ pub fn connection_named<'a>(connection_lines: impl IntoIterator<Item = &'a str>)
 
 /// Field-name patterns, case-insensitive: an exact name, or a prefix ending in `*`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DropList {
+struct Patterns {
     /// Lower-cased exact names.
     exact: Vec<String>,
     /// Lower-cased prefixes, without the `*`.
     prefixes: Vec<String>,
 }
 
-impl DropList {
-    /// Builds the list from config patterns; the error names the first bad one.
-    pub fn new<S: AsRef<str>>(patterns: &[S]) -> Result<DropList, String> {
-        let mut list = DropList::default();
+impl Patterns {
+    /// Parses config patterns; the error names the first bad one.
+    fn new<S: AsRef<str>>(patterns: &[S]) -> Result<Patterns, String> {
+        let mut list = Patterns::default();
         for p in patterns {
             let p = p.as_ref();
             let (body, prefix) = match p.strip_suffix('*') {
@@ -118,13 +147,8 @@ impl DropList {
         Ok(list)
     }
 
-    /// The list built from [`DEFAULT_DROP`].
-    pub fn defaults() -> DropList {
-        DropList::new(&DEFAULT_DROP).unwrap_or_default()
-    }
-
     /// Whether `name` matches a pattern (ASCII case-insensitive).
-    pub fn matches(&self, name: &str) -> bool {
+    fn matches(&self, name: &str) -> bool {
         let name = name.as_bytes();
         self.exact
             .iter()
@@ -133,6 +157,44 @@ impl DropList {
                 let p = p.as_bytes();
                 name.len() >= p.len() && name[..p.len()].eq_ignore_ascii_case(p)
             })
+    }
+}
+
+/// Field names to drop: patterns (an exact name, or a prefix ending in
+/// `*`, case-insensitive), less exceptions given the same way (so one
+/// field of a dropped prefix can still pass).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DropList {
+    drop: Patterns,
+    except: Patterns,
+}
+
+impl DropList {
+    /// Builds the list from config patterns; the error names the first bad one.
+    pub fn new<S: AsRef<str>>(patterns: &[S]) -> Result<DropList, String> {
+        Ok(DropList {
+            drop: Patterns::new(patterns)?,
+            except: Patterns::default(),
+        })
+    }
+
+    /// This list, less the names `patterns` match (`origin.keep_request_headers`).
+    pub fn except<S: AsRef<str>>(self, patterns: &[S]) -> Result<DropList, String> {
+        Ok(DropList {
+            except: Patterns::new(patterns)?,
+            ..self
+        })
+    }
+
+    /// The list built from [`DEFAULT_DROP`].
+    pub fn defaults() -> DropList {
+        DropList::new(&DEFAULT_DROP).unwrap_or_default()
+    }
+
+    /// Whether `name` is dropped: it matches a pattern and no exception
+    /// (ASCII case-insensitive).
+    pub fn matches(&self, name: &str) -> bool {
+        self.drop.matches(name) && !self.except.matches(name)
     }
 }
 
@@ -145,7 +207,7 @@ pub struct ForwardOptions<'a> {
     pub drop_content_length: bool,
     /// Drop `Accept-Encoding`: the caller sends its own (e.g. `identity`).
     pub drop_accept_encoding: bool,
-    /// Our own internal fields (e.g. `x-cdn-edge-*`), never sent upstream.
+    /// Our own internal fields (`X-CDN-Edge-*`, see `namespace`), never sent upstream.
     pub internal: &'a DropList,
     /// Configured unkeyed inputs (see [`DEFAULT_DROP`]).
     pub drop: &'a DropList,
@@ -230,7 +292,7 @@ mod tests {
     /// `forwarded_request_headers` with the defaults the edge uses, adding nothing.
     fn fwd(headers: &[(&str, &str)], storing: bool) -> Vec<(String, String)> {
         let (internal, drop) = (
-            DropList::new(&["X-CDN-Edge-*"]).unwrap(),
+            DropList::new(&[super::super::namespace::PATTERN]).unwrap(),
             DropList::defaults(),
         );
         let opts = ForwardOptions {
@@ -424,6 +486,59 @@ mod tests {
         }
         assert_eq!(DropList::defaults(), DropList::new(&DEFAULT_DROP).unwrap());
         assert!(DropList::defaults().matches("x-forwarded-scheme"));
+    }
+
+    #[test]
+    fn exceptions_let_one_field_of_the_list_pass() {
+        let d = DropList::new(&["X-Forwarded-*", "X-Host"])
+            .unwrap()
+            .except(&["x-forwarded-for"])
+            .unwrap();
+        assert!(!d.matches("X-Forwarded-For"));
+        assert!(d.matches("x-forwarded-host") && d.matches("x-host"));
+        assert!(!d.matches("accept"));
+        let e = DropList::defaults().except(&["bad name"]).unwrap_err();
+        assert!(e.contains("\"bad name\""), "{e}");
+    }
+
+    #[test]
+    fn the_defaults_drop_the_poisoning_inputs_and_no_ordinary_field() {
+        let d = DropList::defaults();
+        for poison in [
+            "X-Host",
+            "X-Original-Host",
+            "X-HTTP-Method",
+            "X-Method-Override",
+            "X-HTTP-Method-Override",
+            "X-Forwarded-Host",
+            "X-Forwarded-Port",
+            "X-Forwarded-Server",
+            "X-Forwarded-Proto",
+            "X-Original-URL",
+            "X-Rewrite-URL",
+            "Forwarded",
+            "X-Real-IP",
+        ] {
+            assert!(d.matches(poison), "{poison}");
+        }
+        for normal in [
+            "Accept",
+            "Accept-Language",
+            "Accept-Encoding",
+            "Cookie",
+            "Authorization",
+            "User-Agent",
+            "Referer",
+            "Origin",
+            "Host",
+            "Via",
+            "If-None-Match",
+            "Range",
+            "Cache-Control",
+            "X-Requested-With",
+        ] {
+            assert!(!d.matches(normal), "{normal}");
+        }
     }
 
     proptest! {

@@ -7,6 +7,7 @@
 //! stores or actix; the server module maps these answers onto responses.
 
 pub mod accept_encoding;
+pub mod bearer;
 pub mod cache_control;
 pub mod client_ip;
 pub mod conditional;
@@ -15,6 +16,7 @@ pub mod date;
 pub mod etag;
 pub mod forward;
 pub mod freshness;
+pub mod namespace;
 pub mod path;
 pub mod range;
 pub mod reuse;

@@ -19,6 +19,7 @@ use crate::clock::Clock;
 use crate::config::OriginConfig;
 use crate::error_chain::chain;
 use crate::http::forward::{connection_named, HOP_BY_HOP};
+use crate::http::namespace;
 
 mod passing;
 pub use passing::Streamed;
@@ -102,13 +103,25 @@ pub struct OriginClient {
     total: Duration,
     max_bytes: u64,
     retries: u32,
+    /// Answers come from peers (see [`OriginClient::for_peers`]): the
+    /// node's own fields are kept for the cluster to read.
+    peers: bool,
 }
 
 /// The end-to-end headers of an origin response, in the crate's header
 /// type: hop-by-hop headers, including any the `Connection` field names,
-/// are left out (RFC 9110 §7.6.1). Order within a name and multiplicity
-/// are kept.
+/// are left out (RFC 9110 §7.6.1), and so is the node's own namespace
+/// (`X-CDN-Edge-*`): an origin never speaks for the node, on any path its
+/// answer takes (stored, passed, streamed, forwarded, merged from a 304).
+/// Order within a name and multiplicity are kept.
 pub fn end_to_end(wire: &reqwest::header::HeaderMap) -> HeaderMap {
+    headers_of(wire, false)
+}
+
+/// [`end_to_end`], keeping the node's own fields when `keep_own` (a peer's
+/// answer to this node's token-carrying request: `edge::route` reads them,
+/// then strips them).
+fn headers_of(wire: &reqwest::header::HeaderMap, keep_own: bool) -> HeaderMap {
     let named = connection_named(
         wire.get_all("connection")
             .iter()
@@ -118,6 +131,9 @@ pub fn end_to_end(wire: &reqwest::header::HeaderMap) -> HeaderMap {
     for (name, value) in wire {
         let n = name.as_str();
         if HOP_BY_HOP.contains(&n) || named.iter().any(|c| c == n) {
+            continue;
+        }
+        if !keep_own && namespace::is_own(n) {
             continue;
         }
         if let (Ok(n), Ok(v)) = (
@@ -174,6 +190,7 @@ impl OriginClient {
             total: Duration::from_millis(c.total_timeout_ms),
             max_bytes: c.max_object_bytes,
             retries: c.retries,
+            peers: false,
         }))
     }
 
@@ -218,7 +235,9 @@ impl OriginClient {
     /// pool: no `Host` of the origin's, and timeouts long enough for a peer
     /// that is itself waiting for the origin (`wait`: how long it may wait
     /// for another request's fetch), so a slow origin never makes a live
-    /// peer look dead. The base URL is given with each request.
+    /// peer look dead. The base URL is given with each request. Its
+    /// answers keep the node's own `X-CDN-Edge-*` fields, for the caller
+    /// to read and strip (`edge::route`).
     pub fn for_peers(&self, wait: Duration) -> Self {
         let first_byte = wait + self.total + Duration::from_secs(1);
         Self {
@@ -226,6 +245,7 @@ impl OriginClient {
             host: None,
             first_byte,
             total: first_byte + self.total,
+            peers: true,
             ..self.clone()
         }
     }
@@ -279,7 +299,7 @@ impl OriginClient {
                 Err(e) => return Err(FetchError::Broken(chain(&e))),
             }
         }
-        let headers = end_to_end(resp.headers());
+        let headers = headers_of(resp.headers(), self.peers);
         Ok(Fetched {
             status,
             headers,

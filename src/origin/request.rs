@@ -23,6 +23,7 @@ use std::net::IpAddr;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::http::forward::{forwarded_request_headers, DropList, ForwardOptions, VIA};
+use crate::http::namespace;
 
 /// Which request headers the node forwards.
 #[derive(Debug, Clone)]
@@ -38,7 +39,7 @@ pub struct Forwarding {
 fn internal() -> &'static DropList {
     static INTERNAL: std::sync::OnceLock<DropList> = std::sync::OnceLock::new();
     // Cannot fail: constant patterns (a unit test builds them).
-    INTERNAL.get_or_init(|| DropList::new(&["X-CDN-Edge-*", "Expect"]).expect("valid patterns"))
+    INTERNAL.get_or_init(|| DropList::new(&[namespace::PATTERN, "Expect"]).expect("valid patterns"))
 }
 
 /// The headers to send the origin for a client's request with `client`

@@ -163,15 +163,23 @@ async fn route(
             Err(resp) => resp,
         };
     }
+    let key = path::key(raw_path);
     let cluster = state.cluster.as_ref();
-    if let Some(resp) = Box::pin(purge::dispatch(req, &mut payload, live, cluster, from_peer)).await
-    {
+    let purging = purge::dispatch(
+        req,
+        &mut payload,
+        live,
+        cluster,
+        from_peer,
+        key.as_ref().ok(),
+    );
+    if let Some(resp) = Box::pin(purging).await {
         return resp;
     }
     if let Some(resp) = live.https.redirect(req, state.https_port.get().copied()) {
         return resp;
     }
-    let key = match path::key(raw_path) {
+    let key = match key {
         Ok(k) => k,
         Err(e) if e.is_not_found() => return not_found(),
         Err(e) => return errors::text(StatusCode::BAD_REQUEST, format!("bad request path: {e}\n")),

@@ -50,7 +50,8 @@ pub struct Live {
     pub ready_requires_origin: bool,
     /// The purge token, when purging is on.
     pub purge_token: Option<String>,
-    /// `purge.path`.
+    /// `purge.path`, normalised as a request path's key is (`_purge`), so
+    /// that every spelling of it is recognised.
     pub purge_path: String,
     /// HSTS and the redirect to HTTPS.
     pub https: https::Https,
@@ -180,7 +181,9 @@ impl Live {
             ready_path: path(&config.server.ready_path),
             ready_requires_origin: config.server.ready_requires_origin,
             purge_token: config.purge.effective_token()?,
-            purge_path: config.purge.path.clone(),
+            purge_path: crate::http::path::key(&config.purge.path)
+                .map(|k| k.path().to_string())
+                .unwrap_or_default(),
             https: https::Https {
                 hsts: Some(&config.tls.hsts)
                     .filter(|h| !h.is_empty() && tls)
@@ -259,7 +262,9 @@ fn origin(
 /// What the node keeps of the origin's answers, and how it asks for them.
 fn rules(config: &Config) -> Result<Rules, ServeError> {
     let drop = DropList::new(&config.origin.drop_request_headers)
-        .map_err(|bad| ServeError::Origin(format!("origin.drop_request_headers: {bad}")))?;
+        .map_err(|bad| ServeError::Origin(format!("origin.drop_request_headers: {bad}")))?
+        .except(&config.origin.keep_request_headers)
+        .map_err(|bad| ServeError::Origin(format!("origin.keep_request_headers: {bad}")))?;
     let c = &config.cache;
     Ok(Rules {
         lock_timeout: Duration::from_millis(config.origin.lock_timeout_ms),

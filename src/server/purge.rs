@@ -1,8 +1,11 @@
 //! Purging: `PURGE /path` drops one object (all its query variants), and
 //! `POST /_purge` with `{"paths": [...], "prefixes": [...]}` drops many.
-//! Both need `Authorization: Bearer <token>`; with no token configured
-//! purging does not exist (PURGE is then an unknown method, 405). A bad
-//! path or prefix refuses the whole request (400) before anything goes.
+//! Both need `Authorization: Bearer <token>` (any case of `Bearer`); with
+//! no token configured purging does not exist (PURGE is then an unknown
+//! method, 405, and the endpoint a 404). A bad path or prefix refuses the
+//! whole request (400) before anything goes. Nothing addressed to the
+//! endpoint, in any method or spelling, and no request carrying the purge
+//! token, is ever passed to the origin.
 //!
 //! With `[cluster]`, a client's purge is also sent to every other peer
 //! (`cluster::fanout`) and the answer lists each node's result; a peer's
@@ -29,20 +32,32 @@ pub const MAX_BODY: usize = 1 << 20;
 /// Answers the request if it is a purge: a client's (`PURGE`, or `POST`
 /// to `purge.path`, with the purge token) or, when `from_peer`, a peer's.
 /// `None` for any other request; its body is then left in `payload`.
+///
+/// Nothing addressed to the purge endpoint reaches the origin: `key` (the
+/// request path's key, when it has one) is compared with `purge.path`'s,
+/// so every spelling that normalises to it (`//_purge`, `/_purge/`,
+/// `/%5Fpurge`) is the endpoint, and any method but POST there is a 405.
+/// With purging off the endpoint is a 404. A client's request that carries
+/// the purge token anywhere else is refused (403), never forwarded with it.
 pub async fn dispatch(
     req: &HttpRequest,
     payload: &mut Option<web::Payload>,
     live: &Live,
     cluster: Option<&Arc<Cluster>>,
     from_peer: bool,
+    key: Option<&path::Key>,
 ) -> Option<HttpResponse> {
     let raw_path = req.uri().path();
     let is_purge = req.method().as_str() == "PURGE";
     let is_post = req.method() == Method::POST;
+    let at_endpoint = key.is_some_and(|k| k.path() == live.purge_path);
     if from_peer {
         // This node only: a peer's purge is never sent on.
-        let batch_path = raw_path == client::PURGE_PATH || raw_path == live.purge_path;
-        if !(is_purge || is_post && batch_path) {
+        let batch_path = raw_path == client::PURGE_PATH || at_endpoint;
+        if batch_path && !is_post && !is_purge {
+            return Some(wrong_method());
+        }
+        if !(is_purge || batch_path) {
             return None;
         }
         return Some(match batch_of(is_purge, raw_path, payload, live).await {
@@ -50,9 +65,16 @@ pub async fn dispatch(
             Err(resp) => resp,
         });
     }
-    let token = live.purge_token.as_ref()?;
-    if !(is_purge || is_post && raw_path == live.purge_path) {
-        return None;
+    let Some(token) = live.purge_token.as_ref() else {
+        // Purging is off (PURGE is then an unknown method, see `handler`);
+        // its endpoint still never reaches the origin.
+        return at_endpoint.then(purging_off);
+    };
+    if at_endpoint && !is_post && !is_purge {
+        return Some(wrong_method());
+    }
+    if !(is_purge || at_endpoint) {
+        return authorized(req.headers(), token).then(misdirected);
     }
     if !authorized(req.headers(), token) {
         return Some(unauthorized());
@@ -71,18 +93,17 @@ pub async fn dispatch(
     })
 }
 
-/// Whether the request carries the token; compares in constant time.
+/// Whether the request carries the token as `Authorization: Bearer
+/// <token>` (the scheme in any case, RFC 9110 §11.1); compares in constant
+/// time.
 pub fn authorized(headers: &HeaderMap, token: &str) -> bool {
     let Some(given) = headers
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
+        .and_then(|v| crate::http::bearer::token(v.as_bytes()))
     else {
         return false;
     };
-    let Some(given) = given.strip_prefix("Bearer ").map(str::trim) else {
-        return false;
-    };
-    crate::cluster::auth::same_secret(given.as_bytes(), token.as_bytes())
+    crate::cluster::auth::same_secret(given, token.as_bytes())
 }
 
 /// 401 with the scheme to use.
@@ -94,6 +115,34 @@ pub fn unauthorized() -> HttpResponse {
     resp.headers_mut()
         .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     resp
+}
+
+/// 405 for a method other than POST on the purge endpoint.
+fn wrong_method() -> HttpResponse {
+    let mut resp = errors::text(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "the purge endpoint takes POST\n",
+    );
+    resp.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    resp
+}
+
+/// 404 for the purge endpoint when purging is off.
+fn purging_off() -> HttpResponse {
+    errors::text(
+        StatusCode::NOT_FOUND,
+        "not found: purging is off on this node\n",
+    )
+}
+
+/// 403 for the purge token sent with a request that is not a purge: it is
+/// this node's secret, and would otherwise go on to the origin.
+fn misdirected() -> HttpResponse {
+    errors::text(
+        StatusCode::FORBIDDEN,
+        "forbidden: the purge token is only for PURGE and the purge endpoint\n",
+    )
 }
 
 /// `{"purged": N}`: how many objects went; with a cluster, the sum over
