@@ -853,12 +853,13 @@ mod tests {
         let ok = Config::parse(
             "t",
             "[origin]\nkeep_request_headers = [\"X-Forwarded-For\"]\n",
-        );
-        assert_eq!(ok.unwrap().origin.keep_request_headers, ["X-Forwarded-For"]);
+        )
+        .unwrap();
+        ok.validate("t").unwrap();
+        assert_eq!(ok.origin.keep_request_headers, ["X-Forwarded-For"]);
         for bad in ["\"bad name\"", "\"X-CDN-Edge-Token\"", "\"x-cdn-edge-*\""] {
-            let e = Config::parse("t", &format!("[origin]\nkeep_request_headers = [{bad}]\n"))
-                .unwrap_err()
-                .to_string();
+            let c = Config::parse("t", &format!("[origin]\nkeep_request_headers = [{bad}]\n"));
+            let e = c.unwrap().validate("t").unwrap_err().to_string();
             assert!(e.contains("origin.keep_request_headers"), "{e}");
         }
     }

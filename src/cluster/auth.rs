@@ -15,6 +15,10 @@ pub const TOKEN: HeaderName = HeaderName::from_static("x-cdn-edge-token");
 pub const HOP: HeaderName = HeaderName::from_static("x-cdn-edge-hop");
 /// Set by a node on its 403 to a peer request with a bad token, so the
 /// sender treats it as a failed peer, not as an answer for its client.
+/// Believed only on the answer to this node's own call to a peer, made
+/// with the token (`edge::route`, `client`): every node strips the
+/// `X-CDN-Edge-*` namespace from what its origin sends, so an origin cannot
+/// forge it through the peer that relays its answer.
 pub const REFUSED: HeaderName = HeaderName::from_static("x-cdn-edge-refused");
 
 /// What a request is, as far as the cluster is concerned.
