@@ -61,6 +61,7 @@ fn main() {
                             vary: vec![],
                             encodings: vec![],
                             origin,
+                            key_format: cdn_edge::http::cache_key::FORMAT,
                         };
                         cache.put(&key, &meta, &[body.as_slice()]).expect("put");
                         total += len as u64;

@@ -208,8 +208,9 @@ pub struct CacheConfig {
     pub admission: String,
     /// Store pulled responses that carry Set-Cookie.
     pub store_set_cookie: bool,
-    /// Most variants (responses that `Vary` on request headers) stored per
-    /// URL; more are passed through uncached.
+    /// Most variants (responses that `Vary` on request headers) held per
+    /// URL at once (expired and evicted ones free their place); more are
+    /// passed through uncached.
     pub max_variants: usize,
     /// Smallest age bound (seconds) a client's `max-age=N` / `min-fresh`
     /// may impose; tighter ones are ignored (0 = honour every client).
