@@ -239,6 +239,28 @@ fn readme_is_short_and_readable() {
     }
 }
 
+#[test]
+fn ci_runs_the_readme_test_command() {
+    // The README's first `sh` block holds the two commands; .ci/run must run
+    // the test one exactly (a line of its own), so "the README's two
+    // commands" are what CI checks.
+    let readme = fs::read_to_string(repo().join("README.md")).unwrap();
+    let block = code_blocks(&readme, "sh")
+        .into_iter()
+        .next()
+        .expect("a ```sh block");
+    let command = block
+        .lines()
+        .map(|l| l.split('#').next().unwrap().trim())
+        .find(|l| l.starts_with("cargo test"))
+        .expect("the README's test command");
+    let ci = fs::read_to_string(repo().join(".ci/run")).unwrap();
+    assert!(
+        ci.lines().any(|l| l.trim() == command),
+        ".ci/run does not run the README's test command `{command}`"
+    );
+}
+
 /// The rows of every table of a page (header rows included), each a list of
 /// cells' text (code spans as their content).
 fn table_rows(text: &str) -> Vec<Vec<String>> {
@@ -465,12 +487,11 @@ fn the_configuration_reference_has_every_key_of_the_schema() {
 // The template helper of docs/guides/templates.md
 // ---------------------------------------------------------------------------
 
-/// The fenced block whose info string is `lang name` in a page.
-fn code_block(page: &str, info: &str) -> String {
-    let text = fs::read_to_string(repo().join(page)).unwrap();
+/// Every fenced block of a page whose info string is `info`, in order.
+fn code_blocks(text: &str, info: &str) -> Vec<String> {
     let mut found = Vec::new();
     let mut current: Option<String> = None;
-    for ev in Parser::new_ext(&text, md_options()) {
+    for ev in Parser::new_ext(text, md_options()) {
         match ev {
             Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(i))) if &*i == info => {
                 current = Some(String::new())
@@ -484,6 +505,13 @@ fn code_block(page: &str, info: &str) -> String {
             _ => {}
         }
     }
+    found
+}
+
+/// The one fenced block whose info string is `info` in a page.
+fn code_block(page: &str, info: &str) -> String {
+    let text = fs::read_to_string(repo().join(page)).unwrap();
+    let mut found = code_blocks(&text, info);
     assert_eq!(found.len(), 1, "{page}: one ```{info} block expected");
     found.remove(0)
 }
