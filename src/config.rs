@@ -78,7 +78,7 @@ pub struct OriginConfig {
     pub first_byte_timeout_ms: u64,
     /// Milliseconds for the whole exchange, body included.
     pub total_timeout_ms: u64,
-    /// Largest body the node will store; larger ones are refused (502).
+    /// Largest body the node will store; larger ones are streamed through uncached.
     pub max_object_bytes: u64,
     /// Extra attempts after a connection failure (GET/HEAD only).
     pub retries: u32,
