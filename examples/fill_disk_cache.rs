@@ -1,6 +1,6 @@
 //! Fills a disk cache directory with N fresh pulled objects through the
 //! library's `DiskCache`, as a node would have stored them, for
-//! `benches/disk_restart.sh`. Not a benchmark itself and not a test.
+//! `docs/benchmarks/disk_restart.sh`. Not a benchmark itself and not a test.
 //!
 //! `fill_disk_cache DIR N [THREADS] [ORIGIN]`: objects `/obj/<i>.css`,
 //! bodies of 1,024–4,096 bytes (deterministic), `Cache-Control:
@@ -61,6 +61,7 @@ fn main() {
                             vary: vec![],
                             encodings: vec![],
                             origin,
+                            key_format: cdn_edge::http::cache_key::FORMAT,
                         };
                         cache.put(&key, &meta, &[body.as_slice()]).expect("put");
                         total += len as u64;

@@ -294,7 +294,7 @@ impl Asset {
     /// Bytes this asset holds in memory, for the memory cache's byte bound:
     /// bodies, header values and validators, plus what each allocation
     /// costs beyond its payload. The fixed parts were measured
-    /// (`benches/memory_static.sh`: RSS against the count over 250k small
+    /// (`docs/benchmarks/memory_static.sh`: RSS against the count over 250k small
     /// files) and rounded up.
     pub fn weight(&self) -> usize {
         /// The struct, its two vectors and the allocator's share of them.

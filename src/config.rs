@@ -78,7 +78,7 @@ pub struct OriginConfig {
     pub first_byte_timeout_ms: u64,
     /// Milliseconds for the whole exchange, body included.
     pub total_timeout_ms: u64,
-    /// Largest body the node will store; larger ones are refused (502).
+    /// Largest body the node will store; larger ones are streamed through uncached.
     pub max_object_bytes: u64,
     /// Extra attempts after a connection failure (GET/HEAD only).
     pub retries: u32,
@@ -213,8 +213,9 @@ pub struct CacheConfig {
     pub admission: String,
     /// Store pulled responses that carry Set-Cookie.
     pub store_set_cookie: bool,
-    /// Most variants (responses that `Vary` on request headers) stored per
-    /// URL; more are passed through uncached.
+    /// Most variants (responses that `Vary` on request headers) held per
+    /// URL at once (expired and evicted ones free their place); more are
+    /// passed through uncached.
     pub max_variants: usize,
     /// Smallest age bound (seconds) a client's `max-age=N` / `min-fresh`
     /// may impose; tighter ones are ignored (0 = honour every client).

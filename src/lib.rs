@@ -1,6 +1,6 @@
 //! cdn-edge: a static-asset CDN edge server.
 //!
-//! Module arrows point one way (see the README's architecture section):
+//! Module arrows point one way (see docs/architecture.md for the full map):
 //! `server` → `edge` → `store` → `asset` → `http`, and `server` → `tls`.
 //! `config` and `manifest` are read by all; `http` depends on nothing of ours.
 

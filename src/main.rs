@@ -120,7 +120,7 @@ fn build(args: &cdn_edge::cli::BuildArgs) -> Result<(), String> {
 /// - two arenas, not eight per core: memory freed by one thread is reused
 ///   by the others instead of sitting in a per-thread arena.
 ///
-/// Measured with the cold-miss wave of `benches/pull.sh` (CORPUS=npm, three
+/// Measured with the cold-miss wave of `docs/benchmarks/pull.sh` (CORPUS=npm, three
 /// waves into the default 256 MiB cache): peak RSS 275 MiB with these
 /// settings against 323 MiB without (the bound is 320).
 fn allocator_for_a_cache() {

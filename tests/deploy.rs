@@ -3,7 +3,7 @@
 //! with the Deployment's arguments answers its probes; the compose file's
 //! nodes name each other, mount files that exist, and pass `check`; the
 //! load balancers' configs (nginx, HAProxy) list exactly the compose nodes.
-//! (benches/cluster.sh runs the nginx and HAProxy files for real.)
+//! (docs/benchmarks/cluster.sh runs the nginx and HAProxy files for real.)
 //!
 //! Nothing here resolves a name outside the machine: the cluster's DNS name
 //! is pointed at `localhost` and static peers are not resolved by `check`.

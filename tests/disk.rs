@@ -190,6 +190,7 @@ fn fill(dir: &Path, n: usize, origin: &str) {
             vary: vec![],
             encodings: vec![],
             origin: cdn_edge::origin::client::identity(origin, ""),
+            key_format: cdn_edge::http::cache_key::FORMAT,
         };
         let body = format!("body {i}");
         c.put(&format!("f/{i}.css"), &meta, &[body.as_bytes()])

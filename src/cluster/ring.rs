@@ -136,7 +136,7 @@ mod tests {
     #[test]
     fn owners_are_pinned_across_versions_and_processes() {
         // A different answer here means nodes of two builds disagree on
-        // owners: change the hashes only with a note in the README.
+        // owners: change the hashes only with a note in docs/reference/cluster.md.
         let ring = Ring::new(peers(3));
         let got: Vec<&str> = ["/app.css", "/img/logo.png", "/js/main.js?v=2", ""]
             .iter()

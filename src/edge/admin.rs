@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use super::{variants, CacheStats, Edge};
+use super::{CacheStats, Edge};
+use crate::http::cache_key;
 use crate::http::path::Key;
 
 impl Edge {
@@ -25,12 +26,15 @@ impl Edge {
     /// Drops what is stored for a request path (every query variant of it,
     /// and every `Vary` variant of those); returns how many objects went.
     /// Local files are simply reloaded on their next request.
+    /// Keys are the one key function's (`http::cache_key`), so `/a%20b`
+    /// and `/a b` purge the same objects, and `/a.js%3Fv=1` never purges
+    /// `/a.js?v=1`.
     pub async fn purge(&self, key: &Key) -> usize {
         let k = key.cache_key();
         let exact = usize::from(self.memory.get(k).is_some());
         self.memory.remove(k);
-        let with_query = format!("{k}?");
-        let with_vary = variants::prefix(k);
+        let with_query = cache_key::queries_of(k);
+        let with_vary = cache_key::variants_of(k);
         let mut n =
             exact + self.memory.remove_prefix(&with_query) + self.memory.remove_prefix(&with_vary);
         if let Some(o) = &self.origin {
@@ -43,12 +47,16 @@ impl Edge {
         n
     }
 
-    /// Drops everything stored under a path prefix (`img/` for `/img/`).
+    /// Drops everything stored under a path prefix (`/img/`), spelt
+    /// percent-encoded or not ([`cache_key::prefix`]); a prefix that is no
+    /// request path (`/../`) drops nothing.
     pub async fn purge_prefix(&self, prefix: &str) -> usize {
-        let p = prefix.trim_start_matches('/');
-        let n = self.memory.remove_prefix(p);
+        let Ok(p) = cache_key::prefix(prefix) else {
+            return 0;
+        };
+        let n = self.memory.remove_prefix(&p);
         match &self.origin {
-            Some(o) => n.max(o.forget_on_disk(p, true).await),
+            Some(o) => n.max(o.forget_on_disk(&p, true).await),
             None => n,
         }
     }

@@ -9,14 +9,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::http::header::HeaderValue;
-
 use super::persist::DiskRead;
 use super::pull::{Job, Origin, Pulled};
 use super::route::Answered;
-use super::variants::{self, Marker};
+use super::variants;
 use super::{CacheStatus, Entry, Memory, Served, Source};
-use crate::asset::{self, Asset};
 use crate::http::freshness::{NoStore, Verdict};
 use crate::origin::client::{FetchError, Fetched};
 use crate::origin::coalesce::Outcome;
@@ -129,23 +126,10 @@ impl Origin {
             store_set_cookie: self.rules.store_set_cookie,
         };
         let plan = decision::decide(&facts).and_then(|plan| {
-            if plan.vary.is_empty() {
-                return Ok(plan);
+            if !plan.vary.is_empty() {
+                self.admit_variant(memory, job.primary, &plan.vary, job.ask.headers)?;
             }
-            let at = variants::key(job.primary, &plan.vary, job.ask.headers);
-            // A variant stored already (refetched, revalidated) takes no
-            // new room.
-            let known = memory.get(&at).is_some();
-            let marker = self.marker(memory, job.primary, &plan.vary);
-            let room = || match &marker.source {
-                Source::Variants(m) => m.claim(self.rules.max_variants),
-                _ => false,
-            };
-            if known || room() {
-                Ok(plan)
-            } else {
-                Err(NoStore::TooManyVariants)
-            }
+            Ok(plan)
         });
         let plan = match plan {
             Ok(plan) => plan,
@@ -181,32 +165,6 @@ impl Origin {
             CacheStatus::Miss
         };
         Outcome::Shared(Pulled::Stored(served, status, at.into()))
-    }
-
-    /// The marker at `primary` for responses varying on `names`, made (or
-    /// replaced, when the names changed) if need be.
-    fn marker(&self, memory: &Memory, primary: &str, names: &[String]) -> Arc<Entry> {
-        if let Some(e) = memory.get(primary) {
-            if matches!(&e.source, Source::Variants(m) if m.names == names) {
-                return e;
-            }
-        }
-        let empty = Asset::new(
-            vec![asset::Representation::new(
-                asset::Coding::Identity,
-                bytes::Bytes::new(),
-            )],
-            HeaderValue::from_static("application/octet-stream"),
-            None,
-            None,
-            Vec::new(),
-        );
-        let entry = Arc::new(Entry::new(
-            empty,
-            Source::Variants(Marker::new(names.to_vec())),
-        ));
-        memory.insert(primary.to_string(), entry.clone());
-        entry
     }
 
     fn count(

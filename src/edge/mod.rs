@@ -175,7 +175,7 @@ impl Weigh for Arc<Entry> {
         let source = match &self.source {
             Source::Local { stamp, .. } => stamp.heap_bytes(),
             Source::Pulled(meta) => meta.heap_bytes(),
-            Source::Variants(m) => m.names.iter().map(|n| 32 + n.len()).sum(),
+            Source::Variants(m) => m.heap_bytes(),
         };
         ENTRY + self.asset.weight() + source
     }

@@ -116,9 +116,10 @@ impl Origin {
             }
         }
         let mut record = record.decoded()?;
-        // Stored from another origin (the config named another since): a
+        // Stored from another origin (the config named another since), or
+        // under another key format (whose key may name another target): a
         // miss, and the fetch that follows writes over it.
-        if record.origin != self.identity {
+        if !record.servable_for(self.identity) {
             return None;
         }
         let mut codings = vec![Coding::Identity];

@@ -23,6 +23,7 @@ use super::variants;
 use super::{Ask, CacheStatus, Entry, Lookup, Memory, Served, Source};
 use crate::clock::Clock;
 use crate::http::cache_control::CacheControl;
+use crate::http::cache_key;
 use crate::http::freshness::{self, ClientLimits, NoStore, Policy, Verdict};
 use crate::http::path::Key;
 use crate::origin::client::{FetchError, Fetched, OriginClient};
@@ -468,11 +469,9 @@ impl Served {
     }
 }
 
-/// The memory key of a pulled object: the path key plus the query, since
-/// the origin may answer each query differently.
+/// The memory (and disk, and cluster owner) key of a pulled object: the
+/// one key function, path and query kept apart (`http::cache_key`), since
+/// the origin may answer each target differently.
 pub(super) fn memory_key(key: &Key, query: Option<&str>) -> String {
-    match query {
-        Some(q) => format!("{}?{q}", key.cache_key()),
-        None => key.cache_key().to_string(),
-    }
+    cache_key::of(key, query)
 }

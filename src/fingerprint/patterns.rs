@@ -12,7 +12,7 @@
 use regex::Regex;
 
 /// The default patterns, one per family of bundler names; each is
-/// explained in the README and in `config.toml`.
+/// explained in docs/reference/http/cache-control.md and in `config.toml`.
 pub const DEFAULT: &[&str] = &[
     // cdn-edge build, webpack, Parcel, Create React App: a dot-separated
     // part, not first nor last, of 8+ hex digits (app.3f2a9c1b7d.css,

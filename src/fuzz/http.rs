@@ -307,7 +307,7 @@ fn check_vary(field: &str, request: &str) {
         v.names
     );
     assert!(v.names.iter().all(|n| *n == n.to_ascii_lowercase()));
-    let lines: Vec<&str> = request.split('\n').collect();
+    let lines: Vec<&[u8]> = request.split('\n').map(str::as_bytes).collect();
     let a = vary::secondary_key(&v, |_| lines.clone());
     let b = vary::secondary_key(&v, |_| lines.clone());
     assert_eq!(a, b, "the same request, the same key");

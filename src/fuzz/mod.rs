@@ -7,7 +7,7 @@
 //! overflow checks, as `cargo test` and the `fuzz` profile do) plus what
 //! must hold of the answer, and a differential check where another
 //! implementation exists. `cargo test` runs every seed and 256 random cases
-//! per target; `benches/fuzz.sh MINUTES` runs them again and again with
+//! per target; `fuzz/fuzz.sh MINUTES` runs them again and again with
 //! fresh random seeds and `PROPTEST_CASES` large until the time is up. A
 //! failing input is shrunk and saved by proptest under
 //! `proptest-regressions/` (checked in: replayed first on every run).

@@ -9,6 +9,7 @@
 pub mod accept_encoding;
 pub mod bearer;
 pub mod cache_control;
+pub mod cache_key;
 pub mod client_ip;
 pub mod conditional;
 pub mod cors_origin;

@@ -5,6 +5,13 @@
 //! slash (`css/app.css`; the root itself is the empty key). This module
 //! decides only what the key is; whether a file exists, and whether a symlink
 //! leads out of the root, is the store's business.
+//!
+//! A key has two spellings: the decoded path (`a b.css`), which names a
+//! file under the root, and the escaped path (`a%20b.css`), which is what
+//! the origin is asked for and what caches are keyed on (`cache_key`; see
+//! `http::cache_key`). The escaped one never holds `?`, `%` other than as
+//! an escape, or a control character, so nothing appended to it can be
+//! mistaken for part of it.
 
 use percent_encoding::percent_decode_str;
 
@@ -15,6 +22,9 @@ pub struct Key {
     /// a directory was asked for (`docs/`), so that file and directory
     /// requests are told apart wherever the key is used.
     full: String,
+    /// `full` with [`PATH_ESCAPE`] applied, when that differs from `full`
+    /// (most paths need no escape: no second allocation for them).
+    escaped: Option<Box<str>>,
     /// The request path ended with `/` (a directory was asked for).
     pub trailing_slash: bool,
 }
@@ -29,24 +39,28 @@ impl Key {
         }
     }
 
-    /// The key under which the resource is cached: the path, plus a
-    /// trailing `/` for a directory request.
+    /// The path as caches key it: the escaped path without its leading
+    /// slash (`a%20b%3F.css`, `docs/` for a directory request), so exactly
+    /// [`Key::url_path`] without the `/`. Two keys have the same
+    /// `cache_key` iff they have the same decoded path (the escape is
+    /// one-to-one: `%` itself is escaped).
     pub fn cache_key(&self) -> &str {
-        &self.full
+        self.escaped.as_deref().unwrap_or(&self.full)
     }
 
     /// The key written back as a URL path (`/a%20b/`), percent-encoding
     /// what a path may not hold; built from the normalised key, never the
-    /// raw request, so `//host` cannot appear.
+    /// raw request, so `//host` cannot appear. This is what the origin is
+    /// asked for.
     pub fn url_path(&self) -> String {
-        format!(
-            "/{}",
-            percent_encoding::utf8_percent_encode(&self.full, PATH_ESCAPE)
-        )
+        format!("/{}", self.cache_key())
     }
 }
 
-/// Characters escaped when a key is written back into a URL path.
+/// Characters escaped when a key is written back into a URL path (and into
+/// a cache key): everything a path segment may not hold as it is, `%` (so
+/// the escape is one-to-one) and `?` (so a query cannot be forged).
+/// Non-ASCII is always escaped as its UTF-8 bytes.
 const PATH_ESCAPE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
     .add(b' ')
     .add(b'"')
@@ -121,8 +135,13 @@ pub fn key(raw: &str) -> Result<Key, PathError> {
     if trailing_slash {
         path.push('/');
     }
+    let escaped = match percent_encoding::utf8_percent_encode(&path, PATH_ESCAPE).into() {
+        std::borrow::Cow::Borrowed(_) => None,
+        std::borrow::Cow::Owned(e) => Some(e.into_boxed_str()),
+    };
     Ok(Key {
         full: path,
+        escaped,
         trailing_slash,
     })
 }
@@ -138,6 +157,7 @@ mod tests {
             key("/").unwrap(),
             Key {
                 full: String::new(),
+                escaped: None,
                 trailing_slash: false
             }
         );

@@ -42,12 +42,29 @@ fn is_tchar(b: u8) -> bool {
 /// quoted-pairs, and skipping empty elements (RFC 9110 §5.6.1). Elements are
 /// returned untrimmed.
 pub fn split_list(field: &str) -> impl Iterator<Item = &str> {
-    let mut rest = Some(field);
+    // Cuts fall on ASCII commas, so every piece is whole UTF-8.
+    list_pieces(field.as_bytes())
+        .map(move |r| &field[r])
+        .filter(|s| !s.trim().is_empty())
+}
+
+/// [`split_list`] over a field's raw bytes (a value that is not text is
+/// still a list): elements of only spaces and tabs are skipped.
+pub fn split_list_bytes(field: &[u8]) -> impl Iterator<Item = &[u8]> {
+    list_pieces(field)
+        .map(move |r| &field[r])
+        .filter(|s| s.iter().any(|b| !matches!(b, b' ' | b'\t')))
+}
+
+/// The byte ranges between the commas of a list that are outside
+/// quoted-strings (empty ones included).
+fn list_pieces(field: &[u8]) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    let mut start = Some(0);
     std::iter::from_fn(move || {
-        let s = rest?;
+        let from = start?;
         let mut in_quotes = false;
         let mut escaped = false;
-        for (i, b) in s.bytes().enumerate() {
+        for (i, &b) in field.iter().enumerate().skip(from) {
             if escaped {
                 escaped = false;
                 continue;
@@ -56,16 +73,15 @@ pub fn split_list(field: &str) -> impl Iterator<Item = &str> {
                 b'\\' if in_quotes => escaped = true,
                 b'"' => in_quotes = !in_quotes,
                 b',' if !in_quotes => {
-                    rest = Some(&s[i + 1..]);
-                    return Some(&s[..i]);
+                    start = Some(i + 1);
+                    return Some(from..i);
                 }
                 _ => {}
             }
         }
-        rest = None;
-        Some(s)
+        start = None;
+        Some(from..field.len())
     })
-    .filter(|s| !s.trim().is_empty())
 }
 
 /// The content of a quoted-string (RFC 9110 §5.6.4) given without its

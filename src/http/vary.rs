@@ -14,9 +14,7 @@
 //! - Request values are compared after a normalisation "known to have
 //!   identical semantics" (§4.1): see [`secondary_key`].
 
-use std::fmt::Write;
-
-use super::syntax::{is_token, split_list};
+use super::syntax::{is_token, split_list_bytes};
 
 /// A parsed `Vary` field (§12.5.5 of RFC 9110).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -68,32 +66,39 @@ impl Vary {
 /// Optional whitespace (RFC 9110 §5.6.3).
 const OWS: [char; 2] = [' ', '\t'];
 
-/// A string equal for two requests iff every header in `v.names` has the same
-/// normalised value in both (§4.1). `lookup` returns all field lines of a
-/// request header by name (empty when absent).
+/// A byte string equal for two requests iff every header in `v.names` has
+/// the same normalised value in both (§4.1). `lookup` returns all field
+/// lines of a request header by name, as raw bytes (empty when absent):
+/// the key is made of the bytes the origin sees, text or not, so a value
+/// that is not UTF-8 is its own variant, never taken for an absent header.
 ///
-/// Normalisation: all lines of a header form one list (`a, b` on one line
-/// equals `a` and `b` on two), empty elements are dropped, each element is
-/// trimmed and its runs of spaces and tabs outside quoted-strings become one
-/// space. An absent header differs from a present, empty one. The encoding
-/// is length-prefixed, so no two different value lists share a key.
+/// Normalisation, "known to have identical semantics" (§4.1): all lines of
+/// a header form one list (`a, b` on one line equals `a` and `b` on two,
+/// RFC 9110 §5.3), empty elements are dropped, each element is trimmed and
+/// its runs of spaces and tabs outside quoted-strings become one space
+/// (optional whitespace, RFC 9110 §5.6.3). Nothing else is folded: no case,
+/// no other bytes. An absent header differs from a present, empty one. The
+/// encoding is length-prefixed, so no two different value lists share a
+/// key.
 ///
 /// `v.star` is not part of the key: a `*` response matches no request, and
 /// the caller checks that first.
-pub fn secondary_key<'a>(v: &Vary, lookup: impl Fn(&str) -> Vec<&'a str>) -> String {
-    let mut key = String::new();
+pub fn secondary_key<'a>(v: &Vary, lookup: impl Fn(&str) -> Vec<&'a [u8]>) -> Vec<u8> {
+    let mut key = Vec::new();
     for name in &v.names {
-        push(&mut key, name);
+        push(&mut key, name.as_bytes());
         let lines = lookup(name);
         if lines.is_empty() {
-            key.push('-');
+            key.push(b'-');
             continue;
         }
-        let elements: Vec<String> = (lines.iter())
-            .flat_map(|l| split_list(l))
+        let elements: Vec<Vec<u8>> = (lines.iter())
+            .flat_map(|l| split_list_bytes(l))
             .map(normalise)
             .collect();
-        let _ = write!(key, "={};", elements.len());
+        key.push(b'=');
+        key.extend_from_slice(elements.len().to_string().as_bytes());
+        key.push(b';');
         for e in &elements {
             push(&mut key, e);
         }
@@ -102,28 +107,41 @@ pub fn secondary_key<'a>(v: &Vary, lookup: impl Fn(&str) -> Vec<&'a str>) -> Str
 }
 
 /// Appends `s` as `<byte length>:<s>`.
-fn push(key: &mut String, s: &str) {
-    let _ = write!(key, "{}:{s}", s.len());
+fn push(key: &mut Vec<u8>, s: &[u8]) {
+    key.extend_from_slice(s.len().to_string().as_bytes());
+    key.push(b':');
+    key.extend_from_slice(s);
+}
+
+/// Whether `b` is optional whitespace (RFC 9110 §5.6.3).
+fn is_ows(b: u8) -> bool {
+    b == b' ' || b == b'\t'
 }
 
 /// Trims a list element and collapses runs of OWS outside quoted-strings.
-fn normalise(element: &str) -> String {
-    let mut out = String::with_capacity(element.len());
+fn normalise(element: &[u8]) -> Vec<u8> {
+    let start = element.iter().position(|&b| !is_ows(b));
+    let end = element.iter().rposition(|&b| !is_ows(b));
+    let trimmed = match (start, end) {
+        (Some(s), Some(e)) => &element[s..=e],
+        _ => &[],
+    };
+    let mut out = Vec::with_capacity(trimmed.len());
     let (mut in_quotes, mut escaped, mut gap) = (false, false, false);
-    for c in element.trim_matches(OWS).chars() {
-        if !in_quotes && OWS.contains(&c) {
+    for &c in trimmed {
+        if !in_quotes && is_ows(c) {
             gap = true;
             continue;
         }
         if gap {
-            out.push(' ');
+            out.push(b' ');
             gap = false;
         }
         out.push(c);
         match c {
             _ if escaped => escaped = false,
-            '\\' if in_quotes => escaped = true,
-            '"' => in_quotes = !in_quotes,
+            b'\\' if in_quotes => escaped = true,
+            b'"' => in_quotes = !in_quotes,
             _ => {}
         }
     }
@@ -140,7 +158,14 @@ mod tests {
     }
 
     /// Key for a Vary on `x` and `y` with the given field lines.
-    fn key2<'a>(x: &[&'a str], y: &[&'a str]) -> String {
+    fn key2(x: &[&str], y: &[&str]) -> Vec<u8> {
+        let x: Vec<&[u8]> = x.iter().map(|l| l.as_bytes()).collect();
+        let y: Vec<&[u8]> = y.iter().map(|l| l.as_bytes()).collect();
+        key2_bytes(&x, &y)
+    }
+
+    /// Key for a Vary on `x` and `y` with the given raw field lines.
+    fn key2_bytes(x: &[&[u8]], y: &[&[u8]]) -> Vec<u8> {
         let v = parse(["x, y"]);
         secondary_key(&v, |n| match n {
             "x" => x.to_vec(),
@@ -209,11 +234,48 @@ mod tests {
 
     #[test]
     fn no_vary_gives_the_empty_key() {
-        assert_eq!(secondary_key(&Vary::default(), |_| vec!["x"]), "");
+        assert!(secondary_key(&Vary::default(), |_| vec![b"x"]).is_empty());
+    }
+
+    /// Issue 18 item 5: `Accept-Language: evil\xff` was read as absent.
+    #[test]
+    fn values_that_are_not_text_are_keyed_on_their_bytes() {
+        let absent = key2_bytes(&[], &[]);
+        let evil = key2_bytes(&[b"evil\xff"], &[]);
+        assert_ne!(evil, absent);
+        assert_ne!(evil, key2_bytes(&[b"evil\xfe"], &[]));
+        assert_ne!(evil, key2_bytes(&[b"evil"], &[]));
+        assert_ne!(key2_bytes(&[b"\xc2\xa0"], &[]), key2_bytes(&[b""], &[]));
+        // Whitespace still folds around and between non-text bytes.
+        assert_eq!(evil, key2_bytes(&[b" evil\xff \t"], &[]));
+        assert_eq!(
+            key2_bytes(&[b"a\xff  b, c"], &[]),
+            key2_bytes(&[b"a\xff b", b"c"], &[])
+        );
+    }
+
+    #[test]
+    fn case_is_not_folded() {
+        assert_ne!(key2(&["en"], &[]), key2(&["EN"], &[]));
     }
 
     fn refs(line: &Option<String>) -> Vec<&str> {
         line.iter().map(String::as_str).collect()
+    }
+
+    /// Raw field lines: any bytes a header value may hold.
+    fn raw_lines() -> impl Strategy<Value = Option<Vec<Vec<u8>>>> {
+        let byte = prop_oneof![
+            Just(b' '),
+            Just(b'\t'),
+            Just(b','),
+            Just(b'"'),
+            0x21u8..=0xff
+        ];
+        proptest::option::of(proptest::collection::vec(
+            proptest::collection::vec(byte, 0..6),
+            0..3,
+        ))
     }
 
     /// Normal-form elements, including characters used by the encoding.
@@ -263,9 +325,32 @@ mod tests {
         }
 
         #[test]
-        fn never_panics(v in ".{0,40}", h in ".{0,40}") {
+        fn never_panics(v in ".{0,40}", h in proptest::collection::vec(any::<u8>(), 0..40)) {
             let vary = parse([v.as_str()]);
-            let _ = secondary_key(&vary, |_| vec![h.as_str()]);
+            let _ = secondary_key(&vary, |_| vec![h.as_slice()]);
+        }
+
+        /// Two requests share a key iff their lines normalise alike: the
+        /// same elements once OWS is folded, or both absent.
+        #[test]
+        fn raw_values_share_a_key_only_when_they_normalise_alike(
+            a in raw_lines(), b in raw_lines(),
+        ) {
+            fn refs(l: &Option<Vec<Vec<u8>>>) -> Vec<&[u8]> {
+                l.iter().flatten().map(Vec::as_slice).collect()
+            }
+            let (ra, rb) = (refs(&a), refs(&b));
+            let elements = |l: &Option<Vec<Vec<u8>>>| l.as_ref().map(|lines| {
+                lines.iter().flat_map(|x| split_list_bytes(x)).map(normalise).collect::<Vec<_>>()
+            });
+            // An absent header: no line at all.
+            let (a_absent, b_absent) = (ra.is_empty(), rb.is_empty());
+            let same = match (a_absent, b_absent) {
+                (true, true) => true,
+                (false, false) => elements(&a) == elements(&b),
+                _ => false,
+            };
+            prop_assert_eq!(key2_bytes(&ra, &[]) == key2_bytes(&rb, &[]), same);
         }
     }
 }

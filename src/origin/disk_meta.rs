@@ -8,6 +8,7 @@ use actix_web::http::header::HeaderMap;
 
 use super::client::Fetched;
 use super::pull::PulledMeta;
+use crate::http::cache_key;
 
 /// What the disk cache keeps besides the body: enough to rebuild the
 /// metadata and the asset after a restart.
@@ -39,6 +40,13 @@ pub struct DiskMeta {
     /// [`OriginClient::identity`]: super::client::OriginClient::identity
     #[serde(default)]
     pub origin: u64,
+    /// The cache key format it was stored under
+    /// ([`cache_key::FORMAT`]); 0 in records written before keys kept path
+    /// and query apart. A record of another format is not served: its key
+    /// may name another request target (issue 18: `/a.js%3Fv=1` was
+    /// stored under the key of `/a.js?v=1`).
+    #[serde(default)]
+    pub key_format: u32,
 }
 
 impl DiskMeta {
@@ -53,7 +61,14 @@ impl DiskMeta {
             vary: meta.vary.clone(),
             encodings: Vec::new(),
             origin,
+            key_format: cache_key::FORMAT,
         }
+    }
+
+    /// Whether this record may be served by a node pulling from `origin`:
+    /// stored from that origin, under today's key format.
+    pub fn servable_for(&self, origin: u64) -> bool {
+        self.origin == origin && self.key_format == cache_key::FORMAT
     }
 
     /// The response as it was fetched, with `body` (the headers move
@@ -147,5 +162,22 @@ mod tests {
         let f = m.fetched(bytes::Bytes::from_static(b"x"));
         assert_eq!(f.headers.len(), 3);
         assert!(m.headers.is_empty(), "moved out");
+    }
+
+    /// Records of the old key format (none recorded) are never served:
+    /// their key may name another target.
+    #[test]
+    fn records_of_another_key_format_are_not_served() {
+        let json = r#"{"status":404,"headers":[],
+            "request_time":{"secs_since_epoch":1,"nanos_since_epoch":0},
+            "response_time":{"secs_since_epoch":2,"nanos_since_epoch":0},
+            "path":"app.js?v=1","origin":7}"#;
+        let mut m: DiskMeta = serde_json::from_str(json).unwrap();
+        assert!(!m.servable_for(7), "format 1");
+        m.key_format = cache_key::FORMAT;
+        assert!(m.servable_for(7));
+        assert!(!m.servable_for(8), "another origin");
+        let again: DiskMeta = serde_json::from_slice(&serde_json::to_vec(&m).unwrap()).unwrap();
+        assert!(again.servable_for(7));
     }
 }

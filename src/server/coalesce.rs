@@ -2,7 +2,7 @@
 //! flushes its writer after every DATA frame of 256 bytes or more, so
 //! without this each response of a busy connection became its own TLS
 //! record and its own `writev`, and the kernel's per-write cost on both
-//! ends dominated (profile and figures in the README's Benchmarks).
+//! ends dominated (profile and figures in docs/benchmarks/h2.md).
 //!
 //! [`Coalesced`] sits between the HTTP/2 codec and the connection (TLS or
 //! plain TCP). While on, it keeps what is written in a buffer and lets a

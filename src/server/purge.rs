@@ -24,7 +24,7 @@ use super::limits::read_body;
 use super::live::Live;
 use crate::cluster::{client, Batch, Cluster, NodeResult, Peer};
 use crate::edge::Edge;
-use crate::http::path;
+use crate::http::{cache_key, path};
 
 /// Largest purge request body accepted.
 pub const MAX_BODY: usize = 1 << 20;
@@ -221,12 +221,10 @@ fn many(body: &[u8]) -> Result<Batch, String> {
     for p in &batch.paths {
         path::key(p).map_err(|e| format!("bad purge path {p:?}: {e}\n"))?;
     }
+    // Checked as a request path is (decoded, no dot segment): the prefix
+    // then matches the keys of every spelling of the paths under it.
     for p in &batch.prefixes {
-        if !p.starts_with('/') || p.split('/').any(|s| s == "..") {
-            return Err(format!(
-                "bad purge prefix {p:?}: must start with / and hold no ..\n"
-            ));
-        }
+        cache_key::prefix(p).map_err(|e| format!("bad purge prefix {p:?}: {e}\n"))?;
     }
     Ok(batch)
 }

@@ -1,0 +1,198 @@
+# Shared by docs/benchmarks/load.sh and docs/benchmarks/pull.sh, sourced after they set
+# BENCH_TAG (log prefix), KEEP_TMP, REPO, THREADS and CONNECTIONS:
+# logging, cleanup of what the script started (by PID), package installs,
+# the release build, and running and reading wrk.
+
+log() { printf '[%s] %s\n' "$BENCH_TAG" "$*" >&2; }
+die() { printf '[%s] ERROR: %s\n' "$BENCH_TAG" "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- cleanup --
+TMP=""
+declare -a STARTED=()   # PIDs of long-running processes this script started
+WRK_PID=""
+
+stop_pid() { # stop_pid PID: TERM, wait up to 5 s, then KILL
+    local pid=$1 i
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    set +e
+    [[ -n $WRK_PID ]] && stop_pid "$WRK_PID"
+    local pid
+    for pid in "${STARTED[@]+"${STARTED[@]}"}"; do stop_pid "$pid"; done
+    if [[ -n $TMP && -d $TMP ]]; then
+        if [[ $KEEP_TMP == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'log interrupted; exit 130' INT
+trap 'log terminated; exit 143' TERM
+
+# ----------------------------------------------------------- dependencies --
+SUDO=""
+APT_UPDATED=0
+nginx_module() { # nginx_module FILE: path of an installed nginx dynamic module (e.g. ngx_http_brotli_static_module.so)
+    local d
+    for d in /usr/lib/nginx/modules /usr/share/nginx/modules; do
+        [[ -f $d/$1 ]] && { echo "$d/$1"; return 0; }
+    done
+    return 1
+}
+
+apt_install() { # apt_install PKG...: returns apt-get's status
+    if ((EUID != 0)); then
+        command -v sudo >/dev/null || { log "cannot install $* (not root, no sudo)"; return 1; }
+        SUDO=sudo
+    fi
+    if ((APT_UPDATED == 0)); then
+        $SUDO apt-get update || return 1
+        APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y "$@"
+}
+
+build_cdn_edge() { # prints the path of the cdn-edge binary to measure
+    local bin
+    if [[ -n ${CDN_EDGE_BIN:-} ]]; then
+        bin=$CDN_EDGE_BIN
+    else
+        log "cargo build --release"
+        (cd "$REPO" && cargo build --release >&2)
+        bin=${CARGO_TARGET_DIR:-$REPO/target}/release/cdn-edge
+    fi
+    [[ -x $bin ]] || die "no executable at $bin"
+    echo "$bin"
+}
+
+# ------------------------------------------------------------------- runs --
+proc_ticks() { # utime+stime (clock ticks) summed over PIDs
+    local t=0 pid v
+    for pid in "$@"; do
+        v=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat") ||
+            die "process $pid is gone"
+        t=$((t + v))
+    done
+    echo "$t"
+}
+
+# parse_wrk FILE -> "requests seconds rps p50_ms p99_ms bytes non2xx sockerr"
+parse_wrk() {
+    awk '
+    function ms(v,   n, u) {
+        n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+        if (u == "us") return n / 1000
+        if (u == "ms") return n
+        if (u == "s")  return n * 1000
+        if (u == "m")  return n * 60000
+        if (u == "h")  return n * 3600000
+        return -1
+    }
+    function bytes(v,   n, u) {
+        n = v + 0; u = v; sub(/^[0-9.]+/, "", u); sub(/B$/, "", u)
+        if (u == "K") return n * 1024
+        if (u == "M") return n * 1048576
+        if (u == "G") return n * 1073741824
+        if (u == "T") return n * 1099511627776
+        return n
+    }
+    / requests in / { req = $1; secs = $4; sub(/s,$/, "", secs); b = bytes($5) }
+    /^ +50% / { p50 = ms($2) }
+    /^ +99% / { p99 = ms($2) }
+    /^Requests\/sec:/ { rps = $2 }
+    /Non-2xx or 3xx responses:/ { non2xx = $NF }
+    /Socket errors:/ { gsub(/,/, ""); sockerr = $4 + $6 + $8 + $10 }
+    END {
+        if (req == "" || rps == "") exit 1
+        printf "%s %s %s %.3f %.3f %.0f %d %d\n", req, secs, rps, p50, p99, b, non2xx, sockerr
+    }' "$1"
+}
+
+run_wrk() { # run_wrk OUTFILE SECONDS wrk-args...: bounded in time, interruptible
+    local out=$1 secs=$2
+    shift 2
+    timeout --kill-after=5 $((secs + 60)) \
+        wrk -t "$THREADS" -c "$CONNECTIONS" -d "${secs}s" --timeout 5s --latency "$@" >"$out" 2>&1 &
+    WRK_PID=$!
+    local rc=0
+    wait "$WRK_PID" || rc=$?
+    WRK_PID=""
+    ((rc == 0)) || { cat "$out" >&2; die "wrk failed ($rc): wrk $*"; }
+}
+
+nginx_temp_paths() { # nginx_temp_paths DIR: the temp-path lines of an nginx `http {}` block, under DIR
+    local d=$1 kind
+    for kind in client_body:cb proxy:p fastcgi:f uwsgi:u scgi:s; do
+        printf '    %s_temp_path %s/%s;\n' "${kind%%:*}" "$d" "${kind#*:}"
+    done
+}
+
+free_port() { # a free TCP port on 127.0.0.1
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+start_static_origin() { # start_static_origin ROOT DIR TYPES: Debian nginx serving ROOT on a free
+    # loopback port with "Cache-Control: public, max-age=3600" (TYPES: an nginx
+    # `types` body, e.g. "text/css css;"); its files live in DIR. Sets ORIGIN_PORT.
+    local root=$1 dir=$2 types=$3 user_line="" nginx
+    nginx=$(command -v nginx || echo /usr/sbin/nginx)
+    ((EUID == 0)) && user_line="user $(id -un) $(id -gn);"
+    ORIGIN_PORT=$(free_port)
+    mkdir -p "$dir"
+    cat >"$dir/nginx.conf" <<CONF
+$user_line
+worker_processes 1;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+$(nginx_temp_paths "$dir")
+    types { $types }
+    keepalive_requests 100000;
+    server {
+        listen 127.0.0.1:$ORIGIN_PORT;
+        root $root;
+        add_header Cache-Control "public, max-age=3600";
+    }
+}
+CONF
+    "$nginx" -p "$dir/" -c "$dir/nginx.conf" >"$dir/stdout" 2>&1 &
+    STARTED+=("$!")
+    local _
+    for _ in $(seq 100); do
+        curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$ORIGIN_PORT/" 2>/dev/null && return 0
+        [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$ORIGIN_PORT/") != 000 ]] && return 0
+        sleep 0.1
+    done
+    die "origin nginx did not answer (see $dir/error.log)"
+}
+
+start_node() { # start_node LOG BIN serve-args...: runs `BIN serve --listen 127.0.0.1:0 ARGS`,
+    # waits for its "listening on" line; sets NODE_PID and NODE_ADDR.
+    local log=$1 bin=$2 _
+    shift 2
+    "$bin" serve --listen 127.0.0.1:0 "$@" 2>"$log" >/dev/null &
+    NODE_PID=$!
+    STARTED+=("$NODE_PID")
+    NODE_ADDR=""
+    for _ in $(seq 300); do
+        NODE_ADDR=$(grep -o 'listening on http://[0-9.]*:[0-9]*' "$log" | head -n1 | sed 's|.*http://||') || true
+        [[ -n $NODE_ADDR ]] && return 0
+        kill -0 "$NODE_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$log" >&2
+    die "cdn-edge did not start ($log)"
+}
