@@ -211,3 +211,35 @@ fn an_uncacheable_answer_still_goes_to_each_client_alone() {
     }
     assert_eq!(o.count("/me.json"), 20);
 }
+
+#[test]
+fn waiters_of_a_leader_whose_client_went_away_are_answered_with_one_more_request_at_most() {
+    let o = Origin::start();
+    o.route(
+        "/left.css",
+        Reply::ok("a{}")
+            .header("cache-control", "max-age=60")
+            .delay(Duration::from_millis(700)),
+    );
+    let (_f, s) = edge(&o, "first_byte_timeout_ms = 5000\n");
+    let mut leader = std::net::TcpStream::connect(s.addr).unwrap();
+    std::io::Write::write_all(
+        &mut leader,
+        b"GET /left.css HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    assert!(poll_until(CHANGE_TIMEOUT, || o.count("/left.css") == 1));
+    let addr = s.addr;
+    let waiters: Vec<_> = (0..20)
+        .map(|_| thread::spawn(move || request(addr, "GET", "/left.css", &[])))
+        .collect();
+    // The leader's client leaves while the fetch is in flight.
+    drop(leader);
+    for w in waiters {
+        let r = w.join().unwrap();
+        assert_eq!(r.status, 200, "{}", r.summary());
+        assert_eq!(r.body, b"a{}");
+    }
+    // The fetch went on, or one waiter took it over: never one per waiter.
+    assert!(o.count("/left.css") <= 2, "{}", o.count("/left.css"));
+}
