@@ -15,6 +15,8 @@
 #                 proxy_read_timeout; default 10, cdn-edge's default)
 #   DELAY         seconds the origin takes before its 503 or its cut body
 #                 (default 1), so that every client joins the one fetch
+#   RESULTS       where to write the raw per-storm numbers (default: a new
+#                 file under ${TMPDIR:-/tmp})
 #   CDN_EDGE_BIN  binary to measure instead of building target/release/cdn-edge
 #   KEEP_TMP      1 = keep the temp dir (configs, logs)
 #

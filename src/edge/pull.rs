@@ -37,7 +37,8 @@ use crate::store::disk::DiskCache;
 pub(super) enum Pulled {
     /// Stored (or refreshed) under the key given, and servable.
     Stored(Served, CacheStatus, Arc<str>),
-    /// Not storable, and why: each request answers with its own fetch.
+    /// Not storable, and why: each request answers with its own fetch,
+    /// except the waiters of a server error with nothing personal in it.
     Passed(Arc<Fetched>, NoStore),
     /// The fetch failed and nothing stale may stand in (for a waiter: the
     /// leader's fetch did).
