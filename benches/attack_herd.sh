@@ -66,17 +66,9 @@ chmod 755 "$TMP"
 RESULTS=${RESULTS:-${TMPDIR:-/tmp}/cdn-edge-herd-$(date +%Y%m%d-%H%M%S).tsv}
 
 # ----------------------------------------------------------------- origin --
-python3 "$HERE/attack_herd/origin.py" "$DELAY" $((TIMEOUT * 3 + 30)) >"$TMP/origin.out" 2>"$TMP/origin.err" &
-ORIGIN_PID=$!
-STARTED+=("$ORIGIN_PID")
-ORIGIN_PORT=""
-for _ in $(seq 100); do
-    ORIGIN_PORT=$(awk '$1 == "port" { print $2 }' "$TMP/origin.out")
-    [[ -n $ORIGIN_PORT ]] && break
-    kill -0 "$ORIGIN_PID" 2>/dev/null || { cat "$TMP/origin.err" >&2; die "origin.py exited"; }
-    sleep 0.1
-done
-[[ -n $ORIGIN_PORT ]] || die "origin.py did not report its port"
+start_port_reporter origin.py "$TMP/origin.out" "$TMP/origin.err" \
+    python3 "$HERE/attack_herd/origin.py" "$DELAY" $((TIMEOUT * 3 + 30))
+ORIGIN_PID=$REPORTER_PID ORIGIN_PORT=$REPORTER_PORT
 log "origin.py pid $ORIGIN_PID on 127.0.0.1:$ORIGIN_PORT (delay ${DELAY}s)"
 origin_count() { curl -fsS --max-time 5 "http://127.0.0.1:$ORIGIN_PORT/_count?path=$1"; }
 
