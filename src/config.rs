@@ -82,8 +82,10 @@ pub struct OriginConfig {
     pub max_object_bytes: u64,
     /// Extra attempts after a connection failure (GET/HEAD only).
     pub retries: u32,
-    /// Seconds a waiter waits for another request's fetch of the same key
-    /// before fetching itself.
+    /// Lock age: after this many milliseconds without an answer to the
+    /// fetch that requests for a key wait on, one waiting request fetches
+    /// too (then one more per further period); the first answer goes to
+    /// all of them.
     pub lock_timeout_ms: u64,
     /// Client request headers never forwarded (names, `X-Foo-*` prefixes):
     /// by default the unkeyed inputs known to poison shared caches.
@@ -213,6 +215,9 @@ pub struct CacheConfig {
     pub admission: String,
     /// Store pulled responses that carry Set-Cookie.
     pub store_set_cookie: bool,
+    /// Store a response to a request with Cookie without explicit freshness
+    /// (heuristic, `negative_ttl_secs`, `default_ttl_secs`).
+    pub heuristic_with_cookie: bool,
     /// Most variants (responses that `Vary` on request headers) held per
     /// URL at once (expired and evicted ones free their place); more are
     /// passed through uncached.
@@ -348,6 +353,7 @@ impl Default for CacheConfig {
             dir_required: true,
             admission: "second-hit".into(),
             store_set_cookie: false,
+            heuristic_with_cookie: false,
             max_variants: 16,
             min_client_max_age_secs: 0,
             targeted_fields: vec!["CDN-Cache-Control".into(), "Surrogate-Control".into()],

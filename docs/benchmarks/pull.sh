@@ -216,17 +216,9 @@ echo ok >"$ORIGIN_ROOT$PROBE"
 
 # ----------------------------------------------------------------- origin --
 SLOW_OUT=$TMP/origin/slow.out
-python3 "$PULLDIR/slow_origin.py" "$ORIGIN_ROOT" "$STORM_DELAY" >"$SLOW_OUT" 2>"$TMP/origin/slow.err" &
-SLOW_PID=$!
-STARTED+=("$SLOW_PID")
-SLOW_PORT=""
-for i in $(seq 100); do
-    SLOW_PORT=$(awk '$1 == "port" { print $2 }' "$SLOW_OUT")
-    [[ -n $SLOW_PORT ]] && break
-    kill -0 "$SLOW_PID" 2>/dev/null || { cat "$TMP/origin/slow.err" >&2; die "slow_origin.py exited"; }
-    sleep 0.1
-done
-[[ -n $SLOW_PORT ]] || die "slow_origin.py did not report its port"
+start_port_reporter slow_origin.py "$SLOW_OUT" "$TMP/origin/slow.err" \
+    python3 "$PULLDIR/slow_origin.py" "$ORIGIN_ROOT" "$STORM_DELAY"
+SLOW_PID=$REPORTER_PID SLOW_PORT=$REPORTER_PORT
 
 ORIGIN_PORT=$(free_port)
 start_nginx origin "$PULLDIR/origin-nginx.conf.tmpl" "$TMP/origin/nginx" \

@@ -102,7 +102,9 @@ impl Origin {
                 _ if matches!(e, FetchError::TooLarge(_)) => {
                     Outcome::Private(Pulled::TooLarge, self.rules.pass_for)
                 }
-                _ => Outcome::Private(Pulled::Failed(e), Duration::ZERO),
+                // Nothing in a failure is personal: the requests that
+                // waited get it too, and the next request asks again.
+                _ => Outcome::Shared(Pulled::Failed(e)),
             },
         }
     }
@@ -124,6 +126,8 @@ impl Origin {
             request: job.ask.directives,
             request_has_authorization: job.ask.headers.contains_key("authorization"),
             store_set_cookie: self.rules.store_set_cookie,
+            request_has_cookie: job.ask.headers.contains_key("cookie"),
+            heuristic_with_cookie: self.rules.heuristic_with_cookie,
         };
         let plan = decision::decide(&facts).and_then(|plan| {
             if !plan.vary.is_empty() {
@@ -133,6 +137,11 @@ impl Origin {
         });
         let plan = match plan {
             Ok(plan) => plan,
+            Err(NoStore::ServerError) => {
+                self.stats.not_stored(NoStore::ServerError);
+                let shareable = decision::failure_shareable(&facts);
+                return self.failed(f, shareable);
+            }
             Err(reason) => {
                 self.stats.not_stored(reason);
                 let pass = if response_caused(reason, f.status) {
@@ -167,6 +176,25 @@ impl Origin {
         Outcome::Shared(Pulled::Stored(served, status, at.into()))
     }
 
+    /// A server error from the origin: the leader answers with it, its
+    /// waiters with it too when nothing in it is personal (`shareable`),
+    /// else with the node's own answer of the same status. It says nothing
+    /// of what the URL may hold: no hit-for-pass, and a stored copy stays
+    /// (RFC 9111 §4.3.3).
+    fn failed(&self, f: Fetched, shareable: bool) -> Outcome<Pulled> {
+        let status = f.status;
+        let f = Arc::new(self.rules.reading.for_clients(f));
+        let waiters = if shareable {
+            Pulled::Passed(f.clone(), NoStore::ServerError)
+        } else {
+            Pulled::Failed(FetchError::ServerError(status))
+        };
+        Outcome::Split {
+            leader: Pulled::Passed(f, NoStore::ServerError),
+            waiters,
+        }
+    }
+
     fn count(
         &self,
         fetched: &Result<Fetched, FetchError>,
@@ -196,7 +224,11 @@ fn response_caused(reason: NoStore, status: u16) -> bool {
     // resource's cacheability.
     let request_caused = matches!(
         reason,
-        NoStore::RequestNoStore | NoStore::Authorization | NoStore::TooManyVariants | NoStore::Pass
+        NoStore::RequestNoStore
+            | NoStore::Authorization
+            | NoStore::CookieHeuristic
+            | NoStore::TooManyVariants
+            | NoStore::Pass
     );
     !request_caused && status != 206
 }

@@ -32,7 +32,8 @@ impl Edge {
         }
         let _claim = Claim(reach);
         match origin.client.probe(limit).await {
-            Ok(_) => {
+            // A 1xx is no answer to relay, but the origin is up.
+            Ok(_) | Err(crate::origin::client::FetchError::Interim(_)) => {
                 reach.answered();
                 Some(true)
             }

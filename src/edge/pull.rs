@@ -38,9 +38,11 @@ use crate::store::disk::DiskCache;
 pub(super) enum Pulled {
     /// Stored (or refreshed) under the key given, and servable.
     Stored(Served, CacheStatus, Arc<str>),
-    /// Not storable, and why: each request answers with its own fetch.
+    /// Not storable, and why: each request answers with its own fetch,
+    /// except the waiters of a server error with nothing personal in it.
     Passed(Arc<Fetched>, NoStore),
-    /// The fetch failed and nothing stale may stand in.
+    /// The fetch failed and nothing stale may stand in (for a waiter: the
+    /// leader's fetch did).
     Failed(FetchError),
     /// Larger than the node stores: each request streams it through.
     TooLarge,
@@ -60,6 +62,9 @@ pub struct Rules {
     /// Store responses that carry `Set-Cookie` (their cookie is then sent
     /// to every client).
     pub store_set_cookie: bool,
+    /// Store a response to a request with `Cookie` without explicit
+    /// freshness (by heuristic or the node's defaults).
+    pub heuristic_with_cookie: bool,
     /// How origin caching fields are read (targeted fields, RFC 9213).
     pub reading: Reading,
     /// Which request headers are forwarded.
@@ -389,10 +394,23 @@ impl Origin {
             // A request that says no-store is passed through as it came.
             storing: !self.coalescer.passing(&flight) && !ask.directives.no_store,
         };
+        // A waiter's own stale copy, where it may stand in for an error.
+        let on_error = stale
+            .as_ref()
+            .filter(|(_, allowed)| *allowed)
+            .map(|(e, _)| e.clone());
         let work = || self.fetch_once(memory, &job, stale, read);
         let (mut pulled, role) = self.coalescer.run(flight.clone(), work).await;
         if role == Role::Waiter {
             OriginStats::bump(&self.stats.coalesced_waiters);
+            // The leader failed: stale-if-error (RFC 5861 §4) for this one.
+            if let (true, Some(entry)) = (pulled.is_failure(), on_error) {
+                pulled = Pulled::Stored(
+                    Served(entry),
+                    CacheStatus::StaleServed,
+                    flight.as_str().into(),
+                );
+            }
             // The leader's answer varies on headers this request sends
             // differently: it is not this request's variant (§4.1).
             if let Pulled::Stored(s, _, stored_at) = &pulled {
@@ -452,6 +470,16 @@ impl Origin {
             }
             Err(e) => Lookup::OriginFailed(e),
         }
+    }
+}
+
+impl Pulled {
+    /// Whether the fetch failed: no answer, or a server error.
+    fn is_failure(&self) -> bool {
+        matches!(
+            self,
+            Pulled::Failed(_) | Pulled::Passed(_, NoStore::ServerError)
+        )
     }
 }
 

@@ -67,11 +67,14 @@ pub enum NoStore {
     TooLarge,
     /// Set by the edge: a configured rule passes the request to the origin.
     Pass,
+    /// Set by the edge: the request carried `Cookie` and the response has no
+    /// explicit freshness (`cache.heuristic_with_cookie`).
+    CookieHeuristic,
 }
 
 impl NoStore {
     /// Every reason, for pre-registering metric labels.
-    pub const ALL: [NoStore; 14] = [
+    pub const ALL: [NoStore; 15] = [
         NoStore::Method,
         NoStore::Status,
         NoStore::RequestNoStore,
@@ -86,6 +89,7 @@ impl NoStore {
         NoStore::TooManyVariants,
         NoStore::TooLarge,
         NoStore::Pass,
+        NoStore::CookieHeuristic,
     ];
 
     /// Short token for Cache-Status detail and metric labels, e.g. "no-store".
@@ -105,6 +109,7 @@ impl NoStore {
             NoStore::TooManyVariants => "too-many-variants",
             NoStore::TooLarge => "too-large",
             NoStore::Pass => "pass",
+            NoStore::CookieHeuristic => "cookie-heuristic",
         }
     }
 }

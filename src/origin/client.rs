@@ -55,6 +55,13 @@ pub enum FetchError {
     /// The body is larger than `origin.max_object_bytes` (502).
     #[error("origin object larger than {0} bytes")]
     TooLarge(u64),
+    /// A 1xx as the final answer (see `origin::filter`) (502).
+    #[error("origin answered {0}, an interim status, as its final response")]
+    Interim(u16),
+    /// A server error the origin gave the request this one waited for,
+    /// told without the origin's own response (answered with its status).
+    #[error("origin answered {0} to the request this one waited for")]
+    ServerError(u16),
 }
 
 impl FetchError {
@@ -62,6 +69,7 @@ impl FetchError {
     pub fn status(&self) -> u16 {
         match self {
             FetchError::Timeout => 504,
+            FetchError::ServerError(s) if (500..600).contains(s) => *s,
             _ => 502,
         }
     }
@@ -74,6 +82,8 @@ impl FetchError {
             FetchError::Timeout => "origin timed out",
             FetchError::Broken(_) => "origin response broken",
             FetchError::TooLarge(_) => "origin object too large",
+            FetchError::Interim(_) => "origin sent an interim (1xx) status as its answer",
+            FetchError::ServerError(_) => "origin server error",
         }
     }
 }
@@ -334,7 +344,8 @@ impl OriginClient {
     }
 }
 
-/// Sends a request and waits at most `limit` for the response head. The
+/// Sends a request and waits at most `limit` for the response head, whose
+/// status must be one the node may answer with (`origin::filter`). The
 /// flag on an error says the request never got an answer on a working
 /// connection (worth a retry of an idempotent request).
 async fn send(
@@ -343,7 +354,10 @@ async fn send(
 ) -> Result<reqwest::Response, (FetchError, bool)> {
     match tokio::time::timeout(limit, req.send()).await {
         Err(_) => Err((FetchError::Timeout, false)),
-        Ok(Ok(resp)) => Ok(resp),
+        Ok(Ok(resp)) => match super::filter::final_status(resp.status().as_u16()) {
+            Ok(_) => Ok(resp),
+            Err(e) => Err((e, false)),
+        },
         Ok(Err(e)) if e.is_timeout() => Err((FetchError::Timeout, false)),
         // Worth retrying (for GET/HEAD): no connection, or a reused one the
         // origin closed before any answer.

@@ -30,6 +30,11 @@ pub struct Facts<'a> {
     pub request_has_authorization: bool,
     /// `cache.store_set_cookie`.
     pub store_set_cookie: bool,
+    /// The request carried `Cookie`.
+    pub request_has_cookie: bool,
+    /// `cache.heuristic_with_cookie`: a response to a request with `Cookie`
+    /// may be stored without explicit freshness.
+    pub heuristic_with_cookie: bool,
 }
 
 /// How a storable response is kept.
@@ -62,6 +67,16 @@ pub fn decide(f: &Facts<'_>) -> Result<Plan, NoStore> {
         has_expires: !f.targeted && f.headers.contains_key("expires"),
         vary_star: v.star,
     })?;
+    // A response to a request with Cookie may be personal; with nothing but
+    // a heuristic (§4.2.2) or the node's defaults to go on, the origin never
+    // said it may be shared (Varnish passes such requests, nginx applies no
+    // heuristic at all). Explicit freshness is its word that it may.
+    let explicit = f.directives.max_age.is_some()
+        || f.directives.s_maxage.is_some()
+        || (!f.targeted && f.headers.contains_key("expires"));
+    if f.request_has_cookie && !f.heuristic_with_cookie && !explicit {
+        return Err(NoStore::CookieHeuristic);
+    }
     let encoded = f
         .headers
         .get("content-encoding")
@@ -82,6 +97,27 @@ pub fn decide(f: &Facts<'_>) -> Result<Plan, NoStore> {
     })
 }
 
+/// Whether a server error the origin gave one request may answer the
+/// requests that waited for it (coalesced): only what could have been
+/// reused but for its status, so nothing personal reaches another client —
+/// no `no-store`, `no-cache`, `private` (qualified or not), `Set-Cookie` or
+/// `Vary` (the node negotiates `Accept-Encoding` itself), and a request
+/// without `Authorization` (§3.5) or `Cookie`. Otherwise the waiters are
+/// told the status only, in the node's own words.
+pub fn failure_shareable(f: &Facts<'_>) -> bool {
+    let d = f.directives;
+    let personal = d.no_store
+        || d.no_cache
+        || !d.no_cache_fields.is_empty()
+        || d.private
+        || !d.private_fields.is_empty()
+        || f.headers.contains_key("set-cookie")
+        || f.request_has_authorization
+        || f.request_has_cookie;
+    let v = vary::parse(lines(f.headers, "vary")).without("accept-encoding");
+    !personal && !v.star && v.names.is_empty()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,6 +136,8 @@ mod tests {
             request: &rq,
             request_has_authorization: false,
             store_set_cookie: false,
+            request_has_cookie: false,
+            heuristic_with_cookie: false,
         })
     }
 
@@ -197,5 +235,88 @@ mod tests {
             decide_on(501, &[], "").is_ok(),
             "501 is cacheable by default"
         );
+    }
+
+    fn facts_of<'a>(h: &'a HeaderMap, cc: &'a CacheControl, rq: &'a CacheControl) -> Facts<'a> {
+        Facts {
+            status: 200,
+            headers: h,
+            directives: cc,
+            targeted: false,
+            request: rq,
+            request_has_authorization: false,
+            store_set_cookie: false,
+            request_has_cookie: false,
+            heuristic_with_cookie: false,
+        }
+    }
+
+    #[test]
+    fn with_cookie_only_explicit_freshness_stores() {
+        let none = CacheControl::default();
+        let decide_with_cookie = |pairs: &[(&str, &str)], opt_out: bool| {
+            let h = headers(pairs);
+            let cc = parse(lines(&h, "cache-control"));
+            decide(&Facts {
+                request_has_cookie: true,
+                heuristic_with_cookie: opt_out,
+                ..facts_of(&h, &cc, &none)
+            })
+        };
+        let lm = ("last-modified", "Sun, 06 Nov 1994 08:49:37 GMT");
+        for heuristic in [
+            &[lm][..],
+            &[lm, ("cache-control", "public")],
+            &[("cache-control", "no-cache")],
+            &[],
+        ] {
+            assert_eq!(
+                decide_with_cookie(heuristic, false),
+                Err(NoStore::CookieHeuristic),
+                "{heuristic:?}"
+            );
+            assert!(decide_with_cookie(heuristic, true).is_ok(), "{heuristic:?}");
+        }
+        for explicit in [
+            &[lm, ("cache-control", "max-age=60")][..],
+            &[("cache-control", "s-maxage=60")],
+            &[("expires", "Sun, 06 Nov 2094 08:49:37 GMT")],
+        ] {
+            assert!(decide_with_cookie(explicit, false).is_ok(), "{explicit:?}");
+        }
+        // Without Cookie, the heuristic stands (RFC 9111 §4.2.2).
+        let h = headers(&[lm]);
+        assert!(decide(&facts_of(&h, &none, &none)).is_ok());
+    }
+
+    #[test]
+    fn a_failure_is_shared_only_when_nothing_in_it_is_personal() {
+        let none = CacheControl::default();
+        let share = |pairs: &[(&str, &str)], cookie: bool, auth: bool| {
+            let h = headers(pairs);
+            let cc = parse(lines(&h, "cache-control"));
+            failure_shareable(&Facts {
+                status: 503,
+                request_has_cookie: cookie,
+                request_has_authorization: auth,
+                ..facts_of(&h, &cc, &none)
+            })
+        };
+        assert!(share(&[("retry-after", "5")], false, false));
+        assert!(share(&[("vary", "Accept-Encoding")], false, false));
+        assert!(share(&[("cache-control", "max-age=5")], false, false));
+        assert!(!share(&[], true, false), "the leader sent Cookie");
+        assert!(!share(&[], false, true), "the leader sent Authorization");
+        for personal in [
+            ("cache-control", "no-store"),
+            ("cache-control", "no-cache"),
+            ("cache-control", "private"),
+            ("cache-control", "private=\"x-user\""),
+            ("set-cookie", "s=1"),
+            ("vary", "Accept-Language"),
+            ("vary", "*"),
+        ] {
+            assert!(!share(&[personal], false, false), "{personal:?}");
+        }
     }
 }

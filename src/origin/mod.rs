@@ -7,6 +7,7 @@ pub mod client;
 pub mod coalesce;
 pub mod decision;
 pub mod disk_meta;
+pub mod filter;
 pub mod pull;
 pub mod reachability;
 pub mod request;

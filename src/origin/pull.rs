@@ -13,7 +13,7 @@ pub use super::disk_meta::DiskMeta;
 use crate::asset::{self, Asset, Coding, Representation};
 use crate::http::cache_control::{self, CacheControl};
 use crate::http::freshness::Stored;
-use crate::http::{date, targeted};
+use crate::http::{date, targeted, vary};
 
 /// How the node reads an origin's caching fields (from `[cache]`).
 #[derive(Debug, Clone, Default)]
@@ -237,14 +237,17 @@ impl PulledMeta {
     /// (framing, `Age`, and, for an asset, the validators and type it
     /// rebuilds per representation), targeted fields unless passed on
     /// (RFC 9213), and fields a `no-cache="…"` names, which may not be
-    /// reused without revalidation (RFC 9111 §5.2.2.4).
+    /// reused without revalidation (RFC 9111 §5.2.2.4). A response kept
+    /// per `Accept-Encoding` (the origin sent its own coding) says so with
+    /// `Vary: Accept-Encoding` when the origin did not (RFC 9110 §12.5.5).
     pub fn client_headers(
         &self,
         reading: &Reading,
         as_asset: bool,
     ) -> Vec<(HeaderName, HeaderValue)> {
         let no_cache = &self.cache_control.no_cache_fields;
-        self.headers
+        let mut out: Vec<_> = self
+            .headers
             .iter()
             .filter(|(n, _)| {
                 let n = n.as_str();
@@ -254,7 +257,17 @@ impl PulledMeta {
                     && !no_cache.iter().any(|f| f == n)
             })
             .map(|(n, v)| (n.clone(), v.clone()))
-            .collect()
+            .collect();
+        if self.vary.iter().any(|n| n == "accept-encoding") {
+            let said = vary::parse(lines(&self.headers, "vary"));
+            if !said.star && !said.names.iter().any(|n| n == "accept-encoding") {
+                out.push((
+                    HeaderName::from_static("vary"),
+                    HeaderValue::from_static("Accept-Encoding"),
+                ));
+            }
+        }
+        out
     }
 }
 
@@ -387,6 +400,35 @@ mod tests {
         assert!(!h
             .iter()
             .any(|l| l.starts_with("x-secret") || l.starts_with("x-private")));
+    }
+
+    #[test]
+    fn a_response_kept_per_accept_encoding_says_so_rfc_9110_12_5_5() {
+        let r = Reading::default();
+        let ae = || vec!["accept-encoding".to_string()];
+        let vary_of = |pairs: &[(&str, &str)], keyed: Vec<String>| {
+            let meta = PulledMeta::of(&fetched(pairs), &r, keyed);
+            names(&meta.client_headers(&r, true))
+                .into_iter()
+                .filter(|l| l.starts_with("vary"))
+                .collect::<Vec<_>>()
+        };
+        let gz = ("content-encoding", "gzip");
+        assert_eq!(vary_of(&[gz], ae()), ["vary: Accept-Encoding"]);
+        assert_eq!(
+            vary_of(&[gz, ("vary", "Origin")], ae()),
+            ["vary: Origin", "vary: Accept-Encoding"]
+        );
+        assert_eq!(
+            vary_of(&[gz, ("vary", "accept-encoding")], ae()),
+            ["vary: accept-encoding"],
+            "said once"
+        );
+        assert_eq!(vary_of(&[gz, ("vary", "*")], ae()), ["vary: *"]);
+        assert!(
+            vary_of(&[], vec![]).is_empty(),
+            "the node's own encodings say it elsewhere"
+        );
     }
 
     #[test]

@@ -283,6 +283,7 @@ fn rules(config: &Config) -> Result<Rules, ServeError> {
         },
         pass_for: PASS_FOR,
         store_set_cookie: c.store_set_cookie,
+        heuristic_with_cookie: c.heuristic_with_cookie,
         reading: Reading {
             targeted: c.targeted_fields.clone(),
             pass_targeted: c.pass_targeted_fields,

@@ -137,6 +137,23 @@ nginx_temp_paths() { # nginx_temp_paths DIR: the temp-path lines of an nginx `ht
     done
 }
 
+start_port_reporter() { # start_port_reporter NAME OUT ERR CMD...: runs CMD in the background, which
+    # prints "port N" on stdout once bound (OUT; stderr to ERR); sets REPORTER_PID and REPORTER_PORT.
+    local name=$1 out=$2 err=$3 _
+    shift 3
+    "$@" >"$out" 2>"$err" &
+    REPORTER_PID=$!
+    STARTED+=("$REPORTER_PID")
+    REPORTER_PORT=""
+    for _ in $(seq 100); do
+        REPORTER_PORT=$(awk '$1 == "port" { print $2 }' "$out")
+        [[ -n $REPORTER_PORT ]] && return 0
+        kill -0 "$REPORTER_PID" 2>/dev/null || { cat "$err" >&2; die "$name exited"; }
+        sleep 0.1
+    done
+    die "$name did not report its port"
+}
+
 free_port() { # a free TCP port on 127.0.0.1
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
