@@ -89,39 +89,15 @@ node() { # node NAME BIN CONFIG_TEXT: sets NODE_ADDR, NODE_PID, NODE_PIDS
     NODE_PIDS=("$NODE_PID")
 }
 
-nginx_node() { # nginx proxy_cache, its cache emptied: sets NODE_ADDR, NODE_PID, NODE_PIDS
+nginx_node() { # nginx proxy_cache (pull.sh's), its cache emptied: sets NODE_ADDR, NODE_PID, NODE_PIDS
     local dir=$TMP/nginx-cache user_line="" port c _
     rm -rf "$dir"
     mkdir -p "$dir"
     ((EUID == 0)) && user_line="user $(id -un) $(id -gn);"
     port=$(free_port)
-    cat >"$dir/nginx.conf" <<CONF
-$user_line
-worker_processes auto;
-daemon off;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-$(nginx_temp_paths "$dir")
-    keepalive_requests 100000;
-    proxy_cache_path $dir/cache levels=1:2 keys_zone=edge:10m max_size=1g inactive=60m use_temp_path=off;
-    upstream origin { server 127.0.0.1:$ORIGIN_PORT; keepalive 32; }
-    server {
-        listen 127.0.0.1:$port;
-        location / {
-            proxy_cache edge;
-            proxy_cache_lock on;
-            proxy_cache_valid 200 1h;
-            proxy_pass http://origin;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-        }
-    }
-}
-CONF
-    "$NGINX_EXE" -p "$dir/" -c "$dir/nginx.conf" >"$dir/stdout" 2>&1 &
+    sed -e "s|@TMP@|$dir|g" -e "s|@USER_LINE@|$user_line|g" -e "s|@PORT@|$port|g" \
+        -e "s|@ORIGIN_PORT@|$ORIGIN_PORT|g" "$HERE/pull/edge-nginx.conf.tmpl" >"$dir/nginx.conf"
+    "$NGINX_EXE" -p "$dir/" -e "$dir/error.log" -c "$dir/nginx.conf" >"$dir/stdout" 2>&1 &
     NODE_PID=$!
     STARTED+=("$NODE_PID")
     NODE_ADDR=127.0.0.1:$port
@@ -177,24 +153,15 @@ run() { # run ROUND NAME KIND PATHS
     log "round $1 $2 $3: $rps req/s, $cpu µs CPU/req"
 }
 
-hwm() { # peak RSS so far (VmHWM, kB) summed over NODE_PIDS
-    local kb=0 p v
-    for p in "${NODE_PIDS[@]}"; do
-        v=$(awk '/^VmHWM/ { print $2 }' "/proc/$p/status" 2>/dev/null) || v=0
-        kb=$((kb + ${v:-0}))
-    done
-    echo "$kb"
-}
-
 measure() { # measure ROUND NAME: the node is running; each row ends with its VmHWM
     fill "$NODE_ADDR"
     warm
     run "$1" "$2" text "$TMP/text.paths"
     local kb
-    kb=$(hwm)
+    kb=$(peak_rss_kib "${NODE_PIDS[@]}")
     printf '%s\n' "$kb" >>"$RESULTS"
     run "$1" "$2" binary "$TMP/bin.paths"
-    kb=$(hwm)
+    kb=$(peak_rss_kib "${NODE_PIDS[@]}")
     printf '%s\n' "$kb" >>"$RESULTS"
     log "round $1 $2: VmHWM $((kb / 1024)) MiB"
     stop_pid "$NODE_PID"
