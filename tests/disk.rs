@@ -9,6 +9,7 @@ use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
+use common::disk::entry_files;
 use common::origin::{Origin, Reply};
 use common::*;
 
@@ -27,22 +28,6 @@ fn kill9(s: &mut Server) {
         .unwrap();
     assert!(st.success());
     assert!(s.wait_exit(Duration::from_secs(10)).is_some());
-}
-
-fn objects(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "obj") {
-                out.push(p);
-            }
-        }
-    }
-    out
 }
 
 #[test]
@@ -99,7 +84,7 @@ fn a_corrupt_entry_is_discarded_not_served() {
     let mut s = Server::start(&f.root, &config(&o.url(), dir.path()));
     assert_eq!(s.get("/c.js").body, b"original-bytes");
     kill9(&mut s);
-    let objs = objects(dir.path());
+    let objs = entry_files(dir.path());
     assert_eq!(objs.len(), 1);
     let mut bytes = std::fs::read(&objs[0]).unwrap();
     let at = bytes.windows(8).position(|w| w == b"original").unwrap();
@@ -126,10 +111,10 @@ fn purge_removes_from_disk_too() {
     let cfg = format!("{}[purge]\ntoken = \"t0k\"\n", config(&o.url(), dir.path()));
     let mut s = Server::start(&f.root, &cfg);
     s.get("/p.css");
-    assert_eq!(objects(dir.path()).len(), 1);
+    assert_eq!(entry_files(dir.path()).len(), 1);
     let r = s.req("PURGE", "/p.css", &[("authorization", "Bearer t0k")]);
     assert_eq!(r.status, 200);
-    assert_eq!(objects(dir.path()).len(), 0);
+    assert_eq!(entry_files(dir.path()).len(), 0);
     kill9(&mut s);
     o.route(
         "/p.css",
@@ -243,7 +228,7 @@ fn objects_sit_in_one_level_of_fan_out() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(&f.root, &config(&o.url(), dir.path()));
     s.get("/l.css");
-    let objs = objects(dir.path());
+    let objs = entry_files(dir.path());
     assert_eq!(objs.len(), 1);
     let rel = objs[0].strip_prefix(dir.path()).unwrap();
     let parts: Vec<_> = rel.iter().map(|p| p.to_str().unwrap()).collect();

@@ -11,6 +11,7 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::process::Command;
 
+use common::disk::counter;
 use common::origin::{Origin, Reply};
 use common::*;
 
@@ -58,13 +59,6 @@ fn content_type(i: u64) -> &'static str {
         0 => "text/css",
         _ => "application/octet-stream",
     }
-}
-
-fn labelled(metrics: &str, prefix: &str) -> u64 {
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(prefix)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {prefix} in\n{metrics}"))
 }
 
 #[test]
@@ -121,14 +115,14 @@ fn a_full_cache_disk_costs_disk_copies_never_an_answer() {
         t.join().unwrap();
     }
     let m = s.get("/metrics").text();
-    let enospc = labelled(&m, "cdn_edge_disk_write_errors_total{kind=\"enospc\"}");
+    let enospc = counter(&m, "cdn_edge_disk_write_errors_total{kind=\"enospc\"}");
     assert!(enospc > 0, "{m}");
     assert_eq!(
-        labelled(&m, "cdn_edge_disk_write_errors_total{kind=\"eio\"}"),
+        counter(&m, "cdn_edge_disk_write_errors_total{kind=\"eio\"}"),
         0
     );
     assert_eq!(
-        labelled(&m, "cdn_edge_http_requests_total{class=\"5xx\"}"),
+        counter(&m, "cdn_edge_http_requests_total{class=\"5xx\"}"),
         0
     );
     // No temp file left behind, once the writes still in flight (stored

@@ -4,25 +4,36 @@
 # small to hold the working set?
 #
 #   docs/benchmarks/disk_hits.sh                 # 2,000 text + 2,000 binary objects of 16 KiB
+#   ROUNDS=5 BASELINE_BIN=/tmp/cdn-edge-before docs/benchmarks/disk_hits.sh
+#                                        # five rounds, a baseline binary beside
 #
 # Environment:
 #   OBJECTS       objects of each kind (default 2000)
 #   SIZE          bytes per object (default 16384)
 #   DURATION      seconds per wrk run (default 5)
+#   ROUNDS        rounds (default 1); each starts every node afresh, in an
+#                 order rotated per round, and the table gives medians
 #   CDN_EDGE_BIN  binary to measure instead of building target/release/cdn-edge
+#   BASELINE_BIN  a second binary (say, of the commit before a change): its
+#                 disk node is measured beside, in the same rounds
+#   NGINX         1 (default) = nginx proxy_cache beside, its hits read
+#                 from its cache files (identity only: nginx does not
+#                 compress what it caches), 0 = leave it out
 #
 # The origin (Debian nginx) serves OBJECTS text files (CSS-like, compressible)
 # and OBJECTS binary files (random bytes, .png) with
-# "Cache-Control: public, max-age=3600". Two nodes pull from it: "memory"
-# with the default 256 MiB cache (everything fits), and "disk" with
-# cache.memory_bytes = 4 MiB and a disk cache (almost every request is a
-# memory miss answered from disk). Each node is filled (every object twice,
-# then a pause so the text encodings are made and written beside their
-# objects) and warmed (one unrecorded wrk pass over each kind), then
-# wrk -t2 -c32 cycles through the text paths with
-# "Accept-Encoding: gzip, br", then through the binary ones. Reported:
-# req/s per node and kind, and the disk/memory ratio. Loopback only; every
-# process is stopped by PID.
+# "Cache-Control: public, max-age=3600". The nodes pull from it: "memory"
+# with the default 256 MiB cache (everything fits), and "disk" (and
+# "disk-baseline") with cache.memory_bytes = 4 MiB and a disk cache (almost
+# every request is a memory miss answered from disk). Each node is filled
+# (every object twice, then a pause so the text encodings are made and
+# written beside their objects) and warmed (one unrecorded wrk pass over
+# each kind), then wrk -t2 -c32 cycles through the text paths with
+# "Accept-Encoding: gzip, br", then through the binary ones. Reported per
+# node and kind: req/s, node CPU per request (user + system, from /proc;
+# nginx: master and workers), the disk/memory ratio, and the node's peak
+# RSS (VmHWM; nginx: the sum over its processes) at the end of its round.
+# Loopback only; every process is stopped by PID.
 set -euo pipefail
 
 OBJECTS=${OBJECTS:-2000}
@@ -31,6 +42,9 @@ DURATION=${DURATION:-5}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-32}
 KEEP_TMP=${KEEP_TMP:-0}
+ROUNDS=${ROUNDS:-1}
+BASELINE_BIN=${BASELINE_BIN:-}
+NGINX=${NGINX:-1}
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -64,11 +78,39 @@ PY
 
 start_static_origin "$TMP/www" "$TMP/origin" "text/css css; image/png png;"
 
-node() { # node NAME CONFIG_TEXT: sets NODE_ADDR, NODE_PID
-    printf '%s\n' "$2" >"$TMP/$1.toml"
-    start_node "$TMP/$1.log" "$BIN" --config "$TMP/$1.toml" --root "$TMP/empty" \
+[[ -z $BASELINE_BIN || -x $BASELINE_BIN ]] || die "no executable at BASELINE_BIN=$BASELINE_BIN"
+
+NODE_PIDS=() # every process of the node measured now (nginx: master and workers)
+
+node() { # node NAME BIN CONFIG_TEXT: sets NODE_ADDR, NODE_PID, NODE_PIDS
+    printf '%s\n' "$3" >"$TMP/$1.toml"
+    start_node "$TMP/$1.log" "$2" --config "$TMP/$1.toml" --root "$TMP/empty" \
         --origin "http://127.0.0.1:$ORIGIN_PORT"
+    NODE_PIDS=("$NODE_PID")
 }
+
+nginx_node() { # nginx proxy_cache (pull.sh's), its cache emptied: sets NODE_ADDR, NODE_PID, NODE_PIDS
+    local dir=$TMP/nginx-cache user_line="" port c _
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    ((EUID == 0)) && user_line="user $(id -un) $(id -gn);"
+    port=$(free_port)
+    sed -e "s|@TMP@|$dir|g" -e "s|@USER_LINE@|$user_line|g" -e "s|@PORT@|$port|g" \
+        -e "s|@ORIGIN_PORT@|$ORIGIN_PORT|g" "$HERE/pull/edge-nginx.conf.tmpl" >"$dir/nginx.conf"
+    "$NGINX_EXE" -p "$dir/" -e "$dir/error.log" -c "$dir/nginx.conf" >"$dir/stdout" 2>&1 &
+    NODE_PID=$!
+    STARTED+=("$NODE_PID")
+    NODE_ADDR=127.0.0.1:$port
+    for _ in $(seq 100); do
+        [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://$NODE_ADDR/") != 000 ]] && break
+        sleep 0.1
+    done
+    NODE_PIDS=("$NODE_PID")
+    for c in $(pgrep -P "$NODE_PID" || true); do
+        grep -q 'cache loader' "/proc/$c/cmdline" 2>/dev/null || NODE_PIDS+=("$c")
+    done
+}
+NGINX_EXE=$(command -v nginx || echo /usr/sbin/nginx)
 
 fill() { # fill ADDR
     local p
@@ -96,46 +138,81 @@ warm() {
     sleep 2
 }
 
-declare -A RPS=() CPU=()
-run() { # run NAME KIND PATHS
-    local out=$TMP/wrk-$1-$2.txt t0 t1
-    t0=$(proc_ticks "$NODE_PID")
-    run_wrk "$out" "$DURATION" -H "Accept-Encoding: gzip, br" -s "$HERE/load/cycle.lua" "http://$NODE_ADDR/" -- "$3"
-    t1=$(proc_ticks "$NODE_PID")
-    local req secs rps _rest
+RESULTS=$TMP/results.tsv # round node kind rps cpu_us vmhwm_kb
+: >"$RESULTS"
+run() { # run ROUND NAME KIND PATHS
+    local out=$TMP/wrk-$1-$2-$3.txt t0 t1
+    t0=$(proc_ticks "${NODE_PIDS[@]}")
+    run_wrk "$out" "$DURATION" -H "Accept-Encoding: gzip, br" -s "$HERE/load/cycle.lua" "http://$NODE_ADDR/" -- "$4"
+    t1=$(proc_ticks "${NODE_PIDS[@]}")
+    local req secs rps _rest cpu
     read -r req secs rps _rest < <(parse_wrk "$out")
-    RPS[$1-$2]=$rps
     # Clock ticks are 10 ms: node CPU (user + system) per request in µs.
-    CPU[$1-$2]=$(awk -v t=$((t1 - t0)) -v r="$req" 'BEGIN { printf "%.1f", t * 10000 / r }')
-    log "$1 $2: $rps req/s, ${CPU[$1-$2]} µs CPU/req"
+    cpu=$(awk -v t=$((t1 - t0)) -v r="$req" 'BEGIN { printf "%.1f", t * 10000 / r }')
+    printf '%s\t%s\t%s\t%s\t%s\t' "$1" "$2" "$3" "$rps" "$cpu" >>"$RESULTS"
+    log "round $1 $2 $3: $rps req/s, $cpu µs CPU/req"
 }
 
-node memory "[cache]
-memory_bytes = 268435456"
-fill "$NODE_ADDR"
-warm
-run memory text "$TMP/text.paths"
-run memory binary "$TMP/bin.paths"
-stop_pid "$NODE_PID"
+measure() { # measure ROUND NAME: the node is running; each row ends with its VmHWM
+    fill "$NODE_ADDR"
+    warm
+    run "$1" "$2" text "$TMP/text.paths"
+    local kb
+    kb=$(peak_rss_kib "${NODE_PIDS[@]}")
+    printf '%s\n' "$kb" >>"$RESULTS"
+    run "$1" "$2" binary "$TMP/bin.paths"
+    kb=$(peak_rss_kib "${NODE_PIDS[@]}")
+    printf '%s\n' "$kb" >>"$RESULTS"
+    log "round $1 $2: VmHWM $((kb / 1024)) MiB"
+    stop_pid "$NODE_PID"
+}
 
-node disk "[cache]
-memory_bytes = 4194304
-max_object_bytes = 262144
-dir = \"$TMP/disk\""
-fill "$NODE_ADDR"
-warm
-run disk text "$TMP/text.paths"
-run disk binary "$TMP/bin.paths"
-stop_pid "$NODE_PID"
+DISK_CONFIG() { # DISK_CONFIG NAME
+    printf '[cache]\nmemory_bytes = 4194304\nmax_object_bytes = 262144\ndir = "%s"\n' "$TMP/disk-$1"
+}
 
-echo
-echo "$OBJECTS text + $OBJECTS binary objects of $SIZE B; wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, 'Accept-Encoding: gzip, br'."
-echo
-echo "| objects | memory hits req/s | disk hits req/s (4 MiB memory) | disk / memory | node CPU µs/req memory / disk |"
-echo "|---|---:|---:|---:|---:|"
-for k in text binary; do
-    awk -v k="$k" -v m="${RPS[memory-$k]}" -v d="${RPS[disk-$k]}" -v cm="${CPU[memory-$k]}" -v cd="${CPU[disk-$k]}" \
-        'BEGIN { printf "| %s | %.0f | %.0f | %.2f | %s / %s |\n", k, m, d, d / m, cm, cd }'
+NAMES=(memory disk)
+[[ -n $BASELINE_BIN ]] && NAMES+=(disk-baseline)
+((NGINX == 1)) && NAMES+=(nginx)
+for ((r = 1; r <= ROUNDS; r++)); do
+    n=${#NAMES[@]}
+    for ((k = 0; k < n; k++)); do
+        name=${NAMES[$(((k + r - 1) % n))]}
+        case $name in
+        memory) node memory "$BIN" "$(printf '[cache]\nmemory_bytes = 268435456')" ;;
+        disk) rm -rf "$TMP/disk-disk" && node disk "$BIN" "$(DISK_CONFIG disk)" ;;
+        disk-baseline) rm -rf "$TMP/disk-disk-baseline" && node disk-baseline "$BASELINE_BIN" "$(DISK_CONFIG disk-baseline)" ;;
+        nginx) nginx_node ;;
+        esac
+        measure "$r" "$name"
+    done
 done
+
 echo
-echo "Versions: cdn-edge $(cd "$REPO" && git describe --always --dirty 2>/dev/null || echo '?'); $(nproc) cores."
+echo "$OBJECTS text + $OBJECTS binary objects of $SIZE B; wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, 'Accept-Encoding: gzip, br'; $ROUNDS round(s), medians (each round's figures in brackets)."
+echo "disk: $BIN ($("$BIN" --version 2>/dev/null || echo '?'))"
+[[ -n $BASELINE_BIN ]] && echo "disk-baseline: $BASELINE_BIN ($("$BASELINE_BIN" --version 2>/dev/null || echo '?'))"
+echo
+python3 - "$RESULTS" "${NAMES[@]}" <<'PY'
+import statistics, sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+names = sys.argv[2:]
+def vals(node, kind, col):
+    return [float(r[col]) for r in rows if r[1] == node and r[2] == kind]
+def med(node, kind, col):
+    v = vals(node, kind, col)
+    return statistics.median(v) if v else float("nan")
+print("| node | objects | req/s | ratio to memory hits | node CPU µs/req | VmHWM MiB |")
+print("|---|---|---:|---:|---:|---:|")
+for kind in ("text", "binary"):
+    for n in names:
+        if not vals(n, kind, 3):
+            continue
+        rps = "%.0f [%s]" % (med(n, kind, 3), " / ".join("%.0f" % x for x in vals(n, kind, 3)))
+        ratio = med(n, kind, 3) / med("memory", kind, 3) if vals("memory", kind, 3) else float("nan")
+        cpu = "%.1f [%s]" % (med(n, kind, 4), " / ".join("%.1f" % x for x in vals(n, kind, 4)))
+        hwm = "%.0f" % (med(n, kind, 5) / 1024)
+        print("| %s | %s | %s | %.2f | %s | %s |" % (n, kind, rps, ratio, cpu, hwm))
+PY
+echo
+echo "Versions: cdn-edge $(cd "$REPO" && git describe --always --dirty 2>/dev/null || echo '?'); $("$NGINX_EXE" -v 2>&1); $(nproc) cores."

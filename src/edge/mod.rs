@@ -136,6 +136,9 @@ struct Entry {
     /// Generation of the disk-cache entry holding this very version (0:
     /// none known), so encodings made after an eviction still reach it.
     disk_generation: AtomicU64,
+    /// The memory cache took this very version when it was stored (it may
+    /// have been evicted since).
+    in_memory: std::sync::atomic::AtomicBool,
 }
 
 impl Entry {
@@ -145,6 +148,7 @@ impl Entry {
             source,
             compress_queued: Default::default(),
             disk_generation: AtomicU64::new(0),
+            in_memory: Default::default(),
         }
     }
 }
@@ -197,10 +201,13 @@ pub struct Edge {
 /// The memory cache, shared with background work (compression, revalidation).
 type Memory = Arc<MemoryCache<Arc<Entry>>>;
 
-/// Keeps an asset in memory (if it fits) and returns a handle on it.
+/// Keeps an asset in memory (if it fits) and returns a handle on it, which
+/// remembers whether it did.
 fn store(memory: &Memory, cache_key: String, asset: Asset, source: Source) -> Served {
     let entry = Arc::new(Entry::new(asset, source));
-    memory.insert(cache_key, entry.clone());
+    if memory.insert(cache_key, entry.clone()) {
+        entry.in_memory.store(true, Ordering::Relaxed);
+    }
     Served(entry)
 }
 

@@ -188,6 +188,14 @@ impl super::Edge {
     pub fn disk_write_errors(&self) -> Option<[u64; crate::store::disk::WriteErrorKind::COUNT]> {
         Some(self.origin.as_ref()?.disk()?.write_errors())
     }
+
+    /// The disk cache's bad entries found by reason (see
+    /// [`DiskCache::bad_entries`]), when there is one.
+    pub fn disk_bad_entries(
+        &self,
+    ) -> Option<[(&'static str, u64); crate::store::disk::BAD_REASONS]> {
+        Some(self.origin.as_ref()?.disk()?.bad_entries())
+    }
 }
 
 /// Writes a stored response to the disk cache (atomic; awaited, so an

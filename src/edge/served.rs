@@ -2,6 +2,7 @@
 //! its stored metadata (status, fields left out of cache answers, age).
 
 use std::ops::Deref;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -50,6 +51,15 @@ impl Served {
                 .collect(),
             _ => Vec::new(),
         }
+    }
+
+    /// Whether this version was stored when it was fetched or revalidated:
+    /// the memory cache took it or the disk cache wrote it. An object too
+    /// big for memory whose disk write failed was stored nowhere, and its
+    /// `Cache-Status` must not say `stored` (RFC 9211 §2.5).
+    pub fn stored(&self) -> bool {
+        self.0.in_memory.load(Ordering::Relaxed)
+            || self.0.disk_generation.load(Ordering::Relaxed) != 0
     }
 
     /// For a pulled object, its current age in seconds (RFC 9111 §4.2.3),

@@ -17,7 +17,8 @@ pub enum CacheOutcome {
     Local,
     /// A fresh stored copy of a pulled object.
     Hit,
-    /// Fetched from the origin now and stored.
+    /// Fetched from the origin now, to be stored (its `Cache-Status` says
+    /// whether memory or disk took it).
     Miss,
     /// A stale stored copy, revalidated (or refetched) from the origin now.
     Revalidated,

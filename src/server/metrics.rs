@@ -364,7 +364,13 @@ impl Collector for NodeCollector {
             let g = ConstGauge::new(v as i64);
             g.encode(encoder.encode_descriptor(name, help, None, g.metric_type())?)?;
         }
-        faults::encode(&self.faults, edge.disk_write_errors(), &mut encoder)?;
+        let disk = edge.disk_write_errors().zip(edge.disk_bad_entries()).map(
+            |(write_errors, bad_entries)| faults::DiskFaults {
+                write_errors,
+                bad_entries,
+            },
+        );
+        faults::encode(&self.faults, disk, &mut encoder)?;
         if let Some(o) = &origin {
             let mut not_stored = encoder.encode_descriptor(
                 "origin_not_stored",

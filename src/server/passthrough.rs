@@ -24,13 +24,17 @@ const VIA: HeaderValue = HeaderValue::from_static("1.1 cdn-edge");
 /// Adds `Age` (RFC 9111 §5.1) at `now` and `Cache-Status` to a pulled
 /// asset's response; local files get neither.
 pub fn cache_headers(h: &mut HeaderMap, asset: &Served, status: CacheStatus, now: SystemTime) {
-    let value = match status {
-        CacheStatus::Local => return,
-        CacheStatus::Hit => "cdn-edge; hit",
-        CacheStatus::Miss => "cdn-edge; fwd=uri-miss; stored",
-        CacheStatus::Stale => "cdn-edge; fwd=stale; stored",
-        CacheStatus::StaleServed => "cdn-edge; hit; detail=stale",
-        CacheStatus::StaleRevalidating => "cdn-edge; hit; detail=stale-while-revalidate",
+    // `stored` only when something stored it (RFC 9211 §2.5): not when the
+    // memory cache refused it and the disk write failed.
+    let value = match (status, asset.stored()) {
+        (CacheStatus::Local, _) => return,
+        (CacheStatus::Hit, _) => "cdn-edge; hit",
+        (CacheStatus::Miss, true) => "cdn-edge; fwd=uri-miss; stored",
+        (CacheStatus::Miss, false) => "cdn-edge; fwd=uri-miss",
+        (CacheStatus::Stale, true) => "cdn-edge; fwd=stale; stored",
+        (CacheStatus::Stale, false) => "cdn-edge; fwd=stale",
+        (CacheStatus::StaleServed, _) => "cdn-edge; hit; detail=stale",
+        (CacheStatus::StaleRevalidating, _) => "cdn-edge; hit; detail=stale-while-revalidate",
     };
     h.insert(CACHE_STATUS, HeaderValue::from_static(value));
     h.append(header::VIA, VIA);

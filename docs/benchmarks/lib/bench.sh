@@ -86,6 +86,15 @@ proc_ticks() { # utime+stime (clock ticks) summed over PIDs
     echo "$t"
 }
 
+peak_rss_kib() { # peak_rss_kib PID...: VmHWM summed over the processes
+    local t=0 pid v
+    for pid in "$@"; do
+        v=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null) || v=0
+        t=$((t + ${v:-0}))
+    done
+    echo "$t"
+}
+
 # parse_wrk FILE -> "requests seconds rps p50_ms p99_ms bytes non2xx sockerr"
 parse_wrk() {
     awk '

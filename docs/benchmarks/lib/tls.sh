@@ -116,15 +116,6 @@ CONF
     STARTED+=("${workers[@]}")
 }
 
-peak_rss_kib() { # peak_rss_kib PID...: VmHWM summed over the processes
-    local t=0 pid v
-    for pid in "$@"; do
-        v=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null) || v=0
-        t=$((t + ${v:-0}))
-    done
-    echo "$t"
-}
-
 median() { # median NUMBER...
     printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }

@@ -261,8 +261,60 @@ pub(super) struct Good {
     pub len: u64,
 }
 
+/// Why an entry file is bad (deleted, missed, counted by
+/// [`Bad::REASONS`] in `cdn_edge_disk_bad_entries_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bad {
+    /// Its length is not the one the index recorded.
+    LengthIndex,
+    /// It is charged more than the whole bound.
+    OverBound,
+    /// Not our magic or version, or a header that does not decode.
+    Header,
+    /// Its length is not the one its header adds up to.
+    LengthHeader,
+    /// Its bytes do not hash to the blake3 it ends with.
+    Hash,
+    /// It holds another key (a collision, or a misplaced file).
+    Key,
+    /// Its record does not decode as the caller's metadata.
+    Record,
+}
+
+impl Bad {
+    /// The `reason` label values, in counter order: `length` (the file is
+    /// not as long as the index or its header say, or exceeds the bound),
+    /// `header`, `hash` (its bytes changed since they were written), `key`,
+    /// `record`.
+    pub const REASONS: [&'static str; 5] = ["length", "header", "hash", "key", "record"];
+
+    /// Its label's position in [`Bad::REASONS`].
+    pub fn reason_index(self) -> usize {
+        match self {
+            Bad::LengthIndex | Bad::OverBound | Bad::LengthHeader => 0,
+            Bad::Header => 1,
+            Bad::Hash => 2,
+            Bad::Key => 3,
+            Bad::Record => 4,
+        }
+    }
+
+    /// What was found, for the log line.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Bad::LengthIndex => "length differs from the index",
+            Bad::OverBound => "larger than the bound",
+            Bad::Header => "bad magic, version or header",
+            Bad::LengthHeader => "length differs from the header",
+            Bad::Hash => "blake3 mismatch",
+            Bad::Key => "key differs",
+            Bad::Record => "metadata does not decode",
+        }
+    }
+}
+
 /// A good entry, or why it is bad.
-pub(super) type Checked = Result<Good, &'static str>;
+pub(super) type Checked = Result<Good, Bad>;
 
 /// Reads and fully checks the entry file for `key` at `path`: `Ok(Err(why))`
 /// if it is bad. `expect` is its length per the index, when indexed; a file
@@ -279,10 +331,10 @@ pub(super) fn read_entry(
     let md = file.metadata().map_err(|e| at(path, e))?;
     let len = md.len();
     if expect.is_some_and(|n| n != len) {
-        return Ok(Err("length differs from the index"));
+        return Ok(Err(Bad::LengthIndex));
     }
     if charged(len) > limit {
-        return Ok(Err("larger than the bound"));
+        return Ok(Err(Bad::OverBound));
     }
     let mut buf = Vec::with_capacity(len as usize);
     // Read at most one byte past `len`, so a growing file shows up as bad.
@@ -303,29 +355,27 @@ pub(super) fn read_entry(
     Ok(checked)
 }
 
-/// Full check of a whole entry file: header, lengths, trailing blake3, key.
+/// Full check of a whole entry file, on every read: header, lengths, the
+/// trailing blake3 over everything before it (key, record and every part),
+/// and the key. Nothing read from disk is trusted without it: not even a
+/// file this process wrote a moment ago (anything else may have written
+/// over it since).
 pub(super) fn check(buf: Bytes, key: &str) -> Checked {
-    check_as(buf, key, true)
-}
-
-/// [`check`], with the blake3 only when `hash` (a file this process
-/// already verified, or wrote, skips it).
-pub(super) fn check_as(buf: Bytes, key: &str, hash: bool) -> Checked {
-    let header = Header::decode(&buf).ok_or("bad magic, version or header")?;
+    let header = Header::decode(&buf).ok_or(Bad::Header)?;
     if header.file_len() != Some(buf.len() as u64) {
-        return Err("length differs from the header");
+        return Err(Bad::LengthHeader);
     }
     let body_end = buf.len() - TRAILER_LEN;
     let mut trailer = [0u8; TRAILER_LEN];
     trailer.copy_from_slice(&buf[body_end..]);
-    if hash && blake3::hash(&buf[..body_end]) != blake3::Hash::from(trailer) {
-        return Err("blake3 mismatch");
+    if blake3::hash(&buf[..body_end]) != blake3::Hash::from(trailer) {
+        return Err(Bad::Hash);
     }
     let key_end = header.len() + header.key_len as usize;
     let meta_end = key_end + header.meta_len as usize;
     // A different key here is a collision or a misplaced file.
     if &buf[header.len()..key_end] != key.as_bytes() {
-        return Err("key differs");
+        return Err(Bad::Key);
     }
     let mut parts = Vec::with_capacity(header.parts.len());
     let mut start = meta_end;

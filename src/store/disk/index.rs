@@ -38,9 +38,6 @@ pub(super) struct Entry {
     /// The key, once read or written by this process; `None` for entries
     /// the rebuild found (it reads names, not files).
     pub key: Option<Box<str>>,
-    /// This process wrote this generation's file, or read it whole and
-    /// found its blake3 right: later reads skip the hash (see `get_cached_raw`).
-    pub verified: bool,
 }
 
 /// What the index knows of an id.
@@ -168,7 +165,6 @@ impl Index {
             stamp,
             generation: self.next_generation,
             key: key_,
-            verified: false,
         };
         self.order.insert((stamp, k));
         self.bytes += charged(len);
@@ -188,13 +184,6 @@ impl Index {
             if e.key.is_none() {
                 e.key = Some(key_.into());
             }
-        }
-    }
-
-    /// Marks generation `g` of `id` as verified (its blake3 checked).
-    pub fn verified(&mut self, id: Id, g: u64) {
-        if let Some(e) = self.live.get_mut(&key(id)).filter(|e| e.generation == g) {
-            e.verified = true;
         }
     }
 

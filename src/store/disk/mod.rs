@@ -32,13 +32,17 @@
 //! key | meta JSON | part 0 | … | part n-1 | blake3 of every byte before it (32)
 //! ```
 //!
-//! `get` checks everything: length against the index, the header's lengths
-//! against the file's, the trailing blake3 (covering all parts) and the key.
-//! The blake3 is checked once per file per process: a file this process
-//! wrote, or read whole and found right, is trusted for that generation
-//! (a change on disk by anything else is what the check is for, and a
-//! rewrite of the entry gets a new generation). `get_cached` reads without
-//! waiting for the disk (`store::nowait`), for the worker threads.
+//! Every read checks everything, before the caller gets a byte: length
+//! against the index, the header's lengths against the file's, the
+//! trailing blake3 (covering key, record and all parts) and the key. No
+//! file is trusted for having been written or checked before by this
+//! process: anything may write over it meanwhile, and a changed byte must
+//! never be served under the ETag of the original. Every read is whole (an
+//! entry is at most the size of one stored response), so the check comes
+//! before the answer, never after a part of it was sent. A bad entry is
+//! deleted, missed, counted by reason and logged (`bad_entries`).
+//! `get_cached_raw` reads without waiting for the disk (`store::nowait`),
+//! for the worker threads.
 //! The byte bound counts each file as its length rounded up to whole 4 KiB
 //! blocks, which is what it occupies on disk (directories excepted).
 //!
@@ -107,6 +111,7 @@
 //! restart order matches use to within that interval without a metadata
 //! write on every hit.
 
+mod bad_entries;
 mod format;
 #[cfg(test)]
 mod fuzz;
@@ -128,6 +133,10 @@ mod write_errors;
 
 pub use write_errors::WriteErrorKind;
 
+/// How many `reason` labels bad entries are counted under (see
+/// [`DiskCache::bad_entries`]).
+pub const BAD_REASONS: usize = Bad::REASONS.len();
+
 use std::fs;
 use std::io;
 use std::path::Path;
@@ -138,7 +147,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 
-use format::{at, id_of, unlink, unlink_found, Header};
+use format::{at, id_of, unlink, unlink_found, Bad, Header};
 use index::Slot;
 use shared::Shared;
 
@@ -306,7 +315,6 @@ impl DiskCache {
             let mut ix = s.lock();
             let stamp = ix.now_stamp();
             let generation = ix.insert(id, len, stamp, Some(key.into()));
-            ix.verified(id, generation);
             (ix.evict(s.max_bytes), generation)
         };
         // Also closes the descriptor of the version replaced.
@@ -352,7 +360,7 @@ impl DiskCache {
                     let generation = s.found_good(id, key, found, good.len);
                     return Some((meta, good.parts, generation.unwrap_or(0)));
                 }
-                Err(_) => "metadata does not decode",
+                Err(_) => Bad::Record,
             },
             Ok(Err(why)) => why,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -372,7 +380,7 @@ impl DiskCache {
                 return None;
             }
         };
-        tracing::warn!(path = %path.display(), problem, "disk cache entry dropped");
+        s.bad_entries.found(&path, key, problem);
         s.drop_bad(id, found);
         None
     }
@@ -401,15 +409,15 @@ impl DiskCache {
     pub fn get_cached_raw(&self, key: &str) -> Option<Option<(Bytes, Vec<Bytes>, u64)>> {
         let s = &*self.shared;
         let id = id_of(key);
-        let (generation, len, verified, kept) = {
+        let (generation, len, kept) = {
             let mut ix = s.lock();
-            let (generation, len, verified) = match ix.slot(id) {
-                Some(Slot::Live(e)) => (e.generation, e.len, e.verified),
+            let (generation, len) = match ix.slot(id) {
+                Some(Slot::Live(e)) => (e.generation, e.len),
                 Some(Slot::Gone) => return Some(None),
                 None if !ix.rebuilding => return Some(None),
                 None => return None,
             };
-            (generation, len, verified, ix.open_file(id, generation))
+            (generation, len, ix.open_file(id, generation))
         };
         let file = match kept {
             Some(file) => file,
@@ -439,7 +447,9 @@ impl DiskCache {
             return None;
         }
         let bytes = nowait::read(&*file.fd, len)?;
-        let good = format::check_as(Bytes::from(bytes), key, !verified).ok()?;
+        // Checked whole on every read, before anything of it is answered; a
+        // bad one is left to the blocking path, which drops and counts it.
+        let good = format::check(Bytes::from(bytes), key).ok()?;
         let closing = {
             let mut ix = s.lock();
             // Replaced or removed meanwhile: let the blocking path tell.
@@ -447,7 +457,6 @@ impl DiskCache {
                 return None;
             }
             ix.touch(id, key);
-            ix.verified(id, generation);
             ix.keep_open(id, file);
             ix.take_closing()
         };
@@ -522,6 +531,13 @@ impl DiskCache {
     /// [`WriteErrorKind::ALL`]); no lock taken.
     pub fn write_errors(&self) -> [u64; WriteErrorKind::COUNT] {
         self.shared.write_errors.counts()
+    }
+
+    /// Entries found bad when read and dropped so far, by reason (the
+    /// `reason` label: see [`Bad::REASONS`]); no lock taken.
+    pub fn bad_entries(&self) -> [(&'static str, u64); BAD_REASONS] {
+        let counts = self.shared.bad_entries.counts();
+        std::array::from_fn(|i| (Bad::REASONS[i], counts[i]))
     }
 
     /// Entries evicted so far; no lock taken.

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
+use super::bad_entries::BadEntries;
 use super::format::{self, at, entry_path, unlink, Id};
 use super::index::{Counters, Index, Slot};
 use super::write_errors::WriteErrors;
@@ -39,6 +40,8 @@ pub(super) struct Shared {
     pub stop: AtomicBool,
     /// Writes that failed, by kind.
     pub write_errors: WriteErrors,
+    /// Entries found bad when read, by reason.
+    pub bad_entries: BadEntries,
 }
 
 impl Shared {
@@ -65,6 +68,7 @@ impl Shared {
             ready_cv: Condvar::new(),
             stop: AtomicBool::new(false),
             write_errors: WriteErrors::default(),
+            bad_entries: BadEntries::default(),
         })
     }
 
@@ -144,9 +148,6 @@ impl Shared {
                 }
                 _ => None, // replaced, removed or evicted meanwhile
             };
-            if let Some(g) = generation {
-                ix.verified(id, g);
-            }
             let victims = ix.evict(self.max_bytes);
             // Evicted just now: no longer a version to write over.
             let generation = generation.filter(|g| ix.live(id).is_some_and(|e| e.generation == *g));
@@ -211,6 +212,8 @@ impl Shared {
                 Ok(None) => {
                     ix.forget(id);
                     bad.push(id);
+                    // Its header does not decode, add up or name its key.
+                    self.bad_entries.count(format::Bad::Header, 1);
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     ix.forget(id);

@@ -343,7 +343,7 @@ fn get_refreshes_a_stale_mtime() {
 }
 
 #[test]
-fn get_cached_reads_without_waiting_and_checks_what_it_did_not_write() {
+fn get_cached_reads_without_waiting_and_checks_every_read() {
     let d = tempfile::tempdir().unwrap();
     {
         let c = open(d.path(), 1 << 20);
@@ -369,4 +369,28 @@ fn get_cached_reads_without_waiting_and_checks_what_it_did_not_write() {
     assert!(c.get_cached::<M>("k").is_none());
     assert!(c.get::<M>("k").is_none());
     assert!(!file.exists());
+}
+
+/// A file this very cache wrote and read back good is checked again on
+/// every read: bytes changed in place behind its back (same length, same
+/// descriptor kept open) are never handed out, and the entry is dropped
+/// and counted under `hash`.
+#[test]
+fn a_file_changed_after_a_good_read_is_never_read_again() {
+    let d = tempfile::tempdir().unwrap();
+    let c = open(d.path(), 1 << 20);
+    let body = vec![7u8; 20_000];
+    c.put("k", &meta("a"), &[&body]).unwrap();
+    let (_, parts, _) = c.get_cached::<M>("k").expect("cached").unwrap();
+    assert_eq!(parts[0], body);
+    let file = path(d.path(), "k");
+    let f = std::fs::OpenOptions::new().write(true).open(&file).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&f, b"TAMPERED-17-BYTES", 10_000).unwrap();
+    assert!(c.get_cached::<M>("k").is_none(), "the fast path declines");
+    assert!(c.get::<M>("k").is_none(), "the blocking path drops it");
+    assert!(!file.exists());
+    assert_eq!(c.usage().1, 0);
+    let bad = c.bad_entries();
+    assert_eq!(bad.iter().map(|(_, n)| n).sum::<u64>(), 1);
+    assert_eq!(bad.iter().find(|(r, _)| *r == "hash").unwrap().1, 1);
 }

@@ -1,0 +1,59 @@
+//! Entries found bad when read (a length, header, blake3, key or record
+//! check failed): each is deleted and missed by the reader that found it,
+//! counted here by reason (`cdn_edge_disk_bad_entries_total{reason}`), and
+//! logged at most once per 10 s for the whole cache, the line counting the
+//! ones it stands for (a failing disk could otherwise log a line per entry).
+//!
+//! Not the checks themselves (`format::check`) nor the deletion (`Shared::drop_bad`).
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use super::format::Bad;
+use crate::throttle::Throttle;
+
+/// Bad entries found so far, by reason, and the throttle of their log line.
+#[derive(Debug)]
+pub(super) struct BadEntries {
+    counts: [AtomicU64; Bad::REASONS.len()],
+    log: Throttle,
+}
+
+impl Default for BadEntries {
+    fn default() -> Self {
+        Self {
+            counts: Default::default(),
+            log: Throttle::new(Duration::from_secs(10)),
+        }
+    }
+}
+
+impl BadEntries {
+    /// Counts a bad entry for `key` at `path`, and logs it when a line is due.
+    pub fn found(&self, path: &Path, key: &str, why: Bad) {
+        self.count(why, 1);
+        let more = match self.log.due() {
+            None => return,
+            Some(n) => n,
+        };
+        tracing::warn!(
+            path = %path.display(),
+            key,
+            problem = why.describe(),
+            not_logged = more,
+            "disk cache entry dropped (not served; fetched again)"
+        );
+    }
+
+    /// Counts `n` entries found bad for `why` without a line of their own
+    /// (the key pass logs its total).
+    pub fn count(&self, why: Bad, n: u64) {
+        self.counts[why.reason_index()].fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The counts, indexed as [`Bad::REASONS`].
+    pub fn counts(&self) -> [u64; Bad::REASONS.len()] {
+        std::array::from_fn(|i| self.counts[i].load(Ordering::Relaxed))
+    }
+}
