@@ -17,6 +17,7 @@ use std::time::{Duration, SystemTime};
 
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 
+use super::buffer;
 use super::compress::{self, Compressor};
 use super::persist::DiskRead;
 use super::variants;
@@ -25,7 +26,7 @@ use crate::clock::Clock;
 use crate::http::cache_control::CacheControl;
 use crate::http::freshness::{self, ClientLimits, NoStore, Policy, Verdict};
 use crate::http::path::Key;
-use crate::origin::client::{FetchError, Fetched, OriginClient};
+use crate::origin::client::{FetchError, Fetched, OriginClient, Overflow, Streamed};
 use crate::origin::coalesce::{Coalescer, Role};
 use crate::origin::pull::{PulledMeta, Reading};
 use crate::origin::request::{self, Forwarding};
@@ -117,6 +118,16 @@ pub(super) struct Job<'a> {
     /// Whether the client's conditionals and range are kept from the
     /// origin (a fetch whose answer will be stored), §4.3.2.
     pub(super) storing: bool,
+    /// The answer this request streams, when its fetch could not hold the
+    /// body (too large, or no room in the memory bound): it is not shared.
+    pub(super) streamed: std::sync::Mutex<Option<(Streamed, Overflow)>>,
+}
+
+impl Job<'_> {
+    /// Keeps `s` for this request to stream (see [`Job::streamed`]).
+    pub(super) fn stream_instead(&self, s: Streamed, why: Overflow) {
+        *self.streamed.lock().unwrap_or_else(|e| e.into_inner()) = Some((s, why));
+    }
 }
 
 impl Origin {
@@ -377,7 +388,7 @@ impl Origin {
             target.push_str(q);
         }
         if self.known_too_large(&flight) {
-            return self.stream(&target, ask).await;
+            return self.stream(memory, &target, ask).await;
         }
         let job = Job {
             primary: &primary,
@@ -387,6 +398,7 @@ impl Origin {
             ask,
             // A request that says no-store is passed through as it came.
             storing: !self.coalescer.passing(&flight) && !ask.directives.no_store,
+            streamed: Default::default(),
         };
         let work = || self.fetch_once(memory, &job, stale, read);
         let (mut pulled, role) = self.coalescer.run(flight.clone(), work).await;
@@ -415,10 +427,26 @@ impl Origin {
             Pulled::Passed(f, reason) => Lookup::Passed(f, reason),
             Pulled::Failed(e) => Lookup::OriginFailed(e),
             // Streamed through uncached: a stream cannot be shared, so each
-            // request makes its own (the pass mark keeps them from queueing).
+            // request makes its own (the pass mark keeps them from queueing);
+            // the one whose fetch turned into a stream streams that.
             Pulled::TooLarge => {
-                self.mark_too_large(flight);
-                self.stream(&target, ask).await
+                let mine = job
+                    .streamed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take();
+                match mine {
+                    Some((s, why)) => {
+                        if why == Overflow::TooLarge {
+                            self.mark_too_large(flight);
+                        }
+                        self.stream_out(memory, s, why)
+                    }
+                    None => {
+                        self.mark_too_large(flight);
+                        self.stream(memory, &target, ask).await
+                    }
+                }
             }
         }
     }
@@ -437,7 +465,7 @@ impl Origin {
             .is_some_and(|until| *until > std::time::Instant::now())
     }
 
-    async fn stream(&self, target: &str, ask: &Ask<'_>) -> Lookup {
+    async fn stream(&self, memory: &Memory, target: &str, ask: &Ask<'_>) -> Lookup {
         OriginStats::bump(&self.stats.requests);
         let headers = self.upstream_headers(ask, false, &[]);
         let started = std::time::Instant::now();
@@ -445,9 +473,23 @@ impl Origin {
         // The body streams to the client: upstream time is to its head.
         ask.spent_upstream(started.elapsed());
         match streamed {
+            Ok(s) => self.stream_out(memory, s, Overflow::TooLarge),
+            Err(e) => Lookup::OriginFailed(e),
+        }
+    }
+
+    /// A streamed answer, counted against the memory bound (refused when
+    /// the bound has no room for it, see `buffer`).
+    fn stream_out(&self, memory: &Memory, s: Streamed, why: Overflow) -> Lookup {
+        let reason = match why {
+            Overflow::TooLarge => NoStore::TooLarge,
+            Overflow::NoRoom => NoStore::NoRoom,
+        };
+        self.stats.not_stored(reason);
+        match buffer::counted(memory, s) {
             Ok(mut s) => {
                 self.rules.reading.strip_targeted(&mut s.headers);
-                Lookup::Streamed(s)
+                Lookup::Streamed(s, reason)
             }
             Err(e) => Lookup::OriginFailed(e),
         }

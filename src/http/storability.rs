@@ -65,13 +65,15 @@ pub enum NoStore {
     TooManyVariants,
     /// Set by the edge: the body is above the size limit.
     TooLarge,
+    /// Set by the edge: the memory bound had no room to hold the body.
+    NoRoom,
     /// Set by the edge: a configured rule passes the request to the origin.
     Pass,
 }
 
 impl NoStore {
     /// Every reason, for pre-registering metric labels.
-    pub const ALL: [NoStore; 14] = [
+    pub const ALL: [NoStore; 15] = [
         NoStore::Method,
         NoStore::Status,
         NoStore::RequestNoStore,
@@ -85,6 +87,7 @@ impl NoStore {
         NoStore::ServerError,
         NoStore::TooManyVariants,
         NoStore::TooLarge,
+        NoStore::NoRoom,
         NoStore::Pass,
     ];
 
@@ -104,6 +107,7 @@ impl NoStore {
             NoStore::ServerError => "server-error",
             NoStore::TooManyVariants => "too-many-variants",
             NoStore::TooLarge => "too-large",
+            NoStore::NoRoom => "no-room",
             NoStore::Pass => "pass",
         }
     }

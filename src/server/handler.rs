@@ -17,7 +17,7 @@ use super::access_log::WorkerLog;
 use super::cache_outcome::CacheOutcome;
 use super::live::Live;
 use super::metrics::{self, WorkerCounters};
-use super::{connection, errors, health, limits, passthrough, peer, purge, respond, State};
+use super::{connection, errors, health, limits, passthrough, peer, purge, respond, slices, State};
 use crate::cluster::auth::Caller;
 use crate::cluster::client::READY_PATH;
 use crate::edge::{Ask, Lookup};
@@ -194,7 +194,7 @@ async fn route(
         }) => {
             counters.lookup(from_memory);
             *cache = status.into();
-            let mut resp = if asset.status() == 200 {
+            let resp = if asset.status() == 200 {
                 // A peer stores the answer for all its clients: no CORS
                 // grant made for one client's `Origin` goes into it.
                 let grant = if from_peer {
@@ -206,6 +206,7 @@ async fn route(
             } else {
                 passthrough::stored_error(&asset, req.method() == Method::HEAD)
             };
+            let mut resp = slices::sliced(resp, Some(&asset));
             passthrough::cache_headers(resp.headers_mut(), &asset, status, state.clock.now());
             resp
         }
@@ -220,7 +221,8 @@ async fn route(
         Ok(Lookup::Passed(fetched, reason)) => {
             counters.lookup(false);
             *cache = CacheOutcome::Pass;
-            passthrough::respond(&fetched, reason, req.method() == Method::HEAD)
+            let resp = passthrough::respond(&fetched, reason, req.method() == Method::HEAD);
+            slices::sliced(resp, None)
         }
         Ok(Lookup::NotCached) => {
             counters.lookup(false);
@@ -235,10 +237,10 @@ async fn route(
             );
             resp
         }
-        Ok(Lookup::Streamed(s)) => {
+        Ok(Lookup::Streamed(s, reason)) => {
             counters.lookup(false);
             *cache = CacheOutcome::Pass;
-            passthrough::streamed(s, req.method() == Method::HEAD)
+            passthrough::streamed(req, s, reason, live.limits.origin_streams)
         }
         Ok(Lookup::OriginFailed(e)) => {
             counters.lookup(false);
@@ -293,9 +295,9 @@ async fn unsafe_method(
         .forward_unsafe(key, target, req.method().as_str(), &ask, body)
         .await
     {
-        Some(Lookup::Passed(f, reason)) => {
+        Some(Lookup::Streamed(s, reason)) => {
             *cache = CacheOutcome::Pass;
-            passthrough::respond(&f, reason, false)
+            passthrough::streamed(req, s, reason, live.limits.origin_streams)
         }
         Some(Lookup::OriginFailed(e)) => {
             *cache = CacheOutcome::Error;
