@@ -108,6 +108,9 @@ pub struct CacheStats {
     pub bytes: u64,
     /// Entries held now.
     pub objects: u64,
+    /// Bytes of the bound reserved for what is held outside the cache
+    /// (bodies in flight and being sent, streams, encodings being made).
+    pub reserved: u64,
 }
 
 /// A failure to look something up that is the node's fault, not the client's.

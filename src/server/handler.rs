@@ -318,7 +318,13 @@ fn origin_failed(req: &HttpRequest, live: &Live, e: &FetchError) -> HttpResponse
         "origin: {e}"
     );
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY);
-    errors::text(status, format!("{}\n", e.public_reason()))
+    let mut resp = errors::text(status, format!("{}\n", e.public_reason()));
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        // No room in the memory bound now: it frees as responses end.
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    resp
 }
 
 /// What a lookup or a forward needs of the request.

@@ -364,7 +364,7 @@ mod tests {
     }
 
     /// Three keys that land in the same shard.
-    fn same_shard_keys(c: &MemoryCache<Blob>) -> Vec<String> {
+    fn same_shard_keys<V: Clone + Weigh>(c: &MemoryCache<V>) -> Vec<String> {
         let shard0 = c.shard("k0") as *const _;
         (0..)
             .map(|i| format!("k{i}"))
@@ -437,6 +437,58 @@ mod tests {
         assert!(c.get(&keys[0]).is_some() && c.get(&keys[1]).is_some());
         assert!(c.insert(keys[2].clone(), Blob(40)));
         assert!(c.get(&keys[2]).is_some());
+    }
+
+    #[test]
+    fn try_reserve_keeps_to_its_ceiling_and_makes_room_for_what_it_gets() {
+        let c = MemoryCache::new(16_000, 1000);
+        let keys = same_shard_keys(&c);
+        c.insert(keys[0].clone(), Blob(900));
+        assert!(c.try_reserve(9_000, 8_000).is_none(), "past the ceiling");
+        assert_eq!(c.reserved(), 0);
+        let r = c.try_reserve(4_000, 8_000).unwrap();
+        assert!(c.try_grow(&r, 8_000, 8_000));
+        assert!(!c.try_grow(&r, 8_001, 8_000));
+        assert_eq!(c.reserved(), 8_000);
+        // Each shard keeps to 1000 - 8000 / 16 bytes: the 900 went.
+        assert_eq!(c.usage().1, 0);
+        r.release();
+        assert_eq!(c.reserved(), 0);
+    }
+
+    /// A value that keeps its charge while a clone of it lives elsewhere.
+    #[derive(Clone)]
+    struct Shared(std::sync::Arc<Mutex<Option<Reservation>>>, usize);
+    impl Weigh for Shared {
+        fn weight(&self) -> usize {
+            self.1
+        }
+        fn outlive(&self, charge: &dyn Fn(usize) -> Reservation) {
+            if std::sync::Arc::strong_count(&self.0) > 1 {
+                *self.0.lock().unwrap() = Some(charge(self.1));
+            }
+        }
+    }
+
+    #[test]
+    fn a_value_let_go_while_still_in_use_stays_counted_until_dropped() {
+        let c = MemoryCache::new(16_000, 1000);
+        let keys = same_shard_keys(&c);
+        let sent = Shared(Default::default(), 600);
+        c.insert(keys[0].clone(), sent.clone());
+        c.insert(keys[1].clone(), Shared(Default::default(), 600));
+        // keys[0] was evicted while `sent` (a response) still held it.
+        assert!(c.get(&keys[0]).is_none());
+        assert_eq!(c.reserved(), 600);
+        // Refused (too large) while in use: counted too.
+        let big = Shared(Default::default(), 5000);
+        assert!(!c.insert(keys[2].clone(), big.clone()));
+        assert_eq!(c.reserved(), 5600);
+        drop((sent, big));
+        assert_eq!(c.reserved(), 0);
+        // Let go of and not in use elsewhere: nothing to count.
+        c.remove(&keys[1]);
+        assert_eq!(c.reserved(), 0);
     }
 
     proptest! {
