@@ -143,14 +143,7 @@ start_server() { # start_server NAME: sets NODE_PID, NODE_ADDR
     esac
 }
 
-hwm_kb() { # VmHWM summed over PID and its children (nginx workers)
-    local t=0 p v
-    for p in "$1" $(pgrep -P "$1" || true); do
-        v=$(awk '/^VmHWM:/ { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0)
-        t=$((t + ${v:-0}))
-    done
-    echo "$t"
-}
+hwm_kb() { proc_kb VmHWM "$1"; }
 
 origin_conns() { # established connections to the origin now
     ss -Htn state established "( sport = :$ORIGIN_PORT )" | wc -l

@@ -332,6 +332,8 @@ fn an_endless_origin_body_is_cut_at_max_stream_bytes() {
 struct ZeroWindow {
     rt: tokio::runtime::Runtime,
     send: h2::client::SendRequest<bytes::Bytes>,
+    /// Set when the node ended the connection.
+    closed: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl ZeroWindow {
@@ -341,6 +343,8 @@ impl ZeroWindow {
             .enable_all()
             .build()
             .unwrap();
+        let closed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = closed.clone();
         let send = rt.block_on(async {
             let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
             let (send, conn) = h2::client::Builder::new()
@@ -350,10 +354,16 @@ impl ZeroWindow {
                 .expect("h2 handshake");
             tokio::spawn(async move {
                 let _ = conn.await;
+                flag.store(true, std::sync::atomic::Ordering::SeqCst);
             });
             send.ready().await.expect("ready")
         });
-        ZeroWindow { rt, send }
+        ZeroWindow { rt, send, closed }
+    }
+
+    /// Whether the node ended the connection.
+    fn closed(&self) -> bool {
+        self.closed.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Opens a stream for each path and returns their statuses; the
@@ -416,13 +426,29 @@ fn http2_streams_at_a_zero_window_hold_few_origin_connections_and_not_for_long()
     assert!(
         poll_until(Duration::from_secs(20), || {
             let_send_timeout_pass(&s);
-            evil.open() == 0
+            evil.open() == 0 && c.closed()
         }),
-        "the send timeout released the origin connections (still open: {})",
+        "the send timeout released the origin connections (still open: {}) and dropped the client",
         evil.open()
     );
-    // Released streams no longer count: the connection may stream again.
-    let again = c.open(&["/endless?again".to_string()]);
-    assert_eq!(again, [200]);
-    assert!(poll_until(Duration::from_secs(20), || evil.open() == 1));
+    assert!(must(&s, "cdn_edge_send_timeouts_total") >= 1.0);
+    assert_eq!(must(&s, "cdn_edge_origin_streams"), 0.0);
+}
+
+#[test]
+fn an_http2_stream_at_a_zero_window_on_a_body_in_memory_is_dropped_too() {
+    // No origin connection here (an uncached 512 KiB answer, in memory),
+    // but the stream held its body for as long as the client liked.
+    let evil = Evil::start(Mode::Sized { len: 512 << 10 });
+    let (_f, s) = node(&evil, "");
+    let mut c = ZeroWindow::connect(s.addr);
+    assert_eq!(c.open(&["/page".to_string()]), [200]);
+    assert!(!c.closed());
+    assert!(
+        poll_until(Duration::from_secs(20), || {
+            let_send_timeout_pass(&s);
+            c.closed()
+        }),
+        "the send timeout dropped the client"
+    );
 }

@@ -29,9 +29,10 @@ use crate::store::memory::Reservation;
 /// queued in its body channel (as large), and the slice being sent.
 pub const STREAM_BYTES: usize = 1 << 20;
 
-/// A reservation grows by at least this much at a time (fewer passes over
-/// the cache's shards).
-const STEP: usize = 256 << 10;
+/// A reservation grows by at least this much (or half of what it holds)
+/// at a time, for fewer passes over the cache's shards. The first is
+/// exact: a declared length, or the first part of an undeclared one.
+const STEP: usize = 64 << 10;
 
 /// A body being fetched, held against the memory bound.
 pub(super) struct Buffer<'a> {
@@ -75,6 +76,7 @@ impl Room for Buffer<'_> {
         let total = usize::try_from(total).map_err(|_| Overflow::TooLarge)?;
         let ceiling = self.ceiling();
         match &self.held {
+            _ if total == 0 => Ok(()),
             Some(r) if r.bytes() >= total => Ok(()),
             Some(r) => {
                 let more = (r.bytes() / 2).max(STEP);
@@ -88,11 +90,9 @@ impl Room for Buffer<'_> {
                 }
             }
             None => {
-                let ahead = total.max(STEP).min(self.whole as usize);
                 let r = self
                     .memory
-                    .try_reserve(ahead, ceiling)
-                    .or_else(|| self.memory.try_reserve(total, ceiling))
+                    .try_reserve(total, ceiling)
                     .ok_or(Overflow::NoRoom)?;
                 self.held = Some(Arc::new(r));
                 Ok(())

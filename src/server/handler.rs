@@ -206,7 +206,7 @@ async fn route(
             } else {
                 passthrough::stored_error(&asset, req.method() == Method::HEAD)
             };
-            let mut resp = slices::sliced(resp, Some(&asset));
+            let mut resp = slices::sliced(req, resp, Some(&asset));
             passthrough::cache_headers(resp.headers_mut(), &asset, status, state.clock.now());
             resp
         }
@@ -222,7 +222,7 @@ async fn route(
             counters.lookup(false);
             *cache = CacheOutcome::Pass;
             let resp = passthrough::respond(&fetched, reason, req.method() == Method::HEAD);
-            slices::sliced(resp, None)
+            slices::sliced(req, resp, None)
         }
         Ok(Lookup::NotCached) => {
             counters.lookup(false);

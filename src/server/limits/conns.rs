@@ -38,7 +38,7 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 use socket2::SockRef;
 
-use super::send::{self, ConnSend, OriginBody, Watch};
+use super::send::{self, ConnSend, OriginBody, Taken, Watch};
 use crate::clock::Clock;
 use crate::server::coalesce::Coalesced;
 use crate::server::live::Live;
@@ -256,6 +256,12 @@ pub fn watch_stream(req: &HttpRequest, body: OriginBody, max: usize) -> Option<R
         Some(o) => o.conn.send.watch(body, max),
         None => Some(send::unwatched(body)),
     }
+}
+
+/// A count of the parts of a large in-memory response body of `req`'s,
+/// swept for the send timeout (see `send`); `None` without a connection.
+pub fn watch_body(req: &HttpRequest) -> Option<Rc<Taken>> {
+    Some(req.conn_data::<Open>()?.conn.send.taken())
 }
 
 /// A request in progress on its connection, until dropped (see [`busy`]).

@@ -11,14 +11,16 @@
 //!   before. Past the timeout the connection is shut down, as nginx's
 //!   `send_timeout` closes it: an HTTP/1 client that does not read, an
 //!   HTTP/2 connection whose TCP stalled.
-//! - a streamed response ([`Watch`]): the client side took no part of it
-//!   while one was ready (not waiting for the origin). Over HTTP/2 this is
-//!   how a stream held at a zero flow-control window shows (its socket
-//!   is fine). Past the timeout its origin body is dropped: that origin
-//!   connection closes and the memory counted for it is given back. The
-//!   client's stream is reset when it next lets the node send (the stream
-//!   cannot be reset sooner: actix-http owns it while it waits for window),
-//!   and its slot is freed when the client's connection ends.
+//! - a response body ([`Watch`] for a streamed one, [`Taken`] for a large
+//!   one in memory): the client side took no part of it while one was
+//!   ready (for a stream: not waiting for the origin). Over HTTP/2 this is
+//!   how a stream held at a zero flow-control window shows (its socket is
+//!   fine). Past the timeout a streamed response's origin body is dropped
+//!   at once (that origin connection closes, the memory counted for it is
+//!   given back), and the connection is shut down: actix-http owns a
+//!   stream waiting for window, so the stream alone cannot be reset
+//!   (Varnish resets the stream; here the client's whole connection goes,
+//!   as an HTTP/1 one would).
 //!
 //! A client that takes a part (16 KiB, see `server::relay`) now and then
 //! is never timed out: the timeout is between two parts, not for the
@@ -80,7 +82,7 @@ impl Progress {
 pub struct SendStats {
     /// Streamed responses holding an origin body now.
     pub streams: AtomicUsize,
-    /// Connections shut down and origin bodies dropped for the send timeout.
+    /// Connections shut down for the send timeout.
     pub timeouts: AtomicU64,
     /// Requests answered 503 past `limits.max_origin_streams_per_connection`.
     pub refused: AtomicU64,
@@ -92,6 +94,18 @@ pub static STATS: SendStats = SendStats {
     timeouts: AtomicU64::new(0),
     refused: AtomicU64::new(0),
 };
+
+/// Parts of a large in-memory response body handed to the client side,
+/// shared by the body (`server::slices`) and its connection's sweep.
+#[derive(Debug, Default)]
+pub struct Taken(Cell<u64>, Stall);
+
+impl Taken {
+    /// Notes that a part went to the client side.
+    pub fn took(&self) {
+        self.0.set(self.0.get() + 1);
+    }
+}
 
 /// How long something has gone without progress, as the sweep sees it.
 #[derive(Debug, Default)]
@@ -198,6 +212,7 @@ pub(super) struct ConnSend {
     progress: Option<std::sync::Arc<Progress>>,
     stall: Stall,
     streams: RefCell<Vec<Weak<Watch>>>,
+    bodies: RefCell<Vec<Weak<Taken>>>,
 }
 
 impl ConnSend {
@@ -223,10 +238,21 @@ impl ConnSend {
         Some(w)
     }
 
-    /// The sweep's look at `now`: drops the origin body of each stream
-    /// that waited on its client for `timeout`, and says whether the
-    /// socket did (then the caller shuts the connection down).
+    /// A count of the parts of a large in-memory body, swept like a stream.
+    pub(super) fn taken(&self) -> Rc<Taken> {
+        let t = Rc::new(Taken::default());
+        let mut bodies = self.bodies.borrow_mut();
+        bodies.retain(|t| t.strong_count() > 0);
+        bodies.push(Rc::downgrade(&t));
+        t
+    }
+
+    /// The sweep's look at `now`: whether the connection waited on its
+    /// client for `timeout` (its socket, or a response body), so that the
+    /// caller shuts it down. A streamed response that did loses its
+    /// origin body at once.
     pub(super) fn sweep(&self, now: Instant, timeout: Duration) -> bool {
+        let mut over = false;
         self.streams.borrow_mut().retain(|w| {
             let Some(w) = w.upgrade().filter(|w| w.live()) else {
                 return false;
@@ -235,16 +261,22 @@ impl ConnSend {
             if w.stall.over(w.taken.get(), waiting, now, timeout) {
                 w.timed_out.set(true);
                 w.release();
-                STATS.timeouts.fetch_add(1, Ordering::Relaxed);
+                over = true;
                 return false;
             }
             true
         });
-        let Some(p) = &self.progress else {
-            return false;
-        };
-        let (written, blocked) = p.snapshot();
-        let over = self.stall.over(written, blocked, now, timeout);
+        self.bodies.borrow_mut().retain(|t| {
+            let Some(t) = t.upgrade() else {
+                return false;
+            };
+            over |= t.1.over(t.0.get(), true, now, timeout);
+            true
+        });
+        if let Some(p) = &self.progress {
+            let (written, blocked) = p.snapshot();
+            over |= self.stall.over(written, blocked, now, timeout);
+        }
         if over {
             STATS.timeouts.fetch_add(1, Ordering::Relaxed);
         }
@@ -272,7 +304,8 @@ mod tests {
         let conn = ConnSend::default();
         let t = Duration::from_secs(60);
         let w = conn.watch(body(), 2).unwrap();
-        let _other = conn.watch(body(), 2).unwrap();
+        let other = conn.watch(body(), 2).unwrap();
+        other.waits_on_origin();
         assert!(conn.watch(body(), 2).is_none(), "past the bound");
         let t0 = Instant::now();
         conn.sweep(t0, t);
@@ -280,11 +313,29 @@ mod tests {
         // Progress resets the wait; then nothing is taken for 60 s.
         conn.sweep(t0 + Duration::from_secs(50), t);
         conn.sweep(t0 + Duration::from_secs(51), t);
-        conn.sweep(t0 + Duration::from_secs(110), t);
+        assert!(!conn.sweep(t0 + Duration::from_secs(110), t));
         assert!(w.live());
-        conn.sweep(t0 + Duration::from_secs(111), t);
+        assert!(conn.sweep(t0 + Duration::from_secs(111), t), "shut");
         assert!(!w.live() && w.timed_out());
         assert!(conn.watch(body(), 2).is_some(), "its place is free again");
+    }
+
+    #[test]
+    fn a_large_body_in_memory_waiting_on_its_client_times_out_too() {
+        let conn = ConnSend::default();
+        let t = Duration::from_secs(60);
+        let body = conn.taken();
+        let t0 = Instant::now();
+        assert!(!conn.sweep(t0, t));
+        body.took();
+        assert!(!conn.sweep(t0 + Duration::from_secs(30), t));
+        assert!(!conn.sweep(t0 + Duration::from_secs(31), t));
+        assert!(conn.sweep(t0 + Duration::from_secs(91), t));
+        drop(body);
+        assert!(
+            !conn.sweep(t0 + Duration::from_secs(500), t),
+            "sent: forgotten"
+        );
     }
 
     #[test]
