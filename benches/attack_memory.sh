@@ -30,8 +30,9 @@
 # The origin is Debian's nginx serving two random files with
 # "Cache-Control: public, max-age=3600" (and their Content-Length). Reported
 # per server and scenario: peak RSS (VmHWM; nginx: master + workers, each
-# started fresh per round), origin connections at their peak and at the end
-# of (b)'s hold, and the clients served. Loopback only; every run is bounded
+# started fresh per round), origin connections at their peak (sampled every
+# 0.2 s), half a send timeout into (b)'s hold and at its end, and the
+# clients served. Loopback only; every run is bounded
 # in time; every process is stopped by PID.
 set -euo pipefail
 
@@ -185,23 +186,28 @@ misses() {
     stop_pid "$NODE_PID"
 }
 
-# stall NAME ROUND: appends "hwm_mib peak_conns end_conns held" to $TMP/NAME.stall
+# stall NAME ROUND: appends "hwm_mib peak_conns mid_conns end_conns held" to $TMP/NAME.stall
+# (mid: origin connections half a send timeout after every client is held;
+# end: HOLD seconds after)
 stall() {
-    local name=$1 status=$TMP/stall.status end held pid
+    local name=$1 status=$TMP/stall.status mid end held
     start_server "$name"
     : >"$status"
     run_sampled "$TMP/peak" bash -c '
         timeout --kill-after=5 $(('"$HOLD"' + 120)) python3 "$1" stall "$2" /huge.bin "$3" "$4" >"$5" &
         pid=$!
         for _ in $(seq 600); do grep -q held "$5" && break; sleep 0.1; done
-        sleep "$4"
+        sleep "$7"
+        echo "mid $(ss -Htn state established "( sport = :$6 )" | wc -l)" >>"$5"
+        sleep $(($4 - $7))
         echo "end $(ss -Htn state established "( sport = :$6 )" | wc -l)" >>"$5"
-        wait $pid' _ "$HERE/attack_memory/client.py" "$NODE_ADDR" "$STALLED" "$HOLD" "$status" "$ORIGIN_PORT" ||
-        die "$name: stall failed"
+        wait $pid' _ "$HERE/attack_memory/client.py" "$NODE_ADDR" "$STALLED" "$HOLD" "$status" \
+        "$ORIGIN_PORT" $((SEND_TIMEOUT / 2)) || die "$name: stall failed"
     held=$(awk '/^held/ { print $2 }' "$status")
+    mid=$(awk '/^mid/ { print $2 }' "$status")
     end=$(awk '/^end/ { print $2 }' "$status")
-    echo "$(($(hwm_kb "$NODE_PID") / 1024)) $(cat "$TMP/peak") $end $held" >>"$TMP/$name.stall"
-    log "$name stall: held $held, VmHWM $(($(hwm_kb "$NODE_PID") / 1024)) MiB, origin conns peak $(cat "$TMP/peak"), after ${HOLD}s $end"
+    echo "$(($(hwm_kb "$NODE_PID") / 1024)) $(cat "$TMP/peak") $mid $end $held" >>"$TMP/$name.stall"
+    log "$name stall: held $held, VmHWM $(($(hwm_kb "$NODE_PID") / 1024)) MiB, origin conns peak $(cat "$TMP/peak"), after $((SEND_TIMEOUT / 2))s $mid, after ${HOLD}s $end"
     stop_pid "$NODE_PID"
 }
 
@@ -229,13 +235,14 @@ echo "(a) $MISSES concurrent misses of distinct query strings of one ${BIG_MB} M
 echo "cdn-edge: cache.memory_bytes = $MEMORY_BYTES, limits.send_timeout_secs = $SEND_TIMEOUT" \
     "(base: no send timeout); nginx: proxy_cache, send_timeout ${SEND_TIMEOUT}s. Medians of $ROUNDS rounds."
 echo
-echo "| server | (a) peak RSS MiB | (a) peak origin conns | (a) clients served | (a) wall s | (b) peak RSS MiB | (b) peak origin conns | (b) origin conns after ${HOLD} s |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+echo "| server | (a) peak RSS MiB | (a) peak origin conns | (a) clients served | (a) wall s | (b) peak RSS MiB | (b) peak origin conns | (b) origin conns after $((SEND_TIMEOUT / 2)) s | (b) after ${HOLD} s |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 for s in "${servers[@]}"; do
-    printf '| %s | %s | %s | %s/%s | %s | %s | %s | %s |\n' "$s" \
+    printf '| %s | %s | %s | %s/%s | %s | %s | %s | %s | %s |\n' "$s" \
         "$(median "$TMP/$s.misses" 1)" "$(median "$TMP/$s.misses" 2)" "$(median "$TMP/$s.misses" 3)" "$MISSES" \
         "$(median "$TMP/$s.misses" 4)" \
-        "$(median "$TMP/$s.stall" 1)" "$(median "$TMP/$s.stall" 2)" "$(median "$TMP/$s.stall" 3)"
+        "$(median "$TMP/$s.stall" 1)" "$(median "$TMP/$s.stall" 2)" "$(median "$TMP/$s.stall" 3)" \
+        "$(median "$TMP/$s.stall" 4)"
 done
 echo
 echo "Versions: cdn-edge $(cd "$REPO" && git describe --always --dirty 2>/dev/null || echo '?')${BASE_BIN:+, base = $BASE_BIN};" \

@@ -125,16 +125,22 @@ impl AsRef<[u8]> for Charged {
     }
 }
 
-/// `s` counted against the whole bound for [`STREAM_BYTES`] (or its
-/// declared length, if smaller) until its body is dropped; `NoRoom`
-/// when the bound has no room for it now.
-pub(super) fn counted(memory: &Memory, mut s: Streamed) -> Result<Streamed, FetchError> {
-    let bytes = s.len.map_or(STREAM_BYTES, |n| {
+/// Room in the whole bound for a streamed response: [`STREAM_BYTES`], or
+/// its `declared` length if smaller; `NoRoom` when the bound has none now.
+pub(super) fn reserve_stream(
+    memory: &Memory,
+    declared: Option<u64>,
+) -> Result<Reservation, FetchError> {
+    let bytes = declared.map_or(STREAM_BYTES, |n| {
         usize::try_from(n).map_or(STREAM_BYTES, |n| n.min(STREAM_BYTES))
     });
-    let held = memory
+    memory
         .try_reserve(bytes, memory.capacity())
-        .ok_or(FetchError::NoRoom)?;
+        .ok_or(FetchError::NoRoom)
+}
+
+/// `s`, counted by `held` until its body is dropped.
+pub(super) fn counted(mut s: Streamed, held: Reservation) -> Streamed {
     s.body = s
         .body
         .map(move |part| {
@@ -142,5 +148,5 @@ pub(super) fn counted(memory: &Memory, mut s: Streamed) -> Result<Streamed, Fetc
             part
         })
         .boxed();
-    Ok(s)
+    s
 }

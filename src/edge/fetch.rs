@@ -34,6 +34,11 @@ impl Origin {
         stale: Option<(Arc<Entry>, bool)>,
         read: DiskRead,
     ) -> Outcome<Pulled> {
+        // Found too large to hold by the request this one waited for: it
+        // streams its own without a fetch (see `Origin::fetch`).
+        if self.known_too_large(job.flight) {
+            return Outcome::Private(Pulled::TooLarge, self.rules.pass_for);
+        }
         // Lookup, disk: after a restart or an eviction from memory the
         // disk may hold it. Fresh → served; stale → revalidated.
         let mut stale = stale;
@@ -82,7 +87,11 @@ impl Origin {
             // Not held: this request streams it (waiters fetch their own).
             Ok(Got::Streamed(s, why)) => {
                 let pass = match why {
-                    Overflow::TooLarge => self.rules.pass_for,
+                    Overflow::TooLarge => {
+                        // Before the requests waiting for this fetch wake.
+                        self.mark_too_large(job.flight.to_string());
+                        self.rules.pass_for
+                    }
                     Overflow::NoRoom => Duration::ZERO,
                 };
                 job.stream_instead(s, why);

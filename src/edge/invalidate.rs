@@ -30,7 +30,10 @@ impl Edge {
             .await;
         ask.spent_upstream(started.elapsed());
         // Streamed back, counted against the memory bound like any other.
-        let forwarded = forwarded.and_then(|s| super::buffer::counted(&self.memory, s));
+        let forwarded = forwarded.and_then(|s| {
+            let held = super::buffer::reserve_stream(&self.memory, s.len)?;
+            Ok(super::buffer::counted(s, held))
+        });
         Some(match forwarded {
             Ok(f) => {
                 if (200..400).contains(&f.status) {

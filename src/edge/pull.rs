@@ -32,6 +32,7 @@ use crate::origin::pull::{PulledMeta, Reading};
 use crate::origin::request::{self, Forwarding};
 use crate::origin::OriginStats;
 use crate::store::disk::DiskCache;
+use crate::store::memory::Reservation;
 
 /// What one coalesced fetch produced, shared with the requests that waited.
 #[derive(Debug, Clone)]
@@ -436,12 +437,7 @@ impl Origin {
                     .unwrap_or_else(|e| e.into_inner())
                     .take();
                 match mine {
-                    Some((s, why)) => {
-                        if why == Overflow::TooLarge {
-                            self.mark_too_large(flight);
-                        }
-                        self.stream_out(memory, s, why)
-                    }
+                    Some((s, why)) => self.stream_out(memory, s, why, None),
                     None => {
                         self.mark_too_large(flight);
                         self.stream(memory, &target, ask).await
@@ -451,7 +447,9 @@ impl Origin {
         }
     }
 
-    fn mark_too_large(&self, memory_key: String) {
+    /// Remembers that `memory_key`'s answer is too large to hold: its
+    /// requests stream for the next `pass_for`.
+    pub(super) fn mark_too_large(&self, memory_key: String) {
         let mut map = self.too_large.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() > 10_000 {
             map.clear();
@@ -459,13 +457,21 @@ impl Origin {
         map.insert(memory_key, std::time::Instant::now() + self.rules.pass_for);
     }
 
-    fn known_too_large(&self, memory_key: &str) -> bool {
+    /// Whether `memory_key`'s answer was found too large to hold lately.
+    pub(super) fn known_too_large(&self, memory_key: &str) -> bool {
         let map = self.too_large.lock().unwrap_or_else(|e| e.into_inner());
         map.get(memory_key)
             .is_some_and(|until| *until > std::time::Instant::now())
     }
 
+    /// Streams a key known too large: its room in the memory bound is
+    /// reserved first, so a request refused for want of it never reaches
+    /// the origin.
     async fn stream(&self, memory: &Memory, target: &str, ask: &Ask<'_>) -> Lookup {
+        let held = match buffer::reserve_stream(memory, None) {
+            Ok(held) => held,
+            Err(e) => return Lookup::OriginFailed(e),
+        };
         OriginStats::bump(&self.stats.requests);
         let headers = self.upstream_headers(ask, false, &[]);
         let started = std::time::Instant::now();
@@ -473,21 +479,32 @@ impl Origin {
         // The body streams to the client: upstream time is to its head.
         ask.spent_upstream(started.elapsed());
         match streamed {
-            Ok(s) => self.stream_out(memory, s, Overflow::TooLarge),
+            Ok(s) => self.stream_out(memory, s, Overflow::TooLarge, Some(held)),
             Err(e) => Lookup::OriginFailed(e),
         }
     }
 
-    /// A streamed answer, counted against the memory bound (refused when
-    /// the bound has no room for it, see `buffer`).
-    fn stream_out(&self, memory: &Memory, s: Streamed, why: Overflow) -> Lookup {
+    /// A streamed answer, counted against the memory bound (`held`, or
+    /// reserved now; refused when the bound has no room, see `buffer`).
+    fn stream_out(
+        &self,
+        memory: &Memory,
+        s: Streamed,
+        why: Overflow,
+        held: Option<Reservation>,
+    ) -> Lookup {
         let reason = match why {
             Overflow::TooLarge => NoStore::TooLarge,
             Overflow::NoRoom => NoStore::NoRoom,
         };
         self.stats.not_stored(reason);
-        match buffer::counted(memory, s) {
-            Ok(mut s) => {
+        let held = match held {
+            Some(held) => Ok(held),
+            None => buffer::reserve_stream(memory, s.len),
+        };
+        match held {
+            Ok(held) => {
+                let mut s = buffer::counted(s, held);
                 self.rules.reading.strip_targeted(&mut s.headers);
                 Lookup::Streamed(s, reason)
             }
