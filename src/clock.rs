@@ -8,7 +8,7 @@
 //! environment variable `CDN_EDGE_TEST_CLOCK=1`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Name of the environment variable that enables the test clock endpoint.
 pub const TEST_CLOCK_ENV: &str = "CDN_EDGE_TEST_CLOCK";
@@ -30,6 +30,14 @@ impl Clock {
         let off = self.offset_secs.load(Ordering::Relaxed);
         let wall = SystemTime::now();
         wall.checked_add(Duration::from_secs(off)).unwrap_or(wall)
+    }
+
+    /// A monotonic instant shifted by the same offset, for timeouts that
+    /// tests let pass (the send timeout) without sleeping.
+    pub fn instant(&self) -> Instant {
+        let off = Duration::from_secs(self.offset_secs.load(Ordering::Relaxed));
+        let now = Instant::now();
+        now.checked_add(off).unwrap_or(now)
     }
 
     /// Moves the clock forward by `secs` (saturating); returns the total offset.

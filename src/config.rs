@@ -78,8 +78,12 @@ pub struct OriginConfig {
     pub first_byte_timeout_ms: u64,
     /// Milliseconds for the whole exchange, body included.
     pub total_timeout_ms: u64,
-    /// Largest body the node will store; larger ones are streamed through uncached.
+    /// Largest body the node will store; larger ones are streamed through.
     pub max_object_bytes: u64,
+    /// Largest body the node streams through (too large to store, or
+    /// passed on): a longer declared one is refused (502), an undeclared
+    /// one is cut there (the client's response aborted).
+    pub max_stream_bytes: u64,
     /// Extra attempts after a connection failure (GET/HEAD only).
     pub retries: u32,
     /// Lock age: after this many milliseconds without an answer to the
@@ -105,6 +109,7 @@ impl Default for OriginConfig {
             first_byte_timeout_ms: 10_000,
             total_timeout_ms: 30_000,
             max_object_bytes: 64 << 20,
+            max_stream_bytes: 1 << 30,
             retries: 1,
             lock_timeout_ms: 5_000,
             drop_request_headers: crate::http::forward::DEFAULT_DROP
@@ -636,6 +641,13 @@ impl Config {
         if o.retries > 10 {
             return Err(invalid("origin.retries", &o.retries, "0 to 10"));
         }
+        if o.max_stream_bytes < o.max_object_bytes {
+            return Err(invalid(
+                "origin.max_stream_bytes",
+                &o.max_stream_bytes,
+                "at least origin.max_object_bytes",
+            ));
+        }
         if let Err(bad) = crate::http::forward::DropList::new(&o.drop_request_headers) {
             return Err(invalid(
                 "origin.drop_request_headers",
@@ -899,5 +911,8 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("rules[0].headers.X-A"));
+        let c = Config::parse("t", "[origin]\nmax_stream_bytes = 1000\n").unwrap();
+        let e = c.validate("t").unwrap_err().to_string();
+        assert!(e.contains("origin.max_stream_bytes"), "{e}");
     }
 }

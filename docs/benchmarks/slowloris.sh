@@ -110,14 +110,7 @@ CONF
     die "nginx did not answer (see $dir/error.log)"
 }
 
-rss_kb() { # VmRSS summed over PID and its children (nginx workers)
-    local t=0 p v
-    for p in "$1" $(pgrep -P "$1" || true); do
-        v=$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0)
-        t=$((t + ${v:-0}))
-    done
-    echo "$t"
-}
+rss_kb() { proc_kb VmRSS "$1"; }
 
 wait_line() { # wait_line FILE PATTERN SECONDS
     local _

@@ -37,6 +37,14 @@ pub struct LimitsConfig {
     /// Seconds a client gets to send a complete request head (after
     /// connecting, or after its keep-alive idle time): 408 or a close.
     pub header_timeout_secs: u64,
+    /// Seconds a response may wait on a client that accepts none of it
+    /// (like nginx's `send_timeout`): then the client's connection is
+    /// closed (HTTP/1, or an HTTP/2 connection whose socket stalled) and
+    /// a streamed response's origin connection released.
+    pub send_timeout_secs: u64,
+    /// Streamed responses (each holding an origin connection) one client
+    /// connection may have in progress at once; more are answered 503.
+    pub max_origin_streams_per_connection: usize,
 }
 
 impl Default for LimitsConfig {
@@ -50,6 +58,8 @@ impl Default for LimitsConfig {
             max_connections: 10_000,
             keep_alive_secs: 5,
             header_timeout_secs: 10,
+            send_timeout_secs: 60,
+            max_origin_streams_per_connection: 8,
         }
     }
 }
@@ -91,10 +101,18 @@ impl LimitsConfig {
         for (key, v) in [
             ("limits.body_timeout_secs", self.body_timeout_secs),
             ("limits.header_timeout_secs", self.header_timeout_secs),
+            ("limits.send_timeout_secs", self.send_timeout_secs),
         ] {
             if !(1..=3600).contains(&v) {
                 return Err(invalid(key, &v, "1 to 3600"));
             }
+        }
+        if !(1..=1024).contains(&self.max_origin_streams_per_connection) {
+            return Err(invalid(
+                "limits.max_origin_streams_per_connection",
+                &self.max_origin_streams_per_connection,
+                "1 to 1024",
+            ));
         }
         if self.keep_alive_secs > 3600 {
             return Err(invalid(
@@ -125,6 +143,11 @@ mod tests {
             ("max_connections = 0", "limits.max_connections"),
             ("body_timeout_secs = 0", "limits.body_timeout_secs"),
             ("header_timeout_secs = 0", "limits.header_timeout_secs"),
+            ("send_timeout_secs = 0", "limits.send_timeout_secs"),
+            (
+                "max_origin_streams_per_connection = 0",
+                "limits.max_origin_streams_per_connection",
+            ),
             ("keep_alive_secs = 4000", "limits.keep_alive_secs"),
         ] {
             let e = check(&format!("[limits]\n{text}\n")).unwrap_err();

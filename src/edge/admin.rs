@@ -73,6 +73,7 @@ impl Edge {
             evictions: self.memory.evictions(),
             bytes: bytes as u64,
             objects: objects as u64,
+            reserved: self.memory.reserved() as u64,
         }
     }
 }

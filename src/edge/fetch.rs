@@ -9,13 +9,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::buffer::Buffer;
 use super::persist::DiskRead;
 use super::pull::{Job, Origin, Pulled};
 use super::route::Answered;
 use super::variants;
 use super::{CacheStatus, Entry, Memory, Served, Source};
 use crate::http::freshness::{NoStore, Verdict};
-use crate::origin::client::{FetchError, Fetched};
+use crate::origin::client::{FetchError, Fetched, Got, Overflow};
 use crate::origin::coalesce::Outcome;
 use crate::origin::decision::{self, Facts};
 use crate::origin::pull::PulledMeta;
@@ -30,6 +31,11 @@ impl Origin {
         stale: Option<(Arc<Entry>, bool)>,
         read: DiskRead,
     ) -> Outcome<Pulled> {
+        // Found too large to hold by the request this one waited for: it
+        // streams its own without a fetch (see `Origin::fetch`).
+        if self.known_too_large(job.flight) {
+            return Outcome::Private(Pulled::TooLarge, self.rules.pass_for);
+        }
         // Lookup, disk: after a restart or an eviction from memory the
         // disk may hold it. Fresh → served; stale → revalidated.
         let mut stale = stale;
@@ -65,11 +71,58 @@ impl Origin {
             .unwrap_or_default();
         let headers = self.upstream_headers(job.ask, job.storing || stale.is_some(), &validators);
         let started = std::time::Instant::now();
-        let (fetched, answered) = self.upstream_get(job, &headers).await;
+        // The body is held against the memory bound as it arrives, or
+        // streamed (see `buffer`).
+        let mut buffer = Buffer::new(memory, self.whole(memory));
+        let (got, answered) = self.upstream_get(job, &headers, &mut buffer).await;
         job.ask.spent_upstream(started.elapsed());
         if answered == Answered::Origin {
-            self.count(&fetched, stale.is_some(), started);
+            self.count(&got, stale.is_some(), started);
         }
+        let fetched = match got {
+            Ok(Got::Whole(f)) => Ok(f),
+            // Not held: this request streams it (waiters fetch their own).
+            Ok(Got::Streamed(s, why)) => {
+                let pass = match why {
+                    Overflow::TooLarge => {
+                        // Before the requests waiting for this fetch wake.
+                        self.mark_too_large(job.flight.to_string());
+                        self.rules.pass_for
+                    }
+                    Overflow::NoRoom => Duration::ZERO,
+                };
+                job.stream_instead(s, why);
+                return Outcome::Private(Pulled::TooLarge, pass);
+            }
+            Err(e) => Err(e),
+        };
+        let outcome = self.answer(memory, job, fetched, stale, stale_meta).await;
+        // A body passed on keeps its reservation until sent; one stored is
+        // counted by the cache (or by its entry) now.
+        if !matches!(
+            &outcome,
+            Outcome::Shared(Pulled::Passed(..))
+                | Outcome::Private(Pulled::Passed(..), _)
+                | Outcome::Split {
+                    leader: Pulled::Passed(..),
+                    ..
+                }
+        ) {
+            buffer.release();
+        }
+        outcome
+    }
+
+    /// Phases "response filter", "decision" and "store" for what the
+    /// origin answered (or how it failed).
+    async fn answer(
+        &self,
+        memory: &Memory,
+        job: &Job<'_>,
+        fetched: Result<Fetched, FetchError>,
+        stale: Option<(Arc<Entry>, bool)>,
+        stale_meta: Option<PulledMeta>,
+    ) -> Outcome<Pulled> {
         match fetched {
             // Response filter, §4.3.4: a 304 freshens the stored response.
             Ok(f) if f.status == 304 => match (stale, stale_meta) {
@@ -195,12 +248,25 @@ impl Origin {
         }
     }
 
+    /// The largest body a fetch holds whole: what memory can keep, or,
+    /// with a disk cache, what the origin client takes whole.
+    fn whole(&self, memory: &Memory) -> u64 {
+        match self.disk {
+            Some(_) => u64::MAX,
+            None => memory.max_object_bytes() as u64,
+        }
+    }
+
     fn count(
         &self,
-        fetched: &Result<Fetched, FetchError>,
+        got: &Result<Got, FetchError>,
         revalidating: bool,
         started: std::time::Instant,
     ) {
+        let fetched = got.as_ref().map(|g| match g {
+            Got::Whole(f) => f.status,
+            Got::Streamed(s, _) => s.status,
+        });
         let s = &self.stats;
         OriginStats::bump(&s.requests);
         s.latency.observe(started.elapsed().as_secs_f64());
@@ -210,8 +276,8 @@ impl Origin {
         }
         match fetched {
             Err(_) => OriginStats::bump(&s.failures),
-            Ok(f) if revalidating && f.status == 304 => OriginStats::bump(&s.revalidated_304),
-            Ok(f) if revalidating && f.status == 200 => OriginStats::bump(&s.revalidated_200),
+            Ok(304) if revalidating => OriginStats::bump(&s.revalidated_304),
+            Ok(200) if revalidating => OriginStats::bump(&s.revalidated_200),
             Ok(_) => {}
         }
     }

@@ -3,8 +3,6 @@
 //! stored for the request's URL and for the same-origin URLs its
 //! `Location` / `Content-Location` name.
 
-use std::sync::Arc;
-
 use super::{Ask, Edge, Lookup};
 use crate::http::freshness::NoStore;
 use crate::http::path::Key;
@@ -31,6 +29,11 @@ impl Edge {
             .forward(method, target, &headers, body)
             .await;
         ask.spent_upstream(started.elapsed());
+        // Streamed back, counted against the memory bound like any other.
+        let forwarded = forwarded.and_then(|s| {
+            let held = super::buffer::reserve_stream(&self.memory, s.len)?;
+            Ok(super::buffer::counted(s, held))
+        });
         Some(match forwarded {
             Ok(f) => {
                 if (200..400).contains(&f.status) {
@@ -45,7 +48,7 @@ impl Edge {
                         }
                     }
                 }
-                Lookup::Passed(Arc::new(f), NoStore::Method)
+                Lookup::Streamed(f, NoStore::Method)
             }
             Err(e) => Lookup::OriginFailed(e),
         })

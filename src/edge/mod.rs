@@ -21,6 +21,7 @@
 mod absent;
 mod admin;
 mod ask;
+mod buffer;
 mod compress;
 mod fetch;
 mod invalidate;
@@ -48,7 +49,7 @@ use crate::origin::client::{FetchError, Fetched};
 use crate::origin::pull::PulledMeta;
 use crate::store::disk::DiskCache;
 use crate::store::local::{Found, LocalStore, Stamp};
-use crate::store::memory::{MemoryCache, Weigh};
+use crate::store::memory::{MemoryCache, Reservation, Weigh};
 
 pub use ask::Ask;
 pub use compress::Compressor;
@@ -74,8 +75,9 @@ pub enum Lookup {
     Passed(Arc<Fetched>, NoStore),
     /// `only-if-cached` and nothing stored may answer (RFC 9111 §5.2.1.7: 504).
     NotCached,
-    /// An origin response too large to store, passed on as it arrives.
-    Streamed(crate::origin::client::Streamed),
+    /// An origin response passed on as it arrives, and why it was not
+    /// stored (too large, no room in the memory bound, an unsafe method).
+    Streamed(crate::origin::client::Streamed, NoStore),
     /// The origin could not be reached, timed out, or broke (502/504).
     OriginFailed(FetchError),
 }
@@ -106,6 +108,9 @@ pub struct CacheStats {
     pub bytes: u64,
     /// Entries held now.
     pub objects: u64,
+    /// Bytes of the bound reserved for what is held outside the cache
+    /// (bodies in flight and being sent, streams, encodings being made).
+    pub reserved: u64,
 }
 
 /// A failure to look something up that is the node's fault, not the client's.
@@ -139,6 +144,9 @@ struct Entry {
     /// The memory cache took this very version when it was stored (it may
     /// have been evicted since).
     in_memory: std::sync::atomic::AtomicBool,
+    /// Its bytes, counted against the memory bound while it is out of the
+    /// cache but still being sent (see `Weigh::outlive`).
+    held: std::sync::Mutex<Option<Reservation>>,
 }
 
 impl Entry {
@@ -149,6 +157,7 @@ impl Entry {
             compress_queued: Default::default(),
             disk_generation: AtomicU64::new(0),
             in_memory: Default::default(),
+            held: Default::default(),
         }
     }
 }
@@ -182,6 +191,17 @@ impl Weigh for Arc<Entry> {
             Source::Variants(m) => m.heap_bytes(),
         };
         ENTRY + self.asset.weight() + source
+    }
+
+    /// An entry the cache lets go of while a response still holds it (its
+    /// body is being sent, see `Served::keep`) or one it refused (too large
+    /// for memory, served once from a disk write or the origin's answer)
+    /// keeps its weight counted until the last holder drops it.
+    fn outlive(&self, charge: &dyn Fn(usize) -> Reservation) {
+        if Arc::strong_count(self) > 1 {
+            let r = charge(self.weight());
+            *self.held.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+        }
     }
 }
 

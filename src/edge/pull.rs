@@ -17,6 +17,7 @@ use std::time::{Duration, SystemTime};
 
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 
+use super::buffer;
 use super::compress::{self, Compressor};
 use super::persist::DiskRead;
 use super::variants;
@@ -26,12 +27,13 @@ use crate::http::cache_control::CacheControl;
 use crate::http::cache_key;
 use crate::http::freshness::{self, ClientLimits, NoStore, Policy, Verdict};
 use crate::http::path::Key;
-use crate::origin::client::{FetchError, Fetched, OriginClient};
+use crate::origin::client::{FetchError, Fetched, OriginClient, Overflow, Streamed};
 use crate::origin::coalesce::{Coalescer, Role};
 use crate::origin::pull::{PulledMeta, Reading};
 use crate::origin::request::{self, Forwarding};
 use crate::origin::OriginStats;
 use crate::store::disk::DiskCache;
+use crate::store::memory::Reservation;
 
 /// What one coalesced fetch produced, shared with the requests that waited.
 #[derive(Debug, Clone)]
@@ -123,6 +125,16 @@ pub(super) struct Job<'a> {
     /// Whether the client's conditionals and range are kept from the
     /// origin (a fetch whose answer will be stored), §4.3.2.
     pub(super) storing: bool,
+    /// The answer this request streams, when its fetch could not hold the
+    /// body (too large, or no room in the memory bound): it is not shared.
+    pub(super) streamed: std::sync::Mutex<Option<(Streamed, Overflow)>>,
+}
+
+impl Job<'_> {
+    /// Keeps `s` for this request to stream (see [`Job::streamed`]).
+    pub(super) fn stream_instead(&self, s: Streamed, why: Overflow) {
+        *self.streamed.lock().unwrap_or_else(|e| e.into_inner()) = Some((s, why));
+    }
 }
 
 impl Origin {
@@ -383,7 +395,7 @@ impl Origin {
             target.push_str(q);
         }
         if self.known_too_large(&flight) {
-            return self.stream(&target, ask).await;
+            return self.stream(memory, &target, ask).await;
         }
         let job = Job {
             primary: &primary,
@@ -393,6 +405,7 @@ impl Origin {
             ask,
             // A request that says no-store is passed through as it came.
             storing: !self.coalescer.passing(&flight) && !ask.directives.no_store,
+            streamed: Default::default(),
         };
         // A waiter's own stale copy, where it may stand in for an error.
         let on_error = stale
@@ -434,15 +447,28 @@ impl Origin {
             Pulled::Passed(f, reason) => Lookup::Passed(f, reason),
             Pulled::Failed(e) => Lookup::OriginFailed(e),
             // Streamed through uncached: a stream cannot be shared, so each
-            // request makes its own (the pass mark keeps them from queueing).
+            // request makes its own (the pass mark keeps them from queueing);
+            // the one whose fetch turned into a stream streams that.
             Pulled::TooLarge => {
-                self.mark_too_large(flight);
-                self.stream(&target, ask).await
+                let mine = job
+                    .streamed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take();
+                match mine {
+                    Some((s, why)) => self.stream_out(memory, s, why, None),
+                    None => {
+                        self.mark_too_large(flight);
+                        self.stream(memory, &target, ask).await
+                    }
+                }
             }
         }
     }
 
-    fn mark_too_large(&self, memory_key: String) {
+    /// Remembers that `memory_key`'s answer is too large to hold: its
+    /// requests stream for the next `pass_for`.
+    pub(super) fn mark_too_large(&self, memory_key: String) {
         let mut map = self.too_large.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() > 10_000 {
             map.clear();
@@ -450,13 +476,21 @@ impl Origin {
         map.insert(memory_key, std::time::Instant::now() + self.rules.pass_for);
     }
 
-    fn known_too_large(&self, memory_key: &str) -> bool {
+    /// Whether `memory_key`'s answer was found too large to hold lately.
+    pub(super) fn known_too_large(&self, memory_key: &str) -> bool {
         let map = self.too_large.lock().unwrap_or_else(|e| e.into_inner());
         map.get(memory_key)
             .is_some_and(|until| *until > std::time::Instant::now())
     }
 
-    async fn stream(&self, target: &str, ask: &Ask<'_>) -> Lookup {
+    /// Streams a key known too large: its room in the memory bound is
+    /// reserved first, so a request refused for want of it never reaches
+    /// the origin.
+    async fn stream(&self, memory: &Memory, target: &str, ask: &Ask<'_>) -> Lookup {
+        let held = match buffer::reserve_stream(memory, None) {
+            Ok(held) => held,
+            Err(e) => return Lookup::OriginFailed(e),
+        };
         OriginStats::bump(&self.stats.requests);
         let headers = self.upstream_headers(ask, false, &[]);
         let started = std::time::Instant::now();
@@ -464,9 +498,34 @@ impl Origin {
         // The body streams to the client: upstream time is to its head.
         ask.spent_upstream(started.elapsed());
         match streamed {
-            Ok(mut s) => {
+            Ok(s) => self.stream_out(memory, s, Overflow::TooLarge, Some(held)),
+            Err(e) => Lookup::OriginFailed(e),
+        }
+    }
+
+    /// A streamed answer, counted against the memory bound (`held`, or
+    /// reserved now; refused when the bound has no room, see `buffer`).
+    fn stream_out(
+        &self,
+        memory: &Memory,
+        s: Streamed,
+        why: Overflow,
+        held: Option<Reservation>,
+    ) -> Lookup {
+        let reason = match why {
+            Overflow::TooLarge => NoStore::TooLarge,
+            Overflow::NoRoom => NoStore::NoRoom,
+        };
+        self.stats.not_stored(reason);
+        let held = match held {
+            Some(held) => Ok(held),
+            None => buffer::reserve_stream(memory, s.len),
+        };
+        match held {
+            Ok(held) => {
+                let mut s = buffer::counted(s, held);
                 self.rules.reading.strip_targeted(&mut s.headers);
-                Lookup::Streamed(s)
+                Lookup::Streamed(s, reason)
             }
             Err(e) => Lookup::OriginFailed(e),
         }

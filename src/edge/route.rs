@@ -19,7 +19,7 @@ use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use super::pull::{Job, Origin};
 use crate::cluster::{auth, Cluster, Peer};
 use crate::http::namespace;
-use crate::origin::client::{FetchError, Fetched, OriginClient};
+use crate::origin::client::{FetchError, Got, OriginClient, Room};
 
 /// The cluster, and how its peers are asked.
 #[derive(Debug, Clone)]
@@ -71,19 +71,24 @@ impl Route {
         peer: &Peer,
         target: &str,
         headers: &HeaderMap,
-    ) -> Result<Fetched, FetchError> {
+        room: &mut dyn Room,
+    ) -> Result<Got, FetchError> {
         let mut h = headers.clone();
         h.insert(auth::TOKEN, self.token.clone());
         h.insert(auth::HOP, self.hop.clone());
-        let mut f = self.client.get_from(peer.url(), target, &h).await?;
-        let refused = f.status == 403 && f.headers.contains_key(auth::REFUSED);
-        strip_own(&mut f.headers);
+        let mut got = self.client.get_from(peer.url(), target, &h, room).await?;
+        let headers = match &mut got {
+            Got::Whole(f) => (f.status, &mut f.headers),
+            Got::Streamed(s, _) => (s.status, &mut s.headers),
+        };
+        let refused = headers.0 == 403 && headers.1.contains_key(auth::REFUSED);
+        strip_own(headers.1);
         if refused {
             return Err(FetchError::Unreachable(
                 "it refused our cluster token (is cluster.token the same on every node?)".into(),
             ));
         }
-        Ok(f)
+        Ok(got)
     }
 }
 
@@ -100,18 +105,21 @@ fn strip_own(headers: &mut HeaderMap) {
 
 impl Origin {
     /// Phase "upstream": the job's GET with `headers`, sent to the key's
-    /// owner and the peers after it while they fail, then to the origin.
+    /// owner and the peers after it while they fail, then to the origin;
+    /// its body held as far as `room` allows (a peer's answer too: it
+    /// comes through the same client).
     pub(super) async fn upstream_get(
         &self,
         job: &Job<'_>,
         headers: &HeaderMap,
-    ) -> (Result<Fetched, FetchError>, Answered) {
+        room: &mut dyn Room,
+    ) -> (Result<Got, FetchError>, Answered) {
         if let (Some(route), false) = (&self.route, job.ask.from_peer) {
             let cluster = &route.cluster;
             let owners = cluster.upstreams(job.primary.as_bytes(), self.clock.now());
             for peer in owners {
                 let started = std::time::Instant::now();
-                let asked = route.ask(&peer, job.target, headers).await;
+                let asked = route.ask(&peer, job.target, headers, room).await;
                 let failed = matches!(&asked, Err(e) if !matches!(e, FetchError::TooLarge(_)));
                 cluster.stats().peer_request(started.elapsed(), failed);
                 match asked {
@@ -133,6 +141,9 @@ impl Origin {
                 }
             }
         }
-        (self.client.get(job.target, headers).await, Answered::Origin)
+        (
+            self.client.get(job.target, headers, room).await,
+            Answered::Origin,
+        )
     }
 }

@@ -65,6 +65,8 @@ pub enum NoStore {
     TooManyVariants,
     /// Set by the edge: the body is above the size limit.
     TooLarge,
+    /// Set by the edge: the memory bound had no room to hold the body.
+    NoRoom,
     /// Set by the edge: a configured rule passes the request to the origin.
     Pass,
     /// Set by the edge: the request carried `Cookie` and the response has no
@@ -74,7 +76,7 @@ pub enum NoStore {
 
 impl NoStore {
     /// Every reason, for pre-registering metric labels.
-    pub const ALL: [NoStore; 15] = [
+    pub const ALL: [NoStore; 16] = [
         NoStore::Method,
         NoStore::Status,
         NoStore::RequestNoStore,
@@ -88,6 +90,7 @@ impl NoStore {
         NoStore::ServerError,
         NoStore::TooManyVariants,
         NoStore::TooLarge,
+        NoStore::NoRoom,
         NoStore::Pass,
         NoStore::CookieHeuristic,
     ];
@@ -108,6 +111,7 @@ impl NoStore {
             NoStore::ServerError => "server-error",
             NoStore::TooManyVariants => "too-many-variants",
             NoStore::TooLarge => "too-large",
+            NoStore::NoRoom => "no-room",
             NoStore::Pass => "pass",
             NoStore::CookieHeuristic => "cookie-heuristic",
         }

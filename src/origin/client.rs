@@ -5,6 +5,12 @@
 //! and which request headers to send is decided by the caller (see
 //! `http::forward`).
 //!
+//! A body is held in memory only as far as the caller's [`Room`] allows,
+//! asked before each part is kept: where it says no (too large to keep,
+//! or no room in the memory bound now), the answer becomes a stream of
+//! what was read and the rest as it arrives (`passing`), never a buffer
+//! grown on faith.
+//!
 //! This is the one place where reqwest's header types (http 1) meet the
 //! crate's own (actix-web's, http 0.2): requests are converted on the way
 //! out and responses on the way in, so nothing else sees reqwest's types.
@@ -21,8 +27,41 @@ use crate::error_chain::chain;
 use crate::http::forward::{connection_named, HOP_BY_HOP};
 use crate::http::namespace;
 
+mod body;
 mod passing;
 pub use passing::Streamed;
+
+/// Where a body being fetched may be held while it arrives (the memory
+/// bound, for the edge): asked before the part held grows.
+pub trait Room {
+    /// Whether `total` bytes of the body may be held; if not, why (the
+    /// body is then streamed instead).
+    fn grow(&mut self, total: u64) -> Result<(), Overflow>;
+
+    /// The body held, once all of it (or all that will be held) is in: a
+    /// `Bytes` that may carry what accounts for it.
+    fn seal(&mut self, body: BytesMut) -> Bytes {
+        body.freeze()
+    }
+}
+
+/// Why a body is streamed rather than held whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overflow {
+    /// Larger than the node keeps (or than `origin.max_object_bytes`).
+    TooLarge,
+    /// The memory bound has no room for it now.
+    NoRoom,
+}
+
+/// An origin answer: whole, or streamed (and why).
+#[derive(Debug)]
+pub enum Got {
+    /// The whole response, its body held.
+    Whole(Fetched),
+    /// The head, and the body as a stream of what was read and the rest.
+    Streamed(Streamed, Overflow),
+}
 
 /// A complete response from the origin.
 #[derive(Debug, Clone)]
@@ -52,7 +91,7 @@ pub enum FetchError {
     /// The body ended early or broke (502).
     #[error("origin response broken: {0}")]
     Broken(String),
-    /// The body is larger than `origin.max_object_bytes` (502).
+    /// The body is larger than the node passes on (502).
     #[error("origin object larger than {0} bytes")]
     TooLarge(u64),
     /// A 1xx as the final answer (see `origin::filter`) (502).
@@ -62,6 +101,9 @@ pub enum FetchError {
     /// told without the origin's own response (answered with its status).
     #[error("origin answered {0} to the request this one waited for")]
     ServerError(u16),
+    /// The memory bound has no room for another response in progress (503).
+    #[error("no room in cache.memory_bytes for another response in progress")]
+    NoRoom,
 }
 
 impl FetchError {
@@ -70,6 +112,7 @@ impl FetchError {
         match self {
             FetchError::Timeout => 504,
             FetchError::ServerError(s) if (500..600).contains(s) => *s,
+            FetchError::NoRoom => 503,
             _ => 502,
         }
     }
@@ -84,6 +127,7 @@ impl FetchError {
             FetchError::TooLarge(_) => "origin object too large",
             FetchError::Interim(_) => "origin sent an interim (1xx) status as its answer",
             FetchError::ServerError(_) => "origin server error",
+            FetchError::NoRoom => "node busy: memory bound reached, retry soon",
         }
     }
 }
@@ -112,6 +156,7 @@ pub struct OriginClient {
     first_byte: Duration,
     total: Duration,
     max_bytes: u64,
+    max_stream: u64,
     retries: u32,
     /// Answers come from peers (see [`OriginClient::for_peers`]): the
     /// node's own fields are kept for the cluster to read.
@@ -131,7 +176,7 @@ pub fn end_to_end(wire: &reqwest::header::HeaderMap) -> HeaderMap {
 /// [`end_to_end`], keeping the node's own fields when `keep_own` (a peer's
 /// answer to this node's token-carrying request: `edge::route` reads them,
 /// then strips them).
-fn headers_of(wire: &reqwest::header::HeaderMap, keep_own: bool) -> HeaderMap {
+pub(super) fn headers_of(wire: &reqwest::header::HeaderMap, keep_own: bool) -> HeaderMap {
     let named = connection_named(
         wire.get_all("connection")
             .iter()
@@ -199,6 +244,7 @@ impl OriginClient {
             first_byte: Duration::from_millis(c.first_byte_timeout_ms),
             total: Duration::from_millis(c.total_timeout_ms),
             max_bytes: c.max_object_bytes,
+            max_stream: c.max_stream_bytes,
             retries: c.retries,
             peers: false,
         }))
@@ -217,24 +263,28 @@ impl OriginClient {
 
     /// GETs `path_and_query` (starting with `/`) with `extra` request
     /// headers (the client's forwarded ones, validators when revalidating),
-    /// asking for identity.
+    /// asking for identity; the body is held as far as `room` allows.
     pub async fn get(
         &self,
         path_and_query: &str,
         extra: &HeaderMap,
-    ) -> Result<Fetched, FetchError> {
-        self.get_from(&self.base, path_and_query, extra).await
+        room: &mut dyn Room,
+    ) -> Result<Got, FetchError> {
+        self.get_from(&self.base, path_and_query, extra, room).await
     }
 
     /// GETs `path_and_query` from `base` (a peer's URL for a client made
-    /// by [`OriginClient::for_peers`]) as [`OriginClient::get`] does.
+    /// by [`OriginClient::for_peers`]) as [`OriginClient::get`] does. The
+    /// total timeout covers the whole exchange of a body held whole; a
+    /// streamed one is bounded as [`OriginClient::stream`] says.
     pub async fn get_from(
         &self,
         base: &str,
         path_and_query: &str,
         extra: &HeaderMap,
-    ) -> Result<Fetched, FetchError> {
-        let fetch = self.get_inner(base, path_and_query, extra);
+        room: &mut dyn Room,
+    ) -> Result<Got, FetchError> {
+        let fetch = self.get_inner(base, path_and_query, extra, room);
         match tokio::time::timeout(self.total, fetch).await {
             Ok(r) => r,
             Err(_) => Err(FetchError::Timeout),
@@ -279,7 +329,8 @@ impl OriginClient {
         base: &str,
         path_and_query: &str,
         extra: &HeaderMap,
-    ) -> Result<Fetched, FetchError> {
+        room: &mut dyn Room,
+    ) -> Result<Got, FetchError> {
         let mut attempt = 0;
         let (mut resp, request_time) = loop {
             let request_time = self.clock.now();
@@ -291,16 +342,33 @@ impl OriginClient {
             }
         };
         let response_time = self.clock.now();
-        if resp.content_length().is_some_and(|n| n > self.max_bytes) {
-            return Err(FetchError::TooLarge(self.max_bytes));
+        // A declared length is held (or refused) at once.
+        let declared = resp.content_length();
+        let first = match declared {
+            Some(n) if n > self.max_bytes => Err(Overflow::TooLarge),
+            Some(n) => room.grow(n),
+            None => Ok(()),
+        };
+        if let Err(why) = first {
+            return self
+                .streamed(resp, Vec::new())
+                .map(|s| Got::Streamed(s, why));
         }
         let status = resp.status().as_u16();
         let mut body = BytesMut::new();
         loop {
             match resp.chunk().await {
                 Ok(Some(chunk)) => {
-                    if (body.len() + chunk.len()) as u64 > self.max_bytes {
-                        return Err(FetchError::TooLarge(self.max_bytes));
+                    let total = (body.len() + chunk.len()) as u64;
+                    let fits = if total > self.max_bytes {
+                        Err(Overflow::TooLarge)
+                    } else {
+                        room.grow(total)
+                    };
+                    if let Err(why) = fits {
+                        // What was read goes first, then the rest as it comes.
+                        let read = vec![room.seal(body), chunk];
+                        return self.streamed(resp, read).map(|s| Got::Streamed(s, why));
                     }
                     body.extend_from_slice(&chunk);
                 }
@@ -310,13 +378,13 @@ impl OriginClient {
             }
         }
         let headers = headers_of(resp.headers(), self.peers);
-        Ok(Fetched {
+        Ok(Got::Whole(Fetched {
             status,
             headers,
-            body: body.freeze(),
+            body: room.seal(body),
             request_time,
             response_time,
-        })
+        }))
     }
 }
 

@@ -14,13 +14,17 @@
 //! [`HIGH_WATER`], and on shutdown. Holding back also wakes the task, so
 //! another poll, and with it that final flush, always follows. Off (HTTP/1,
 //! whose dispatcher writes each response whole), it passes everything
-//! through.
+//! through. Either way it reports to [`Progress`] whether the socket takes
+//! what is written (the send timeout, `limits::send`).
 
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use super::limits::send::Progress;
 
 /// Bytes held before they are written whatever comes next: four full TLS
 /// records. The buffer is allocated when a batch starts and freed once it
@@ -36,6 +40,8 @@ pub struct Coalesced<T> {
     sent: usize,
     /// Bytes were accepted since the last flush.
     fresh: bool,
+    /// What the socket took, for the send timeout.
+    progress: Arc<Progress>,
 }
 
 impl<T> Coalesced<T> {
@@ -47,12 +53,27 @@ impl<T> Coalesced<T> {
             buf: Vec::new(),
             sent: 0,
             fresh: false,
+            progress: Arc::default(),
         }
     }
 
     /// The wrapped connection.
     pub fn get_ref(&self) -> &T {
         &self.io
+    }
+
+    /// Whether the connection takes what is written to it.
+    pub fn progress(&self) -> Arc<Progress> {
+        self.progress.clone()
+    }
+
+    /// Notes what a write to the connection did.
+    fn note(&self, r: &Poll<io::Result<usize>>) {
+        match r {
+            Poll::Ready(Ok(n)) => self.progress.wrote(*n),
+            Poll::Pending => self.progress.blocked(),
+            Poll::Ready(Err(_)) => {}
+        }
     }
 
     /// Copies what fits under [`HIGH_WATER`] of `data` into the buffer.
@@ -71,7 +92,9 @@ impl<T: AsyncWrite + Unpin> Coalesced<T> {
     /// Writes the whole buffer to `io`.
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.sent < self.buf.len() {
-            let n = ready!(Pin::new(&mut self.io).poll_write(cx, &self.buf[self.sent..]))?;
+            let r = Pin::new(&mut self.io).poll_write(cx, &self.buf[self.sent..]);
+            self.note(&r);
+            let n = ready!(r)?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
@@ -110,7 +133,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Coalesced<T> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         if !this.on {
-            return Pin::new(&mut this.io).poll_write(cx, data);
+            let r = Pin::new(&mut this.io).poll_write(cx, data);
+            this.note(&r);
+            return r;
         }
         ready!(this.poll_room(cx))?;
         Poll::Ready(Ok(this.take(data)))
@@ -123,7 +148,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Coalesced<T> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         if !this.on {
-            return Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+            let r = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+            this.note(&r);
+            return r;
         }
         ready!(this.poll_room(cx))?;
         let mut total = 0;
@@ -154,7 +181,13 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Coalesced<T> {
         }
         this.fresh = false;
         ready!(this.poll_drain(cx))?;
-        Pin::new(&mut this.io).poll_flush(cx)
+        let r = Pin::new(&mut this.io).poll_flush(cx);
+        match &r {
+            Poll::Pending => this.progress.blocked(),
+            Poll::Ready(Ok(())) => this.progress.flushed(),
+            Poll::Ready(Err(_)) => {}
+        }
+        r
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

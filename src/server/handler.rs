@@ -17,7 +17,7 @@ use super::access_log::WorkerLog;
 use super::cache_outcome::CacheOutcome;
 use super::live::Live;
 use super::metrics::{self, WorkerCounters};
-use super::{connection, errors, health, limits, passthrough, peer, purge, respond, State};
+use super::{connection, errors, health, limits, passthrough, peer, purge, respond, slices, State};
 use crate::cluster::auth::Caller;
 use crate::cluster::client::READY_PATH;
 use crate::edge::{Ask, Lookup};
@@ -202,7 +202,7 @@ async fn route(
         }) => {
             counters.lookup(from_memory);
             *cache = status.into();
-            let mut resp = if asset.status() == 200 {
+            let resp = if asset.status() == 200 {
                 // A peer stores the answer for all its clients: no CORS
                 // grant made for one client's `Origin` goes into it.
                 let grant = if from_peer {
@@ -214,6 +214,7 @@ async fn route(
             } else {
                 passthrough::stored_error(&asset, req.method() == Method::HEAD)
             };
+            let mut resp = slices::sliced(req, resp, Some(&asset));
             passthrough::cache_headers(resp.headers_mut(), &asset, status, state.clock.now());
             resp
         }
@@ -228,7 +229,8 @@ async fn route(
         Ok(Lookup::Passed(fetched, reason)) => {
             counters.lookup(false);
             *cache = CacheOutcome::Pass;
-            passthrough::respond(&fetched, reason, req.method() == Method::HEAD)
+            let resp = passthrough::respond(&fetched, reason, req.method() == Method::HEAD);
+            slices::sliced(req, resp, None)
         }
         Ok(Lookup::NotCached) => {
             counters.lookup(false);
@@ -243,10 +245,10 @@ async fn route(
             );
             resp
         }
-        Ok(Lookup::Streamed(s)) => {
+        Ok(Lookup::Streamed(s, reason)) => {
             counters.lookup(false);
             *cache = CacheOutcome::Pass;
-            passthrough::streamed(s, req.method() == Method::HEAD)
+            passthrough::streamed(req, s, reason, live.limits.origin_streams)
         }
         Ok(Lookup::OriginFailed(e)) => {
             counters.lookup(false);
@@ -301,9 +303,9 @@ async fn unsafe_method(
         .forward_unsafe(key, target, req.method().as_str(), &ask, body)
         .await
     {
-        Some(Lookup::Passed(f, reason)) => {
+        Some(Lookup::Streamed(s, reason)) => {
             *cache = CacheOutcome::Pass;
-            passthrough::respond(&f, reason, false)
+            passthrough::streamed(req, s, reason, live.limits.origin_streams)
         }
         Some(Lookup::OriginFailed(e)) => {
             *cache = CacheOutcome::Error;
@@ -324,7 +326,13 @@ fn origin_failed(req: &HttpRequest, live: &Live, e: &FetchError) -> HttpResponse
         "origin: {e}"
     );
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY);
-    errors::text(status, format!("{}\n", e.public_reason()))
+    let mut resp = errors::text(status, format!("{}\n", e.public_reason()));
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        // No room in the memory bound now: it frees as responses end.
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    resp
 }
 
 /// What a lookup or a forward needs of the request.

@@ -8,6 +8,7 @@
 //! `process_*` and build info are `process`. A scrape is encoded on the
 //! blocking pool (it reads `/proc`).
 
+mod bounds;
 mod cluster;
 mod faults;
 mod latency;
@@ -371,6 +372,7 @@ impl Collector for NodeCollector {
             },
         );
         faults::encode(&self.faults, disk, &mut encoder)?;
+        bounds::encode(s.reserved, &mut encoder)?;
         if let Some(o) = &origin {
             let mut not_stored = encoder.encode_descriptor(
                 "origin_not_stored",

@@ -27,10 +27,12 @@ mod passthrough;
 mod peer;
 mod purge;
 mod ready;
+mod relay;
 pub mod reload;
 pub mod respond;
 pub mod restart;
 mod shutdown;
+mod slices;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -277,6 +279,7 @@ impl Prepared {
         let conns = limits::conns::Connections::new(
             state.live.clone(),
             Duration::from_secs(lim.keep_alive_secs + lim.header_timeout_secs),
+            state.clock.clone(),
         );
         let tls_stats = connection::on_connect(self.tls.as_ref().map(|(t, _)| t.stats.clone()));
         let factory = move || {

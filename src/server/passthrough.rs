@@ -4,11 +4,13 @@
 
 use std::time::SystemTime;
 
-use actix_web::body::{BodyStream, SizedStream};
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use actix_web::http::StatusCode;
-use actix_web::HttpResponse;
+use actix_web::http::{Method, StatusCode};
+use actix_web::{HttpRequest, HttpResponse};
+use futures_util::StreamExt;
 
+use super::limits::conns;
+use super::relay::Relay;
 use super::respond::apply_extra;
 use crate::edge::{CacheStatus, Served};
 use crate::http::freshness::NoStore;
@@ -68,27 +70,42 @@ pub fn stored_error(asset: &Served, head: bool) -> HttpResponse {
     resp
 }
 
-/// An origin response too large to store, streamed to the client as it
-/// arrives (with its Content-Length when the origin declared one). If the
-/// origin's body breaks, the client's response is aborted, never completed
-/// with bad bytes.
-pub fn streamed(s: Streamed, head: bool) -> HttpResponse {
+/// An origin response not stored (`reason`: too large, no room in the
+/// memory bound, an unsafe method), streamed to `req`'s client as it
+/// arrives (with its Content-Length when the origin declared one), relayed
+/// part by part under the send timeout (see `server::relay`); counted
+/// among its connection's streams, or answered 503 past their bound
+/// (`max`). If the origin's body breaks, the client's response is
+/// aborted, never completed with bad bytes.
+pub fn streamed(req: &HttpRequest, mut s: Streamed, reason: NoStore, max: usize) -> HttpResponse {
     let status = StatusCode::from_u16(s.status).unwrap_or(StatusCode::BAD_GATEWAY);
-    let mut resp = match (head, s.len) {
-        (true, _) => HttpResponse::new(status),
-        (false, Some(len)) => {
-            HttpResponse::with_body(status, SizedStream::new(len, s.body)).map_into_boxed_body()
-        }
-        (false, None) => {
-            HttpResponse::with_body(status, BodyStream::new(s.body)).map_into_boxed_body()
+    let mut resp = if req.method() == Method::HEAD {
+        HttpResponse::new(status)
+    } else {
+        let body = std::mem::replace(&mut s.body, futures_util::stream::empty().boxed());
+        match conns::watch_stream(req, body, max) {
+            Some(watch) => {
+                HttpResponse::with_body(status, Relay::new(watch, s.len)).map_into_boxed_body()
+            }
+            None => return too_many_streams(),
         }
     };
     copy_headers(resp.headers_mut(), &s.headers);
     resp.headers_mut().append(header::VIA, VIA);
-    resp.headers_mut().insert(
-        CACHE_STATUS,
-        HeaderValue::from_static("cdn-edge; fwd=uri-miss; detail=too-large"),
+    resp.headers_mut()
+        .insert(CACHE_STATUS, cache_status(reason));
+    resp
+}
+
+/// The answer to a request that would stream past its connection's
+/// `limits.max_origin_streams_per_connection`: 503, retry soon.
+fn too_many_streams() -> HttpResponse {
+    let mut resp = super::errors::text(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "too many streamed responses on this connection\n",
     );
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     resp
 }
 
@@ -114,14 +131,18 @@ pub fn respond(f: &Fetched, reason: NoStore, head: bool) -> HttpResponse {
     let h = resp.headers_mut();
     copy_headers(h, &f.headers);
     h.append(header::VIA, VIA);
+    h.insert(CACHE_STATUS, cache_status(reason));
+    resp
+}
+
+/// `Cache-Status` (RFC 9211) of an answer passed on uncached for `reason`.
+fn cache_status(reason: NoStore) -> HeaderValue {
     let fwd = match reason {
         NoStore::RequestNoStore => "request",
         NoStore::Method => "method",
         _ => "uri-miss",
     };
     let value = format!("cdn-edge; fwd={fwd}; detail={}", reason.as_str());
-    if let Ok(v) = HeaderValue::from_str(&value) {
-        h.insert(CACHE_STATUS, v);
-    }
-    resp
+    // Cannot fail: the tokens are ASCII letters, '-' and '='.
+    HeaderValue::from_str(&value).expect("ascii")
 }

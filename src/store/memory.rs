@@ -10,17 +10,31 @@
 //! every hit, which keeps the list's cache lines from bouncing between
 //! cores; eviction order is exact to within that interval.
 
+mod reservation;
+
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lru::LruCache;
+
+pub use reservation::Reservation;
+use reservation::Reserved;
 
 /// Something that knows how many bytes it keeps alive.
 pub trait Weigh {
     /// Bytes held, including a fair per-entry overhead.
     fn weight(&self) -> usize;
+
+    /// Called as the cache lets go of the value (evicted, removed,
+    /// replaced, or refused on insert). A value still in use elsewhere (a
+    /// response still sending its body) keeps `charge(bytes)` of the bound
+    /// until it is dropped, so its bytes go on counting; the default keeps
+    /// nothing. Called with a shard locked: it must not touch the cache.
+    fn outlive(&self, charge: &dyn Fn(usize) -> Reservation) {
+        let _ = charge;
+    }
 }
 
 /// A sharded, byte-bounded LRU map from string keys to cheap-to-clone values.
@@ -33,22 +47,9 @@ pub struct MemoryCache<V> {
     epoch: Instant,
     promote_every_ms: u64,
     admission: Admission,
-    /// Bytes promised to work in progress (encodings being made): they
-    /// count against the bound before the result is inserted.
-    reserved: AtomicUsize,
-}
-
-/// Bytes held back from a [`MemoryCache`] for work in progress; released
-/// when dropped.
-pub struct Reservation<'a> {
-    reserved: &'a AtomicUsize,
-    bytes: usize,
-}
-
-impl Drop for Reservation<'_> {
-    fn drop(&mut self) {
-        self.reserved.fetch_sub(self.bytes, Ordering::Relaxed);
-    }
+    /// Bytes held outside the cache (see [`Reservation`]): they count
+    /// against the bound as long as they are held.
+    reserved: Arc<Reserved>,
 }
 
 struct Shard<V> {
@@ -122,30 +123,66 @@ impl<V: Clone + Weigh> MemoryCache<V> {
             epoch: Instant::now(),
             promote_every_ms: promote_every.as_millis() as u64,
             admission: Admission::Always,
-            reserved: AtomicUsize::new(0),
+            reserved: Arc::default(),
         }
     }
 
     /// A shard's share of the bound, less its share of what is reserved.
     fn shard_limit(&self) -> usize {
-        let reserved = self.reserved.load(Ordering::Relaxed) / SHARDS;
+        let reserved = self.reserved.get() / SHARDS;
         self.shard_bytes.saturating_sub(reserved)
+    }
+
+    /// The whole bound, in bytes.
+    pub fn capacity(&self) -> usize {
+        self.shard_bytes * SHARDS
+    }
+
+    /// Bytes reserved now (held outside the cache, see [`Reservation`]).
+    pub fn reserved(&self) -> usize {
+        self.reserved.get()
     }
 
     /// Holds `bytes` of the bound back for work in progress (so memory being
     /// filled, say an encoding being made, counts before it is inserted):
     /// least-recently-used entries are evicted now to make room, and
     /// inserts keep to the smaller bound until the reservation is dropped.
-    pub fn reserve(&self, bytes: usize) -> Reservation<'_> {
-        self.reserved.fetch_add(bytes, Ordering::Relaxed);
+    /// Always granted: for bytes the caller holds whatever the answer.
+    pub fn reserve(&self, bytes: usize) -> Reservation {
+        let r = Reservation::forced(&self.reserved, bytes);
+        self.make_room();
+        r
+    }
+
+    /// Like [`MemoryCache::reserve`], but only if everything reserved stays
+    /// at most `ceiling` bytes; `None` otherwise (the caller then does
+    /// without: streams instead of buffering, or refuses).
+    pub fn try_reserve(&self, bytes: usize, ceiling: usize) -> Option<Reservation> {
+        if !self.reserved.try_add(bytes, ceiling) {
+            return None;
+        }
+        let r = Reservation::taken(self.reserved.clone(), bytes);
+        self.make_room();
+        Some(r)
+    }
+
+    /// Grows `r` (a reservation of this cache) to `to` bytes if everything
+    /// reserved stays at most `ceiling`; whether it holds `to` now.
+    pub fn try_grow(&self, r: &Reservation, to: usize, ceiling: usize) -> bool {
+        if !r.is_of(&self.reserved) || !r.try_grow(to, ceiling) {
+            return false;
+        }
+        self.make_room();
+        true
+    }
+
+    /// Evicts least-recently-used entries until every shard is within its
+    /// share of the bound less what is reserved.
+    fn make_room(&self) {
         let limit = self.shard_limit();
         for shard in self.shards.iter() {
             let mut shard = self.lock(shard);
             self.evict_to(&mut shard, limit);
-        }
-        Reservation {
-            reserved: &self.reserved,
-            bytes,
         }
     }
 
@@ -155,8 +192,15 @@ impl<V: Clone + Weigh> MemoryCache<V> {
                 break;
             };
             shard.bytes -= v.weight;
+            self.let_go(&v.value);
             self.evictions.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Lets `value` keep its bytes counted if it is still in use elsewhere
+    /// (see [`Weigh::outlive`]). Never evicts: a shard may be locked.
+    fn let_go(&self, value: &V) {
+        value.outlive(&|bytes| Reservation::forced(&self.reserved, bytes));
     }
 
     fn shard(&self, key: &str) -> &Mutex<Shard<V>> {
@@ -202,6 +246,7 @@ impl<V: Clone + Weigh> MemoryCache<V> {
     pub fn insert(&self, key: String, value: V) -> bool {
         let weight = value.weight() + key.len();
         if !self.admits(weight) {
+            self.let_go(&value);
             return false;
         }
         let mut shard = self.lock(self.shard(&key));
@@ -213,6 +258,8 @@ impl<V: Clone + Weigh> MemoryCache<V> {
                     shard.seen.clear();
                 }
                 shard.seen.insert(h);
+                drop(shard);
+                self.let_go(&value);
                 return false;
             }
         }
@@ -234,6 +281,7 @@ impl<V: Clone + Weigh> MemoryCache<V> {
         };
         if let Some(old) = shard.map.put(key, slot) {
             shard.bytes -= old.weight;
+            self.let_go(&old.value);
         }
         shard.bytes += weight;
         self.evict_to(shard, self.shard_limit());
@@ -261,6 +309,7 @@ impl<V: Clone + Weigh> MemoryCache<V> {
         let mut shard = self.lock(self.shard(key));
         if let Some(v) = shard.map.pop(key) {
             shard.bytes -= v.weight;
+            self.let_go(&v.value);
         }
     }
 
@@ -279,6 +328,7 @@ impl<V: Clone + Weigh> MemoryCache<V> {
             for k in keys {
                 if let Some(v) = shard.map.pop(&k) {
                     shard.bytes -= v.weight;
+                    self.let_go(&v.value);
                     removed += 1;
                 }
             }
@@ -301,102 +351,4 @@ impl<V: Clone + Weigh> MemoryCache<V> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    #[derive(Clone)]
-    struct Blob(usize);
-    impl Weigh for Blob {
-        fn weight(&self) -> usize {
-            self.0
-        }
-    }
-
-    /// Three keys that land in the same shard.
-    fn same_shard_keys(c: &MemoryCache<Blob>) -> Vec<String> {
-        let shard0 = c.shard("k0") as *const _;
-        (0..)
-            .map(|i| format!("k{i}"))
-            .filter(|k| std::ptr::eq(c.shard(k), shard0))
-            .take(3)
-            .collect()
-    }
-
-    #[test]
-    fn reservations_count_against_the_bound_until_dropped() {
-        // 16 shards of 1000 bytes each.
-        let c = MemoryCache::new(16_000, 1000);
-        let keys = same_shard_keys(&c);
-        c.insert(keys[0].clone(), Blob(400));
-        c.insert(keys[1].clone(), Blob(400));
-        assert_eq!(c.usage().1, 2);
-        {
-            // A 16 * 300 byte reservation leaves each shard 700 bytes.
-            let _r = c.reserve(16 * 300);
-            assert_eq!(c.usage(), (400 + keys[1].len(), 1), "evicted to make room");
-            assert!(c.insert(keys[2].clone(), Blob(200)));
-            assert_eq!(c.usage().1, 2);
-            // 402 + 202 + 302 fits 1000 but not 700.
-            c.insert(keys[0].clone(), Blob(300));
-            assert_eq!(c.usage().1, 2, "inserts keep to the smaller bound");
-            assert!(c.get(&keys[1]).is_none());
-        }
-        c.insert(keys[1].clone(), Blob(400));
-        assert_eq!(c.usage().1, 3, "released: room again");
-    }
-
-    #[test]
-    fn evicts_least_recently_used_within_a_shard() {
-        let c = MemoryCache::with_promotion(SHARDS * 100, 100, Duration::ZERO);
-        let keys = same_shard_keys(&c);
-        assert!(c.insert(keys[0].clone(), Blob(40)));
-        assert!(c.insert(keys[1].clone(), Blob(40)));
-        assert!(c.get(&keys[0]).is_some());
-        assert!(c.insert(keys[2].clone(), Blob(40)));
-        assert!(c.get(&keys[1]).is_none(), "least recently used went first");
-        assert!(c.get(&keys[0]).is_some() && c.get(&keys[2]).is_some());
-        assert_eq!(c.evictions(), 1);
-    }
-
-    #[test]
-    fn refuses_oversized_and_replaces() {
-        let c = MemoryCache::new(SHARDS * 1000, 100);
-        assert!(!c.insert("big".into(), Blob(200)));
-        assert!(c.insert("a".into(), Blob(10)));
-        assert!(c.insert("a".into(), Blob(20)));
-        assert_eq!(c.usage(), (21, 1));
-        c.remove("a");
-        assert_eq!(c.usage(), (0, 0));
-        for k in ["img/a", "img/b", "imgx", "css/a"] {
-            c.insert(k.into(), Blob(1));
-        }
-        assert_eq!(c.remove_prefix("img/"), 2);
-        assert!(c.get("imgx").is_some() && c.get("css/a").is_some() && c.get("img/a").is_none());
-    }
-
-    #[test]
-    fn second_hit_admission_keeps_one_hit_wonders_out_of_a_full_shard() {
-        let c = MemoryCache::with_promotion(SHARDS * 100, 100, Duration::ZERO)
-            .with_admission(Admission::SecondHit);
-        let keys = same_shard_keys(&c);
-        assert!(c.insert(keys[0].clone(), Blob(40)));
-        assert!(c.insert(keys[1].clone(), Blob(40)));
-        // Full: a newcomer is refused once, admitted on its second try.
-        assert!(!c.insert(keys[2].clone(), Blob(40)));
-        assert!(c.get(&keys[0]).is_some() && c.get(&keys[1]).is_some());
-        assert!(c.insert(keys[2].clone(), Blob(40)));
-        assert!(c.get(&keys[2]).is_some());
-    }
-
-    proptest! {
-        #[test]
-        fn never_exceeds_its_bound(ops in proptest::collection::vec((0u8..50, 1usize..300), 1..200)) {
-            let c = MemoryCache::new(SHARDS * 400, 400);
-            for (k, w) in ops {
-                c.insert(format!("{k}"), Blob(w));
-                prop_assert!(c.usage().0 <= SHARDS * 400);
-            }
-        }
-    }
-}
+mod tests;

@@ -139,6 +139,15 @@ run_wrk() { # run_wrk OUTFILE SECONDS wrk-args...: bounded in time, interruptibl
     ((rc == 0)) || { cat "$out" >&2; die "wrk failed ($rc): wrk $*"; }
 }
 
+proc_kb() { # proc_kb FIELD PID: a /proc status field (VmRSS, VmHWM, ...), kB, summed over PID and its children (nginx workers)
+    local t=0 p v
+    for p in "$2" $(pgrep -P "$2" || true); do
+        v=$(awk -v f="$1:" '$1 == f { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0)
+        t=$((t + ${v:-0}))
+    done
+    echo "$t"
+}
+
 nginx_temp_paths() { # nginx_temp_paths DIR: the temp-path lines of an nginx `http {}` block, under DIR
     local d=$1 kind
     for kind in client_body:cb proxy:p fastcgi:f uwsgi:u scgi:s; do

@@ -1,15 +1,14 @@
 //! What the origin client passes on instead of fetching to store: bodies
-//! too large to keep (streamed as they arrive) and requests with unsafe
-//! methods (forwarded as they came, never retried).
+//! too large to keep, or for which the memory bound has no room (streamed
+//! as they arrive, see `body`), and requests with unsafe methods
+//! (forwarded as they came, never retried, their answers streamed too).
 
 use actix_web::http::header::HeaderMap;
 use bytes::Bytes;
 
-use crate::error_chain::chain;
+use super::{body, headers_of, send, to_wire, FetchError, OriginClient};
 
-use super::{end_to_end, send, to_wire, FetchError, Fetched, OriginClient};
-
-/// A response whose body is passed on as it arrives (too large to store).
+/// A response whose body is passed on as it arrives.
 pub struct Streamed {
     /// Status code.
     pub status: u16,
@@ -33,27 +32,35 @@ impl std::fmt::Debug for Streamed {
 impl OriginClient {
     /// GETs `path_and_query` and hands the body over as a stream, for
     /// objects larger than the node stores. A body that breaks ends the
-    /// stream with an error, which aborts the client's response.
+    /// stream with an error, which aborts the client's response; so does
+    /// one past `origin.max_stream_bytes` or an origin silent for
+    /// `origin.total_timeout_ms` between two parts (see `body`).
     pub async fn stream(
         &self,
         path_and_query: &str,
         extra: &HeaderMap,
     ) -> Result<Streamed, FetchError> {
-        use futures_util::StreamExt;
         let req = self.get_request(&self.base, path_and_query, extra);
         let resp = send(req, self.first_byte).await.map_err(|(e, _)| e)?;
-        let status = resp.status().as_u16();
+        self.streamed(resp, Vec::new())
+    }
+
+    /// `resp` as a stream: `read` (the parts read already), then the rest.
+    /// A declared length past `origin.max_stream_bytes` is refused.
+    pub(super) fn streamed(
+        &self,
+        resp: reqwest::Response,
+        read: Vec<Bytes>,
+    ) -> Result<Streamed, FetchError> {
         let len = resp.content_length();
-        let headers = end_to_end(resp.headers());
-        let body = resp
-            .bytes_stream()
-            .map(|r| r.map_err(|e| FetchError::Broken(chain(&e))))
-            .boxed();
+        if len.is_some_and(|n| n > self.max_stream) {
+            return Err(FetchError::TooLarge(self.max_stream));
+        }
         Ok(Streamed {
-            status,
-            headers,
+            status: resp.status().as_u16(),
+            headers: headers_of(resp.headers(), self.peers),
             len,
-            body,
+            body: body::stream(resp, read, self.max_stream, self.total),
         })
     }
 }
@@ -61,14 +68,15 @@ impl OriginClient {
 impl OriginClient {
     /// Forwards a request with an unsafe method (POST, PUT, DELETE, ...) as
     /// it came: method, target, the headers the caller chose to forward
-    /// (RFC 9110 §7.6.1) and body. Never retried.
+    /// (RFC 9110 §7.6.1) and body. Never retried. The answer's body is
+    /// streamed as [`OriginClient::stream`]'s is, never read whole.
     pub async fn forward(
         &self,
         method: &str,
         path_and_query: &str,
         headers: &HeaderMap,
         body: Bytes,
-    ) -> Result<Fetched, FetchError> {
+    ) -> Result<Streamed, FetchError> {
         let method = reqwest::Method::from_bytes(method.as_bytes())
             .map_err(|e| FetchError::Unreachable(e.to_string()))?;
         let mut h = to_wire(headers);
@@ -76,23 +84,8 @@ impl OriginClient {
             h.insert("host", host.clone());
         }
         let url = format!("{}{}", self.base, path_and_query);
-        let request_time = self.clock.now();
         let req = self.client.request(method, &url).headers(h).body(body);
         let resp = send(req, self.total).await.map_err(|(e, _)| e)?;
-        let response_time = self.clock.now();
-        let status = resp.status().as_u16();
-        let headers = end_to_end(resp.headers());
-        let body = match tokio::time::timeout(self.total, resp.bytes()).await {
-            Err(_) => return Err(FetchError::Timeout),
-            Ok(Err(e)) => return Err(FetchError::Broken(chain(&e))),
-            Ok(Ok(b)) => b,
-        };
-        Ok(Fetched {
-            status,
-            headers,
-            body,
-            request_time,
-            response_time,
-        })
+        self.streamed(resp, Vec::new())
     }
 }

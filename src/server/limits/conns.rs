@@ -15,7 +15,9 @@
 //! connection forever. Each worker therefore sweeps its connections once a
 //! second and shuts down every one that has had nothing in progress (no
 //! request being handled, no response body being sent) for longer than
-//! `keep_alive_secs + header_timeout_secs`.
+//! `keep_alive_secs + header_timeout_secs`. The same sweep enforces the
+//! send timeout (`send`): on connections whose socket stopped taking what
+//! is written, and on streamed responses whose client stopped taking them.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -36,6 +38,8 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 use socket2::SockRef;
 
+use super::send::{self, ConnSend, OriginBody, Taken, Watch};
+use crate::clock::Clock;
 use crate::server::coalesce::Coalesced;
 use crate::server::live::Live;
 use crate::throttle::Throttle;
@@ -60,6 +64,8 @@ pub struct Connections {
     live: Arc<ArcSwap<Live>>,
     /// How long a connection may have nothing in progress.
     idle: Duration,
+    /// The node's clock, on which the send timeout is measured.
+    clock: Arc<Clock>,
     /// Connections open now (refused ones until they are closed).
     open: AtomicUsize,
     /// Connections refused since start.
@@ -84,6 +90,8 @@ struct Conn {
     since: Cell<Instant>,
     /// Refused: shut down fully at the next sweep.
     refused: Cell<bool>,
+    /// The send timeout's view of it, and its streamed responses.
+    send: ConnSend,
 }
 
 /// Held in a connection's extensions: counts it open until it is dropped.
@@ -105,11 +113,13 @@ thread_local! {
 
 impl Connections {
     /// Counts connections against the `limits.max_connections` of `live`;
-    /// one with nothing in progress for `idle` is shut down.
-    pub fn new(live: Arc<ArcSwap<Live>>, idle: Duration) -> Arc<Self> {
+    /// one with nothing in progress for `idle` is shut down, and one that
+    /// takes nothing for `limits.send_timeout_secs` (on `clock`).
+    pub fn new(live: Arc<ArcSwap<Live>>, idle: Duration, clock: Arc<Clock>) -> Arc<Self> {
         Arc::new(Self {
             live,
             idle,
+            clock,
             open: AtomicUsize::new(0),
             refused: AtomicU64::new(0),
             reaped: AtomicU64::new(0),
@@ -121,10 +131,10 @@ impl Connections {
     /// bound, and enters it in its worker's sweep.
     pub fn on_connect(self: &Arc<Self>, conn: &dyn Any, ext: &mut Extensions) {
         // Every connection comes wrapped (`server::coalesce`).
-        let (fd, plain) = if let Some(s) = conn.downcast_ref::<Coalesced<TcpStream>>() {
-            (s.get_ref().as_fd(), true)
+        let (fd, plain, progress) = if let Some(s) = conn.downcast_ref::<Coalesced<TcpStream>>() {
+            (s.get_ref().as_fd(), true, s.progress())
         } else if let Some(t) = conn.downcast_ref::<Coalesced<TlsStream<TcpStream>>>() {
-            (t.get_ref().get_ref().0.as_fd(), false)
+            (t.get_ref().get_ref().0.as_fd(), false, t.progress())
         } else {
             return;
         };
@@ -138,6 +148,7 @@ impl Connections {
             busy: Cell::new(0),
             since: Cell::new(Instant::now()),
             refused: Cell::new(false),
+            send: ConnSend::new(Some(progress)),
         });
         let max = self.live.load().limits.connections;
         if n > max {
@@ -191,9 +202,13 @@ impl Connections {
     }
 
     /// Drops the worker's closed connections from its list, and shuts down
-    /// the refused ones and those idle past the bound.
+    /// the refused ones, those idle past the bound, and those past the
+    /// send timeout (whose streamed responses past it lose their origin
+    /// body, see `send`).
     fn sweep(&self) {
         let now = Instant::now();
+        let clock = self.clock.instant();
+        let send_timeout = self.live.load().limits.send_timeout;
         WORKER.with_borrow_mut(|w| {
             let Some(list) = w else { return };
             list.retain(|weak| {
@@ -201,6 +216,11 @@ impl Connections {
                     return false;
                 };
                 let idle = c.busy.get() == 0 && now.duration_since(c.since.get()) > self.idle;
+                let stalled = c.send.sweep(clock, send_timeout);
+                if stalled {
+                    shut(&c);
+                    return false;
+                }
                 if !(idle || c.refused.get()) {
                     return true;
                 }
@@ -226,6 +246,22 @@ fn shut(c: &Conn) {
     if rustix::fs::fstat(fd).is_ok_and(|s| s.st_ino == c.ino) {
         let _ = SockRef::from(&fd).shutdown(std::net::Shutdown::Both);
     }
+}
+
+/// A watch on `body`, a streamed response of `req`'s, counted among its
+/// connection's streams and swept for the send timeout (see `send`);
+/// `None` when the connection holds `max` streams already.
+pub fn watch_stream(req: &HttpRequest, body: OriginBody, max: usize) -> Option<Rc<Watch>> {
+    match req.conn_data::<Open>() {
+        Some(o) => o.conn.send.watch(body, max),
+        None => Some(send::unwatched(body)),
+    }
+}
+
+/// A count of the parts of a large in-memory response body of `req`'s,
+/// swept for the send timeout (see `send`); `None` without a connection.
+pub fn watch_body(req: &HttpRequest) -> Option<Rc<Taken>> {
+    Some(req.conn_data::<Open>()?.conn.send.taken())
 }
 
 /// A request in progress on its connection, until dropped (see [`busy`]).

@@ -1,8 +1,10 @@
 //! The node's limits on what one client may ask of it (`[limits]`): the
 //! request's size (URI → 414, head and header count → 431, a passed-on
 //! body → 413, a stalled body → 408), checked once the head is parsed and
-//! before anything else is done with the request; and its connections
-//! (`conns`: how many, and how long one may sit without a request).
+//! before anything else is done with the request; its connections
+//! (`conns`: how many, and how long one may sit without a request); and
+//! how long a response may wait on a client that takes none of it, and
+//! how many origin streams one connection may hold (`send`).
 //!
 //! What actix-http enforces itself, below these: its HTTP/1 parser buffers
 //! at most 128 KiB of a head and 96 header fields (beyond either it answers
@@ -11,6 +13,7 @@
 
 mod body;
 pub mod conns;
+pub mod send;
 
 pub use body::read_body;
 
@@ -38,6 +41,10 @@ pub struct RequestLimits {
     pub body_timeout: Duration,
     /// `limits.max_connections` (read by `conns` as connections arrive).
     pub connections: usize,
+    /// `limits.send_timeout_secs` (read by `conns`' sweep).
+    pub send_timeout: Duration,
+    /// `limits.max_origin_streams_per_connection`.
+    pub origin_streams: usize,
 }
 
 impl RequestLimits {
@@ -50,6 +57,8 @@ impl RequestLimits {
             body_bytes: config.max_body_bytes,
             body_timeout: Duration::from_secs(config.body_timeout_secs),
             connections: config.max_connections,
+            send_timeout: Duration::from_secs(config.send_timeout_secs),
+            origin_streams: config.max_origin_streams_per_connection,
         }
     }
 

@@ -1,5 +1,5 @@
-//! `process_*` figures read from `/proc` at scrape time (resident and
-//! virtual memory, open and maximum file descriptors, CPU seconds, start
+//! `process_*` figures read from `/proc` at scrape time (resident memory
+//! and its peak, virtual memory, open and maximum file descriptors, CPU seconds, start
 //! time), with the names every Prometheus client library uses, and
 //! `cdn_edge_build_info`. A figure `/proc` cannot give is left out.
 
@@ -47,6 +47,13 @@ impl Collector for ProcessCollector {
                     start.metric_type(),
                 )?)?;
             }
+        }
+        if let Some(peak) = me.status().ok().and_then(|s| s.vmhwm) {
+            gauges.push((
+                "process_resident_memory_peak_bytes",
+                "Peak resident memory size in bytes since start (VmHWM)",
+                peak as i64 * 1024,
+            ));
         }
         if let Ok(n) = me.fd_count() {
             gauges.push(("process_open_fds", "Open file descriptors", n as i64));
