@@ -1,7 +1,7 @@
 //! `[cluster]` on the real binary: `check` and `serve` refuse a bad table
 //! with one line naming the key, `--advertise` and `--peer` complete or
 //! override the file, and a node with a valid table serves as before
-//! (its local files as before; routing itself is tested in `tests/cluster.rs`).
+//! (its local files as before; routing itself is tested in the `cluster` module).
 
 use crate::common;
 

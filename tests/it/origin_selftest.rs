@@ -1,4 +1,4 @@
-//! Tests of the scriptable origin in `tests/common/origin.rs` itself, over
+//! Tests of the scriptable origin in `common/origin.rs` itself, over
 //! real sockets: routing and counting, stalls, faults, 304, chunked framing,
 //! keep-alive, shutdown and drop.
 

@@ -49,7 +49,7 @@ fn a_miss_is_fetched_once_then_served_from_memory() {
     }
     assert_eq!(o.count("/lib/app.js"), 1);
     // The edge asks for identity and announces itself (what it forwards of
-    // the client's is tested in tests/forward.rs).
+    // the client's is tested in the `forward` module).
     let seen = &o.requests("/lib/app.js")[0];
     assert_eq!(seen.header("accept-encoding"), Some("identity"));
     assert!(seen.header("via").is_some_and(|v| v.contains("cdn-edge")));
