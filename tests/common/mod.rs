@@ -815,5 +815,5 @@ pub fn replace_atomically(p: &Path, bytes: &[u8]) {
 
 /// A config with a short refresh interval, plus `extra` appended.
 pub fn config_with(extra: &str) -> String {
-    format!("[server]\nrefresh_ms = 50\n{extra}")
+    format!("[server]\nrefresh = \"50ms\"\n{extra}")
 }
