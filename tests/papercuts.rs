@@ -8,51 +8,23 @@
 mod common;
 
 use std::ffi::OsString;
-use std::io::Read;
 use std::path::Path;
-use std::process::{Command, ExitStatus, Stdio};
-use std::thread;
+use std::process::ExitStatus;
 use std::time::Duration;
 
 use common::http2::{test_cert, tls_table};
 use common::origin::{Origin, Reply};
 use common::*;
 
-/// Runs the binary to its exit in `cwd` (if given) with `env`; returns
-/// status, stdout and stderr (ANSI stripped).
-fn run_in(args: &[&str], cwd: Option<&Path>, env: &[(&str, &str)]) -> (ExitStatus, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cdn-edge"));
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env("NO_COLOR", "1")
-        .env_remove("CDN_EDGE_PURGE_TOKEN");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    if let Some(cwd) = cwd {
-        cmd.current_dir(cwd);
-    }
-    let mut child = cmd.spawn().expect("spawn cdn-edge");
-    let pipe = |mut r: Box<dyn Read + Send>| {
-        thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = r.read_to_end(&mut buf);
-            strip_ansi(&String::from_utf8_lossy(&buf))
-        })
-    };
-    let out = pipe(Box::new(child.stdout.take().unwrap()));
-    let err = pipe(Box::new(child.stderr.take().unwrap()));
-    let status = wait_timeout(&mut child, EXIT_TIMEOUT).unwrap_or_else(|| {
-        let _ = child.kill();
-        panic!("cdn-edge {args:?} did not exit within {EXIT_TIMEOUT:?}")
-    });
-    (status, out.join().unwrap(), err.join().unwrap())
+/// Runs the binary to its exit in `cwd` (if given), without a purge token
+/// in the environment: status, stdout and stderr.
+fn run_in(args: &[&str], cwd: Option<&Path>) -> (ExitStatus, String, String) {
+    let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+    run_captured(&args, cwd, &[("CDN_EDGE_PURGE_TOKEN", "")])
 }
 
 fn run(args: &[&str]) -> (ExitStatus, String, String) {
-    run_in(args, None, &[])
+    run_in(args, None)
 }
 
 /// `check --config DIR/bad.toml` with `text` in it: status, stdout, stderr.
@@ -206,7 +178,7 @@ fn origin_only_mode_needs_no_directory() {
 fn a_missing_default_root_says_what_to_do() {
     let cwd = tempfile::tempdir().unwrap();
     for sub in ["check", "serve"] {
-        let (status, _, err) = run_in(&[sub, "--listen", "127.0.0.1:0"], Some(cwd.path()), &[]);
+        let (status, _, err) = run_in(&[sub, "--listen", "127.0.0.1:0"], Some(cwd.path()));
         assert_eq!(status.code(), Some(2), "{sub}: {err}");
         let lines = nonempty_lines(&err);
         assert_eq!(lines.len(), 1, "{err}");

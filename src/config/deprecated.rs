@@ -176,6 +176,22 @@ mod tests {
     }
 
     #[test]
+    fn the_configuration_reference_lists_every_old_name() {
+        let page = include_str!("../../docs/reference/configuration.md");
+        let table = page.split("## Deprecated names").nth(1).unwrap_or_default();
+        for (t, old, new, _) in RENAMED {
+            let row = format!("| `{t}.{old}` | `{t}.{new}` |");
+            assert!(table.contains(&row), "configuration.md: no row {row}");
+        }
+        let rows = table.lines().filter(|l| l.starts_with("| `")).count();
+        assert_eq!(
+            rows,
+            RENAMED.len(),
+            "configuration.md lists other old names"
+        );
+    }
+
+    #[test]
     fn every_new_name_is_unique_and_differs_from_the_old() {
         let mut seen = std::collections::BTreeSet::new();
         for (table, old, new, unit) in RENAMED {
