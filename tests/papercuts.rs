@@ -191,6 +191,15 @@ fn a_missing_default_root_says_what_to_do() {
             assert!(lines[0].contains(says), "{sub}: {says}: {err}");
         }
     }
+    // A config file whose root is not there: the same advice, in the
+    // config's words.
+    let cfg = cwd.path().join("edge.toml");
+    std::fs::write(&cfg, "[server]\nroot = \"nowhere\"\n").unwrap();
+    let (status, _, err) = run(&["check", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(status.code(), Some(2), "{err}");
+    for says in ["nowhere", "No such file", "--root", "origin.url"] {
+        assert!(err.contains(says), "{says}: {err}");
+    }
 }
 
 #[test]

@@ -77,7 +77,9 @@ pub enum ServeError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// The static root cannot be used.
-    #[error("server.{0}")]
+    #[error(
+        "server.{0}: give server.root (or --root) an existing folder, or \"\" with origin.url to serve from an origin only"
+    )]
     Root(std::io::Error),
     /// The origin client cannot be built.
     #[error("{0}")]
