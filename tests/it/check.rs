@@ -7,35 +7,12 @@ use crate::common;
 
 use common::*;
 use std::ffi::OsString;
-use std::io::Read;
 use std::path::Path;
-use std::process::{Command, ExitStatus, Stdio};
-use std::thread;
+use std::process::ExitStatus;
 
 /// Runs the binary, returns status, stdout and stderr (ANSI stripped).
 fn run(args: &[OsString]) -> (ExitStatus, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cdn-edge"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env("NO_COLOR", "1")
-        .spawn()
-        .expect("spawn cdn-edge");
-    let pipe = |mut r: Box<dyn Read + Send>| {
-        thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = r.read_to_end(&mut buf);
-            strip_ansi(&String::from_utf8_lossy(&buf))
-        })
-    };
-    let out = pipe(Box::new(child.stdout.take().unwrap()));
-    let err = pipe(Box::new(child.stderr.take().unwrap()));
-    let status = wait_timeout(&mut child, EXIT_TIMEOUT).unwrap_or_else(|| {
-        let _ = child.kill();
-        panic!("cdn-edge {args:?} did not exit within {EXIT_TIMEOUT:?}")
-    });
-    (status, out.join().unwrap(), err.join().unwrap())
+    run_captured(args, None, &[])
 }
 
 /// `check --config FILE` (with `config_toml` in FILE) and extra args.

@@ -57,9 +57,9 @@ fn bad_cluster_tables_are_refused_by_check_and_serve_with_one_line() {
             "cluster.peers_dns",
         ),
         (
-            format!("{ok}peers = [\"http://a:1\"]\ndown_secs = 0"),
+            format!("{ok}peers = [\"http://a:1\"]\ndown_for = 0"),
             &[],
-            "cluster.down_secs",
+            "cluster.down_for",
         ),
         (
             format!("{ok}peers = [\"http://a:1\"]"),

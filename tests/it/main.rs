@@ -54,6 +54,7 @@ mod namespace;
 mod negotiation;
 mod origin_answers;
 mod origin_selftest;
+mod papercuts;
 mod pull;
 mod purge;
 mod ranges;

@@ -360,6 +360,43 @@ impl Drop for Server {
     }
 }
 
+/// Runs the binary with these args to its exit, in `cwd` (if given) and
+/// with `env` set; returns its status, stdout and stderr (ANSI stripped).
+/// Panics if it is still running after `EXIT_TIMEOUT`.
+pub fn run_captured(
+    args: &[OsString],
+    cwd: Option<&Path>,
+    env: &[(&str, &str)],
+) -> (ExitStatus, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cdn-edge"));
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env("NO_COLOR", "1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    if let Some(cwd) = cwd {
+        cmd.current_dir(cwd);
+    }
+    let mut child = cmd.spawn().expect("spawn cdn-edge");
+    let pipe = |mut r: Box<dyn Read + Send>| {
+        thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            strip_ansi(&String::from_utf8_lossy(&buf))
+        })
+    };
+    let out = pipe(Box::new(child.stdout.take().unwrap()));
+    let err = pipe(Box::new(child.stderr.take().unwrap()));
+    let status = wait_timeout(&mut child, EXIT_TIMEOUT).unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("cdn-edge {args:?} did not exit within {EXIT_TIMEOUT:?}")
+    });
+    (status, out.join().unwrap(), err.join().unwrap())
+}
+
 /// Runs the binary with these args (expecting it to exit by itself) and
 /// returns its exit status and stderr (ANSI stripped). Panics if it is still
 /// running after `EXIT_TIMEOUT` (e.g. it accepted a bad config and served).
@@ -832,5 +869,5 @@ pub fn replace_atomically(p: &Path, bytes: &[u8]) {
 
 /// A config with a short refresh interval, plus `extra` appended.
 pub fn config_with(extra: &str) -> String {
-    format!("[server]\nrefresh_ms = 50\n{extra}")
+    format!("[server]\nrefresh = \"50ms\"\n{extra}")
 }
