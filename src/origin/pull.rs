@@ -96,21 +96,20 @@ pub struct PulledMeta {
     pub vary: Vec<String>,
 }
 
-/// The `Age` field (RFC 9111 §5.1): one value of digits. Anything else
-/// (a list, several lines, a sign, a fraction, parameters) is invalid and
-/// makes the response count as stale, as the most cautious reading.
+/// The `Age` field (RFC 9111 §5.1): "a cache encountering a message with
+/// a list-based Age field value SHOULD use the first member of the field
+/// value, discarding subsequent ones", and if that member "is invalid
+/// (e.g., it contains something other than a non-negative integer), a
+/// cache SHOULD ignore the field". Several field lines are one list
+/// (RFC 9110 §5.3), so the first member of the first line counts. Digits
+/// too many for the counter are the largest delta (RFC 9111 §1.2.2).
 fn age(h: &HeaderMap) -> Option<u64> {
-    let mut lines = h.get_all("age");
-    let first = lines.next()?;
-    let one = first
-        .to_str()
-        .ok()
-        .map(str::trim)
-        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()));
-    match (one, lines.next()) {
-        (Some(v), None) => Some(v.parse().unwrap_or(cache_control::MAX_DELTA)),
-        _ => Some(cache_control::MAX_DELTA),
+    let first = h.get_all("age").next()?.to_str().ok()?;
+    let member = first.split(',').next()?.trim_matches([' ', '\t']);
+    if member.is_empty() || !member.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
     }
+    Some(member.parse().unwrap_or(cache_control::MAX_DELTA))
 }
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -432,24 +431,24 @@ mod tests {
     }
 
     #[test]
-    fn an_invalid_age_counts_as_stale_section_5_1() {
+    fn age_uses_the_first_member_and_ignores_an_invalid_one_section_5_1() {
         let r = Reading::default();
         let with = |pairs: &[(&str, &str)]| PulledMeta::of(&fetched(pairs), &r, vec![]).age_header;
         assert_eq!(with(&[("age", " 30 ")]), Some(30));
         assert_eq!(with(&[]), None);
-        let max = Some(cache_control::MAX_DELTA);
-        for bad in [
-            "abc",
-            "-7200",
-            "7200.0",
-            "7200,0",
-            "0, 0",
-            "7200;foo=bar",
-            "",
-        ] {
-            assert_eq!(with(&[("age", bad)]), max, "{bad}");
+        // A list: the first member counts, the rest is discarded.
+        assert_eq!(with(&[("age", "7200,0")]), Some(7200));
+        assert_eq!(with(&[("age", "0, 7200")]), Some(0));
+        assert_eq!(with(&[("age", "0"), ("age", "7200")]), Some(0));
+        // Too large for the counter: the largest delta, not an error.
+        assert_eq!(
+            with(&[("age", "99999999999999999999999")]),
+            Some(cache_control::MAX_DELTA)
+        );
+        // Invalid: the field is ignored (the response is not made stale).
+        for bad in ["abc", "-7200", "7200.0", "7200;foo=bar", "", "0x10", "+5", "1 2"] {
+            assert_eq!(with(&[("age", bad)]), None, "{bad}");
         }
-        assert_eq!(with(&[("age", "0"), ("age", "7200")]), max);
     }
 
     #[test]
