@@ -58,7 +58,7 @@ pub fn show_duration(d: Duration) -> String {
 /// A size in the largest IEC unit that divides it (`"16 MiB"`), else bytes.
 pub fn show_size(bytes: u64) -> String {
     for (unit, name) in [(1u64 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")] {
-        if bytes >= unit && bytes % unit == 0 {
+        if bytes >= unit && bytes.is_multiple_of(unit) {
             return format!("{} {name}", bytes / unit);
         }
     }

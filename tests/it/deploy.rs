@@ -167,10 +167,15 @@ fn kubernetes_config_passes_check_and_a_node_with_its_arguments_answers_the_prob
     let grace = pod["spec"]["terminationGracePeriodSeconds"]
         .as_i64()
         .unwrap();
-    let drain = table["server"]["drain_secs"].as_integer().unwrap();
-    let inflight = table["server"]["shutdown_timeout_secs"]
-        .as_integer()
-        .unwrap();
+    let secs = |key: &str| -> i64 {
+        let v = table["server"][key]
+            .as_str()
+            .unwrap_or_else(|| panic!("{key}"));
+        (v.strip_suffix('s').and_then(|n| n.parse().ok()))
+            .unwrap_or_else(|| panic!("server.{key} = {v:?}: seconds, as \"10s\""))
+    };
+    let drain = secs("drain");
+    let inflight = secs("shutdown_timeout");
     assert!(
         grace > drain + inflight,
         "grace {grace} s <= {drain} + {inflight}"
