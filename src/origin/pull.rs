@@ -446,7 +446,16 @@ mod tests {
             Some(cache_control::MAX_DELTA)
         );
         // Invalid: the field is ignored (the response is not made stale).
-        for bad in ["abc", "-7200", "7200.0", "7200;foo=bar", "", "0x10", "+5", "1 2"] {
+        for bad in [
+            "abc",
+            "-7200",
+            "7200.0",
+            "7200;foo=bar",
+            "",
+            "0x10",
+            "+5",
+            "1 2",
+        ] {
             assert_eq!(with(&[("age", bad)]), None, "{bad}");
         }
     }
