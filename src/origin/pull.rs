@@ -21,9 +21,10 @@ pub struct Reading {
     /// Targeted cache-control fields (RFC 9213) in precedence order; the
     /// first valid one present replaces `Cache-Control` for this cache.
     pub targeted: Vec<String>,
-    /// Send the targeted fields on to clients too (off: they are meant for
-    /// this cache alone).
-    pub pass_targeted: bool,
+    /// The targeted fields meant for this node alone, removed from what
+    /// clients get; the others (`CDN-Cache-Control`: every CDN of a chain)
+    /// pass on, like any field the node does not own.
+    pub strip: Vec<String>,
 }
 
 impl Reading {
@@ -43,21 +44,20 @@ impl Reading {
         }
     }
 
-    fn is_targeted(&self, name: &str) -> bool {
-        self.targeted.iter().any(|t| t.eq_ignore_ascii_case(name))
+    fn is_stripped(&self, name: &str) -> bool {
+        self.strip.iter().any(|t| t.eq_ignore_ascii_case(name))
     }
 
-    /// Removes the targeted fields from headers going to clients, unless
-    /// they are passed on.
+    /// Removes the fields meant for this node alone from headers going to
+    /// clients.
     pub fn strip_targeted(&self, h: &mut HeaderMap) {
-        if !self.pass_targeted {
-            for t in &self.targeted {
-                h.remove(t.as_str());
-            }
+        for t in &self.strip {
+            h.remove(t.as_str());
         }
     }
 
-    /// An uncached response as clients get it (targeted fields stripped).
+    /// An uncached response as clients get it (this node's own targeted
+    /// fields stripped).
     pub fn for_clients(&self, mut f: Fetched) -> Fetched {
         self.strip_targeted(&mut f.headers);
         f
@@ -252,8 +252,7 @@ impl PulledMeta {
                 let n = n.as_str();
                 let own = matches!(n, "content-length" | "age" | "transfer-encoding")
                     || (as_asset && matches!(n, "etag" | "last-modified" | "content-type"));
-                !own && (reading.pass_targeted || !reading.is_targeted(n))
-                    && !no_cache.iter().any(|f| f == n)
+                !own && !reading.is_stripped(n) && !no_cache.iter().any(|f| f == n)
             })
             .map(|(n, v)| (n.clone(), v.clone()))
             .collect();
@@ -358,25 +357,27 @@ mod tests {
     }
 
     #[test]
-    fn targeted_fields_rule_and_stay_home_rfc_9213() {
+    fn targeted_fields_rule_and_only_this_nodes_own_stay_home_rfc_9213() {
         let f = fetched(&[
             ("cache-control", "no-store"),
             ("cdn-cache-control", "max-age=60"),
+            ("cdn-edge-cache-control", "max-age=30"),
         ]);
         let r = Reading {
-            targeted: vec!["CDN-Cache-Control".into()],
-            pass_targeted: false,
+            targeted: vec!["CDN-Edge-Cache-Control".into(), "CDN-Cache-Control".into()],
+            strip: vec!["CDN-Edge-Cache-Control".into()],
         };
         let meta = PulledMeta::of(&f, &r, vec![]);
-        assert_eq!(meta.cache_control.max_age, Some(60));
+        assert_eq!(meta.cache_control.max_age, Some(30));
         assert!(!meta.cache_control.no_store);
+        // CDN-Cache-Control targets every CDN of a chain: it passes on.
         let h = names(&meta.client_headers(&r, true));
-        assert_eq!(h, ["cache-control: no-store"]);
-        let pass = Reading {
-            pass_targeted: true,
-            ..r
-        };
-        assert_eq!(meta.client_headers(&pass, true).len(), 2);
+        assert_eq!(
+            h,
+            ["cache-control: no-store", "cdn-cache-control: max-age=60"]
+        );
+        let pass = Reading { strip: vec![], ..r };
+        assert_eq!(meta.client_headers(&pass, true).len(), 3);
     }
 
     #[test]
