@@ -417,6 +417,15 @@ pub fn content_type(file_name: &str) -> HeaderValue {
         Some("mjs") | Some("cjs") => "text/javascript",
         Some("webmanifest") => "application/manifest+json",
         Some("wasm") => "application/wasm",
+        // RFC 8081 §4.4: the font top-level type (mime_guess still gives
+        // the older application/font-woff and application/font-sfnt).
+        Some("woff") => "font/woff",
+        Some("woff2") => "font/woff2",
+        Some("otf") => "font/otf",
+        Some("ttf") => "font/ttf",
+        Some("ttc") => "font/collection",
+        // EOT has no font/ type; this is the registered one.
+        Some("eot") => "application/vnd.ms-fontobject",
         _ => mime.essence_str(),
     };
     let texty = essence.starts_with("text/")
@@ -445,7 +454,16 @@ mod tests {
         assert_eq!(content_type("a.css"), "text/css; charset=utf-8");
         assert_eq!(content_type("a.svg"), "image/svg+xml; charset=utf-8");
         assert_eq!(content_type("a.png"), "image/png");
-        assert_eq!(content_type("a.woff2"), "font/woff2");
+        for (name, want) in [
+            ("a.woff", "font/woff"),
+            ("a.woff2", "font/woff2"),
+            ("a.otf", "font/otf"),
+            ("a.TTF", "font/ttf"),
+            ("a.ttc", "font/collection"),
+            ("a.eot", "application/vnd.ms-fontobject"),
+        ] {
+            assert_eq!(content_type(name), want, "{name}");
+        }
         assert_eq!(content_type("noext"), "application/octet-stream");
         assert_eq!(
             content_type("app.css.map"),

@@ -28,6 +28,7 @@ pub mod error_chain;
 pub mod fingerprint;
 pub mod fsutil;
 #[cfg(test)]
+#[path = "../fuzz/targets/mod.rs"]
 mod fuzz;
 pub mod http;
 pub mod listen;

@@ -122,6 +122,7 @@ mod bad_entries;
 mod chunks;
 mod format;
 #[cfg(test)]
+#[path = "../../../fuzz/targets/disk.rs"]
 mod fuzz;
 mod get;
 mod head;
