@@ -9,7 +9,7 @@
 //!
 //! It counts the slices its client takes for the send timeout
 //! (`limits::send`, like a large body in memory): a client that takes none
-//! for `limits.send_timeout_secs` has its connection shut down, which drops
+//! for `limits.send_timeout` has its connection shut down, which drops
 //! the body, its chunks, its share of the memory bound and the file.
 
 use std::pin::Pin;

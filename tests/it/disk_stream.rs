@@ -12,7 +12,7 @@
 //! the whole object, the send timeout releases them, and those the bound
 //! has no room for are refused (503), not held.
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
@@ -267,6 +267,45 @@ fn metric(s: &Server, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {name} in /metrics"))
 }
 
+const RESERVED: &str = "cdn_edge_memory_reserved_bytes";
+
+/// What the node reserves and caches now is within `bound`.
+fn within_the_bound(s: &Server, bound: usize) {
+    let reserved = metric(s, RESERVED);
+    let cached = metric(s, "cdn_edge_memory_cache_bytes");
+    assert!(
+        reserved + cached <= bound as f64,
+        "reserved {reserved} + cached {cached} over the bound"
+    );
+}
+
+/// The node's peak RSS grew by less than 16 MiB since it was `before`
+/// (for `what`).
+fn peak_grew_little(s: &Server, before: f64, what: &str) {
+    let grew = (s.peak_rss() - before) / MIB as f64;
+    eprintln!("peak resident memory grew by {grew:.1} MiB");
+    assert!(
+        grew < 16.0,
+        "peak resident memory grew by {grew:.1} MiB for {what}"
+    );
+}
+
+/// Nothing is left reserved, soon; with `send_timeout`, once the node's
+/// clock is moved past the send timeout (moved in each poll: a sweep must
+/// see a stall before the time passes, and one after).
+fn all_given_back(s: &Server, send_timeout: bool) {
+    assert!(
+        poll_until(Duration::from_secs(30), || {
+            if send_timeout {
+                s.advance(61);
+            }
+            metric(s, RESERVED) == 0.0
+        }),
+        "still reserved: {}",
+        metric(s, RESERVED)
+    );
+}
+
 /// 16 clients that read nothing hold a 24 MiB disk object each: before,
 /// each hit read it whole (the node grew by 16 × 24 MiB, counted but never
 /// refused); now each holds a chunk or two (128 KiB counted against the
@@ -286,39 +325,17 @@ fn concurrent_large_disk_hits_stay_within_the_memory_bound() {
     // Each response is under way: its chunks in flight are reserved.
     let in_flight = (n * 2 * CHUNK) as f64;
     assert!(
-        poll_until(Duration::from_secs(30), || metric(
-            &s,
-            "cdn_edge_memory_reserved_bytes"
-        ) >= in_flight),
+        poll_until(Duration::from_secs(30), || metric(&s, RESERVED)
+            >= in_flight),
         "reserved {} of {in_flight}",
-        metric(&s, "cdn_edge_memory_reserved_bytes")
+        metric(&s, RESERVED)
     );
-    let reserved = metric(&s, "cdn_edge_memory_reserved_bytes");
-    let cached = metric(&s, "cdn_edge_memory_cache_bytes");
-    assert!(
-        reserved + cached <= bound as f64,
-        "reserved {reserved} + cached {cached} over the bound"
-    );
-    let grew = s.peak_rss() - before;
-    eprintln!("peak resident memory grew by {:.1} MiB", grew / MIB as f64);
-    assert!(
-        grew < (16 * MIB) as f64,
-        "peak resident memory grew by {:.1} MiB for {n} hits of 24 MiB",
-        grew / MIB as f64
-    );
+    within_the_bound(&s, bound);
+    peak_grew_little(&s, before, &format!("{n} hits of 24 MiB"));
 
     // Past the send timeout the node shuts them down, and everything they
     // held (chunks, reservations, the file) is given back.
-    // (Moved on in each poll: a sweep must see the stall before the time
-    // passes, and one after.)
-    assert!(
-        poll_until(Duration::from_secs(30), || {
-            s.advance(61);
-            metric(&s, "cdn_edge_memory_reserved_bytes") == 0.0
-        }),
-        "still reserved: {}",
-        metric(&s, "cdn_edge_memory_reserved_bytes")
-    );
+    all_given_back(&s, true);
     for mut c in clients {
         c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         let mut sink = vec![0u8; 1 << 20];
@@ -369,21 +386,8 @@ fn many_concurrent_readers_of_a_large_disk_object_stay_within_the_memory_bound()
         "every reader got the whole, true body"
     );
 
-    let grew = s.peak_rss() - before;
-    eprintln!("peak resident memory grew by {:.1} MiB", grew / MIB as f64);
-    assert!(
-        grew < (16 * MIB) as f64,
-        "peak resident memory grew by {:.1} MiB for {n} hits of 16 MiB",
-        grew / MIB as f64
-    );
-    assert!(
-        poll_until(Duration::from_secs(10), || metric(
-            &s,
-            "cdn_edge_memory_reserved_bytes"
-        ) == 0.0),
-        "still reserved: {}",
-        metric(&s, "cdn_edge_memory_reserved_bytes")
-    );
+    peak_grew_little(&s, before, &format!("{n} hits of 16 MiB"));
+    all_given_back(&s, false);
     let m = s.get("/metrics").text();
     assert_eq!(
         counter(&m, "cdn_edge_disk_bad_entries_total{reason=\"hash\"}"),
@@ -425,25 +429,13 @@ fn disk_hits_beyond_the_memory_bound_are_refused_not_held() {
     assert_eq!(served + refused, n, "{statuses:?}");
     assert!(served >= 1, "none streamed: {statuses:?}");
     assert!(refused >= 1, "none refused: {statuses:?}");
-    let reserved = metric(&s, "cdn_edge_memory_reserved_bytes");
-    let cached = metric(&s, "cdn_edge_memory_cache_bytes");
-    assert!(
-        reserved + cached <= bound as f64,
-        "reserved {reserved} + cached {cached} over the bound"
-    );
+    within_the_bound(&s, bound);
     let busy = s.get("/big.bin");
     if busy.status == 503 {
         assert_eq!(busy.header("retry-after"), Some("1"));
     }
     assert_eq!(o.count("/big.bin"), 1, "every hit from disk");
-    assert!(
-        poll_until(Duration::from_secs(30), || {
-            s.advance(61);
-            metric(&s, "cdn_edge_memory_reserved_bytes") == 0.0
-        }),
-        "still reserved: {}",
-        metric(&s, "cdn_edge_memory_reserved_bytes")
-    );
+    all_given_back(&s, true);
     drop(clients);
     let r = s.get("/big.bin");
     assert_eq!(r.status, 200, "{}", r.summary());
