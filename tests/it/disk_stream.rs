@@ -70,6 +70,31 @@ fn stored(s: &Server, path: &str, body: &[u8]) {
     assert!(hit.body == body, "{}", hit.summary());
 }
 
+/// A node (`memory_bytes = bound`) over a fresh disk cache, which stored
+/// `len` bytes of noise at `/big.bin` and answered a hit of it from disk.
+struct Big {
+    s: Server,
+    _f: Fixture,
+    o: Origin,
+    dir: tempfile::TempDir,
+    body: Vec<u8>,
+}
+
+fn stored_big(seed: u64, len: usize, bound: usize) -> Big {
+    let body = noise(seed, len);
+    let o = origin_with("/big.bin", &body);
+    let dir = tempfile::tempdir().unwrap();
+    let (_f, s) = node(&o, dir.path(), bound);
+    stored(&s, "/big.bin", &body);
+    Big {
+        s,
+        _f,
+        o,
+        dir,
+        body,
+    }
+}
+
 /// Overwrites the first `from` in the head of the entry holding `body`
 /// with `to` (same length).
 fn tamper_head(dir: &Path, body: &[u8], from: &[u8], to: &[u8]) {
@@ -138,11 +163,13 @@ fn whole_again(s: &Server, o: &Origin, path: &str, dir: &Path, body: &[u8]) {
 
 #[test]
 fn a_tampered_chunk_aborts_the_response_before_its_end() {
-    let big = noise(1, 4 * MIB);
-    let o = origin_with("/big.bin", &big);
-    let dir = tempfile::tempdir().unwrap();
-    let (_f, s) = node(&o, dir.path(), 32 * MIB);
-    stored(&s, "/big.bin", &big);
+    let Big {
+        s,
+        _f,
+        o,
+        dir,
+        body: big,
+    } = stored_big(1, 4 * MIB, 32 * MIB);
     let etag = s.get("/big.bin").header("etag").map(str::to_string);
 
     // In the middle of chunk 40 of 64.
@@ -192,11 +219,13 @@ fn over_http2_a_tampered_chunk_resets_the_stream() {
 /// Cache-Control) is never served, under any status.
 #[test]
 fn a_tampered_head_is_never_answered() {
-    let big = noise(3, MIB);
-    let o = origin_with("/big.bin", &big);
-    let dir = tempfile::tempdir().unwrap();
-    let (_f, s) = node(&o, dir.path(), 32 * MIB);
-    stored(&s, "/big.bin", &big);
+    let Big {
+        s,
+        _f,
+        o,
+        dir,
+        body: big,
+    } = stored_big(3, MIB, 32 * MIB);
 
     tamper_head(dir.path(), &big, b"max-age=600", b"max-age=999");
     let r = s.get("/big.bin");
@@ -229,11 +258,13 @@ fn a_tampered_head_is_never_answered() {
 /// tampered chunk is aborted, and the entry dropped.
 #[test]
 fn a_range_is_served_from_verified_chunks_only() {
-    let big = noise(4, 4 * MIB);
-    let o = origin_with("/big.bin", &big);
-    let dir = tempfile::tempdir().unwrap();
-    let (_f, s) = node(&o, dir.path(), 32 * MIB);
-    stored(&s, "/big.bin", &big);
+    let Big {
+        s,
+        _f,
+        o,
+        dir,
+        body: big,
+    } = stored_big(4, 4 * MIB, 32 * MIB);
     tamper_at(dir.path(), &big, 40 * CHUNK + 1000);
 
     // Inside chunk 1, and across chunks 2 to 4.
@@ -312,12 +343,14 @@ fn all_given_back(s: &Server, send_timeout: bool) {
 /// bound), and the send timeout shuts them down and gives all of it back.
 #[test]
 fn concurrent_large_disk_hits_stay_within_the_memory_bound() {
-    let big = noise(5, 24 * MIB);
-    let o = origin_with("/big.bin", &big);
-    let dir = tempfile::tempdir().unwrap();
     let bound = 64 * MIB;
-    let (_f, s) = node(&o, dir.path(), bound);
-    stored(&s, "/big.bin", &big);
+    let Big {
+        s,
+        _f,
+        o: _o,
+        dir: _dir,
+        body: big,
+    } = stored_big(5, 24 * MIB, bound);
     let before = s.peak_rss();
 
     let n = 16;
@@ -359,12 +392,15 @@ fn concurrent_large_disk_hits_stay_within_the_memory_bound() {
 /// reserved, nothing was counted bad and the origin was asked once.
 #[test]
 fn many_concurrent_readers_of_a_large_disk_object_stay_within_the_memory_bound() {
-    let big = std::sync::Arc::new(noise(6, 16 * MIB));
-    let o = origin_with("/big.bin", &big);
-    let dir = tempfile::tempdir().unwrap();
     let bound = 64 * MIB;
-    let (_f, s) = node(&o, dir.path(), bound);
-    stored(&s, "/big.bin", &big);
+    let Big {
+        s,
+        _f,
+        o,
+        dir: _dir,
+        body,
+    } = stored_big(6, 16 * MIB, bound);
+    let big = std::sync::Arc::new(body);
     let before = s.peak_rss();
 
     let n = 24;
