@@ -26,6 +26,7 @@ mod compress;
 mod fetch;
 mod invalidate;
 pub mod joined;
+mod on_disk;
 mod persist;
 mod probe;
 mod pull;
@@ -222,10 +223,16 @@ pub struct Edge {
 type Memory = Arc<MemoryCache<Arc<Entry>>>;
 
 /// Keeps an asset in memory (if it fits) and returns a handle on it, which
-/// remembers whether it did.
+/// remembers whether it did. An asset streamed from the disk cache holds
+/// its file open and is never kept (each request reads and verifies the
+/// entry's head again): its bytes in memory are counted against the bound
+/// while a response holds it.
 fn store(memory: &Memory, cache_key: String, asset: Asset, source: Source) -> Served {
     let entry = Arc::new(Entry::new(asset, source));
-    if memory.insert(cache_key, entry.clone()) {
+    if entry.asset.streams_from_store() {
+        let held = memory.reserve(entry.weight());
+        *entry.held.lock().unwrap_or_else(|e| e.into_inner()) = Some(held);
+    } else if memory.insert(cache_key, entry.clone()) {
         entry.in_memory.store(true, Ordering::Relaxed);
     }
     Served(entry)
@@ -308,7 +315,7 @@ impl Edge {
         if self.root_absent(key.path()) {
             let read = match origin.disk() {
                 None => Some(DiskRead::Absent),
-                Some(d) => DiskRead::cached(d, &pulled_key),
+                Some(d) => DiskRead::cached(d, &pulled_key, persist::whole_up_to(&self.memory)),
             };
             if let Some(read) = read {
                 return Ok(Box::pin(origin.miss(&self.memory, key, ask, None, read)).await);
@@ -316,7 +323,9 @@ impl Edge {
         }
         // Else the same trip to the blocking pool that finds the root
         // without the file reads the pulled object from disk.
-        let disk = origin.disk().map(|d| (d.clone(), pulled_key));
+        let disk = origin
+            .disk()
+            .map(|d| (d.clone(), pulled_key, persist::whole_up_to(&self.memory)));
         let (found, read) = self.load_local(key, disk).await?;
         match found {
             Lookup::NotFound => {
@@ -373,14 +382,14 @@ impl Edge {
     async fn load_local(
         &self,
         key: &Key,
-        disk: Option<(Arc<DiskCache>, String)>,
+        disk: Option<(Arc<DiskCache>, String, u64)>,
     ) -> Result<(Lookup, DiskRead), EdgeError> {
         let local = self.local.clone();
         let (path, dir) = (key.path().to_string(), key.trailing_slash);
         let (found, read) = tokio::task::spawn_blocking(move || {
             let found = local.load(&path, dir);
             let read = match (&found, disk) {
-                (Ok(Found::NotFound), Some((disk, k))) => DiskRead::of(&disk, &k),
+                (Ok(Found::NotFound), Some((disk, k, whole))) => DiskRead::of(&disk, &k, whole),
                 _ => DiskRead::Unread,
             };
             (found, read)
