@@ -27,6 +27,7 @@ pub mod edge;
 pub mod error_chain;
 pub mod fingerprint;
 pub mod fsutil;
+mod headers;
 #[cfg(test)]
 mod fuzz;
 pub mod http;

@@ -6,7 +6,7 @@ use actix_web::http::header::HeaderMap;
 
 use crate::http::cache_control::CacheControl;
 use crate::http::freshness;
-use crate::http::syntax::list_field;
+use crate::headers::list_field;
 use crate::origin::timing::UpstreamTime;
 
 /// The request, as far as a lookup needs it.
@@ -34,7 +34,7 @@ pub struct Ask<'a> {
     /// forwarded headers are passed on as the peer made them.
     pub from_peer: bool,
     /// The `Via` entry the origin request carries: the version the client's
-    /// request came in (`http::forward::via_for`).
+    /// request came in (`headers::via_for`).
     pub via: &'static str,
 }
 

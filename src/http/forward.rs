@@ -81,22 +81,6 @@ pub const CONDITIONAL: [&str; 6] = [
 /// The `Via` entry this proxy adds: received-protocol and pseudonym (RFC 9110 §7.6.3).
 pub const VIA: &str = "1.1 cdn-edge";
 
-/// The `Via` entry for a request received over `version`: RFC 9110 §7.6.3
-/// names the protocol version *received* (the protocol name is left out
-/// for HTTP), so a client's HTTP/2 request goes on as `2 cdn-edge` even
-/// though the origin is asked over HTTP/1.1. Responses passed back from
-/// the origin say `1.1` (what the node received from it).
-pub fn via_for(version: actix_web::http::Version) -> &'static str {
-    use actix_web::http::Version;
-    match version {
-        Version::HTTP_2 => "2 cdn-edge",
-        Version::HTTP_3 => "3 cdn-edge",
-        Version::HTTP_10 => "1.0 cdn-edge",
-        Version::HTTP_09 => "0.9 cdn-edge",
-        _ => VIA,
-    }
-}
-
 /// Lower-cased, deduplicated names listed in `Connection` (RFC 9110 §7.6.1);
 /// elements that are not tokens are skipped.
 pub fn connection_named<'a>(connection_lines: impl IntoIterator<Item = &'a str>) -> Vec<String> {
@@ -411,14 +395,6 @@ mod tests {
         let h: Vec<(&str, &str)> = CONDITIONAL.iter().map(|n| (*n, "x")).collect();
         assert!(fwd(&h, true).is_empty());
         assert_eq!(fwd(&h, false).len(), CONDITIONAL.len());
-    }
-
-    #[test]
-    fn via_names_the_version_the_request_came_in() {
-        use actix_web::http::Version;
-        assert_eq!(via_for(Version::HTTP_11), "1.1 cdn-edge");
-        assert_eq!(via_for(Version::HTTP_2), "2 cdn-edge");
-        assert_eq!(via_for(Version::HTTP_10), "1.0 cdn-edge");
     }
 
     #[test]

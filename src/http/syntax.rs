@@ -6,14 +6,12 @@
 
 use std::borrow::Cow;
 
-use actix_web::http::header::{AsHeaderName, HeaderMap};
-
-/// A list-valued field (`#element`) of a request or response: repeated
-/// field lines joined with commas (RFC 9110 §5.3). Borrowed when there is
-/// only one line; `None` when there is none (lines that are not text are
-/// skipped).
-pub fn list_field(headers: &HeaderMap, name: impl AsHeaderName) -> Option<Cow<'_, str>> {
-    let mut values = headers.get_all(name).filter_map(|v| v.to_str().ok());
+/// A list-valued field (`#element`) of a request or response from its
+/// field lines: joined with commas (RFC 9110 §5.3). Borrowed when there is
+/// only one line; `None` when there is none. (The caller skips lines that
+/// are not text.)
+pub fn join_lines<'a>(lines: impl IntoIterator<Item = &'a str>) -> Option<Cow<'a, str>> {
+    let mut values = lines.into_iter();
     let first = values.next()?;
     match values.next() {
         None => Some(Cow::Borrowed(first)),
@@ -121,6 +119,13 @@ mod tests {
         assert_eq!(v, ["a", " \"b,c\" ", " \"d\\\",e\"", "f"]);
         assert_eq!(split_list(" , ,").count(), 0);
         assert_eq!(split_list("\"unterminated, x").count(), 1);
+    }
+
+    #[test]
+    fn lines_join_with_commas_section_5_3() {
+        assert_eq!(join_lines([]), None);
+        assert!(matches!(join_lines(["a"]), Some(Cow::Borrowed("a"))));
+        assert_eq!(join_lines(["a", "b", "c"]).as_deref(), Some("a, b, c"));
     }
 
     #[test]

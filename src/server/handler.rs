@@ -348,7 +348,7 @@ fn ask_of<'a>(
         directives,
         upstream: Some(upstream),
         from_peer: false,
-        via: crate::http::forward::via_for(req.version()),
+        via: crate::headers::via_for(req.version()),
         authority: req
             .uri()
             .authority()

@@ -12,7 +12,7 @@ use super::{errors, file_body};
 use crate::asset::{Asset, Body, Coding, Representation};
 use crate::http::conditional::{self, Outcome, Preconditions, Validators};
 use crate::http::range;
-use crate::http::syntax::list_field;
+use crate::headers::list_field;
 
 const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 const BYTES: HeaderValue = HeaderValue::from_static("bytes");
