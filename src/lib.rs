@@ -17,6 +17,10 @@ pub const VERSION: &str = concat!(
     ")"
 );
 
+/// The pure HTTP rules: the crate `cdn_edge_http` (crates/cdn-edge-http),
+/// under the name the rest of the crate uses.
+pub use cdn_edge_http as http;
+
 pub mod asset;
 pub mod build;
 pub mod cli;
@@ -27,10 +31,9 @@ pub mod edge;
 pub mod error_chain;
 pub mod fingerprint;
 pub mod fsutil;
-mod headers;
 #[cfg(test)]
 mod fuzz;
-pub mod http;
+mod headers;
 pub mod listen;
 pub mod manifest;
 pub mod origin;

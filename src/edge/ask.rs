@@ -4,9 +4,9 @@ use std::net::IpAddr;
 
 use actix_web::http::header::HeaderMap;
 
+use crate::headers::list_field;
 use crate::http::cache_control::CacheControl;
 use crate::http::freshness;
-use crate::headers::list_field;
 use crate::origin::timing::UpstreamTime;
 
 /// The request, as far as a lookup needs it.

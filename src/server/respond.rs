@@ -10,9 +10,9 @@ use actix_web::HttpResponse;
 use super::cors::{self, Grant};
 use super::{errors, file_body};
 use crate::asset::{Asset, Body, Coding, Representation};
+use crate::headers::list_field;
 use crate::http::conditional::{self, Outcome, Preconditions, Validators};
 use crate::http::range;
-use crate::headers::list_field;
 
 const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 const BYTES: HeaderValue = HeaderValue::from_static("bytes");

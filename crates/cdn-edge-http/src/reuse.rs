@@ -172,8 +172,8 @@ pub fn request_directives(cache_control: Option<&str>, pragma: Option<&str>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::cache_control::parse;
-    use crate::http::freshness::tests::{stored, t};
+    use crate::cache_control::parse;
+    use crate::freshness::tests::{stored, t};
     use proptest::prelude::*;
 
     #[test]

@@ -175,7 +175,7 @@ pub fn storable(c: &StoreCheck<'_>) -> Result<(), NoStore> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::cache_control::parse;
+    use crate::cache_control::parse;
     use proptest::prelude::*;
 
     /// A GET with no Authorization, no Set-Cookie, no Expires, no `Vary: *`.

@@ -139,19 +139,19 @@ fn elapsed(later: SystemTime, earlier: SystemTime) -> Duration {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::http::cache_control::parse;
+    use crate::cache_control::parse;
     use proptest::prelude::*;
     use std::time::UNIX_EPOCH;
 
     const T0: u64 = 1_000_000_000;
 
     /// `t(0)` plus `secs` seconds.
-    pub(in crate::http) fn t(secs: u64) -> SystemTime {
+    pub(crate) fn t(secs: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(T0 + secs)
     }
 
     /// A 200 with `Date` = request = response time = `t(0)`.
-    pub(in crate::http) fn stored(cc: &CacheControl) -> Stored<'_> {
+    pub(crate) fn stored(cc: &CacheControl) -> Stored<'_> {
         Stored {
             status: 200,
             cache_control: cc,
