@@ -21,23 +21,22 @@ pub const VERSION: &str = concat!(
 /// under the name the rest of the crate uses.
 pub use cdn_edge_http as http;
 
+/// The asset pipeline: the crate `cdn_edge_assets` (crates/cdn-edge-assets),
+/// its modules under the names the rest of the crate uses.
+pub use cdn_edge_assets::{build, fingerprint, manifest, media_type, precompress};
+
 pub mod asset;
-pub mod build;
 pub mod cli;
 pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod edge;
 pub mod error_chain;
-pub mod fingerprint;
-pub mod fsutil;
 #[cfg(test)]
 mod fuzz;
 mod headers;
 pub mod listen;
-pub mod manifest;
 pub mod origin;
-pub mod precompress;
 pub mod purge_cli;
 pub mod server;
 pub mod store;

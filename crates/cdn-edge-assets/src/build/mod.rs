@@ -293,10 +293,7 @@ fn process(
         let fp = fingerprinted_name(name, &hash[..o.hash_len]);
         let file = dir.map_or(fp.clone(), |d| format!("{d}/{fp}"));
         names.insert(logical.to_string(), fp);
-        let content_type = crate::asset::content_type(logical)
-            .to_str()
-            .unwrap_or("application/octet-stream")
-            .to_string();
+        let content_type = crate::media_type::of(logical);
         done.insert(
             logical.to_string(),
             Processed {
