@@ -3,7 +3,7 @@
 //! with the cluster token and the hop field, and a short time limit. These
 //! two endpoints answer only peer requests (a client's request for them is
 //! an ordinary request for a path). Misses go through the origin client's
-//! pool instead (`edge::route`). Not here: what a probe or a purge result
+//! pool instead (`pull::route`). Not here: what a probe or a purge result
 //! means for the peer (`probe`, `fanout`).
 
 use std::time::Duration;
@@ -54,13 +54,12 @@ pub struct PeerClient {
 
 impl PeerClient {
     /// A client sending `token`, and `me` as the hop field.
-    pub fn new(me: &Peer, token: &str) -> Result<Self, String> {
+    pub fn new(me: &Peer, token: &str) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .pool_idle_timeout(Duration::from_secs(4))
             .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| format!("cluster client: {e}"))?;
+            .build()?;
         Ok(Self {
             http,
             token: token.to_string(),

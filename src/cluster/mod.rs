@@ -7,7 +7,7 @@
 //! `probe` asks the peers whether they can serve; `fanout` sends purges to
 //! every peer and keeps those a peer missed (`pending`) until it is back,
 //! over `client`; `stats` counts it for `/metrics`. Not here: asking a
-//! peer for a miss (`edge::route`). `config::cluster` reads the
+//! peer for a miss (`pull::route`). `config::cluster` reads the
 //! `[cluster]` table into [`Settings`].
 
 pub mod auth;
@@ -73,7 +73,7 @@ impl Cluster {
     /// The cluster of `settings`, reading time from `clock`, with only
     /// what a static list gives until [`Cluster::start`] reads a file or a
     /// DNS name. Fails only if its HTTP client cannot be built.
-    pub fn new(settings: &Settings, clock: Arc<Clock>) -> Result<Self, String> {
+    pub fn new(settings: &Settings, clock: Arc<Clock>) -> Result<Self, reqwest::Error> {
         Ok(Self {
             peers: Arc::new(Peers::new(
                 settings.advertise.clone(),
@@ -96,6 +96,7 @@ impl Cluster {
     /// within a tokio runtime; [`Cluster::stop`] ends both.
     pub async fn start(self: &Arc<Self>) {
         if let Err(e) = self.peers.reload().await {
+            let e = crate::error_chain::chain(&e);
             tracing::warn!("{e}; serving alone until it can be read");
         }
         let (health, pending) = (self.health.clone(), self.pending.clone());
@@ -145,7 +146,8 @@ impl Cluster {
             }
             Ok(false) => {}
             Err(e) => tracing::warn!(
-                "{e}; keeping the {} peers in force",
+                "{}; keeping the {} peers in force",
+                crate::error_chain::chain(&e),
                 self.peers.ring().len()
             ),
         }

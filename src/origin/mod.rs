@@ -4,7 +4,6 @@
 //! where it is stored is the store's business.
 
 pub mod client;
-pub mod coalesce;
 pub mod decision;
 pub mod disk_meta;
 pub mod filter;

@@ -20,8 +20,8 @@ use super::metrics::{self, WorkerCounters};
 use super::{connection, errors, health, limits, passthrough, peer, purge, respond, slices, State};
 use crate::cluster::auth::Caller;
 use crate::cluster::client::READY_PATH;
-use crate::edge::{Ask, Lookup};
 use crate::http::path;
+use crate::lookup::{Ask, Lookup};
 use crate::origin::client::FetchError;
 use crate::origin::timing::UpstreamTime;
 

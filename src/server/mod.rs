@@ -80,17 +80,35 @@ pub enum ServeError {
     #[error("server.{0}")]
     Root(std::io::Error),
     /// The origin client cannot be built.
-    #[error("{0}")]
-    Origin(String),
+    #[error("origin client")]
+    OriginClient(#[source] reqwest::Error),
+    /// The cluster's client cannot be built.
+    #[error("cluster client")]
+    ClusterClient(#[source] reqwest::Error),
+    /// The cluster's token or address cannot be sent to peers.
+    #[error(transparent)]
+    Route(#[from] crate::pull::RouteError),
+    /// A list of request header patterns (`origin.drop_request_headers`,
+    /// `origin.keep_request_headers`) is not one.
+    #[error("{key}: {reason}")]
+    Headers { key: &'static str, reason: String },
+    /// The compression threads cannot be started.
+    #[error("compression threads")]
+    Compress(#[source] std::io::Error),
     /// The disk cache directory cannot be used.
-    #[error("{0}")]
-    Disk(String),
+    #[error("cache.dir (or set cache.dir_required = false to serve from memory only)")]
+    Disk(#[source] std::io::Error),
     /// The access log cannot be opened.
-    #[error("{0}")]
-    Log(String),
+    #[error(transparent)]
+    Log(#[from] access_log::OpenError),
     /// The listen address does not resolve.
-    #[error("server.listen = {addr}: {reason}")]
-    Listen { addr: String, reason: String },
+    #[error("server.listen = {addr}")]
+    Listen {
+        /// The address as written.
+        addr: String,
+        /// Why it stands for no socket address.
+        source: crate::listen::ResolveError,
+    },
     /// A TLS certificate or key cannot be used.
     #[error(transparent)]
     Tls(#[from] TlsError),
@@ -190,9 +208,9 @@ fn listen_addrs(config: &Config) -> Result<Vec<SocketAddr>, ServeError> {
         .server
         .listen
         .resolve()
-        .map_err(|reason| ServeError::Listen {
+        .map_err(|source| ServeError::Listen {
             addr: config.server.listen.to_string(),
-            reason,
+            source,
         })
 }
 
@@ -209,7 +227,7 @@ fn prepare_as(config: &Config, checking: bool) -> Result<Prepared, ServeError> {
     config.validate("config")?;
     let tls = certificates(config)?;
     let listen = listen_addrs(config)?;
-    let log = access_log::AccessLog::open(&config.log).map_err(ServeError::Log)?;
+    let log = access_log::AccessLog::open(&config.log)?;
     let resources = Resources::open(config, checking)?;
     let live = Arc::new(ArcSwap::from_pointee(Live::build(
         config, &resources, None,
@@ -379,7 +397,7 @@ fn invalid_cc(key: &str) -> ServeError {
 /// Each SIGHUP reloads the config that `source` reads (see `reload`).
 pub async fn run(
     config: &Config,
-    source: impl Fn() -> Result<Config, String> + 'static,
+    source: impl Fn() -> Result<Config, ConfigError> + 'static,
 ) -> Result<(), ServeError> {
     // Before anything is logged as listening: from then on a SIGHUP must
     // reload, never kill.

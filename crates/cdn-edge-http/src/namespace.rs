@@ -7,7 +7,7 @@
 //! so it can neither reach clients nor speak for a peer.
 //!
 //! Only the names live here; which fields the cluster reads, and when it
-//! believes them, is `cluster::auth`'s and `edge::route`'s.
+//! believes them, is `cluster::auth`'s and `pull::route`'s.
 
 /// The namespace as a drop-list pattern (see `forward::DropList`).
 pub const PATTERN: &str = "X-CDN-Edge-*";

@@ -19,13 +19,13 @@ mod pool;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::{Entry, Memory};
 use crate::asset::{Asset, Body, Coding};
+use crate::lookup::{Entry, Memory};
 use crate::origin::pull::PulledMeta;
 use crate::precompress::{self, Settings};
 use crate::store::disk::DiskCache;
 
-pub(super) use job::{with_encodings_owned, Tag};
+pub(crate) use job::{with_encodings_owned, Tag};
 
 /// Bodies shorter than this are not compressed: the saving is a few bytes,
 /// and each encoding costs a `Vary: Accept-Encoding` and a second copy.
@@ -138,7 +138,7 @@ impl Compressor {
     /// `key`; false when it was not queued (the queue is full, or another
     /// entry of the key is queued and nothing carries its encodings over
     /// to this one): it is offered again on a later hit.
-    pub(super) fn offer(
+    pub(crate) fn offer(
         &self,
         memory: &Memory,
         key: &str,
@@ -173,7 +173,7 @@ impl Compressor {
 }
 
 /// Whether `entry` still waits for encodings the node wants to make.
-pub(super) fn pending(entry: &Entry) -> bool {
+pub(crate) fn pending(entry: &Entry) -> bool {
     entry.asset.expects_encodings()
         && entry.asset.representations().len() == 1
         && !entry.compress_queued.load(Ordering::Relaxed)

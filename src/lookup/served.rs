@@ -14,7 +14,7 @@ use crate::http::freshness;
 
 /// A handle on an asset being served: keeps it alive for the response.
 #[derive(Debug, Clone)]
-pub struct Served(pub(super) Arc<Entry>);
+pub struct Served(pub(crate) Arc<Entry>);
 
 impl Deref for Served {
     type Target = Asset;

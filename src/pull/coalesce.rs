@@ -226,7 +226,8 @@ where
             .is_some_and(|until| *until > now)
     }
 
-    /// Keys currently in flight (for metrics/tests).
+    /// Keys currently in flight (for tests).
+    #[cfg(test)]
     pub fn in_flight(&self) -> usize {
         self.lock().flights.len()
     }

@@ -9,7 +9,8 @@ use bytes::Bytes;
 
 use super::Persist;
 use crate::asset::{derived_etag, Asset, Body, Coding, Representation};
-use crate::edge::{persist, Entry, Memory, Source};
+use crate::edge::disk as persist;
+use crate::lookup::{Entry, Memory, Source};
 use crate::origin::pull::DiskMeta;
 use crate::precompress::{self, Settings};
 use crate::store::memory::MemoryCache;
@@ -25,7 +26,7 @@ pub(super) struct Job {
 
 /// How the ETag of an encoding the node made is formed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(in crate::edge) enum Tag {
+pub(crate) enum Tag {
     /// Derived from the identity representation's (`"abc"` → `"abc-br"`):
     /// a pulled object's encodings stay in its origin's validator family.
     Derived,
@@ -174,17 +175,13 @@ fn on_disk(
 
 /// `asset` (identity only) with `encodings` of its body added, each under
 /// an ETag formed as `tag` says.
-pub(in crate::edge) fn with_encodings(
-    asset: &Asset,
-    encodings: Vec<(Coding, Bytes)>,
-    tag: Tag,
-) -> Asset {
+pub(crate) fn with_encodings(asset: &Asset, encodings: Vec<(Coding, Bytes)>, tag: Tag) -> Asset {
     with_encodings_owned(asset.clone(), encodings, tag)
 }
 
 /// [`with_encodings`] of an asset the caller no longer needs: its headers
 /// move instead of being copied (a disk hit builds one per request).
-pub(in crate::edge) fn with_encodings_owned(
+pub(crate) fn with_encodings_owned(
     asset: Asset,
     encodings: Vec<(Coding, Bytes)>,
     tag: Tag,

@@ -14,9 +14,9 @@
 
 use std::sync::Arc;
 
-use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue, InvalidHeaderValue};
 
-use super::pull::{Job, Origin};
+use super::{Job, Puller};
 use crate::cluster::{auth, Cluster, Peer};
 use crate::http::namespace;
 use crate::origin::client::{FetchError, Got, OriginClient, Room};
@@ -31,6 +31,16 @@ pub struct Route {
     hop: HeaderValue,
 }
 
+/// Why the cluster's token or this node's address cannot be sent to peers.
+#[derive(Debug, thiserror::Error)]
+#[error("{key}: not a header value")]
+pub struct RouteError {
+    /// The config key (`cluster.token`, `cluster.advertise`).
+    key: &'static str,
+    /// What the header type says of it.
+    source: InvalidHeaderValue,
+}
+
 /// Where an upstream answer came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Answered {
@@ -43,11 +53,11 @@ pub(super) enum Answered {
 impl Route {
     /// Routing through `cluster`, asking peers with `client` (see
     /// `OriginClient::for_peers`).
-    pub fn new(cluster: Arc<Cluster>, client: OriginClient) -> Result<Self, String> {
-        let token = HeaderValue::from_str(cluster.token())
-            .map_err(|_| "cluster.token: not a header value".to_string())?;
-        let hop = HeaderValue::from_str(cluster.peers().me().url())
-            .map_err(|_| "cluster.advertise: not a header value".to_string())?;
+    pub fn new(cluster: Arc<Cluster>, client: OriginClient) -> Result<Self, RouteError> {
+        let value =
+            |key, v: &str| HeaderValue::from_str(v).map_err(|source| RouteError { key, source });
+        let token = value("cluster.token", cluster.token())?;
+        let hop = value("cluster.advertise", cluster.peers().me().url())?;
         Ok(Self {
             cluster,
             client,
@@ -103,7 +113,7 @@ fn strip_own(headers: &mut HeaderMap) {
     }
 }
 
-impl Origin {
+impl Puller {
     /// Phase "upstream": the job's GET with `headers`, sent to the key's
     /// owner and the peers after it while they fail, then to the origin;
     /// its body held as far as `room` allows (a peer's answer too: it

@@ -26,7 +26,7 @@ use crate::origin::pull::PulledMeta;
 pub(super) const CAPACITY: usize = 4096;
 
 /// One disk version, decoded.
-pub(super) struct Template {
+pub(crate) struct Template {
     /// Its metadata, shared with every entry built from it.
     pub meta: Arc<PulledMeta>,
     /// Its asset with empty bodies.
@@ -56,7 +56,7 @@ impl Template {
 }
 
 /// The templates of recently read disk versions.
-pub(super) struct Templates {
+pub(crate) struct Templates {
     map: Mutex<LruCache<String, (u64, Arc<Template>)>>,
 }
 

@@ -17,75 +17,17 @@
 //! then found on disk again (variants read back from disk are not counted
 //! until the origin's answer for them is stored again).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use actix_web::http::header::{HeaderMap, HeaderValue};
 
-use super::pull::Origin;
-use super::{Entry, Memory, Source};
+use super::Puller;
 use crate::asset::{self, Asset};
 use crate::http::cache_control::CacheControl;
 use crate::http::cache_key::{self, Variant};
 use crate::http::freshness::{NoStore, Verdict};
 use crate::http::vary::{self, Vary};
-
-/// What the URL's key holds when its responses vary.
-#[derive(Debug)]
-pub struct Marker {
-    /// The request headers that select a variant (lower-case, sorted).
-    pub names: Vec<String>,
-    /// The variants admitted and not yet found gone; never more than
-    /// `room` (its capacity is allocated, and weighed, up front).
-    admitted: Mutex<Vec<Variant>>,
-    /// Most variants admitted at once (`cache.max_variants`).
-    room: usize,
-}
-
-impl Marker {
-    /// A marker for responses varying on `names`, with no variant yet and
-    /// room for `max` of them.
-    pub fn new(names: Vec<String>, max: usize) -> Self {
-        Self {
-            names,
-            admitted: Mutex::new(Vec::with_capacity(max)),
-            room: max,
-        }
-    }
-
-    /// Bytes held beside the entry: the names and the variants' room.
-    pub fn heap_bytes(&self) -> usize {
-        let names: usize = self.names.iter().map(|n| 32 + n.len()).sum();
-        names + self.room * std::mem::size_of::<Variant>()
-    }
-
-    /// Admits variant `v`: true if it is admitted already or there is room
-    /// for it. When full, the admitted variants for which `counts` is false
-    /// are forgotten first (`counts` is called without the marker's lock).
-    pub fn claim(&self, v: &Variant, counts: impl Fn(&Variant) -> bool) -> bool {
-        let admitted = {
-            let mut a = self.admitted.lock().unwrap_or_else(|e| e.into_inner());
-            if a.contains(v) {
-                return true;
-            }
-            if a.len() < self.room {
-                a.push(*v);
-                return true;
-            }
-            a.clone()
-        };
-        let gone: Vec<Variant> = admitted.into_iter().filter(|x| !counts(x)).collect();
-        let mut a = self.admitted.lock().unwrap_or_else(|e| e.into_inner());
-        a.retain(|x| !gone.contains(x));
-        if a.contains(v) {
-            return true;
-        }
-        let room = a.len() < self.room;
-        if room {
-            a.push(*v);
-        }
-        room
-    }
-}
+use crate::lookup::{Entry, Marker, Memory, Source};
 
 /// The variant a request with `headers` selects among responses varying
 /// on `names`: the digest of the raw values it sends (`vary::secondary_key`).
@@ -106,7 +48,7 @@ pub fn key(primary: &str, names: &[String], headers: &HeaderMap) -> String {
     cache_key::variant_key(primary, &variant(names, headers))
 }
 
-impl Origin {
+impl Puller {
     /// Room for the variant of `primary` (varying on `names`) that a
     /// request with `headers` selects: its marker made (or replaced, when
     /// the names changed) if need be, and the variant admitted, or

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 
-use super::Memory;
+use crate::lookup::Memory;
 use crate::origin::client::{FetchError, Overflow, Room, Streamed};
 use crate::store::memory::Reservation;
 
@@ -127,7 +127,7 @@ impl AsRef<[u8]> for Charged {
 
 /// Room in the whole bound for a streamed response: [`STREAM_BYTES`], or
 /// its `declared` length if smaller; `NoRoom` when the bound has none now.
-pub(super) fn reserve_stream(
+pub(crate) fn reserve_stream(
     memory: &Memory,
     declared: Option<u64>,
 ) -> Result<Reservation, FetchError> {
@@ -140,7 +140,7 @@ pub(super) fn reserve_stream(
 }
 
 /// `s`, counted by `held` until its body is dropped.
-pub(super) fn counted(mut s: Streamed, held: Reservation) -> Streamed {
+pub(crate) fn counted(mut s: Streamed, held: Reservation) -> Streamed {
     s.body = s
         .body
         .map(move |part| {

@@ -10,19 +10,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::buffer::Buffer;
-use super::persist::DiskRead;
-use super::pull::{Job, Origin, Pulled};
+use super::coalesce::Outcome;
 use super::route::Answered;
 use super::variants;
-use super::{CacheStatus, Entry, Memory, Served, Source};
+use super::{Job, Pulled, Puller};
+use crate::edge::disk::{self, DiskRead};
 use crate::http::freshness::{NoStore, Verdict};
+use crate::lookup::{CacheStatus, Entry, Memory, Served, Source};
 use crate::origin::client::{FetchError, Fetched, Got, Overflow};
-use crate::origin::coalesce::Outcome;
 use crate::origin::decision::{self, Facts};
 use crate::origin::pull::PulledMeta;
 use crate::origin::OriginStats;
 
-impl Origin {
+impl Puller {
     /// One fetch, through every phase after the memory lookup.
     pub(super) async fn fetch_once(
         &self,
@@ -32,7 +32,7 @@ impl Origin {
         read: DiskRead,
     ) -> Outcome<Pulled> {
         // Found too large to hold by the request this one waited for: it
-        // streams its own without a fetch (see `Origin::fetch`).
+        // streams its own without a fetch (see `Puller::fetch`).
         if self.known_too_large(job.flight) {
             return Outcome::Private(Pulled::TooLarge, self.rules.pass_for);
         }
@@ -40,7 +40,7 @@ impl Origin {
         // disk may hold it. Fresh → served; stale → revalidated.
         let mut stale = stale;
         if stale.is_none() {
-            if let Some(entry) = self.read_disk(memory, job.flight, read).await {
+            if let Some(entry) = disk::read(self, memory, job.flight, read).await {
                 let Source::Pulled(meta) = &entry.source else {
                     unreachable!("disk holds pulled entries")
                 };
@@ -200,7 +200,7 @@ impl Origin {
                 let pass = if response_caused(reason, f.status) {
                     // A stale copy of something now uncacheable must go.
                     memory.remove(job.flight);
-                    self.forget_on_disk(job.flight, false).await;
+                    disk::forget(self, job.flight, false).await;
                     self.rules.pass_for
                 } else {
                     Duration::ZERO

@@ -7,15 +7,15 @@ use std::sync::Arc;
 
 use std::sync::atomic::Ordering;
 
-use super::compress::Persist;
-use super::persist;
-use super::pull::Origin;
-use super::{compress, store, Entry, Memory, Served, Source};
+use super::Puller;
 use crate::asset::{Asset, Coding};
+use crate::compress::{self, Persist};
+use crate::edge::disk as persist;
+use crate::lookup::{keep, Entry, Memory, Served, Source};
 use crate::origin::pull::{asset_of, DiskMeta, PulledMeta};
 
 /// A stored response made into an asset, before it is kept in memory.
-pub(super) struct Built {
+pub(crate) struct Built {
     /// The asset (bodies in memory).
     pub asset: Asset,
     /// Its metadata.
@@ -36,7 +36,7 @@ pub(super) struct OnDisk {
     pub generation: u64,
 }
 
-impl Origin {
+impl Puller {
     /// Where the compression threads write an object's encodings once made.
     pub(super) fn persist_to(&self, path: &str) -> Option<Persist> {
         self.disk.as_ref().map(|disk| Persist {
@@ -94,7 +94,7 @@ impl Origin {
 
     /// The asset of a stored response (with `encodings` already made, if
     /// any) and its metadata, not yet in memory.
-    pub(super) fn build(
+    pub(crate) fn build(
         &self,
         path: &str,
         body: &bytes::Bytes,
@@ -119,7 +119,7 @@ impl Origin {
     /// Puts a built response in memory (`disk_generation`: its disk
     /// version, 0 if none) and starts making its encodings when wanted and
     /// not made yet.
-    pub(super) fn hold(
+    pub(crate) fn hold(
         &self,
         memory: &Memory,
         at: &str,
@@ -133,7 +133,7 @@ impl Origin {
             wanted,
             made,
         } = built;
-        let served = store(memory, at.to_string(), asset, Source::Pulled(meta));
+        let served = keep(memory, at.to_string(), asset, Source::Pulled(meta));
         served
             .0
             .disk_generation
@@ -181,7 +181,7 @@ impl Origin {
         ) {
             generation = persist::write(disk, at, record, parts).await;
         }
-        let served = store(
+        let served = keep(
             memory,
             at.to_string(),
             asset,
