@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every fuzz target (src/fuzz/, src/store/disk/fuzz.rs) again and
+# Runs every fuzz target (fuzz/targets/, compiled into the lib's tests) again and
 # again with fresh random seeds for MINUTES minutes, on stable Rust:
 # proptest as the engine, the seed corpus in fuzz/corpus/ mutated, built
 # with overflow checks and debug assertions (`--profile fuzz`).
@@ -7,8 +7,8 @@
 #   fuzz/fuzz.sh 10          # ten minutes
 #   CASES=5000 fuzz/fuzz.sh 60
 #
-# A failing input is shrunk and saved by proptest under
-# proptest-regressions/ (check it in: it is replayed first on every run,
+# A failing input is shrunk and its seed saved by proptest in
+# fuzz/regressions/ (check it in: it is replayed first on every run,
 # `cargo test` included) and the run stops with the failure. Reported:
 # minutes, rounds, cases per target, crashes.
 set -euo pipefail
@@ -37,7 +37,7 @@ while (($(date +%s) < deadline)); do
         cargo test --profile fuzz --lib -q fuzz_ >"$out" 2>&1; then
         if grep -q 'test result: FAILED\|panicked' "$out"; then
             cat "$out" >&2
-            log "CRASH after $rounds rounds; the shrunk input is in proptest-regressions/"
+            log "CRASH after $rounds rounds; the shrunk input's seed is in fuzz/regressions/"
             exit 1
         fi
         log "round cut by the deadline"

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, Encoding};
 use crate::listen::ListenAddr;
 
 /// A static-asset CDN edge server.
@@ -45,8 +45,9 @@ pub struct PurgeArgs {
     /// Config file giving [purge] token and nodes (default: the embedded config).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Node base URL to call, repeatable; overrides purge.nodes. One node
-    /// of a cluster is enough: it sends the purge on to its peers.
+    /// Node base URL to call (http://host:port; host:port alone means
+    /// http://), repeatable; overrides purge.nodes. One node of a cluster
+    /// is enough: it sends the purge on to its peers.
     #[arg(long = "node", value_name = "URL")]
     pub nodes: Vec<String>,
 }
@@ -109,7 +110,14 @@ impl BuildArgs {
         if let Some(list) = &self.encodings {
             b.encodings = match list.trim() {
                 "none" | "" => Vec::new(),
-                l => l.split(',').map(|s| s.trim().to_string()).collect(),
+                l => (l.split(',').map(str::parse::<Encoding>))
+                    .collect::<Result<_, _>>()
+                    .map_err(|why| ConfigError::Invalid {
+                        origin: "command line".into(),
+                        key: "--encodings".into(),
+                        value: format!("{list:?}"),
+                        allowed: format!("{why}: \"br,gzip\", \"br\", \"gzip\" or \"none\""),
+                    })?,
             };
         }
         if let Some(v) = self.brotli_quality {
@@ -134,8 +142,8 @@ impl BuildArgs {
             src: self.src.clone(),
             out: self.out.clone(),
             hash_len: b.hash_len,
-            br: b.encodings.iter().any(|e| e == "br"),
-            gzip: b.encodings.iter().any(|e| e == "gzip"),
+            br: b.encodings.contains(&Encoding::Br),
+            gzip: b.encodings.contains(&Encoding::Gzip),
             settings: crate::precompress::Settings {
                 brotli_quality: b.brotli_quality,
                 gzip_level: b.gzip_level,
@@ -162,8 +170,9 @@ pub struct ServeArgs {
     /// may be a name (localhost:8080); port 0 picks a free port.
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<ListenAddr>,
-    /// Directory to serve, overriding server.root.
-    #[arg(long, value_name = "DIR")]
+    /// Directory to serve, overriding server.root; '' for none (origin-only
+    /// mode: every request goes to the cache and the origin).
+    #[arg(long, value_name = "DIR", value_parser = any_path)]
     pub root: Option<PathBuf>,
     /// Worker threads, overriding server.workers (0 = one per core).
     #[arg(long, value_name = "N")]
@@ -171,8 +180,9 @@ pub struct ServeArgs {
     /// Origin to pull misses from, overriding origin.url (e.g. http://127.0.0.1:9000).
     #[arg(long, value_name = "URL")]
     pub origin: Option<String>,
-    /// Disk cache directory for pulled objects, overriding cache.dir.
-    #[arg(long, value_name = "DIR")]
+    /// Disk cache directory for pulled objects, overriding cache.dir; ''
+    /// for none.
+    #[arg(long, value_name = "DIR", value_parser = any_path)]
     pub cache_dir: Option<PathBuf>,
     /// This node's base URL as its peers reach it, overriding cluster.advertise.
     #[arg(long, value_name = "URL")]
@@ -190,16 +200,19 @@ impl ServeArgs {
             c.server.listen = l.clone();
         }
         if let Some(r) = &self.root {
-            c.server.root = r.clone();
+            c.server.root = Some(r.clone()).filter(|r| !r.as_os_str().is_empty());
         }
         if let Some(w) = self.workers {
             c.server.workers = w;
         }
         if let Some(o) = &self.origin {
-            c.origin.url = o.clone();
+            c.origin.url = Some(o.clone()).filter(|o| !o.is_empty());
         }
         if let Some(d) = &self.cache_dir {
-            c.cache.dir = d.clone();
+            c.cache.dir = Some(d.clone()).filter(|d| !d.as_os_str().is_empty());
+        }
+        if self.config.is_none() && self.root.is_none() {
+            default_root(&mut c)?;
         }
         let advertise = self.advertise.as_deref();
         crate::config::ClusterConfig::apply_flags(&mut c.cluster, advertise, &self.peers);
@@ -211,4 +224,38 @@ impl ServeArgs {
         }
         Ok(c)
     }
+}
+
+/// A path as given, `''` included (clap's own path parser refuses an
+/// empty value; here it means "none").
+fn any_path(s: &str) -> Result<PathBuf, String> {
+    Ok(PathBuf::from(s))
+}
+
+/// The embedded default's root, `static` in the working directory, when it
+/// is not there: with an origin, no root (origin-only mode); without one,
+/// an error saying what to do.
+fn default_root(c: &mut Config) -> Result<(), ConfigError> {
+    let Some(root) = &c.server.root else {
+        return Ok(());
+    };
+    if root.exists() {
+        return Ok(());
+    }
+    if c.origin.url.is_some() {
+        tracing::debug!("no {} here: serving from the origin only", root.display());
+        c.server.root = None;
+        return Ok(());
+    }
+    let here = std::env::current_dir().unwrap_or_default();
+    Err(ConfigError::Invalid {
+        origin: crate::config::EMBEDDED.into(),
+        key: "server.root".into(),
+        value: format!("{:?}", root.display().to_string()),
+        allowed: format!(
+            "a directory, and {} has no {}: serve a folder with --root DIR, run from the repository's root (its static/ is the default), or give --origin URL to serve from an origin only",
+            here.display(),
+            root.display()
+        ),
+    })
 }

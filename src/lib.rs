@@ -34,6 +34,7 @@ pub mod config;
 pub mod edge;
 pub mod error_chain;
 #[cfg(test)]
+#[path = "../fuzz/targets/mod.rs"]
 mod fuzz;
 mod headers;
 pub mod listen;

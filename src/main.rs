@@ -1,5 +1,6 @@
 //! The `cdn-edge` binary: parse the command line, dispatch, and turn any
-//! error into one line on stderr and a non-zero exit.
+//! error into one line on stderr and a non-zero exit (a usage error: clap's
+//! whole message, which names what is missing and shows the usage).
 
 use clap::Parser;
 
@@ -9,17 +10,21 @@ fn main() {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         // --help and --version print in full, and so does the usage when
-        // no subcommand is given (on stderr, exit 2); usage errors get one line.
+        // no subcommand is given (on stderr, exit 2).
         Err(e)
             if !e.use_stderr()
                 || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
         {
             e.exit()
         }
+        // A usage error: clap's message in full (the missing argument on
+        // the lines after the first, then the usage), as `cdn-edge: ...`.
         Err(e) => {
             let rendered = e.to_string();
-            let line = rendered.lines().next().unwrap_or_default();
-            eprintln!("cdn-edge: {}", line.trim_start_matches("error: "));
+            eprintln!(
+                "cdn-edge: {}",
+                rendered.trim_end().trim_start_matches("error: ")
+            );
             std::process::exit(2);
         }
     };
@@ -59,7 +64,7 @@ fn serve(args: cdn_edge::cli::ServeArgs) -> Result<(), Failed> {
 
 /// Runs `check`: the config, the listen address, the root, the disk cache
 /// and the certificates, as `serve` checks them at start; prints one `ok`
-/// line (stdout) naming what was checked.
+/// line (stdout) naming what was checked: the root and every listener.
 fn check(args: &cdn_edge::cli::ServeArgs) -> Result<(), Failed> {
     let config = args.config()?;
     let listen =
@@ -68,9 +73,13 @@ fn check(args: &cdn_edge::cli::ServeArgs) -> Result<(), Failed> {
         Some(p) => p.display().to_string(),
         None => "embedded config.toml".into(),
     };
-    let listen: Vec<String> = listen.iter().map(ToString::to_string).collect();
-    let root = &config.server.root;
-    let root = root.canonicalize().unwrap_or_else(|_| root.clone());
+    let listen: Vec<String> = (listen.iter())
+        .map(|(scheme, addr)| format!("{scheme}://{addr}"))
+        .collect();
+    let root = match &config.server.root {
+        Some(root) => root.canonicalize().unwrap_or_else(|_| root.clone()),
+        None => "(none: origin only)".into(),
+    };
     println!(
         "cdn-edge: {file}: ok (root {}, listen {})",
         root.display(),

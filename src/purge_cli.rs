@@ -21,7 +21,10 @@ pub fn run(args: &PurgeArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .ok_or("purge: no token: set [purge] token in the config or CDN_EDGE_PURGE_TOKEN")?;
     let nodes = if !args.nodes.is_empty() {
-        args.nodes.clone()
+        args.nodes
+            .iter()
+            .map(|n| base_url(n))
+            .collect::<Result<_, _>>()?
     } else if !config.purge.nodes.is_empty() {
         config.purge.nodes.clone()
     } else {
@@ -144,6 +147,18 @@ impl Tally {
     }
 }
 
+/// A `--node` as a base URL: `host:port` is `http://host:port`; a
+/// scheme other than http or https is refused.
+fn base_url(node: &str) -> Result<String, String> {
+    match node.split_once("://") {
+        None if !node.is_empty() => Ok(format!("http://{node}")),
+        Some(("http" | "https", rest)) if !rest.is_empty() => Ok(node.to_string()),
+        _ => Err(format!(
+            "--node {node}: a node's base URL, like http://127.0.0.1:8080 (http:// or https://; host:port alone means http://)"
+        )),
+    }
+}
+
 /// A node's URL as peers spell it (`http://Edge-1/` is `http://edge-1:80`).
 fn normalise(url: &str) -> String {
     url.parse::<Peer>()
@@ -180,6 +195,17 @@ mod tests {
         // A failure of a node purged already changes nothing.
         t.failed("http://b:8080", "refused".into());
         assert_eq!(t.verdict(), Ok(()));
+    }
+
+    #[test]
+    fn a_node_without_a_scheme_is_http() {
+        assert_eq!(base_url("127.0.0.1:8084").unwrap(), "http://127.0.0.1:8084");
+        assert_eq!(base_url("edge-1:80").unwrap(), "http://edge-1:80");
+        assert_eq!(base_url("https://a:1/").unwrap(), "https://a:1/");
+        for bad in ["ftp://a:1", "http://", ""] {
+            let e = base_url(bad).unwrap_err();
+            assert!(e.contains("http://127.0.0.1:8080"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -271,7 +271,7 @@ count_instructions() { # count_instructions NAME ACCESS FORMAT: sets INSTR_PER_R
     sleep 1.5 # the warm-up's lines are flushed and written
     callgrind_control -z "$pid" >/dev/null
     timeout 600 python3 "$TMP/drive.py" "$addr" "$INSTR_N" || die "$name: requests failed"
-    sleep 1.5 # these lines are flushed (access_flush_ms) and written
+    sleep 1.5 # these lines are flushed (access_flush) and written
     callgrind_control -d "$pid" >/dev/null
     stop_pid "$pid"
     ir=$(awk '/^totals:/ { print $2 }' "$dir/cg.$pid.1")

@@ -11,7 +11,7 @@
 #   ROUNDS        rounds of the three storms per cache (default 3); the
 #                 cache order alternates per round
 #   TIMEOUT       seconds both caches wait for the origin's response head
-#                 (cdn-edge origin.first_byte_timeout_ms, nginx
+#                 (cdn-edge origin.first_byte_timeout, nginx
 #                 proxy_read_timeout; default 10, cdn-edge's default)
 #   DELAY         seconds the origin takes before its 503 or its cut body
 #                 (default 1), so that every client joins the one fetch
@@ -27,7 +27,7 @@
 #   cut    the origin sends a cacheable 200 head after DELAY, 1,000 of its
 #          100,000 body bytes, and closes.
 # Both caches keep their default lock settings: cdn-edge
-# origin.lock_timeout_ms = 5000 (the lock age: one more request per 5 s
+# origin.lock_timeout = "5s" (the lock age: one more request per 5 s
 # without an answer); nginx proxy_cache_lock_timeout 5s (then each waiter
 # goes to the origin itself) and proxy_cache_lock_age 5s.
 #
@@ -78,8 +78,8 @@ mkdir -p "$TMP/cdn-edge/empty"
 cat >"$TMP/cdn-edge/config.toml" <<EOF
 [origin]
 url = "http://127.0.0.1:$ORIGIN_PORT"
-first_byte_timeout_ms = $((TIMEOUT * 1000))
-total_timeout_ms = $((TIMEOUT * 3000))
+first_byte_timeout = "${TIMEOUT}s"
+total_timeout = "$((TIMEOUT * 3))s"
 [log]
 access = "off"
 EOF
@@ -200,6 +200,6 @@ PY
 echo
 echo "Command: $COMMAND"
 echo "Setup: $(nproc) cores shared by the clients, the caches and origin.py; cdn-edge $(cd "$REPO" && git describe --always --dirty 2>/dev/null || echo '?')" \
-    "(origin.first_byte_timeout_ms = $((TIMEOUT * 1000)), lock_timeout_ms default 5000), nginx $("$NGINX" -v 2>&1 | sed 's|.*/||')" \
+    "(origin.first_byte_timeout = ${TIMEOUT}s, lock_timeout default 5s), nginx $("$NGINX" -v 2>&1 | sed 's|.*/||')" \
     "(proxy_cache_lock on, proxy_read_timeout ${TIMEOUT}s, lock timeout and age default 5s, worker_processes auto)."
 echo "Raw per-round numbers: $RESULTS"

@@ -20,7 +20,7 @@
 #   HUGE_MB       size of the object of (b), MiB (default 100; above origin.max_object_bytes)
 #   MISSES        clients of (a) (default 40)
 #   STALLED       clients of (b) (default 300)
-#   SEND_TIMEOUT  limits.send_timeout_secs of the node, nginx's send_timeout (default 10)
+#   SEND_TIMEOUT  limits.send_timeout of the node, nginx's send_timeout (default 10)
 #   HOLD          seconds (b) holds its clients (default 20)
 #   CDN_EDGE_BIN  binary to measure instead of building target/release/cdn-edge
 #   BASE_BIN      a second binary measured the same way (its config has no
@@ -88,7 +88,7 @@ max_connections = $((STALLED * 2 + 1000))
 EOF
 }
 base_config >"$TMP/base.toml"
-{ base_config; echo "send_timeout_secs = $SEND_TIMEOUT"; } >"$TMP/edge.toml"
+{ base_config; echo "send_timeout = \"${SEND_TIMEOUT}s\""; } >"$TMP/edge.toml"
 
 USER_LINE=""
 ((EUID == 0)) && USER_LINE="user $(id -un) $(id -gn);"
@@ -232,7 +232,7 @@ done
 echo
 echo "(a) $MISSES concurrent misses of distinct query strings of one ${BIG_MB} MiB object;" \
     "(b) $STALLED clients that never read, asking for a ${HUGE_MB} MiB object, held ${HOLD} s."
-echo "cdn-edge: cache.memory_bytes = $MEMORY_BYTES, limits.send_timeout_secs = $SEND_TIMEOUT" \
+echo "cdn-edge: cache.memory_bytes = $MEMORY_BYTES, limits.send_timeout = ${SEND_TIMEOUT}s" \
     "(base: no send timeout); nginx: proxy_cache, send_timeout ${SEND_TIMEOUT}s. Medians of $ROUNDS rounds."
 echo
 echo "| server | (a) peak RSS MiB | (a) peak origin conns | (a) clients served | (a) wall s | (b) peak RSS MiB | (b) peak origin conns | (b) origin conns after $((SEND_TIMEOUT / 2)) s | (b) after ${HOLD} s |"

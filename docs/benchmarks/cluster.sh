@@ -124,7 +124,7 @@ token = "$PURGE_TOKEN"
 
 [log]
 access = "$TMP/$set$i/access.log"
-access_flush_ms = 100
+access_flush = "100ms"
 TOML
     if [[ $set == on ]]; then
         cat <<TOML
@@ -133,8 +133,8 @@ TOML
 advertise = "http://127.0.0.1:$p"
 token = "$TOKEN"
 peers = ["http://127.0.0.1:${NODE_PORT[on1]}", "http://127.0.0.1:${NODE_PORT[on2]}", "http://127.0.0.1:${NODE_PORT[on3]}"]
-down_secs = 5
-probe_ms = 500
+down_for = "5s"
+probe_interval = "500ms"
 TOML
     fi
 }

@@ -109,7 +109,7 @@ for N in $NS; do
     log "$fill_out"
     fill_s=$(awk '{ for (i = 1; i <= NF; i++) if ($(i+1) == "s") print $i }' <<<"$fill_out" | tail -1)
     cfg=$TMP/edge-$N.toml
-    printf '[server]\nroot = "%s"\n[cache]\ndisk_bytes = %d\n[origin]\nconnect_timeout_ms = 200\nretries = 0\n' \
+    printf '[server]\nroot = "%s"\n[cache]\ndisk_bytes = %d\n[origin]\nconnect_timeout = \"200ms\"\nretries = 0\n' \
         "$TMP/root" $((1 << 40)) >"$cfg"
     json=""
     for r in $(seq "$RESTARTS"); do

@@ -69,8 +69,8 @@ workers = $WORKERS
 access = "off"
 [limits]
 max_connections = 10000
-keep_alive_secs = 120
-header_timeout_secs = 10
+keep_alive = "2m"
+header_timeout = "10s"
 CONF
 
 USER_LINE=""

@@ -65,6 +65,8 @@ pub struct Cluster {
     /// Traffic with the peers, for `/metrics`.
     stats: stats::Stats,
     probe_every: Option<Duration>,
+    /// Which peers answered since the start, for the probes' warnings.
+    startup: probe::Startup,
     /// The background tasks (peer source watcher, probes), for [`Cluster::stop`].
     tasks: Mutex<Vec<tokio::task::AbortHandle>>,
 }
@@ -74,6 +76,7 @@ impl Cluster {
     /// what a static list gives until [`Cluster::start`] reads a file or a
     /// DNS name. Fails only if its HTTP client cannot be built.
     pub fn new(settings: &Settings, clock: Arc<Clock>) -> Result<Self, reqwest::Error> {
+        let startup = probe::Startup::new(clock.now(), settings.down_for);
         Ok(Self {
             peers: Arc::new(Peers::new(
                 settings.advertise.clone(),
@@ -86,6 +89,7 @@ impl Cluster {
             pending: Arc::default(),
             stats: stats::Stats::default(),
             probe_every: settings.probe_every,
+            startup,
             tasks: Mutex::new(Vec::new()),
         })
     }

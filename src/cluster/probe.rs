@@ -4,10 +4,14 @@
 //! is over). A 200 marks the peer up at once, even before `down_secs`
 //! ended, and sends it the purges kept for it; anything else (no answer,
 //! a refused token, 503 while it drains) marks it down as a failed miss
-//! does. Not here: the table of who is down (`health`).
+//! does. A peer that fails its probe is logged as a warning; while the
+//! cluster starts (nodes started together come up one after the other),
+//! a peer that has never answered is not, until one `down_secs` has
+//! passed ([`Startup`]). Not here: the table of who is down (`health`).
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use futures_util::future::join_all;
 
@@ -42,15 +46,81 @@ impl Cluster {
     /// down for `down_secs` from the clock's now.
     fn probed(self: &Arc<Self>, peer: &Peer, result: Result<(), CallError>) {
         match result {
-            Ok(()) => self.answered(peer),
+            Ok(()) => {
+                self.startup.answered(peer);
+                self.answered(peer)
+            }
             Err(e) => {
                 let now = self.clock.now();
-                if self.health.is_up(peer, now) {
-                    tracing::warn!(peer = %peer, "cluster peer failed its probe ({e}); down");
-                }
+                let was_up = self.health.is_up(peer, now);
                 self.health.mark_down(peer, now);
+                match self.startup.failed(peer, now) {
+                    Failure::Starting => {
+                        tracing::debug!(peer = %peer, "cluster peer not answering yet ({e})")
+                    }
+                    Failure::NeverAnswered => tracing::warn!(
+                        peer = %peer,
+                        "cluster peer has not answered since this node started ({e}); down"
+                    ),
+                    Failure::Failed if was_up => {
+                        tracing::warn!(peer = %peer, "cluster peer failed its probe ({e}); down")
+                    }
+                    Failure::Failed => {}
+                }
             }
         }
+    }
+}
+
+/// The start of the cluster as the probes see it: which peers have
+/// answered once, and until when a peer that never did is taken to be
+/// starting too.
+#[derive(Debug)]
+pub(super) struct Startup {
+    grace_until: SystemTime,
+    /// Peers that answered a probe once, or were reported as never having
+    /// answered: from then on their failures are ordinary.
+    settled: Mutex<HashSet<Peer>>,
+}
+
+/// What a failed probe means, for the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// A peer that never answered, within the grace: it may be starting.
+    Starting,
+    /// A peer that never answered, past the grace: reported once.
+    NeverAnswered,
+    /// A peer that answered before.
+    Failed,
+}
+
+impl Startup {
+    /// A start at `now`, with a grace of `grace`.
+    pub(super) fn new(now: SystemTime, grace: Duration) -> Self {
+        Self {
+            grace_until: now.checked_add(grace).unwrap_or(now),
+            settled: Mutex::default(),
+        }
+    }
+
+    fn answered(&self, peer: &Peer) {
+        self.lock().insert(peer.clone());
+    }
+
+    fn failed(&self, peer: &Peer, now: SystemTime) -> Failure {
+        let mut settled = self.lock();
+        if settled.contains(peer) {
+            Failure::Failed
+        } else if now < self.grace_until {
+            Failure::Starting
+        } else {
+            settled.insert(peer.clone());
+            Failure::NeverAnswered
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<Peer>> {
+        self.settled.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -91,6 +161,24 @@ mod tests {
         assert!(!c.health().is_up(&other, clock.now()));
         clock.advance(1);
         assert!(c.health().is_up(&other, clock.now()));
+    }
+
+    #[test]
+    fn peers_starting_together_are_not_reported_until_the_grace_ends() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let s = Startup::new(t0, Duration::from_secs(10));
+        let (a, b): (Peer, Peer) = ("http://a:1".parse().unwrap(), "http://b:1".parse().unwrap());
+        assert_eq!(s.failed(&a, t0), Failure::Starting);
+        assert_eq!(s.failed(&a, t0 + Duration::from_secs(9)), Failure::Starting);
+        // A peer still silent after the grace is reported, once.
+        assert_eq!(
+            s.failed(&a, t0 + Duration::from_secs(10)),
+            Failure::NeverAnswered
+        );
+        assert_eq!(s.failed(&a, t0 + Duration::from_secs(11)), Failure::Failed);
+        // A peer that answered once fails as any peer does, grace or not.
+        s.answered(&b);
+        assert_eq!(s.failed(&b, t0), Failure::Failed);
     }
 
     #[tokio::test]

@@ -10,7 +10,8 @@ use std::time::Duration;
 use actix_web::http::header::HeaderValue;
 use serde::Deserialize;
 
-use super::ConfigError;
+use super::error::ConfigError;
+use super::units::{self, Quoted};
 use crate::cluster::{source, Peer, PeerSource, Settings};
 use crate::listen::ListenAddr;
 
@@ -21,39 +22,48 @@ const MIN_TOKEN_LEN: usize = 16;
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClusterConfig {
-    /// This node's base URL as its peers reach it (`http://10.0.0.5:8080`).
-    pub advertise: String,
+    /// This node's base URL as its peers reach it (`http://10.0.0.5:8080`);
+    /// required (here or `--advertise`).
+    #[serde(deserialize_with = "units::non_empty")]
+    pub advertise: Option<String>,
     /// The token peer requests carry; or `token_file`.
-    pub token: String,
+    #[serde(deserialize_with = "units::non_empty")]
+    pub token: Option<String>,
     /// A file holding the token (a Kubernetes Secret); or `token`.
-    pub token_file: PathBuf,
+    #[serde(deserialize_with = "units::non_empty")]
+    pub token_file: Option<PathBuf>,
     /// A static list of peers' base URLs (this node may be among them).
     pub peers: Vec<String>,
     /// A file of peers' base URLs, one a line, `#` comments; re-read when
     /// it changes.
-    pub peers_file: PathBuf,
+    #[serde(deserialize_with = "units::non_empty")]
+    pub peers_file: Option<PathBuf>,
     /// `name:port` whose every address is a peer (`http://ADDRESS:port`).
-    pub peers_dns: String,
-    /// How often `peers_dns` is resolved again, seconds.
-    pub dns_refresh_secs: u64,
-    /// How long a peer that failed is skipped, seconds.
-    pub down_secs: u64,
-    /// How often peers are probed, milliseconds; 0 = never.
-    pub probe_ms: u64,
+    #[serde(deserialize_with = "units::non_empty")]
+    pub peers_dns: Option<String>,
+    /// How often `peers_dns` is resolved again.
+    #[serde(deserialize_with = "units::duration")]
+    pub dns_refresh: Duration,
+    /// How long a peer that failed is skipped.
+    #[serde(deserialize_with = "units::duration")]
+    pub down_for: Duration,
+    /// How often peers are probed; `None` (`"off"` or 0): never.
+    #[serde(deserialize_with = "units::duration_or_off")]
+    pub probe_interval: Option<Duration>,
 }
 
 impl Default for ClusterConfig {
     fn default() -> Self {
         Self {
-            advertise: String::new(),
-            token: String::new(),
-            token_file: PathBuf::new(),
+            advertise: None,
+            token: None,
+            token_file: None,
             peers: Vec::new(),
-            peers_file: PathBuf::new(),
-            peers_dns: String::new(),
-            dns_refresh_secs: 5,
-            down_secs: 10,
-            probe_ms: 1_000,
+            peers_file: None,
+            peers_dns: None,
+            dns_refresh: Duration::from_secs(5),
+            down_for: Duration::from_secs(10),
+            probe_interval: Some(Duration::from_secs(1)),
         }
     }
 }
@@ -68,19 +78,22 @@ impl ClusterConfig {
         }
         let c = table.get_or_insert_with(Self::default);
         if let Some(a) = advertise {
-            c.advertise = a.to_string();
+            c.advertise = Some(a.to_string());
         }
         if !peers.is_empty() {
             c.peers = peers.to_vec();
-            c.peers_file = PathBuf::new();
-            c.peers_dns = String::new();
+            c.peers_file = None;
+            c.peers_dns = None;
         }
     }
 
     /// Makes relative `token_file` and `peers_file` paths relative to `base`.
     pub(super) fn rebase(&mut self, base: &Path) {
-        for p in [&mut self.token_file, &mut self.peers_file] {
-            if !p.as_os_str().is_empty() && p.is_relative() {
+        for p in [&mut self.token_file, &mut self.peers_file]
+            .into_iter()
+            .flatten()
+        {
+            if p.is_relative() {
                 *p = base.join(&*p);
             }
         }
@@ -102,16 +115,16 @@ impl ClusterConfig {
     /// the key, the value and what is allowed.
     pub fn settings(&self, origin: &str) -> Result<Settings, ConfigError> {
         let advertise = self.advertise(origin)?.ok_or_else(|| {
-            super::invalid(
+            super::error::invalid(
                 origin,
                 "cluster.advertise",
-                &self.advertise,
+                &"",
                 "required with [cluster] (or --advertise): this node's base URL as its peers reach it, like \"http://10.0.0.5:8080\"",
             )
         })?;
         let token = self.token(origin)?;
         let source = self.source(origin, Some(&advertise))?.ok_or_else(|| {
-            super::invalid(
+            super::error::invalid(
                 origin,
                 "cluster.peers",
                 &self.peers,
@@ -123,21 +136,21 @@ impl ClusterConfig {
             advertise,
             token,
             source,
-            down_for: Duration::from_secs(self.down_secs),
-            probe_every: (self.probe_ms > 0).then(|| Duration::from_millis(self.probe_ms)),
+            down_for: self.down_for,
+            probe_every: self.probe_interval,
         })
     }
 
     /// `advertise`, parsed; `None` when empty.
     fn advertise(&self, origin: &str) -> Result<Option<Peer>, ConfigError> {
-        if self.advertise.is_empty() {
+        let Some(advertise) = &self.advertise else {
             return Ok(None);
-        }
-        self.advertise.parse().map(Some).map_err(|why| {
-            super::invalid(
+        };
+        advertise.parse().map(Some).map_err(|why| {
+            super::error::invalid(
                 origin,
                 "cluster.advertise",
-                &self.advertise,
+                advertise,
                 &format!("{why}; this node's base URL as its peers reach it, like \"http://10.0.0.5:8080\""),
             )
         })
@@ -145,21 +158,23 @@ impl ClusterConfig {
 
     /// The intervals and durations.
     fn numbers(&self, origin: &str) -> Result<(), ConfigError> {
-        for (key, v, max) in [
-            ("cluster.dns_refresh_secs", self.dns_refresh_secs, 3_600),
-            ("cluster.down_secs", self.down_secs, 3_600),
+        let invalid = super::error::at(origin);
+        let (second, hour) = (Duration::from_secs(1), Duration::from_secs(3600));
+        for (key, d) in [
+            ("cluster.dns_refresh", self.dns_refresh),
+            ("cluster.down_for", self.down_for),
         ] {
-            if !(1..=max).contains(&v) {
-                return Err(super::invalid(origin, key, &v, &format!("1 to {max}")));
-            }
+            units::within(d, second, hour, false).map_err(|a| invalid(key, &Quoted(d), &a))?;
         }
-        if self.probe_ms != 0 && !(100..=600_000).contains(&self.probe_ms) {
-            return Err(super::invalid(
-                origin,
-                "cluster.probe_ms",
-                &self.probe_ms,
-                "0 (no probes) or 100 to 600000",
-            ));
+        if let Some(d) = self.probe_interval {
+            let (min, max) = (Duration::from_millis(100), Duration::from_secs(600));
+            units::within(d, min, max, false).map_err(|a| {
+                invalid(
+                    "cluster.probe_interval",
+                    &Quoted(d),
+                    &format!("{a}, or \"off\" (no probes)"),
+                )
+            })?;
         }
         Ok(())
     }
@@ -167,14 +182,13 @@ impl ClusterConfig {
     /// `token`, or the contents of `token_file` less surrounding
     /// whitespace: exactly one, of visible ASCII, long enough.
     fn token(&self, origin: &str) -> Result<String, ConfigError> {
-        let invalid = |key: &str, value: &dyn std::fmt::Debug, allowed: &str| {
-            super::invalid(origin, key, value, allowed)
-        };
-        let file = &self.token_file;
-        let Some(secret) = super::secret::read(origin, "cluster", &self.token, file)? else {
+        let invalid = super::error::at(origin);
+        let file = self.token_file.as_deref();
+        let token = self.token.as_deref();
+        let Some(secret) = super::secret::read(origin, "cluster", token, file)? else {
             return Err(invalid(
                 "cluster.token",
-                &self.token,
+                &"",
                 "required with [cluster] (or cluster.token_file): a secret that every node shares",
             ));
         };
@@ -183,10 +197,9 @@ impl ClusterConfig {
         } else {
             ("cluster.token", secret.value)
         };
-        let shown = if key == "cluster.token" {
-            "(hidden)".to_string()
-        } else {
-            file.display().to_string()
+        let shown = match file {
+            Some(file) if key == "cluster.token_file" => file.display().to_string(),
+            _ => "(hidden)".to_string(),
         };
         if token.len() < MIN_TOKEN_LEN
             || token.contains(' ')
@@ -208,16 +221,11 @@ impl ClusterConfig {
         origin: &str,
         advertise: Option<&Peer>,
     ) -> Result<Option<PeerSource>, ConfigError> {
-        let invalid = |key: &str, value: &dyn std::fmt::Debug, allowed: &str| {
-            super::invalid(origin, key, value, allowed)
-        };
+        let invalid = super::error::at(origin);
         let set: Vec<&str> = [
             ("cluster.peers", !self.peers.is_empty()),
-            (
-                "cluster.peers_file",
-                !self.peers_file.as_os_str().is_empty(),
-            ),
-            ("cluster.peers_dns", !self.peers_dns.is_empty()),
+            ("cluster.peers_file", self.peers_file.is_some()),
+            ("cluster.peers_dns", self.peers_dns.is_some()),
         ]
         .iter()
         .filter(|(_, set)| *set)
@@ -228,9 +236,9 @@ impl ClusterConfig {
             [_] => Ok(()),
             [first, second, ..] => {
                 // `peers` comes first, so the second is one of these.
-                let value: &dyn std::fmt::Debug = match *second {
-                    "cluster.peers_file" => &self.peers_file,
-                    _ => &self.peers_dns,
+                let value: &dyn std::fmt::Debug = match (*second, &self.peers_file) {
+                    ("cluster.peers_file", Some(file)) => file,
+                    _ => &self.peers_dns.as_deref().unwrap_or_default(),
                 };
                 Err(invalid(
                     second,
@@ -253,8 +261,7 @@ impl ClusterConfig {
             }
             return Ok(Some(PeerSource::Static(list)));
         }
-        if !self.peers_file.as_os_str().is_empty() {
-            let path = &self.peers_file;
+        if let Some(path) = &self.peers_file {
             let text = std::fs::read_to_string(path).map_err(|e| {
                 invalid(
                     "cluster.peers_file",
@@ -274,15 +281,15 @@ impl ClusterConfig {
                 every: source::FILE_POLL,
             }));
         }
-        let name: ListenAddr = self
-            .peers_dns
+        let dns = self.peers_dns.as_deref().unwrap_or_default();
+        let name: ListenAddr = dns
             .parse()
             .ok()
             .filter(|n: &ListenAddr| n.port() != 0)
             .ok_or_else(|| {
                 invalid(
                     "cluster.peers_dns",
-                    &self.peers_dns,
+                    &dns,
                     "\"name:port\", like \"cdn-edge-peers.default.svc.cluster.local:8080\"",
                 )
             })?;
@@ -291,7 +298,7 @@ impl ClusterConfig {
         if advertise.is_some_and(|a| a.addr().map(|a| a.port()) != Some(name.port())) {
             return Err(invalid(
                 "cluster.advertise",
-                &self.advertise,
+                &self.advertise.as_deref().unwrap_or_default(),
                 &format!(
                     "with cluster.peers_dns, http://<this node's IP address>:{} as DNS names the peers (e.g. --advertise http://$POD_IP:{})",
                     name.port(),
@@ -301,7 +308,7 @@ impl ClusterConfig {
         }
         Ok(Some(PeerSource::Dns {
             name,
-            every: Duration::from_secs(self.dns_refresh_secs),
+            every: self.dns_refresh,
         }))
     }
 }

@@ -1,7 +1,7 @@
 //! Tests of `[cluster]`: defaults, required keys, bad values, files and flags.
 
 use super::*;
-use crate::config::Config;
+use crate::config::{units, Config};
 
 const TOKEN: &str = "0123456789abcdef0123";
 
@@ -52,9 +52,15 @@ fn a_static_list_with_defaults() {
 fn the_bundled_config_lists_the_defaults_commented_out() {
     let d = ClusterConfig::default();
     for line in [
-        format!("# dns_refresh_secs = {}", d.dns_refresh_secs),
-        format!("# down_secs = {}", d.down_secs),
-        format!("# probe_ms = {}", d.probe_ms),
+        format!(
+            "# dns_refresh = \"{}\"",
+            units::show_duration(d.dns_refresh)
+        ),
+        format!("# down_for = \"{}\"", units::show_duration(d.down_for)),
+        format!(
+            "# probe_interval = \"{}\"",
+            units::show_duration(d.probe_interval.unwrap())
+        ),
     ] {
         assert!(crate::config::DEFAULT_TOML.contains(&line), "{line}");
     }
@@ -117,19 +123,19 @@ fn bad_values_are_refused_with_the_key() {
             "http://<this node's IP address>:9090",
         ),
         (
-            "peers = [\"http://a:1\"]\ndown_secs = 0",
-            "cluster.down_secs",
-            "1 to 3600",
+            "peers = [\"http://a:1\"]\ndown_for = 0",
+            "cluster.down_for",
+            "1s to 1h",
         ),
         (
             "peers = [\"http://a:1\"]\nprobe_ms = 5",
-            "cluster.probe_ms",
-            "0 (no probes)",
+            "cluster.probe_interval",
+            "\"off\" (no probes)",
         ),
         (
-            "peers = [\"http://a:1\"]\ndns_refresh_secs = 0",
-            "cluster.dns_refresh_secs",
-            "1 to 3600",
+            "peers = [\"http://a:1\"]\ndns_refresh = \"0s\"",
+            "cluster.dns_refresh",
+            "1s to 1h",
         ),
     ] {
         let e = error(&format!("{base}{table}"));
@@ -200,8 +206,8 @@ fn flags_set_advertise_and_replace_the_source() {
     ClusterConfig::apply_flags(&mut none, None, &[]);
     assert_eq!(none, None, "no flags, no cluster");
     let mut table = Some(ClusterConfig {
-        peers_dns: "edge:8080".into(),
-        token: TOKEN.into(),
+        peers_dns: Some("edge:8080".into()),
+        token: Some(TOKEN.into()),
         ..Default::default()
     });
     let peers = vec!["http://10.0.0.2:8080".to_string()];
@@ -211,5 +217,5 @@ fn flags_set_advertise_and_replace_the_source() {
     assert!(matches!(s.source, PeerSource::Static(ref l) if l.len() == 1));
     let mut created = None;
     ClusterConfig::apply_flags(&mut created, Some("http://a:1"), &[]);
-    assert_eq!(created.unwrap().advertise, "http://a:1");
+    assert_eq!(created.unwrap().advertise.as_deref(), Some("http://a:1"));
 }

@@ -4,10 +4,12 @@
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
-use super::ConfigError;
+use super::error::{at, ConfigError};
+use super::units::{self, Quoted};
 
 /// `[log]`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -15,13 +17,13 @@ use super::ConfigError;
 pub struct LogConfig {
     /// Where access log lines go: `"stdout"`, `"off"`, or a file path
     /// (relative paths resolve against the config file's directory).
-    pub access: String,
-    /// `"combined"` (nginx's, plus duration, cache status and upstream
-    /// time) or `"json"` (one object per line).
-    pub access_format: String,
-    /// Lines wait in a worker's buffer at most this many milliseconds (or
-    /// until 64 KiB gather) before they go to the writer thread.
-    pub access_flush_ms: u64,
+    pub access: AccessTarget,
+    /// The line format: `"combined"` or `"json"`.
+    pub access_format: AccessFormat,
+    /// Lines wait in a worker's buffer at most this long (or until 64 KiB
+    /// gather) before they go to the writer thread.
+    #[serde(deserialize_with = "units::duration")]
+    pub access_flush: Duration,
     /// Peers (CIDRs or addresses) trusted to say who the client is in
     /// `X-Forwarded-For`.
     pub trusted_proxies: Vec<String>,
@@ -30,9 +32,9 @@ pub struct LogConfig {
 impl Default for LogConfig {
     fn default() -> Self {
         Self {
-            access: "stdout".into(),
-            access_format: "combined".into(),
-            access_flush_ms: 1000,
+            access: AccessTarget::Stdout,
+            access_format: AccessFormat::Combined,
+            access_flush: Duration::from_secs(1),
             trusted_proxies: Vec::new(),
         }
     }
@@ -49,32 +51,43 @@ pub enum AccessTarget {
     File(PathBuf),
 }
 
-/// The access log's line format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The access log's line format (`log.access_format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum AccessFormat {
-    /// nginx `combined` plus duration, cache status and upstream time.
+    /// `"combined"`: nginx `combined` plus duration, cache status and
+    /// upstream time.
     Combined,
-    /// One JSON object per line.
+    /// `"json"`: one JSON object per line.
     Json,
+}
+
+impl<'de> Deserialize<'de> for AccessTarget {
+    /// `"stdout"`, `"off"`, or a file path (not empty).
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(match s.as_str() {
+            "" => {
+                return Err(serde::de::Error::custom(
+                    "an empty target: write \"stdout\", \"off\" or a file path",
+                ))
+            }
+            "off" => AccessTarget::Off,
+            "stdout" => AccessTarget::Stdout,
+            path => AccessTarget::File(PathBuf::from(path)),
+        })
+    }
 }
 
 impl LogConfig {
     /// Where the access log goes.
     pub fn target(&self) -> AccessTarget {
-        match self.access.as_str() {
-            "off" => AccessTarget::Off,
-            "stdout" => AccessTarget::Stdout,
-            path => AccessTarget::File(PathBuf::from(path)),
-        }
+        self.access.clone()
     }
 
-    /// The line format (checked by `validate`).
+    /// The line format.
     pub fn format(&self) -> AccessFormat {
-        if self.access_format == "json" {
-            AccessFormat::Json
-        } else {
-            AccessFormat::Combined
-        }
+        self.access_format
     }
 
     /// The trusted proxies as networks (checked by `validate`; a bad entry
@@ -88,39 +101,23 @@ impl LogConfig {
 
     /// Makes a relative access log path absolute against `base`.
     pub(super) fn resolve(&mut self, base: &Path) {
-        if let AccessTarget::File(p) = self.target() {
+        if let AccessTarget::File(p) = &mut self.access {
             if p.is_relative() && !base.as_os_str().is_empty() {
-                self.access = base.join(p).display().to_string();
+                *p = base.join(&*p);
             }
         }
     }
 
     /// Checks the values; errors name the key.
     pub(super) fn validate(&self, origin: &str) -> Result<(), ConfigError> {
-        let invalid = |key: &str, value: &dyn std::fmt::Debug, allowed: &str| {
-            super::invalid(origin, key, value, allowed)
-        };
-        if self.access.is_empty() {
-            return Err(invalid(
-                "log.access",
-                &self.access,
-                "\"stdout\", \"off\" or a file path",
-            ));
-        }
-        if !matches!(self.access_format.as_str(), "combined" | "json") {
-            return Err(invalid(
-                "log.access_format",
-                &self.access_format,
-                "\"combined\" or \"json\"",
-            ));
-        }
-        if !(1..=60_000).contains(&self.access_flush_ms) {
-            return Err(invalid(
-                "log.access_flush_ms",
-                &self.access_flush_ms,
-                "1 to 60000",
-            ));
-        }
+        let invalid = at(origin);
+        let (d, min, max) = (
+            self.access_flush,
+            Duration::from_millis(1),
+            Duration::from_secs(60),
+        );
+        units::within(d, min, max, false)
+            .map_err(|a| invalid("log.access_flush", &Quoted(d), &a))?;
         for (i, p) in self.trusted_proxies.iter().enumerate() {
             if network(p).is_none() {
                 return Err(invalid(
@@ -152,9 +149,9 @@ mod tests {
         let mut c = LogConfig::default();
         assert_eq!(c.target(), AccessTarget::Stdout);
         assert_eq!(c.format(), AccessFormat::Combined);
-        c.access = "off".into();
+        c.access = AccessTarget::Off;
         assert_eq!(c.target(), AccessTarget::Off);
-        c.access = "logs/access.log".into();
+        c.access = AccessTarget::File("logs/access.log".into());
         c.resolve(Path::new("/etc/cdn-edge"));
         assert_eq!(
             c.target(),
@@ -171,29 +168,33 @@ mod tests {
         let d = LogConfig::default();
         assert_eq!(c.log.access, d.access);
         assert_eq!(c.log.access_format, d.access_format);
-        assert_eq!(c.log.access_flush_ms, d.access_flush_ms);
+        assert_eq!(c.log.access_flush, d.access_flush);
         assert_eq!(c.log.trusted_proxies, d.trusted_proxies);
         let s = crate::config::ServerConfig::default();
         assert_eq!(c.server.ready_path, s.ready_path);
         assert_eq!(c.server.ready_requires_origin, s.ready_requires_origin);
-        assert_eq!(c.server.drain_secs, s.drain_secs);
+        assert_eq!(c.server.drain, s.drain);
     }
 
     #[test]
     fn bad_values_name_the_key() {
-        let mut c = LogConfig {
-            access_format: "apache".into(),
-            ..Default::default()
-        };
-        let e = c.validate("t").unwrap_err().to_string();
-        assert!(e.contains("log.access_format"), "{e}");
-        c.access_format = "json".into();
+        let parse = |t: &str| crate::config::Config::parse("t", &format!("[log]\n{t}\n"));
+        let e = parse("access_format = \"apache\"").unwrap_err().to_string();
+        assert!(
+            e.contains("log.access_format") && e.contains("`combined`"),
+            "{e}"
+        );
+        let e = parse("access = \"\"").unwrap_err().to_string();
+        assert!(e.contains("log.access") && e.contains("\"stdout\""), "{e}");
+        let c = parse("access_format = \"json\"").unwrap();
+        assert_eq!(c.log.format(), AccessFormat::Json);
+        let mut c = c.log;
         c.trusted_proxies = vec!["10.0.0.0/8".into(), "10.0.0.0/99".into()];
         let e = c.validate("t").unwrap_err().to_string();
         assert!(e.contains("log.trusted_proxies[1]"), "{e}");
         c.trusted_proxies.clear();
-        c.access_flush_ms = 0;
+        c.access_flush = Duration::ZERO;
         let e = c.validate("t").unwrap_err().to_string();
-        assert!(e.contains("log.access_flush_ms"), "{e}");
+        assert!(e.contains("log.access_flush"), "{e}");
     }
 }

@@ -7,17 +7,21 @@ use std::path::{Path, PathBuf};
 use actix_web::http::header::HeaderValue;
 use serde::Deserialize;
 
-use super::ConfigError;
+use super::error::{at, ConfigError};
+use super::units;
 
 /// `[purge]`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PurgeConfig {
-    /// Bearer token that PURGE and `POST <path>` require; empty disables
-    /// purging (the environment variable `CDN_EDGE_PURGE_TOKEN` wins).
-    pub token: String,
+    /// Bearer token that PURGE and `POST <path>` require; `None` (`""`)
+    /// with no `token_file` disables purging (the environment variable
+    /// `CDN_EDGE_PURGE_TOKEN` wins).
+    #[serde(deserialize_with = "units::non_empty")]
+    pub token: Option<String>,
     /// A file holding the token (a Kubernetes Secret); or `token`.
-    pub token_file: PathBuf,
+    #[serde(deserialize_with = "units::non_empty")]
+    pub token_file: Option<PathBuf>,
     /// Path of the JSON purge endpoint.
     pub path: String,
     /// Nodes `cdn-edge purge` calls (base URLs); empty = this config's
@@ -28,8 +32,8 @@ pub struct PurgeConfig {
 impl Default for PurgeConfig {
     fn default() -> Self {
         Self {
-            token: String::new(),
-            token_file: PathBuf::new(),
+            token: None,
+            token_file: None,
             path: "/_purge".into(),
             nodes: Vec::new(),
         }
@@ -52,32 +56,53 @@ impl PurgeConfig {
 
     /// Makes a relative `token_file` relative to `base`.
     pub(super) fn rebase(&mut self, base: &Path) {
-        let p = &mut self.token_file;
-        if !p.as_os_str().is_empty() && p.is_relative() {
-            *p = base.join(&*p);
+        if let Some(p) = &mut self.token_file {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
         }
     }
 
-    /// Checks the token settings (the path and nodes are checked with the
-    /// rest of the config).
+    /// Checks the token settings, the path and the nodes.
     pub(super) fn validate(&self, origin: &str) -> Result<(), ConfigError> {
-        self.configured_token(origin).map(drop)
+        let invalid = at(origin);
+        self.configured_token(origin)?;
+        let p = &self.path;
+        let names_a_path = crate::http::path::key(p).is_ok_and(|k| !k.path().is_empty());
+        if !p.starts_with('/') || !names_a_path || p.contains(['?', '#', ' ']) {
+            return Err(invalid(
+                "purge.path",
+                p,
+                "an absolute path like \"/_purge\"",
+            ));
+        }
+        for (i, n) in self.nodes.iter().enumerate() {
+            if !(n.starts_with("http://") || n.starts_with("https://")) {
+                return Err(invalid(
+                    &format!("purge.nodes[{i}]"),
+                    n,
+                    "a base URL like \"http://10.0.0.5:8080\"",
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// `token`, or the token of `token_file`, which must be one token of
     /// visible ASCII characters.
     fn configured_token(&self, origin: &str) -> Result<Option<String>, ConfigError> {
-        let file = &self.token_file;
-        let Some(secret) = super::secret::read(origin, "purge", &self.token, file)? else {
+        let file = self.token_file.as_deref();
+        let token = self.token.as_deref();
+        let Some(secret) = super::secret::read(origin, "purge", token, file)? else {
             return Ok(None);
         };
         let token = secret.value;
         let bad = token.is_empty() || token.contains(' ') || HeaderValue::from_str(&token).is_err();
         if secret.from_file && bad {
-            return Err(super::invalid(
+            return Err(super::error::invalid(
                 origin,
                 "purge.token_file",
-                file,
+                &self.token_file.clone().unwrap_or_default(),
                 "a file holding one token of visible ASCII characters, no spaces",
             ));
         }
@@ -94,7 +119,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join("t"), "  s3cret-token\n").unwrap();
         let mut c = PurgeConfig {
-            token_file: "t".into(),
+            token_file: Some("t".into()),
             ..Default::default()
         };
         c.rebase(d.path());
@@ -105,16 +130,16 @@ mod tests {
                 Some("s3cret-token")
             );
         }
-        c.token = "inline".into();
+        c.token = Some("inline".into());
         let e = c.validate("config").unwrap_err().to_string();
         assert!(
             e.contains("purge.token_file") && e.contains("not with purge.token"),
             "{e}"
         );
-        c.token.clear();
+        c.token = None;
         std::fs::write(d.path().join("t"), "two words").unwrap();
         assert!(c.validate("config").is_err());
-        c.token_file = d.path().join("missing");
+        c.token_file = Some(d.path().join("missing"));
         let e = c.validate("config").unwrap_err().to_string();
         assert!(e.contains("a readable file"), "{e}");
     }

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use super::{invalid, ConfigError};
+use super::error::{invalid, ConfigError};
 
 /// A secret as read.
 pub(super) struct Secret {
@@ -21,23 +21,23 @@ pub(super) struct Secret {
 pub(super) fn read(
     origin: &str,
     table: &str,
-    token: &str,
-    file: &Path,
+    token: Option<&str>,
+    file: Option<&Path>,
 ) -> Result<Option<Secret>, ConfigError> {
     let file_key = format!("{table}.token_file");
-    match (token.is_empty(), file.as_os_str().is_empty()) {
-        (true, true) => Ok(None),
-        (false, true) => Ok(Some(Secret {
+    match (token, file) {
+        (None, None) => Ok(None),
+        (Some(token), None) => Ok(Some(Secret {
             value: token.to_string(),
             from_file: false,
         })),
-        (false, false) => Err(invalid(
+        (Some(_), Some(file)) => Err(invalid(
             origin,
             &file_key,
             &file,
             &format!("not with {table}.token: set one of them"),
         )),
-        (true, false) => {
+        (None, Some(file)) => {
             let text = std::fs::read_to_string(file).map_err(|e| {
                 invalid(origin, &file_key, &file, &format!("a readable file ({e})"))
             })?;

@@ -1,38 +1,47 @@
-//! The `[tls]` and `[http2]` tables: the HTTPS listener, its certificates
-//! (chosen by SNI) and the HTTP/2 limits. Only the schema and the checks
-//! that need no file: reading and validating the PEM files is `tls::load`'s.
+//! The `[tls]` table: the HTTPS listener and its certificates (chosen by
+//! SNI). Only the schema and the checks that need no file: reading and
+//! validating the PEM files is `tls::load`'s.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use actix_web::http::header::HeaderValue;
 use serde::Deserialize;
 
-use super::ConfigError;
+use super::error::{at, ConfigError};
+use super::units::{self, Quoted};
 
 /// `[tls]`: HTTPS beside the plain `server.listen`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TlsConfig {
-    /// Address of the HTTPS listener (`"0.0.0.0:443"`); empty = no TLS.
-    pub listen: String,
+    /// Address of the HTTPS listener (`"0.0.0.0:443"`); `None` (`""`):
+    /// no TLS.
+    #[serde(deserialize_with = "units::non_empty")]
+    pub listen: Option<String>,
     /// PEM certificate chain of the default certificate (leaf first).
-    pub cert: PathBuf,
+    #[serde(deserialize_with = "units::non_empty")]
+    pub cert: Option<PathBuf>,
     /// PEM private key of the default certificate (PKCS#8, PKCS#1 or SEC1).
-    pub key: PathBuf,
+    #[serde(deserialize_with = "units::non_empty")]
+    pub key: Option<PathBuf>,
     /// More certificates, chosen by the client's SNI name.
     pub certificates: Vec<CertConfig>,
     /// The plain listener answers 308 to `https://` (except the health,
     /// metrics and purge endpoints).
     pub redirect_http: bool,
-    /// `Strict-Transport-Security` value sent on HTTPS responses; empty = none.
-    pub hsts: String,
+    /// `Strict-Transport-Security` value sent on HTTPS responses; `None`
+    /// (`""`): none.
+    #[serde(deserialize_with = "units::non_empty")]
+    pub hsts: Option<String>,
     /// Stateless session tickets (TLS 1.2 tickets and TLS 1.3 PSKs).
     pub tickets: bool,
     /// Entries of the server-side session cache (stateful resumption); 0 = none.
     pub session_cache: usize,
-    /// Milliseconds a client gets to finish the TLS handshake.
-    pub handshake_timeout_ms: u64,
+    /// How long a client gets to finish the TLS handshake.
+    #[serde(deserialize_with = "units::duration")]
+    pub handshake_timeout: Duration,
 }
 
 /// One `[[tls.certificates]]` entry.
@@ -52,56 +61,28 @@ pub struct CertConfig {
 impl Default for TlsConfig {
     fn default() -> Self {
         Self {
-            listen: String::new(),
-            cert: PathBuf::new(),
-            key: PathBuf::new(),
+            listen: None,
+            cert: None,
+            key: None,
             certificates: Vec::new(),
             redirect_http: false,
-            hsts: String::new(),
+            hsts: None,
             tickets: true,
             session_cache: 10_240,
-            handshake_timeout_ms: 3_000,
+            handshake_timeout: Duration::from_secs(3),
         }
     }
 }
-
-/// `[http2]`: HTTP/2 over TLS (ALPN `h2`) and h2c on the plain listener.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Http2Config {
-    /// Accept HTTP/2 with prior knowledge (h2c) on the plain listener.
-    pub h2c: bool,
-    /// Requests one connection may have in flight; more get 503.
-    pub max_concurrent_streams: u32,
-    /// Initial flow-control window of each stream, in bytes.
-    pub initial_stream_window: u32,
-    /// Initial flow-control window of a connection, in bytes.
-    pub initial_connection_window: u32,
-}
-
-impl Default for Http2Config {
-    fn default() -> Self {
-        Self {
-            h2c: true,
-            max_concurrent_streams: 256,
-            initial_stream_window: 1 << 20,
-            initial_connection_window: 4 << 20,
-        }
-    }
-}
-
-/// The largest flow-control window HTTP/2 allows (RFC 9113 §6.9.1).
-const MAX_WINDOW: u32 = (1 << 31) - 1;
 
 impl TlsConfig {
     /// Whether an HTTPS listener is configured.
     pub fn enabled(&self) -> bool {
-        !self.listen.is_empty()
+        self.listen.is_some()
     }
 
     /// The HTTPS listen address, resolved (`localhost:8443` works).
     pub fn listen_addr(&self) -> Option<SocketAddr> {
-        resolve(&self.listen)
+        resolve(self.listen.as_deref()?)
     }
 
     /// Makes relative certificate and key paths relative to `base`.
@@ -111,8 +92,9 @@ impl TlsConfig {
                 *p = base.join(&*p);
             }
         };
-        join(&mut self.cert);
-        join(&mut self.key);
+        for p in [&mut self.cert, &mut self.key].into_iter().flatten() {
+            join(p);
+        }
         for c in &mut self.certificates {
             join(&mut c.cert);
             join(&mut c.key);
@@ -121,43 +103,46 @@ impl TlsConfig {
 
     /// Checks what can be checked without reading the files.
     pub(super) fn validate(&self, origin: &str) -> Result<(), ConfigError> {
-        let invalid = |key: &str, value: &dyn std::fmt::Debug, allowed: &str| {
-            super::invalid(origin, key, value, allowed)
-        };
-        let has_default = !self.cert.as_os_str().is_empty() || !self.key.as_os_str().is_empty();
-        if !self.enabled() {
+        let invalid = at(origin);
+        let has_default = self.cert.is_some() || self.key.is_some();
+        let Some(listen) = &self.listen else {
             if has_default || !self.certificates.is_empty() || self.redirect_http {
                 return Err(invalid(
                     "tls.listen",
-                    &self.listen,
+                    &"",
                     "an address like \"0.0.0.0:443\" when certificates or redirect_http are set",
                 ));
             }
             return Ok(());
-        }
+        };
         if self.listen_addr().is_none() {
             return Err(invalid(
                 "tls.listen",
-                &self.listen,
+                listen,
                 "an address like \"0.0.0.0:443\" or \"localhost:8443\"",
             ));
         }
-        if self.cert.as_os_str().is_empty() != self.key.as_os_str().is_empty() {
-            let (key, value) = if self.cert.as_os_str().is_empty() {
-                ("tls.cert", &self.cert)
-            } else {
-                ("tls.key", &self.key)
-            };
-            return Err(invalid(
-                key,
-                value,
-                "a PEM file: tls.cert and tls.key go together",
-            ));
+        match (&self.cert, &self.key) {
+            (Some(_), None) => {
+                return Err(invalid(
+                    "tls.key",
+                    &"",
+                    "a PEM file: tls.cert and tls.key go together",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "tls.cert",
+                    &"",
+                    "a PEM file: tls.cert and tls.key go together",
+                ))
+            }
+            _ => {}
         }
         if !has_default && self.certificates.is_empty() {
             return Err(invalid(
                 "tls.cert",
-                &self.cert,
+                &"",
                 "a PEM certificate chain (with tls.key), or [[tls.certificates]] entries",
             ));
         }
@@ -181,12 +166,14 @@ impl TlsConfig {
                 }
             }
         }
-        if !self.hsts.is_empty() && HeaderValue::from_str(&self.hsts).is_err() {
-            return Err(invalid(
-                "tls.hsts",
-                &self.hsts,
-                "a header value like \"max-age=31536000\", or \"\" for none",
-            ));
+        if let Some(hsts) = &self.hsts {
+            if HeaderValue::from_str(hsts).is_err() {
+                return Err(invalid(
+                    "tls.hsts",
+                    hsts,
+                    "a header value like \"max-age=31536000\", or \"\" for none",
+                ));
+            }
         }
         if self.session_cache > 10_000_000 {
             return Err(invalid(
@@ -195,42 +182,13 @@ impl TlsConfig {
                 "0 to 10000000 entries",
             ));
         }
-        if !(1..=600_000).contains(&self.handshake_timeout_ms) {
-            return Err(invalid(
-                "tls.handshake_timeout_ms",
-                &self.handshake_timeout_ms,
-                "1 to 600000",
-            ));
-        }
-        Ok(())
-    }
-}
-
-impl Http2Config {
-    /// Checks the limits against what HTTP/2 allows.
-    pub(super) fn validate(&self, origin: &str) -> Result<(), ConfigError> {
-        let invalid = |key: &str, value: &dyn std::fmt::Debug, allowed: &str| {
-            super::invalid(origin, key, value, allowed)
-        };
-        if !(1..=100_000).contains(&self.max_concurrent_streams) {
-            return Err(invalid(
-                "http2.max_concurrent_streams",
-                &self.max_concurrent_streams,
-                "1 to 100000",
-            ));
-        }
-        for (key, v) in [
-            ("http2.initial_stream_window", self.initial_stream_window),
-            (
-                "http2.initial_connection_window",
-                self.initial_connection_window,
-            ),
-        ] {
-            if !(65_535..=MAX_WINDOW).contains(&v) {
-                return Err(invalid(key, &v, "65535 to 2147483647 bytes"));
-            }
-        }
-        Ok(())
+        let (d, min, max) = (
+            self.handshake_timeout,
+            Duration::from_millis(1),
+            Duration::from_secs(600),
+        );
+        units::within(d, min, max, false)
+            .map_err(|a| invalid("tls.handshake_timeout", &Quoted(d), &a))
     }
 }
 

@@ -75,7 +75,7 @@ pub struct CacheStats {
 #[derive(Debug, thiserror::Error)]
 pub enum EdgeError {
     /// Reading the static root failed.
-    #[error("reading {key}: {source}")]
+    #[error("reading {key}")]
     Io { key: String, source: std::io::Error },
     /// The blocking pool is gone (shutting down).
     #[error("shutting down")]

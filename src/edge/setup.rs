@@ -38,15 +38,23 @@ impl Edge {
     /// and a memory cache of `memory_bytes` admitting entries up to
     /// `max_object_bytes`. Representations that would push an asset over
     /// that limit stay on disk and are streamed. `origin`, when given,
-    /// answers what the root does not hold.
-    pub fn open(root: &Path, setup: Setup, origin: Option<Puller>) -> std::io::Result<Self> {
+    /// answers what the root does not hold; without a root (`None`, the
+    /// origin-only mode) it answers everything.
+    pub fn open(
+        root: Option<&Path>,
+        setup: Setup,
+        origin: Option<Puller>,
+    ) -> std::io::Result<Self> {
         let memory = Arc::new(
             MemoryCache::new(setup.memory_bytes, setup.max_object_bytes)
                 .with_admission(setup.admission),
         );
         // Leave room for the entry's own overhead and its key.
         let budget = memory.max_object_bytes().saturating_sub(ENTRY_SLACK) as u64;
-        let local = LocalStore::open(root, setup.policy, budget)?;
+        let local = match root {
+            Some(root) => LocalStore::open(root, setup.policy, budget)?,
+            None => LocalStore::none(setup.policy),
+        };
         Ok(Self {
             local: Arc::new(local),
             memory,
@@ -66,7 +74,7 @@ impl Edge {
     /// points elsewhere is another one); else it starts with an empty one.
     pub fn reopen(
         &self,
-        root: &Path,
+        root: Option<&Path>,
         setup: Setup,
         origin: Option<Puller>,
         keep_cache: bool,

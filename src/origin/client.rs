@@ -219,29 +219,25 @@ impl OriginClient {
     /// A client for `[origin]`, stamping request and response times from
     /// `clock`; `None` when no origin is configured.
     pub fn new(c: &OriginConfig, clock: Arc<Clock>) -> Result<Option<Self>, reqwest::Error> {
-        if c.url.is_empty() {
+        let Some(url) = &c.url else {
             return Ok(None);
-        }
+        };
         let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_millis(c.connect_timeout_ms))
+            .connect_timeout(c.connect_timeout)
             // Below the common server keep-alive timeouts (Node and Apache
             // close idle connections after 5 s): a request sent on a
             // connection the origin is closing fails without an answer.
             .pool_idle_timeout(Duration::from_secs(4))
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        let host = if c.host.is_empty() {
-            None
-        } else {
-            reqwest::header::HeaderValue::from_str(&c.host).ok()
-        };
+        let host = (c.host.as_deref()).and_then(|h| reqwest::header::HeaderValue::from_str(h).ok());
         Ok(Some(Self {
-            base: c.url.trim_end_matches('/').to_string(),
+            base: url.trim_end_matches('/').to_string(),
             client,
             host,
             clock,
-            first_byte: Duration::from_millis(c.first_byte_timeout_ms),
-            total: Duration::from_millis(c.total_timeout_ms),
+            first_byte: c.first_byte_timeout,
+            total: c.total_timeout,
             max_bytes: c.max_object_bytes,
             max_stream: c.max_stream_bytes,
             retries: c.retries,

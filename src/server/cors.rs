@@ -50,7 +50,7 @@ impl Cors {
                     .collect(),
             )
         };
-        let max_age = HeaderValue::from_str(&c.max_age_secs.to_string())
+        let max_age = HeaderValue::from_str(&c.max_age.as_secs().to_string())
             .unwrap_or(HeaderValue::from_static("0"));
         Self { mode, max_age }
     }

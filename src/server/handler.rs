@@ -20,6 +20,7 @@ use super::metrics::{self, WorkerCounters};
 use super::{connection, errors, health, limits, passthrough, peer, purge, respond, slices, State};
 use crate::cluster::auth::Caller;
 use crate::cluster::client::READY_PATH;
+use crate::error_chain::chain;
 use crate::http::path;
 use crate::lookup::{Ask, Lookup};
 use crate::origin::client::FetchError;
@@ -259,8 +260,8 @@ async fn route(
             let (status, reason) = e.public();
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             match status {
-                StatusCode::FORBIDDEN => tracing::warn!("{e}"),
-                _ => tracing::error!("{e}"),
+                StatusCode::FORBIDDEN => tracing::warn!("{}", chain(&e)),
+                _ => tracing::error!("{}", chain(&e)),
             }
             errors::text(status, reason)
         }

@@ -15,7 +15,6 @@
 //! is decided in `build`, by comparing the two configs.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::http::header::HeaderValue;
 
@@ -82,13 +81,11 @@ impl Resources {
     /// only checks its directory (a running node may be using it: its
     /// files are neither scanned nor cleaned).
     pub fn open(config: &Config, checking: bool) -> Result<Self, ServeError> {
-        let disk = if config.cache.dir.as_os_str().is_empty() {
-            None
-        } else {
+        let disk = if let Some(dir) = &config.cache.dir {
             let opened = if checking {
-                DiskCache::check_dir(&config.cache.dir).map(|()| None)
+                DiskCache::check_dir(dir).map(|()| None)
             } else {
-                DiskCache::open(&config.cache.dir, config.cache.disk_bytes).map(Some)
+                DiskCache::open(dir, config.cache.disk_bytes).map(Some)
             };
             match opened {
                 Ok(d) => d.map(Arc::new),
@@ -100,6 +97,8 @@ impl Resources {
                 }
                 Err(e) => return Err(ServeError::Disk(e)),
             }
+        } else {
+            None
         };
         let clock = Arc::new(Clock::new());
         let cluster = match &config.cluster {
@@ -153,15 +152,14 @@ impl Live {
             policy,
             memory_bytes: c.memory_bytes as usize,
             max_object_bytes: c.max_object_bytes as usize,
-            refresh: Duration::from_millis(config.server.refresh_ms),
-            admission: if c.admission == "always" {
-                Admission::Always
-            } else {
-                Admission::SecondHit
+            refresh: config.server.refresh,
+            admission: match c.admission {
+                crate::config::Admission::Always => Admission::Always,
+                crate::config::Admission::SecondHit => Admission::SecondHit,
             },
             compress_local,
         };
-        let root = &config.server.root;
+        let root = config.server.root.as_deref();
         let edge = match previous {
             None => Edge::open(root, setup, origin),
             Some(p) => {
@@ -171,21 +169,20 @@ impl Live {
         }
         .map_err(ServeError::Root)?;
         let tls = config.tls.enabled();
-        let path = |p: &String| Some(p.clone()).filter(|p| !p.is_empty());
         Ok(Live {
             edge: Arc::new(edge),
             cors: cors::Cors::new(&config.cors),
-            health_path: path(&config.server.health_path),
-            metrics_path: path(&config.server.metrics_path),
-            ready_path: path(&config.server.ready_path),
+            health_path: config.server.health_path.clone(),
+            metrics_path: config.server.metrics_path.clone(),
+            ready_path: config.server.ready_path.clone(),
             ready_requires_origin: config.server.ready_requires_origin,
             purge_token: config.purge.effective_token()?,
             purge_path: crate::http::path::key(&config.purge.path)
                 .map(|k| k.path().to_string())
                 .unwrap_or_default(),
             https: https::Https {
-                hsts: Some(&config.tls.hsts)
-                    .filter(|h| !h.is_empty() && tls)
+                hsts: (config.tls.hsts.as_deref())
+                    .filter(|_| tls)
                     .and_then(|h| HeaderValue::from_str(h).ok()),
                 redirect: config.tls.redirect_http && tls,
             },
@@ -269,19 +266,19 @@ fn rules(config: &Config) -> Result<Rules, ServeError> {
         })?;
     let c = &config.cache;
     Ok(Rules {
-        lock_timeout: Duration::from_millis(config.origin.lock_timeout_ms),
+        lock_timeout: config.origin.lock_timeout,
         policy: freshness::Policy {
-            negative_ttl: c.negative_ttl_secs,
-            default_ttl: Some(c.default_ttl_secs).filter(|t| *t > 0),
-            heuristic_max: c.heuristic_max_secs,
-            default_swr: c.stale_while_revalidate_secs,
-            default_sie: c.stale_if_error_secs,
+            negative_ttl: c.negative_ttl.as_secs(),
+            default_ttl: Some(c.default_ttl.as_secs()).filter(|t| *t > 0),
+            heuristic_max: c.heuristic_max.as_secs(),
+            default_swr: c.stale_while_revalidate.as_secs(),
+            default_sie: c.stale_if_error.as_secs(),
             ..Default::default()
         },
         limits: freshness::ClientLimits {
             honour_client_no_cache: c.client_no_cache,
-            min_client_max_age: c.min_client_max_age_secs,
-            revalidate_interval: Duration::from_millis(c.client_revalidate_interval_ms),
+            min_client_max_age: c.min_client_max_age.as_secs(),
+            revalidate_interval: c.client_revalidate_interval,
         },
         pass_for: PASS_FOR,
         store_set_cookie: c.store_set_cookie,

@@ -77,7 +77,9 @@ pub enum ServeError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// The static root cannot be used.
-    #[error("server.{0}")]
+    #[error(
+        "server.{0}: give server.root (or --root) an existing folder, or \"\" with origin.url to serve from an origin only"
+    )]
     Root(std::io::Error),
     /// The origin client cannot be built.
     #[error("origin client")]
@@ -174,9 +176,14 @@ pub fn start(config: &Config) -> Result<Started, ServeError> {
 /// does before binding (the config's values, the listen address resolving,
 /// the root, the disk cache directory, the origin client, the
 /// certificates), through the same code, then drops it all. Must be called
-/// inside an async runtime.
-pub fn check(config: &Config) -> Result<Vec<SocketAddr>, ServeError> {
-    prepare_as(config, true).map(|p| p.listen)
+/// inside an async runtime. Every listener it would bind, as a scheme
+/// (`http`, `https`) and an address.
+pub fn check(config: &Config) -> Result<Vec<(&'static str, SocketAddr)>, ServeError> {
+    let p = prepare_as(config, true)?;
+    let plain = p.listen.iter().map(|a| ("http", *a));
+    Ok(plain
+        .chain(p.tls.iter().map(|(_, a)| ("https", *a)))
+        .collect())
 }
 
 /// The certificates' check, run by `serve` and `check` alike before
@@ -196,7 +203,7 @@ fn tls_listen(config: &Config) -> Result<SocketAddr, ServeError> {
     config.tls.listen_addr().ok_or_else(|| {
         ServeError::Tls(TlsError::File {
             key: "tls.listen".into(),
-            path: config.tls.listen.clone().into(),
+            path: config.tls.listen.clone().unwrap_or_default().into(),
             reason: "does not resolve to an address".into(),
         })
     })
@@ -253,10 +260,10 @@ fn prepare_as(config: &Config, checking: bool) -> Result<Prepared, ServeError> {
         config: config.clone(),
         listen,
         workers: config.worker_count(),
-        shutdown_timeout: config.server.shutdown_timeout_secs,
+        shutdown_timeout: config.server.shutdown_timeout.as_secs(),
         tls,
         http2: config.http2.clone(),
-        handshake_timeout: Duration::from_millis(config.tls.handshake_timeout_ms),
+        handshake_timeout: config.tls.handshake_timeout,
         log,
         readiness,
     })
@@ -296,7 +303,7 @@ impl Prepared {
         limits::conns::raise_fd_limit(lim.max_connections);
         let conns = limits::conns::Connections::new(
             state.live.clone(),
-            Duration::from_secs(lim.keep_alive_secs + lim.header_timeout_secs),
+            lim.keep_alive + lim.header_timeout,
             state.clock.clone(),
         );
         let tls_stats = connection::on_connect(self.tls.as_ref().map(|(t, _)| t.stats.clone()));
@@ -324,11 +331,11 @@ impl Prepared {
                 h2_stream_window: h2.initial_stream_window,
                 h2_connection_window: h2.initial_connection_window,
                 handshake_timeout: self.handshake_timeout,
-                keep_alive: match lim.keep_alive_secs {
-                    0 => actix_web::http::KeepAlive::Disabled,
-                    s => actix_web::http::KeepAlive::Timeout(Duration::from_secs(s)),
+                keep_alive: match lim.keep_alive {
+                    Duration::ZERO => actix_web::http::KeepAlive::Disabled,
+                    d => actix_web::http::KeepAlive::Timeout(d),
                 },
-                header_timeout: Duration::from_secs(lim.header_timeout_secs),
+                header_timeout: lim.header_timeout,
                 on_connect: Arc::new(move |conn, ext| {
                     conns.on_connect(conn, ext);
                     tls_stats(conn, ext);
@@ -408,12 +415,15 @@ pub async fn run(
     shutdown::watch(
         started.server.handle(),
         started.readiness.clone(),
-        Duration::from_secs(config.server.drain_secs),
+        config.server.drain,
         Some(started.log.reopen_flag()),
     )
     .map_err(ServeError::Run)?;
     for addr in &started.addrs {
-        tracing::info!(root = %config.server.root.display(), "listening on http://{addr}");
+        match &config.server.root {
+            Some(root) => tracing::info!(root = %root.display(), "listening on http://{addr}"),
+            None => tracing::info!(root = "(none: origin only)", "listening on http://{addr}"),
+        }
     }
     for addr in &started.tls_addrs {
         tracing::info!("listening on https://{addr}");

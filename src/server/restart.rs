@@ -7,6 +7,7 @@
 //! that cannot be moved while serving) lists its keys here.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::config::Config;
 use crate::listen::ListenAddr;
@@ -52,6 +53,22 @@ impl Shown for Vec<String> {
 impl Shown for PathBuf {
     fn shown(&self) -> String {
         format!("{:?}", self.display().to_string())
+    }
+}
+
+/// Off (`None`) is written `""` in the file.
+impl<T: Shown> Shown for Option<T> {
+    fn shown(&self) -> String {
+        match self {
+            Some(v) => v.shown(),
+            None => "\"\"".into(),
+        }
+    }
+}
+
+impl Shown for Duration {
+    fn shown(&self) -> String {
+        format!("\"{}\"", crate::config::units::show_duration(*self))
     }
 }
 
@@ -113,12 +130,12 @@ restart_only!(
     // The sockets and the threads serving them.
     server.listen,
     server.workers,
-    server.shutdown_timeout_secs,
+    server.shutdown_timeout,
     tls.listen,
     // Set on the rustls config and the listener once they are built.
     tls.tickets,
     tls.session_cache,
-    tls.handshake_timeout_ms,
+    tls.handshake_timeout,
     // Connection settings of actix-web's HTTP/2 (h2c on the plain
     // listener, the flow-control windows).
     http2.h2c,
@@ -134,11 +151,11 @@ restart_only!(
     cache.compress_workers,
     cache.compress_queue,
     // Read by the signal watcher once, at start.
-    server.drain_secs,
+    server.drain,
     // actix-http's connection timers, set when the server is built (the
     // sweep of idle connections takes their sum then too).
-    limits.keep_alive_secs,
-    limits.header_timeout_secs,
+    limits.keep_alive,
+    limits.header_timeout,
 );
 
 #[cfg(test)]

@@ -19,9 +19,11 @@ use crate::asset::{self, Asset, Coding, Representation};
 /// A static root with its header policy.
 #[derive(Debug)]
 pub struct LocalStore {
-    root: PathBuf,
+    /// The canonical root directory; `None`: no root (origin-only mode),
+    /// every key is absent.
+    root: Option<PathBuf>,
     policy: Policy,
-    manifest: ManifestIndex,
+    manifest: Option<ManifestIndex>,
     /// Representations are kept in memory while an asset's total stays
     /// under this; the rest are streamed from disk.
     memory_budget: u64,
@@ -121,23 +123,36 @@ impl LocalStore {
             )
         })?;
         Ok(Self {
-            manifest: ManifestIndex::new(&root),
-            root,
+            manifest: Some(ManifestIndex::new(&root)),
+            root: Some(root),
             policy,
             memory_budget,
         })
+    }
+
+    /// A store without a root: every key is absent (origin-only mode).
+    pub fn none(policy: Policy) -> Self {
+        Self {
+            root: None,
+            policy,
+            manifest: None,
+            memory_budget: 0,
+        }
     }
 
     /// True when the kernel knows, without waiting for the disk, that the
     /// root holds nothing at `key` (see `store::nowait`): `load` would say
     /// `NotFound`. False when it may hold it, or telling would take I/O.
     pub fn known_absent(&self, key: &str) -> bool {
-        !key.is_empty() && super::nowait::known_absent(&self.root.join(key))
+        match &self.root {
+            Some(root) => !key.is_empty() && super::nowait::known_absent(&root.join(key)),
+            None => true,
+        }
     }
 
-    /// The canonical root directory.
-    pub fn root(&self) -> &Path {
-        &self.root
+    /// The canonical root directory; `None` without a root.
+    pub fn root(&self) -> Option<&Path> {
+        self.root.as_deref()
     }
 
     /// Resolves `key` (a normalised relative path, see `http::path`) and
@@ -146,7 +161,10 @@ impl LocalStore {
     /// in meanwhile leads outside it. A permission refused on the way is an
     /// error of kind `PermissionDenied`.
     pub fn load(&self, key: &str, dir_request: bool) -> io::Result<Found> {
-        let root = Root::open(&self.root)?;
+        let (Some(root_dir), Some(manifest)) = (&self.root, &self.manifest) else {
+            return Ok(Found::NotFound);
+        };
+        let root = Root::open(root_dir)?;
         let Some(target) = root.resolve(key)? else {
             return Ok(Found::NotFound);
         };
@@ -171,13 +189,13 @@ impl LocalStore {
             (key.to_string(), target)
         };
         let mut budget = self.memory_budget;
-        let index = self.manifest.get();
+        let index = manifest.get();
         let Some((identity, meta)) =
             self.read_inside(target, Coding::Identity, &mut budget, &index, &rel)?
         else {
             return Ok(Found::NotFound);
         };
-        let file = self.root.join(&rel);
+        let file = root_dir.join(&rel);
         let mut stamp = vec![(file.clone(), Some(FileId::of(&meta)))];
         let mut reps = vec![identity];
         for (coding, ext) in SIBLINGS {

@@ -133,7 +133,7 @@ impl ManifestIndex {
             let index = match manifest::read_file(&path) {
                 Ok(m) => Index::of(m.unwrap_or_default()),
                 Err(e) => {
-                    tracing::warn!("{e}; serving without it");
+                    tracing::warn!("{}; serving without it", crate::error_chain::chain(&e));
                     Index::default()
                 }
             };

@@ -86,8 +86,9 @@ impl CertSet {
 pub fn load(cfg: &TlsConfig) -> Result<CertSet, TlsError> {
     let provider = rustls::crypto::ring::default_provider();
     let mut set = CertSet::default();
-    if !cfg.cert.as_os_str().is_empty() {
-        let (ck, names) = read_pair(&provider, "tls", &cfg.cert, &cfg.key, &[])?;
+    if let Some(cert) = &cfg.cert {
+        let key = cfg.key.clone().unwrap_or_default();
+        let (ck, names) = read_pair(&provider, "tls", cert, &key, &[])?;
         for n in &names {
             set.add(n, &ck);
         }
@@ -229,9 +230,9 @@ mod tests {
 
     fn cfg(default: &Pair) -> TlsConfig {
         TlsConfig {
-            listen: "127.0.0.1:0".into(),
-            cert: default.cert.clone(),
-            key: default.key.clone(),
+            listen: Some("127.0.0.1:0".into()),
+            cert: Some(default.cert.clone()),
+            key: Some(default.key.clone()),
             ..Default::default()
         }
     }
@@ -277,7 +278,7 @@ mod tests {
         let msg = |c: &TlsConfig| load(c).unwrap_err().to_string();
 
         let mut c = cfg(&d);
-        c.cert = dir.path().join("missing.pem");
+        c.cert = Some(dir.path().join("missing.pem"));
         let e = msg(&c);
         assert!(
             e.starts_with("tls.cert ") && e.contains("missing.pem"),
@@ -286,15 +287,15 @@ mod tests {
         assert!(e.contains("No such file"), "{e}");
 
         let mut c = cfg(&d);
-        c.cert = d.key.clone();
+        c.cert = Some(d.key.clone());
         assert!(msg(&c).contains("no CERTIFICATE block"), "{}", msg(&c));
 
         let mut c = cfg(&d);
-        c.key = d.cert.clone();
+        c.key = Some(d.cert.clone());
         assert!(msg(&c).contains("no PRIVATE KEY block"), "{}", msg(&c));
 
         let mut c = cfg(&d);
-        c.key = other.key.clone();
+        c.key = Some(other.key.clone());
         let e = msg(&c);
         assert!(
             e.starts_with("tls.key ") && e.contains("does not match"),
@@ -304,7 +305,7 @@ mod tests {
         let garbage = dir.path().join("garbage.pem");
         std::fs::write(&garbage, "-----BEGIN CERTIFICATE-----\n!!!\n").unwrap();
         let mut c = cfg(&d);
-        c.cert = garbage;
+        c.cert = Some(garbage);
         assert!(msg(&c).contains("bad PEM"), "{}", msg(&c));
 
         let mut c = cfg(&d);

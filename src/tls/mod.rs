@@ -36,7 +36,7 @@ pub enum TlsError {
         reason: String,
     },
     /// rustls refused the settings.
-    #[error("tls: {0}")]
+    #[error("tls")]
     Rustls(#[from] rustls::Error),
 }
 

@@ -81,21 +81,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (cert, key) = write_pair(dir.path(), "one");
         let mut cfg = TlsConfig {
-            listen: "127.0.0.1:0".into(),
-            cert,
-            key,
+            listen: Some("127.0.0.1:0".into()),
+            cert: Some(cert),
+            key: Some(key),
             ..Default::default()
         };
         let r = SniResolver::new(load(&cfg).unwrap(), Arc::default());
         let leaf = |r: &SniResolver| r.current().pick(Some("localhost")).unwrap().cert[0].clone();
         let first = leaf(&r);
         let (cert, key) = write_pair(dir.path(), "two");
-        cfg.cert = cert;
-        cfg.key = key;
+        cfg.cert = Some(cert);
+        cfg.key = Some(key);
         r.reload(&cfg).unwrap();
         let second = leaf(&r);
         assert_ne!(first, second);
-        cfg.key = dir.path().join("missing.key");
+        cfg.key = Some(dir.path().join("missing.key"));
         let e = r.reload(&cfg).unwrap_err().to_string();
         assert!(
             e.starts_with("tls.key ") && e.contains("missing.key"),

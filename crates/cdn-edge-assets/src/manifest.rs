@@ -43,13 +43,13 @@ pub type Manifest = BTreeMap<String, Entry>;
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
     /// The file exists but could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: String,
         source: std::io::Error,
     },
     /// The file is not a manifest.
-    #[error("{path}: not a valid manifest: {source}")]
+    #[error("{path}: not a valid manifest")]
     Parse {
         path: String,
         source: serde_json::Error,

@@ -15,6 +15,15 @@ pub fn of(file_name: &str) -> String {
         Some("mjs") | Some("cjs") => "text/javascript",
         Some("webmanifest") => "application/manifest+json",
         Some("wasm") => "application/wasm",
+        // RFC 8081 §4.4: the font top-level type (mime_guess still gives
+        // the older application/font-woff and application/font-sfnt).
+        Some("woff") => "font/woff",
+        Some("woff2") => "font/woff2",
+        Some("otf") => "font/otf",
+        Some("ttf") => "font/ttf",
+        Some("ttc") => "font/collection",
+        // EOT has no font/ type; this is the registered one.
+        Some("eot") => "application/vnd.ms-fontobject",
         _ => mime.essence_str(),
     };
     let texty = essence.starts_with("text/")
@@ -42,7 +51,16 @@ mod tests {
         assert_eq!(of("a.css"), "text/css; charset=utf-8");
         assert_eq!(of("a.svg"), "image/svg+xml; charset=utf-8");
         assert_eq!(of("a.png"), "image/png");
-        assert_eq!(of("a.woff2"), "font/woff2");
+        for (name, want) in [
+            ("a.woff", "font/woff"),
+            ("a.woff2", "font/woff2"),
+            ("a.otf", "font/otf"),
+            ("a.TTF", "font/ttf"),
+            ("a.ttc", "font/collection"),
+            ("a.eot", "application/vnd.ms-fontobject"),
+        ] {
+            assert_eq!(of(name), want, "{name}");
+        }
         assert_eq!(of("noext"), "application/octet-stream");
         assert_eq!(of("app.css.map"), "application/json; charset=utf-8");
         assert_eq!(of("a.mjs"), "text/javascript; charset=utf-8");

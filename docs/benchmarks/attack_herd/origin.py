@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A failing origin for benches/attack_herd.sh (standard library only).
+"""A failing origin for docs/benchmarks/attack_herd.sh (standard library only).
 
 usage: origin.py DELAY_SECONDS HANG_SECONDS
 

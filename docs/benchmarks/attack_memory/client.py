@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Attack clients for benches/attack_memory.sh (standard library only).
+"""Attack clients for docs/benchmarks/attack_memory.sh (standard library only).
 
   client.py misses HOST:PORT PATH N
       N threads, each on its own connection, wait on a barrier and then GET

@@ -47,7 +47,7 @@ impl Settings {
             target: config.target(),
             format: config.format(),
             trusted: config.trusted(),
-            flush_every: Duration::from_millis(config.access_flush_ms),
+            flush_every: config.access_flush,
         }
     }
 

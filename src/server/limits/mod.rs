@@ -55,9 +55,9 @@ impl RequestLimits {
             uri_bytes: config.max_uri_bytes,
             headers: config.max_headers,
             body_bytes: config.max_body_bytes,
-            body_timeout: Duration::from_secs(config.body_timeout_secs),
+            body_timeout: config.body_timeout,
             connections: config.max_connections,
-            send_timeout: Duration::from_secs(config.send_timeout_secs),
+            send_timeout: config.send_timeout,
             origin_streams: config.max_origin_streams_per_connection,
         }
     }

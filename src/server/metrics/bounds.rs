@@ -32,7 +32,7 @@ pub fn encode(reserved: u64, encoder: &mut DescriptorEncoder) -> Result<(), std:
     let counters = [
         (
             "send_timeouts",
-            "Connections shut and streamed origin bodies dropped after limits.send_timeout_secs without the client taking any",
+            "Connections shut and streamed origin bodies dropped after limits.send_timeout without the client taking any",
             STATS.timeouts.load(Ordering::Relaxed),
         ),
         (

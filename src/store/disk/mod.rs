@@ -114,6 +114,7 @@
 mod bad_entries;
 mod format;
 #[cfg(test)]
+#[path = "../../../fuzz/targets/disk.rs"]
 mod fuzz;
 mod index;
 mod open_files;

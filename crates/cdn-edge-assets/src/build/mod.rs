@@ -92,7 +92,7 @@ pub enum BuildError {
     #[error("source {src} is inside output {out}: choose an output outside the source tree")]
     SrcInsideOut { out: String, src: String },
     /// A file or directory could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         path: String,
         source: std::io::Error,
@@ -107,7 +107,7 @@ pub enum BuildError {
     #[error("{count} missing reference(s), first: {first}")]
     Missing { count: usize, first: String },
     /// Writing the output failed.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}")]
     Write {
         path: String,
         source: std::io::Error,

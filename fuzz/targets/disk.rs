@@ -1,0 +1,93 @@
+//! Fuzz target of the entry file format (see `crate::fuzz`): whatever
+//! bytes a cache directory holds (a torn write, another program's file, a
+//! flipped bit), reading them is a clean refusal or a good entry, never a
+//! panic; and the record inside, however damaged, decodes or is refused.
+//!
+//! `src/store/disk/mod.rs` includes this file with `#[path]` as its child
+//! `store::disk::fuzz`, so it reaches the format's private parser.
+
+use bytes::Bytes;
+use proptest::prelude::*;
+
+use super::format::{check, Header, TRAILER_LEN};
+use crate::fuzz::{bytes, every_seed};
+use crate::origin::pull::{DiskMeta, PulledMeta, Reading};
+
+const KEY: &str = "/css/app.css";
+
+/// A well-formed entry of `KEY` with this record and parts.
+fn entry(meta: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    let header = Header {
+        key_len: KEY.len() as u32,
+        meta_len: meta.len() as u32,
+        parts: parts.iter().map(|p| p.len() as u64).collect(),
+    };
+    let mut b = header.encode();
+    b.extend_from_slice(KEY.as_bytes());
+    b.extend_from_slice(meta);
+    for p in parts {
+        b.extend_from_slice(p);
+    }
+    let hash = blake3::hash(&b);
+    b.extend_from_slice(hash.as_bytes());
+    b
+}
+
+fn check_entry(file: &[u8]) {
+    if let Ok(good) = check(Bytes::copy_from_slice(file), KEY) {
+        assert_eq!(good.len, file.len() as u64);
+        let total: usize = good.parts.iter().map(Bytes::len).sum();
+        assert!(good.meta.len() + total + TRAILER_LEN < file.len() + 1);
+        check_record(&good.meta);
+    }
+}
+
+/// The record as a disk hit reads it, then the metadata built from it.
+fn check_record(json: &[u8]) {
+    if let Ok(mut record) = serde_json::from_slice::<DiskMeta>(json) {
+        let mut fetched = record.fetched(Bytes::from_static(b"body"));
+        let reading = Reading {
+            targeted: vec!["CDN-Cache-Control".into()],
+            pass_targeted: false,
+        };
+        let _ = PulledMeta::taken_from(&mut fetched, &reading, vec!["accept-encoding".into()]);
+    }
+}
+
+#[test]
+fn fuzz_disk_entry_seeds() {
+    every_seed("disk_record", |b| {
+        check_record(b);
+        check_entry(&entry(b, &[b"body", b"br"]));
+    });
+}
+
+proptest! {
+    #![proptest_config(crate::fuzz::config("disk"))]
+
+    #[test]
+    fn fuzz_disk_entry(file in bytes("disk_record")) {
+        check_entry(&file);
+        check_record(&file);
+    }
+
+    /// A good entry with bytes changed: refused or read, never a panic.
+    #[test]
+    fn fuzz_disk_entry_damaged(
+        record in bytes("disk_record"),
+        body in proptest::collection::vec(any::<u8>(), 0..64),
+        edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..4),
+        cut in any::<Option<usize>>(),
+    ) {
+        let mut file = entry(&record, &[&body, b"br"]);
+        check_entry(&file);
+        for (at, byte) in edits {
+            let i = at % file.len();
+            file[i] = byte;
+        }
+        if let Some(c) = cut {
+            file.truncate(c % (file.len() + 1));
+        }
+        check_entry(&file);
+    }
+}

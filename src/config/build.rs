@@ -1,0 +1,98 @@
+//! `[build]`: the defaults of `cdn-edge build` (its flags override them).
+//! Read by the build, not by a running node. Only the schema, defaults and
+//! checks; the build is `build::`.
+
+use serde::Deserialize;
+
+use super::error::{at, ConfigError};
+
+/// `[build]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BuildConfig {
+    /// Hex digits of the content hash in fingerprinted names (8..=64).
+    pub hash_len: usize,
+    /// Precompressed siblings to write.
+    pub encodings: Vec<Encoding>,
+    /// Brotli quality (0..=11).
+    pub brotli_quality: u32,
+    /// Gzip level (1..=9).
+    pub gzip_level: u32,
+    /// A sibling is kept only when it saves at least this percentage.
+    pub min_saving_percent: f64,
+    /// Manifests whose files `--prune` keeps.
+    pub keep: usize,
+    /// Worker threads; 0 = one per core.
+    pub jobs: usize,
+    /// Missing references fail the build.
+    pub strict: bool,
+}
+
+/// A precompressed sibling `build` writes (`build.encodings`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encoding {
+    /// `"br"`: `name.br`.
+    Br,
+    /// `"gzip"`: `name.gz`.
+    Gzip,
+}
+
+impl std::str::FromStr for Encoding {
+    type Err = String;
+
+    /// `br` or `gzip`, as `--encodings` lists them.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "br" => Ok(Self::Br),
+            "gzip" => Ok(Self::Gzip),
+            other => Err(format!("{other:?}: \"br\" or \"gzip\"")),
+        }
+    }
+}
+
+impl Default for BuildConfig {
+    fn default() -> Self {
+        Self {
+            hash_len: 10,
+            encodings: vec![Encoding::Br, Encoding::Gzip],
+            brotli_quality: 11,
+            gzip_level: 9,
+            min_saving_percent: 5.0,
+            keep: 3,
+            jobs: 0,
+            strict: false,
+        }
+    }
+}
+
+impl BuildConfig {
+    /// Checks the values; errors name the key.
+    pub(super) fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        let invalid = at(origin);
+        if !(8..=64).contains(&self.hash_len) {
+            return Err(invalid("build.hash_len", &self.hash_len, "8 to 64"));
+        }
+        if self.brotli_quality > 11 {
+            return Err(invalid(
+                "build.brotli_quality",
+                &self.brotli_quality,
+                "0 to 11",
+            ));
+        }
+        if !(1..=9).contains(&self.gzip_level) {
+            return Err(invalid("build.gzip_level", &self.gzip_level, "1 to 9"));
+        }
+        if !(0.0..100.0).contains(&self.min_saving_percent) {
+            return Err(invalid(
+                "build.min_saving_percent",
+                &self.min_saving_percent,
+                "0 to less than 100",
+            ));
+        }
+        if self.keep == 0 {
+            return Err(invalid("build.keep", &self.keep, "at least 1"));
+        }
+        Ok(())
+    }
+}
