@@ -1,8 +1,18 @@
 //! cdn-edge: a static-asset CDN edge server.
 //!
-//! Module arrows point one way (see docs/architecture.md for the full map):
-//! `server` → `edge` → `store` → `asset` → `http`, and `server` → `tls`.
-//! `config` and `manifest` are read by all; `http` depends on nothing of ours.
+//! Module arrows point one way (docs/architecture.md draws the whole and
+//! names every module; it also says which arrow is still a circle):
+//!
+//! - `server` (actix wiring) → `edge` (`Edge::lookup`) → `pull` (the pull
+//!   engine) → `origin` (the origin's HTTP client and rules) and `cluster`
+//!   (peers, ownership, purge fan-out);
+//! - `edge`, `pull` → `compress` (encodings the node makes) → `lookup`
+//!   (what a lookup is asked and answers, what memory holds) → `store`
+//!   (root, memory, disk) → `asset` → `http`;
+//! - `server` → `tls`; `config` is read by those that need it; `http`
+//!   (crate `cdn_edge_http`) and the asset pipeline (crate
+//!   `cdn_edge_assets`: `build`, `manifest`, `precompress`, `fingerprint`,
+//!   `media_type`) depend on nothing of ours, and the compiler keeps it so.
 
 /// The git commit the binary was built from (short hash), or "unknown"
 /// (see `build.rs`).

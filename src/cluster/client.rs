@@ -26,22 +26,16 @@ pub const PURGE_TIMEOUT: Duration = Duration::from_secs(2);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Why a call to a peer failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CallError {
     /// No usable answer (no connection, no answer in time, a 5xx, a broken
     /// or unexpected body, a refused token): the peer counts as down.
+    #[error("{0}")]
     Down(String),
     /// A 4xx other than a refused token: the peer is up but will never take
     /// this request (a version that does not know it).
+    #[error("{0}")]
     Refused(String),
-}
-
-impl std::fmt::Display for CallError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Down(why) | Self::Refused(why) => f.write_str(why),
-        }
-    }
 }
 
 /// An HTTP client that speaks as this node to its peers.

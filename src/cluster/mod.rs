@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use crate::clock::Clock;
-pub use fanout::NodeResult;
+pub use fanout::{NodeResult, PurgeFailed};
 pub use health::Health;
 pub use peer::Peer;
 pub use peers::Peers;

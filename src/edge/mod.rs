@@ -16,8 +16,13 @@
 //! the memory cache and the root do not hold. `setup` opens an edge, and
 //! opens it again for a reload, keeping what is still valid; `admin` purges
 //! and counts; `invalidate` passes unsafe methods through; `probe` asks the
-//! origin whether it answers; `absent` remembers root misses. The map of
-//! the whole is docs/architecture.md.
+//! origin whether it answers; `absent` remembers root misses; `joined`
+//! turns a blocking task's failure into an [`EdgeError`]. `persist` is the
+//! disk cache of pulled objects and the codec of their disk records, and
+//! `disk` the pull engine's and the compressor's way to it: both move out
+//! of this folder (to `pull`, and the codec to a module of its own) once
+//! the disk-streaming work on `persist` has landed. The map of the whole
+//! is docs/architecture.md.
 
 mod absent;
 mod admin;

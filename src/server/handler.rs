@@ -20,9 +20,10 @@ use super::metrics::{self, WorkerCounters};
 use super::{connection, errors, health, limits, passthrough, peer, purge, respond, slices, State};
 use crate::cluster::auth::Caller;
 use crate::cluster::client::READY_PATH;
+use crate::edge::EdgeError;
 use crate::error_chain::chain;
 use crate::http::path;
-use crate::lookup::{Ask, Lookup};
+use crate::lookup::{Ask, CacheStatus, Lookup, Served};
 use crate::origin::client::FetchError;
 use crate::origin::timing::UpstreamTime;
 
@@ -203,21 +204,7 @@ async fn route(
         }) => {
             counters.lookup(from_memory);
             *cache = status.into();
-            let resp = if asset.status() == 200 {
-                // A peer stores the answer for all its clients: no CORS
-                // grant made for one client's `Origin` goes into it.
-                let grant = if from_peer {
-                    Default::default()
-                } else {
-                    live.cors.grant(req.headers())
-                };
-                respond::asset(req.method(), req.headers(), &asset, &grant)
-            } else {
-                passthrough::stored_error(&asset, req.method() == Method::HEAD)
-            };
-            let mut resp = slices::sliced(req, resp, Some(&asset));
-            passthrough::cache_headers(resp.headers_mut(), &asset, status, state.clock.now());
-            resp
+            asset_response(req, state, live, from_peer, &asset, status)
         }
         Ok(Lookup::Directory) => {
             counters.lookup(false);
@@ -236,15 +223,7 @@ async fn route(
         Ok(Lookup::NotCached) => {
             counters.lookup(false);
             *cache = CacheOutcome::Miss;
-            let mut resp = errors::text(
-                StatusCode::GATEWAY_TIMEOUT,
-                "only-if-cached: not in the cache\n",
-            );
-            resp.headers_mut().insert(
-                passthrough::CACHE_STATUS,
-                HeaderValue::from_static("cdn-edge; fwd=miss; detail=only-if-cached"),
-            );
-            resp
+            not_cached()
         }
         Ok(Lookup::Streamed(s, reason)) => {
             counters.lookup(false);
@@ -256,16 +235,60 @@ async fn route(
             *cache = CacheOutcome::Error;
             origin_failed(req, live, &e)
         }
-        Err(e) => {
-            let (status, reason) = e.public();
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            match status {
-                StatusCode::FORBIDDEN => tracing::warn!("{}", chain(&e)),
-                _ => tracing::error!("{}", chain(&e)),
-            }
-            errors::text(status, reason)
-        }
+        Err(e) => edge_failed(&e),
     }
+}
+
+/// The answer with a stored or local asset: the representation the
+/// request asks for, sliced for the writer, with the cache's own fields.
+fn asset_response(
+    req: &HttpRequest,
+    state: &State,
+    live: &Live,
+    from_peer: bool,
+    asset: &Served,
+    status: CacheStatus,
+) -> HttpResponse {
+    let resp = if asset.status() == 200 {
+        // A peer stores the answer for all its clients: no CORS
+        // grant made for one client's `Origin` goes into it.
+        let grant = if from_peer {
+            Default::default()
+        } else {
+            live.cors.grant(req.headers())
+        };
+        respond::asset(req.method(), req.headers(), asset, &grant)
+    } else {
+        passthrough::stored_error(asset, req.method() == Method::HEAD)
+    };
+    let mut resp = slices::sliced(req, resp, Some(asset));
+    passthrough::cache_headers(resp.headers_mut(), asset, status, state.clock.now());
+    resp
+}
+
+/// `only-if-cached` and nothing stored may answer: 504 (RFC 9111 §5.2.1.7).
+fn not_cached() -> HttpResponse {
+    let mut resp = errors::text(
+        StatusCode::GATEWAY_TIMEOUT,
+        "only-if-cached: not in the cache\n",
+    );
+    resp.headers_mut().insert(
+        passthrough::CACHE_STATUS,
+        HeaderValue::from_static("cdn-edge; fwd=miss; detail=only-if-cached"),
+    );
+    resp
+}
+
+/// The node failed to look the request up (its fault, not the client's):
+/// logged with its causes, answered with a short reason.
+fn edge_failed(e: &EdgeError) -> HttpResponse {
+    let (status, reason) = e.public();
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    match status {
+        StatusCode::FORBIDDEN => tracing::warn!("{}", chain(e)),
+        _ => tracing::error!("{}", chain(e)),
+    }
+    errors::text(status, reason)
 }
 
 /// Methods other than GET/HEAD/OPTIONS: passed to the origin uncached
