@@ -37,24 +37,24 @@ pub use cdn_edge_assets::{build, fingerprint, manifest, media_type, precompress}
 
 pub mod asset;
 pub mod cli;
-pub mod clock;
+pub(crate) mod clock;
 pub mod cluster;
-pub mod compress;
+pub(crate) mod compress;
 pub mod config;
-pub mod edge;
+pub(crate) mod edge;
 pub mod error_chain;
 #[cfg(test)]
 #[path = "../fuzz/targets/mod.rs"]
 mod fuzz;
 mod headers;
-pub mod listen;
-pub mod lookup;
+pub(crate) mod listen;
+pub(crate) mod lookup;
 pub mod origin;
-pub mod pull;
+pub(crate) mod pull;
 pub mod purge_cli;
 pub mod server;
 pub mod store;
 #[cfg(test)]
 mod test_support;
-pub mod throttle;
-pub mod tls;
+pub(crate) mod throttle;
+pub(crate) mod tls;

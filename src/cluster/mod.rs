@@ -10,17 +10,17 @@
 //! peer for a miss (`pull::route`). `config::cluster` reads the
 //! `[cluster]` table into [`Settings`].
 
-pub mod auth;
-pub mod client;
-pub mod fanout;
-pub mod health;
-pub mod peer;
-pub mod peers;
-pub mod pending;
+pub(crate) mod auth;
+pub(crate) mod client;
+pub(crate) mod fanout;
+pub(crate) mod health;
+pub(crate) mod peer;
+pub(crate) mod peers;
+pub(crate) mod pending;
 mod probe;
-pub mod ring;
-pub mod source;
-pub mod stats;
+pub(crate) mod ring;
+pub(crate) mod source;
+pub(crate) mod stats;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};

@@ -11,13 +11,13 @@
 //! docs/architecture.md.
 
 pub mod client;
-pub mod decision;
+pub(crate) mod decision;
 pub mod disk_meta;
-pub mod filter;
-pub mod pull;
-pub mod reachability;
-pub mod request;
-pub mod timing;
+pub(crate) mod filter;
+pub(crate) mod pull;
+pub(crate) mod reachability;
+pub(crate) mod request;
+pub(crate) mod timing;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -7,8 +7,8 @@
 //! is sent. `listeners` builds the server around the app (one actix-http
 //! service per listener), wrapping HTTP/2 connections in `coalesce`.
 
-pub mod access_log;
-pub mod bind;
+pub(crate) mod access_log;
+pub(crate) mod bind;
 mod cache_outcome;
 mod caught;
 mod coalesce;

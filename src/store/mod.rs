@@ -10,10 +10,10 @@
 //! Stores do file I/O but know nothing of HTTP requests or actix handlers.
 //! The map of the whole is docs/architecture.md.
 
-pub mod beneath;
+pub(crate) mod beneath;
 pub mod disk;
 pub mod local;
-pub mod manifest_index;
+pub(crate) mod manifest_index;
 pub mod memory;
-pub mod nowait;
-pub mod policy;
+pub(crate) mod nowait;
+pub(crate) mod policy;
