@@ -13,6 +13,12 @@
 //!   (crate `cdn_edge_http`) and the asset pipeline (crate
 //!   `cdn_edge_assets`: `build`, `manifest`, `precompress`, `fingerprint`,
 //!   `media_type`) depend on nothing of ours, and the compiler keeps it so.
+//!
+//! Beside them: `cli` and `purge_cli` (the command line), `listen`
+//! (listen addresses as written), `clock` (the node's clock, which tests
+//! move), `headers` (actix adapters of `http`'s rules), `throttle` (a log
+//! line at most once per interval) and `error_chain` (an error and its
+//! causes on one line).
 
 /// The git commit the binary was built from (short hash), or "unknown"
 /// (see `build.rs`).

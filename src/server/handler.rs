@@ -196,7 +196,36 @@ async fn route(
         from_peer,
         ..ask_of(req, &directives, upstream)
     };
-    match live.edge.lookup(&key, &ask).await {
+    let found = live.edge.lookup(&key, &ask).await;
+    let reply = Reply {
+        req,
+        state,
+        live,
+        from_peer,
+    };
+    answer(&reply, &key, found, counters, cache)
+}
+
+/// What an answer to a looked-up request is made with.
+struct Reply<'a> {
+    req: &'a HttpRequest,
+    state: &'a State,
+    live: &'a Live,
+    /// A peer's request: no CORS grant goes into what it stores.
+    from_peer: bool,
+}
+
+/// The answer to what the lookup found, counted (`counters`) and with how
+/// the cache took part (`cache`).
+fn answer(
+    r: &Reply<'_>,
+    key: &path::Key,
+    found: Result<Lookup, EdgeError>,
+    counters: &WorkerCounters,
+    cache: &mut CacheOutcome,
+) -> HttpResponse {
+    let (req, live) = (r.req, r.live);
+    match found {
         Ok(Lookup::Asset {
             asset,
             from_memory,
@@ -204,11 +233,11 @@ async fn route(
         }) => {
             counters.lookup(from_memory);
             *cache = status.into();
-            asset_response(req, state, live, from_peer, &asset, status)
+            asset_response(r, &asset, status)
         }
         Ok(Lookup::Directory) => {
             counters.lookup(false);
-            redirect_to_directory(&key, req.uri().query())
+            redirect_to_directory(key, req.uri().query())
         }
         Ok(Lookup::NotFound) => {
             counters.lookup(false);
@@ -241,28 +270,22 @@ async fn route(
 
 /// The answer with a stored or local asset: the representation the
 /// request asks for, sliced for the writer, with the cache's own fields.
-fn asset_response(
-    req: &HttpRequest,
-    state: &State,
-    live: &Live,
-    from_peer: bool,
-    asset: &Served,
-    status: CacheStatus,
-) -> HttpResponse {
+fn asset_response(r: &Reply<'_>, asset: &Served, status: CacheStatus) -> HttpResponse {
+    let req = r.req;
     let resp = if asset.status() == 200 {
         // A peer stores the answer for all its clients: no CORS
         // grant made for one client's `Origin` goes into it.
-        let grant = if from_peer {
+        let grant = if r.from_peer {
             Default::default()
         } else {
-            live.cors.grant(req.headers())
+            r.live.cors.grant(req.headers())
         };
         respond::asset(req.method(), req.headers(), asset, &grant)
     } else {
         passthrough::stored_error(asset, req.method() == Method::HEAD)
     };
     let mut resp = slices::sliced(req, resp, Some(asset));
-    passthrough::cache_headers(resp.headers_mut(), asset, status, state.clock.now());
+    passthrough::cache_headers(resp.headers_mut(), asset, status, r.state.clock.now());
     resp
 }
 

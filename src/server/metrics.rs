@@ -7,6 +7,11 @@
 //! cache's size from the edge. The request-duration histogram is `latency`;
 //! `process_*` and build info are `process`. A scrape is encoded on the
 //! blocking pool (it reads `/proc`).
+//!
+//! The families with labels of their own are in files of their own:
+//! `tls` (handshakes), `cluster` (peers), `faults` (what the node survived),
+//! `bounds` (the memory bound and the send timeout); the plain counters and
+//! gauges are `figures`.
 
 mod bounds;
 mod cluster;

@@ -6,6 +6,17 @@
 //! (one asset → one response); `access_log` logs each request once its body
 //! is sent. `listeners` builds the server around the app (one actix-http
 //! service per listener), wrapping HTTP/2 connections in `coalesce`.
+//!
+//! Around them: `bind` (every address a socket), `connection` (per
+//! connection counts), `limits` (what one client may ask), `caught` (a panic
+//! becomes a 500), `errors` (one-line refusals), `health` and `ready` (the
+//! probes' endpoints), `peer` (the cluster's own requests), `purge`, `cors`,
+//! `https` (HSTS, redirect), `passthrough` (what the origin said: `Age`,
+//! `Cache-Status`, uncacheable answers), `relay` (streamed origin bodies),
+//! `slices` (large bodies in memory) and `file_body` (bodies from disk),
+//! `cache_outcome` (how the cache took part, in one word), `metrics`, and
+//! `restart` (the keys a reload cannot apply). The map of the whole is
+//! docs/architecture.md.
 
 pub(crate) mod access_log;
 pub(crate) mod bind;

@@ -7,6 +7,8 @@
 //! Not here: the listener itself and ALPN (`server::listeners` binds and
 //! offers `h2` and `http/1.1`), HSTS and the plain-to-HTTPS redirect
 //! (`server::https`).
+//!
+//! Reading and checking the files is `certs`; the resolver is `resolver`.
 
 mod certs;
 mod resolver;

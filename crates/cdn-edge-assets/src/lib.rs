@@ -4,7 +4,7 @@
 //! needs rather than copying them: `manifest` (the format it reads back),
 //! `precompress` (the encoders it runs on pulled text), `fingerprint` (the
 //! names it serves as immutable) and `media_type` (one `Content-Type` rule
-//! for responses and the manifest). Its place in the whole is drawn in
+//! for responses and the manifest); `fsutil` writes files atomically. Its place in the whole is drawn in
 //! docs/architecture.md.
 //!
 //! This crate depends on nothing of cdn-edge's (the compiler keeps it that

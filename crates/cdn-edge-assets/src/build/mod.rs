@@ -10,6 +10,11 @@
 //! dependency order, then write outputs in parallel, then the manifest,
 //! then the history and the optional prune. Not here: serving (the server
 //! only reads what this writes).
+//!
+//! Its steps, one file each: `walk` (the source tree), `css` (references
+//! rewritten), `graph` (the order stylesheets are fingerprinted in), `emit`
+//! (one file and its siblings written), `history` (the deploys kept, and
+//! the prune).
 
 mod emit;
 mod graph;
