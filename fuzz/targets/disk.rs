@@ -11,7 +11,7 @@ use proptest::prelude::*;
 
 use super::format::{check, Header, TRAILER_LEN};
 use crate::fuzz::{bytes, every_seed};
-use crate::origin::pull::{DiskMeta, PulledMeta, Reading};
+use crate::origin::stored::{DiskMeta, PulledMeta, Reading};
 
 const KEY: &str = "/css/app.css";
 

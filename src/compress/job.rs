@@ -11,7 +11,7 @@ use super::Persist;
 use crate::asset::{derived_etag, Asset, Body, Coding, Representation};
 use crate::edge::disk as persist;
 use crate::lookup::{Entry, Memory, Source};
-use crate::origin::pull::DiskMeta;
+use crate::origin::stored::DiskMeta;
 use crate::precompress::{self, Settings};
 use crate::store::memory::MemoryCache;
 
@@ -213,7 +213,7 @@ pub(crate) fn with_encodings_owned(
 mod tests {
     use super::*;
     use crate::origin::client::Fetched;
-    use crate::origin::pull::{asset_of, PulledMeta, Reading};
+    use crate::origin::stored::{asset_of, PulledMeta, Reading};
     use crate::store::disk::DiskCache;
     use std::time::{Duration, UNIX_EPOCH};
 

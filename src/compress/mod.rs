@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use crate::asset::{Asset, Body, Coding};
 use crate::lookup::{Entry, Memory};
-use crate::origin::pull::PulledMeta;
+use crate::origin::stored::PulledMeta;
 use crate::precompress::{self, Settings};
 use crate::store::disk::DiskCache;
 

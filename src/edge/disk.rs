@@ -11,7 +11,7 @@ use bytes::Bytes;
 use super::persist;
 use crate::asset::{Asset, Coding};
 use crate::lookup::{Entry, Memory};
-use crate::origin::pull::{DiskMeta, PulledMeta};
+use crate::origin::stored::{DiskMeta, PulledMeta};
 use crate::pull::Puller;
 use crate::store::disk::DiskCache;
 

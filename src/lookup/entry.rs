@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::{Marker, Served};
 use crate::asset::Asset;
-use crate::origin::pull::PulledMeta;
+use crate::origin::stored::PulledMeta;
 use crate::store::local::Stamp;
 use crate::store::memory::{MemoryCache, Reservation, Weigh};
 

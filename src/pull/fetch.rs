@@ -3,7 +3,7 @@
 //! client's forwarded headers), the response filter (a 304 merged into
 //! what is stored, §4.3.4; stale-if-error), and the decision to store it,
 //! under which key, or why not. The phases' rules are pure functions
-//! elsewhere (`origin::request`, `origin::pull`, `origin::decision`,
+//! elsewhere (`origin::request`, `origin::stored`, `origin::decision`,
 //! `http::freshness`); this strings them together with the I/O.
 
 use std::sync::Arc;
@@ -19,7 +19,7 @@ use crate::http::freshness::{NoStore, Verdict};
 use crate::lookup::{CacheStatus, Entry, Memory, Served, Source};
 use crate::origin::client::{FetchError, Fetched, Got, Overflow};
 use crate::origin::decision::{self, Facts};
-use crate::origin::pull::PulledMeta;
+use crate::origin::stored::PulledMeta;
 use crate::origin::OriginStats;
 
 impl Puller {

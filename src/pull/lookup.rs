@@ -14,7 +14,7 @@ use crate::http::cache_control::CacheControl;
 use crate::http::freshness::{self, Verdict};
 use crate::http::path::Key;
 use crate::lookup::{Ask, CacheStatus, Entry, Lookup, Memory, Served, Source};
-use crate::origin::pull::PulledMeta;
+use crate::origin::stored::PulledMeta;
 use crate::origin::OriginStats;
 
 impl Puller {

@@ -15,7 +15,7 @@
 //! `template` (disk versions decoded once), `setup` (opening the engine and
 //! renewing it on a reload). The pure rules each phase applies live below
 //! it: `http::freshness` (verdict), `origin::request` (what is forwarded),
-//! `origin::pull` (stored metadata, the 304 merge), `origin::decision`
+//! `origin::stored` (stored metadata, the 304 merge), `origin::decision`
 //! (store or not); the engine strings them together and owns the I/O.
 //! Stored objects become `Asset`s served by the same handler as local
 //! files. Nothing here uses the edge above it, except the disk cache's
@@ -49,8 +49,8 @@ use crate::http::freshness::{ClientLimits, NoStore, Policy};
 use crate::http::path::Key;
 use crate::lookup::{Ask, CacheStatus, Served};
 use crate::origin::client::{FetchError, Fetched, OriginClient, Overflow, Streamed};
-use crate::origin::pull::Reading;
 use crate::origin::request::{self, Forwarding};
+use crate::origin::stored::Reading;
 use crate::origin::OriginStats;
 use crate::store::disk::DiskCache;
 use coalesce::Coalescer;

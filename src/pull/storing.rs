@@ -12,7 +12,7 @@ use crate::asset::{Asset, Coding};
 use crate::compress::{self, Persist};
 use crate::edge::disk as persist;
 use crate::lookup::{keep, Entry, Memory, Served, Source};
-use crate::origin::pull::{asset_of, DiskMeta, PulledMeta};
+use crate::origin::stored::{asset_of, DiskMeta, PulledMeta};
 
 /// A stored response made into an asset, before it is kept in memory.
 pub(crate) struct Built {

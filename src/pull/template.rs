@@ -19,7 +19,7 @@ use bytes::Bytes;
 use lru::LruCache;
 
 use crate::asset::{Asset, Coding};
-use crate::origin::pull::PulledMeta;
+use crate::origin::stored::PulledMeta;
 
 /// Templates kept (least recently used dropped first): at ~2 KB each, at
 /// most ~8 MiB, inside the memory bound's fixed allowance.
@@ -113,7 +113,7 @@ mod tests {
             None,
             vec![],
         );
-        let meta = crate::origin::pull::PulledMeta::of(
+        let meta = crate::origin::stored::PulledMeta::of(
             &crate::origin::client::Fetched {
                 status: 200,
                 headers: Default::default(),

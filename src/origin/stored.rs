@@ -2,7 +2,8 @@
 //! judge its freshness later (RFC 9111 §4.2), the validators to revalidate
 //! it with (§4.3.1), how a 304 updates it (§4.3.4), and the `Asset` built
 //! from its body, which carries the origin's headers and validators to
-//! every client. Pure: the fetching is `client`'s, the storing the edge's.
+//! every client. Pure: the fetching is `client`'s, the storing the pull
+//! engine's (`crate::pull`).
 
 use std::time::SystemTime;
 
