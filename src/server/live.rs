@@ -255,14 +255,14 @@ fn origin(
 /// What the node keeps of the origin's answers, and how it asks for them.
 fn rules(config: &Config) -> Result<Rules, ServeError> {
     let drop = DropList::new(&config.origin.drop_request_headers)
-        .map_err(|reason| ServeError::Headers {
+        .map_err(|source| ServeError::Headers {
             key: "origin.drop_request_headers",
-            reason,
+            source,
         })?
         .except(&config.origin.keep_request_headers)
-        .map_err(|reason| ServeError::Headers {
+        .map_err(|source| ServeError::Headers {
             key: "origin.keep_request_headers",
-            reason,
+            source,
         })?;
     let c = &config.cache;
     Ok(Rules {

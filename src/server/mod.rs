@@ -103,8 +103,13 @@ pub enum ServeError {
     Route(#[from] crate::pull::RouteError),
     /// A list of request header patterns (`origin.drop_request_headers`,
     /// `origin.keep_request_headers`) is not one.
-    #[error("{key}: {reason}")]
-    Headers { key: &'static str, reason: String },
+    #[error("{key}")]
+    Headers {
+        /// The key.
+        key: &'static str,
+        /// The first pattern that is not one.
+        source: crate::http::forward::BadPattern,
+    },
     /// The compression threads cannot be started.
     #[error("compression threads")]
     Compress(#[source] std::io::Error),

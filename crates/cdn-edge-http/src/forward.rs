@@ -105,7 +105,7 @@ struct Patterns {
 
 impl Patterns {
     /// Parses config patterns; the error names the first bad one.
-    fn new<S: AsRef<str>>(patterns: &[S]) -> Result<Patterns, String> {
+    fn new<S: AsRef<str>>(patterns: &[S]) -> Result<Patterns, BadPattern> {
         let mut list = Patterns::default();
         for p in patterns {
             let p = p.as_ref();
@@ -114,9 +114,7 @@ impl Patterns {
                 None => (p, false),
             };
             if !is_token(body) || body.contains('*') {
-                return Err(format!(
-                    "header pattern {p:?}: expected a field name, optionally ending in '*'"
-                ));
+                return Err(BadPattern(p.to_string()));
             }
             let set = if prefix {
                 &mut list.prefixes
@@ -144,6 +142,11 @@ impl Patterns {
     }
 }
 
+/// A header pattern that is not a field name, optionally ending in `*`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("header pattern {0:?}: expected a field name, optionally ending in '*'")]
+pub struct BadPattern(pub String);
+
 /// Field names to drop: patterns (an exact name, or a prefix ending in
 /// `*`, case-insensitive), less exceptions given the same way (so one
 /// field of a dropped prefix can still pass).
@@ -155,7 +158,7 @@ pub struct DropList {
 
 impl DropList {
     /// Builds the list from config patterns; the error names the first bad one.
-    pub fn new<S: AsRef<str>>(patterns: &[S]) -> Result<DropList, String> {
+    pub fn new<S: AsRef<str>>(patterns: &[S]) -> Result<DropList, BadPattern> {
         Ok(DropList {
             drop: Patterns::new(patterns)?,
             except: Patterns::default(),
@@ -163,7 +166,7 @@ impl DropList {
     }
 
     /// This list, less the names `patterns` match (`origin.keep_request_headers`).
-    pub fn except<S: AsRef<str>>(self, patterns: &[S]) -> Result<DropList, String> {
+    pub fn except<S: AsRef<str>>(self, patterns: &[S]) -> Result<DropList, BadPattern> {
         Ok(DropList {
             except: Patterns::new(patterns)?,
             ..self
@@ -458,6 +461,8 @@ mod tests {
         assert_eq!(d, DropList::new(&["bar", "x-foo-*"]).unwrap());
         for bad in ["", "*", "a b*", "x-*-y", "a**", "x:y"] {
             let e = DropList::new(&["ok", bad]).unwrap_err();
+            assert_eq!(e, BadPattern(bad.to_string()));
+            let e = e.to_string();
             assert!(e.contains(&format!("{bad:?}")), "{e}");
         }
         assert_eq!(DropList::defaults(), DropList::new(&DEFAULT_DROP).unwrap());
@@ -473,7 +478,10 @@ mod tests {
         assert!(!d.matches("X-Forwarded-For"));
         assert!(d.matches("x-forwarded-host") && d.matches("x-host"));
         assert!(!d.matches("accept"));
-        let e = DropList::defaults().except(&["bad name"]).unwrap_err();
+        let e = DropList::defaults()
+            .except(&["bad name"])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("\"bad name\""), "{e}");
     }
 
