@@ -33,6 +33,30 @@ pub enum Body {
         /// Its mtime when hashed.
         modified: Option<SystemTime>,
     },
+    /// Left in a store that verifies it as it is read (a disk cache entry
+    /// too large to hold in memory): streamed on each request, a chunk at
+    /// a time, each chunk verified before any byte of it is sent.
+    Stored(Arc<dyn Stored>),
+}
+
+/// The bytes of a representation as they are read, a part at a time.
+pub type ByteStream = futures_util::stream::BoxStream<'static, std::io::Result<Bytes>>;
+
+/// Bytes of a representation left in a store, read and verified a chunk at
+/// a time as they are sent (see [`Body::Stored`]).
+pub trait Stored: Send + Sync + std::fmt::Debug {
+    /// Its length in bytes.
+    fn size(&self) -> u64;
+
+    /// Bytes it holds in memory (what describes it: its chunk hashes).
+    fn heap_bytes(&self) -> usize;
+
+    /// Bytes `offset..offset + len` of it, as they are read: each chunk is
+    /// verified before any of it is yielded, and an error ends the stream
+    /// (its response must then be aborted, never completed). `None` when
+    /// the node has no room in its memory bound for the chunks in flight
+    /// now (the request is refused, to be retried).
+    fn stream(&self, offset: u64, len: u64) -> Option<ByteStream>;
 }
 
 /// One content coding of an asset: its bytes and its strong ETag.
@@ -100,11 +124,22 @@ impl Representation {
         }
     }
 
+    /// Builds a representation left in a store (see [`Body::Stored`]).
+    pub fn stored(coding: Coding, body: Arc<dyn Stored>, etag: HeaderValue) -> Self {
+        Self {
+            coding,
+            len: body.size(),
+            body: Body::Stored(body),
+            etag,
+        }
+    }
+
     /// Bytes of this representation held in memory.
     pub fn memory_bytes(&self) -> usize {
         match &self.body {
             Body::Memory(b) => b.len(),
             Body::File { .. } => 0,
+            Body::Stored(s) => s.heap_bytes(),
         }
     }
 
@@ -285,6 +320,46 @@ impl Asset {
             modified_fallback: self.modified_fallback,
             vary_encoding: self.vary_encoding,
         })
+    }
+
+    /// The same asset with each representation's body replaced by
+    /// `body(coding)` (its length with it), headers and ETags kept; `None`
+    /// when `body` has none for one of them.
+    pub fn with_stored_bodies(
+        &self,
+        mut body: impl FnMut(Coding) -> Option<Body>,
+    ) -> Option<Asset> {
+        let mut asset = self.with_bodies(|_| Some(Bytes::new()))?;
+        for r in &mut asset.representations {
+            let b = body(r.coding)?;
+            r.len = match &b {
+                Body::Memory(m) => m.len() as u64,
+                Body::Stored(s) => s.size(),
+                Body::File { .. } => return None,
+            };
+            r.body = b;
+        }
+        Some(asset)
+    }
+
+    /// Whether some representation is left in a store (streamed from it
+    /// on each request): such an asset holds the store's file open and is
+    /// never kept in the memory cache.
+    pub fn streams_from_store(&self) -> bool {
+        self.representations
+            .iter()
+            .any(|r| matches!(r.body, Body::Stored(_)))
+    }
+
+    /// The same asset with the identity representation's ETag set to
+    /// `etag` (it was not known from bytes that are left in a store).
+    pub fn with_identity_etag(mut self, etag: HeaderValue) -> Self {
+        for r in &mut self.representations {
+            if r.coding == Coding::Identity {
+                r.etag = etag.clone();
+            }
+        }
+        self
     }
 
     /// All representations, in preference order.

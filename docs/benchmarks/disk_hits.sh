@@ -6,6 +6,9 @@
 #   docs/benchmarks/disk_hits.sh                 # 2,000 text + 2,000 binary objects of 16 KiB
 #   ROUNDS=5 BASELINE_BIN=/tmp/cdn-edge-before docs/benchmarks/disk_hits.sh
 #                                        # five rounds, a baseline binary beside
+#   SIZE=8388608 OBJECTS=8 CONNECTIONS=64 DISK_MEMORY_BYTES=67108864 FILL_PARALLEL=2 \
+#     ROUNDS=3 BASELINE_BIN=/tmp/cdn-edge-before docs/benchmarks/disk_hits.sh
+#                                        # large objects streamed from disk, 64 readers
 #
 # Environment:
 #   OBJECTS       objects of each kind (default 2000)
@@ -16,6 +19,11 @@
 #   CDN_EDGE_BIN  binary to measure instead of building target/release/cdn-edge
 #   BASELINE_BIN  a second binary (say, of the commit before a change): its
 #                 disk node is measured beside, in the same rounds
+#   CONNECTIONS   wrk's concurrent connections (default 32)
+#   DISK_MEMORY_BYTES  cache.memory_bytes of the disk nodes (default 4 MiB;
+#                 to store an object the node fetches it whole, which it
+#                 does only while the fetches reserve at most half of it)
+#   FILL_PARALLEL concurrent requests of the fill (default 16)
 #   NGINX         1 (default) = nginx proxy_cache beside, its hits read
 #                 from its cache files (identity only: nginx does not
 #                 compress what it caches), 0 = leave it out
@@ -24,7 +32,8 @@
 # and OBJECTS binary files (random bytes, .png) with
 # "Cache-Control: public, max-age=3600". The nodes pull from it: "memory"
 # with the default 256 MiB cache (everything fits), and "disk" (and
-# "disk-baseline") with cache.memory_bytes = 4 MiB and a disk cache (almost
+# "disk-baseline") with cache.memory_bytes = DISK_MEMORY_BYTES, objects of
+# at most 256 KiB in memory, and a disk cache (almost
 # every request is a memory miss answered from disk). Each node is filled
 # (every object twice, then a pause so the text encodings are made and
 # written beside their objects) and warmed (one unrecorded wrk pass over
@@ -45,6 +54,8 @@ KEEP_TMP=${KEEP_TMP:-0}
 ROUNDS=${ROUNDS:-1}
 BASELINE_BIN=${BASELINE_BIN:-}
 NGINX=${NGINX:-1}
+DISK_MEMORY_BYTES=${DISK_MEMORY_BYTES:-4194304}
+FILL_PARALLEL=${FILL_PARALLEL:-16}
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -119,7 +130,7 @@ fill() { # fill ADDR
             echo "url = \"http://$1$p\""
             echo 'output = "/dev/null"'
         done >"$TMP/curl.cfg"
-        curl -fsS --parallel --parallel-max 16 -H "Accept-Encoding: gzip, br" -K "$TMP/curl.cfg" ||
+        curl -fsS --parallel --parallel-max "$FILL_PARALLEL" -H "Accept-Encoding: gzip, br" -K "$TMP/curl.cfg" ||
             die "fill failed"
     done
     sleep 5 # encodings made and written beside their objects
@@ -168,7 +179,7 @@ measure() { # measure ROUND NAME: the node is running; each row ends with its Vm
 }
 
 DISK_CONFIG() { # DISK_CONFIG NAME
-    printf '[cache]\nmemory_bytes = 4194304\nmax_object_bytes = 262144\ndir = "%s"\n' "$TMP/disk-$1"
+    printf '[cache]\nmemory_bytes = %s\nmax_object_bytes = 262144\ndir = "%s"\n' "$DISK_MEMORY_BYTES" "$TMP/disk-$1"
 }
 
 NAMES=(memory disk)

@@ -9,35 +9,28 @@
 use bytes::Bytes;
 use proptest::prelude::*;
 
-use super::format::{check, Header, TRAILER_LEN};
+use super::head;
+use super::read::{self, whole};
 use crate::fuzz::{bytes, every_seed};
 use crate::origin::stored::{DiskMeta, PulledMeta, Reading};
 
 const KEY: &str = "/css/app.css";
 
-/// A well-formed entry of `KEY` with this record and parts.
+/// A well-formed entry of `KEY` with this record and parts, in chunks of
+/// 4 KiB (so that small parts make several).
 fn entry(meta: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-    let header = Header {
-        key_len: KEY.len() as u32,
-        meta_len: meta.len() as u32,
-        parts: parts.iter().map(|p| p.len() as u64).collect(),
-    };
-    let mut b = header.encode();
-    b.extend_from_slice(KEY.as_bytes());
-    b.extend_from_slice(meta);
-    for p in parts {
-        b.extend_from_slice(p);
-    }
-    let hash = blake3::hash(&b);
-    b.extend_from_slice(hash.as_bytes());
-    b
+    head::entry_file(KEY, meta, parts, 12)
 }
 
+/// Both ways of reading: whole, and head first (parts larger than a chunk
+/// left in the file).
 fn check_entry(file: &[u8]) {
-    if let Ok(good) = check(Bytes::copy_from_slice(file), KEY) {
+    if let Ok(good) = whole(Bytes::copy_from_slice(file), KEY) {
         assert_eq!(good.len, file.len() as u64);
-        let total: usize = good.parts.iter().map(Bytes::len).sum();
-        assert!(good.meta.len() + total + TRAILER_LEN < file.len() + 1);
+        check_record(&good.meta);
+    }
+    if let Ok(Ok(good)) = read::read(&file, file.len() as u64, KEY, 0) {
+        assert_eq!(good.len, file.len() as u64);
         check_record(&good.meta);
     }
 }
@@ -59,6 +52,7 @@ fn fuzz_disk_entry_seeds() {
     every_seed("disk_record", |b| {
         check_record(b);
         check_entry(&entry(b, &[b"body", b"br"]));
+        check_entry(&entry(b, &[&[7u8; 9000], b"br"]));
     });
 }
 
@@ -79,7 +73,7 @@ proptest! {
         edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..4),
         cut in any::<Option<usize>>(),
     ) {
-        let mut file = entry(&record, &[&body, b"br"]);
+        let mut file = entry(&record, &[&body, b"br", &[9u8; 5000]]);
         check_entry(&file);
         for (at, byte) in edits {
             let i = at % file.len();

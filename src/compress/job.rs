@@ -125,9 +125,9 @@ fn in_memory(memory: &Memory, job: &Job, entry: Arc<Entry>) {
 }
 
 /// The entry left memory (or no request holds it any more): its
-/// encodings are made from the body (the entry's, else read back from
-/// disk) and written over its disk entry, if that still holds the same
-/// version.
+/// encodings are made from the body (the entry's, else, when it is gone or
+/// its body is streamed from disk, read back whole from disk) and written
+/// over its disk entry, if that still holds the same version.
 fn on_disk(
     memory: &Memory,
     key: &str,
@@ -135,16 +135,25 @@ fn on_disk(
     entry: Option<Arc<Entry>>,
     settings: &Settings,
 ) {
-    let (record, body) = match &entry {
+    let held = match &entry {
         Some(e) => {
             let Source::Pulled(meta) = &e.source else {
                 return;
             };
             match persist::parts_of(&e.asset, meta, &p.path, p.origin) {
-                Some((record, parts)) if record.encodings.is_empty() => (record, parts[0].clone()),
-                _ => return,
+                Some((record, parts)) if record.encodings.is_empty() => {
+                    Some((record, parts[0].clone()))
+                }
+                Some(_) => return,
+                // Its body is left on disk (streamed): read back below.
+                None => None,
             }
         }
+        None => None,
+    };
+    let from_disk = held.is_none();
+    let (record, body) = match held {
+        Some(held) => held,
         None => {
             let Some((record, mut parts, generation)) = p.disk.get_versioned::<DiskMeta>(key)
             else {
@@ -157,7 +166,7 @@ fn on_disk(
         }
     };
     // The body read back counts too while it is held.
-    let _body = memory.reserve(if entry.is_none() { body.len() } else { 0 });
+    let _body = memory.reserve(if from_disk { body.len() } else { 0 });
     let made = encode(memory, &body, settings);
     if made.is_empty() {
         return;

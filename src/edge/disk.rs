@@ -45,6 +45,20 @@ pub(crate) async fn write(
     persist::write(disk, key, record, parts).await
 }
 
+/// Writes a new record over the disk entry of `generation`, its parts
+/// left on disk as they are; the new generation (0: not stored).
+pub(crate) async fn rewrite(
+    disk: &Arc<DiskCache>,
+    key: &str,
+    generation: u64,
+    asset: &Asset,
+    meta: &PulledMeta,
+    path: &str,
+    origin: u64,
+) -> u64 {
+    persist::rewrite(disk, key, generation, asset, meta, path, origin).await
+}
+
 /// The same, blocking; with `over` not 0, only over that generation.
 pub(crate) fn put(
     disk: &DiskCache,

@@ -29,6 +29,7 @@ mod admin;
 pub(crate) mod disk;
 mod invalidate;
 pub mod joined;
+mod on_disk;
 mod persist;
 mod probe;
 mod setup;
@@ -180,7 +181,7 @@ impl Edge {
         if self.root_absent(key.path()) {
             let read = match origin.disk() {
                 None => Some(DiskRead::Absent),
-                Some(d) => DiskRead::cached(d, &pulled_key),
+                Some(d) => DiskRead::cached(d, &pulled_key, persist::whole_up_to(&self.memory)),
             };
             if let Some(read) = read {
                 return Ok(Box::pin(origin.miss(&self.memory, key, ask, None, read)).await);
@@ -188,7 +189,9 @@ impl Edge {
         }
         // Else the same trip to the blocking pool that finds the root
         // without the file reads the pulled object from disk.
-        let disk = origin.disk().map(|d| (d.clone(), pulled_key));
+        let disk = origin
+            .disk()
+            .map(|d| (d.clone(), pulled_key, persist::whole_up_to(&self.memory)));
         let (found, read) = self.load_local(key, disk).await?;
         match found {
             Lookup::NotFound => {
@@ -245,14 +248,14 @@ impl Edge {
     async fn load_local(
         &self,
         key: &Key,
-        disk: Option<(Arc<DiskCache>, String)>,
+        disk: Option<(Arc<DiskCache>, String, u64)>,
     ) -> Result<(Lookup, DiskRead), EdgeError> {
         let local = self.local.clone();
         let (path, dir) = (key.path().to_string(), key.trailing_slash);
         let (found, read) = tokio::task::spawn_blocking(move || {
             let found = local.load(&path, dir);
             let read = match (&found, disk) {
-                (Ok(Found::NotFound), Some((disk, k))) => DiskRead::of(&disk, &k),
+                (Ok(Found::NotFound), Some((disk, k, whole))) => DiskRead::of(&disk, &k, whole),
                 _ => DiskRead::Unread,
             };
             (found, read)

@@ -3,18 +3,29 @@
 //! response's first client is answered, dropped on purge. File work runs on
 //! the blocking pool, except reads the kernel answers without waiting
 //! (`DiskRead::cached`, see `store::nowait`).
+//!
+//! What a read takes into memory: an entry the memory cache could keep
+//! (its file at most `cache.max_object_bytes`, as the cache applies it) is
+//! read whole, verified, and kept in memory as any other object. A larger
+//! one has its head and small parts read and verified, and its large parts
+//! left on disk (`on_disk`): each response streams the part it sends from
+//! the file, a verified chunk at a time. Such an asset holds the file open
+//! and is never kept in the memory cache: every request reads (and
+//! verifies) the entry's head again.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::compress;
+use super::on_disk::OnDisk;
 use super::pull::Origin;
 use super::storing::Built;
 use super::template::Template;
 use super::{Entry, Memory};
-use crate::asset::{Asset, Body, Coding};
-use crate::origin::pull::{DiskMeta, PulledMeta};
-use crate::store::disk::DiskCache;
+use crate::asset::{etag_value, Asset, Body, Coding};
+use crate::origin::pull::{asset_of, DiskMeta, PulledMeta};
+use crate::store::disk::{DiskCache, Part};
 use crate::throttle::Throttle;
 
 /// What a lookup already read from the disk cache for the key it misses,
@@ -25,7 +36,7 @@ pub(crate) enum DiskRead {
     /// Read: the disk does not hold the key (or holds it damaged).
     Absent,
     /// Read: the record, its parts and the entry's generation.
-    Found(Record, Vec<Bytes>, u64),
+    Found(Record, Vec<Part>, u64),
 }
 
 /// A disk entry's record, decoded or still as stored (the fast path leaves
@@ -47,9 +58,10 @@ impl Record {
 }
 
 impl DiskRead {
-    /// Reads `memory_key` (blocking: on the blocking pool only).
-    pub(super) fn of(disk: &DiskCache, memory_key: &str) -> DiskRead {
-        match disk.get_versioned(memory_key) {
+    /// Reads `memory_key` (blocking: on the blocking pool only), whole if
+    /// its file is at most `whole_up_to` bytes (see the module docs).
+    pub(super) fn of(disk: &DiskCache, memory_key: &str, whole_up_to: u64) -> DiskRead {
+        match disk.get_parts(memory_key, whole_up_to) {
             Some((record, parts, generation)) => {
                 DiskRead::Found(Record::Decoded(record), parts, generation)
             }
@@ -59,14 +71,19 @@ impl DiskRead {
 
     /// Reads `memory_key` without waiting for the disk (on a worker);
     /// `None` when that would take I/O: then `of` on the blocking pool.
-    pub(super) fn cached(disk: &DiskCache, memory_key: &str) -> Option<DiskRead> {
-        Some(match disk.get_cached_raw(memory_key)? {
+    pub(super) fn cached(disk: &DiskCache, memory_key: &str, whole_up_to: u64) -> Option<DiskRead> {
+        Some(match disk.get_cached_parts(memory_key, whole_up_to)? {
             Some((json, parts, generation)) => {
                 DiskRead::Found(Record::Json(json), parts, generation)
             }
             None => DiskRead::Absent,
         })
     }
+}
+
+/// The largest entry file a read takes whole: what `memory` could keep.
+pub(super) fn whole_up_to(memory: &Memory) -> u64 {
+    memory.max_object_bytes() as u64
 }
 
 impl Origin {
@@ -89,7 +106,8 @@ impl Origin {
             DiskRead::Unread => {
                 let disk = self.disk.clone()?;
                 let key = memory_key.to_string();
-                match tokio::task::spawn_blocking(move || DiskRead::of(&disk, &key)).await {
+                let whole = whole_up_to(memory);
+                match tokio::task::spawn_blocking(move || DiskRead::of(&disk, &key, whole)).await {
                     Ok(read) => read,
                     Err(e) => {
                         super::joined::log_join("disk cache read", e);
@@ -102,9 +120,14 @@ impl Origin {
         let DiskRead::Found(record, parts, generation) = read else {
             return None;
         };
+        // Parts left on disk are streamed, counted against the memory bound.
+        let body = |part: Part| match part {
+            Part::Whole(b) => Body::Memory(b),
+            Part::Stored(p) => Body::Stored(Arc::new(OnDisk::new(p, memory.clone()))),
+        };
         // This very version read before: its decoded record and headers.
         if let Some(t) = self.templates.get(memory_key, generation) {
-            if let Some(asset) = t.asset_over(&parts) {
+            if let Some(asset) = t.asset_over(parts.iter().cloned().map(body).collect()) {
                 let built = Built {
                     asset,
                     meta: t.meta.clone(),
@@ -124,18 +147,15 @@ impl Origin {
         }
         let mut codings = vec![Coding::Identity];
         let mut parts = parts.into_iter();
-        let body = parts.next()?;
-        let encodings: Vec<(Coding, bytes::Bytes)> = record
+        let identity = parts.next()?;
+        let parts: Vec<(Coding, Part)> = record
             .encodings
             .iter()
             .zip(parts)
-            .filter_map(|(name, b)| coding_named(name).map(|c| (c, b)))
+            .filter_map(|(name, p)| coding_named(name).map(|c| (c, p)))
             .inspect(|(c, _)| codings.push(*c))
             .collect();
-        let mut fetched = record.fetched(body);
-        let vary = std::mem::take(&mut record.vary);
-        let meta = PulledMeta::taken_from(&mut fetched, self.reading(), vary);
-        let built = self.build(&record.path, &fetched.body, meta, encodings);
+        let built = self.build_read(&mut record, identity, parts, &body)?;
         if codings.len() == record.encodings.len() + 1 {
             if let Some(empty) = built.asset.with_bodies(|_| Some(Bytes::new())) {
                 let template = Template {
@@ -150,6 +170,62 @@ impl Origin {
             }
         }
         Some(self.hold(memory, memory_key, built, generation).0)
+    }
+
+    /// The asset of a disk record read (`identity` and the encodings in
+    /// `parts`), its bodies given by `body`: in memory, or left on disk.
+    /// Headers and ETags are those the object had when fetched: the
+    /// origin's ETag, or the blake3 of the identity body (recorded with a
+    /// part left on disk, never read for it).
+    fn build_read(
+        &self,
+        record: &mut DiskMeta,
+        identity: Part,
+        parts: Vec<(Coding, Part)>,
+        body: &dyn Fn(Part) -> Body,
+    ) -> Option<Built> {
+        let (in_memory, stored_hash) = match &identity {
+            Part::Whole(b) => (b.clone(), None),
+            Part::Stored(p) => (Bytes::new(), Some(p.hash())),
+        };
+        let len = identity.size();
+        let mut fetched = record.fetched(in_memory);
+        let vary = std::mem::take(&mut record.vary);
+        let meta = PulledMeta::taken_from(&mut fetched, self.reading(), vary);
+        // Encodings are placed as empty bodies first (their ETags derive
+        // from the identity's), then every body is put in.
+        let placeholders: Vec<_> = parts.iter().map(|(c, _)| (*c, Bytes::new())).collect();
+        let mut built = match stored_hash {
+            None => self.build(&record.path, &fetched.body, meta, placeholders),
+            Some(hash) => {
+                let wanted = compress::wanted(&record.path, &meta, len as usize);
+                let mut asset =
+                    asset_of(&Bytes::new(), &meta, &record.path, self.reading(), wanted);
+                if !meta.headers.contains_key("etag") {
+                    let hex = blake3::Hash::from(hash).to_hex();
+                    asset = asset.with_identity_etag(etag_value(Coding::Identity, &hex));
+                }
+                let made = !placeholders.is_empty();
+                if made {
+                    asset =
+                        compress::with_encodings_owned(asset, placeholders, compress::Tag::Derived);
+                }
+                Built {
+                    asset,
+                    meta: Arc::new(meta),
+                    path: record.path.clone(),
+                    wanted,
+                    made,
+                }
+            }
+        };
+        let mut bodies: Vec<(Coding, Option<Part>)> = vec![(Coding::Identity, Some(identity))];
+        bodies.extend(parts.into_iter().map(|(c, p)| (c, Some(p))));
+        built.asset = built.asset.with_stored_bodies(|coding| {
+            let slot = bodies.iter_mut().find(|(c, _)| *c == coding)?;
+            slot.1.take().map(body)
+        })?;
+        Some(built)
     }
 
     /// Drops `memory_key` (and, with `prefix`, everything under it) from
@@ -214,6 +290,48 @@ pub(super) async fn write(
             super::joined::log_join("disk cache write", e);
             0
         })
+}
+
+/// Writes the record of a stored response revalidated (`meta`) over the
+/// disk entry of `generation`, whose parts are left on disk (`asset` names
+/// them): they are copied as they are (see `DiskCache::put_record_over`);
+/// returns the new generation (0 if not stored: another version is there
+/// now, or none). Failures are logged.
+pub(super) async fn rewrite(
+    disk: &Arc<DiskCache>,
+    key: &str,
+    generation: u64,
+    asset: &Asset,
+    meta: &PulledMeta,
+    path: &str,
+    origin: u64,
+) -> u64 {
+    if generation == 0 {
+        return 0;
+    }
+    let mut record = DiskMeta::of(meta, path, origin);
+    let mut lens = vec![];
+    for coding in [Coding::Identity, Coding::Br, Coding::Gzip] {
+        if let Some(r) = asset.representations().iter().find(|r| r.coding == coding) {
+            lens.push(r.len);
+            if coding != Coding::Identity {
+                record.encodings.push(coding_name(coding).to_string());
+            }
+        }
+    }
+    let (disk, owned) = (disk.clone(), key.to_string());
+    let put = move || disk.put_record_over(&owned, generation, &record, &lens);
+    match tokio::task::spawn_blocking(put).await {
+        Ok(Ok(g)) => g.unwrap_or(0),
+        Ok(Err(e)) => {
+            warn_write(key, &e);
+            0
+        }
+        Err(e) => {
+            super::joined::log_join("disk cache write", e);
+            0
+        }
+    }
 }
 
 /// The same, blocking (for the compression threads); with `over` not 0,

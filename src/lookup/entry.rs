@@ -95,10 +95,16 @@ impl Weigh for Arc<Entry> {
 pub(crate) type Memory = Arc<MemoryCache<Arc<Entry>>>;
 
 /// Keeps an asset in memory (if it fits) and returns a handle on it, which
-/// remembers whether it did.
+/// remembers whether it did. An asset streamed from the disk cache holds
+/// its file open and is never kept (each request reads and verifies the
+/// entry's head again): its bytes in memory are counted against the bound
+/// while a response holds it.
 pub(crate) fn keep(memory: &Memory, cache_key: String, asset: Asset, source: Source) -> Served {
     let entry = Arc::new(Entry::new(asset, source));
-    if memory.insert(cache_key, entry.clone()) {
+    if entry.asset.streams_from_store() {
+        let held = memory.reserve(entry.weight());
+        *entry.held.lock().unwrap_or_else(|e| e.into_inner()) = Some(held);
+    } else if memory.insert(cache_key, entry.clone()) {
         entry.in_memory.store(true, Ordering::Relaxed);
     }
     Served(entry)

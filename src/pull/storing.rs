@@ -175,11 +175,16 @@ impl Puller {
         .with_last_modified_value(fresh.last_modified_value.clone())
         .expecting_encodings(old.expects_encodings());
         let mut generation = 0;
-        if let (Some(disk), Some((record, parts))) = (
-            &self.disk,
-            persist::parts_of(&asset, &meta, path, self.identity),
-        ) {
-            generation = persist::write(disk, at, record, parts).await;
+        if let Some(disk) = &self.disk {
+            let old_generation = entry.disk_generation.load(Ordering::Relaxed);
+            generation = match persist::parts_of(&asset, &meta, path, self.identity) {
+                Some((record, parts)) => persist::write(disk, at, record, parts).await,
+                // Parts left on disk: copied under the new record.
+                None => {
+                    persist::rewrite(disk, at, old_generation, &asset, &meta, path, self.identity)
+                        .await
+                }
+            };
         }
         let served = keep(
             memory,

@@ -15,10 +15,9 @@
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use bytes::Bytes;
 use lru::LruCache;
 
-use crate::asset::{Asset, Coding};
+use crate::asset::{Asset, Body, Coding};
 use crate::origin::stored::PulledMeta;
 
 /// Templates kept (least recently used dropped first): at ~2 KB each, at
@@ -42,15 +41,17 @@ pub(crate) struct Template {
 }
 
 impl Template {
-    /// The asset of this version over `parts`, as read from the disk;
-    /// `None` if they do not match the template's parts.
-    pub fn asset_over(&self, parts: &[Bytes]) -> Option<Asset> {
-        if parts.len() != self.parts.len() {
+    /// The asset of this version over `bodies`, its parts as read from the
+    /// disk (in memory, or left on disk); `None` if they do not match the
+    /// template's parts.
+    pub fn asset_over(&self, bodies: Vec<Body>) -> Option<Asset> {
+        if bodies.len() != self.parts.len() {
             return None;
         }
-        self.asset.with_bodies(|coding| {
+        let mut bodies: Vec<Option<Body>> = bodies.into_iter().map(Some).collect();
+        self.asset.with_stored_bodies(|coding| {
             let i = self.parts.iter().position(|c| *c == coding)?;
-            parts.get(i).cloned()
+            bodies.get_mut(i)?.take()
         })
     }
 }
@@ -100,6 +101,7 @@ mod tests {
     use super::*;
     use crate::asset::Representation;
     use actix_web::http::header::HeaderValue;
+    use bytes::Bytes;
 
     fn template() -> Template {
         let reps = vec![
@@ -138,8 +140,13 @@ mod tests {
     fn bodies_go_to_their_codings_and_etags_stay() {
         let t = template();
         assert!(t.asset.representations().iter().all(|r| r.len == 0));
-        let parts = [Bytes::from_static(b"BODY"), Bytes::from_static(b"BR")];
-        let a = t.asset_over(&parts).unwrap();
+        let parts = || {
+            vec![
+                Body::Memory(Bytes::from_static(b"BODY")),
+                Body::Memory(Bytes::from_static(b"BR")),
+            ]
+        };
+        let a = t.asset_over(parts()).unwrap();
         let body = |c| match &a
             .representations()
             .iter()
@@ -161,7 +168,10 @@ mod tests {
             .map(|r| r.etag.clone())
             .collect();
         assert_eq!(etags, t_etags);
-        assert!(t.asset_over(&parts[..1]).is_none(), "parts missing");
+        assert!(
+            t.asset_over(parts()[..1].to_vec()).is_none(),
+            "parts missing"
+        );
     }
 
     #[test]

@@ -280,9 +280,10 @@ fn asset_response(r: &Reply<'_>, asset: &Served, status: CacheStatus) -> HttpRes
         } else {
             r.live.cors.grant(req.headers())
         };
-        respond::asset(req.method(), req.headers(), asset, &grant)
+        let watch = || limits::conns::watch_body(req);
+        respond::asset_watched(req.method(), req.headers(), asset, &grant, &watch)
     } else {
-        passthrough::stored_error(asset, req.method() == Method::HEAD)
+        passthrough::stored_error(req, asset)
     };
     let mut resp = slices::sliced(req, resp, Some(asset));
     passthrough::cache_headers(resp.headers_mut(), asset, status, r.state.clock.now());

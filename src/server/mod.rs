@@ -44,6 +44,7 @@ pub mod respond;
 pub mod restart;
 mod shutdown;
 mod slices;
+mod stored_body;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};

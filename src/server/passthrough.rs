@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 
 use super::limits::conns;
 use super::relay::Relay;
-use super::respond::apply_extra;
+use super::respond::{self, apply_extra};
 use crate::http::freshness::NoStore;
 use crate::lookup::{CacheStatus, Served};
 use crate::origin::client::{Fetched, Streamed};
@@ -52,15 +52,24 @@ pub fn cache_headers(h: &mut HeaderMap, asset: &Served, status: CacheStatus, now
 
 /// A stored non-200 response (404, 410, 301, ...) replayed with its
 /// status, the origin's headers (validators and type included, verbatim)
-/// and body; no negotiation, conditionals or ranges.
-pub fn stored_error(asset: &Served, head: bool) -> HttpResponse {
+/// and body; no negotiation, conditionals or ranges. A body left on disk
+/// is streamed like a 200's (503 when the memory bound has no room for it
+/// now).
+pub fn stored_error(req: &HttpRequest, asset: &Served) -> HttpResponse {
     let status = StatusCode::from_u16(asset.status()).unwrap_or(StatusCode::NOT_FOUND);
-    let body = asset.representations().iter().find_map(|r| match &r.body {
-        crate::asset::Body::Memory(b) => Some(b.clone()),
-        crate::asset::Body::File { .. } => None,
-    });
-    let mut resp = match (head, body) {
-        (false, Some(b)) => HttpResponse::with_body(status, b).map_into_boxed_body(),
+    let watch = || conns::watch_body(req);
+    let sending = respond::Sending {
+        head: req.method() == Method::HEAD,
+        watch: &watch,
+    };
+    let body = asset
+        .representations()
+        .iter()
+        .find(|r| !matches!(r.body, crate::asset::Body::File { .. }))
+        .map(|r| respond::body(r, None, &sending));
+    let mut resp = match body {
+        Some(Some(b)) if !sending.head => HttpResponse::with_body(status, b),
+        Some(None) => return respond::busy(),
         _ => HttpResponse::new(status),
     };
     let h = resp.headers_mut();

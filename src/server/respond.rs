@@ -1,13 +1,18 @@
 //! One asset, one request, one response: pick the representation, evaluate
 //! preconditions, honour a byte range, and write the prebuilt headers.
-//! Nothing here touches the disk or formats a date or ETag.
+//! Nothing here touches the disk or formats a date or ETag (a body left on
+//! disk is read as it is sent: `file_body`, `stored_body`).
 
 use actix_web::body::BoxBody;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::HttpResponse;
 
+use std::rc::Rc;
+
 use super::cors::{self, Grant};
+use super::limits::send::Taken;
+use super::stored_body::StoredBody;
 use super::{errors, file_body};
 use crate::asset::{Asset, Body, Coding, Representation};
 use crate::headers::list_field;
@@ -21,6 +26,22 @@ const GZIP: HeaderValue = HeaderValue::from_static("gzip");
 
 /// The full response for a GET or HEAD of `asset`.
 pub fn asset(method: &Method, req: &HeaderMap, asset: &Asset, grant: &Grant) -> HttpResponse {
+    asset_watched(method, req, asset, grant, &|| None)
+}
+
+/// [`asset`], a body streamed from a store counting its progress for the
+/// send timeout by what `watch` gives (called only for such a body).
+pub fn asset_watched(
+    method: &Method,
+    req: &HeaderMap,
+    asset: &Asset,
+    grant: &Grant,
+    watch: &dyn Fn() -> Option<Rc<Taken>>,
+) -> HttpResponse {
+    let sending = Sending {
+        head: method == Method::HEAD,
+        watch,
+    };
     let varies = Some(asset.varies_by_encoding());
     let Some(rep) = asset.select(list_field(req, header::ACCEPT_ENCODING).as_deref()) else {
         let mut resp = errors::text(
@@ -73,13 +94,10 @@ pub fn asset(method: &Method, req: &HeaderMap, asset: &Asset, grant: &Grant) -> 
             if conditional::if_range_allows(single_field(req, header::IF_RANGE), &validators) {
                 return match range::resolve(spec, len) {
                     Some((first, last)) => {
-                        let mut resp = full(
-                            StatusCode::PARTIAL_CONTENT,
-                            asset,
-                            rep,
-                            grant,
-                            body(rep, Some((first, last))),
-                        );
+                        let Some(body) = body(rep, Some((first, last)), &sending) else {
+                            return busy();
+                        };
+                        let mut resp = full(StatusCode::PARTIAL_CONTENT, asset, rep, grant, body);
                         // Cannot fail: digits, a dash and a slash are valid in a header value.
                         let cr = format!("bytes {first}-{last}/{len}");
                         resp.headers_mut().insert(
@@ -103,29 +121,64 @@ pub fn asset(method: &Method, req: &HeaderMap, asset: &Asset, grant: &Grant) -> 
             }
         }
     }
-    full(StatusCode::OK, asset, rep, grant, body(rep, None))
+    match body(rep, None, &sending) {
+        Some(body) => full(StatusCode::OK, asset, rep, grant, body),
+        None => busy(),
+    }
+}
+
+/// How a body is sent: for a HEAD (never read), counting its progress.
+pub struct Sending<'a> {
+    /// The response is to a HEAD: no body is read.
+    pub head: bool,
+    /// The send timeout's count for a body streamed from a store.
+    pub watch: &'a dyn Fn() -> Option<Rc<Taken>>,
 }
 
 /// The bytes of `rep`, or of the inclusive range `first..=last` of it: a
-/// cloned (or sliced) `Bytes` for memory, a file stream for disk.
-fn body(rep: &Representation, range: Option<(u64, u64)>) -> BoxBody {
-    match (&rep.body, range) {
+/// cloned (or sliced) `Bytes` for memory, a file stream for disk, verified
+/// chunks for a store. `None` when the memory bound has no room for a
+/// store's chunks in flight now (the caller answers 503).
+pub fn body(
+    rep: &Representation,
+    range: Option<(u64, u64)>,
+    sending: &Sending<'_>,
+) -> Option<BoxBody> {
+    let (offset, len) = range.map_or((0, rep.len), |(first, last)| (first, last - first + 1));
+    Some(match (&rep.body, range) {
         (Body::Memory(b), None) => BoxBody::new(b.clone()),
         (Body::Memory(b), Some((first, last))) => {
             BoxBody::new(b.slice(first as usize..=last as usize))
         }
-        (Body::File { path, modified }, range) => {
-            let (offset, len) =
-                range.map_or((0, rep.len), |(first, last)| (first, last - first + 1));
-            BoxBody::new(file_body::sized(
-                path.clone(),
-                *modified,
-                rep.len,
-                offset,
-                len,
-            ))
-        }
-    }
+        (Body::File { path, modified }, _) => BoxBody::new(file_body::sized(
+            path.clone(),
+            *modified,
+            rep.len,
+            offset,
+            len,
+        )),
+        (Body::Stored(_), _) if sending.head => BoxBody::new(actix_web::body::SizedStream::new(
+            len,
+            futures_util::stream::empty::<Result<bytes::Bytes, std::io::Error>>(),
+        )),
+        (Body::Stored(s), _) => BoxBody::new(StoredBody::new(
+            s.stream(offset, len)?,
+            len,
+            (sending.watch)(),
+        )),
+    })
+}
+
+/// No room in the memory bound for a body streamed from the disk cache
+/// now: 503, retry soon (it frees as responses end).
+pub fn busy() -> HttpResponse {
+    let mut resp = errors::text(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "node busy: memory bound reached, retry soon\n",
+    );
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    resp
 }
 
 /// A response carrying (part of) the representation, with all its headers.

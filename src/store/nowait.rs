@@ -66,36 +66,37 @@ pub fn open(path: &Path, limit: u64) -> Option<Opened> {
     Some(Opened { fd, len, modified })
 }
 
-/// Reads the first `len` bytes of `fd` if every one is in the page cache;
-/// `None` when that would wait, failed, or the file is shorter.
-pub fn read(fd: &impl AsFd, len: u64) -> Option<Vec<u8>> {
+/// Reads `len` bytes of `fd` from `offset` if every one is in the page
+/// cache; `None` when that would wait, failed, or the file is shorter.
+pub fn read_at(fd: &impl AsFd, offset: u64, len: u64) -> Option<Vec<u8>> {
     let mut bytes: Vec<u8> = Vec::with_capacity(usize::try_from(len).ok()?);
     while bytes.len() < bytes.capacity() {
-        if read_nowait_into(fd, &mut bytes)? == 0 {
+        if read_nowait_into(fd, offset, &mut bytes)? == 0 {
             return None; // shorter
         }
     }
     Some(bytes)
 }
 
-/// Appends to `bytes`, without waiting, what the file holds at offset
-/// `bytes.len()`, up to the vector's capacity; the count read, `None` when
+/// Appends to `bytes`, without waiting, what the file holds at `base +
+/// bytes.len()`, up to the vector's capacity; the count read, `None` when
 /// that would wait or failed. The spare capacity is written by the kernel
 /// directly (not zeroed first: at 16 KiB objects the zeroing was a tenth of
 /// a disk hit's read cost).
-fn read_nowait_into(fd: &impl AsFd, bytes: &mut Vec<u8>) -> Option<usize> {
+fn read_nowait_into(fd: &impl AsFd, base: u64, bytes: &mut Vec<u8>) -> Option<usize> {
     let spare = bytes.spare_capacity_mut();
     let iov = libc::iovec {
         iov_base: spare.as_mut_ptr().cast(),
         iov_len: spare.len(),
     };
-    let offset = libc::off_t::try_from(bytes.len()).ok()?;
+    let offset = libc::off_t::try_from(base.checked_add(bytes.len() as u64)?).ok()?;
     // SAFETY: the one iovec covers the vector's spare capacity, which the
     // kernel only writes; `fd` is an open descriptor for the call.
     let n = unsafe { libc::preadv2(fd.as_fd().as_raw_fd(), &iov, 1, offset, libc::RWF_NOWAIT) };
-    let n = usize::try_from(n).ok()?; // -1: would wait (EAGAIN) or failed
-                                      // SAFETY: the kernel initialised the first `n` bytes of the spare
-                                      // capacity (n <= its length).
+    // -1: would wait (EAGAIN) or failed.
+    let n = usize::try_from(n).ok()?;
+    // SAFETY: the kernel initialised the first `n` bytes of the spare
+    // capacity (n <= its length).
     unsafe { bytes.set_len(bytes.len() + n) };
     Some(n)
 }
@@ -112,9 +113,11 @@ mod tests {
         let _ = std::fs::read(&p); // in the caches now
         let o = open(&p, 100).expect("cached");
         assert_eq!(o.len, 5);
-        assert_eq!(read(&o.fd, o.len).unwrap(), b"hello");
-        assert_eq!(read(&o.fd, 3).unwrap(), b"hel");
-        assert!(read(&o.fd, 6).is_none(), "shorter than asked");
+        assert_eq!(read_at(&o.fd, 0, o.len).unwrap(), b"hello");
+        assert_eq!(read_at(&o.fd, 0, 3).unwrap(), b"hel");
+        assert!(read_at(&o.fd, 0, 6).is_none(), "shorter than asked");
+        assert_eq!(read_at(&o.fd, 1, 3).unwrap(), b"ell");
+        assert!(read_at(&o.fd, 3, 3).is_none(), "past the end");
         assert_eq!(
             o.modified,
             std::fs::metadata(&p).unwrap().modified().unwrap()

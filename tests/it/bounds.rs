@@ -19,34 +19,15 @@ use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::Duration;
 
-use common::{poll_until, Fixture, Server};
+use common::{poll_until, stalled, Fixture, Server};
 use evil::{Evil, Mode};
 
 const MIB: usize = 1 << 20;
 
-/// One sample of the node's `/metrics` (`None`: not there).
-fn metric(s: &Server, name: &str) -> Option<f64> {
-    s.get("/metrics")
-        .text()
-        .lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-        .and_then(|v| v.trim().parse().ok())
-}
-
-/// Like [`metric`], for figures the test cannot do without.
+/// Like `Server::metric`, for figures the test cannot do without.
 fn must(s: &Server, name: &str) -> f64 {
-    metric(s, name).unwrap_or_else(|| panic!("no {name} in /metrics"))
-}
-
-/// The node's peak resident memory so far (VmHWM), in bytes.
-fn peak(s: &Server) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", s.pid())).unwrap();
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM");
-    kib * 1024.0
+    s.metric(name)
+        .unwrap_or_else(|| panic!("no {name} in /metrics"))
 }
 
 /// A node pulling from `origin`, with `extra` config after `[origin]`'s url.
@@ -130,18 +111,6 @@ fn fetch(addr: SocketAddr, method: &str, path: &str, cap: usize) -> Got {
     }
 }
 
-/// A client that asks for `path` and never reads: a 4 KiB receive buffer,
-/// so the node's writes to it soon block.
-fn stalled(addr: SocketAddr, path: &str) -> TcpStream {
-    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    sock.set_recv_buffer_size(4096).unwrap();
-    sock.connect(&addr.into()).unwrap();
-    let mut c: TcpStream = sock.into();
-    c.write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
-        .unwrap();
-    c
-}
-
 /// Moves the node's clock a send timeout (and a sweep) on.
 fn let_send_timeout_pass(s: &Server) {
     s.advance(61);
@@ -163,7 +132,7 @@ fn concurrent_large_misses_stay_within_the_memory_bound() {
             dir.path().display()
         ),
     );
-    let peak_before = peak(&s);
+    let peak_before = s.peak_rss();
     let n = 16;
     let addr = s.addr;
     let clients: Vec<_> = (0..n)
@@ -179,13 +148,13 @@ fn concurrent_large_misses_stay_within_the_memory_bound() {
     // While every body is half in: what the cache holds and what is
     // reserved beside it (checked below).
     let in_flight = (
-        metric(&s, "cdn_edge_memory_reserved_bytes"),
-        metric(&s, "cdn_edge_memory_cache_bytes"),
-        metric(&s, "cdn_edge_origin_streams"),
+        s.metric("cdn_edge_memory_reserved_bytes"),
+        s.metric("cdn_edge_memory_cache_bytes"),
+        s.metric("cdn_edge_origin_streams"),
     );
     evil.release();
     let got: Vec<Got> = clients.into_iter().map(|c| c.join().unwrap()).collect();
-    let grew = peak(&s) - peak_before;
+    let grew = s.peak_rss() - peak_before;
     eprintln!("peak resident memory grew by {:.1} MiB", grew / MIB as f64);
     assert!(
         grew < (24 * MIB) as f64,
@@ -225,13 +194,13 @@ fn large_answers_to_unsafe_methods_are_streamed_not_buffered() {
     // 16 MiB answers: 128 MiB); now it streams, counted per stream.
     let evil = Evil::start(Mode::Sized { len: 16 * MIB });
     let (_f, s) = node(&evil, &format!("[cache]\nmemory_bytes = {}\n", 16 * MIB));
-    let peak_before = peak(&s);
+    let peak_before = s.peak_rss();
     let addr = s.addr;
     let clients: Vec<_> = (0..8)
         .map(|i| thread::spawn(move || fetch(addr, "POST", &format!("/form?{i}"), 64 * MIB)))
         .collect();
     let got: Vec<Got> = clients.into_iter().map(|c| c.join().unwrap()).collect();
-    let grew = peak(&s) - peak_before;
+    let grew = s.peak_rss() - peak_before;
     eprintln!("peak resident memory grew by {:.1} MiB", grew / MIB as f64);
     assert!(
         grew < (32 * MIB) as f64,
@@ -263,7 +232,7 @@ fn stalled_readers_release_their_origin_connections_after_the_send_timeout() {
         .collect();
     assert!(
         poll_until(Duration::from_secs(20), || evil.open() == n
-            && metric(&s, "cdn_edge_origin_streams") == Some(n as f64)),
+            && s.metric("cdn_edge_origin_streams") == Some(n as f64)),
         "each stalled client holds an origin stream (origin open: {})",
         evil.open()
     );
@@ -276,7 +245,7 @@ fn stalled_readers_release_their_origin_connections_after_the_send_timeout() {
     assert!(
         poll_until(Duration::from_secs(20), || {
             let_send_timeout_pass(&s);
-            evil.open() == 0 && metric(&s, "cdn_edge_origin_streams") == Some(0.0)
+            evil.open() == 0 && s.metric("cdn_edge_origin_streams") == Some(0.0)
         }),
         "the send timeout released the origin connections (still open: {})",
         evil.open()

@@ -35,6 +35,7 @@ mod directives;
 mod directories;
 mod disk;
 mod disk_faults;
+mod disk_stream;
 mod disk_verify;
 mod docs;
 mod fingerprints;

@@ -31,7 +31,12 @@ impl Default for BadEntries {
 
 impl BadEntries {
     /// Counts a bad entry for `key` at `path`, and logs it when a line is due.
+    /// An entry of an older format is not bad: only a debug line.
     pub fn found(&self, path: &Path, key: &str, why: Bad) {
+        if why.reason_index().is_none() {
+            tracing::debug!(path = %path.display(), key, "disk cache entry of an older format dropped");
+            return;
+        }
         self.count(why, 1);
         let more = match self.log.due() {
             None => return,
@@ -49,7 +54,9 @@ impl BadEntries {
     /// Counts `n` entries found bad for `why` without a line of their own
     /// (the key pass logs its total).
     pub fn count(&self, why: Bad, n: u64) {
-        self.counts[why.reason_index()].fetch_add(n, Ordering::Relaxed);
+        if let Some(i) = why.reason_index() {
+            self.counts[i].fetch_add(n, Ordering::Relaxed);
+        }
     }
 
     /// The counts, indexed as [`Bad::REASONS`].

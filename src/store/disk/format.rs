@@ -1,28 +1,17 @@
 //! The entry file of the disk cache: its name and place under the cache
-//! directory, its bytes (header, key, metadata, parts, blake3 trailer),
-//! writing it atomically, and reading it back checked.
+//! directory, writing it atomically, and why a file read back is bad. Its
+//! bytes are a head (`head`: lengths, key, record, hashes) and the parts,
+//! verified a chunk at a time (`chunks`); `read` reads them back.
 //!
 //! Not the index, eviction or any locking: callers decide when a file may be
 //! renamed or unlinked.
 
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
-
-/// File magic.
-pub(super) const MAGIC: [u8; 8] = *b"cdnedisk";
-/// Format version; 1 was key + meta + one body under `ab/cd/<64 hex>.obj`.
-pub(super) const VERSION: u32 = 2;
-/// Fixed head of the header: magic, version, key_len, meta_len, part count.
-pub(super) const FIXED_LEN: usize = 24;
-/// The trailing blake3.
-pub(super) const TRAILER_LEN: usize = 32;
-/// Most parts an entry may have (a header is at most 24 + 8 * 64 bytes).
-pub(super) const MAX_PARTS: usize = 64;
 /// Suffix of entry files.
 pub(super) const OBJ_SUFFIX: &str = ".obj";
 /// Suffix of temp files.
@@ -121,80 +110,28 @@ pub(super) fn unlink_found(path: &Path) -> io::Result<bool> {
     }
 }
 
-/// The header: lengths of key, metadata and each part.
-pub(super) struct Header {
-    /// Bytes of the key.
-    pub key_len: u32,
-    /// Bytes of the metadata JSON.
-    pub meta_len: u32,
-    /// Bytes of each part, in order.
-    pub parts: Vec<u64>,
+/// What follows the head in a file being written.
+pub(super) enum Data<'a> {
+    /// These parts, in order.
+    Parts(&'a [&'a [u8]]),
+    /// `len` bytes of `from` at `offset` (the parts of an older version,
+    /// copied as they are: their chunk table comes with them).
+    Copy {
+        from: &'a File,
+        offset: u64,
+        len: u64,
+    },
 }
 
-impl Header {
-    /// Header bytes as written.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut b = Vec::with_capacity(self.len());
-        b.extend_from_slice(&MAGIC);
-        b.extend_from_slice(&VERSION.to_le_bytes());
-        b.extend_from_slice(&self.key_len.to_le_bytes());
-        b.extend_from_slice(&self.meta_len.to_le_bytes());
-        b.extend_from_slice(&(self.parts.len() as u32).to_le_bytes());
-        for p in &self.parts {
-            b.extend_from_slice(&p.to_le_bytes());
-        }
-        b
-    }
-
-    /// Parts in the header whose fixed head is `fixed`; `None` unless
-    /// magic, version and count are ours.
-    fn count(fixed: &[u8]) -> Option<usize> {
-        let u32_at = |i: usize| Some(u32::from_le_bytes(fixed.get(i..i + 4)?.try_into().ok()?));
-        if fixed.get(..8)? != MAGIC || u32_at(8)? != VERSION {
-            return None;
-        }
-        let n = usize::try_from(u32_at(20)?).ok()?;
-        (n <= MAX_PARTS).then_some(n)
-    }
-
-    /// Decodes the header at the start of `b`; `None` unless it is ours and whole.
-    pub fn decode(b: &[u8]) -> Option<Header> {
-        let n = Self::count(b)?;
-        let u32_at = |i: usize| Some(u32::from_le_bytes(b.get(i..i + 4)?.try_into().ok()?));
-        let parts = (0..n)
-            .map(|i| {
-                let at = FIXED_LEN + 8 * i;
-                Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
-            })
-            .collect::<Option<Vec<u64>>>()?;
-        Some(Header {
-            key_len: u32_at(12)?,
-            meta_len: u32_at(16)?,
-            parts,
-        })
-    }
-
-    /// Length of the header itself.
-    pub fn len(&self) -> usize {
-        FIXED_LEN + 8 * self.parts.len()
-    }
-
-    /// Total file length this header promises; `None` on overflow (garbage).
-    pub fn file_len(&self) -> Option<u64> {
-        let mut n = (self.len() + TRAILER_LEN) as u64;
-        n = n.checked_add(u64::from(self.key_len))?;
-        n = n.checked_add(u64::from(self.meta_len))?;
-        for p in &self.parts {
-            n = n.checked_add(*p)?;
-        }
-        Some(n)
-    }
-}
-
-/// Writes `chunks` and their blake3 to a fresh temp file beside `path`,
-/// named with `tag` (this cache's), fsynced; returns its path. Nothing is
-/// left behind on error; errors name the file.
-pub(super) fn write_temp(path: &Path, tag: &str, chunks: &[&[u8]]) -> io::Result<PathBuf> {
+/// Writes `head` and `data` to a fresh temp file beside `path`, named with
+/// `tag` (this cache's), fsynced; returns its path. Nothing is left behind
+/// on error; errors name the file.
+pub(super) fn write_temp(
+    path: &Path,
+    tag: &str,
+    head: &[u8],
+    data: Data<'_>,
+) -> io::Result<PathBuf> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(|e| at(dir, e))?;
@@ -203,15 +140,31 @@ pub(super) fn write_temp(path: &Path, tag: &str, chunks: &[&[u8]]) -> io::Result
     let tmp = dir.join(format!(".{name}.{tag}.{n}{TMP_SUFFIX}"));
     let result = (|| {
         let mut w = BufWriter::with_capacity(64 * 1024, File::create_new(&tmp)?);
-        let mut hasher = blake3::Hasher::new();
         let mut written = 0;
-        for chunk in chunks {
-            hasher.update(chunk);
-            injected_fault(&mut w, written, chunk)?;
+        let mut put = |w: &mut BufWriter<File>, chunk: &[u8]| {
+            injected_fault(w, written, chunk)?;
             w.write_all(chunk)?;
             written += chunk.len();
+            io::Result::Ok(())
+        };
+        put(&mut w, head)?;
+        match data {
+            Data::Parts(parts) => {
+                for part in parts {
+                    put(&mut w, part)?;
+                }
+            }
+            Data::Copy { from, offset, len } => {
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut done = 0;
+                while done < len {
+                    let n = buf.len().min((len - done) as usize);
+                    std::os::unix::fs::FileExt::read_exact_at(from, &mut buf[..n], offset + done)?;
+                    put(&mut w, &buf[..n])?;
+                    done += n as u64;
+                }
+            }
         }
-        w.write_all(hasher.finalize().as_bytes())?;
         w.into_inner().map_err(|e| e.into_error())?.sync_all()
     })();
     match result {
@@ -251,16 +204,6 @@ fn injected_fault(w: &mut impl Write, written: usize, chunk: &[u8]) -> io::Resul
     }
 }
 
-/// A fully checked entry.
-pub(super) struct Good {
-    /// Metadata JSON.
-    pub meta: Bytes,
-    /// The parts, in order.
-    pub parts: Vec<Bytes>,
-    /// Whole file length.
-    pub len: u64,
-}
-
 /// Why an entry file is bad (deleted, missed, counted by
 /// [`Bad::REASONS`] in `cdn_edge_disk_bad_entries_total`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -279,6 +222,9 @@ pub enum Bad {
     Key,
     /// Its record does not decode as the caller's metadata.
     Record,
+    /// Written by an older version of the node (format 1 or 2): not bad,
+    /// but not read either; deleted quietly, not counted, fetched again.
+    Old,
 }
 
 impl Bad {
@@ -288,15 +234,17 @@ impl Bad {
     /// `record`.
     pub const REASONS: [&'static str; 5] = ["length", "header", "hash", "key", "record"];
 
-    /// Its label's position in [`Bad::REASONS`].
-    pub fn reason_index(self) -> usize {
-        match self {
+    /// Its label's position in [`Bad::REASONS`]; `None` for an entry of
+    /// an older format, which is not counted.
+    pub fn reason_index(self) -> Option<usize> {
+        Some(match self {
             Bad::LengthIndex | Bad::OverBound | Bad::LengthHeader => 0,
             Bad::Header => 1,
             Bad::Hash => 2,
             Bad::Key => 3,
             Bad::Record => 4,
-        }
+            Bad::Old => return None,
+        })
     }
 
     /// What was found, for the log line.
@@ -309,121 +257,7 @@ impl Bad {
             Bad::Hash => "blake3 mismatch",
             Bad::Key => "key differs",
             Bad::Record => "metadata does not decode",
+            Bad::Old => "an older format version",
         }
-    }
-}
-
-/// A good entry, or why it is bad.
-pub(super) type Checked = Result<Good, Bad>;
-
-/// Reads and fully checks the entry file for `key` at `path`: `Ok(Err(why))`
-/// if it is bad. `expect` is its length per the index, when indexed; a file
-/// charged more than `limit` is bad (never read into memory). Refreshes an
-/// mtime older than `touch_every` (best effort). Errors name the path.
-pub(super) fn read_entry(
-    path: &Path,
-    key: &str,
-    expect: Option<u64>,
-    limit: u64,
-    touch_every: Duration,
-) -> io::Result<Checked> {
-    let mut file = File::open(path).map_err(|e| at(path, e))?;
-    let md = file.metadata().map_err(|e| at(path, e))?;
-    let len = md.len();
-    if expect.is_some_and(|n| n != len) {
-        return Ok(Err(Bad::LengthIndex));
-    }
-    if charged(len) > limit {
-        return Ok(Err(Bad::OverBound));
-    }
-    let mut buf = Vec::with_capacity(len as usize);
-    // Read at most one byte past `len`, so a growing file shows up as bad.
-    (&mut file)
-        .take(len + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| at(path, e))?;
-    let checked = check(Bytes::from(buf), key);
-    if checked.is_ok() {
-        let now = SystemTime::now();
-        let fresh = md
-            .modified()
-            .is_ok_and(|m| now.duration_since(m).unwrap_or_default() <= touch_every);
-        if !fresh {
-            let _ = file.set_modified(now);
-        }
-    }
-    Ok(checked)
-}
-
-/// Full check of a whole entry file, on every read: header, lengths, the
-/// trailing blake3 over everything before it (key, record and every part),
-/// and the key. Nothing read from disk is trusted without it: not even a
-/// file this process wrote a moment ago (anything else may have written
-/// over it since).
-pub(super) fn check(buf: Bytes, key: &str) -> Checked {
-    let header = Header::decode(&buf).ok_or(Bad::Header)?;
-    if header.file_len() != Some(buf.len() as u64) {
-        return Err(Bad::LengthHeader);
-    }
-    let body_end = buf.len() - TRAILER_LEN;
-    let mut trailer = [0u8; TRAILER_LEN];
-    trailer.copy_from_slice(&buf[body_end..]);
-    if blake3::hash(&buf[..body_end]) != blake3::Hash::from(trailer) {
-        return Err(Bad::Hash);
-    }
-    let key_end = header.len() + header.key_len as usize;
-    let meta_end = key_end + header.meta_len as usize;
-    // A different key here is a collision or a misplaced file.
-    if &buf[header.len()..key_end] != key.as_bytes() {
-        return Err(Bad::Key);
-    }
-    let mut parts = Vec::with_capacity(header.parts.len());
-    let mut start = meta_end;
-    for p in &header.parts {
-        // In range: the lengths add up to the file's (checked above).
-        let end = start + *p as usize;
-        parts.push(buf.slice(start..end));
-        start = end;
-    }
-    Ok(Good {
-        meta: buf.slice(key_end..meta_end),
-        parts,
-        len: buf.len() as u64,
-    })
-}
-
-/// The key stored in the entry file at `path` and the file's length, read
-/// from its header only (one open, two small reads); `Ok(None)` if the
-/// header is not ours, the lengths disagree with the file's, or the key
-/// does not name this file. Errors name the path.
-pub(super) fn read_key(path: &Path, id: Id) -> io::Result<Option<(String, u64)>> {
-    let mut file = File::open(path).map_err(|e| at(path, e))?;
-    let len = file.metadata().map_err(|e| at(path, e))?.len();
-    let mut fixed = [0u8; FIXED_LEN];
-    if len < (FIXED_LEN + TRAILER_LEN) as u64 {
-        return Ok(None);
-    }
-    file.read_exact(&mut fixed).map_err(|e| at(path, e))?;
-    let Some(n) = Header::count(&fixed) else {
-        return Ok(None);
-    };
-    let mut head = fixed.to_vec();
-    head.resize(FIXED_LEN + 8 * n, 0);
-    if len < head.len() as u64 {
-        return Ok(None);
-    }
-    file.read_exact(&mut head[FIXED_LEN..])
-        .map_err(|e| at(path, e))?;
-    let Some(header) = Header::decode(&head) else {
-        return Ok(None);
-    };
-    if header.file_len() != Some(len) {
-        return Ok(None);
-    }
-    let mut key = vec![0u8; header.key_len as usize];
-    file.read_exact(&mut key).map_err(|e| at(path, e))?;
-    match String::from_utf8(key) {
-        Ok(key) if id_of(&key) == id => Ok(Some((key, len))),
-        _ => Ok(None),
     }
 }

@@ -24,25 +24,32 @@
 //! (`dir/ab/cd/<64 hex>.obj`) are not migrated: the rebuild deletes them
 //! after it finishes (the objects are fetched again from the origin).
 //!
-//! # File format (one file per entry, version 2)
+//! # File format (one file per entry, version 3)
 //!
 //! ```text
-//! magic "cdnedisk" (8) | version u32 LE (4) | key_len u32 LE (4) |
-//! meta_len u32 LE (4) | part count n u32 LE (4) | n × part_len u64 LE |
-//! key | meta JSON | part 0 | … | part n-1 | blake3 of every byte before it (32)
+//! head: magic "cdnedisk" | version 3 | key_len | meta_len | part count n |
+//!       chunk shift | n × part_len | n × blake3 of the part | key | meta JSON |
+//!       one blake3 per chunk of each part | blake3 of the head
+//! part 0 | … | part n-1
 //! ```
 //!
-//! Every read checks everything, before the caller gets a byte: length
-//! against the index, the header's lengths against the file's, the
-//! trailing blake3 (covering key, record and all parts) and the key. No
-//! file is trusted for having been written or checked before by this
-//! process: anything may write over it meanwhile, and a changed byte must
-//! never be served under the ETag of the original. Every read is whole (an
-//! entry is at most the size of one stored response), so the check comes
-//! before the answer, never after a part of it was sent. A bad entry is
-//! deleted, missed, counted by reason and logged (`bad_entries`).
-//! `get_cached_raw` reads without waiting for the disk (`store::nowait`),
-//! for the worker threads.
+//! (`head` has the details.) Every read verifies what it hands out before
+//! the caller gets a byte of it, and no file is trusted for having been
+//! written or checked before by this process: anything may write over it
+//! meanwhile, and a changed byte must never be served under the ETag of
+//! the original. An entry file of at most the size the caller reads whole
+//! (what its memory cache would keep) is read whole and verified whole:
+//! length against the index, the head (lengths against the file's, its
+//! blake3, the key), every chunk of every part. A larger one has its head
+//! read and verified, and its parts of at most one chunk (64 KiB); a
+//! larger part is left on disk ([`StoredPart`]) and read a chunk at a time
+//! as it is sent, each chunk verified against its blake3 before any byte
+//! of it is handed out. A bad entry is deleted, missed, counted by reason
+//! and logged (`bad_entries`); a bad chunk found while a part is sent
+//! also fails that read, and its response is aborted before its end.
+//! Entries of the formats before (1 and 2) are misses, deleted quietly and
+//! fetched again. `get_cached_parts` reads without waiting for the disk
+//! (`store::nowait`), for the worker threads.
 //! The byte bound counts each file as its length rounded up to whole 4 KiB
 //! blocks, which is what it occupies on disk (directories excepted).
 //!
@@ -112,12 +119,17 @@
 //! write on every hit.
 
 mod bad_entries;
+mod chunks;
 mod format;
 #[cfg(test)]
 #[path = "../../../fuzz/targets/disk.rs"]
 mod fuzz;
+mod get;
+mod head;
 mod index;
 mod open_files;
+mod put;
+mod read;
 mod scan;
 mod shared;
 #[cfg(test)]
@@ -129,30 +141,28 @@ mod tests_open;
 #[cfg(test)]
 mod tests_rebuild;
 #[cfg(test)]
+mod tests_stream;
+#[cfg(test)]
 mod tests_write_faults;
 mod write_errors;
 
+pub use chunks::StoredPart;
+pub use read::Part;
 pub use write_errors::WriteErrorKind;
 
 /// How many `reason` labels bad entries are counted under (see
 /// [`DiskCache::bad_entries`]).
 pub const BAD_REASONS: usize = Bad::REASONS.len();
 
-use std::fs;
 use std::io;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use bytes::Bytes;
-
-use format::{at, id_of, unlink, unlink_found, Bad, Header};
-use index::Slot;
+use format::{at, id_of, unlink_found, Bad};
 use shared::Shared;
-
-use crate::store::nowait;
 
 /// Metadata stored with each object (opaque to this module beyond serde): the caller's response metadata.
 pub trait Meta: serde::Serialize + serde::de::DeserializeOwned + Clone {}
@@ -208,263 +218,6 @@ impl DiskCache {
         })
     }
 
-    /// Stores `meta` and `parts` (the body first, then e.g. its encodings) under `key` atomically, replacing any previous entry.
-    ///
-    /// `Ok(false)`, storing nothing, if the entry's file would be charged
-    /// more than `max_bytes`; that also removes the previous entry (the
-    /// caller has a newer version, and the old one must not be served in
-    /// its place). One file holds key, meta and parts (see the module docs),
-    /// written to a temp file, fsynced and renamed into place; LRU entries
-    /// are then evicted so that indexed entries stay within the bound.
-    pub fn put<M: Meta>(&self, key: &str, meta: &M, parts: &[&[u8]]) -> io::Result<bool> {
-        Ok(self.put_as(key, meta, parts, None)?.is_some())
-    }
-
-    /// [`put`](Self::put), returning the entry's generation (which changes
-    /// with every put of the key), `None` when nothing was stored.
-    pub fn put_versioned<M: Meta>(
-        &self,
-        key: &str,
-        meta: &M,
-        parts: &[&[u8]],
-    ) -> io::Result<Option<u64>> {
-        self.put_as(key, meta, parts, None)
-    }
-
-    /// [`put`](Self::put) only over the entry of `generation`: `Ok(None)`,
-    /// storing nothing, when the key now holds another (newer) version or
-    /// none. For work done on a version read earlier (its encodings).
-    pub fn put_over<M: Meta>(
-        &self,
-        key: &str,
-        generation: u64,
-        meta: &M,
-        parts: &[&[u8]],
-    ) -> io::Result<Option<u64>> {
-        self.put_as(key, meta, parts, Some(generation))
-    }
-
-    fn put_as<M: Meta>(
-        &self,
-        key: &str,
-        meta: &M,
-        parts: &[&[u8]],
-        over: Option<u64>,
-    ) -> io::Result<Option<u64>> {
-        let s = &*self.shared;
-        let id = id_of(key);
-        let path = s.path(id);
-        let meta = serde_json::to_vec(meta).map_err(|e| at(&path, e.into()))?;
-        let invalid = |what: &str| at(&path, io::Error::new(io::ErrorKind::InvalidInput, what));
-        if parts.len() > format::MAX_PARTS {
-            return Err(invalid("too many parts"));
-        }
-        let header = Header {
-            key_len: u32::try_from(key.len()).map_err(|_| invalid("key over 4 GiB"))?,
-            meta_len: u32::try_from(meta.len()).map_err(|_| invalid("meta over 4 GiB"))?,
-            parts: parts.iter().map(|p| p.len() as u64).collect(),
-        };
-        let len = header
-            .file_len()
-            .ok_or_else(|| invalid("entry too large"))?;
-        let same = |s: &Shared| over.is_none() || s.lock().live(id).map(|e| e.generation) == over;
-        if format::charged(len) > s.max_bytes {
-            if over.is_none() {
-                self.remove(key)?;
-            }
-            return Ok(None);
-        }
-        if !same(s) {
-            return Ok(None);
-        }
-        let head = header.encode();
-        let mut chunks: Vec<&[u8]> = vec![&head, key.as_bytes(), &meta];
-        chunks.extend_from_slice(parts);
-        let tmp = match format::write_temp(&path, &s.tag, &chunks) {
-            Ok(tmp) => tmp,
-            Err(e) => {
-                // Nothing of it is left (`write_temp` removed its temp
-                // file); the previous version must not be served in place
-                // of the new one (and its space is welcome).
-                s.write_errors.count(&e);
-                if over.is_none() {
-                    let _ = self.remove(key);
-                }
-                return Err(e);
-            }
-        };
-
-        let (victims, generation) = {
-            let _stripe = s.stripe(id);
-            // Checked again under the stripe: no put or removal of `id` can
-            // come between this and the rename.
-            if !same(s) {
-                let _ = fs::remove_file(&tmp);
-                return Ok(None);
-            }
-            if let Err(e) = fs::rename(&tmp, &path) {
-                s.write_errors.count(&e);
-                let _ = fs::remove_file(&tmp);
-                // The old entry must not be served in place of the new one.
-                let gone = unlink(&path);
-                if gone.is_ok() {
-                    s.lock().forget(id);
-                    s.close_dropped();
-                }
-                return Err(at(&path, e));
-            }
-            let mut ix = s.lock();
-            let stamp = ix.now_stamp();
-            let generation = ix.insert(id, len, stamp, Some(key.into()));
-            (ix.evict(s.max_bytes), generation)
-        };
-        // Also closes the descriptor of the version replaced.
-        s.unlink_victims(victims);
-        Ok(Some(generation))
-    }
-
-    /// The object under `key` (metadata, and the parts as put), if present and intact; marks it recently used.
-    ///
-    /// Lengths and blake3 are checked against the file's record; a bad entry
-    /// (corrupt, truncated, tampered) is deleted and missed, never served.
-    /// So is one whose metadata does not decode as `M` (say, after a change
-    /// of the caller's metadata type).
-    pub fn get<M: Meta>(&self, key: &str) -> Option<(M, Vec<Bytes>)> {
-        self.get_versioned(key).map(|(m, parts, _)| (m, parts))
-    }
-
-    /// [`get`](Self::get), with the entry's generation (see
-    /// [`put_over`](Self::put_over)); 0 when the entry was read but is no
-    /// longer indexed.
-    pub fn get_versioned<M: Meta>(&self, key: &str) -> Option<(M, Vec<Bytes>, u64)> {
-        let s = &*self.shared;
-        let id = id_of(key);
-        let (found, expect) = {
-            let ix = s.lock();
-            match ix.slot(id) {
-                Some(Slot::Live(e)) => (Found::Indexed(e.generation), Some(e.len)),
-                Some(Slot::Gone) => return None,
-                None if !ix.rebuilding => return None,
-                None if ix.purged_match(key) => {
-                    drop(ix);
-                    // Predates the purge: its file must go.
-                    let _ = s.unlink_if_dead(id);
-                    return None;
-                }
-                None => (Found::Direct, None),
-            }
-        };
-        let path = s.path(id);
-        let problem = match format::read_entry(&path, key, expect, s.max_bytes, TOUCH_EVERY) {
-            Ok(Ok(good)) => match serde_json::from_slice(&good.meta) {
-                Ok(meta) => {
-                    let generation = s.found_good(id, key, found, good.len);
-                    return Some((meta, good.parts, generation.unwrap_or(0)));
-                }
-                Err(_) => Bad::Record,
-            },
-            Ok(Err(why)) => why,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                if let Found::Indexed(generation) = found {
-                    let mut ix = s.lock();
-                    if ix.live(id).is_some_and(|e| e.generation == generation) {
-                        ix.forget(id);
-                    }
-                    drop(ix);
-                    s.close_dropped();
-                }
-                return None;
-            }
-            Err(e) => {
-                // Maybe transient (EMFILE, EIO): miss, but keep the entry.
-                tracing::warn!(error = %e, "disk cache read failed");
-                return None;
-            }
-        };
-        s.bad_entries.found(&path, key, problem);
-        s.drop_bad(id, found);
-        None
-    }
-
-    /// [`get_cached_raw`](Self::get_cached_raw) with the metadata decoded
-    /// (the tests' view of it).
-    #[cfg(test)]
-    pub fn get_cached<M: Meta>(&self, key: &str) -> Option<Option<(M, Vec<Bytes>, u64)>> {
-        match self.get_cached_raw(key)? {
-            None => Some(None),
-            Some((meta, parts, generation)) => Some(Some((
-                serde_json::from_slice(&meta).ok()?,
-                parts,
-                generation,
-            ))),
-        }
-    }
-
-    /// [`get_versioned`](Self::get_versioned) without waiting for the
-    /// disk, for worker threads (see `store::nowait`), with the metadata
-    /// left as the stored JSON (the caller may hold it decoded for this
-    /// generation already): `None` when that cannot be told without I/O —
-    /// then call `get_versioned` on the blocking pool, which also deals
-    /// with bad files and refreshes mtimes; `Some(None)` when the cache does
-    /// not hold `key`.
-    pub fn get_cached_raw(&self, key: &str) -> Option<Option<(Bytes, Vec<Bytes>, u64)>> {
-        let s = &*self.shared;
-        let id = id_of(key);
-        let (generation, len, kept) = {
-            let mut ix = s.lock();
-            let (generation, len) = match ix.slot(id) {
-                Some(Slot::Live(e)) => (e.generation, e.len),
-                Some(Slot::Gone) => return Some(None),
-                None if !ix.rebuilding => return Some(None),
-                None => return None,
-            };
-            (generation, len, ix.open_file(id, generation))
-        };
-        let file = match kept {
-            Some(file) => file,
-            None => {
-                let o = nowait::open(&s.path(id), len)?;
-                if o.len != len {
-                    return None;
-                }
-                open_files::OpenFile {
-                    generation,
-                    fd: Arc::new(o.fd),
-                    modified: o.modified,
-                }
-            }
-        };
-        let stale_mtime = SystemTime::now()
-            .duration_since(file.modified)
-            .is_ok_and(|age| age > TOUCH_EVERY);
-        if stale_mtime {
-            // The blocking path bumps it; the next read opens it again.
-            let closing = {
-                let mut ix = s.lock();
-                ix.close_file(id);
-                ix.take_closing()
-            };
-            drop(closing);
-            return None;
-        }
-        let bytes = nowait::read(&*file.fd, len)?;
-        // Checked whole on every read, before anything of it is answered; a
-        // bad one is left to the blocking path, which drops and counts it.
-        let good = format::check(Bytes::from(bytes), key).ok()?;
-        let closing = {
-            let mut ix = s.lock();
-            // Replaced or removed meanwhile: let the blocking path tell.
-            if ix.live(id).is_none_or(|e| e.generation != generation) {
-                return None;
-            }
-            ix.touch(id, key);
-            ix.keep_open(id, file);
-            ix.take_closing()
-        };
-        drop(closing);
-        Some(Some((good.meta, good.parts, generation)))
-    }
-
     /// Removes `key` if present (also if the rebuild has not reached it
     /// yet); whether it was there.
     pub fn remove(&self, key: &str) -> io::Result<bool> {
@@ -504,11 +257,11 @@ impl DiskCache {
             }
             (matched, unknown)
         };
-        let (found, bad) = s.learn_keys(&unknown, Some(prefix));
+        let (found, bad, old) = s.learn_keys(&unknown, Some(prefix));
         matched.extend(found);
         let mut first_err = None;
         s.close_dropped();
-        for id in matched.iter().chain(&bad) {
+        for id in matched.iter().chain(&bad).chain(&old) {
             if let Err(e) = s.unlink_if_dead(*id) {
                 first_err.get_or_insert(e);
             }

@@ -15,9 +15,10 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use super::format::{
-    charged, is_lower_hex, nanos, parse_name, read_key, unlink, Id, FAN_DIGITS, FIXED_LEN,
-    OBJ_SUFFIX, TMP_SUFFIX, TRAILER_LEN,
+    charged, is_lower_hex, nanos, parse_name, unlink, Id, FAN_DIGITS, OBJ_SUFFIX, TMP_SUFFIX,
 };
+use super::head::MIN_FILE_LEN;
+use super::read::{read_key, KeyRead};
 use super::Shared;
 
 /// A rebuild in progress: the directories still to scan.
@@ -117,14 +118,16 @@ impl Rebuild {
                 .map(|(id, e)| (id, e.generation))
                 .collect()
         };
-        let mut bad_count = 0;
+        let (mut bad_count, mut old_count) = (0, 0);
         for batch in todo.chunks(KEY_BATCH) {
             if shared.stop.load(Ordering::Relaxed) {
                 return;
             }
-            let (_, bad) = shared.learn_keys(batch, None);
+            let (_, bad, old) = shared.learn_keys(batch, None);
             bad_count += bad.len();
+            old_count += old.len();
             shared.unlink_victims(bad);
+            shared.unlink_victims(old);
         }
         tracing::info!(
             read = todo.len(),
@@ -132,6 +135,12 @@ impl Rebuild {
             ms = self.started.elapsed().as_millis() as u64,
             "disk cache keys read"
         );
+        if old_count > 0 {
+            tracing::info!(
+                removed = old_count,
+                "disk cache: deleted entries of an older format (fetched again when asked for)"
+            );
+        }
         let mut removed = 0;
         for d in &self.old {
             if shared.stop.load(Ordering::Relaxed) {
@@ -203,7 +212,7 @@ fn scan_dir(shared: &Shared, fan: &str, dir: &Path) -> io::Result<()> {
             Err(e) => return Err(super::format::at(&ent.path(), e)),
         };
         let len = md.len();
-        if len < (FIXED_LEN + TRAILER_LEN) as u64 || charged(len) > shared.max_bytes {
+        if len < MIN_FILE_LEN || charged(len) > shared.max_bytes {
             doomed.push(id);
             continue;
         }
@@ -254,8 +263,8 @@ fn scan_dir(shared: &Shared, fan: &str, dir: &Path) -> io::Result<()> {
 fn read_keys(shared: &Shared, found: &mut [Found]) {
     for f in found {
         match read_key(&shared.path(f.id), f.id) {
-            Ok(Some((key, _))) => f.key = Some(key),
-            Ok(None) => f.bad = true,
+            Ok(KeyRead::Key(key)) => f.key = Some(key),
+            Ok(KeyRead::Bad | KeyRead::Old) => f.bad = true,
             // Vanished: indexing it is harmless (a `get` forgets it). Other
             // errors: a `get` decides.
             Err(_) => {}

@@ -15,6 +15,7 @@ use std::time::SystemTime;
 use super::bad_entries::BadEntries;
 use super::format::{self, at, entry_path, unlink, Id};
 use super::index::{Counters, Index, Slot};
+use super::read::{self, KeyRead};
 use super::write_errors::WriteErrors;
 use super::{Found, STRIPES};
 
@@ -184,36 +185,41 @@ impl Shared {
     }
 
     /// Reads the keys of `batch` (entries indexed without one, with the
-    /// generation seen) from their headers, outside the lock, and records
-    /// them. Entries whose header is bad are dropped; with `prefix`, so are
-    /// matching ones. Returns (matching, bad) ids, out of the index, for the
-    /// caller to unlink.
+    /// generation seen) from their heads, outside the lock, and records
+    /// them. Entries whose head is bad are dropped and counted, those of
+    /// an older format dropped quietly; with `prefix`, matching ones are
+    /// dropped too. Returns (matching, bad, old) ids, out of the index, for
+    /// the caller to unlink.
     pub(super) fn learn_keys(
         &self,
         batch: &[(Id, u64)],
         prefix: Option<&str>,
-    ) -> (Vec<Id>, Vec<Id>) {
+    ) -> (Vec<Id>, Vec<Id>, Vec<Id>) {
         let read: Vec<_> = batch
             .iter()
-            .map(|&(id, generation)| (id, generation, format::read_key(&self.path(id), id)))
+            .map(|&(id, generation)| (id, generation, read::read_key(&self.path(id), id)))
             .collect();
-        let (mut matched, mut bad) = (Vec::new(), Vec::new());
+        let (mut matched, mut bad, mut old) = (Vec::new(), Vec::new(), Vec::new());
         let mut ix = self.lock();
         for (id, generation, key) in read {
             if ix.live(id).map(|e| e.generation) != Some(generation) {
                 continue; // replaced or dropped meanwhile
             }
             match key {
-                Ok(Some((k, _))) if prefix.is_some_and(|p| k.starts_with(p)) => {
+                Ok(KeyRead::Key(k)) if prefix.is_some_and(|p| k.starts_with(p)) => {
                     ix.forget(id);
                     matched.push(id);
                 }
-                Ok(Some((k, _))) => ix.set_key(id, k),
-                Ok(None) => {
+                Ok(KeyRead::Key(k)) => ix.set_key(id, k),
+                Ok(KeyRead::Bad) => {
                     ix.forget(id);
                     bad.push(id);
-                    // Its header does not decode, add up or name its key.
+                    // Its head does not decode, add up or name its key.
                     self.bad_entries.count(format::Bad::Header, 1);
+                }
+                Ok(KeyRead::Old) => {
+                    ix.forget(id);
+                    old.push(id);
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     ix.forget(id);
@@ -221,7 +227,7 @@ impl Shared {
                 Err(e) => tracing::warn!(error = %e, "disk cache: cannot read a key"),
             }
         }
-        (matched, bad)
+        (matched, bad, old)
     }
 
     /// Marks the index complete and wakes `wait_ready`.

@@ -3,9 +3,12 @@
 //! files and concurrency are in `tests_faults`, the rebuild itself in
 //! `tests_rebuild`.)
 
-use super::format::{charged, entry_path, id_of, FIXED_LEN, TMP_SUFFIX, TRAILER_LEN};
+use super::format::{charged, entry_path, id_of, TMP_SUFFIX};
+use super::head::Shape;
 use super::*;
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
+use std::fs;
 use std::fs::File;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
@@ -29,8 +32,14 @@ pub(super) fn meta(ct: &str) -> M {
 /// File length of an entry with this key, meta and part lengths.
 pub(super) fn entry_len(key: &str, m: &M, parts: &[usize]) -> u64 {
     let meta = serde_json::to_vec(m).unwrap().len();
-    (FIXED_LEN + 8 * parts.len() + TRAILER_LEN + key.len() + meta + parts.iter().sum::<usize>())
-        as u64
+    Shape {
+        key_len: key.len() as u32,
+        meta_len: meta as u32,
+        shift: super::chunks::SHIFT,
+        parts: parts.iter().map(|p| *p as u64).collect(),
+    }
+    .file_len()
+    .unwrap()
 }
 
 /// What one body of `len` bytes is charged.
@@ -120,7 +129,7 @@ fn several_parts_round_trip_in_order() {
     );
     assert!(c.put("none", &meta("t"), &[]).unwrap());
     assert!(c.get::<M>("none").unwrap().1.is_empty());
-    let many = vec![&b"x"[..]; format::MAX_PARTS + 1];
+    let many = vec![&b"x"[..]; super::head::MAX_PARTS + 1];
     let e = c.put("many", &meta("t"), &many).unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
     assert!(e.to_string().contains(".obj"), "{e}");
@@ -263,7 +272,9 @@ fn larger_than_bound_is_not_stored_and_drops_old_version() {
     assert_eq!(c.usage(), (0, 0));
     assert_eq!(on_disk(d.path()), (0, 0, 0));
     // Exactly the bound fits; a byte more does not.
-    let exact = (max - entry_len("k", &meta("t"), &[0])) as usize;
+    // (Less the hash of its one chunk.)
+    let exact = (max - entry_len("k", &meta("t"), &[0])) as usize - 32;
+    assert_eq!(entry_len("k", &meta("t"), &[exact]), max);
     assert!(!c.put("k", &meta("t"), &[&vec![0; exact + 1]]).unwrap());
     assert!(c.put("k", &meta("t"), &[&vec![0; exact]]).unwrap());
     assert_eq!(c.usage(), (max, 1));
@@ -362,7 +373,7 @@ fn get_cached_reads_without_waiting_and_checks_every_read() {
     // checked, the fast path declines and the blocking path drops it.
     let file = path(d.path(), "k");
     let mut bytes = std::fs::read(&file).unwrap();
-    let at = bytes.len() - TRAILER_LEN - 1;
+    let at = bytes.len() - 1; // the body's last byte
     bytes[at] ^= 1;
     std::fs::write(&file, bytes).unwrap();
     let c = open(d.path(), 1 << 20);

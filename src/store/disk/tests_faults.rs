@@ -2,12 +2,14 @@
 //! missed and deleted, never served; concurrent use and random operation
 //! sequences keep the byte bound and never read a stale version.
 
-use super::format::{self, FIXED_LEN, TRAILER_LEN};
+use super::format;
+use super::head::{self, FIXED_LEN, HASH_LEN};
 use super::tests::{entry_size, get_body, meta, on_disk, open, path, M};
 use super::*;
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::fs;
 use std::fs::File;
 
 #[test]
@@ -17,7 +19,7 @@ fn a_flipped_byte_in_any_part_is_a_miss() {
     c.put("k", &meta("t"), &[b"body", b"second-part"]).unwrap();
     let p = path(d.path(), "k");
     let mut bytes = fs::read(&p).unwrap();
-    let at = bytes.len() - TRAILER_LEN - 3; // inside the second part
+    let at = bytes.len() - 3; // inside the second part
     bytes[at] ^= 1;
     fs::write(&p, &bytes).unwrap();
     assert!(c.get::<M>("k").is_none());
@@ -33,7 +35,7 @@ fn corrupt_body_byte_is_a_miss_and_deletes_the_entry() {
     c.put("keep", &meta("t"), &[b"fine"]).unwrap();
     let p = path(d.path(), "k");
     let mut bytes = fs::read(&p).unwrap();
-    let at = bytes.len() - TRAILER_LEN - 500; // inside the body
+    let at = bytes.len() - 500; // inside the body
     bytes[at] ^= 0x01;
     fs::write(&p, &bytes).unwrap();
     assert!(c.get::<M>("k").is_none());
@@ -43,21 +45,24 @@ fn corrupt_body_byte_is_a_miss_and_deletes_the_entry() {
 }
 
 #[test]
-fn corrupt_header_meta_or_trailer_is_a_miss() {
+fn corrupt_head_meta_table_or_head_hash_is_a_miss() {
     let d = tempfile::tempdir().unwrap();
     let c = open(d.path(), 1 << 20);
-    // Offsets: in the part count, in a part length, in the meta, the trailer.
-    let header = FIXED_LEN + 8;
-    for (k, at) in [
-        ("count", 20),
-        ("plen", 25),
-        ("meta", header + 7),
-        ("trailer", 0),
+    // Offsets from the start: in the part count, in a part length, in the
+    // meta; from the end (the head ends 4 bytes before it, at the body): in
+    // the chunk table, in the head's own hash.
+    let meta_at = head::key_at(1) + "meta".len() + 3;
+    for (k, from_start, at) in [
+        ("count", true, 20),
+        ("plen", true, FIXED_LEN + 1),
+        ("meta", true, meta_at),
+        ("table", false, 4 + HASH_LEN + 1),
+        ("hash", false, 4 + 1),
     ] {
         c.put(k, &meta("text/plain"), &[b"body"]).unwrap();
         let p = path(d.path(), k);
         let mut bytes = fs::read(&p).unwrap();
-        let at = if at == 0 { bytes.len() - 1 } else { at };
+        let at = if from_start { at } else { bytes.len() - at };
         bytes[at] ^= 0x20;
         fs::write(&p, &bytes).unwrap();
         assert!(c.get::<M>(k).is_none(), "{k}");
@@ -104,13 +109,15 @@ fn another_keys_file_is_never_served() {
 }
 
 /// Each kind of bad entry is counted under its reason, also a file of
-/// another format version whose blake3 is right (an entry of a later
-/// version seen by an older node): refused by its header and deleted.
+/// another format version whose head's blake3 is right (an entry of a
+/// later version seen by an older node): refused by its header and
+/// deleted. A file of an older version of this node's is deleted too, and
+/// not counted: nothing is wrong with it, it is only not read.
 #[test]
 fn bad_entries_are_counted_by_reason() {
     let d = tempfile::tempdir().unwrap();
     let c = open(d.path(), 1 << 20);
-    for k in ["version", "hash", "length", "key", "oth", "record"] {
+    for k in ["version", "old", "hash", "length", "key", "oth", "record"] {
         c.put(k, &meta("t"), &[b"body"]).unwrap();
     }
     let edit = |k: &str, f: &dyn Fn(&mut Vec<u8>)| {
@@ -119,14 +126,21 @@ fn bad_entries_are_counted_by_reason() {
         f(&mut bytes);
         fs::write(&p, &bytes).unwrap();
     };
-    edit("version", &|b| {
-        b[8..12].copy_from_slice(&(format::VERSION + 1).to_le_bytes());
-        let end = b.len() - TRAILER_LEN;
-        let hash = blake3::hash(&b[..end]);
-        b[end..].copy_from_slice(hash.as_bytes());
-    });
+    // Another version, its head's hash right (the head ends before the
+    // 4-byte body).
+    let version = |v: u32| {
+        move |b: &mut Vec<u8>| {
+            b[8..12].copy_from_slice(&v.to_le_bytes());
+            let end = b.len() - 4 - HASH_LEN;
+            let hash = blake3::hash(&b[..end]);
+            b[end..end + HASH_LEN].copy_from_slice(hash.as_bytes());
+        }
+    };
+    edit("version", &version(head::VERSION + 1));
+    // An older version of this node's: not bad, dropped quietly.
+    edit("old", &version(2));
     edit("hash", &|b| {
-        let at = b.len() - TRAILER_LEN - 2;
+        let at = b.len() - 2;
         b[at] ^= 1;
     });
     edit("length", &|b| b.truncate(b.len() - 1));
@@ -134,7 +148,7 @@ fn bad_entries_are_counted_by_reason() {
     fs::copy(path(d.path(), "oth"), path(d.path(), "key")).unwrap();
     c.put("record", &"not the metadata type".to_string(), &[b"x"])
         .unwrap();
-    for k in ["version", "hash", "length", "key", "record"] {
+    for k in ["version", "old", "hash", "length", "key", "record"] {
         assert!(c.get::<M>(k).is_none(), "{k}");
         assert!(!path(d.path(), k).exists(), "{k}");
     }

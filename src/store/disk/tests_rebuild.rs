@@ -5,6 +5,7 @@ use super::format::{entry_path, id_of};
 use super::scan::Rebuild;
 use super::tests::{entry_size, get_body, meta, on_disk, open, path, set_age, M};
 use super::*;
+use std::fs;
 
 /// A directory holding `keys` (body = key), written by a cache since dropped.
 fn filled(keys: &[&str]) -> tempfile::TempDir {
