@@ -1,11 +1,11 @@
 //! cdn-edge: a static-asset CDN edge server.
 //!
-//! Module arrows point one way (docs/architecture.md draws the whole and
-//! names every module; it also says which arrow is still a circle):
+//! Module arrows point one way, with no circle (docs/architecture.md
+//! draws the whole and names every module):
 //!
 //! - `server` (actix wiring) → `edge` (`Edge::lookup`) → `pull` (the pull
-//!   engine) → `origin` (the origin's HTTP client and rules) and `cluster`
-//!   (peers, ownership, purge fan-out);
+//!   engine) → `origin` (the origin's HTTP client and rules), `cluster`
+//!   (peers, ownership, purge fan-out) and `disk_record`;
 //! - `edge`, `pull` → `compress` (encodings the node makes) → `lookup`
 //!   (what a lookup is asked and answers, what memory holds) → `store`
 //!   (root, memory, disk) → `asset` → `http`;
@@ -17,8 +17,10 @@
 //! Beside them: `cli` and `purge_cli` (the command line), `listen`
 //! (listen addresses as written), `clock` (the node's clock, which tests
 //! move), `headers` (actix adapters of `http`'s rules), `throttle` (a log
-//! line at most once per interval) and `error_chain` (an error and its
-//! causes on one line).
+//! line at most once per interval), `blocking` (a blocking task that did
+//! not finish), `disk_record` (a pulled object's disk record: its codec,
+//! below the pull engine and the compressor that both write it) and
+//! `error_chain` (an error and its causes on one line).
 
 /// The git commit the binary was built from (short hash), or "unknown"
 /// (see `build.rs`).
@@ -42,11 +44,13 @@ pub use cdn_edge_http as http;
 pub use cdn_edge_assets::{build, fingerprint, manifest, media_type, precompress};
 
 pub mod asset;
+mod blocking;
 pub mod cli;
 pub(crate) mod clock;
 pub mod cluster;
 pub(crate) mod compress;
 pub mod config;
+mod disk_record;
 pub(crate) mod edge;
 pub mod error_chain;
 #[cfg(test)]

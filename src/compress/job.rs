@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use super::Persist;
 use crate::asset::{derived_etag, Asset, Body, Coding, Representation};
-use crate::edge::disk as persist;
+use crate::disk_record;
 use crate::lookup::{Entry, Memory, Source};
 use crate::origin::stored::DiskMeta;
 use crate::precompress::{self, Settings};
@@ -117,8 +117,8 @@ fn in_memory(memory: &Memory, job: &Job, entry: Arc<Entry>) {
         return;
     }
     if let (Some(p), Source::Pulled(meta)) = (&job.persist, &new.source) {
-        if let Some((record, parts)) = persist::parts_of(&new.asset, meta, &p.path, p.origin) {
-            let g = persist::put(&p.disk, &job.key, &record, &parts, p.generation);
+        if let Some((record, parts)) = disk_record::parts_of(&new.asset, meta, &p.path, p.origin) {
+            let g = disk_record::put(&p.disk, &job.key, &record, &parts, p.generation);
             new.disk_generation.store(g, Ordering::Relaxed);
         }
     }
@@ -140,7 +140,7 @@ fn on_disk(
             let Source::Pulled(meta) = &e.source else {
                 return;
             };
-            match persist::parts_of(&e.asset, meta, &p.path, p.origin) {
+            match disk_record::parts_of(&e.asset, meta, &p.path, p.origin) {
                 Some((record, parts)) if record.encodings.is_empty() => {
                     Some((record, parts[0].clone()))
                 }
@@ -176,10 +176,10 @@ fn on_disk(
     for (coding, b) in made {
         record
             .encodings
-            .push(persist::coding_name(coding).to_string());
+            .push(disk_record::coding_name(coding).to_string());
         parts.push(b);
     }
-    persist::put(&p.disk, key, &record, &parts, p.generation);
+    disk_record::put(&p.disk, key, &record, &parts, p.generation);
 }
 
 /// `asset` (identity only) with `encodings` of its body added, each under
@@ -252,8 +252,8 @@ mod tests {
 
     fn put(disk: &DiskCache, body: &Bytes) -> u64 {
         let (asset, meta) = stored(body);
-        let (record, parts) = persist::parts_of(&asset, &meta, "/a.css", 1).unwrap();
-        persist::put(disk, KEY, &record, &parts, 0)
+        let (record, parts) = disk_record::parts_of(&asset, &meta, "/a.css", 1).unwrap();
+        disk_record::put(disk, KEY, &record, &parts, 0)
     }
 
     /// A job for an entry of `body` that memory no longer holds (evicted

@@ -17,38 +17,15 @@
 //! opens it again for a reload, keeping what is still valid; `admin` purges
 //! and counts; `invalidate` passes unsafe methods through; `probe` asks the
 //! origin whether it answers; `absent` remembers root misses; `joined`
-//! turns a blocking task's failure into an [`EdgeError`]. `persist` is the
-//! disk cache of pulled objects and the codec of their disk records, and
-//! `disk` the pull engine's and the compressor's way to it: both move out
-//! of this folder (to `pull`, and the codec to a module of its own) once
-//! the disk-streaming work on `persist` has landed. The map of the whole
-//! is docs/architecture.md.
+//! turns a blocking task's failure into an [`EdgeError`]. The map of the
+//! whole is docs/architecture.md.
 
 mod absent;
 mod admin;
-pub(crate) mod disk;
 mod invalidate;
 pub mod joined;
-mod on_disk;
-mod persist;
 mod probe;
 mod setup;
-
-// `persist` (the disk cache of pulled objects) is being changed on another
-// branch: until it moves to `pull` with the disk record's codec split out
-// of it, it reaches the pull engine by the names it had in this folder, and
-// the engine reaches it through `disk`.
-mod pull {
-    pub(super) use crate::pull::Puller as Origin;
-}
-mod storing {
-    pub(super) use crate::pull::Built;
-}
-mod template {
-    pub(super) use crate::pull::Template;
-}
-
-use persist::DiskRead;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -57,7 +34,7 @@ use std::time::{Duration, Instant};
 use crate::compress::{self, Compressor};
 use crate::http::path::Key;
 use crate::lookup::{keep, Ask, CacheStatus, Entry, Lookup, Memory, Served, Source};
-use crate::pull::{self as pulling, Puller};
+use crate::pull::{self as pulling, whole_up_to, DiskRead, Puller};
 use crate::store::disk::DiskCache;
 use crate::store::local::{Found, LocalStore, Stamp};
 
@@ -181,7 +158,7 @@ impl Edge {
         if self.root_absent(key.path()) {
             let read = match origin.disk() {
                 None => Some(DiskRead::Absent),
-                Some(d) => DiskRead::cached(d, &pulled_key, persist::whole_up_to(&self.memory)),
+                Some(d) => DiskRead::cached(d, &pulled_key, whole_up_to(&self.memory)),
             };
             if let Some(read) = read {
                 return Ok(Box::pin(origin.miss(&self.memory, key, ask, None, read)).await);
@@ -191,7 +168,7 @@ impl Edge {
         // without the file reads the pulled object from disk.
         let disk = origin
             .disk()
-            .map(|d| (d.clone(), pulled_key, persist::whole_up_to(&self.memory)));
+            .map(|d| (d.clone(), pulled_key, whole_up_to(&self.memory)));
         let (found, read) = self.load_local(key, disk).await?;
         match found {
             Lookup::NotFound => {

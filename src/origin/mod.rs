@@ -19,11 +19,6 @@ pub(crate) mod request;
 pub(crate) mod stored;
 pub(crate) mod timing;
 
-/// `stored` under the name it had, which the pull engine's folder now
-/// bears: for `edge::persist` alone, until it moves (another branch is
-/// changing it).
-pub(crate) use stored as pull;
-
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};

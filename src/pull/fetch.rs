@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use super::buffer::Buffer;
 use super::coalesce::Outcome;
+use super::disk::DiskRead;
 use super::route::Answered;
 use super::variants;
 use super::{Job, Pulled, Puller};
-use crate::edge::disk::{self, DiskRead};
 use crate::http::freshness::{NoStore, Verdict};
 use crate::lookup::{CacheStatus, Entry, Memory, Served, Source};
 use crate::origin::client::{FetchError, Fetched, Got, Overflow};
@@ -40,7 +40,7 @@ impl Puller {
         // disk may hold it. Fresh → served; stale → revalidated.
         let mut stale = stale;
         if stale.is_none() {
-            if let Some(entry) = disk::read(self, memory, job.flight, read).await {
+            if let Some(entry) = self.read_disk(memory, job.flight, read).await {
                 let Source::Pulled(meta) = &entry.source else {
                     unreachable!("disk holds pulled entries")
                 };
@@ -200,7 +200,7 @@ impl Puller {
                 let pass = if response_caused(reason, f.status) {
                     // A stale copy of something now uncacheable must go.
                     memory.remove(job.flight);
-                    disk::forget(self, job.flight, false).await;
+                    self.forget_on_disk(job.flight, false).await;
                     self.rules.pass_for
                 } else {
                     Duration::ZERO

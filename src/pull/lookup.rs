@@ -7,9 +7,9 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use super::disk::DiskRead;
 use super::{memory_key, variants, Puller};
 use crate::compress;
-use crate::edge::disk::{self, DiskRead};
 use crate::http::cache_control::CacheControl;
 use crate::http::freshness::{self, Verdict};
 use crate::http::path::Key;
@@ -163,7 +163,7 @@ impl Puller {
                 Some(n) => variants::key(&primary, n, ask.headers),
                 None => primary,
             };
-            return match disk::read(self, memory, &flight, read).await {
+            return match self.read_disk(memory, &flight, read).await {
                 Some(entry) => match &entry.source {
                     Source::Pulled(meta)
                         if self.verdict(meta, ask.directives, self.clock.now())

@@ -11,16 +11,18 @@
 //!     ─► store (memory, disk; encodings queued) ─► serve                              storing
 //! ```
 //!
-//! Beside them: `variants` (responses that vary on request headers),
-//! `template` (disk versions decoded once), `setup` (opening the engine and
-//! renewing it on a reload). The pure rules each phase applies live below
+//! Beside them: `disk` (the disk cache of pulled objects: read back on a
+//! memory miss, written when stored, dropped on purge), `on_disk` (a part
+//! left on disk, streamed a verified chunk at a time), `template` (disk
+//! versions decoded once), `variants` (responses that vary on request
+//! headers), `setup` (opening the engine and renewing it on a reload).
+//! The disk record's codec, which the compressor writes too, is
+//! `crate::disk_record`, below both. The pure rules each phase applies live below
 //! it: `http::freshness` (verdict), `origin::request` (what is forwarded),
 //! `origin::stored` (stored metadata, the 304 merge), `origin::decision`
 //! (store or not); the engine strings them together and owns the I/O.
 //! Stored objects become `Asset`s served by the same handler as local
-//! files. Nothing here uses the edge above it, except the disk cache's
-//! methods (`edge::disk`) while `edge::persist` waits to move here (see
-//! docs/architecture.md).
+//! files. Nothing here uses the edge above it (see docs/architecture.md).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,8 +31,10 @@ use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 
 pub(crate) mod buffer;
 mod coalesce;
+mod disk;
 mod fetch;
 mod lookup;
+mod on_disk;
 mod route;
 mod setup;
 mod storing;
@@ -38,9 +42,8 @@ mod template;
 mod upstream;
 mod variants;
 
+pub(crate) use disk::{whole_up_to, DiskRead};
 pub use route::{Route, RouteError};
-pub(crate) use storing::Built;
-pub(crate) use template::Template;
 
 use crate::clock::Clock;
 use crate::compress::Compressor;

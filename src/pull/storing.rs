@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use std::sync::atomic::Ordering;
 
+use super::disk as persist;
 use super::Puller;
 use crate::asset::{Asset, Coding};
 use crate::compress::{self, Persist};
-use crate::edge::disk as persist;
+use crate::disk_record;
 use crate::lookup::{keep, Entry, Memory, Served, Source};
 use crate::origin::stored::{asset_of, DiskMeta, PulledMeta};
 
@@ -177,7 +178,7 @@ impl Puller {
         let mut generation = 0;
         if let Some(disk) = &self.disk {
             let old_generation = entry.disk_generation.load(Ordering::Relaxed);
-            generation = match persist::parts_of(&asset, &meta, path, self.identity) {
+            generation = match disk_record::parts_of(&asset, &meta, path, self.identity) {
                 Some((record, parts)) => persist::write(disk, at, record, parts).await,
                 // Parts left on disk: copied under the new record.
                 None => {

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use actix_web::http::header::HeaderMap;
 
 use super::coalesce::Role;
+use super::disk::DiskRead;
 use super::{buffer, memory_key, variants, Job, Pulled, Puller};
-use crate::edge::disk::DiskRead;
 use crate::http::freshness::NoStore;
 use crate::http::path::Key;
 use crate::lookup::{Ask, CacheStatus, Entry, Lookup, Memory, Served, Source};

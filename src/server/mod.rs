@@ -13,7 +13,8 @@
 //! probes' endpoints), `peer` (the cluster's own requests), `purge`, `cors`,
 //! `https` (HSTS, redirect), `passthrough` (what the origin said: `Age`,
 //! `Cache-Status`, uncacheable answers), `relay` (streamed origin bodies),
-//! `slices` (large bodies in memory) and `file_body` (bodies from disk),
+//! `slices` (large bodies in memory), `file_body` (bodies from disk) and
+//! `stored_body` (disk-cache parts streamed a verified chunk at a time),
 //! `cache_outcome` (how the cache took part, in one word), `metrics`, and
 //! `restart` (the keys a reload cannot apply). The map of the whole is
 //! docs/architecture.md.

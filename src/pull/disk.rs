@@ -17,16 +17,17 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::compress;
 use super::on_disk::OnDisk;
-use super::pull::Origin;
 use super::storing::Built;
 use super::template::Template;
-use super::{Entry, Memory};
+use super::Puller;
 use crate::asset::{etag_value, Asset, Body, Coding};
-use crate::origin::pull::{asset_of, DiskMeta, PulledMeta};
+use crate::blocking::log_join;
+use crate::compress;
+use crate::disk_record::{coding_name, coding_named, put, warn_write};
+use crate::lookup::{Entry, Memory};
+use crate::origin::stored::{asset_of, DiskMeta, PulledMeta};
 use crate::store::disk::{DiskCache, Part};
-use crate::throttle::Throttle;
 
 /// What a lookup already read from the disk cache for the key it misses,
 /// so the fetch that follows does not read it again.
@@ -60,7 +61,7 @@ impl Record {
 impl DiskRead {
     /// Reads `memory_key` (blocking: on the blocking pool only), whole if
     /// its file is at most `whole_up_to` bytes (see the module docs).
-    pub(super) fn of(disk: &DiskCache, memory_key: &str, whole_up_to: u64) -> DiskRead {
+    pub(crate) fn of(disk: &DiskCache, memory_key: &str, whole_up_to: u64) -> DiskRead {
         match disk.get_parts(memory_key, whole_up_to) {
             Some((record, parts, generation)) => {
                 DiskRead::Found(Record::Decoded(record), parts, generation)
@@ -71,7 +72,7 @@ impl DiskRead {
 
     /// Reads `memory_key` without waiting for the disk (on a worker);
     /// `None` when that would take I/O: then `of` on the blocking pool.
-    pub(super) fn cached(disk: &DiskCache, memory_key: &str, whole_up_to: u64) -> Option<DiskRead> {
+    pub(crate) fn cached(disk: &DiskCache, memory_key: &str, whole_up_to: u64) -> Option<DiskRead> {
         Some(match disk.get_cached_parts(memory_key, whole_up_to)? {
             Some((json, parts, generation)) => {
                 DiskRead::Found(Record::Json(json), parts, generation)
@@ -82,13 +83,13 @@ impl DiskRead {
 }
 
 /// The largest entry file a read takes whole: what `memory` could keep.
-pub(super) fn whole_up_to(memory: &Memory) -> u64 {
+pub(crate) fn whole_up_to(memory: &Memory) -> u64 {
     memory.max_object_bytes() as u64
 }
 
-impl Origin {
+impl Puller {
     /// The disk cache, when there is one.
-    pub(super) fn disk(&self) -> Option<&Arc<DiskCache>> {
+    pub(crate) fn disk(&self) -> Option<&Arc<DiskCache>> {
         self.disk.as_ref()
     }
 
@@ -110,7 +111,7 @@ impl Origin {
                 match tokio::task::spawn_blocking(move || DiskRead::of(&disk, &key, whole)).await {
                     Ok(read) => read,
                     Err(e) => {
-                        super::joined::log_join("disk cache read", e);
+                        log_join("disk cache read", e);
                         return None;
                     }
                 }
@@ -230,7 +231,7 @@ impl Origin {
 
     /// Drops `memory_key` (and, with `prefix`, everything under it) from
     /// the disk cache.
-    pub(super) async fn forget_on_disk(&self, memory_key: &str, prefix: bool) -> usize {
+    pub(crate) async fn forget_on_disk(&self, memory_key: &str, prefix: bool) -> usize {
         let Some(disk) = self.disk.clone() else {
             return 0;
         };
@@ -244,7 +245,7 @@ impl Origin {
         })
         .await
         .unwrap_or_else(|e| {
-            super::joined::log_join("disk cache purge", e);
+            log_join("disk cache purge", e);
             0
         })
     }
@@ -255,22 +256,6 @@ impl Origin {
             let (b, n) = d.usage();
             (b, n, d.evictions())
         })
-    }
-}
-
-impl super::Edge {
-    /// The disk cache's failed writes by kind (see
-    /// [`DiskCache::write_errors`]), when there is one.
-    pub fn disk_write_errors(&self) -> Option<[u64; crate::store::disk::WriteErrorKind::COUNT]> {
-        Some(self.origin.as_ref()?.disk()?.write_errors())
-    }
-
-    /// The disk cache's bad entries found by reason (see
-    /// [`DiskCache::bad_entries`]), when there is one.
-    pub fn disk_bad_entries(
-        &self,
-    ) -> Option<[(&'static str, u64); crate::store::disk::BAD_REASONS]> {
-        Some(self.origin.as_ref()?.disk()?.bad_entries())
     }
 }
 
@@ -287,7 +272,7 @@ pub(super) async fn write(
     tokio::task::spawn_blocking(move || put(&disk, &owned, &record, &parts, 0))
         .await
         .unwrap_or_else(|e| {
-            super::joined::log_join("disk cache write", e);
+            log_join("disk cache write", e);
             0
         })
 }
@@ -328,93 +313,8 @@ pub(super) async fn rewrite(
             0
         }
         Err(e) => {
-            super::joined::log_join("disk cache write", e);
+            log_join("disk cache write", e);
             0
         }
-    }
-}
-
-/// The same, blocking (for the compression threads); with `over` not 0,
-/// only over that generation of the entry. Failures are logged.
-pub(super) fn put(
-    disk: &DiskCache,
-    key: &str,
-    record: &DiskMeta,
-    parts: &[Bytes],
-    over: u64,
-) -> u64 {
-    let slices: Vec<&[u8]> = parts.iter().map(|b| b.as_ref()).collect();
-    let stored = match over {
-        0 => disk.put_versioned(key, record, &slices),
-        g => disk.put_over(key, g, record, &slices),
-    };
-    stored
-        .unwrap_or_else(|e| {
-            warn_write(key, &e);
-            None
-        })
-        .unwrap_or(0)
-}
-
-/// Logs a failed write, at most one line per 10 s for the whole process
-/// (a full disk under load fails every write): the line counts the
-/// failures it stands for; `cdn_edge_disk_write_errors_total` counts them
-/// all, by kind.
-fn warn_write(key: &str, e: &std::io::Error) {
-    static LOG: std::sync::LazyLock<Throttle> =
-        std::sync::LazyLock::new(|| Throttle::new(std::time::Duration::from_secs(10)));
-    match LOG.due() {
-        None => {}
-        Some(0) => tracing::warn!("disk cache write {key}: {e}"),
-        Some(n) => tracing::warn!(
-            "disk cache write {key}: {e} (and {n} more failed writes not logged since the last line)"
-        ),
-    }
-}
-
-/// What the disk keeps of an asset held in memory: its record (naming the
-/// encodings) and its parts, identity body first, then each encoding.
-/// `None` when the body is not in memory.
-pub(super) fn parts_of(
-    asset: &Asset,
-    meta: &PulledMeta,
-    path: &str,
-    origin: u64,
-) -> Option<(DiskMeta, Vec<Bytes>)> {
-    let body = |coding| {
-        asset
-            .representations()
-            .iter()
-            .find_map(|r| match (&r.body, r.coding == coding) {
-                (Body::Memory(b), true) => Some(b.clone()),
-                _ => None,
-            })
-    };
-    let mut parts = vec![body(Coding::Identity)?];
-    let mut record = DiskMeta::of(meta, path, origin);
-    for coding in [Coding::Br, Coding::Gzip] {
-        if let Some(b) = body(coding) {
-            parts.push(b);
-            record.encodings.push(coding_name(coding).to_string());
-        }
-    }
-    Some((record, parts))
-}
-
-/// The name a stored part's coding goes by in its record.
-pub(super) fn coding_name(coding: Coding) -> &'static str {
-    match coding {
-        Coding::Br => "br",
-        Coding::Gzip => "gzip",
-        Coding::Identity => "identity",
-    }
-}
-
-/// The coding a stored part is named by.
-fn coding_named(name: &str) -> Option<Coding> {
-    match name {
-        "br" => Some(Coding::Br),
-        "gzip" => Some(Coding::Gzip),
-        _ => None,
     }
 }

@@ -16,8 +16,8 @@ use std::io;
 use bytes::Bytes;
 use futures_util::StreamExt;
 
-use super::Memory;
 use crate::asset::{ByteStream, Stored};
+use crate::lookup::Memory;
 use crate::store::disk::StoredPart;
 
 /// A stored part, streamed with its chunks in flight counted in `memory`.
