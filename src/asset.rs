@@ -16,6 +16,7 @@ use bytes::Bytes;
 
 pub use crate::http::accept_encoding::Coding;
 use crate::http::{accept_encoding, date};
+use crate::media_type;
 
 /// Where a representation's bytes are.
 #[derive(Debug, Clone)]
@@ -404,77 +405,16 @@ fn preference(c: Coding) -> u8 {
     }
 }
 
-/// The `Content-Type` for a file name, from its extension; text types get
-/// `; charset=utf-8` (our assets are UTF-8, and browsers otherwise guess).
+/// The `Content-Type` for a file name, from its extension (the rule is
+/// [`media_type::of`], shared with the build's manifest).
 pub fn content_type(file_name: &str) -> HeaderValue {
-    let mime = mime_guess::from_path(file_name).first_or_octet_stream();
-    let ext = file_name
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase());
-    // Where mime_guess disagrees with what browsers and tools expect.
-    let essence = match ext.as_deref() {
-        Some("map") => "application/json",
-        Some("mjs") | Some("cjs") => "text/javascript",
-        Some("webmanifest") => "application/manifest+json",
-        Some("wasm") => "application/wasm",
-        // RFC 8081 §4.4: the font top-level type (mime_guess still gives
-        // the older application/font-woff and application/font-sfnt).
-        Some("woff") => "font/woff",
-        Some("woff2") => "font/woff2",
-        Some("otf") => "font/otf",
-        Some("ttf") => "font/ttf",
-        Some("ttc") => "font/collection",
-        // EOT has no font/ type; this is the registered one.
-        Some("eot") => "application/vnd.ms-fontobject",
-        _ => mime.essence_str(),
-    };
-    let texty = essence.starts_with("text/")
-        || matches!(
-            essence,
-            "application/javascript"
-                | "application/json"
-                | "application/xml"
-                | "image/svg+xml"
-                | "application/manifest+json"
-        );
-    let value = if texty {
-        format!("{essence}; charset=utf-8")
-    } else {
-        essence.to_string()
-    };
-    HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static("application/octet-stream"))
+    HeaderValue::from_str(&media_type::of(file_name))
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn content_types() {
-        assert_eq!(content_type("a.css"), "text/css; charset=utf-8");
-        assert_eq!(content_type("a.svg"), "image/svg+xml; charset=utf-8");
-        assert_eq!(content_type("a.png"), "image/png");
-        for (name, want) in [
-            ("a.woff", "font/woff"),
-            ("a.woff2", "font/woff2"),
-            ("a.otf", "font/otf"),
-            ("a.TTF", "font/ttf"),
-            ("a.ttc", "font/collection"),
-            ("a.eot", "application/vnd.ms-fontobject"),
-        ] {
-            assert_eq!(content_type(name), want, "{name}");
-        }
-        assert_eq!(content_type("noext"), "application/octet-stream");
-        assert_eq!(
-            content_type("app.css.map"),
-            "application/json; charset=utf-8"
-        );
-        assert_eq!(content_type("a.mjs"), "text/javascript; charset=utf-8");
-        assert!(content_type("a.js")
-            .to_str()
-            .unwrap()
-            .ends_with("javascript; charset=utf-8"));
-    }
 
     #[test]
     fn etags_differ_per_coding_and_content() {

@@ -8,7 +8,8 @@
 //! one line naming the file and line, the key, the value and what is
 //! allowed (`error`). Sizes and durations take units (`units`); the old
 //! `_secs` / `_ms` names are still read, with a warning (`deprecated`).
-//! Reading the text and placing errors at their line is `source`. This
+//! Reading the text and placing errors at their line is `source`; a token
+//! given inline or in a file is a `secret`. This
 //! module only reads and checks; it builds nothing that serves.
 
 use std::path::{Path, PathBuf};

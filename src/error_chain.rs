@@ -1,6 +1,8 @@
-//! An error with its causes on one line (`error sending request: client
-//! error (Connect): tcp connect error: Connection refused`): reqwest's own
-//! `Display` stops at the outermost layer, which rarely says what failed.
+//! An error with its causes on one line (`server.listen = web:80: cannot
+//! resolve web: failed to lookup address information`): errors carry their
+//! context as `std::error::Error::source`, each layer's `Display` saying
+//! only its own part, so a line that reports one (the CLI's last word, a
+//! log line) walks the chain. reqwest's errors are built the same way.
 
 /// `e` and each of its sources, joined with `": "`.
 pub fn chain(e: &dyn std::error::Error) -> String {

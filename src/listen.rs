@@ -9,6 +9,39 @@ use std::str::FromStr;
 
 use serde::Deserialize;
 
+/// Why a listen address was refused as written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadAddr {
+    /// Not `host:port` at all.
+    #[error("expected host:port, such as 127.0.0.1:8080, [::1]:8080 or localhost:8080")]
+    Form,
+    /// The port is not a number from 0 to 65535.
+    #[error("port {0:?} is not a number from 0 to 65535")]
+    Port(String),
+    /// An IPv6 address that is not in brackets, or not valid in them.
+    #[error("{0:?} is not an IPv6 address in brackets, as in [::1]:8080")]
+    Ipv6(String),
+    /// Neither an IP address nor a host name.
+    #[error("{0:?} is not an IP address or a host name; {}", BadAddr::Form)]
+    Host(String),
+}
+
+/// Why a listen address stands for no socket address.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    /// The resolver failed.
+    #[error("cannot resolve {name}")]
+    Failed {
+        /// The host name.
+        name: String,
+        /// The resolver's error.
+        source: std::io::Error,
+    },
+    /// The name resolves to nothing.
+    #[error("{0} resolves to no address")]
+    Empty(String),
+}
+
 /// `host:port`, checked in form but not yet resolved.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
@@ -31,14 +64,17 @@ impl ListenAddr {
 
     /// Every address it stands for, in the resolver's order, without
     /// repeats: the address itself, or what the name resolves to.
-    pub fn resolve(&self) -> Result<Vec<SocketAddr>, String> {
+    pub fn resolve(&self) -> Result<Vec<SocketAddr>, ResolveError> {
         let name = match &self.host {
             Host::Ip(ip) => return Ok(vec![SocketAddr::new(*ip, self.port)]),
             Host::Name(name) => name,
         };
         let resolved = (name.as_str(), self.port)
             .to_socket_addrs()
-            .map_err(|e| format!("cannot resolve {name}: {e}"))?;
+            .map_err(|source| ResolveError::Failed {
+                name: name.clone(),
+                source,
+            })?;
         let mut addrs: Vec<SocketAddr> = Vec::new();
         for a in resolved {
             if !addrs.contains(&a) {
@@ -46,7 +82,7 @@ impl ListenAddr {
             }
         }
         if addrs.is_empty() {
-            return Err(format!("{name} resolves to no address"));
+            return Err(ResolveError::Empty(name.clone()));
         }
         Ok(addrs)
     }
@@ -62,27 +98,21 @@ impl From<SocketAddr> for ListenAddr {
 }
 
 impl FromStr for ListenAddr {
-    type Err = String;
+    type Err = BadAddr;
 
-    fn from_str(s: &str) -> Result<Self, String> {
-        const FORM: &str =
-            "expected host:port, such as 127.0.0.1:8080, [::1]:8080 or localhost:8080";
+    fn from_str(s: &str) -> Result<Self, BadAddr> {
         if let Ok(a) = s.parse::<SocketAddr>() {
             return Ok(a.into());
         }
-        let (host, port) = s.rsplit_once(':').ok_or(FORM)?;
+        let (host, port) = s.rsplit_once(':').ok_or(BadAddr::Form)?;
         let port = port
             .parse::<u16>()
-            .map_err(|_| format!("port {port:?} is not a number from 0 to 65535"))?;
+            .map_err(|_| BadAddr::Port(port.to_string()))?;
         if host.starts_with('[') || host.contains(':') {
-            return Err(format!(
-                "{host:?} is not an IPv6 address in brackets, as in [::1]:8080"
-            ));
+            return Err(BadAddr::Ipv6(host.to_string()));
         }
         if host.parse::<IpAddr>().is_err() && !is_host_name(host) {
-            return Err(format!(
-                "{host:?} is not an IP address or a host name; {FORM}"
-            ));
+            return Err(BadAddr::Host(host.to_string()));
         }
         Ok(Self {
             host: Host::Name(host.to_string()),
@@ -92,9 +122,9 @@ impl FromStr for ListenAddr {
 }
 
 impl TryFrom<String> for ListenAddr {
-    type Error = String;
+    type Error = BadAddr;
 
-    fn try_from(s: String) -> Result<Self, String> {
+    fn try_from(s: String) -> Result<Self, BadAddr> {
         s.parse()
     }
 }

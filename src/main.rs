@@ -37,36 +37,38 @@ fn main() {
         .init();
     let result = match cli.command {
         Command::Build(args) => build(&args),
-        Command::Purge(args) => cdn_edge::purge_cli::run(&args),
+        Command::Purge(args) => cdn_edge::purge_cli::run(&args).map_err(Failed::from),
         Command::Serve(args) => serve(args),
         Command::Check(args) => check(&args),
     };
     if let Err(e) = result {
-        eprintln!("cdn-edge: {e}");
+        eprintln!("cdn-edge: {}", cdn_edge::error_chain::chain(&*e));
         std::process::exit(2);
     }
 }
 
+/// Why a command failed: its error, whose causes (`source()`) the last
+/// line names too.
+type Failed = Box<dyn std::error::Error>;
+
 /// Runs `serve`; each SIGHUP reads the config again, from the same file
 /// and with the same flags.
-fn serve(args: cdn_edge::cli::ServeArgs) -> Result<(), String> {
+fn serve(args: cdn_edge::cli::ServeArgs) -> Result<(), Failed> {
     cdn_edge::server::reload::ignore_hangups();
-    let config = args.config().map_err(|e| e.to_string())?;
+    let config = args.config()?;
     allocator_for_a_cache();
-    let source = move || args.config().map_err(|e| e.to_string());
-    actix_web::rt::System::new()
-        .block_on(cdn_edge::server::run(&config, source))
-        .map_err(|e| e.to_string())
+    let source = move || args.config();
+    actix_web::rt::System::new().block_on(cdn_edge::server::run(&config, source))?;
+    Ok(())
 }
 
 /// Runs `check`: the config, the listen address, the root, the disk cache
 /// and the certificates, as `serve` checks them at start; prints one `ok`
 /// line (stdout) naming what was checked: the root and every listener.
-fn check(args: &cdn_edge::cli::ServeArgs) -> Result<(), String> {
-    let config = args.config().map_err(|e| e.to_string())?;
-    let listen = actix_web::rt::System::new()
-        .block_on(async { cdn_edge::server::check(&config) })
-        .map_err(|e| e.to_string())?;
+fn check(args: &cdn_edge::cli::ServeArgs) -> Result<(), Failed> {
+    let config = args.config()?;
+    let listen =
+        actix_web::rt::System::new().block_on(async { cdn_edge::server::check(&config) })?;
     let file = match &args.config {
         Some(p) => p.display().to_string(),
         None => "embedded config.toml".into(),
@@ -87,9 +89,9 @@ fn check(args: &cdn_edge::cli::ServeArgs) -> Result<(), String> {
 }
 
 /// Runs `build` and prints warnings (stderr), then a summary (stdout).
-fn build(args: &cdn_edge::cli::BuildArgs) -> Result<(), String> {
-    let options = args.options().map_err(|e| e.to_string())?;
-    let s = cdn_edge::build::run(&options).map_err(|e| e.to_string())?;
+fn build(args: &cdn_edge::cli::BuildArgs) -> Result<(), Failed> {
+    let options = args.options()?;
+    let s = cdn_edge::build::run(&options)?;
     for w in &s.warnings {
         eprintln!("warning: {w}");
     }

@@ -11,14 +11,15 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::cli::PurgeArgs;
 use crate::cluster::Peer;
+use crate::error_chain::chain;
 
 /// Runs `purge`.
 pub fn run(args: &PurgeArgs) -> Result<(), String> {
-    let config = crate::config::Config::load(args.config.as_deref()).map_err(|e| e.to_string())?;
+    let config = crate::config::Config::load(args.config.as_deref()).map_err(|e| chain(&e))?;
     let token = config
         .purge
         .effective_token()
-        .map_err(|e| e.to_string())?
+        .map_err(|e| chain(&e))?
         .ok_or("purge: no token: set [purge] token in the config or CDN_EDGE_PURGE_TOKEN")?;
     let nodes = if !args.nodes.is_empty() {
         args.nodes

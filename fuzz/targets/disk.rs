@@ -12,7 +12,7 @@ use proptest::prelude::*;
 use super::head;
 use super::read::{self, whole};
 use crate::fuzz::{bytes, every_seed};
-use crate::origin::pull::{DiskMeta, PulledMeta, Reading};
+use crate::origin::stored::{DiskMeta, PulledMeta, Reading};
 
 const KEY: &str = "/css/app.css";
 

@@ -4,7 +4,7 @@
 //! before anything else. A request carrying the hop field is a peer
 //! request: it must carry the token too (compared in constant time), and
 //! it is never routed again, so a misrouted key cannot loop. Not here:
-//! sending peer requests (`edge::route`), answering 403 (`server`).
+//! sending peer requests (`pull::route`), answering 403 (`server`).
 
 use actix_web::http::header::{HeaderMap, HeaderName};
 use subtle::ConstantTimeEq;
@@ -16,7 +16,7 @@ pub const HOP: HeaderName = HeaderName::from_static("x-cdn-edge-hop");
 /// Set by a node on its 403 to a peer request with a bad token, so the
 /// sender treats it as a failed peer, not as an answer for its client.
 /// Believed only on the answer to this node's own call to a peer, made
-/// with the token (`edge::route`, `client`): every node strips the
+/// with the token (`pull::route`, `client`): every node strips the
 /// `X-CDN-Edge-*` namespace from what its origin sends, so an origin cannot
 /// forge it through the peer that relays its answer.
 pub const REFUSED: HeaderName = HeaderName::from_static("x-cdn-edge-refused");

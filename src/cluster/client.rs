@@ -3,7 +3,7 @@
 //! with the cluster token and the hop field, and a short time limit. These
 //! two endpoints answer only peer requests (a client's request for them is
 //! an ordinary request for a path). Misses go through the origin client's
-//! pool instead (`edge::route`). Not here: what a probe or a purge result
+//! pool instead (`pull::route`). Not here: what a probe or a purge result
 //! means for the peer (`probe`, `fanout`).
 
 use std::time::Duration;
@@ -26,22 +26,16 @@ pub const PURGE_TIMEOUT: Duration = Duration::from_secs(2);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Why a call to a peer failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CallError {
     /// No usable answer (no connection, no answer in time, a 5xx, a broken
     /// or unexpected body, a refused token): the peer counts as down.
+    #[error("{0}")]
     Down(String),
     /// A 4xx other than a refused token: the peer is up but will never take
     /// this request (a version that does not know it).
+    #[error("{0}")]
     Refused(String),
-}
-
-impl std::fmt::Display for CallError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Down(why) | Self::Refused(why) => f.write_str(why),
-        }
-    }
 }
 
 /// An HTTP client that speaks as this node to its peers.
@@ -54,13 +48,12 @@ pub struct PeerClient {
 
 impl PeerClient {
     /// A client sending `token`, and `me` as the hop field.
-    pub fn new(me: &Peer, token: &str) -> Result<Self, String> {
+    pub fn new(me: &Peer, token: &str) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .pool_idle_timeout(Duration::from_secs(4))
             .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| format!("cluster client: {e}"))?;
+            .build()?;
         Ok(Self {
             http,
             token: token.to_string(),

@@ -24,9 +24,22 @@ use super::{Cluster, Peer};
 pub struct NodeResult {
     /// The peer.
     pub node: Peer,
-    /// How many objects it dropped, or why it did not (then the purge is
-    /// kept for it).
-    pub purged: Result<usize, String>,
+    /// How many objects it dropped, or why it did not.
+    pub purged: Result<usize, PurgeFailed>,
+}
+
+/// Why a peer did not purge.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PurgeFailed {
+    /// It is marked down and was not called: the purge is kept for it.
+    #[error("down: kept until it is back")]
+    Down,
+    /// It refused the purge (a 4xx): it is not sent again.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The call failed: the peer is marked down and the purge kept for it.
+    #[error("{0}; kept until it is back")]
+    Failed(String),
 }
 
 impl Cluster {
@@ -43,7 +56,7 @@ impl Cluster {
                     self.send_purge(peer, batch.clone()).await
                 } else {
                     self.keep(peer, batch);
-                    Err("down: kept until it is back".to_string())
+                    Err(PurgeFailed::Down)
                 };
                 NodeResult {
                     node: peer.clone(),
@@ -73,7 +86,7 @@ impl Cluster {
 
     /// Sends `batch` and what was kept for `peer`; on failure, marks the
     /// peer down and keeps it all for it.
-    async fn send_purge(&self, peer: &Peer, mut batch: Batch) -> Result<usize, String> {
+    async fn send_purge(&self, peer: &Peer, mut batch: Batch) -> Result<usize, PurgeFailed> {
         if let Some(kept) = self.pending.take(peer) {
             batch.paths.extend(kept.paths);
             batch.prefixes.extend(kept.prefixes);
@@ -90,7 +103,7 @@ impl Cluster {
             Err(CallError::Refused(e)) => {
                 Stats::bump(&self.stats.purges_failed);
                 tracing::warn!(peer = %peer, "cluster peer refused a purge ({e}); not sent again");
-                Err(format!("refused: {e}"))
+                Err(PurgeFailed::Refused(e))
             }
             Err(CallError::Down(e)) => {
                 Stats::bump(&self.stats.purges_failed);
@@ -100,7 +113,7 @@ impl Cluster {
                 );
                 self.health.mark_down(peer, self.clock.now());
                 self.keep(peer, &batch);
-                Err(format!("{e}; kept until it is back"))
+                Err(PurgeFailed::Failed(e))
             }
         }
     }
@@ -183,10 +196,14 @@ mod tests {
         assert_eq!(of(&ok), Ok(2));
         assert!(!c.pending.has(&ok), "what was kept went along");
         let e = of(&refusing).unwrap_err();
+        assert!(matches!(e, PurgeFailed::Refused(_)), "{e}");
+        let e = e.to_string();
         assert!(e.starts_with("refused: answered 404"), "{e}");
         assert!(!c.pending.has(&refusing), "it could never work");
         assert!(c.health().is_up(&refusing, c.clock.now()));
         let e = of(&failing).unwrap_err();
+        assert!(matches!(e, PurgeFailed::Failed(_)), "{e}");
+        let e = e.to_string();
         assert!(
             e.contains("answered 500") && e.ends_with("kept until it is back"),
             "{e}"

@@ -7,26 +7,26 @@
 //! `probe` asks the peers whether they can serve; `fanout` sends purges to
 //! every peer and keeps those a peer missed (`pending`) until it is back,
 //! over `client`; `stats` counts it for `/metrics`. Not here: asking a
-//! peer for a miss (`edge::route`). `config::cluster` reads the
+//! peer for a miss (`pull::route`). `config::cluster` reads the
 //! `[cluster]` table into [`Settings`].
 
-pub mod auth;
-pub mod client;
-pub mod fanout;
-pub mod health;
-pub mod peer;
-pub mod peers;
-pub mod pending;
+pub(crate) mod auth;
+pub(crate) mod client;
+pub(crate) mod fanout;
+pub(crate) mod health;
+pub(crate) mod peer;
+pub(crate) mod peers;
+pub(crate) mod pending;
 mod probe;
-pub mod ring;
-pub mod source;
-pub mod stats;
+pub(crate) mod ring;
+pub(crate) mod source;
+pub(crate) mod stats;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use crate::clock::Clock;
-pub use fanout::NodeResult;
+pub use fanout::{NodeResult, PurgeFailed};
 pub use health::Health;
 pub use peer::Peer;
 pub use peers::Peers;
@@ -75,7 +75,7 @@ impl Cluster {
     /// The cluster of `settings`, reading time from `clock`, with only
     /// what a static list gives until [`Cluster::start`] reads a file or a
     /// DNS name. Fails only if its HTTP client cannot be built.
-    pub fn new(settings: &Settings, clock: Arc<Clock>) -> Result<Self, String> {
+    pub fn new(settings: &Settings, clock: Arc<Clock>) -> Result<Self, reqwest::Error> {
         let startup = probe::Startup::new(clock.now(), settings.down_for);
         Ok(Self {
             peers: Arc::new(Peers::new(
@@ -100,6 +100,7 @@ impl Cluster {
     /// within a tokio runtime; [`Cluster::stop`] ends both.
     pub async fn start(self: &Arc<Self>) {
         if let Err(e) = self.peers.reload().await {
+            let e = crate::error_chain::chain(&e);
             tracing::warn!("{e}; serving alone until it can be read");
         }
         let (health, pending) = (self.health.clone(), self.pending.clone());
@@ -149,7 +150,8 @@ impl Cluster {
             }
             Ok(false) => {}
             Err(e) => tracing::warn!(
-                "{e}; keeping the {} peers in force",
+                "{}; keeping the {} peers in force",
+                crate::error_chain::chain(&e),
                 self.peers.ring().len()
             ),
         }

@@ -39,37 +39,63 @@ impl Peer {
     }
 }
 
+/// Why a peer's base URL was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BadPeer {
+    /// Not a URL at all.
+    #[error("not a URL")]
+    NotUrl,
+    /// Another scheme, or none.
+    #[error("not an http:// or https:// URL")]
+    Scheme,
+    /// No host.
+    #[error("no host")]
+    NoHost,
+    /// `user@host`.
+    #[error("user information is not allowed")]
+    UserInfo,
+    /// A bracketed host that is not an IPv6 address.
+    #[error("not an IPv6 address in brackets")]
+    Ipv6,
+    /// More than a base URL.
+    #[error("a base URL has no path, query or fragment")]
+    NotBase,
+    /// Port 0.
+    #[error("port 0 cannot be reached")]
+    PortZero,
+}
+
 impl FromStr for Peer {
-    type Err = String;
+    type Err = BadPeer;
 
     /// Parses a base URL: `http://` or `https://`, a host, an optional port,
     /// nothing after but an optional `/`. The error says what is wrong.
-    fn from_str(s: &str) -> Result<Self, String> {
-        let uri: Uri = s.trim().parse().map_err(|_| "not a URL".to_string())?;
+    fn from_str(s: &str) -> Result<Self, BadPeer> {
+        let uri: Uri = s.trim().parse().map_err(|_| BadPeer::NotUrl)?;
         let scheme = match uri.scheme_str().map(str::to_ascii_lowercase) {
             Some(s) if s == "http" || s == "https" => s,
-            _ => return Err("not an http:// or https:// URL".into()),
+            _ => return Err(BadPeer::Scheme),
         };
-        let authority = uri.authority().ok_or("no host")?;
+        let authority = uri.authority().ok_or(BadPeer::NoHost)?;
         if authority.as_str().contains('@') {
-            return Err("user information is not allowed".into());
+            return Err(BadPeer::UserInfo);
         }
         let host = match authority.host().strip_prefix('[') {
             // One spelling per IPv6 address: `[FD00:0::1]` is `[fd00::1]`.
             Some(v6) => match v6.trim_end_matches(']').parse::<std::net::Ipv6Addr>() {
                 Ok(ip) => format!("[{ip}]"),
-                Err(_) => return Err("not an IPv6 address in brackets".into()),
+                Err(_) => return Err(BadPeer::Ipv6),
             },
             None => authority.host().to_ascii_lowercase(),
         };
         if host.is_empty() {
-            return Err("no host".into());
+            return Err(BadPeer::NoHost);
         }
         if !matches!(uri.path(), "" | "/") || uri.query().is_some() || s.contains('#') {
-            return Err("a base URL has no path, query or fragment".into());
+            return Err(BadPeer::NotBase);
         }
         let port = match authority.port_u16() {
-            Some(0) => return Err("port 0 cannot be reached".into()),
+            Some(0) => return Err(BadPeer::PortZero),
             Some(p) => p,
             None if scheme == "https" => 443,
             None => 80,
@@ -90,7 +116,7 @@ impl fmt::Display for Peer {
 mod tests {
     use super::*;
 
-    fn peer(s: &str) -> Result<String, String> {
+    fn peer(s: &str) -> Result<String, BadPeer> {
         s.parse::<Peer>().map(|p| p.url().to_string())
     }
 
@@ -138,7 +164,7 @@ mod tests {
             ("http://edge-1:0", "port 0"),
             ("http://edge 1:80", "not a URL"),
         ] {
-            let e = peer(s).unwrap_err();
+            let e = peer(s).unwrap_err().to_string();
             assert!(e.contains(why), "{s}: {e}");
         }
     }

@@ -12,7 +12,40 @@ use arc_swap::ArcSwap;
 
 use super::peer::Peer;
 use super::ring::Ring;
-use super::source::{parse_list, PeerSource};
+use super::source::{parse_list, BadLine, PeerSource};
+use crate::error_chain::chain;
+
+/// Why the peers' source could not be read again (the set in force stays).
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The peers file cannot be read.
+    #[error("cluster.peers_file {}", path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why not.
+        source: std::io::Error,
+    },
+    /// A line of the peers file is not a peer.
+    #[error("cluster.peers_file {}", path.display())]
+    Parse {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Which line, and why.
+        source: BadLine,
+    },
+    /// The peers' DNS name does not resolve.
+    #[error("cluster.peers_dns {name}")]
+    Resolve {
+        /// `name:port`.
+        name: String,
+        /// The resolver's error.
+        source: std::io::Error,
+    },
+    /// The peers' DNS name resolves to nothing.
+    #[error("cluster.peers_dns {0}: no address")]
+    NoAddress(String),
+}
 
 /// This node, its source of peers and the ring they make now.
 #[derive(Debug)]
@@ -58,24 +91,34 @@ impl Peers {
 
     /// Reads the source again; `Ok(true)` when the set changed. On an
     /// error the set in force stays, and the error says what failed.
-    pub async fn reload(&self) -> Result<bool, String> {
+    pub async fn reload(&self) -> Result<bool, ReloadError> {
         let _one = self.reloading.lock().await;
         let listed = match &self.source {
             PeerSource::Static(_) => return Ok(false),
             PeerSource::File { path, .. } => {
-                let shown = path.display();
-                let text = tokio::fs::read_to_string(path)
-                    .await
-                    .map_err(|e| format!("cluster.peers_file {shown}: {e}"))?;
-                parse_list(&text).map_err(|e| format!("cluster.peers_file {shown}: {e}"))?
+                let text =
+                    tokio::fs::read_to_string(path)
+                        .await
+                        .map_err(|source| ReloadError::Read {
+                            path: path.clone(),
+                            source,
+                        })?;
+                parse_list(&text).map_err(|source| ReloadError::Parse {
+                    path: path.clone(),
+                    source,
+                })?
             }
             PeerSource::Dns { name, .. } => {
-                let addrs = tokio::net::lookup_host(name.to_string())
-                    .await
-                    .map_err(|e| format!("cluster.peers_dns {name}: {e}"))?;
+                let name = name.to_string();
+                let addrs = tokio::net::lookup_host(&name).await.map_err(|source| {
+                    ReloadError::Resolve {
+                        name: name.clone(),
+                        source,
+                    }
+                })?;
                 let peers: Vec<Peer> = addrs.map(Peer::from_addr).collect();
                 if peers.is_empty() {
-                    return Err(format!("cluster.peers_dns {name}: no address"));
+                    return Err(ReloadError::NoAddress(name));
                 }
                 peers
             }
@@ -115,6 +158,7 @@ impl Peers {
                     }
                 }
                 Err(e) => {
+                    let e = chain(&e);
                     if failing.as_ref() != Some(&e) {
                         tracing::warn!("{e}; keeping the {} peers in force", self.ring().len());
                         failing = Some(e);
@@ -149,7 +193,7 @@ mod tests {
         );
         assert_eq!(urls(&p), [ME, "http://10.0.0.2:8080"]);
         assert!(p.is_me(&peer("HTTP://10.0.0.1:8080/")));
-        assert_eq!(p.reload().await, Ok(false));
+        assert!(matches!(p.reload().await, Ok(false)));
         Arc::new(p)
             .watch(|_| panic!("a static list never changes"))
             .await;
@@ -166,21 +210,22 @@ mod tests {
         let p = Peers::new(peer(ME), source);
         assert_eq!(urls(&p), [ME], "alone until the file is read");
         std::fs::write(&path, "http://10.0.0.2:8080\n").unwrap();
-        assert_eq!(p.reload().await, Ok(true));
+        assert!(matches!(p.reload().await, Ok(true)));
         assert_eq!(urls(&p), [ME, "http://10.0.0.2:8080"]);
-        assert_eq!(p.reload().await, Ok(false));
+        assert!(matches!(p.reload().await, Ok(false)));
         std::fs::write(&path, "# moved\nhttp://10.0.0.3:8080\n").unwrap();
-        assert_eq!(p.reload().await, Ok(true));
+        assert!(matches!(p.reload().await, Ok(true)));
         assert_eq!(urls(&p), [ME, "http://10.0.0.3:8080"]);
         std::fs::write(&path, "http://10.0.0.4:8080\nnot a url\n").unwrap();
-        let e = p.reload().await.unwrap_err();
+        let e = chain(&p.reload().await.unwrap_err());
         assert!(
             e.contains("cluster.peers_file") && e.contains("line 2"),
             "{e}"
         );
         std::fs::remove_file(&path).unwrap();
         let e = p.reload().await.unwrap_err();
-        assert!(e.contains("No such file"), "{e}");
+        assert!(matches!(e, ReloadError::Read { .. }), "{e}");
+        assert!(chain(&e).contains("No such file"), "{e}");
         assert_eq!(urls(&p), [ME, "http://10.0.0.3:8080"]);
     }
 
@@ -226,7 +271,7 @@ mod tests {
             every: Duration::from_secs(5),
         };
         let p = Peers::new(me.clone(), source);
-        assert_eq!(p.reload().await, Ok(true));
+        assert!(matches!(p.reload().await, Ok(true)));
         let ring = p.ring();
         assert!(ring.contains(&me));
         assert!(ring.contains(&peer("http://127.0.0.1:18080")), "{ring:?}");
@@ -234,6 +279,9 @@ mod tests {
             // and `[::1]` where localhost has an IPv6 address too
             assert!(other.url().ends_with(":18080"), "{other}");
         }
-        assert_eq!(p.reload().await, Ok(false), "the same answer again");
+        assert!(
+            matches!(p.reload().await, Ok(false)),
+            "the same answer again"
+        );
     }
 }

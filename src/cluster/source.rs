@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::peer::Peer;
+use super::peer::{BadPeer, Peer};
 use crate::listen::ListenAddr;
 
 /// How often a peers file is checked for changes.
@@ -45,18 +45,32 @@ impl PeerSource {
     }
 }
 
+/// A line of a peers file that is not a peer's base URL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {text:?}: {reason}")]
+pub struct BadLine {
+    /// The line's number, from 1.
+    pub line: usize,
+    /// What it says (without its comment).
+    pub text: String,
+    /// Why it is not a base URL.
+    pub reason: BadPeer,
+}
+
 /// Parses a peers file: one base URL a line; blank lines and everything
 /// from a `#` on are ignored. The error names the line, the text and why.
-pub fn parse_list(text: &str) -> Result<Vec<Peer>, String> {
+pub fn parse_list(text: &str) -> Result<Vec<Peer>, BadLine> {
     let mut peers = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let url = line.split('#').next().unwrap_or_default().trim();
         if url.is_empty() {
             continue;
         }
-        let peer = url
-            .parse::<Peer>()
-            .map_err(|why| format!("line {}: {url:?}: {why}", i + 1))?;
+        let peer = url.parse::<Peer>().map_err(|reason| BadLine {
+            line: i + 1,
+            text: url.to_string(),
+            reason,
+        })?;
         peers.push(peer);
     }
     Ok(peers)
@@ -92,6 +106,8 @@ mod tests {
     #[test]
     fn a_bad_line_is_named() {
         let e = parse_list("http://a:1\n\nedge-2:8080\n").unwrap_err();
+        assert_eq!(e.line, 3);
+        let e = e.to_string();
         assert!(e.starts_with("line 3: \"edge-2:8080\": "), "{e}");
         assert!(e.contains("http://"), "{e}");
     }

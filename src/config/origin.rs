@@ -133,7 +133,7 @@ impl OriginConfig {
         if let Err(bad) = crate::http::forward::DropList::new(&self.drop_request_headers) {
             return Err(invalid(
                 "origin.drop_request_headers",
-                &bad,
+                &bad.to_string(),
                 "header names, optionally ending in * for a prefix (\"X-Forwarded-*\")",
             ));
         }
@@ -142,7 +142,7 @@ impl OriginConfig {
             .find(|p| crate::http::namespace::is_own(p.trim_end_matches('*')))
             .map(|p| format!("{p:?} is the node's own namespace"));
         let kept = crate::http::forward::DropList::default().except(&self.keep_request_headers);
-        if let Some(bad) = kept.err().or(own) {
+        if let Some(bad) = kept.err().map(|e| e.to_string()).or(own) {
             return Err(invalid(
                 "origin.keep_request_headers",
                 &bad,

@@ -8,6 +8,20 @@ use crate::http::cache_key;
 use crate::http::path::Key;
 
 impl Edge {
+    /// The disk cache's failed writes by kind (see
+    /// [`crate::store::disk::DiskCache::write_errors`]), when there is one.
+    pub fn disk_write_errors(&self) -> Option<[u64; crate::store::disk::WriteErrorKind::COUNT]> {
+        Some(self.origin.as_ref()?.disk()?.write_errors())
+    }
+
+    /// The disk cache's bad entries found by reason (see
+    /// [`crate::store::disk::DiskCache::bad_entries`]), when there is one.
+    pub fn disk_bad_entries(
+        &self,
+    ) -> Option<[(&'static str, u64); crate::store::disk::BAD_REASONS]> {
+        Some(self.origin.as_ref()?.disk()?.bad_entries())
+    }
+
     /// The origin's traffic counters, when there is an origin.
     pub fn origin_stats(&self) -> Option<Arc<crate::origin::OriginStats>> {
         self.origin.as_ref().map(|o| o.stats())

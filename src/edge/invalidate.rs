@@ -3,9 +3,11 @@
 //! stored for the request's URL and for the same-origin URLs its
 //! `Location` / `Content-Location` name.
 
-use super::{Ask, Edge, Lookup};
+use super::Edge;
 use crate::http::freshness::NoStore;
 use crate::http::path::Key;
+use crate::lookup::{Ask, Lookup};
+use crate::pull::buffer;
 
 impl Edge {
     /// Passes a request with an unsafe method to the origin (its
@@ -31,8 +33,8 @@ impl Edge {
         ask.spent_upstream(started.elapsed());
         // Streamed back, counted against the memory bound like any other.
         let forwarded = forwarded.and_then(|s| {
-            let held = super::buffer::reserve_stream(&self.memory, s.len)?;
-            Ok(super::buffer::counted(s, held))
+            let held = buffer::reserve_stream(&self.memory, s.len)?;
+            Ok(buffer::counted(s, held))
         });
         Some(match forwarded {
             Ok(f) => {

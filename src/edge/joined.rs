@@ -1,33 +1,18 @@
-//! What a blocking task's `JoinError` was: a panic (a bug, logged with its
-//! message) or a cancellation (the runtime shutting down). The two were
-//! once both reported as "shutting down".
+//! A blocking task that did not finish, as the edge's error: a panic
+//! (`Panicked`, a bug, logged with its message by `crate::blocking`) or a
+//! cancellation (`Shutdown`), and the status a client is answered with.
 
 use tokio::task::JoinError;
 
 use super::EdgeError;
 
-/// The message a panic carried, or a placeholder when it was not a string.
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "(a panic with a non-string payload)".to_string()
-    }
-}
-
 impl EdgeError {
     /// The error for a blocking task that did not finish: `Panicked` with
     /// the panic's message (logged here, as an error), or `Shutdown`.
     pub fn joined(what: &str, e: JoinError) -> Self {
-        match e.try_into_panic() {
-            Ok(payload) => {
-                let message = panic_message(&*payload);
-                tracing::error!(task = what, "blocking task panicked: {message}");
-                EdgeError::Panicked(message)
-            }
-            Err(_) => EdgeError::Shutdown,
+        match crate::blocking::panicked(what, e) {
+            Some(message) => EdgeError::Panicked(message),
+            None => EdgeError::Shutdown,
         }
     }
 
@@ -44,16 +29,6 @@ impl EdgeError {
             EdgeError::Panicked(_) => (500, "internal error\n"),
             EdgeError::Shutdown => (503, "shutting down\n"),
         }
-    }
-}
-
-/// Logs a blocking task's join error for callers with no error to return
-/// (best-effort work): a panic as an error, a cancellation at debug level.
-pub fn log_join(what: &str, e: JoinError) {
-    if e.is_panic() {
-        let _ = EdgeError::joined(what, e);
-    } else {
-        tracing::debug!(task = what, "blocking task cancelled (shutting down)");
     }
 }
 

@@ -12,93 +12,33 @@
 //! first hit on, when `cache.compress_local` is on; they live in its memory
 //! entry only.
 //!
-//! Pulled objects: see `pull` (the phases of a pull, RFC 9111), `variants`
-//! (responses that vary on request headers), `persist` (the disk cache) and
-//! `compress` (the encodings the node makes of text, pulled or local).
-//! `setup` opens an edge, and opens it again for a reload, keeping what is
-//! still valid.
+//! Pulled objects: the pull engine (`crate::pull`, RFC 9111) answers what
+//! the memory cache and the root do not hold. `setup` opens an edge, and
+//! opens it again for a reload, keeping what is still valid; `admin` purges
+//! and counts; `invalidate` passes unsafe methods through; `probe` asks the
+//! origin whether it answers; `absent` remembers root misses; `joined`
+//! turns a blocking task's failure into an [`EdgeError`]. The map of the
+//! whole is docs/architecture.md.
 
 mod absent;
 mod admin;
-mod ask;
-mod buffer;
-mod compress;
-mod fetch;
 mod invalidate;
 pub mod joined;
-mod on_disk;
-mod persist;
 mod probe;
-mod pull;
-mod route;
-mod served;
 mod setup;
-mod storing;
-mod template;
-mod variants;
-
-use persist::DiskRead;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::asset::Asset;
-use crate::http::freshness::NoStore;
+use crate::compress::{self, Compressor};
 use crate::http::path::Key;
-use crate::origin::client::{FetchError, Fetched};
-use crate::origin::pull::PulledMeta;
+use crate::lookup::{keep, Ask, CacheStatus, Entry, Lookup, Memory, Served, Source};
+use crate::pull::{self as pulling, whole_up_to, DiskRead, Puller};
 use crate::store::disk::DiskCache;
 use crate::store::local::{Found, LocalStore, Stamp};
-use crate::store::memory::{MemoryCache, Reservation, Weigh};
 
-pub use ask::Ask;
-pub use compress::Compressor;
-pub use pull::{Origin, Rules};
-pub use route::Route;
-pub use served::Served;
 pub use setup::Setup;
-
-/// The result of a lookup.
-#[derive(Debug)]
-pub enum Lookup {
-    /// An asset to serve; `from_memory` tells a cache hit from a load.
-    Asset {
-        asset: Served,
-        from_memory: bool,
-        status: CacheStatus,
-    },
-    /// A directory asked for without its trailing slash: redirect.
-    Directory,
-    /// Nothing here (and no origin, or the origin said so uncacheably).
-    NotFound,
-    /// An origin response that is not stored, and why: answer with it as it is.
-    Passed(Arc<Fetched>, NoStore),
-    /// `only-if-cached` and nothing stored may answer (RFC 9111 §5.2.1.7: 504).
-    NotCached,
-    /// An origin response passed on as it arrives, and why it was not
-    /// stored (too large, no room in the memory bound, an unsafe method).
-    Streamed(crate::origin::client::Streamed, NoStore),
-    /// The origin could not be reached, timed out, or broke (502/504).
-    OriginFailed(FetchError),
-}
-
-/// How a pulled answer was obtained, for the `Cache-Status` header (RFC 9211).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CacheStatus {
-    /// A local file: no header.
-    Local,
-    /// A fresh stored response.
-    Hit,
-    /// Fetched now because nothing was stored.
-    Miss,
-    /// Revalidated (or refetched) now because the stored one was stale.
-    Stale,
-    /// A stale response served because the origin failed.
-    StaleServed,
-    /// A stale response served while it is revalidated in the background.
-    StaleRevalidating,
-}
 
 /// A snapshot of the memory cache's figures.
 #[derive(Debug, Clone, Copy, Default)]
@@ -118,7 +58,7 @@ pub struct CacheStats {
 #[derive(Debug, thiserror::Error)]
 pub enum EdgeError {
     /// Reading the static root failed.
-    #[error("reading {key}: {source}")]
+    #[error("reading {key}")]
     Io { key: String, source: std::io::Error },
     /// The blocking pool is gone (shutting down).
     #[error("shutting down")]
@@ -128,114 +68,17 @@ pub enum EdgeError {
     Panicked(String),
 }
 
-/// Bytes of an entry's weight that are not representation bodies: the
-/// asset's fixed overhead, the entry's own, and a generous key.
-const ENTRY_SLACK: usize = 4096;
-
-/// A stored asset with what is needed to judge whether it is still good.
-#[derive(Debug)]
-struct Entry {
-    asset: Asset,
-    source: Source,
-    /// Its encodings are queued, being made, or made (see `compress`).
-    compress_queued: std::sync::atomic::AtomicBool,
-    /// Generation of the disk-cache entry holding this very version (0:
-    /// none known), so encodings made after an eviction still reach it.
-    disk_generation: AtomicU64,
-    /// The memory cache took this very version when it was stored (it may
-    /// have been evicted since).
-    in_memory: std::sync::atomic::AtomicBool,
-    /// Its bytes, counted against the memory bound while it is out of the
-    /// cache but still being sent (see `Weigh::outlive`).
-    held: std::sync::Mutex<Option<Reservation>>,
-}
-
-impl Entry {
-    fn new(asset: Asset, source: Source) -> Self {
-        Self {
-            asset,
-            source,
-            compress_queued: Default::default(),
-            disk_generation: AtomicU64::new(0),
-            in_memory: Default::default(),
-            held: Default::default(),
-        }
-    }
-}
-
-#[derive(Debug)]
-enum Source {
-    /// From the static root.
-    Local {
-        stamp: Stamp,
-        /// Milliseconds since `Edge::epoch` of the last disk check.
-        checked_ms: AtomicU64,
-        /// Some representation is streamed from disk.
-        on_disk: bool,
-    },
-    /// From the origin.
-    Pulled(Arc<PulledMeta>),
-    /// Not an object: says which request headers select among the stored
-    /// variants of this URL (RFC 9111 §4.1); see `variants`.
-    Variants(variants::Marker),
-}
-
-impl Weigh for Arc<Entry> {
-    /// The asset's weight, what the source keeps beside it, and the entry's
-    /// own cost: the `Arc`, the LRU node and the map slot holding it, and
-    /// the allocator's share of each (measured, see `Asset::weight`).
-    fn weight(&self) -> usize {
-        const ENTRY: usize = 448;
-        let source = match &self.source {
-            Source::Local { stamp, .. } => stamp.heap_bytes(),
-            Source::Pulled(meta) => meta.heap_bytes(),
-            Source::Variants(m) => m.heap_bytes(),
-        };
-        ENTRY + self.asset.weight() + source
-    }
-
-    /// An entry the cache lets go of while a response still holds it (its
-    /// body is being sent, see `Served::keep`) or one it refused (too large
-    /// for memory, served once from a disk write or the origin's answer)
-    /// keeps its weight counted until the last holder drops it.
-    fn outlive(&self, charge: &dyn Fn(usize) -> Reservation) {
-        if Arc::strong_count(self) > 1 {
-            let r = charge(self.weight());
-            *self.held.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
-        }
-    }
-}
-
 /// The node's view of all assets it can serve.
 pub struct Edge {
     local: Arc<LocalStore>,
     memory: Memory,
     refresh: Duration,
     epoch: Instant,
-    origin: Option<Arc<Origin>>,
+    origin: Option<Arc<Puller>>,
     /// Paths the root was recently found not to hold.
     absent: absent::AbsentMemo,
     /// Makes br and gzip of local text files without siblings, when on.
     compress_local: Option<Compressor>,
-}
-
-/// The memory cache, shared with background work (compression, revalidation).
-type Memory = Arc<MemoryCache<Arc<Entry>>>;
-
-/// Keeps an asset in memory (if it fits) and returns a handle on it, which
-/// remembers whether it did. An asset streamed from the disk cache holds
-/// its file open and is never kept (each request reads and verifies the
-/// entry's head again): its bytes in memory are counted against the bound
-/// while a response holds it.
-fn store(memory: &Memory, cache_key: String, asset: Asset, source: Source) -> Served {
-    let entry = Arc::new(Entry::new(asset, source));
-    if entry.asset.streams_from_store() {
-        let held = memory.reserve(entry.weight());
-        *entry.held.lock().unwrap_or_else(|e| e.into_inner()) = Some(held);
-    } else if memory.insert(cache_key, entry.clone()) {
-        entry.in_memory.store(true, Ordering::Relaxed);
-    }
-    Served(entry)
 }
 
 impl std::fmt::Debug for Edge {
@@ -301,7 +144,7 @@ impl Edge {
             return Ok(self.load_local(key, None).await?.0);
         };
         // Pulled objects are keyed with their query string.
-        let pulled_key = pull::memory_key(key, ask.query);
+        let pulled_key = pulling::memory_key(key, ask.query);
         if ask.query.is_some() {
             if let Some(entry) = self.memory.get(&pulled_key) {
                 if !matches!(entry.source, Source::Local { .. }) {
@@ -315,7 +158,7 @@ impl Edge {
         if self.root_absent(key.path()) {
             let read = match origin.disk() {
                 None => Some(DiskRead::Absent),
-                Some(d) => DiskRead::cached(d, &pulled_key, persist::whole_up_to(&self.memory)),
+                Some(d) => DiskRead::cached(d, &pulled_key, whole_up_to(&self.memory)),
             };
             if let Some(read) = read {
                 return Ok(Box::pin(origin.miss(&self.memory, key, ask, None, read)).await);
@@ -325,7 +168,7 @@ impl Edge {
         // without the file reads the pulled object from disk.
         let disk = origin
             .disk()
-            .map(|d| (d.clone(), pulled_key, persist::whole_up_to(&self.memory)));
+            .map(|d| (d.clone(), pulled_key, whole_up_to(&self.memory)));
         let (found, read) = self.load_local(key, disk).await?;
         match found {
             Lookup::NotFound => {
@@ -418,7 +261,7 @@ impl Edge {
                 let wanted =
                     self.compress_local.is_some() && compress::wanted_local(key.path(), &asset);
                 let asset = (*asset).expecting_encodings(wanted);
-                let entry = store(&self.memory, key.cache_key().to_string(), asset, source);
+                let entry = keep(&self.memory, key.cache_key().to_string(), asset, source);
                 Lookup::Asset {
                     asset: entry,
                     from_memory: false,

@@ -1,21 +1,16 @@
-//! Opening an edge and its origin path, and opening them again for a
-//! reload: what a new generation takes over from the one it replaces (the
-//! memory cache while nothing its entries were made from changed; the
-//! origin's counters, disk cache and clock always; its fetches in flight
-//! while the origin stays the same) and what it starts afresh.
+//! Opening an edge, and opening it again for a reload: a new generation
+//! takes over the memory cache of the one it replaces while nothing its
+//! entries were made from changed (the pull engine's own renewal is
+//! `pull::setup`).
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::compress::Compressor;
-use super::pull::{Origin, Rules};
-use super::{Edge, ENTRY_SLACK};
-use crate::clock::Clock;
-use crate::origin::client::OriginClient;
-use crate::origin::coalesce::Coalescer;
-use crate::origin::OriginStats;
-use crate::store::disk::DiskCache;
+use super::Edge;
+use crate::compress::Compressor;
+use crate::lookup::ENTRY_SLACK;
+use crate::pull::Puller;
 use crate::store::local::LocalStore;
 use crate::store::memory::{Admission, MemoryCache};
 use crate::store::policy::Policy;
@@ -48,7 +43,7 @@ impl Edge {
     pub fn open(
         root: Option<&Path>,
         setup: Setup,
-        origin: Option<Origin>,
+        origin: Option<Puller>,
     ) -> std::io::Result<Self> {
         let memory = Arc::new(
             MemoryCache::new(setup.memory_bytes, setup.max_object_bytes)
@@ -81,7 +76,7 @@ impl Edge {
         &self,
         root: Option<&Path>,
         setup: Setup,
-        origin: Option<Origin>,
+        origin: Option<Puller>,
         keep_cache: bool,
     ) -> std::io::Result<Self> {
         let fresh = Self::open(root, setup, origin)?;
@@ -108,73 +103,7 @@ impl Edge {
     }
 
     /// The origin, when misses are pulled from one.
-    pub fn origin(&self) -> Option<&Arc<Origin>> {
+    pub fn origin(&self) -> Option<&Arc<Puller>> {
         self.origin.as_ref()
-    }
-}
-
-impl Origin {
-    /// An origin path fetching through `client`, ruled by `rules`, reading
-    /// time from `clock`, compressing text with `compressor`, counting into
-    /// `stats`; `disk`, when given, persists what is stored so a restarted
-    /// node serves it without the origin.
-    pub fn new(
-        client: OriginClient,
-        rules: Rules,
-        disk: Option<Arc<DiskCache>>,
-        clock: Arc<Clock>,
-        compressor: Compressor,
-        stats: Arc<OriginStats>,
-    ) -> Self {
-        Self {
-            compressor,
-            identity: client.identity(),
-            client,
-            coalescer: Arc::new(Coalescer::new(rules.lock_timeout)),
-            rules,
-            clock,
-            stats,
-            too_large: Default::default(),
-            disk,
-            route: None,
-            templates: Default::default(),
-        }
-    }
-
-    /// This origin path, asking the owners of keys first when `route` is
-    /// given (`[cluster]`).
-    pub fn routed(self, route: Option<super::Route>) -> Self {
-        Self { route, ..self }
-    }
-
-    /// The origin path a reload puts in place of `self`: `client`, `rules`
-    /// and `compressor` replaced; the clock, counters and disk cache kept;
-    /// and, when `client` reaches the same origin, the fetches in flight
-    /// (new requests join them) and the keys known too large. Fetches in
-    /// flight from another origin are not joined.
-    pub fn renewed(&self, client: OriginClient, rules: Rules, compressor: Compressor) -> Self {
-        let same = client.identity() == self.identity;
-        let coalescer = if same && rules.lock_timeout == self.rules.lock_timeout {
-            self.coalescer.clone()
-        } else {
-            Arc::new(Coalescer::new(rules.lock_timeout))
-        };
-        Self {
-            compressor,
-            identity: client.identity(),
-            client,
-            coalescer,
-            rules,
-            clock: self.clock.clone(),
-            stats: self.stats.clone(),
-            too_large: if same {
-                self.too_large.clone()
-            } else {
-                Default::default()
-            },
-            disk: self.disk.clone(),
-            route: self.route.clone(),
-            templates: Default::default(),
-        }
     }
 }

@@ -174,7 +174,7 @@ pub fn end_to_end(wire: &reqwest::header::HeaderMap) -> HeaderMap {
 }
 
 /// [`end_to_end`], keeping the node's own fields when `keep_own` (a peer's
-/// answer to this node's token-carrying request: `edge::route` reads them,
+/// answer to this node's token-carrying request: `pull::route` reads them,
 /// then strips them).
 pub(super) fn headers_of(wire: &reqwest::header::HeaderMap, keep_own: bool) -> HeaderMap {
     let named = connection_named(
@@ -218,7 +218,7 @@ fn to_wire(headers: &HeaderMap) -> reqwest::header::HeaderMap {
 impl OriginClient {
     /// A client for `[origin]`, stamping request and response times from
     /// `clock`; `None` when no origin is configured.
-    pub fn new(c: &OriginConfig, clock: Arc<Clock>) -> Result<Option<Self>, String> {
+    pub fn new(c: &OriginConfig, clock: Arc<Clock>) -> Result<Option<Self>, reqwest::Error> {
         let Some(url) = &c.url else {
             return Ok(None);
         };
@@ -229,8 +229,7 @@ impl OriginClient {
             // connection the origin is closing fails without an answer.
             .pool_idle_timeout(Duration::from_secs(4))
             .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| format!("origin client: {e}"))?;
+            .build()?;
         let host = (c.host.as_deref()).and_then(|h| reqwest::header::HeaderValue::from_str(h).ok());
         Ok(Some(Self {
             base: url.trim_end_matches('/').to_string(),
@@ -293,7 +292,7 @@ impl OriginClient {
     /// for another request's fetch), so a slow origin never makes a live
     /// peer look dead. The base URL is given with each request. Its
     /// answers keep the node's own `X-CDN-Edge-*` fields, for the caller
-    /// to read and strip (`edge::route`).
+    /// to read and strip (`pull::route`).
     pub fn for_peers(&self, wait: Duration) -> Self {
         let first_byte = wait + self.total + Duration::from_secs(1);
         Self {

@@ -7,7 +7,7 @@
 
 use actix_web::http::header::HeaderMap;
 
-use super::pull::lines;
+use super::stored::lines;
 use crate::http::cache_control::CacheControl;
 use crate::http::freshness::{self, NoStore, StoreCheck};
 use crate::http::vary::{self, Vary};

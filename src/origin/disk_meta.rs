@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use actix_web::http::header::HeaderMap;
 
 use super::client::Fetched;
-use super::pull::PulledMeta;
+use super::stored::PulledMeta;
 use crate::http::cache_key;
 
 /// What the disk cache keeps besides the body: enough to rebuild the

@@ -11,7 +11,7 @@
 //! `:status 101`, it kills the client's whole connection.
 //!
 //! Not here: hop-by-hop fields (the client's `end_to_end`), the 304 merge
-//! (`origin::pull`), what is stored (`origin::decision`).
+//! (`origin::stored`), what is stored (`origin::decision`).
 
 use super::client::FetchError;
 

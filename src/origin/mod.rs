@@ -1,17 +1,23 @@
-//! Pull-through fetching from an origin: the HTTP client (`client`) and
-//! request coalescing (`coalesce`). What may be stored and for how long is
-//! decided by the pure rules in `http::cache_control` / `http::freshness`;
-//! where it is stored is the store's business.
+//! The origin, as the pull engine (`crate::pull`) talks to it: the HTTP
+//! client (`client`, reqwest, converting to the crate's header types at its
+//! boundary) and the rules the engine applies to its answers, each a pure
+//! function: `request` (what is forwarded), `filter` (a final status the
+//! node never relays becomes an error), `stored` (a stored response's
+//! metadata and the 304 merge), `decision` (store, or a `NoStore` reason),
+//! `disk_meta` (the disk record's metadata); `reachability` (the origin's
+//! last word, for readiness) and `timing` (upstream time per request).
+//! What may be stored and for how long is `http::freshness`'s; coalescing,
+//! storing and the phases are the engine's. The map of the whole is
+//! docs/architecture.md.
 
 pub mod client;
-pub mod coalesce;
-pub mod decision;
+pub(crate) mod decision;
 pub mod disk_meta;
-pub mod filter;
-pub mod pull;
-pub mod reachability;
-pub mod request;
-pub mod timing;
+pub(crate) mod filter;
+pub(crate) mod reachability;
+pub(crate) mod request;
+pub(crate) mod stored;
+pub(crate) mod timing;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

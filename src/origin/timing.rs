@@ -2,7 +2,7 @@
 //! each origin exchange made on behalf of the request (retries and
 //! revalidations included; to the response head for a body streamed
 //! through) is added to the request's [`UpstreamTime`], which the request
-//! carries to the origin path in `edge::Ask`. Requests that waited for
+//! carries to the origin path in `lookup::Ask`. Requests that waited for
 //! another request's fetch, and background revalidations, add nothing:
 //! they sent nothing upstream themselves.
 

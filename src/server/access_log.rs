@@ -38,6 +38,22 @@ pub use writer::LogStats;
 /// Batches waiting for the writer at most.
 const QUEUE: usize = 128;
 
+/// Why the access log cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Its file cannot be opened for appending.
+    #[error("log.access {}", path.display())]
+    File {
+        /// The file `log.access` names.
+        path: std::path::PathBuf,
+        /// Why not.
+        source: std::io::Error,
+    },
+    /// Its writer thread cannot be started.
+    #[error("access log thread")]
+    Thread(#[source] std::io::Error),
+}
+
 /// The node's access log: the writer thread and what workers need to feed it.
 #[derive(Debug)]
 pub struct AccessLog {
@@ -52,7 +68,7 @@ impl AccessLog {
     /// Opens the log `config` asks for (off, stdout or a file) and starts
     /// its writer thread; a file that cannot be opened is an error naming
     /// it.
-    pub fn open(config: &LogConfig) -> Result<AccessLog, String> {
+    pub fn open(config: &LogConfig) -> Result<AccessLog, OpenError> {
         let settings = Settings::new(config, 0);
         let dest = writer::Destination::open(&settings.target)?;
         let stats = Arc::new(LogStats::default());
@@ -64,7 +80,7 @@ impl AccessLog {
             std::thread::Builder::new()
                 .name("access-log".into())
                 .spawn(move || writer::run(dest, rx, switched, reopen, stats))
-                .map_err(|e| format!("access log thread: {e}"))?
+                .map_err(OpenError::Thread)?
         };
         let publisher = Publisher {
             settings: watch::Sender::new(settings),

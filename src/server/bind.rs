@@ -18,7 +18,7 @@ const ATTEMPTS: usize = 8;
 
 /// An address that could not be bound, and why.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot listen on {addr}: {source}")]
+#[error("cannot listen on {addr}")]
 pub struct BindError {
     /// The address.
     pub addr: SocketAddr,

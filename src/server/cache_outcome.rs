@@ -4,7 +4,7 @@
 //! facts that produce the `Cache-Status` header), never by reading headers
 //! back.
 
-use crate::edge::CacheStatus;
+use crate::lookup::CacheStatus;
 
 /// How a request was answered, as far as the cache is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

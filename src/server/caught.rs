@@ -16,7 +16,7 @@ use futures_util::FutureExt;
 use super::cache_outcome::CacheOutcome;
 use super::handler::{self, Worker};
 use super::{errors, metrics, State};
-use crate::edge::joined::panic_message;
+use crate::blocking::panic_message;
 
 /// Where tests make a request panic (only with `CDN_EDGE_TEST_CLOCK=1`).
 const TEST_PANIC_PATH: &str = "/_edge/panic";

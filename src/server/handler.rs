@@ -20,8 +20,10 @@ use super::metrics::{self, WorkerCounters};
 use super::{connection, errors, health, limits, passthrough, peer, purge, respond, slices, State};
 use crate::cluster::auth::Caller;
 use crate::cluster::client::READY_PATH;
-use crate::edge::{Ask, Lookup};
+use crate::edge::EdgeError;
+use crate::error_chain::chain;
 use crate::http::path;
+use crate::lookup::{Ask, CacheStatus, Lookup, Served};
 use crate::origin::client::FetchError;
 use crate::origin::timing::UpstreamTime;
 
@@ -194,7 +196,36 @@ async fn route(
         from_peer,
         ..ask_of(req, &directives, upstream)
     };
-    match live.edge.lookup(&key, &ask).await {
+    let found = live.edge.lookup(&key, &ask).await;
+    let reply = Reply {
+        req,
+        state,
+        live,
+        from_peer,
+    };
+    answer(&reply, &key, found, counters, cache)
+}
+
+/// What an answer to a looked-up request is made with.
+struct Reply<'a> {
+    req: &'a HttpRequest,
+    state: &'a State,
+    live: &'a Live,
+    /// A peer's request: no CORS grant goes into what it stores.
+    from_peer: bool,
+}
+
+/// The answer to what the lookup found, counted (`counters`) and with how
+/// the cache took part (`cache`).
+fn answer(
+    r: &Reply<'_>,
+    key: &path::Key,
+    found: Result<Lookup, EdgeError>,
+    counters: &WorkerCounters,
+    cache: &mut CacheOutcome,
+) -> HttpResponse {
+    let (req, live) = (r.req, r.live);
+    match found {
         Ok(Lookup::Asset {
             asset,
             from_memory,
@@ -202,26 +233,11 @@ async fn route(
         }) => {
             counters.lookup(from_memory);
             *cache = status.into();
-            let resp = if asset.status() == 200 {
-                // A peer stores the answer for all its clients: no CORS
-                // grant made for one client's `Origin` goes into it.
-                let grant = if from_peer {
-                    Default::default()
-                } else {
-                    live.cors.grant(req.headers())
-                };
-                let watch = || limits::conns::watch_body(req);
-                respond::asset_watched(req.method(), req.headers(), &asset, &grant, &watch)
-            } else {
-                passthrough::stored_error(req, &asset)
-            };
-            let mut resp = slices::sliced(req, resp, Some(&asset));
-            passthrough::cache_headers(resp.headers_mut(), &asset, status, state.clock.now());
-            resp
+            asset_response(r, &asset, status)
         }
         Ok(Lookup::Directory) => {
             counters.lookup(false);
-            redirect_to_directory(&key, req.uri().query())
+            redirect_to_directory(key, req.uri().query())
         }
         Ok(Lookup::NotFound) => {
             counters.lookup(false);
@@ -236,15 +252,7 @@ async fn route(
         Ok(Lookup::NotCached) => {
             counters.lookup(false);
             *cache = CacheOutcome::Miss;
-            let mut resp = errors::text(
-                StatusCode::GATEWAY_TIMEOUT,
-                "only-if-cached: not in the cache\n",
-            );
-            resp.headers_mut().insert(
-                passthrough::CACHE_STATUS,
-                HeaderValue::from_static("cdn-edge; fwd=miss; detail=only-if-cached"),
-            );
-            resp
+            not_cached()
         }
         Ok(Lookup::Streamed(s, reason)) => {
             counters.lookup(false);
@@ -256,16 +264,55 @@ async fn route(
             *cache = CacheOutcome::Error;
             origin_failed(req, live, &e)
         }
-        Err(e) => {
-            let (status, reason) = e.public();
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            match status {
-                StatusCode::FORBIDDEN => tracing::warn!("{e}"),
-                _ => tracing::error!("{e}"),
-            }
-            errors::text(status, reason)
-        }
+        Err(e) => edge_failed(&e),
     }
+}
+
+/// The answer with a stored or local asset: the representation the
+/// request asks for, sliced for the writer, with the cache's own fields.
+fn asset_response(r: &Reply<'_>, asset: &Served, status: CacheStatus) -> HttpResponse {
+    let req = r.req;
+    let resp = if asset.status() == 200 {
+        // A peer stores the answer for all its clients: no CORS
+        // grant made for one client's `Origin` goes into it.
+        let grant = if r.from_peer {
+            Default::default()
+        } else {
+            r.live.cors.grant(req.headers())
+        };
+        let watch = || limits::conns::watch_body(req);
+        respond::asset_watched(req.method(), req.headers(), asset, &grant, &watch)
+    } else {
+        passthrough::stored_error(req, asset)
+    };
+    let mut resp = slices::sliced(req, resp, Some(asset));
+    passthrough::cache_headers(resp.headers_mut(), asset, status, r.state.clock.now());
+    resp
+}
+
+/// `only-if-cached` and nothing stored may answer: 504 (RFC 9111 §5.2.1.7).
+fn not_cached() -> HttpResponse {
+    let mut resp = errors::text(
+        StatusCode::GATEWAY_TIMEOUT,
+        "only-if-cached: not in the cache\n",
+    );
+    resp.headers_mut().insert(
+        passthrough::CACHE_STATUS,
+        HeaderValue::from_static("cdn-edge; fwd=miss; detail=only-if-cached"),
+    );
+    resp
+}
+
+/// The node failed to look the request up (its fault, not the client's):
+/// logged with its causes, answered with a short reason.
+fn edge_failed(e: &EdgeError) -> HttpResponse {
+    let (status, reason) = e.public();
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    match status {
+        StatusCode::FORBIDDEN => tracing::warn!("{}", chain(e)),
+        _ => tracing::error!("{}", chain(e)),
+    }
+    errors::text(status, reason)
 }
 
 /// Methods other than GET/HEAD/OPTIONS: passed to the origin uncached
@@ -349,7 +396,7 @@ fn ask_of<'a>(
         directives,
         upstream: Some(upstream),
         from_peer: false,
-        via: crate::http::forward::via_for(req.version()),
+        via: crate::headers::via_for(req.version()),
         authority: req
             .uri()
             .authority()

@@ -21,14 +21,16 @@ use actix_web::http::header::HeaderValue;
 use super::{cors, https, invalid_cc, ServeError, PASS_FOR};
 use crate::clock::Clock;
 use crate::cluster::Cluster;
+use crate::compress::Compressor;
 use crate::config::Config;
-use crate::edge::{Compressor, Edge, Origin, Route, Rules, Setup};
+use crate::edge::{Edge, Setup};
 use crate::http::forward::DropList;
 use crate::http::freshness;
 use crate::origin::client::OriginClient;
-use crate::origin::pull::Reading;
 use crate::origin::request::Forwarding;
+use crate::origin::stored::Reading;
 use crate::origin::OriginStats;
+use crate::pull::{Puller, Route, Rules};
 use crate::store::disk::DiskCache;
 use crate::store::memory::Admission;
 use crate::store::policy::Policy;
@@ -93,11 +95,7 @@ impl Resources {
                     );
                     None
                 }
-                Err(e) => {
-                    return Err(ServeError::Disk(format!(
-                    "cache.dir: {e} (or set cache.dir_required = false to serve from memory only)"
-                )))
-                }
+                Err(e) => return Err(ServeError::Disk(e)),
             }
         } else {
             None
@@ -105,7 +103,8 @@ impl Resources {
         let clock = Arc::new(Clock::new());
         let cluster = match &config.cluster {
             Some(c) => Some(Arc::new(
-                Cluster::new(&c.settings("config")?, clock.clone()).map_err(ServeError::Origin)?,
+                Cluster::new(&c.settings("config")?, clock.clone())
+                    .map_err(ServeError::ClusterClient)?,
             )),
             None => None,
         };
@@ -221,12 +220,12 @@ fn origin(
     config: &Config,
     res: &Resources,
     previous: Option<Previous<'_>>,
-) -> Result<Option<Origin>, ServeError> {
+) -> Result<Option<Puller>, ServeError> {
     let running = previous.and_then(|p| Some((p.config, p.live.edge.origin()?)));
     let client = match running {
         Some((c, o)) if c.origin == config.origin => o.client().clone(),
         _ => match OriginClient::new(&config.origin, res.clock.clone())
-            .map_err(ServeError::Origin)?
+            .map_err(ServeError::OriginClient)?
         {
             Some(client) => client,
             None => return Ok(None),
@@ -235,16 +234,13 @@ fn origin(
     let rules = rules(config)?;
     let compressor = compressor(config)?;
     let route = match &res.cluster {
-        Some(c) => Some(
-            Route::new(c.clone(), client.for_peers(rules.lock_timeout))
-                .map_err(ServeError::Origin)?,
-        ),
+        Some(c) => Some(Route::new(c.clone(), client.for_peers(rules.lock_timeout))?),
         None => None,
     };
     Ok(Some(
         match running {
             Some((_, o)) => o.renewed(client, rules, compressor),
-            None => Origin::new(
+            None => Puller::new(
                 client,
                 rules,
                 res.disk.clone(),
@@ -260,9 +256,15 @@ fn origin(
 /// What the node keeps of the origin's answers, and how it asks for them.
 fn rules(config: &Config) -> Result<Rules, ServeError> {
     let drop = DropList::new(&config.origin.drop_request_headers)
-        .map_err(|bad| ServeError::Origin(format!("origin.drop_request_headers: {bad}")))?
+        .map_err(|source| ServeError::Headers {
+            key: "origin.drop_request_headers",
+            source,
+        })?
         .except(&config.origin.keep_request_headers)
-        .map_err(|bad| ServeError::Origin(format!("origin.keep_request_headers: {bad}")))?;
+        .map_err(|source| ServeError::Headers {
+            key: "origin.keep_request_headers",
+            source,
+        })?;
     let c = &config.cache;
     Ok(Rules {
         lock_timeout: config.origin.lock_timeout,
@@ -315,6 +317,5 @@ fn compressor(config: &Config) -> Result<Compressor, ServeError> {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
-    Compressor::new(workers, c.compress_queue, settings)
-        .map_err(|e| ServeError::Origin(format!("compression threads: {e}")))
+    Compressor::new(workers, c.compress_queue, settings).map_err(ServeError::Compress)
 }

@@ -7,10 +7,16 @@
 //! cache's size from the edge. The request-duration histogram is `latency`;
 //! `process_*` and build info are `process`. A scrape is encoded on the
 //! blocking pool (it reads `/proc`).
+//!
+//! The families with labels of their own are in files of their own:
+//! `tls` (handshakes), `cluster` (peers), `faults` (what the node survived),
+//! `bounds` (the memory bound and the send timeout); the plain counters and
+//! gauges are `figures`.
 
 mod bounds;
 mod cluster;
 mod faults;
+mod figures;
 mod latency;
 mod process;
 mod tls;
@@ -25,7 +31,6 @@ use actix_web::HttpResponse;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
-use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
 use arc_swap::ArcSwap;
@@ -218,26 +223,7 @@ impl Collector for NodeCollector {
             workers.iter().map(|w| f(w).load(Ordering::Relaxed)).sum()
         };
 
-        let mut requests = encoder.encode_descriptor(
-            "http_requests",
-            "Requests answered, by status class",
-            None,
-            prometheus_client::metrics::MetricType::Counter,
-        )?;
-        for (i, class) in ["1xx", "2xx", "3xx", "4xx", "5xx"].iter().enumerate() {
-            let n = sum(&|w| &w.by_class[i]);
-            ConstCounter::new(n).encode(requests.encode_family(&[("class", *class)])?)?;
-        }
-        let mut by_version = encoder.encode_descriptor(
-            "http_requests_by_version",
-            "Requests answered, by HTTP version (HTTP/2: one per stream)",
-            None,
-            prometheus_client::metrics::MetricType::Counter,
-        )?;
-        for (i, v) in VERSIONS.iter().enumerate() {
-            let n = sum(&|w| &w.by_version[i]);
-            ConstCounter::new(n).encode(by_version.encode_family(&[("version", *v)])?)?;
-        }
+        encode_requests(&workers, &mut encoder)?;
         if let Some(t) = &self.tls {
             tls::encode(t, &mut encoder)?;
         }
@@ -252,119 +238,16 @@ impl Collector for NodeCollector {
         // Every other figure: plain counters and gauges, encoded alike.
         let edge = self.live.load().edge.clone();
         let s = edge.cache_stats();
-        let mut counters = vec![
-            (
-                "http2_refused_streams",
-                "HTTP/2 streams answered 503 past http2.max_concurrent_streams",
-                sum(&|w| &w.refused_streams),
-            ),
-            (
-                "http_response_body_bytes",
-                "Response body bytes sent",
-                sum(&|w| &w.bytes_sent),
-            ),
-            (
-                "memory_cache_hits",
-                "Lookups answered from the memory cache",
-                sum(&|w| &w.hits),
-            ),
-            (
-                "memory_cache_misses",
-                "Lookups the memory cache could not answer",
-                sum(&|w| &w.misses),
-            ),
-            (
-                "memory_cache_evictions",
-                "Entries evicted to stay under cache.memory_bytes",
-                s.evictions,
-            ),
-        ];
-        let log = |f: fn(&LogStats) -> &AtomicU64| {
-            self.log
-                .as_ref()
-                .map_or(0, |l| f(l).load(Ordering::Relaxed))
-        };
-        counters.extend([
-            (
-                "access_log_lines",
-                "Access log lines written",
-                log(|l| &l.written),
-            ),
-            (
-                "access_log_dropped_lines",
-                "Access log lines lost: the writer fell behind, or a write failed",
-                log(|l| &l.dropped),
-            ),
-        ]);
-        let mut gauges = vec![
-            (
-                "memory_cache_bytes",
-                "Bytes held by the memory cache (bodies plus per-entry overhead)",
-                s.bytes,
-            ),
-            (
-                "memory_cache_objects",
-                "Assets held by the memory cache",
-                s.objects,
-            ),
-        ];
         let origin = edge.origin_stats();
+        let mut figures = figures::Figures::of_workers(&sum, &s);
+        figures.add_log(self.log.as_deref());
         if let Some(o) = &origin {
-            let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-            counters.extend([
-                (
-                    "origin_requests",
-                    "Requests sent to the origin",
-                    load(&o.requests),
-                ),
-                (
-                    "origin_failures",
-                    "Origin requests that failed (unreachable, timeout, broken body)",
-                    load(&o.failures),
-                ),
-                (
-                    "origin_revalidated_not_modified",
-                    "Revalidations the origin answered 304",
-                    load(&o.revalidated_304),
-                ),
-                (
-                    "origin_revalidated_changed",
-                    "Revalidations the origin answered with a new body",
-                    load(&o.revalidated_200),
-                ),
-                (
-                    "stale_served",
-                    "Stale copies served (origin failed, or while revalidating in the background)",
-                    load(&o.stale_served),
-                ),
-                (
-                    "coalesced_waiters",
-                    "Requests that waited for another request's origin fetch",
-                    load(&o.coalesced_waiters),
-                ),
-            ]);
+            figures.add_origin(o);
         }
-        if let Some((bytes, objects, evictions)) = edge.disk_usage() {
-            counters.push((
-                "disk_cache_evictions",
-                "Disk cache entries evicted to stay under cache.disk_bytes",
-                evictions,
-            ));
-            gauges.push(("disk_cache_bytes", "Bytes held by the disk cache", bytes));
-            gauges.push((
-                "disk_cache_objects",
-                "Objects held by the disk cache",
-                objects,
-            ));
+        if let Some(usage) = edge.disk_usage() {
+            figures.add_disk(usage);
         }
-        for (name, help, v) in counters {
-            let c = ConstCounter::new(v);
-            c.encode(encoder.encode_descriptor(name, help, None, c.metric_type())?)?;
-        }
-        for (name, help, v) in gauges {
-            let g = ConstGauge::new(v as i64);
-            g.encode(encoder.encode_descriptor(name, help, None, g.metric_type())?)?;
-        }
+        figures.encode(&mut encoder)?;
         let disk = edge.disk_write_errors().zip(edge.disk_bad_entries()).map(
             |(write_errors, bad_entries)| faults::DiskFaults {
                 write_errors,
@@ -374,28 +257,42 @@ impl Collector for NodeCollector {
         faults::encode(&self.faults, disk, &mut encoder)?;
         bounds::encode(s.reserved, &mut encoder)?;
         if let Some(o) = &origin {
-            let mut not_stored = encoder.encode_descriptor(
-                "origin_not_stored",
-                "Origin responses not stored, by reason",
-                None,
-                prometheus_client::metrics::MetricType::Counter,
-            )?;
-            for (reason, n) in crate::http::freshness::NoStore::ALL
-                .iter()
-                .zip(o.not_stored.iter())
-            {
-                let c = ConstCounter::new(n.load(Ordering::Relaxed));
-                c.encode(not_stored.encode_family(&[("reason", reason.as_str())])?)?;
-            }
-            o.latency.encode(encoder.encode_descriptor(
-                "origin_latency_seconds",
-                "Time from sending an origin request to having the whole response",
-                None,
-                o.latency.metric_type(),
-            )?)?;
+            figures::encode_origin(o, &mut encoder)?;
         }
         Ok(())
     }
+}
+
+/// Requests answered, by status class and by HTTP version, summed over
+/// the workers.
+fn encode_requests(
+    workers: &[Arc<WorkerCounters>],
+    encoder: &mut DescriptorEncoder,
+) -> Result<(), std::fmt::Error> {
+    let sum = |f: &dyn Fn(&WorkerCounters) -> &AtomicU64| -> u64 {
+        workers.iter().map(|w| f(w).load(Ordering::Relaxed)).sum()
+    };
+    let mut requests = encoder.encode_descriptor(
+        "http_requests",
+        "Requests answered, by status class",
+        None,
+        prometheus_client::metrics::MetricType::Counter,
+    )?;
+    for (i, class) in ["1xx", "2xx", "3xx", "4xx", "5xx"].iter().enumerate() {
+        let n = sum(&|w| &w.by_class[i]);
+        ConstCounter::new(n).encode(requests.encode_family(&[("class", *class)])?)?;
+    }
+    let mut by_version = encoder.encode_descriptor(
+        "http_requests_by_version",
+        "Requests answered, by HTTP version (HTTP/2: one per stream)",
+        None,
+        prometheus_client::metrics::MetricType::Counter,
+    )?;
+    for (i, v) in VERSIONS.iter().enumerate() {
+        let n = sum(&|w| &w.by_version[i]);
+        ConstCounter::new(n).encode(by_version.encode_family(&[("version", *v)])?)?;
+    }
+    Ok(())
 }
 
 /// The size of a response body, for [`WorkerCounters::record`].

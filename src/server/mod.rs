@@ -6,9 +6,21 @@
 //! (one asset → one response); `access_log` logs each request once its body
 //! is sent. `listeners` builds the server around the app (one actix-http
 //! service per listener), wrapping HTTP/2 connections in `coalesce`.
+//!
+//! Around them: `bind` (every address a socket), `connection` (per
+//! connection counts), `limits` (what one client may ask), `caught` (a panic
+//! becomes a 500), `errors` (one-line refusals), `health` and `ready` (the
+//! probes' endpoints), `peer` (the cluster's own requests), `purge`, `cors`,
+//! `https` (HSTS, redirect), `passthrough` (what the origin said: `Age`,
+//! `Cache-Status`, uncacheable answers), `relay` (streamed origin bodies),
+//! `slices` (large bodies in memory), `file_body` (bodies from disk) and
+//! `stored_body` (disk-cache parts streamed a verified chunk at a time),
+//! `cache_outcome` (how the cache took part, in one word), `metrics`, and
+//! `restart` (the keys a reload cannot apply). The map of the whole is
+//! docs/architecture.md.
 
-pub mod access_log;
-pub mod bind;
+pub(crate) mod access_log;
+pub(crate) mod bind;
 mod cache_outcome;
 mod caught;
 mod coalesce;
@@ -83,17 +95,40 @@ pub enum ServeError {
     )]
     Root(std::io::Error),
     /// The origin client cannot be built.
-    #[error("{0}")]
-    Origin(String),
+    #[error("origin client")]
+    OriginClient(#[source] reqwest::Error),
+    /// The cluster's client cannot be built.
+    #[error("cluster client")]
+    ClusterClient(#[source] reqwest::Error),
+    /// The cluster's token or address cannot be sent to peers.
+    #[error(transparent)]
+    Route(#[from] crate::pull::RouteError),
+    /// A list of request header patterns (`origin.drop_request_headers`,
+    /// `origin.keep_request_headers`) is not one.
+    #[error("{key}")]
+    Headers {
+        /// The key.
+        key: &'static str,
+        /// The first pattern that is not one.
+        source: crate::http::forward::BadPattern,
+    },
+    /// The compression threads cannot be started.
+    #[error("compression threads")]
+    Compress(#[source] std::io::Error),
     /// The disk cache directory cannot be used.
-    #[error("{0}")]
-    Disk(String),
+    #[error("cache.dir (or set cache.dir_required = false to serve from memory only)")]
+    Disk(#[source] std::io::Error),
     /// The access log cannot be opened.
-    #[error("{0}")]
-    Log(String),
+    #[error(transparent)]
+    Log(#[from] access_log::OpenError),
     /// The listen address does not resolve.
-    #[error("server.listen = {addr}: {reason}")]
-    Listen { addr: String, reason: String },
+    #[error("server.listen = {addr}")]
+    Listen {
+        /// The address as written.
+        addr: String,
+        /// Why it stands for no socket address.
+        source: crate::listen::ResolveError,
+    },
     /// A TLS certificate or key cannot be used.
     #[error(transparent)]
     Tls(#[from] TlsError),
@@ -198,9 +233,9 @@ fn listen_addrs(config: &Config) -> Result<Vec<SocketAddr>, ServeError> {
         .server
         .listen
         .resolve()
-        .map_err(|reason| ServeError::Listen {
+        .map_err(|source| ServeError::Listen {
             addr: config.server.listen.to_string(),
-            reason,
+            source,
         })
 }
 
@@ -217,7 +252,7 @@ fn prepare_as(config: &Config, checking: bool) -> Result<Prepared, ServeError> {
     config.validate("config")?;
     let tls = certificates(config)?;
     let listen = listen_addrs(config)?;
-    let log = access_log::AccessLog::open(&config.log).map_err(ServeError::Log)?;
+    let log = access_log::AccessLog::open(&config.log)?;
     let resources = Resources::open(config, checking)?;
     let live = Arc::new(ArcSwap::from_pointee(Live::build(
         config, &resources, None,
@@ -387,7 +422,7 @@ fn invalid_cc(key: &str) -> ServeError {
 /// Each SIGHUP reloads the config that `source` reads (see `reload`).
 pub async fn run(
     config: &Config,
-    source: impl Fn() -> Result<Config, String> + 'static,
+    source: impl Fn() -> Result<Config, ConfigError> + 'static,
 ) -> Result<(), ServeError> {
     // Before anything is logged as listening: from then on a SIGHUP must
     // reload, never kill.

@@ -12,8 +12,8 @@ use futures_util::StreamExt;
 use super::limits::conns;
 use super::relay::Relay;
 use super::respond::{self, apply_extra};
-use crate::edge::{CacheStatus, Served};
 use crate::http::freshness::NoStore;
+use crate::lookup::{CacheStatus, Served};
 use crate::origin::client::{Fetched, Streamed};
 
 /// The `Cache-Status` field (RFC 9211).

@@ -22,7 +22,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::errors;
 use super::limits::read_body;
 use super::live::Live;
-use crate::cluster::{client, Batch, Cluster, NodeResult, Peer};
+use crate::cluster::{client, Batch, Cluster, NodeResult, Peer, PurgeFailed};
 use crate::edge::Edge;
 use crate::http::{cache_key, path};
 
@@ -177,13 +177,13 @@ fn purged(here: usize, cluster: Option<(&Peer, Vec<NodeResult>)>) -> HttpRespons
 }
 
 /// One node's entry of the answer.
-fn node_json(node: &Peer, result: &Result<usize, String>) -> String {
+fn node_json(node: &Peer, result: &Result<usize, PurgeFailed>) -> String {
     let name = serde_json::Value::from(node.url());
     match result {
         Ok(n) => format!("{{\"node\": {name}, \"purged\": {n}}}"),
         Err(e) => format!(
             "{{\"node\": {name}, \"error\": {}}}",
-            serde_json::Value::from(e.as_str())
+            serde_json::Value::from(e.to_string())
         ),
     }
 }
@@ -201,12 +201,29 @@ async fn batch_of(
     } else {
         many(&read_body(payload.take(), MAX_BODY, &live.limits).await?)
     };
-    checked.map_err(|why| errors::text(StatusCode::BAD_REQUEST, why))
+    checked.map_err(|why| errors::text(StatusCode::BAD_REQUEST, why.to_string()))
+}
+
+/// Why a purge's request names nothing to purge (answered 400 with it).
+#[derive(Debug, thiserror::Error)]
+enum BadBatch {
+    /// The path of a `PURGE` is not a request path.
+    #[error("bad purge path: {0}\n")]
+    Path(path::PathError),
+    /// The body is not the JSON a purge takes.
+    #[error("purge body must be {{\"paths\": [...], \"prefixes\": [...]}}: {0}\n")]
+    Body(serde_json::Error),
+    /// A path of the body is not a request path.
+    #[error("bad purge path {0:?}: {1}\n")]
+    BodyPath(String, path::PathError),
+    /// A prefix of the body is not a request path.
+    #[error("bad purge prefix {0:?}: {1}\n")]
+    Prefix(String, path::PathError),
 }
 
 /// The batch of `PURGE raw_path`, or why not.
-fn one(raw_path: &str) -> Result<Batch, String> {
-    path::key(raw_path).map_err(|e| format!("bad purge path: {e}\n"))?;
+fn one(raw_path: &str) -> Result<Batch, BadBatch> {
+    path::key(raw_path).map_err(BadBatch::Path)?;
     Ok(Batch {
         paths: vec![raw_path.to_string()],
         prefixes: Vec::new(),
@@ -214,17 +231,15 @@ fn one(raw_path: &str) -> Result<Batch, String> {
 }
 
 /// The batch of a JSON body, every path and prefix checked, or why not.
-fn many(body: &[u8]) -> Result<Batch, String> {
-    let batch: Batch = serde_json::from_slice(body).map_err(|e| {
-        format!("purge body must be {{\"paths\": [...], \"prefixes\": [...]}}: {e}\n")
-    })?;
+fn many(body: &[u8]) -> Result<Batch, BadBatch> {
+    let batch: Batch = serde_json::from_slice(body).map_err(BadBatch::Body)?;
     for p in &batch.paths {
-        path::key(p).map_err(|e| format!("bad purge path {p:?}: {e}\n"))?;
+        path::key(p).map_err(|e| BadBatch::BodyPath(p.clone(), e))?;
     }
     // Checked as a request path is (decoded, no dot segment): the prefix
     // then matches the keys of every spelling of the paths under it.
     for p in &batch.prefixes {
-        cache_key::prefix(p).map_err(|e| format!("bad purge prefix {p:?}: {e}\n"))?;
+        cache_key::prefix(p).map_err(|e| BadBatch::Prefix(p.clone(), e))?;
     }
     Ok(batch)
 }

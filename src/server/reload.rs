@@ -21,7 +21,8 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use super::live::{Live, Previous, Resources};
 use super::restart::{self, Change};
 use super::ServeError;
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
+use crate::error_chain::chain;
 use crate::tls::SniResolver;
 
 /// Applies what a [`Part`] checked.
@@ -96,10 +97,10 @@ impl Reloader {
     /// Applies `new` (a config read again, or why it could not be) and logs
     /// the outcome: one line if refused; one line per restart-only key that
     /// changed, then one that it applied.
-    pub fn reload(&mut self, new: Result<Config, String>) -> Result<Vec<Change>, String> {
+    pub fn reload(&mut self, new: Result<Config, ConfigError>) -> Result<Vec<Change>, ServeError> {
         self.count += 1;
         let n = self.count;
-        let outcome = new.and_then(|c| self.apply(&c).map_err(|e| e.to_string()));
+        let outcome = new.map_err(ServeError::from).and_then(|c| self.apply(&c));
         match &outcome {
             Ok(changes) => {
                 for c in changes {
@@ -107,7 +108,10 @@ impl Reloader {
                 }
                 tracing::info!("reload {n}: applied");
             }
-            Err(e) => tracing::error!("reload {n}: refused, the running config stays: {e}"),
+            Err(e) => tracing::error!(
+                "reload {n}: refused, the running config stays: {}",
+                chain(e)
+            ),
         }
         outcome
     }
@@ -170,7 +174,7 @@ pub fn hangups() -> std::io::Result<Signal> {
 pub fn watch(
     mut hangups: Signal,
     mut reloader: Reloader,
-    source: impl Fn() -> Result<Config, String> + 'static,
+    source: impl Fn() -> Result<Config, ConfigError> + 'static,
 ) {
     actix_web::rt::spawn(async move {
         while hangups.recv().await.is_some() {

@@ -15,9 +15,9 @@ use super::limits::send::Taken;
 use super::stored_body::StoredBody;
 use super::{errors, file_body};
 use crate::asset::{Asset, Body, Coding, Representation};
+use crate::headers::list_field;
 use crate::http::conditional::{self, Outcome, Preconditions, Validators};
 use crate::http::range;
-use crate::http::syntax::list_field;
 
 const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 const BYTES: HeaderValue = HeaderValue::from_static("bytes");

@@ -20,7 +20,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use bytes::Bytes;
 
 use super::limits::{conns, send::Taken};
-use crate::edge::Served;
+use crate::lookup::Served;
 
 /// Bytes handed to the writer at a time.
 pub const SLICE: usize = 32 << 10;

@@ -91,15 +91,31 @@ impl Index {
 
 /// Whether an entry's hashes are what the build writes (64 hex digits, or
 /// none): a hand-edited or damaged entry is skipped, never trusted.
-fn check_entry(e: &Entry) -> Result<(), String> {
+fn check_entry(e: &Entry) -> Result<(), BadHash> {
     let is_hash = |h: &str| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit());
     if !e.blake3.is_empty() && !is_hash(&e.blake3) {
-        return Err(format!("blake3 {:?} is not 64 hex digits", e.blake3));
+        return Err(BadHash {
+            field: "blake3".into(),
+            value: e.blake3.clone(),
+        });
     }
     match e.encodings_blake3.iter().find(|(_, h)| !is_hash(h)) {
-        Some((enc, h)) => Err(format!("encodings_blake3.{enc} {h:?} is not 64 hex digits")),
+        Some((enc, h)) => Err(BadHash {
+            field: format!("encodings_blake3.{enc}"),
+            value: h.clone(),
+        }),
         None => Ok(()),
     }
+}
+
+/// A manifest entry's hash that is not what the build writes.
+#[derive(Debug, thiserror::Error)]
+#[error("{field} {value:?} is not 64 hex digits")]
+struct BadHash {
+    /// Which field (`blake3`, `encodings_blake3.br`).
+    field: String,
+    /// What it says.
+    value: String,
 }
 
 /// A manifest file's size and mtime: when either changes, it is re-read.
@@ -133,7 +149,7 @@ impl ManifestIndex {
             let index = match manifest::read_file(&path) {
                 Ok(m) => Index::of(m.unwrap_or_default()),
                 Err(e) => {
-                    tracing::warn!("{e}; serving without it");
+                    tracing::warn!("{}; serving without it", crate::error_chain::chain(&e));
                     Index::default()
                 }
             };

@@ -9,6 +9,9 @@
 //! (100 ms by default). A hot entry is then read, not rewritten, on almost
 //! every hit, which keeps the list's cache lines from bouncing between
 //! cores; eviction order is exact to within that interval.
+//!
+//! Bytes held outside the cache but counted against its bound (encodings
+//! being made, bodies arriving or being sent) are `reservation`s.
 
 mod reservation;
 

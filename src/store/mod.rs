@@ -1,13 +1,19 @@
-//! Where assets come from: `local` (the static root and its manifest) and
-//! `memory` (the byte-bounded LRU that keeps hot assets), plus `policy`
-//! (which Cache-Control and extra headers a file gets).
+//! Where assets come from, and where the node keeps them: `local` (the
+//! static root: a file, its `.br` / `.gz` siblings, its headers from
+//! `policy`, and the build's manifest through `manifest_index`), opened
+//! only beneath the root (`beneath`, `openat2`), with `nowait` answering
+//! from the kernel's caches without I/O where it can; `memory` (the
+//! sharded, byte-bounded LRU of hot assets, and the reservations that
+//! count what is held outside it); `disk` (the disk cache of pulled
+//! objects: format, index, scan, open files, write errors).
 //!
 //! Stores do file I/O but know nothing of HTTP requests or actix handlers.
+//! The map of the whole is docs/architecture.md.
 
-pub mod beneath;
+pub(crate) mod beneath;
 pub mod disk;
 pub mod local;
-pub mod manifest_index;
+pub(crate) mod manifest_index;
 pub mod memory;
-pub mod nowait;
-pub mod policy;
+pub(crate) mod nowait;
+pub(crate) mod policy;

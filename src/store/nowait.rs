@@ -66,12 +66,6 @@ pub fn open(path: &Path, limit: u64) -> Option<Opened> {
     Some(Opened { fd, len, modified })
 }
 
-/// Reads the first `len` bytes of `fd` if every one is in the page cache;
-/// `None` when that would wait, failed, or the file is shorter.
-pub fn read(fd: &impl AsFd, len: u64) -> Option<Vec<u8>> {
-    read_at(fd, 0, len)
-}
-
 /// Reads `len` bytes of `fd` from `offset` if every one is in the page
 /// cache; `None` when that would wait, failed, or the file is shorter.
 pub fn read_at(fd: &impl AsFd, offset: u64, len: u64) -> Option<Vec<u8>> {
@@ -119,9 +113,9 @@ mod tests {
         let _ = std::fs::read(&p); // in the caches now
         let o = open(&p, 100).expect("cached");
         assert_eq!(o.len, 5);
-        assert_eq!(read(&o.fd, o.len).unwrap(), b"hello");
-        assert_eq!(read(&o.fd, 3).unwrap(), b"hel");
-        assert!(read(&o.fd, 6).is_none(), "shorter than asked");
+        assert_eq!(read_at(&o.fd, 0, o.len).unwrap(), b"hello");
+        assert_eq!(read_at(&o.fd, 0, 3).unwrap(), b"hel");
+        assert!(read_at(&o.fd, 0, 6).is_none(), "shorter than asked");
         assert_eq!(read_at(&o.fd, 1, 3).unwrap(), b"ell");
         assert!(read_at(&o.fd, 3, 3).is_none(), "past the end");
         assert_eq!(

@@ -7,6 +7,8 @@
 //! Not here: the listener itself and ALPN (`server::listeners` binds and
 //! offers `h2` and `http/1.1`), HSTS and the plain-to-HTTPS redirect
 //! (`server::https`).
+//!
+//! Reading and checking the files is `certs`; the resolver is `resolver`.
 
 mod certs;
 mod resolver;
@@ -36,7 +38,7 @@ pub enum TlsError {
         reason: String,
     },
     /// rustls refused the settings.
-    #[error("tls: {0}")]
+    #[error("tls")]
     Rustls(#[from] rustls::Error),
 }
 

@@ -102,7 +102,7 @@ impl Part for Reconfigure {
         let dest = if next.target == running.target {
             None
         } else {
-            Some(Destination::open(&next.target).map_err(ServeError::Log)?)
+            Some(Destination::open(&next.target)?)
         };
         let publisher = self.0.clone();
         Ok(Box::new(move || publisher.publish(next, dest)))
@@ -145,7 +145,7 @@ mod tests {
             .check(&config("access = \"/nonexistent-cdn-edge-dir/a.log\"\n"))
             .err()
             .unwrap();
-        let e = e.to_string();
+        let e = crate::error_chain::chain(&e);
         assert!(
             e.starts_with("log.access /nonexistent-cdn-edge-dir/a.log: "),
             "{e}"

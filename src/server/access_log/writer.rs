@@ -74,12 +74,15 @@ pub(super) enum Destination {
 impl Destination {
     /// Opens what `target` names; a file is opened for appending (created
     /// if missing), and an error names it.
-    pub(super) fn open(target: &AccessTarget) -> Result<Self, String> {
+    pub(super) fn open(target: &AccessTarget) -> Result<Self, super::OpenError> {
         Ok(match target {
             AccessTarget::Off => Destination::Off,
             AccessTarget::Stdout => Destination::Stdout,
             AccessTarget::File(path) => Destination::File {
-                file: open(path).map_err(|e| format!("log.access {}: {e}", path.display()))?,
+                file: open(path).map_err(|source| super::OpenError::File {
+                    path: path.clone(),
+                    source,
+                })?,
                 path: path.clone(),
             },
         })

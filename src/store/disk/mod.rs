@@ -12,6 +12,17 @@
 //! loss may forget recent puts, but never yields a torn entry). I/O is
 //! blocking `std::fs`; callers run it on a blocking pool.
 //!
+//! # Files
+//!
+//! `put` writes entries and `get` reads them (blocking, or from the page
+//! cache without waiting), through `read` (an entry file read back and
+//! verified), `head` (the head of an entry file), `chunks` (parts as
+//! verified chunks) and `format` (the entry file: its name, its atomic
+//! write, why one read back is bad); `index` and
+//! `shared` hold what is known of every entry, under the locks below;
+//! `scan` rebuilds the index at start; `open_files` keeps descriptors of
+//! hot entries open; `bad_entries` and `write_errors` count what failed.
+//!
 //! # Layout
 //!
 //! An entry for `key` lives at `dir/abc/<hex>.obj`, where `<hex>` is 32 hex

@@ -1,0 +1,388 @@
+//! `cdn-edge build SRC --out DIR`: turns a source tree into the tree the
+//! edge serves. Every file gets a fingerprinted copy (`app.<hash>.css`, the
+//! hash taken of its final content) beside its plain name; CSS references
+//! and source-map comments are rewritten to fingerprinted names; compressible
+//! files get `.br` / `.gz` siblings; `manifest.json` maps logical paths to
+//! the results (with SRI hashes) and is written last.
+//!
+//! Order of work: check the arguments, read every source (so an unreadable
+//! file fails the build before anything is written), rewrite and hash in
+//! dependency order, then write outputs in parallel, then the manifest,
+//! then the history and the optional prune. Not here: serving (the server
+//! only reads what this writes).
+//!
+//! Its steps, one file each: `walk` (the source tree), `css` (references
+//! rewritten), `graph` (the order stylesheets are fingerprinted in), `emit`
+//! (one file and its siblings written), `history` (the deploys kept, and
+//! the prune).
+
+mod emit;
+mod graph;
+mod history;
+mod walk;
+
+pub mod css;
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+
+use crate::fingerprint::fingerprinted_name;
+use crate::fsutil::write_atomic;
+use crate::manifest::{self, Manifest};
+use crate::precompress::{self, Settings};
+use emit::{Emitted, Encodings, Processed};
+
+/// How to build.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The source tree.
+    pub src: PathBuf,
+    /// The output tree.
+    pub out: PathBuf,
+    /// Hex digits of blake3 in fingerprinted names (8..=64).
+    pub hash_len: usize,
+    /// Produce `.br` siblings.
+    pub br: bool,
+    /// Produce `.gz` siblings.
+    pub gzip: bool,
+    /// Compression settings.
+    pub settings: Settings,
+    /// Remove outputs only older manifests referenced.
+    pub prune: bool,
+    /// How many manifests `prune` keeps.
+    pub keep: usize,
+    /// Worker threads (0 = one per core).
+    pub jobs: usize,
+    /// Missing references are errors, not warnings.
+    pub strict: bool,
+    /// Show a progress bar (only drawn when stdout is a terminal).
+    pub progress: bool,
+}
+
+/// What a build did.
+#[derive(Debug, Default, Clone)]
+pub struct Summary {
+    /// Source files built.
+    pub files: usize,
+    /// Bytes of their final content.
+    pub bytes_in: u64,
+    /// `.br` siblings kept and their bytes.
+    pub br: (usize, u64),
+    /// `.gz` siblings kept and their bytes.
+    pub gzip: (usize, u64),
+    /// Files whose outputs were already there (not recompressed).
+    pub reused: usize,
+    /// Warnings (missing references), one line each.
+    pub warnings: Vec<String>,
+    /// Files and bytes removed by `--prune`.
+    pub pruned: (usize, u64),
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+/// Why a build failed. Each is one line naming the path or value at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// SRC is missing or not a directory.
+    #[error("source {path}: {reason}")]
+    Source { path: String, reason: String },
+    /// DIR is inside SRC (or the other way round).
+    #[error("output {out} is inside source {src}: choose an output outside the source tree")]
+    OutInsideSrc { out: String, src: String },
+    /// SRC is inside DIR.
+    #[error("source {src} is inside output {out}: choose an output outside the source tree")]
+    SrcInsideOut { out: String, src: String },
+    /// A file or directory could not be read.
+    #[error("cannot read {path}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    /// A file name is not UTF-8.
+    #[error("file name is not UTF-8: {path}")]
+    NotUtf8 { path: String },
+    /// Stylesheets reference each other in a cycle.
+    #[error("reference cycle: {cycle}")]
+    Cycle { cycle: String },
+    /// `--strict` and some references are missing.
+    #[error("{count} missing reference(s), first: {first}")]
+    Missing { count: usize, first: String },
+    /// Writing the output failed.
+    #[error("cannot write {path}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+    /// A setting is out of range.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The settings a build's reuse depends on, recorded beside the history.
+fn settings_id(o: &Options) -> String {
+    let s = &o.settings;
+    format!(
+        "hash_len={} br={} gzip={} brotli_quality={} brotli_window={} gzip_level={} min_saving={}\n",
+        o.hash_len, o.br, o.gzip, s.brotli_quality, s.brotli_window, s.gzip_level, s.min_saving
+    )
+}
+
+/// Runs a build.
+pub fn run(o: &Options) -> Result<Summary, BuildError> {
+    let started = Instant::now();
+    if !(8..=64).contains(&o.hash_len) {
+        return Err(BuildError::Invalid(format!(
+            "hash length {}: allowed 8 to 64",
+            o.hash_len
+        )));
+    }
+    let (src, out) = check_paths(&o.src, &o.out)?;
+    let sources = walk::walk(&src)?;
+    let mut contents = BTreeMap::new();
+    for f in &sources {
+        let bytes = std::fs::read(&f.path).map_err(|e| BuildError::Read {
+            path: f.path.display().to_string(),
+            source: e,
+        })?;
+        contents.insert(f.logical.clone(), bytes);
+    }
+
+    let mut summary = Summary::default();
+    let processed = process(&contents, o, &mut summary)?;
+
+    let settings_path = out.join(history::DIR_NAME).join("settings.txt");
+    let id = settings_id(o);
+    let same_settings = std::fs::read_to_string(&settings_path).is_ok_and(|s| s == id);
+    let previous = if same_settings {
+        manifest::read(&out).ok().flatten().unwrap_or_default()
+    } else {
+        Manifest::new()
+    };
+
+    let write_err = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| BuildError::Write { path, source }
+    };
+    std::fs::create_dir_all(&out).map_err(write_err(&out))?;
+    let bar = progress_bar(o.progress, processed.len());
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(o.jobs)
+        .build()
+        .map_err(|e| BuildError::Invalid(e.to_string()))?;
+    // Largest first, one file per task: compression time grows with size,
+    // and big files left to the end (or bunched in one thread's share)
+    // would leave cores idle.
+    let mut order: Vec<usize> = (0..processed.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(processed[i].bytes.len()));
+    let mut emitted: Vec<(usize, Emitted)> = pool.install(|| {
+        order
+            .par_iter()
+            .with_max_len(1)
+            .map(|&i| {
+                let p = &processed[i];
+                let compressible = precompress::is_compressible(&p.logical);
+                let enc = Encodings {
+                    br: o.br && compressible,
+                    gzip: o.gzip && compressible,
+                    settings: o.settings,
+                };
+                let r = emit::emit(&out, p, previous.get(&p.logical), &enc)
+                    .map_err(write_err(&out.join(&p.file)));
+                bar.inc(1);
+                r.map(|e| (i, e))
+            })
+            .collect::<Result<_, _>>()
+    })?;
+    emitted.sort_by_key(|(i, _)| *i);
+    bar.finish_and_clear();
+
+    let mut manifest = Manifest::new();
+    for (p, (_, e)) in processed.iter().zip(emitted) {
+        summary.files += 1;
+        summary.bytes_in += e.entry.size;
+        summary.reused += usize::from(e.reused);
+        if let Some(n) = e.entry.encodings.get("br") {
+            summary.br = (summary.br.0 + 1, summary.br.1 + n);
+        }
+        if let Some(n) = e.entry.encodings.get("gzip") {
+            summary.gzip = (summary.gzip.0 + 1, summary.gzip.1 + n);
+        }
+        manifest.insert(p.logical.clone(), e.entry);
+    }
+    // The manifest goes last: it only ever points at files already written.
+    let bytes = manifest::to_bytes(&manifest);
+    let manifest_path = out.join(manifest::FILE_NAME);
+    write_atomic(&manifest_path, &bytes).map_err(write_err(&manifest_path))?;
+    history::record(&out, &bytes).map_err(write_err(&out.join(history::DIR_NAME)))?;
+    write_atomic(&settings_path, id.as_bytes()).map_err(write_err(&settings_path))?;
+    if o.prune {
+        let p = history::prune(&out, o.keep).map_err(write_err(&out))?;
+        summary.pruned = (p.files, p.bytes);
+    }
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+/// Canonical SRC and DIR, refusing a missing SRC and either inside the other.
+fn check_paths(src: &Path, out: &Path) -> Result<(PathBuf, PathBuf), BuildError> {
+    let source_err = |reason: &str| BuildError::Source {
+        path: src.display().to_string(),
+        reason: reason.to_string(),
+    };
+    let src = src.canonicalize().map_err(|e| source_err(&e.to_string()))?;
+    if !src.is_dir() {
+        return Err(source_err("not a directory"));
+    }
+    // DIR may not exist yet: resolve its nearest existing ancestor.
+    let mut existing = out.to_path_buf();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match (existing.file_name(), existing.parent()) {
+            (Some(name), Some(parent)) => {
+                rest.push(name.to_owned());
+                existing = if parent.as_os_str().is_empty() {
+                    PathBuf::from(".")
+                } else {
+                    parent.to_path_buf()
+                };
+            }
+            _ => break,
+        }
+    }
+    let mut out_abs = existing.canonicalize().map_err(|e| BuildError::Write {
+        path: out.display().to_string(),
+        source: e,
+    })?;
+    for name in rest.iter().rev() {
+        out_abs.push(name);
+    }
+    let names = || (out_abs.display().to_string(), src.display().to_string());
+    if out_abs.starts_with(&src) {
+        let (out, src) = names();
+        return Err(BuildError::OutInsideSrc { out, src });
+    }
+    if src.starts_with(&out_abs) {
+        let (out, src) = names();
+        return Err(BuildError::SrcInsideOut { out, src });
+    }
+    Ok((src, out_abs))
+}
+
+/// Rewrites references and fingerprints every file: plain files first,
+/// then scripts (their source maps are plain files), then stylesheets in
+/// dependency order.
+fn process(
+    contents: &BTreeMap<String, Vec<u8>>,
+    o: &Options,
+    summary: &mut Summary,
+) -> Result<Vec<Processed>, BuildError> {
+    let is_css = |l: &str| l.to_ascii_lowercase().ends_with(".css");
+    let is_js = |l: &str| {
+        let l = l.to_ascii_lowercase();
+        l.ends_with(".js") || l.ends_with(".mjs") || l.ends_with(".cjs")
+    };
+    let mut names: BTreeMap<String, String> = BTreeMap::new(); // logical → fingerprinted file name
+    let mut done: BTreeMap<String, Processed> = BTreeMap::new();
+    let mut missing: Vec<String> = Vec::new();
+
+    let mut finish = |logical: &str, bytes: Vec<u8>, names: &mut BTreeMap<String, String>| {
+        let hash = blake3::hash(&bytes).to_hex().to_string();
+        let (dir, name) = match logical.rsplit_once('/') {
+            Some((d, n)) => (Some(d), n),
+            None => (None, logical),
+        };
+        let fp = fingerprinted_name(name, &hash[..o.hash_len]);
+        let file = dir.map_or(fp.clone(), |d| format!("{d}/{fp}"));
+        names.insert(logical.to_string(), fp);
+        let content_type = crate::media_type::of(logical);
+        done.insert(
+            logical.to_string(),
+            Processed {
+                logical: logical.to_string(),
+                file,
+                bytes,
+                blake3: hash,
+                content_type,
+            },
+        );
+    };
+
+    for (logical, bytes) in contents.iter().filter(|(l, _)| !is_css(l) && !is_js(l)) {
+        finish(logical, bytes.clone(), &mut names);
+    }
+    for (logical, bytes) in contents.iter().filter(|(l, _)| is_js(l)) {
+        let bytes = rewritten(logical, bytes, css::rewrite_js, &names, &mut missing);
+        finish(logical, bytes, &mut names);
+    }
+    let graph: BTreeMap<String, Vec<String>> = contents
+        .iter()
+        .filter(|(l, _)| is_css(l))
+        .map(|(l, b)| {
+            (
+                l.clone(),
+                std::str::from_utf8(b)
+                    .map(|t| css::css_dependencies(t, l))
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    for logical in graph::order(&graph)? {
+        let bytes = rewritten(
+            &logical,
+            &contents[&logical],
+            css::rewrite_css,
+            &names,
+            &mut missing,
+        );
+        finish(&logical, bytes, &mut names);
+    }
+    if o.strict && !missing.is_empty() {
+        return Err(BuildError::Missing {
+            count: missing.len(),
+            first: missing[0].clone(),
+        });
+    }
+    summary.warnings = missing;
+    Ok(done.into_values().collect())
+}
+
+/// A reference rewriter: `css::rewrite_css` or `css::rewrite_js`.
+type Rewriter = fn(&str, &str, &dyn Fn(&str) -> Option<String>) -> css::Rewrite;
+
+/// `bytes` of the file at `logical` with its references rewritten to the
+/// fingerprinted names known so far (unchanged when not UTF-8); missing
+/// targets are added to `missing`.
+fn rewritten(
+    logical: &str,
+    bytes: &[u8],
+    rewrite: Rewriter,
+    names: &BTreeMap<String, String>,
+    missing: &mut Vec<String>,
+) -> Vec<u8> {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return bytes.to_vec();
+    };
+    let r = rewrite(text, logical, &|t| names.get(t).cloned());
+    missing.extend(
+        r.missing
+            .iter()
+            .map(|m| format!("{logical}: missing reference {m}")),
+    );
+    r.text.into_bytes()
+}
+
+fn progress_bar(wanted: bool, len: usize) -> indicatif::ProgressBar {
+    if !wanted || !std::io::stdout().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} files {wide_bar} {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}

@@ -1,0 +1,104 @@
+//! The disk record of a pulled object, its codec: what the disk cache
+//! keeps of an asset held in memory (its record, naming the encodings, and
+//! its parts, identity body first: `parts_of`), the names its codings go by
+//! (`coding_name`, `coding_named`), and the blocking write of it (`put`,
+//! failures logged once per interval). The pull engine (`pull::disk`, which
+//! reads records back and writes them from the async workers) and the
+//! compressor (`compress::job`, which writes an object's encodings over its
+//! record) both use it; it uses neither. The record's type is
+//! `origin::disk_meta::DiskMeta`; the file format, `store::disk`.
+
+use bytes::Bytes;
+
+use crate::asset::{Asset, Body, Coding};
+use crate::origin::disk_meta::DiskMeta;
+use crate::origin::stored::PulledMeta;
+use crate::store::disk::DiskCache;
+use crate::throttle::Throttle;
+
+/// Writes a stored response to the disk cache, blocking (on the blocking
+/// pool or the compression threads); with `over` not 0, only over that
+/// generation of the entry. The entry's generation (0 if not stored);
+/// failures are logged.
+pub(crate) fn put(
+    disk: &DiskCache,
+    key: &str,
+    record: &DiskMeta,
+    parts: &[Bytes],
+    over: u64,
+) -> u64 {
+    let slices: Vec<&[u8]> = parts.iter().map(|b| b.as_ref()).collect();
+    let stored = match over {
+        0 => disk.put_versioned(key, record, &slices),
+        g => disk.put_over(key, g, record, &slices),
+    };
+    stored
+        .unwrap_or_else(|e| {
+            warn_write(key, &e);
+            None
+        })
+        .unwrap_or(0)
+}
+
+/// Logs a failed write, at most one line per 10 s for the whole process
+/// (a full disk under load fails every write): the line counts the
+/// failures it stands for; `cdn_edge_disk_write_errors_total` counts them
+/// all, by kind.
+pub(crate) fn warn_write(key: &str, e: &std::io::Error) {
+    static LOG: std::sync::LazyLock<Throttle> =
+        std::sync::LazyLock::new(|| Throttle::new(std::time::Duration::from_secs(10)));
+    match LOG.due() {
+        None => {}
+        Some(0) => tracing::warn!("disk cache write {key}: {e}"),
+        Some(n) => tracing::warn!(
+            "disk cache write {key}: {e} (and {n} more failed writes not logged since the last line)"
+        ),
+    }
+}
+
+/// What the disk keeps of an asset held in memory: its record (naming the
+/// encodings) and its parts, identity body first, then each encoding.
+/// `None` when the body is not in memory.
+pub(crate) fn parts_of(
+    asset: &Asset,
+    meta: &PulledMeta,
+    path: &str,
+    origin: u64,
+) -> Option<(DiskMeta, Vec<Bytes>)> {
+    let body = |coding| {
+        asset
+            .representations()
+            .iter()
+            .find_map(|r| match (&r.body, r.coding == coding) {
+                (Body::Memory(b), true) => Some(b.clone()),
+                _ => None,
+            })
+    };
+    let mut parts = vec![body(Coding::Identity)?];
+    let mut record = DiskMeta::of(meta, path, origin);
+    for coding in [Coding::Br, Coding::Gzip] {
+        if let Some(b) = body(coding) {
+            parts.push(b);
+            record.encodings.push(coding_name(coding).to_string());
+        }
+    }
+    Some((record, parts))
+}
+
+/// The name a stored part's coding goes by in its record.
+pub(crate) fn coding_name(coding: Coding) -> &'static str {
+    match coding {
+        Coding::Br => "br",
+        Coding::Gzip => "gzip",
+        Coding::Identity => "identity",
+    }
+}
+
+/// The coding a stored part is named by.
+pub(crate) fn coding_named(name: &str) -> Option<Coding> {
+    match name {
+        "br" => Some(Coding::Br),
+        "gzip" => Some(Coding::Gzip),
+        _ => None,
+    }
+}

@@ -1,0 +1,235 @@
+//! Phases "lookup" and "verdict" of a pulled object (RFC 9111 §4): what
+//! the URL's key holds in memory (a stored response, or the marker that
+//! picks the request's variant), else on disk; whether it may answer now
+//! (fresh, stale within what the response and the request allow, or to be
+//! revalidated), and, when it may not, the fetch that follows (`upstream`).
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use super::disk::DiskRead;
+use super::{memory_key, variants, Puller};
+use crate::compress;
+use crate::http::cache_control::CacheControl;
+use crate::http::freshness::{self, Verdict};
+use crate::http::path::Key;
+use crate::lookup::{Ask, CacheStatus, Entry, Lookup, Memory, Served, Source};
+use crate::origin::stored::PulledMeta;
+use crate::origin::OriginStats;
+
+impl Puller {
+    /// Answers from what the URL's key holds: a stored object, or a marker
+    /// that picks the request's variant.
+    pub(crate) async fn serve(
+        self: &Arc<Self>,
+        memory: &Memory,
+        key: &Key,
+        ask: &Ask<'_>,
+        entry: Arc<Entry>,
+    ) -> Lookup {
+        match &entry.source {
+            Source::Variants(m) => {
+                let primary = memory_key(key, ask.query);
+                let vkey = variants::key(&primary, &m.names, ask.headers);
+                match memory.get(&vkey) {
+                    Some(e) if matches!(e.source, Source::Pulled(_)) => {
+                        self.serve_stored(memory, key, ask, e, &vkey).await
+                    }
+                    _ => {
+                        let names = Some(m.names.clone());
+                        self.miss(memory, key, ask, names, DiskRead::Unread).await
+                    }
+                }
+            }
+            Source::Pulled(_) => {
+                let at = memory_key(key, ask.query);
+                self.serve_stored(memory, key, ask, entry, &at).await
+            }
+            Source::Local { .. } => Lookup::NotFound,
+        }
+    }
+
+    /// Phase "verdict": whether `meta` may answer a request with
+    /// `request` directives at `now` (reloads damped, see `ClientLimits`).
+    pub(super) fn verdict(
+        &self,
+        meta: &PulledMeta,
+        request: &CacheControl,
+        now: SystemTime,
+    ) -> Verdict {
+        let (policy, limits) = (&self.rules.policy, &self.rules.limits);
+        freshness::verdict(&meta.stored(), policy, request, now, limits)
+    }
+
+    /// Answers from a stored pulled object (kept under `at`): as it is
+    /// while fresh, else after revalidating it.
+    async fn serve_stored(
+        self: &Arc<Self>,
+        memory: &Memory,
+        key: &Key,
+        ask: &Ask<'_>,
+        entry: Arc<Entry>,
+        at: &str,
+    ) -> Lookup {
+        let Source::Pulled(meta) = &entry.source else {
+            return Lookup::NotFound;
+        };
+        // Encodings the queue had no room for are offered again.
+        if compress::pending(&entry) {
+            self.compressor
+                .offer(memory, at, &entry, self.persist_to(key.path()));
+        }
+        let verdict = self.verdict(meta, ask.directives, self.clock.now());
+        let hit = |status| Lookup::Asset {
+            asset: Served(entry.clone()),
+            from_memory: true,
+            status,
+        };
+        // §5.2.1.7: only what may be served without the origin, else 504.
+        if ask.directives.only_if_cached {
+            return match verdict {
+                Verdict::Fresh => hit(CacheStatus::Hit),
+                Verdict::Stale {
+                    may_serve_while_revalidating: true,
+                    ..
+                } => hit(CacheStatus::StaleServed),
+                _ => Lookup::NotCached,
+            };
+        }
+        match verdict {
+            Verdict::Fresh => hit(CacheStatus::Hit),
+            // stale-while-revalidate (RFC 5861 §3): answer with the stale
+            // copy now; one background fetch (coalesced) revalidates it.
+            Verdict::Stale {
+                may_serve_while_revalidating: true,
+                may_serve_on_error,
+            } => {
+                // Stale allowed only by the client's max-stale (§5.2.1.2),
+                // not by the response's window: served as it is.
+                let own = self.verdict(meta, &CacheControl::default(), self.clock.now());
+                if !matches!(
+                    own,
+                    Verdict::Stale {
+                        may_serve_while_revalidating: true,
+                        ..
+                    }
+                ) {
+                    OriginStats::bump(&self.stats.stale_served);
+                    return hit(CacheStatus::StaleServed);
+                }
+                let stale = (entry.clone(), may_serve_on_error);
+                self.revalidate_in_background(memory, key, ask, stale, at);
+                OriginStats::bump(&self.stats.stale_served);
+                hit(CacheStatus::StaleRevalidating)
+            }
+            Verdict::Stale {
+                may_serve_on_error, ..
+            } => {
+                let names = (!meta.vary.is_empty()).then(|| meta.vary.clone());
+                let stale = Some((entry.clone(), may_serve_on_error));
+                self.fetch(memory, key, ask, names, stale, DiskRead::Unread)
+                    .await
+            }
+            Verdict::MustRevalidate => {
+                let names = (!meta.vary.is_empty()).then(|| meta.vary.clone());
+                let stale = Some((entry.clone(), false));
+                self.fetch(memory, key, ask, names, stale, DiskRead::Unread)
+                    .await
+            }
+        }
+    }
+
+    /// Nothing in memory answers the request (`names`: the URL is known to
+    /// vary on these headers, but not this variant; `read`: what the lookup
+    /// already read of the URL's own key from disk).
+    pub(crate) async fn miss(
+        &self,
+        memory: &Memory,
+        key: &Key,
+        ask: &Ask<'_>,
+        names: Option<Vec<String>>,
+        read: DiskRead,
+    ) -> Lookup {
+        // A read of the URL's key says nothing of a variant's.
+        let read = if names.is_some() {
+            DiskRead::Unread
+        } else {
+            read
+        };
+        if ask.directives.only_if_cached {
+            // The disk may still hold it.
+            let primary = memory_key(key, ask.query);
+            let flight = match &names {
+                Some(n) => variants::key(&primary, n, ask.headers),
+                None => primary,
+            };
+            return match self.read_disk(memory, &flight, read).await {
+                Some(entry) => match &entry.source {
+                    Source::Pulled(meta)
+                        if self.verdict(meta, ask.directives, self.clock.now())
+                            == Verdict::Fresh =>
+                    {
+                        Lookup::Asset {
+                            asset: Served(entry.clone()),
+                            from_memory: false,
+                            status: CacheStatus::Hit,
+                        }
+                    }
+                    _ => Lookup::NotCached,
+                },
+                None => Lookup::NotCached,
+            };
+        }
+        self.fetch(memory, key, ask, names, None, read).await
+    }
+
+    /// stale-while-revalidate (RFC 5861 §3): one background fetch
+    /// (coalesced) revalidates the stale copy `stale` kept under `at`,
+    /// with the request's headers, while the request is answered with it.
+    fn revalidate_in_background(
+        self: &Arc<Self>,
+        memory: &Memory,
+        key: &Key,
+        ask: &Ask<'_>,
+        stale: (Arc<Entry>, bool),
+        at: &str,
+    ) {
+        let Source::Pulled(meta) = &stale.0.source else {
+            return;
+        };
+        let (me, memory, key) = (self.clone(), memory.clone(), key.clone());
+        let query = ask.query.map(str::to_string);
+        let (headers, peer) = (ask.headers.clone(), ask.peer);
+        let (authority, secure) = (ask.authority.map(str::to_string), ask.secure);
+        let (from_peer, via) = (ask.from_peer, ask.via);
+        let names = (!meta.vary.is_empty()).then(|| meta.vary.clone());
+        let (seen, at) = (meta.response_time, at.to_string());
+        actix_web::rt::spawn(async move {
+            // One revalidation per stale copy: a request that saw it just
+            // before another background fetch refreshed it (or a purge
+            // dropped it) has nothing left to do. (An entry only given
+            // encodings since is the same copy.) A fetch still in flight
+            // is joined by the coalescer.
+            let same_copy = memory.get(&at).is_some_and(
+                |now| matches!(&now.source, Source::Pulled(m) if m.response_time == seen),
+            );
+            if !same_copy {
+                return;
+            }
+            let directives = CacheControl::default();
+            let ask = Ask {
+                query: query.as_deref(),
+                headers: &headers,
+                peer,
+                directives: &directives,
+                upstream: None,
+                authority: authority.as_deref(),
+                secure,
+                from_peer,
+                via,
+            };
+            me.fetch(&memory, &key, &ask, names, Some(stale), DiskRead::Unread)
+                .await;
+        });
+    }
+}
