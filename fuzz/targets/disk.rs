@@ -41,7 +41,7 @@ fn check_record(json: &[u8]) {
         let mut fetched = record.fetched(Bytes::from_static(b"body"));
         let reading = Reading {
             targeted: vec!["CDN-Cache-Control".into()],
-            pass_targeted: false,
+            strip: vec!["CDN-Cache-Control".into()],
         };
         let _ = PulledMeta::taken_from(&mut fetched, &reading, vec!["accept-encoding".into()]);
     }

@@ -71,7 +71,12 @@ pub struct CacheConfig {
     /// Targeted cache-control fields (RFC 9213) this cache obeys before
     /// `Cache-Control`, first match wins.
     pub targeted_fields: Vec<String>,
-    /// Send the targeted fields on to clients.
+    /// Targeted fields meant for this node alone, removed from what
+    /// clients get (the others, `CDN-Cache-Control`, target every CDN of a
+    /// chain and are passed on).
+    pub strip_targeted_fields: Vec<String>,
+    /// Remove none of the targeted fields (not even those of
+    /// `strip_targeted_fields`).
     pub pass_targeted_fields: bool,
     /// Brotli quality of the encodings the node makes (0..=11).
     pub brotli_quality: u32,
@@ -118,7 +123,15 @@ impl Default for CacheConfig {
             heuristic_with_cookie: false,
             max_variants: 16,
             min_client_max_age: Duration::ZERO,
-            targeted_fields: vec!["CDN-Cache-Control".into(), "Surrogate-Control".into()],
+            targeted_fields: vec![
+                "CDN-Edge-Cache-Control".into(),
+                "CDN-Cache-Control".into(),
+                "Surrogate-Control".into(),
+            ],
+            strip_targeted_fields: vec![
+                "CDN-Edge-Cache-Control".into(),
+                "Surrogate-Control".into(),
+            ],
             pass_targeted_fields: false,
             brotli_quality: 5,
             gzip_level: 6,
@@ -200,13 +213,18 @@ impl CacheConfig {
                 "0 to 1024",
             ));
         }
-        for (i, f) in self.targeted_fields.iter().enumerate() {
-            if HeaderName::from_bytes(f.as_bytes()).is_err() {
-                return Err(invalid(
-                    &format!("cache.targeted_fields[{i}]"),
-                    f,
-                    "a header field name like \"CDN-Cache-Control\"",
-                ));
+        for (key, names) in [
+            ("targeted_fields", &self.targeted_fields),
+            ("strip_targeted_fields", &self.strip_targeted_fields),
+        ] {
+            for (i, f) in names.iter().enumerate() {
+                if HeaderName::from_bytes(f.as_bytes()).is_err() {
+                    return Err(invalid(
+                        &format!("cache.{key}[{i}]"),
+                        f,
+                        "a header field name like \"CDN-Cache-Control\"",
+                    ));
+                }
             }
         }
         Ok(())

@@ -22,9 +22,10 @@ pub struct Reading {
     /// Targeted cache-control fields (RFC 9213) in precedence order; the
     /// first valid one present replaces `Cache-Control` for this cache.
     pub targeted: Vec<String>,
-    /// Send the targeted fields on to clients too (off: they are meant for
-    /// this cache alone).
-    pub pass_targeted: bool,
+    /// The targeted fields meant for this node alone, removed from what
+    /// clients get; the others (`CDN-Cache-Control`: every CDN of a chain)
+    /// pass on, like any field the node does not own.
+    pub strip: Vec<String>,
 }
 
 impl Reading {
@@ -44,21 +45,20 @@ impl Reading {
         }
     }
 
-    fn is_targeted(&self, name: &str) -> bool {
-        self.targeted.iter().any(|t| t.eq_ignore_ascii_case(name))
+    fn is_stripped(&self, name: &str) -> bool {
+        self.strip.iter().any(|t| t.eq_ignore_ascii_case(name))
     }
 
-    /// Removes the targeted fields from headers going to clients, unless
-    /// they are passed on.
+    /// Removes the fields meant for this node alone from headers going to
+    /// clients.
     pub fn strip_targeted(&self, h: &mut HeaderMap) {
-        if !self.pass_targeted {
-            for t in &self.targeted {
-                h.remove(t.as_str());
-            }
+        for t in &self.strip {
+            h.remove(t.as_str());
         }
     }
 
-    /// An uncached response as clients get it (targeted fields stripped).
+    /// An uncached response as clients get it (this node's own targeted
+    /// fields stripped).
     pub fn for_clients(&self, mut f: Fetched) -> Fetched {
         self.strip_targeted(&mut f.headers);
         f
@@ -97,21 +97,20 @@ pub struct PulledMeta {
     pub vary: Vec<String>,
 }
 
-/// The `Age` field (RFC 9111 §5.1): one value of digits. Anything else
-/// (a list, several lines, a sign, a fraction, parameters) is invalid and
-/// makes the response count as stale, as the most cautious reading.
+/// The `Age` field (RFC 9111 §5.1): "a cache encountering a message with
+/// a list-based Age field value SHOULD use the first member of the field
+/// value, discarding subsequent ones", and if that member "is invalid
+/// (e.g., it contains something other than a non-negative integer), a
+/// cache SHOULD ignore the field". Several field lines are one list
+/// (RFC 9110 §5.3), so the first member of the first line counts. Digits
+/// too many for the counter are the largest delta (RFC 9111 §1.2.2).
 fn age(h: &HeaderMap) -> Option<u64> {
-    let mut lines = h.get_all("age");
-    let first = lines.next()?;
-    let one = first
-        .to_str()
-        .ok()
-        .map(str::trim)
-        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()));
-    match (one, lines.next()) {
-        (Some(v), None) => Some(v.parse().unwrap_or(cache_control::MAX_DELTA)),
-        _ => Some(cache_control::MAX_DELTA),
+    let first = h.get_all("age").next()?.to_str().ok()?;
+    let member = first.split(',').next()?.trim_matches([' ', '\t']);
+    if member.is_empty() || !member.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
     }
+    Some(member.parse().unwrap_or(cache_control::MAX_DELTA))
 }
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -254,8 +253,7 @@ impl PulledMeta {
                 let n = n.as_str();
                 let own = matches!(n, "content-length" | "age" | "transfer-encoding")
                     || (as_asset && matches!(n, "etag" | "last-modified" | "content-type"));
-                !own && (reading.pass_targeted || !reading.is_targeted(n))
-                    && !no_cache.iter().any(|f| f == n)
+                !own && !reading.is_stripped(n) && !no_cache.iter().any(|f| f == n)
             })
             .map(|(n, v)| (n.clone(), v.clone()))
             .collect();
@@ -360,25 +358,27 @@ mod tests {
     }
 
     #[test]
-    fn targeted_fields_rule_and_stay_home_rfc_9213() {
+    fn targeted_fields_rule_and_only_this_nodes_own_stay_home_rfc_9213() {
         let f = fetched(&[
             ("cache-control", "no-store"),
             ("cdn-cache-control", "max-age=60"),
+            ("cdn-edge-cache-control", "max-age=30"),
         ]);
         let r = Reading {
-            targeted: vec!["CDN-Cache-Control".into()],
-            pass_targeted: false,
+            targeted: vec!["CDN-Edge-Cache-Control".into(), "CDN-Cache-Control".into()],
+            strip: vec!["CDN-Edge-Cache-Control".into()],
         };
         let meta = PulledMeta::of(&f, &r, vec![]);
-        assert_eq!(meta.cache_control.max_age, Some(60));
+        assert_eq!(meta.cache_control.max_age, Some(30));
         assert!(!meta.cache_control.no_store);
+        // CDN-Cache-Control targets every CDN of a chain: it passes on.
         let h = names(&meta.client_headers(&r, true));
-        assert_eq!(h, ["cache-control: no-store"]);
-        let pass = Reading {
-            pass_targeted: true,
-            ..r
-        };
-        assert_eq!(meta.client_headers(&pass, true).len(), 2);
+        assert_eq!(
+            h,
+            ["cache-control: no-store", "cdn-cache-control: max-age=60"]
+        );
+        let pass = Reading { strip: vec![], ..r };
+        assert_eq!(meta.client_headers(&pass, true).len(), 3);
     }
 
     #[test]
@@ -433,24 +433,33 @@ mod tests {
     }
 
     #[test]
-    fn an_invalid_age_counts_as_stale_section_5_1() {
+    fn age_uses_the_first_member_and_ignores_an_invalid_one_section_5_1() {
         let r = Reading::default();
         let with = |pairs: &[(&str, &str)]| PulledMeta::of(&fetched(pairs), &r, vec![]).age_header;
         assert_eq!(with(&[("age", " 30 ")]), Some(30));
         assert_eq!(with(&[]), None);
-        let max = Some(cache_control::MAX_DELTA);
+        // A list: the first member counts, the rest is discarded.
+        assert_eq!(with(&[("age", "7200,0")]), Some(7200));
+        assert_eq!(with(&[("age", "0, 7200")]), Some(0));
+        assert_eq!(with(&[("age", "0"), ("age", "7200")]), Some(0));
+        // Too large for the counter: the largest delta, not an error.
+        assert_eq!(
+            with(&[("age", "99999999999999999999999")]),
+            Some(cache_control::MAX_DELTA)
+        );
+        // Invalid: the field is ignored (the response is not made stale).
         for bad in [
             "abc",
             "-7200",
             "7200.0",
-            "7200,0",
-            "0, 0",
             "7200;foo=bar",
             "",
+            "0x10",
+            "+5",
+            "1 2",
         ] {
-            assert_eq!(with(&[("age", bad)]), max, "{bad}");
+            assert_eq!(with(&[("age", bad)]), None, "{bad}");
         }
-        assert_eq!(with(&[("age", "0"), ("age", "7200")]), max);
     }
 
     #[test]

@@ -206,6 +206,7 @@ fn same_cache_inputs(running: &Config, new: &Config) -> bool {
         && a.max_object_bytes == b.max_object_bytes
         && a.admission == b.admission
         && a.targeted_fields == b.targeted_fields
+        && a.strip_targeted_fields == b.strip_targeted_fields
         && a.pass_targeted_fields == b.pass_targeted_fields
         && a.compress_local == b.compress_local
         && running.origin.url == new.origin.url
@@ -285,7 +286,11 @@ fn rules(config: &Config) -> Result<Rules, ServeError> {
         heuristic_with_cookie: c.heuristic_with_cookie,
         reading: Reading {
             targeted: c.targeted_fields.clone(),
-            pass_targeted: c.pass_targeted_fields,
+            strip: if c.pass_targeted_fields {
+                Vec::new()
+            } else {
+                c.strip_targeted_fields.clone()
+            },
         },
         forwarding: Forwarding {
             drop,

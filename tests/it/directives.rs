@@ -1,6 +1,6 @@
 //! Cache-Control directives (RFC 9111 §5.2): a client's request directives,
 //! the origin's response directives, HEAD filled by a GET, and targeted
-//! cache control (RFC 9213: `CDN-Cache-Control`).
+//! cache control (RFC 9213: `CDN-Cache-Control`, `CDN-Edge-Cache-Control`).
 
 use crate::common;
 
@@ -311,7 +311,7 @@ fn targeted(o: &Origin, path: &str) {
 }
 
 #[test]
-fn cdn_cache_control_governs_the_edge_and_is_not_passed_on() {
+fn cdn_cache_control_governs_the_edge_and_is_passed_on_down_the_chain() {
     let o = Origin::start();
     targeted(&o, "/cdn.js");
     let (_f, s) = edge(&o, "");
@@ -326,8 +326,82 @@ fn cdn_cache_control_governs_the_edge_and_is_not_passed_on() {
             "{}",
             r.summary()
         );
-        assert!(!r.has("cdn-cache-control"), "{}", r.summary());
+        // It targets every CDN of a chain (RFC 9213 §3): the next one too.
+        assert_eq!(
+            r.header_all("cdn-cache-control"),
+            ["max-age=60"],
+            "{}",
+            r.summary()
+        );
     }
+}
+
+#[test]
+fn cdn_edge_cache_control_wins_and_stays_home() {
+    let o = Origin::start();
+    o.route(
+        "/own.js",
+        Reply::ok("body")
+            .header("CDN-Edge-Cache-Control", "max-age=600")
+            .header("CDN-Cache-Control", "no-store")
+            .header("Surrogate-Control", "max-age=5")
+            .header("Cache-Control", "no-store"),
+    );
+    let (_f, s) = edge(&o, "");
+    let first = s.get("/own.js");
+    let r = s.get("/own.js");
+    assert_hit(&r);
+    assert_eq!(o.count("/own.js"), 1);
+    for r in [first, r] {
+        assert!(!r.has("cdn-edge-cache-control"), "{}", r.summary());
+        assert!(!r.has("surrogate-control"), "{}", r.summary());
+        assert_eq!(r.header_all("cdn-cache-control"), ["no-store"]);
+    }
+}
+
+#[test]
+fn a_targeted_field_of_the_wrong_shape_is_ignored_as_a_whole_rfc_9213_2_1() {
+    // Each would make the response storable for an hour if half-read; read
+    // whole it is invalid, so Cache-Control: no-store applies.
+    let o = Origin::start();
+    let bad = [
+        "max-age=3600, no-store=1",
+        "max-age=3600, stale-if-error=x",
+        "max-age=3600.0",
+        "Max-Age=3600",
+        "max-age=3600,",
+        "max-age=\"3600\"",
+    ];
+    for (i, v) in bad.iter().enumerate() {
+        o.route(
+            &format!("/bad-{i}.js"),
+            Reply::ok("body")
+                .header("CDN-Cache-Control", v)
+                .header("Cache-Control", "no-store"),
+        );
+    }
+    // A valid one with no directive the node knows still replaces
+    // Cache-Control (RFC 9213 §3.1's `none`): stored under default_ttl.
+    o.route(
+        "/none.js",
+        Reply::ok("body")
+            .header("CDN-Cache-Control", "none")
+            .header("Cache-Control", "no-store"),
+    );
+    let (_f, s) = edge(
+        &o,
+        "[cache]
+default_ttl = \"1h\"\n",
+    );
+    for (i, v) in bad.iter().enumerate() {
+        let path = format!("/bad-{i}.js");
+        s.get(&path);
+        s.get(&path);
+        assert_eq!(o.count(&path), 2, "CDN-Cache-Control: {v} must be ignored");
+    }
+    s.get("/none.js");
+    assert_hit(&s.get("/none.js"));
+    assert_eq!(o.count("/none.js"), 1);
 }
 
 #[test]
@@ -352,13 +426,18 @@ fn targeted_fields_are_taken_in_the_configured_order() {
 #[test]
 fn pass_targeted_fields_shows_them_to_clients() {
     let o = Origin::start();
-    targeted(&o, "/pass.js");
+    o.route(
+        "/pass.js",
+        Reply::ok("body")
+            .header("CDN-Edge-Cache-Control", "max-age=60")
+            .header("Cache-Control", "no-store"),
+    );
     let (_f, s) = edge(&o, "[cache]\npass_targeted_fields = true\n");
     s.get("/pass.js");
     let r = s.get("/pass.js");
     assert_hit(&r);
     assert_eq!(
-        r.header_all("cdn-cache-control"),
+        r.header_all("cdn-edge-cache-control"),
         ["max-age=60"],
         "{}",
         r.summary()

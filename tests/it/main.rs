@@ -19,6 +19,7 @@ mod common;
 
 mod access_log;
 mod access_log_reload;
+mod age;
 mod bounds;
 mod build;
 mod changes;

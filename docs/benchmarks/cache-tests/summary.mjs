@@ -12,23 +12,32 @@
 // the suite. Test definitions (ids, kinds, dependencies) are imported at run
 // time from the installed package (PKG_DIR/tests/).
 //
-//   node summary.mjs --pkg PKG_DIR [--failures[=LABEL,...]] [LABEL=]FILE...
+//   node summary.mjs --pkg PKG_DIR [--as-published] [--failures[=LABEL,...]] [LABEL=]FILE...
 //
 // --failures lists, after the counts, the fail, optfail, setup, retry and
 // harness tests of every file (or of the named labels only) with the suite's
 // message. LABEL defaults to the file name without .json.
+//
+// The Age-parsing tests of 0.4.5 (`age-parse-*`) expect an invalid or
+// list-valued Age to make a response stale. RFC 9111 §5.1 as published says
+// the opposite (use the first member of a list; ignore an invalid value:
+// httpwg/http-core#778, #781), and the suite's later revisions turned every
+// one of them into a `check` (an informational question, not conformance).
+// They are counted as checks here, for every cache alike; --as-published
+// counts them as 0.4.5 does.
 import fs from 'node:fs'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 
 function usage (msg) {
   if (msg) console.error(`summary.mjs: ${msg}`)
-  console.error('usage: node summary.mjs --pkg PKG_DIR [--failures[=LABEL,...]] [LABEL=]FILE...')
+  console.error('usage: node summary.mjs --pkg PKG_DIR [--as-published] [--failures[=LABEL,...]] [LABEL=]FILE...')
   process.exit(2)
 }
 
 let pkgDir
 let failures = null // null: none; true: every file; Set: these labels
+let asPublished = false
 const files = []
 const args = process.argv.slice(2)
 while (args.length) {
@@ -36,6 +45,7 @@ while (args.length) {
   if (a === '--pkg') pkgDir = args.shift()
   else if (a.startsWith('--pkg=')) pkgDir = a.slice(6)
   else if (a === '--failures') failures = true
+  else if (a === '--as-published') asPublished = true
   else if (a.startsWith('--failures=')) failures = new Set(a.slice(11).split(','))
   else if (a.startsWith('--')) usage(`unknown option ${a}`)
   else {
@@ -74,12 +84,13 @@ function classify (results, id, seen = new Set()) {
   if (Array.isArray(r) && r[0] === 'Setup') return r[1] === 'retry' ? 'retry' : 'setup'
   if (r === false) return 'harness'
   const ok = r === true
-  switch (test.kind) {
+  const kind = !asPublished && id.startsWith('age-parse-') ? 'check' : test.kind
+  switch (kind) {
     case undefined:
     case 'required': return ok ? 'pass' : 'fail'
     case 'optimal': return ok ? 'pass' : 'optfail'
     case 'check': return ok ? 'yes' : 'no'
-    default: throw new Error(`test ${id}: unknown kind ${test.kind}`)
+    default: throw new Error(`test ${id}: unknown kind ${kind}`)
   }
 }
 
