@@ -209,7 +209,10 @@ mod tests {
         assert_eq!(all(&out, "cdn-loop"), ["foo, bar", "cdn-edge", "cdn-edge"]);
         // A peer of the same tier routed it here: its entry is there already.
         let from_peer = h(&[("cdn-loop", "cdn-edge")]);
-        assert_eq!(all(&relayed(&from_peer, true, &[]), "cdn-loop"), ["cdn-edge"]);
+        assert_eq!(
+            all(&relayed(&from_peer, true, &[]), "cdn-loop"),
+            ["cdn-edge"]
+        );
     }
 
     #[test]

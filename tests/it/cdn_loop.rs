@@ -20,7 +20,10 @@ fn node(origin_url: &str, server: &str) -> (Fixture, Server) {
 #[test]
 fn the_pseudonym_is_appended_after_the_clients_entries_section_2() {
     let o = Origin::start();
-    o.route("/a.js", Reply::ok("a").header("cache-control", "max-age=60"));
+    o.route(
+        "/a.js",
+        Reply::ok("a").header("cache-control", "max-age=60"),
+    );
     let (_f, s) = node(&o.url(), "");
     let r = request(
         s.addr,
@@ -39,10 +42,18 @@ fn the_pseudonym_is_appended_after_the_clients_entries_section_2() {
 #[test]
 fn a_request_that_came_round_too_often_is_refused_with_508() {
     let o = Origin::start();
-    o.route("/b.js", Reply::ok("b").header("cache-control", "max-age=60"));
+    o.route(
+        "/b.js",
+        Reply::ok("b").header("cache-control", "max-age=60"),
+    );
     let (_f, s) = node(&o.url(), "");
     // Twice already (the default max_hops = 2): still served.
-    let r = request(s.addr, "GET", "/b.js", &[("CDN-Loop", "cdn-edge, other, CDN-Edge; x=1")]);
+    let r = request(
+        s.addr,
+        "GET",
+        "/b.js",
+        &[("CDN-Loop", "cdn-edge, other, CDN-Edge; x=1")],
+    );
     assert_eq!(r.status, 200);
     // A third time: refused before anything is looked up or fetched.
     for lines in [
@@ -53,7 +64,10 @@ fn a_request_that_came_round_too_often_is_refused_with_508() {
         let r = request(s.addr, "GET", "/c.js", &headers);
         assert_eq!(r.status, 508, "{lines:?}");
         let body = String::from_utf8_lossy(&r.body);
-        assert!(body.contains("loop detected") && body.contains("server.max_hops = 2"), "{body}");
+        assert!(
+            body.contains("loop detected") && body.contains("server.max_hops = 2"),
+            "{body}"
+        );
         // A hit is refused too: the loop is the request's, not the object's.
         assert_eq!(request(s.addr, "GET", "/b.js", &headers).status, 508);
     }
@@ -64,18 +78,35 @@ fn a_request_that_came_round_too_often_is_refused_with_508() {
 #[test]
 fn pseudonym_and_max_hops_are_configurable() {
     let o = Origin::start();
-    o.route("/d.js", Reply::ok("d").header("cache-control", "max-age=60"));
+    o.route(
+        "/d.js",
+        Reply::ok("d").header("cache-control", "max-age=60"),
+    );
     let (_f, s) = node(&o.url(), "pseudonym = \"edge-eu\"\nmax_hops = 1");
-    assert_eq!(request(s.addr, "GET", "/d.js", &[("CDN-Loop", "edge-eu")]).status, 200);
-    assert_eq!(o.requests("/d.js")[0].header_all("cdn-loop"), ["edge-eu", "edge-eu"]);
-    let r = request(s.addr, "GET", "/d.js", &[("CDN-Loop", "edge-eu, cdn-edge, edge-eu")]);
+    assert_eq!(
+        request(s.addr, "GET", "/d.js", &[("CDN-Loop", "edge-eu")]).status,
+        200
+    );
+    assert_eq!(
+        o.requests("/d.js")[0].header_all("cdn-loop"),
+        ["edge-eu", "edge-eu"]
+    );
+    let r = request(
+        s.addr,
+        "GET",
+        "/d.js",
+        &[("CDN-Loop", "edge-eu, cdn-edge, edge-eu")],
+    );
     assert_eq!(r.status, 508);
 }
 
 #[test]
 fn an_edge_in_front_of_a_shield_adds_one_entry_per_tier() {
     let o = Origin::start();
-    o.route("/e.js", Reply::ok("e").header("cache-control", "max-age=60"));
+    o.route(
+        "/e.js",
+        Reply::ok("e").header("cache-control", "max-age=60"),
+    );
     let (_fs, shield) = node(&o.url(), "pseudonym = \"shield\"");
     let (_fe, edge) = node(&format!("http://{}", shield.addr), "pseudonym = \"edge\"");
     for _ in 0..3 {
@@ -85,7 +116,10 @@ fn an_edge_in_front_of_a_shield_adds_one_entry_per_tier() {
     }
     // One origin fetch across both tiers, carrying both tiers' entries.
     assert_eq!(o.count("/e.js"), 1);
-    assert_eq!(o.requests("/e.js")[0].header_all("cdn-loop"), ["edge", "shield"]);
+    assert_eq!(
+        o.requests("/e.js")[0].header_all("cdn-loop"),
+        ["edge", "shield"]
+    );
 }
 
 #[test]
@@ -100,7 +134,11 @@ fn a_bad_pseudonym_or_max_hops_is_refused_by_check() {
         ("max_hops = 33", "server.max_hops"),
     ] {
         std::fs::write(&cfg, format!("[server]\nroot = {:?}\n{text}\n", f.root)).unwrap();
-        let args = ["check".into(), "--config".into(), cfg.clone().into_os_string()];
+        let args = [
+            "check".into(),
+            "--config".into(),
+            cfg.clone().into_os_string(),
+        ];
         let (status, _, err) = run_captured(&args, None, &[]);
         assert_eq!(status.code(), Some(2), "{text}: {err}");
         assert!(err.contains(says), "{text}: {err}");
