@@ -45,6 +45,12 @@ pub struct ServerConfig {
     /// How often a cached file is re-checked on disk.
     #[serde(deserialize_with = "units::duration")]
     pub refresh: Duration,
+    /// This node's `cdn-id` in `CDN-Loop` (RFC 8586), the same on every
+    /// node of one tier.
+    pub pseudonym: String,
+    /// A request that already carries `pseudonym` more than this many
+    /// times in `CDN-Loop` is refused (508): it has come round in a loop.
+    pub max_hops: usize,
 }
 
 impl Default for ServerConfig {
@@ -60,6 +66,8 @@ impl Default for ServerConfig {
             drain: Duration::ZERO,
             shutdown_timeout: Duration::from_secs(30),
             refresh: Duration::from_secs(1),
+            pseudonym: "cdn-edge".into(),
+            max_hops: 2,
         }
     }
 }
@@ -97,6 +105,17 @@ impl ServerConfig {
             if let Some((other, _)) = endpoints[..i].iter().find(|(_, q)| *q == p) {
                 return Err(invalid(key, &p, &format!("a path other than {other}")));
             }
+        }
+        let id = &self.pseudonym;
+        if id.matches(':').count() > 1 || !id.split(':').all(crate::http::syntax::is_token) {
+            return Err(invalid(
+                "server.pseudonym",
+                &self.pseudonym,
+                "a pseudonym such as \"cdn-edge\" (letters, digits, -._~!#$%&'*+^`|) or host[:port]",
+            ));
+        }
+        if !(1..=32).contains(&self.max_hops) {
+            return Err(invalid("server.max_hops", &self.max_hops, "1 to 32"));
         }
         for (key, d, min, max, whole) in [
             ("server.drain", self.drain, Duration::ZERO, HOUR, false),

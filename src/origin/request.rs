@@ -14,7 +14,10 @@
 //!   client's conditionals from what it stores (RFC 9111 §4.3.2).
 //!
 //! Then `Via: 1.1 cdn-edge` is appended (§7.6.3), the client's address is
-//! appended to `X-Forwarded-For` and `X-Forwarded-Proto` is set. The rules
+//! appended to `X-Forwarded-For`, `X-Forwarded-Proto` is set, and the
+//! node's pseudonym is appended to `CDN-Loop` (RFC 8586 §2: once per tier,
+//! so not again on a request a peer of the same cluster routed here, which
+//! carries the entry of the node the client reached). The rules
 //! themselves are `http::forward`'s; this applies them to the crate's
 //! header type. Pure.
 
@@ -32,6 +35,9 @@ pub struct Forwarding {
     pub drop: DropList,
     /// The scheme clients reached the node with, for `X-Forwarded-Proto`.
     pub proto: &'static str,
+    /// This node's `cdn-info`, appended to `CDN-Loop` (RFC 8586):
+    /// `server.pseudonym`.
+    pub cdn_loop: HeaderValue,
 }
 
 /// The node's own fields (peer hops, tokens) and those it sets itself
@@ -67,8 +73,15 @@ pub fn upstream(
         client_addr: addr.as_deref(),
         proto: Some(if secure { "https" } else { f.proto }),
     };
-    build(client, &opts, validators)
+    let mut out = build(client, &opts, validators);
+    // One more field line after the client's: the same list as appending to
+    // the last one (RFC 9110 §5.3), and nothing of theirs changed (§2).
+    out.append(CDN_LOOP, f.cdn_loop.clone());
+    out
 }
+
+/// The `CDN-Loop` field (RFC 8586).
+pub const CDN_LOOP: HeaderName = HeaderName::from_static("cdn-loop");
 
 /// The headers to send upstream for a request a peer of the cluster
 /// routed here: its headers were already filtered by the node the client
@@ -128,6 +141,7 @@ mod tests {
         Forwarding {
             drop: DropList::new(&drop).unwrap(),
             proto: "http",
+            cdn_loop: HeaderValue::from_static("cdn-edge"),
         }
     }
 
@@ -186,6 +200,19 @@ mod tests {
         assert_eq!(all(&kept, "x-forwarded-for"), ["10.0.0.1, 127.0.0.1"]);
         let dropped = upstream(&client, peer, false, VIA, true, &[], &fwd(&DEFAULT_DROP));
         assert_eq!(all(&dropped, "x-forwarded-for"), ["127.0.0.1"]);
+    }
+
+    #[test]
+    fn cdn_loop_gets_one_entry_per_tier_rfc_8586() {
+        let client = h(&[("cdn-loop", "foo, bar"), ("cdn-loop", "cdn-edge")]);
+        let out = upstream(&client, None, false, VIA, true, &[], &fwd(&DEFAULT_DROP));
+        assert_eq!(all(&out, "cdn-loop"), ["foo, bar", "cdn-edge", "cdn-edge"]);
+        // A peer of the same tier routed it here: its entry is there already.
+        let from_peer = h(&[("cdn-loop", "cdn-edge")]);
+        assert_eq!(
+            all(&relayed(&from_peer, true, &[]), "cdn-loop"),
+            ["cdn-edge"]
+        );
     }
 
     #[test]

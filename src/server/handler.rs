@@ -141,6 +141,9 @@ async fn route(
     if let Some(resp) = live.limits.check_head(req) {
         return resp;
     }
+    if let Some(resp) = live.cdn_loop.check(req) {
+        return resp;
+    }
     let raw_path = req.uri().path();
     if from_peer && raw_path == READY_PATH {
         return Box::pin(peer::ready(&state.readiness, &live.edge)).await;

@@ -60,6 +60,8 @@ pub struct Live {
     pub max_streams: u32,
     /// `[limits]`: request sizes, body timeout, connections.
     pub limits: super::limits::RequestLimits,
+    /// `server.pseudonym` and `server.max_hops` (RFC 8586).
+    pub cdn_loop: super::cdn_loop::LoopGuard,
 }
 
 /// What every generation shares, opened once at start.
@@ -188,6 +190,7 @@ impl Live {
             },
             max_streams: config.http2.max_concurrent_streams,
             limits: super::limits::RequestLimits::new(&config.limits),
+            cdn_loop: super::cdn_loop::LoopGuard::new(&config.server),
         })
     }
 }
@@ -295,6 +298,9 @@ fn rules(config: &Config) -> Result<Rules, ServeError> {
         forwarding: Forwarding {
             drop,
             proto: "http",
+            // Checked as a token or host[:port] by the config.
+            cdn_loop: HeaderValue::from_str(&config.server.pseudonym)
+                .unwrap_or_else(|_| HeaderValue::from_static("cdn-edge")),
         },
         max_variants: c.max_variants,
     })

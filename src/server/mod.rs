@@ -8,7 +8,8 @@
 //! service per listener), wrapping HTTP/2 connections in `coalesce`.
 //!
 //! Around them: `bind` (every address a socket), `connection` (per
-//! connection counts), `limits` (what one client may ask), `caught` (a panic
+//! connection counts), `limits` (what one client may ask), `cdn_loop` (a
+//! request that came round is refused, RFC 8586), `caught` (a panic
 //! becomes a 500), `errors` (one-line refusals), `health` and `ready` (the
 //! probes' endpoints), `peer` (the cluster's own requests), `purge`, `cors`,
 //! `https` (HSTS, redirect), `passthrough` (what the origin said: `Age`,
@@ -23,6 +24,7 @@ pub(crate) mod access_log;
 pub(crate) mod bind;
 mod cache_outcome;
 mod caught;
+mod cdn_loop;
 mod coalesce;
 mod connection;
 pub mod cors;

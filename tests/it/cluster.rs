@@ -50,6 +50,8 @@ fn a_cold_object_asked_of_every_node_is_fetched_from_the_origin_once() {
         let seen = &origin.requests(path)[0];
         assert_eq!(seen.header("x-forwarded-for"), Some("127.0.0.1"));
         assert!(seen.header(HOP).is_none() && seen.header(TOKEN_FIELD).is_none());
+        // One tier, one CDN-Loop entry, whichever node fetched (RFC 8586).
+        assert_eq!(seen.header_all("cdn-loop"), ["cdn-edge"], "{path}");
     }
     // Asked again anywhere: hits, still one origin request each.
     for n in &nodes {

@@ -22,6 +22,7 @@ mod access_log_reload;
 mod age;
 mod bounds;
 mod build;
+mod cdn_loop;
 mod changes;
 mod check;
 mod cluster;

@@ -17,13 +17,15 @@
 //!   response's age and verdict) with `reuse` and `storability` behind it,
 //!   `targeted` (CDN-Cache-Control), `vary`.
 //! - Proxying: `forward` (what goes upstream), `namespace` (the node's own
-//!   `X-CDN-Edge-*` fields).
+//!   `X-CDN-Edge-*` fields), `cdn_loop` (RFC 8586: how often a request
+//!   came through us).
 //! - Syntax shared by all: `syntax` (lists, tokens, quoted-strings), `date`.
 
 pub mod accept_encoding;
 pub mod bearer;
 pub mod cache_control;
 pub mod cache_key;
+pub mod cdn_loop;
 pub mod client_ip;
 pub mod conditional;
 pub mod cors_origin;
