@@ -329,7 +329,13 @@ fn connections_past_the_limit_are_refused_and_the_node_recovers() {
         }),
         "no connection was served after one closed"
     );
-    assert!(s
-        .stderr_text()
-        .contains("limits.max_connections = 3 reached"));
+    // The warning reaches the node's stderr, read by a thread of the test:
+    // waited for, not assumed there already.
+    assert!(
+        poll_until(CLOSE_DEADLINE, || s
+            .stderr_text()
+            .contains("limits.max_connections = 3 reached")),
+        "{}",
+        s.stderr_text()
+    );
 }

@@ -55,7 +55,13 @@ fn sigterm_fails_readiness_while_the_node_drains_and_still_serves() {
         assert_eq!(r.body, PLAIN_TXT);
     }
     assert_eq!(s.get("/healthz").status, 200);
-    assert!(s.stderr_text().contains("draining"), "{}", s.stderr_text());
+    assert!(
+        poll_until(std::time::Duration::from_secs(10), || s
+            .stderr_text()
+            .contains("draining")),
+        "{}",
+        s.stderr_text()
+    );
     // A second SIGTERM cuts the drain short; the exit is clean.
     s.sigterm();
     let status = s
