@@ -491,22 +491,27 @@ pub struct Response {
     pub body: Vec<u8>,
 }
 
+/// The values of the header lines named `name` (case-insensitive), in
+/// wire order: what the client's `Response` and the origin's `Seen` read.
+pub fn values_of<'a, 'n>(
+    headers: &'a [(String, String)],
+    name: &'n str,
+) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
+    headers
+        .iter()
+        .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
 impl Response {
     /// First value of a header, case-insensitive name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        values_of(&self.headers, name).next()
     }
 
     /// Every value of a header, case-insensitive name.
     pub fn header_all(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .collect()
+        values_of(&self.headers, name).collect()
     }
 
     /// Whether the header is present at all.

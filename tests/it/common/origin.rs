@@ -61,19 +61,12 @@ pub struct Seen {
 impl Seen {
     /// First value of a header, case-insensitive name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        super::values_of(&self.headers, name).next()
     }
 
     /// Every value of a header (one per header line), case-insensitive name.
     pub fn header_all(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .collect()
+        super::values_of(&self.headers, name).collect()
     }
 
     /// The path of the target (no query; absolute-form reduced to its path).
