@@ -46,7 +46,7 @@ pub use limits::{LimitsConfig, H1_MAX_HEADERS, H1_MAX_HEAD_BYTES};
 pub use log::{AccessFormat, AccessTarget, LogConfig};
 pub use origin::OriginConfig;
 pub use purge::PurgeConfig;
-pub use rules::{Rule, RuleConfig};
+pub use rules::{Rule, RuleConfig, TtlMode};
 pub use server::ServerConfig;
 pub use tls::{valid_sni_name, CertConfig, TlsConfig};
 
@@ -188,7 +188,7 @@ impl Config {
 
     /// The `[[rules]]`, compiled (they were checked by `validate`).
     pub fn rules(&self) -> Result<Vec<Rule>, ConfigError> {
-        rules::compile(&self.rules, "config")
+        compile_rules(&self.rules)
     }
 
     /// The number of worker threads to start.
@@ -205,3 +205,8 @@ impl Config {
 #[cfg(test)]
 #[path = "config/tests.rs"]
 mod tests;
+
+/// `rules`, compiled (errors name `config`).
+pub fn compile_rules(rules: &[RuleConfig]) -> Result<Vec<Rule>, ConfigError> {
+    rules::compile(rules, "config")
+}

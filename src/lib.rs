@@ -62,6 +62,7 @@ pub(crate) mod lookup;
 pub mod origin;
 pub(crate) mod pull;
 pub mod purge_cli;
+pub mod rule_set;
 pub mod server;
 pub mod store;
 #[cfg(test)]

@@ -50,22 +50,15 @@ impl Policy {
             Listing::Plain => false,
             Listing::Unlisted => self.fingerprints.matches(file_name),
         };
-        let mut cache_control = if fingerprinted {
-            self.immutable.clone()
-        } else {
-            self.revalidate.clone()
-        };
-        let mut extra: Vec<(HeaderName, HeaderValue)> = Vec::new();
-        for rule in self.rules.iter().filter(|r| r.glob.is_match(key)) {
-            if let Some(cc) = &rule.cache_control {
-                cache_control = cc.clone();
+        let said = crate::rule_set::said(&self.rules, key);
+        let cache_control = said.cache_control.unwrap_or_else(|| {
+            if fingerprinted {
+                self.immutable.clone()
+            } else {
+                self.revalidate.clone()
             }
-            for (n, v) in &rule.headers {
-                extra.retain(|(en, _)| en != n);
-                extra.push((n.clone(), v.clone()));
-            }
-        }
-        (cache_control, extra)
+        });
+        (cache_control, said.headers)
     }
 }
 
@@ -76,13 +69,12 @@ mod tests {
 
     #[test]
     fn rules_apply_in_order() {
-        let rule = |g: &str, cc: &str| Rule {
-            glob: globset::Glob::new(g).unwrap().compile_matcher(),
-            cache_control: Some(HeaderValue::from_str(cc).unwrap()),
-            headers: vec![(
-                HeaderName::from_static("x-r"),
-                HeaderValue::from_str(g).unwrap(),
-            )],
+        let rule = |g: &str, cc: &str| {
+            let c: crate::config::RuleConfig = toml::from_str(&format!(
+                "glob = {g:?}\ncache_control = {cc:?}\nheaders = {{ x-r = {g:?} }}"
+            ))
+            .unwrap();
+            crate::config::compile_rules(&[c]).unwrap().remove(0)
         };
         let p = Policy::new(
             HeaderValue::from_static("imm"),

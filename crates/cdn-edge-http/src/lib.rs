@@ -35,6 +35,7 @@ pub mod forward;
 pub mod freshness;
 pub mod namespace;
 pub mod path;
+pub mod query;
 pub mod range;
 pub mod reuse;
 pub mod storability;
