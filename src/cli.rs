@@ -37,11 +37,19 @@ pub enum Command {
 #[derive(Debug, clap::Args)]
 pub struct PurgeArgs {
     /// Request paths to drop (`/app.css`); with --prefix, path prefixes (`/img/`).
-    #[arg(value_name = "PATH", required = true)]
+    #[arg(value_name = "PATH", required_unless_present = "tags")]
     pub paths: Vec<String>,
     /// Treat PATHs as prefixes.
     #[arg(long)]
     pub prefix: bool,
+    /// Drop every object carrying this tag (the origin's `Surrogate-Key` /
+    /// `Cache-Tag`, see purge.tag_headers); repeatable, and with PATHs.
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Make the objects stale instead of dropping them: they are
+    /// revalidated with the origin on their next request.
+    #[arg(long)]
+    pub soft: bool,
     /// Config file giving [purge] token and nodes (default: the embedded config).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

@@ -1,5 +1,6 @@
-//! The `purge` subcommand: sends the paths (or prefixes) as `POST
-//! <purge.path>` to the nodes given (`--node`, else `purge.nodes`, else
+//! The `purge` subcommand: sends the paths (or prefixes) and tags
+//! (`--tag`), dropped or made stale (`--soft`), as `POST <purge.path>` to
+//! the nodes given (`--node`, else `purge.nodes`, else
 //! this config's `server.listen`), one after the other, and prints each
 //! answer. A node of a cluster sends the purge on to its peers and lists
 //! their results, so one node is enough; a later node that an earlier
@@ -10,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::cli::PurgeArgs;
-use crate::cluster::Peer;
+use crate::cluster::{Batch, Peer};
 use crate::error_chain::chain;
 
 /// Runs `purge`.
@@ -31,8 +32,7 @@ pub fn run(args: &PurgeArgs) -> Result<(), String> {
     } else {
         vec![format!("http://{}", config.server.listen)]
     };
-    let key = if args.prefix { "prefixes" } else { "paths" };
-    let body = serde_json::json!({ key: args.paths }).to_string();
+    let body = serde_json::to_string(&batch_of(args)).map_err(|e| e.to_string())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -77,6 +77,21 @@ pub fn run(args: &PurgeArgs) -> Result<(), String> {
         }
     }
     tally.verdict()
+}
+
+/// The body of the purge the arguments ask for.
+fn batch_of(args: &PurgeArgs) -> Batch {
+    let mut batch = Batch {
+        tags: args.tags.clone(),
+        soft: args.soft,
+        ..Batch::default()
+    };
+    if args.prefix {
+        batch.prefixes = args.paths.clone();
+    } else {
+        batch.paths = args.paths.clone();
+    }
+    batch
 }
 
 /// Which nodes were purged (and through which node), and which were not.

@@ -42,6 +42,7 @@ fn check_record(json: &[u8]) {
         let reading = Reading {
             targeted: vec!["CDN-Cache-Control".into()],
             strip: vec!["CDN-Cache-Control".into()],
+            tags: vec!["Surrogate-Key".into(), "Cache-Tag".into()],
         };
         let _ = PulledMeta::taken_from(&mut fetched, &reading, vec!["accept-encoding".into()]);
     }

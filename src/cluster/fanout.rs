@@ -84,37 +84,47 @@ impl Cluster {
         }
     }
 
-    /// Sends `batch` and what was kept for `peer`; on failure, marks the
-    /// peer down and keeps it all for it.
-    async fn send_purge(&self, peer: &Peer, mut batch: Batch) -> Result<usize, PurgeFailed> {
-        if let Some(kept) = self.pending.take(peer) {
-            batch.paths.extend(kept.paths);
-            batch.prefixes.extend(kept.prefixes);
+    /// Sends `batch` and what was kept for `peer` (kept purges of the same
+    /// kind, hard or soft, go with it in one call; the other kind in a call
+    /// of its own); on failure, marks the peer down and keeps for it what
+    /// it did not get. A refused call is not kept, and the others still go.
+    async fn send_purge(&self, peer: &Peer, batch: Batch) -> Result<usize, PurgeFailed> {
+        let mut calls = self.pending.take(peer);
+        match calls.iter_mut().find(|b| b.soft == batch.soft) {
+            Some(kept) => kept.extend(batch),
+            None => calls.push(batch),
         }
-        if batch.is_empty() {
-            return Ok(0);
+        calls.retain(|b| !b.is_empty());
+        let (mut purged, mut refused) = (0, None);
+        for (i, call) in calls.iter().enumerate() {
+            match self.client.purge(peer, call).await {
+                Ok(n) => {
+                    Stats::bump(&self.stats.purges_sent);
+                    self.health.mark_up(peer);
+                    purged += n;
+                }
+                Err(CallError::Refused(e)) => {
+                    Stats::bump(&self.stats.purges_failed);
+                    tracing::warn!(peer = %peer, "cluster peer refused a purge ({e}); not sent again");
+                    refused.get_or_insert(PurgeFailed::Refused(e));
+                }
+                Err(CallError::Down(e)) => {
+                    Stats::bump(&self.stats.purges_failed);
+                    tracing::warn!(
+                        peer = %peer,
+                        "cluster peer failed a purge ({e}); kept until it is back, down for cluster.down_secs"
+                    );
+                    self.health.mark_down(peer, self.clock.now());
+                    for left in &calls[i..] {
+                        self.keep(peer, left);
+                    }
+                    return Err(PurgeFailed::Failed(e));
+                }
+            }
         }
-        match self.client.purge(peer, &batch).await {
-            Ok(n) => {
-                Stats::bump(&self.stats.purges_sent);
-                self.health.mark_up(peer);
-                Ok(n)
-            }
-            Err(CallError::Refused(e)) => {
-                Stats::bump(&self.stats.purges_failed);
-                tracing::warn!(peer = %peer, "cluster peer refused a purge ({e}); not sent again");
-                Err(PurgeFailed::Refused(e))
-            }
-            Err(CallError::Down(e)) => {
-                Stats::bump(&self.stats.purges_failed);
-                tracing::warn!(
-                    peer = %peer,
-                    "cluster peer failed a purge ({e}); kept until it is back, down for cluster.down_secs"
-                );
-                self.health.mark_down(peer, self.clock.now());
-                self.keep(peer, &batch);
-                Err(PurgeFailed::Failed(e))
-            }
+        match refused {
+            Some(e) => Err(e),
+            None => Ok(purged),
         }
     }
 
@@ -169,10 +179,7 @@ mod tests {
     }
 
     fn batch(path: &str) -> Batch {
-        Batch {
-            paths: vec![path.into()],
-            prefixes: Vec::new(),
-        }
+        Batch::of_paths(vec![path.into()], false)
     }
 
     #[tokio::test]

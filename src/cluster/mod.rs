@@ -11,6 +11,7 @@
 //! `[cluster]` table into [`Settings`].
 
 pub(crate) mod auth;
+mod batch;
 pub(crate) mod client;
 pub(crate) mod fanout;
 pub(crate) mod health;

@@ -1,69 +1,49 @@
 //! Purges a peer missed: when a purge fans out and a peer is down (or its
 //! purge fails), the node that fanned out keeps what the peer should have
-//! dropped, per peer, and sends it when the peer is seen up again (a probe
-//! or a request it answers). The queue is bounded: past [`MAX_ITEMS`]
-//! paths and prefixes for one peer, it collapses into one purge of
-//! everything (prefix `/`), which is always safe. It lives in memory only:
-//! what a node kept for its peers is lost when that node restarts. Not
-//! here: sending (`fanout`), deciding that a peer is up (`probe`, `health`).
+//! dropped (or made stale), per peer, and sends it when the peer is seen up
+//! again (a probe or a request it answers). Hard and soft purges are kept
+//! apart (a peer gets each as it was sent). The queue is bounded: past
+//! [`MAX_ITEMS`] paths, prefixes and tags of one kind for one peer, that
+//! kind collapses into one purge of everything (prefix `/`), which is
+//! always safe. It lives in memory only: what a node kept for its peers is
+//! lost when that node restarts. Not here: sending (`fanout`), deciding
+//! that a peer is up (`probe`, `health`).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
-use serde::{Deserialize, Serialize};
-
+pub use super::batch::Batch;
 use super::peer::Peer;
 use super::ring::Ring;
 
-/// The most paths and prefixes kept for one peer; beyond, the peer's
-/// whole cache is purged when it comes back.
+/// The most paths, prefixes and tags of one kind (hard or soft) kept for
+/// one peer; beyond, the peer's whole cache is purged (or made stale) when
+/// it comes back.
 pub const MAX_ITEMS: usize = 1024;
 
 /// The prefix that purges everything.
 pub const EVERYTHING: &str = "/";
 
-/// What one purge drops: request paths (with every query and `Vary`
-/// variant) and path prefixes; the body of `POST /_purge`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Batch {
-    /// Request paths to drop (`/app.css`).
-    #[serde(default)]
-    pub paths: Vec<String>,
-    /// Path prefixes to drop (`/img/`).
-    #[serde(default)]
-    pub prefixes: Vec<String>,
-}
-
-impl Batch {
-    /// How many paths and prefixes it names.
-    pub fn len(&self) -> usize {
-        self.paths.len() + self.prefixes.len()
-    }
-
-    /// Whether it names nothing.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// What is kept for one peer.
+/// What is kept for one peer of one kind.
 #[derive(Debug, Default)]
-struct Queued {
+struct Items {
     paths: BTreeSet<String>,
     prefixes: BTreeSet<String>,
+    tags: BTreeSet<String>,
     /// Overflowed (or asked for): purge everything.
     everything: bool,
 }
 
-impl Queued {
+impl Items {
     fn add(&mut self, batch: &Batch, max: usize) {
         if self.everything {
             return;
         }
         self.paths.extend(batch.paths.iter().cloned());
         self.prefixes.extend(batch.prefixes.iter().cloned());
-        if self.prefixes.contains(EVERYTHING) || self.paths.len() + self.prefixes.len() > max {
+        self.tags.extend(batch.tags.iter().cloned());
+        let n = self.paths.len() + self.prefixes.len() + self.tags.len();
+        if self.prefixes.contains(EVERYTHING) || n > max {
             *self = Self {
                 everything: true,
                 ..Self::default()
@@ -75,21 +55,54 @@ impl Queued {
         if self.everything {
             1
         } else {
-            self.paths.len() + self.prefixes.len()
+            self.paths.len() + self.prefixes.len() + self.tags.len()
         }
     }
 
-    fn into_batch(self) -> Batch {
+    fn into_batch(self, soft: bool) -> Batch {
         if self.everything {
             return Batch {
-                paths: Vec::new(),
                 prefixes: vec![EVERYTHING.to_string()],
+                soft,
+                ..Batch::default()
             };
         }
         Batch {
             paths: self.paths.into_iter().collect(),
             prefixes: self.prefixes.into_iter().collect(),
+            tags: self.tags.into_iter().collect(),
+            soft,
         }
+    }
+}
+
+/// What is kept for one peer.
+#[derive(Debug, Default)]
+struct Queued {
+    hard: Items,
+    soft: Items,
+}
+
+impl Queued {
+    fn add(&mut self, batch: &Batch, max: usize) {
+        let items = if batch.soft {
+            &mut self.soft
+        } else {
+            &mut self.hard
+        };
+        items.add(batch, max);
+    }
+
+    fn len(&self) -> usize {
+        self.hard.len() + self.soft.len()
+    }
+
+    /// The hard purge first, then the soft one, those that name anything.
+    fn into_batches(self) -> Vec<Batch> {
+        [self.hard.into_batch(false), self.soft.into_batch(true)]
+            .into_iter()
+            .filter(|b| !b.is_empty())
+            .collect()
     }
 }
 
@@ -126,9 +139,13 @@ impl Pending {
             .add(batch, self.max);
     }
 
-    /// Takes everything kept for `peer`, if anything.
-    pub fn take(&self, peer: &Peer) -> Option<Batch> {
-        self.lock().remove(peer).map(Queued::into_batch)
+    /// Takes everything kept for `peer`: the hard purge, then the soft
+    /// one (those that name anything).
+    pub fn take(&self, peer: &Peer) -> Vec<Batch> {
+        self.lock()
+            .remove(peer)
+            .map(Queued::into_batches)
+            .unwrap_or_default()
     }
 
     /// Whether anything is kept for `peer`.
@@ -136,7 +153,8 @@ impl Pending {
         self.lock().contains_key(peer)
     }
 
-    /// How many items are kept for all peers (a purge of everything is one).
+    /// How many items are kept for all peers (a purge of everything is one
+    /// of its kind).
     pub fn items(&self) -> usize {
         self.lock().values().map(Queued::len).sum()
     }
@@ -160,37 +178,47 @@ mod tests {
     }
 
     fn paths(p: &[&str]) -> Batch {
-        Batch {
-            paths: p.iter().map(|s| s.to_string()).collect(),
-            prefixes: Vec::new(),
-        }
+        Batch::of_paths(p.iter().map(|s| s.to_string()).collect(), false)
     }
 
     #[test]
     fn purges_are_kept_per_peer_once_each_and_taken_whole() {
         let q = Pending::new(10);
         let (a, b) = (peer(1), peer(2));
-        assert!(q.take(&a).is_none());
+        assert!(q.take(&a).is_empty());
         q.add(&a, &paths(&["/b.css", "/a.css"]));
         q.add(
             &a,
             &Batch {
                 paths: vec!["/a.css".into()],
                 prefixes: vec!["/img/".into()],
+                tags: vec!["r42".into()],
+                ..Batch::default()
             },
         );
+        let soft = Batch {
+            tags: vec!["r43".into()],
+            soft: true,
+            ..Batch::default()
+        };
+        q.add(&a, &soft);
         q.add(&b, &paths(&["/c.css"]));
         q.add(&b, &Batch::default());
         assert!(q.has(&a) && q.has(&b));
-        assert_eq!(q.items(), 4);
+        assert_eq!(q.items(), 6);
         assert_eq!(
             q.take(&a),
-            Some(Batch {
-                paths: vec!["/a.css".into(), "/b.css".into()],
-                prefixes: vec!["/img/".into()],
-            })
+            [
+                Batch {
+                    paths: vec!["/a.css".into(), "/b.css".into()],
+                    prefixes: vec!["/img/".into()],
+                    tags: vec!["r42".into()],
+                    soft: false,
+                },
+                soft
+            ]
         );
-        assert!(!q.has(&a) && q.take(&a).is_none());
+        assert!(!q.has(&a) && q.take(&a).is_empty());
         assert_eq!(q.items(), 1);
     }
 
@@ -204,19 +232,20 @@ mod tests {
         assert_eq!(q.items(), 1);
         q.add(&a, &paths(&["/5", "/6", "/7", "/8"]));
         let everything = Batch {
-            paths: Vec::new(),
             prefixes: vec![EVERYTHING.into()],
+            ..Batch::default()
         };
-        assert_eq!(q.take(&a), Some(everything.clone()));
+        assert_eq!(q.take(&a), [everything.clone()]);
         // A purge of `/` is everything already.
         q.add(
             &a,
             &Batch {
                 paths: vec!["/x".into()],
                 prefixes: vec!["/".into()],
+                ..Batch::default()
             },
         );
-        assert_eq!(q.take(&a), Some(everything));
+        assert_eq!(q.take(&a), [everything]);
     }
 
     #[test]

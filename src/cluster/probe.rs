@@ -189,10 +189,7 @@ mod tests {
         c.probe_all().await;
         assert_eq!(c.health().down(clock.now()), vec![other.clone()]);
         // A purge for it is kept, not sent, while it is down.
-        let batch = Batch {
-            paths: vec!["/a.css".into()],
-            prefixes: Vec::new(),
-        };
+        let batch = Batch::of_paths(vec!["/a.css".into()], false);
         let results = c.purge_peers(&batch).await;
         assert_eq!(results.len(), 1);
         assert_eq!(results[0].purged, Err(crate::cluster::PurgeFailed::Down));

@@ -1,6 +1,8 @@
 //! `[purge]`: the token PURGE and `POST purge.path` require (in the file,
-//! in a file of its own, or in the environment), the endpoint's path, and
-//! the nodes `cdn-edge purge` calls.
+//! in a file of its own, or in the environment), the endpoint's path, the
+//! nodes `cdn-edge purge` calls, and the origin's fields that tag objects
+//! for purges by tag (`tag_headers`, kept from clients unless
+//! `pass_tag_headers`).
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +29,13 @@ pub struct PurgeConfig {
     /// Nodes `cdn-edge purge` calls (base URLs); empty = this config's
     /// `server.listen`.
     pub nodes: Vec<String>,
+    /// Origin response fields whose values tag an object for purges by
+    /// tag: `Surrogate-Key` splits on whitespace, any other on commas and
+    /// whitespace (see `origin::tags`); `[]` = no tags.
+    pub tag_headers: Vec<String>,
+    /// Send the tag fields on to clients (by default they are removed
+    /// from every response, and kept in the stored object).
+    pub pass_tag_headers: bool,
 }
 
 impl Default for PurgeConfig {
@@ -36,9 +45,14 @@ impl Default for PurgeConfig {
             token_file: None,
             path: "/_purge".into(),
             nodes: Vec::new(),
+            tag_headers: vec!["Surrogate-Key".into(), "Cache-Tag".into()],
+            pass_tag_headers: false,
         }
     }
 }
+
+/// The node's own header namespace, never read from an origin.
+const OWN_PREFIX: &str = "cdn-edge-";
 
 /// The environment variable whose token wins over the config's.
 const TOKEN_ENV: &str = "CDN_EDGE_PURGE_TOKEN";
@@ -82,6 +96,26 @@ impl PurgeConfig {
                     &format!("purge.nodes[{i}]"),
                     n,
                     "a base URL like \"http://10.0.0.5:8080\"",
+                ));
+            }
+        }
+        for (i, n) in self.tag_headers.iter().enumerate() {
+            let name = actix_web::http::header::HeaderName::from_bytes(n.as_bytes());
+            if name.is_err() || n.to_ascii_lowercase().starts_with(OWN_PREFIX) {
+                return Err(invalid(
+                    &format!("purge.tag_headers[{i}]"),
+                    n,
+                    "a response field name like \"Surrogate-Key\" or \"Cache-Tag\" (not one of the node's own cdn-edge-* fields)",
+                ));
+            }
+            if self.tag_headers[..i]
+                .iter()
+                .any(|m| m.eq_ignore_ascii_case(n))
+            {
+                return Err(invalid(
+                    &format!("purge.tag_headers[{i}]"),
+                    n,
+                    "each field name once",
                 ));
             }
         }
@@ -142,5 +176,25 @@ mod tests {
         c.token_file = Some(d.path().join("missing"));
         let e = c.validate("config").unwrap_err().to_string();
         assert!(e.contains("a readable file"), "{e}");
+    }
+
+    #[test]
+    fn tag_headers_are_field_names_each_once() {
+        let with = |names: &[&str]| PurgeConfig {
+            tag_headers: names.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        with(&["Surrogate-Key", "Cache-Tag", "X-Tags"])
+            .validate("config")
+            .unwrap();
+        with(&[]).validate("config").unwrap();
+        for bad in [
+            &["bad name"][..],
+            &["Cache-Tag", "cache-tag"],
+            &["CDN-Edge-Tags"],
+        ] {
+            let e = with(bad).validate("config").unwrap_err().to_string();
+            assert!(e.contains("purge.tag_headers["), "{e}");
+        }
     }
 }

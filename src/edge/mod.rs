@@ -15,7 +15,7 @@
 //! Pulled objects: the pull engine (`crate::pull`, RFC 9111) answers what
 //! the memory cache and the root do not hold. `setup` opens an edge, and
 //! opens it again for a reload, keeping what is still valid; `admin` purges
-//! and counts; `invalidate` passes unsafe methods through; `probe` asks the
+//! and counts; `purges` purges by tag, and softly; `invalidate` passes unsafe methods through; `probe` asks the
 //! origin whether it answers; `absent` remembers root misses; `joined`
 //! turns a blocking task's failure into an [`EdgeError`]. The map of the
 //! whole is docs/architecture.md.
@@ -25,6 +25,7 @@ mod admin;
 mod invalidate;
 pub mod joined;
 mod probe;
+mod purges;
 mod setup;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,6 +39,7 @@ use crate::pull::{self as pulling, whole_up_to, DiskRead, Puller};
 use crate::store::disk::DiskCache;
 use crate::store::local::{Found, LocalStore, Stamp};
 
+pub use purges::Target;
 pub use setup::Setup;
 
 /// A snapshot of the memory cache's figures.

@@ -89,6 +89,15 @@ impl Weigh for Arc<Entry> {
             *self.held.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
         }
     }
+
+    /// A pulled object's tags (`origin::tags`), indexed by the memory
+    /// cache for purges by tag.
+    fn tags(&self) -> &[Box<str>] {
+        match &self.source {
+            Source::Pulled(meta) => &meta.tags,
+            _ => &[],
+        }
+    }
 }
 
 /// The memory cache, shared with background work (compression, revalidation).

@@ -53,6 +53,19 @@ impl Served {
         }
     }
 
+    /// For a pulled object, the stored lines of the field `name` (a tag
+    /// field, kept from clients but passed to peers, which store it too).
+    pub fn stored_lines(&self, name: &str) -> Vec<(HeaderName, HeaderValue)> {
+        match &self.0.source {
+            Source::Pulled(meta) => meta
+                .headers
+                .get_all(name)
+                .filter_map(|v| Some((HeaderName::from_bytes(name.as_bytes()).ok()?, v.clone())))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Whether this version was stored when it was fetched or revalidated:
     /// the memory cache took it or the disk cache wrote it. An object too
     /// big for memory whose disk write failed was stored nowhere, and its

@@ -1,6 +1,8 @@
 //! The record the disk cache keeps of a pulled response besides its body:
 //! status, end-to-end headers, request and response times (so `Age` keeps
-//! counting across restarts), the request path and the `Vary` names.
+//! counting across restarts), the request path, the `Vary` names, its tags
+//! (which the disk index reads, so a purge by tag finds it after a restart)
+//! and the age a soft purge gave it (so it stays stale across a restart).
 
 use std::time::SystemTime;
 
@@ -47,6 +49,15 @@ pub struct DiskMeta {
     /// stored under the key of `/a.js?v=1`).
     #[serde(default)]
     pub key_format: u32,
+    /// Its tags (`origin::tags`): the disk index reads this member
+    /// (`store::disk::Tags`) for purges by tag.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Box<str>>,
+    /// The `Age` the node reads it with (seconds): the origin's, or what a
+    /// soft purge raised it to; replaces the stored field's when read
+    /// back. `None` in records without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age: Option<u64>,
 }
 
 impl DiskMeta {
@@ -62,6 +73,8 @@ impl DiskMeta {
             encodings: Vec::new(),
             origin,
             key_format: cache_key::FORMAT,
+            tags: meta.tags.to_vec(),
+            age: meta.age_header,
         }
     }
 

@@ -4,7 +4,8 @@
 //! function: `request` (what is forwarded), `filter` (a final status the
 //! node never relays becomes an error), `stored` (a stored response's
 //! metadata and the 304 merge), `decision` (store, or a `NoStore` reason),
-//! `disk_meta` (the disk record's metadata); `reachability` (the origin's
+//! `disk_meta` (the disk record's metadata), `tags` (an object's tags, for
+//! purges by tag); `reachability` (the origin's
 //! last word, for readiness) and `timing` (upstream time per request).
 //! What may be stored and for how long is `http::freshness`'s; coalescing,
 //! storing and the phases are the engine's. The map of the whole is
@@ -17,6 +18,7 @@ pub(crate) mod filter;
 pub(crate) mod reachability;
 pub(crate) mod request;
 pub(crate) mod stored;
+pub mod tags;
 pub(crate) mod timing;
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -24,8 +24,12 @@ pub struct Reading {
     pub targeted: Vec<String>,
     /// The targeted fields meant for this node alone, removed from what
     /// clients get; the others (`CDN-Cache-Control`: every CDN of a chain)
-    /// pass on, like any field the node does not own.
+    /// pass on, like any field the node does not own. The tag fields too,
+    /// unless `purge.pass_tag_headers`.
     pub strip: Vec<String>,
+    /// The fields whose values tag an object (`purge.tag_headers`, see
+    /// `origin::tags`).
+    pub tags: Vec<String>,
 }
 
 impl Reading {
@@ -49,8 +53,8 @@ impl Reading {
         self.strip.iter().any(|t| t.eq_ignore_ascii_case(name))
     }
 
-    /// Removes the fields meant for this node alone from headers going to
-    /// clients.
+    /// Removes the fields meant for this node alone (and the tag fields,
+    /// see `strip`) from headers going to clients.
     pub fn strip_targeted(&self, h: &mut HeaderMap) {
         for t in &self.strip {
             h.remove(t.as_str());
@@ -58,7 +62,7 @@ impl Reading {
     }
 
     /// An uncached response as clients get it (this node's own targeted
-    /// fields stripped).
+    /// fields and the tag fields stripped, see `strip`).
     pub fn for_clients(&self, mut f: Fetched) -> Fetched {
         self.strip_targeted(&mut f.headers);
         f
@@ -92,6 +96,9 @@ pub struct PulledMeta {
     /// The stored response's end-to-end headers, as last updated (fields a
     /// `private="…"` names are never kept, RFC 9111 §5.2.2.7).
     pub headers: HeaderMap,
+    /// Its tags, for purges by tag (read from `headers` as `reading.tags`
+    /// says, see `origin::tags`).
+    pub tags: Box<[Box<str>]>,
     /// The request headers this response varies on (lower-case, sorted),
     /// `Accept-Encoding` only when the origin sent its own coding.
     pub vary: Vec<String>,
@@ -151,6 +158,7 @@ impl PulledMeta {
             request_time: f.request_time,
             response_time: f.response_time,
             cache_control: cc,
+            tags: super::tags::of(&headers, &reading.tags),
             headers,
             vary,
         }
@@ -167,7 +175,9 @@ impl PulledMeta {
             .map(|(n, v)| 64 + n.as_str().len() + v.len())
             .sum();
         let names = |v: &[String]| v.iter().map(|s| 32 + s.len()).sum::<usize>();
+        let tags: usize = self.tags.iter().map(|t| 16 + t.len()).sum();
         META + headers
+            + tags
             + self.expires.as_ref().map_or(0, |e| e.len())
             + names(&self.vary)
             + names(&self.cache_control.no_cache_fields)
@@ -235,8 +245,8 @@ impl PulledMeta {
     /// The headers a client is sent from this stored response: every
     /// stored end-to-end field except those the node computes itself
     /// (framing, `Age`, and, for an asset, the validators and type it
-    /// rebuilds per representation), targeted fields unless passed on
-    /// (RFC 9213), and fields a `no-cache="…"` names, which may not be
+    /// rebuilds per representation), targeted fields and tag fields unless
+    /// passed on (RFC 9213, `purge.pass_tag_headers`), and fields a `no-cache="…"` names, which may not be
     /// reused without revalidation (RFC 9111 §5.2.2.4). A response kept
     /// per `Accept-Encoding` (the origin sent its own coding) says so with
     /// `Vary: Accept-Encoding` when the origin did not (RFC 9110 §12.5.5).
@@ -367,6 +377,7 @@ mod tests {
         let r = Reading {
             targeted: vec!["CDN-Edge-Cache-Control".into(), "CDN-Cache-Control".into()],
             strip: vec!["CDN-Edge-Cache-Control".into()],
+            ..Default::default()
         };
         let meta = PulledMeta::of(&f, &r, vec![]);
         assert_eq!(meta.cache_control.max_age, Some(30));

@@ -192,7 +192,11 @@ impl Puller {
         let len = identity.size();
         let mut fetched = record.fetched(in_memory);
         let vary = std::mem::take(&mut record.vary);
-        let meta = PulledMeta::taken_from(&mut fetched, self.reading(), vary);
+        let mut meta = PulledMeta::taken_from(&mut fetched, self.reading(), vary);
+        // A soft purge's age (see `soft`), kept across a restart.
+        if record.age.is_some() {
+            meta.age_header = record.age;
+        }
         // Encodings are placed as empty bodies first (their ETags derive
         // from the identity's), then every body is put in.
         let placeholders: Vec<_> = parts.iter().map(|(c, _)| (*c, Bytes::new())).collect();
@@ -248,6 +252,19 @@ impl Puller {
             log_join("disk cache purge", e);
             0
         })
+    }
+
+    /// Drops what `selected` names from the disk cache; how many.
+    pub(crate) async fn forget_selected(&self, selected: super::soft::Selected) -> usize {
+        let Some(disk) = self.disk.clone() else {
+            return 0;
+        };
+        tokio::task::spawn_blocking(move || disk.remove_selected(selected.as_select()).unwrap_or(0))
+            .await
+            .unwrap_or_else(|e| {
+                log_join("disk cache purge", e);
+                0
+            })
     }
 
     /// The disk cache's (bytes, objects, evictions), when there is one.

@@ -15,7 +15,8 @@
 //! memory miss, written when stored, dropped on purge), `on_disk` (a part
 //! left on disk, streamed a verified chunk at a time), `template` (disk
 //! versions decoded once), `variants` (responses that vary on request
-//! headers), `setup` (opening the engine and renewing it on a reload).
+//! headers), `setup` (opening the engine and renewing it on a reload),
+//! `soft` (soft purges: objects made stale, not dropped).
 //! The disk record's codec, which the compressor writes too, is
 //! `crate::disk_record`, below both. The pure rules each phase applies live below
 //! it: `http::freshness` (verdict), `origin::request` (what is forwarded),
@@ -37,6 +38,7 @@ mod lookup;
 mod on_disk;
 mod route;
 mod setup;
+pub(crate) mod soft;
 mod storing;
 mod template;
 mod upstream;

@@ -177,6 +177,7 @@ async fn route(
         cluster,
         from_peer,
         key.as_ref().ok(),
+        state.metrics.purges(),
     );
     if let Some(resp) = Box::pin(purging).await {
         return resp;
@@ -290,6 +291,9 @@ fn asset_response(r: &Reply<'_>, asset: &Served, status: CacheStatus) -> HttpRes
     };
     let mut resp = slices::sliced(req, resp, Some(asset));
     passthrough::cache_headers(resp.headers_mut(), asset, status, r.state.clock.now());
+    if let (true, Some(o)) = (r.from_peer, r.live.edge.origin()) {
+        passthrough::tags_for_peer(resp.headers_mut(), asset, o.reading());
+    }
     resp
 }
 

@@ -198,7 +198,7 @@ impl Live {
 /// Whether the memory cache's entries of the `running` config are still
 /// right under `new`: local files carry headers from the header policy,
 /// pulled objects come from one origin and keep its headers as the
-/// targeted fields were read, the cache has its bounds, and local files
+/// targeted fields and tag fields were read, the cache has its bounds, and local files
 /// expect encodings of their own as `cache.compress_local` said. (The root is
 /// compared by `Edge::reopen`, as the directory it resolves to.)
 fn same_cache_inputs(running: &Config, new: &Config) -> bool {
@@ -211,6 +211,8 @@ fn same_cache_inputs(running: &Config, new: &Config) -> bool {
         && a.targeted_fields == b.targeted_fields
         && a.strip_targeted_fields == b.strip_targeted_fields
         && a.pass_targeted_fields == b.pass_targeted_fields
+        && running.purge.tag_headers == new.purge.tag_headers
+        && running.purge.pass_tag_headers == new.purge.pass_tag_headers
         && a.compress_local == b.compress_local
         && running.origin.url == new.origin.url
         && running.origin.host == new.origin.host
@@ -289,11 +291,16 @@ fn rules(config: &Config) -> Result<Rules, ServeError> {
         heuristic_with_cookie: c.heuristic_with_cookie,
         reading: Reading {
             targeted: c.targeted_fields.clone(),
-            strip: if c.pass_targeted_fields {
-                Vec::new()
-            } else {
-                c.strip_targeted_fields.clone()
-            },
+            strip: [
+                (!c.pass_targeted_fields).then_some(&c.strip_targeted_fields),
+                (!config.purge.pass_tag_headers).then_some(&config.purge.tag_headers),
+            ]
+            .into_iter()
+            .flatten()
+            .flatten()
+            .cloned()
+            .collect(),
+            tags: config.purge.tag_headers.clone(),
         },
         forwarding: Forwarding {
             drop,

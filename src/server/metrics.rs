@@ -10,8 +10,9 @@
 //!
 //! The families with labels of their own are in files of their own:
 //! `tls` (handshakes), `cluster` (peers), `faults` (what the node survived),
-//! `bounds` (the memory bound and the send timeout); the plain counters and
-//! gauges are `figures`.
+//! `bounds` (the memory bound and the send timeout), `purges` (purges
+//! carried out, the tag indexes); the plain counters and gauges are
+//! `figures`.
 
 mod bounds;
 mod cluster;
@@ -19,6 +20,7 @@ mod faults;
 mod figures;
 mod latency;
 mod process;
+pub mod purges;
 mod tls;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -121,6 +123,7 @@ pub struct Metrics {
     registry: Arc<Registry>,
     workers: Arc<Mutex<Vec<Arc<WorkerCounters>>>>,
     faults: Arc<faults::Faults>,
+    purges: Arc<purges::PurgeStats>,
 }
 
 impl Metrics {
@@ -138,6 +141,7 @@ impl Metrics {
         registry.register_collector(Box::new(process::ProcessCollector));
         let workers = Arc::new(Mutex::new(Vec::new()));
         let faults = Arc::new(faults::Faults::default());
+        let purges = Arc::new(purges::PurgeStats::default());
         registry
             .sub_registry_with_prefix("cdn_edge")
             .register_collector(Box::new(NodeCollector {
@@ -147,12 +151,19 @@ impl Metrics {
                 log,
                 cluster,
                 faults: faults.clone(),
+                purges: purges.clone(),
             }));
         Self {
             registry: Arc::new(registry),
             workers,
             faults,
+            purges,
         }
+    }
+
+    /// The purge counters.
+    pub fn purges(&self) -> &purges::PurgeStats {
+        &self.purges
     }
 
     /// The fault counters (panics caught).
@@ -204,6 +215,7 @@ struct NodeCollector {
     log: Option<Arc<LogStats>>,
     cluster: Option<Arc<Cluster>>,
     faults: Arc<faults::Faults>,
+    purges: Arc<purges::PurgeStats>,
 }
 
 impl std::fmt::Debug for NodeCollector {
@@ -256,6 +268,7 @@ impl Collector for NodeCollector {
         );
         faults::encode(&self.faults, disk, &mut encoder)?;
         bounds::encode(s.reserved, &mut encoder)?;
+        purges::encode(&self.purges, edge.tag_usage(), &mut encoder)?;
         if let Some(o) = &origin {
             figures::encode_origin(o, &mut encoder)?;
         }

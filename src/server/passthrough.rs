@@ -1,6 +1,7 @@
 //! Responses that carry what the origin said: the `Age` and `Cache-Status`
 //! (RFC 9211) of pulled assets, and uncacheable origin responses passed on
-//! as they came (hop-by-hop headers already removed by the client).
+//! as they came (hop-by-hop headers already removed by the client), and
+//! the tag fields an answer to a peer carries (`tags_for_peer`).
 
 use std::time::SystemTime;
 
@@ -15,6 +16,7 @@ use super::respond::{self, apply_extra};
 use crate::http::freshness::NoStore;
 use crate::lookup::{CacheStatus, Served};
 use crate::origin::client::{Fetched, Streamed};
+use crate::origin::stored::Reading;
 
 /// The `Cache-Status` field (RFC 9211).
 pub const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
@@ -47,6 +49,20 @@ pub fn cache_headers(h: &mut HeaderMap, asset: &Served, status: CacheStatus, now
     }
     if let Some(age) = asset.age(now) {
         h.insert(header::AGE, HeaderValue::from(age));
+    }
+}
+
+/// Adds a pulled asset's tag fields (`purge.tag_headers`) that clients do
+/// not get to an answer to a peer: it stores the object too, and a purge
+/// by tag must find it there.
+pub fn tags_for_peer(h: &mut HeaderMap, asset: &Served, reading: &Reading) {
+    for name in &reading.tags {
+        if h.contains_key(name.as_str()) {
+            continue; // passed on to clients too
+        }
+        for (n, v) in asset.stored_lines(name) {
+            h.append(n, v);
+        }
     }
 }
 

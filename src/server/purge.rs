@@ -1,5 +1,10 @@
-//! Purging: `PURGE /path` drops one object (all its query variants), and
-//! `POST /_purge` with `{"paths": [...], "prefixes": [...]}` drops many.
+//! Purging: `PURGE /path` drops one object (all its query variants), or
+//! with `X-Purge-Tags: a, b` every object carrying one of those tags (the
+//! path is then not purged), and `POST /_purge` with `{"paths": [...],
+//! "prefixes": [...], "tags": [...]}` drops many. `X-Purge-Soft: 1` (on
+//! PURGE) or `"soft": true` (in the body) makes them stale instead
+//! (`edge::Target`, `pull::soft`). A body with a field it does not know is
+//! refused (400, naming the field).
 //! Both need `Authorization: Bearer <token>` (any case of `Bearer`); with
 //! no token configured purging does not exist (PURGE is then an unknown
 //! method, 405, and the endpoint a 404). A bad path or prefix refuses the
@@ -22,9 +27,17 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::errors;
 use super::limits::read_body;
 use super::live::Live;
+use super::metrics::purges::PurgeStats;
 use crate::cluster::{client, Batch, Cluster, NodeResult, Peer, PurgeFailed};
-use crate::edge::Edge;
+use crate::edge::{Edge, Target};
 use crate::http::{cache_key, path};
+use crate::origin::tags;
+
+/// The request field of a `PURGE` naming tags instead of its path.
+pub const TAGS_FIELD: &str = "x-purge-tags";
+
+/// The request field of a `PURGE` asking for a soft purge (`1`).
+pub const SOFT_FIELD: &str = "x-purge-soft";
 
 /// Largest purge request body accepted.
 pub const MAX_BODY: usize = 1 << 20;
@@ -46,6 +59,7 @@ pub async fn dispatch(
     cluster: Option<&Arc<Cluster>>,
     from_peer: bool,
     key: Option<&path::Key>,
+    stats: &PurgeStats,
 ) -> Option<HttpResponse> {
     let raw_path = req.uri().path();
     let is_purge = req.method().as_str() == "PURGE";
@@ -60,8 +74,8 @@ pub async fn dispatch(
         if !(is_purge || batch_path) {
             return None;
         }
-        return Some(match batch_of(is_purge, raw_path, payload, live).await {
-            Ok(b) => purged(here(&live.edge, &b).await, None),
+        return Some(match batch_of(req, is_purge, payload, live).await {
+            Ok(b) => purged(here(&live.edge, &b, stats).await, None),
             Err(resp) => resp,
         });
     }
@@ -79,11 +93,11 @@ pub async fn dispatch(
     if !authorized(req.headers(), token) {
         return Some(unauthorized());
     }
-    let batch = match batch_of(is_purge, raw_path, payload, live).await {
+    let batch = match batch_of(req, is_purge, payload, live).await {
         Ok(b) => b,
         Err(resp) => return Some(resp),
     };
-    let n = here(&live.edge, &batch).await;
+    let n = here(&live.edge, &batch, stats).await;
     Some(match cluster {
         None => purged(n, None),
         Some(c) => {
@@ -188,16 +202,17 @@ fn node_json(node: &Peer, result: &Result<usize, PurgeFailed>) -> String {
     }
 }
 
-/// What a purge asks to drop: the path of a `PURGE`, or the JSON body
-/// read from `payload`; 400 with the reason (or the body's own error).
+/// What a purge asks to drop: the path (or `X-Purge-Tags`) of a `PURGE`,
+/// or the JSON body read from `payload`; 400 with the reason (or the
+/// body's own error).
 async fn batch_of(
+    req: &HttpRequest,
     is_purge: bool,
-    raw_path: &str,
     payload: &mut Option<web::Payload>,
     live: &Live,
 ) -> Result<Batch, HttpResponse> {
     let checked = if is_purge {
-        one(raw_path)
+        one(req.uri().path(), req.headers())
     } else {
         many(&read_body(payload.take(), MAX_BODY, &live.limits).await?)
     };
@@ -211,8 +226,14 @@ enum BadBatch {
     #[error("bad purge path: {0}\n")]
     Path(path::PathError),
     /// The body is not the JSON a purge takes.
-    #[error("purge body must be {{\"paths\": [...], \"prefixes\": [...]}}: {0}\n")]
+    #[error("purge body must be {{\"paths\": [...], \"prefixes\": [...], \"tags\": [...], \"soft\": false}}: {0}\n")]
     Body(serde_json::Error),
+    /// A tag is empty or holds whitespace (no object could carry it).
+    #[error("bad purge tag {0:?}: a tag is not empty and holds no whitespace\n")]
+    Tag(String),
+    /// A field of a `PURGE` is not text, or names no tag.
+    #[error("bad {0}: {1}\n")]
+    Field(&'static str, &'static str),
     /// A path of the body is not a request path.
     #[error("bad purge path {0:?}: {1}\n")]
     BodyPath(String, path::PathError),
@@ -221,13 +242,37 @@ enum BadBatch {
     Prefix(String, path::PathError),
 }
 
-/// The batch of `PURGE raw_path`, or why not.
-fn one(raw_path: &str) -> Result<Batch, BadBatch> {
+/// The batch of `PURGE raw_path` with `headers` (`X-Purge-Tags`, then the
+/// path is not purged; `X-Purge-Soft`), or why not.
+fn one(raw_path: &str, headers: &HeaderMap) -> Result<Batch, BadBatch> {
+    let soft = match headers.get(SOFT_FIELD).map(|v| v.as_bytes()) {
+        None | Some(b"0") => false,
+        Some(b"1") => true,
+        Some(_) => return Err(BadBatch::Field("X-Purge-Soft", "1 (soft) or 0")),
+    };
+    if headers.contains_key(TAGS_FIELD) {
+        let mut tags = Vec::new();
+        for v in headers.get_all(TAGS_FIELD) {
+            let v = v
+                .to_str()
+                .map_err(|_| BadBatch::Field("X-Purge-Tags", "not text"))?;
+            tags.extend(
+                v.split(|c: char| c == ',' || c.is_ascii_whitespace())
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string),
+            );
+        }
+        if tags.is_empty() {
+            return Err(BadBatch::Field("X-Purge-Tags", "names no tag"));
+        }
+        return Ok(Batch {
+            tags,
+            soft,
+            ..Batch::default()
+        });
+    }
     path::key(raw_path).map_err(BadBatch::Path)?;
-    Ok(Batch {
-        paths: vec![raw_path.to_string()],
-        prefixes: Vec::new(),
-    })
+    Ok(Batch::of_paths(vec![raw_path.to_string()], soft))
 }
 
 /// The batch of a JSON body, every path and prefix checked, or why not.
@@ -241,19 +286,31 @@ fn many(body: &[u8]) -> Result<Batch, BadBatch> {
     for p in &batch.prefixes {
         cache_key::prefix(p).map_err(|e| BadBatch::Prefix(p.clone(), e))?;
     }
+    if let Some(t) = batch.tags.iter().find(|t| !tags::is_valid(t)) {
+        return Err(BadBatch::Tag(t.clone()));
+    }
     Ok(batch)
 }
 
-/// Purges a checked batch from this node; how many objects went.
-async fn here(edge: &Edge, batch: &Batch) -> usize {
+/// Purges a checked batch from this node (dropped, or made stale when
+/// soft), counting each item in `stats`; how many objects it named.
+async fn here(edge: &Edge, batch: &Batch, stats: &PurgeStats) -> usize {
+    let soft = batch.soft;
     let mut n = 0;
+    let mut count = |kind, objects| {
+        stats.count(kind, soft, objects);
+        n += objects;
+    };
     for p in &batch.paths {
         if let Ok(k) = path::key(p) {
-            n += edge.purge(&k).await;
+            count(0, edge.purge_target(Target::Path(&k), soft).await);
         }
     }
     for p in &batch.prefixes {
-        n += edge.purge_prefix(p).await;
+        count(1, edge.purge_target(Target::Prefix(p), soft).await);
+    }
+    for t in &batch.tags {
+        count(2, edge.purge_target(Target::Tag(t), soft).await);
     }
     n
 }

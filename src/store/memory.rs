@@ -11,9 +11,12 @@
 //! cores; eviction order is exact to within that interval.
 //!
 //! Bytes held outside the cache but counted against its bound (encodings
-//! being made, bodies arriving or being sent) are `reservation`s.
+//! being made, bodies arriving or being sent) are `reservation`s. Entries
+//! may carry tags ([`Weigh::tags`]); each shard indexes them (`tags`), for
+//! purges by tag.
 
 mod reservation;
+mod tags;
 
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,6 +27,8 @@ use lru::LruCache;
 
 pub use reservation::Reservation;
 use reservation::Reserved;
+use tags::TagIndex;
+pub use tags::TAG_ENTRY;
 
 /// Something that knows how many bytes it keeps alive.
 pub trait Weigh {
@@ -37,6 +42,12 @@ pub trait Weigh {
     /// nothing. Called with a shard locked: it must not touch the cache.
     fn outlive(&self, charge: &dyn Fn(usize) -> Reservation) {
         let _ = charge;
+    }
+
+    /// The tags the value carries (purge by tag); none by default. Must
+    /// not change while the value is in the cache.
+    fn tags(&self) -> &[Box<str>] {
+        &[]
     }
 }
 
@@ -61,6 +72,23 @@ struct Shard<V> {
     /// Doorkeeper: hashes of keys refused once because admitting them
     /// would have evicted something (see [`Admission::SecondHit`]).
     seen: std::collections::HashSet<u64>,
+    /// Tag → keys of the entries carrying it.
+    tags: TagIndex,
+}
+
+impl<V: Weigh> Shard<V> {
+    /// Takes `key`'s entry out of the shard, and out of its tag index.
+    fn pop(&mut self, key: &str) -> Option<Slot<V>> {
+        let slot = self.map.pop(key)?;
+        self.forget(key, &slot);
+        Some(slot)
+    }
+
+    /// Unaccounts a slot taken out of the map under `key`.
+    fn forget(&mut self, key: &str, slot: &Slot<V>) {
+        self.bytes -= slot.weight;
+        self.tags.remove(key, slot.value.tags());
+    }
 }
 
 /// Which new entries may evict old ones.
@@ -80,7 +108,8 @@ const DOORKEEPER: usize = 4096;
 
 struct Slot<V> {
     value: V,
-    /// The value's weight plus the key's length, as counted when inserted
+    /// The value's weight plus the key's length (and the cost of its tags
+    /// in the index), as counted when inserted
     /// (counted back out exactly, and not weighed again on eviction).
     weight: usize,
     /// Milliseconds since `epoch` when the entry last moved to the front.
@@ -113,6 +142,7 @@ impl<V: Clone + Weigh> MemoryCache<V> {
                     map: LruCache::unbounded_with_hasher(Hasher::default()),
                     bytes: 0,
                     seen: Default::default(),
+                    tags: Default::default(),
                 })
             })
             .collect();
@@ -191,10 +221,10 @@ impl<V: Clone + Weigh> MemoryCache<V> {
 
     fn evict_to(&self, shard: &mut Shard<V>, limit: usize) {
         while shard.bytes > limit {
-            let Some((_, v)) = shard.map.pop_lru() else {
+            let Some((k, v)) = shard.map.pop_lru() else {
                 break;
             };
-            shard.bytes -= v.weight;
+            shard.forget(&k, &v);
             self.let_go(&v.value);
             self.evictions.fetch_add(1, Ordering::Relaxed);
         }
@@ -247,7 +277,7 @@ impl<V: Clone + Weigh> MemoryCache<V> {
     /// large; evicts least-recently-used entries to stay under the bound.
     /// Returns whether it was stored.
     pub fn insert(&self, key: String, value: V) -> bool {
-        let weight = value.weight() + key.len();
+        let weight = Self::weigh(&key, &value);
         if !self.admits(weight) {
             self.let_go(&value);
             return false;
@@ -270,6 +300,12 @@ impl<V: Clone + Weigh> MemoryCache<V> {
         true
     }
 
+    /// What an entry counts against the bound: the value, its key, and
+    /// its tags in the index.
+    fn weigh(key: &str, value: &V) -> usize {
+        value.weight() + key.len() + tags::cost(key.len(), value.tags())
+    }
+
     /// Sets the admission rule (default [`Admission::Always`]).
     pub fn with_admission(mut self, admission: Admission) -> Self {
         self.admission = admission;
@@ -282,10 +318,11 @@ impl<V: Clone + Weigh> MemoryCache<V> {
             weight,
             promoted_ms: AtomicU64::new(self.now_ms()),
         };
-        if let Some(old) = shard.map.put(key, slot) {
-            shard.bytes -= old.weight;
+        if let Some(old) = shard.pop(&key) {
             self.let_go(&old.value);
         }
+        shard.tags.add(&key, slot.value.tags());
+        shard.map.put(key, slot);
         shard.bytes += weight;
         self.evict_to(shard, self.shard_limit());
     }
@@ -295,7 +332,7 @@ impl<V: Clone + Weigh> MemoryCache<V> {
     /// newer version stored meanwhile is never overwritten); checked and
     /// replaced under one lock. Returns whether it replaced.
     pub fn replace_if(&self, key: &str, is_current: impl Fn(&V) -> bool, value: V) -> bool {
-        let weight = value.weight() + key.len();
+        let weight = Self::weigh(key, &value);
         if !self.admits(weight) {
             return false;
         }
@@ -310,8 +347,7 @@ impl<V: Clone + Weigh> MemoryCache<V> {
     /// Drops `key` if present.
     pub fn remove(&self, key: &str) {
         let mut shard = self.lock(self.shard(key));
-        if let Some(v) = shard.map.pop(key) {
-            shard.bytes -= v.weight;
+        if let Some(v) = shard.pop(key) {
             self.let_go(&v.value);
         }
     }
@@ -329,14 +365,67 @@ impl<V: Clone + Weigh> MemoryCache<V> {
                 .cloned()
                 .collect();
             for k in keys {
-                if let Some(v) = shard.map.pop(&k) {
-                    shard.bytes -= v.weight;
+                if let Some(v) = shard.pop(&k) {
                     self.let_go(&v.value);
                     removed += 1;
                 }
             }
         }
         removed
+    }
+
+    /// Drops every entry carrying `tag`; returns how many.
+    pub fn remove_tagged(&self, tag: &str) -> usize {
+        let mut removed = 0;
+        for shard in self.shards.iter() {
+            let mut shard = self.lock(shard);
+            for k in shard.tags.keys(tag) {
+                if let Some(v) = shard.pop(&k) {
+                    self.let_go(&v.value);
+                    removed += 1;
+                }
+            }
+        }
+        removed
+    }
+
+    /// The entries carrying `tag`, with their keys (not marked used).
+    pub fn tagged(&self, tag: &str) -> Vec<(String, V)> {
+        let mut out = Vec::new();
+        for shard in self.shards.iter() {
+            let shard = self.lock(shard);
+            for k in shard.tags.keys(tag) {
+                if let Some(slot) = shard.map.peek(&k) {
+                    out.push((k, slot.value.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    /// The entries whose key starts with `prefix`, with their keys (not
+    /// marked used).
+    pub fn with_prefix(&self, prefix: &str) -> Vec<(String, V)> {
+        let mut out = Vec::new();
+        for shard in self.shards.iter() {
+            let shard = self.lock(shard);
+            out.extend(
+                shard
+                    .map
+                    .iter()
+                    .filter(|(k, _)| k.starts_with(prefix))
+                    .map(|(k, s)| (k.clone(), s.value.clone())),
+            );
+        }
+        out
+    }
+
+    /// The tag index's (tag, key) pairs and the bytes charged for them.
+    pub fn tag_usage(&self) -> (usize, usize) {
+        self.shards.iter().fold((0, 0), |(n, b), s| {
+            let (pairs, bytes) = self.lock(s).tags.usage();
+            (n + pairs, b + bytes)
+        })
     }
 
     /// Bytes and entries held now.

@@ -1,5 +1,5 @@
 //! The disk cache's in-memory index: which entries exist, their file
-//! lengths, keys when known, and recency, plus the tombstones and purged
+//! lengths, keys and tags when known, and recency, plus the tombstones and purged
 //! prefixes that keep the background rebuild from bringing back what was
 //! removed while it ran.
 //!
@@ -14,6 +14,7 @@ use std::time::SystemTime;
 
 use super::format::{charged, nanos, Id};
 use super::open_files::{self, OpenFile, OpenFiles};
+use super::tagged::{self, Tags};
 
 /// Figures readable without the lock.
 #[derive(Default)]
@@ -24,6 +25,10 @@ pub(super) struct Counters {
     pub objects: AtomicU64,
     /// Entries evicted so far.
     pub evictions: AtomicU64,
+    /// Tags of live entries, one per (entry, tag).
+    pub tags: AtomicU64,
+    /// Bytes the index holds for them.
+    pub tag_bytes: AtomicU64,
 }
 
 /// A live entry.
@@ -38,6 +43,8 @@ pub(super) struct Entry {
     /// The key, once read or written by this process; `None` for entries
     /// the rebuild found (it reads names, not files).
     pub key: Option<Box<str>>,
+    /// Its tags, once written or read from its head by this process.
+    pub tags: Option<Tags>,
 }
 
 /// What the index knows of an id.
@@ -69,6 +76,8 @@ pub(super) struct Index {
     /// Live entries by (stamp, id): the first is the least recently used.
     order: BTreeSet<(u64, Key)>,
     bytes: u64,
+    /// Tags of live entries, and their bytes.
+    tags: (u64, u64),
     last_stamp: u64,
     next_generation: u64,
     /// The background rebuild has not finished.
@@ -88,6 +97,7 @@ impl Index {
             gone: HashSet::default(),
             order: BTreeSet::new(),
             bytes: 0,
+            tags: (0, 0),
             last_stamp: 0,
             next_generation: 0,
             rebuilding: true,
@@ -153,9 +163,16 @@ impl Index {
         self.last_stamp
     }
 
-    /// Indexes `id` (replacing whatever was there) with recency `stamp`.
-    /// Returns the entry's generation.
-    pub fn insert(&mut self, id: Id, len: u64, stamp: u64, key_: Option<Box<str>>) -> u64 {
+    /// Indexes `id` (replacing whatever was there) with recency `stamp`,
+    /// its key and tags when known. Returns the entry's generation.
+    pub fn insert(
+        &mut self,
+        id: Id,
+        len: u64,
+        stamp: u64,
+        key_: Option<Box<str>>,
+        tags: Option<Tags>,
+    ) -> u64 {
         self.drop_live(id);
         let k = key(id);
         self.gone.remove(&k);
@@ -165,12 +182,30 @@ impl Index {
             stamp,
             generation: self.next_generation,
             key: key_,
+            tags: None,
         };
         self.order.insert((stamp, k));
         self.bytes += charged(len);
         self.live.insert(k, entry);
+        if let Some(tags) = tags {
+            self.set_tags(k, tags);
+        }
         self.publish();
         self.next_generation
+    }
+
+    /// Records the tags of the live entry `k` (read or written).
+    fn set_tags(&mut self, k: Key, tags: Tags) {
+        let Some(e) = self.live.get_mut(&k) else {
+            return;
+        };
+        if let Some(old) = e.tags.take() {
+            self.tags.0 -= old.len() as u64;
+            self.tags.1 -= tagged::heap_bytes(&old);
+        }
+        self.tags.0 += tags.len() as u64;
+        self.tags.1 += tagged::heap_bytes(&tags);
+        e.tags = Some(tags);
     }
 
     /// Marks `id` most recently used and records its key if unknown.
@@ -187,10 +222,12 @@ impl Index {
         }
     }
 
-    /// Records the key of `id` (read from its file).
-    pub fn set_key(&mut self, id: Id, key_: String) {
+    /// Records the key and tags of `id` (read from its file).
+    pub fn set_key(&mut self, id: Id, key_: String, tags: Tags) {
         if let Some(e) = self.live.get_mut(&key(id)) {
             e.key = Some(key_.into());
+            self.set_tags(key(id), tags);
+            self.publish();
         }
     }
 
@@ -239,6 +276,10 @@ impl Index {
         };
         self.order.remove(&(old.stamp, k));
         self.bytes -= charged(old.len);
+        if let Some(t) = &old.tags {
+            self.tags.0 -= t.len() as u64;
+            self.tags.1 -= tagged::heap_bytes(t);
+        }
         true
     }
 
@@ -246,5 +287,9 @@ impl Index {
         self.counters.bytes.store(self.bytes, Ordering::Relaxed);
         let n = self.live.len() as u64;
         self.counters.objects.store(n, Ordering::Relaxed);
+        self.counters.tags.store(self.tags.0, Ordering::Relaxed);
+        self.counters
+            .tag_bytes
+            .store(self.tags.1, Ordering::Relaxed);
     }
 }

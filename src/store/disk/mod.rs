@@ -20,8 +20,9 @@
 //! verified chunks) and `format` (the entry file: its name, its atomic
 //! write, why one read back is bad); `index` and
 //! `shared` hold what is known of every entry, under the locks below;
-//! `scan` rebuilds the index at start; `open_files` keeps descriptors of
-//! hot entries open; `bad_entries` and `write_errors` count what failed.
+//! `scan` rebuilds the index at start; `tagged` and `select` are entries'
+//! tags and the purges that select entries by tag; `open_files` keeps
+//! descriptors of hot entries open; `bad_entries` and `write_errors` count what failed.
 //!
 //! # Layout
 //!
@@ -97,6 +98,16 @@
 //! reads the keys still unknown itself (and keeps them): about the cost of
 //! the old start-up scan, on that purge.
 //!
+//! # Tags
+//!
+//! An entry's tags are the `tags` member of its metadata JSON (`tagged`):
+//! the index learns them when the entry is written, and from its head in
+//! the key pass (the same read as its key) after a restart, so a purge by
+//! tag after a restart finds entries only on disk. A purge by tag (or a
+//! listing for a soft purge, `select`) waits for the rebuild to end (it
+//! stats files only), then walks the index as `remove_prefix` does,
+//! reading the heads whose tags are still unknown itself.
+//!
 //! # Locking
 //!
 //! The index lock is never held across a file-system call: decisions are
@@ -142,7 +153,9 @@ mod open_files;
 mod put;
 mod read;
 mod scan;
+mod select;
 mod shared;
+mod tagged;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -159,6 +172,7 @@ mod write_errors;
 
 pub use chunks::StoredPart;
 pub use read::Part;
+pub use tagged::{Select, Tags};
 pub use write_errors::WriteErrorKind;
 
 /// How many `reason` labels bad entries are counted under (see
@@ -268,8 +282,8 @@ impl DiskCache {
             }
             (matched, unknown)
         };
-        let (found, bad, old) = s.learn_keys(&unknown, Some(prefix));
-        matched.extend(found);
+        let (found, bad, old) = s.learn_keys(&unknown, Some(Select::Prefix(prefix)), false);
+        matched.extend(found.into_iter().map(|(id, _)| id));
         let mut first_err = None;
         s.close_dropped();
         for id in matched.iter().chain(&bad).chain(&old) {

@@ -11,6 +11,7 @@ use super::format::{self, at, id_of, unlink, Data};
 use super::head::{self, Head, Parts, Shape, HASH_LEN, LENGTHS_MAX, MAX_PARTS};
 use super::read::{self, Miss};
 use super::shared::Shared;
+use super::tagged::{self, Tags};
 use super::{DiskCache, Meta};
 
 impl DiskCache {
@@ -78,7 +79,8 @@ impl DiskCache {
         }
         let head =
             head::encode(key, &meta, &parts_of).ok_or_else(|| invalid(&path, "entry too large"))?;
-        self.write(key, &head, Data::Parts(parts), len, over)
+        let tags = tagged::of_meta(&meta);
+        self.write(key, &head, Data::Parts(parts), len, over, tags)
     }
 
     /// Writes the parts of the entry of `generation` for `key` again, as
@@ -127,7 +129,8 @@ impl DiskCache {
             offset: old.len,
             len: old_len - old.len,
         };
-        self.write(key, &head, data, len, Some(generation))
+        let tags = tagged::of_meta(&meta);
+        self.write(key, &head, data, len, Some(generation), tags)
     }
 
     /// Whether a put over `over` (any version: `None`) may go ahead.
@@ -145,6 +148,7 @@ impl DiskCache {
         data: Data<'_>,
         len: u64,
         over: Option<u64>,
+        tags: Tags,
     ) -> io::Result<Option<u64>> {
         let s: &Shared = &self.shared;
         let id = id_of(key);
@@ -184,7 +188,7 @@ impl DiskCache {
             }
             let mut ix = s.lock();
             let stamp = ix.now_stamp();
-            let generation = ix.insert(id, len, stamp, Some(key.into()));
+            let generation = ix.insert(id, len, stamp, Some(key.into()), Some(tags));
             (ix.evict(s.max_bytes), generation)
         };
         // Also closes the descriptor of the version replaced.

@@ -218,8 +218,8 @@ pub(super) fn whole(buf: Bytes, key: &str) -> Checked {
 /// What the head of an entry file says of its key.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum KeyRead {
-    /// The key, which names the file.
-    Key(String),
+    /// The key, which names the file, and the entry's tags.
+    Key(String, super::tagged::Tags),
     /// The head is not ours, does not add up to the file's length, or its
     /// key does not name this file: a bad entry.
     Bad,
@@ -227,9 +227,9 @@ pub(super) enum KeyRead {
     Old,
 }
 
-/// The key stored in the entry file at `path` for `id`, read from its head
-/// only (one open, one or two small reads; see [`head::key_of`]). Errors
-/// name the path.
+/// The key stored in the entry file at `path` for `id`, and the tags its
+/// metadata names, read from its head only (one open, one or two small
+/// reads; see [`head::key_of`]). Errors name the path.
 pub(super) fn read_key(path: &std::path::Path, id: super::format::Id) -> io::Result<KeyRead> {
     use std::os::unix::fs::FileExt;
     let named = |e| super::format::at(path, e);
@@ -245,7 +245,8 @@ pub(super) fn read_key(path: &std::path::Path, id: super::format::Id) -> io::Res
         Err(Bad::Old) => return Ok(KeyRead::Old),
         Err(_) => return Ok(KeyRead::Bad),
     };
-    let end = head::key_at(shape.parts.len()) as u64 + u64::from(shape.key_len);
+    let key_end = head::key_at(shape.parts.len()) as u64 + u64::from(shape.key_len);
+    let end = key_end + u64::from(shape.meta_len);
     if end > len {
         return Ok(KeyRead::Bad);
     }
@@ -256,7 +257,10 @@ pub(super) fn read_key(path: &std::path::Path, id: super::format::Id) -> io::Res
             .map_err(named)?;
     }
     Ok(match head::key_of(&b, len, id) {
-        Ok(Some(key)) => KeyRead::Key(key),
+        Ok(Some(key)) => KeyRead::Key(
+            key,
+            super::tagged::of_meta(&b[key_end as usize..end as usize]),
+        ),
         Err(Bad::Old) => KeyRead::Old,
         _ => KeyRead::Bad,
     })

@@ -37,6 +37,8 @@ struct Found {
     stamp: u64,
     /// Read from the header only when a prefix was purged during the scan.
     key: Option<String>,
+    /// Read with the key.
+    tags: Option<super::tagged::Tags>,
     /// Its header was read and is not ours.
     bad: bool,
 }
@@ -114,7 +116,7 @@ impl Rebuild {
         let todo: Vec<(Id, u64)> = {
             let ix = shared.lock();
             ix.entries()
-                .filter(|(_, e)| e.key.is_none())
+                .filter(|(_, e)| e.key.is_none() || e.tags.is_none())
                 .map(|(id, e)| (id, e.generation))
                 .collect()
         };
@@ -123,7 +125,7 @@ impl Rebuild {
             if shared.stop.load(Ordering::Relaxed) {
                 return;
             }
-            let (_, bad, old) = shared.learn_keys(batch, None);
+            let (_, bad, old) = shared.learn_keys(batch, None, true);
             bad_count += bad.len();
             old_count += old.len();
             shared.unlink_victims(bad);
@@ -222,6 +224,7 @@ fn scan_dir(shared: &Shared, fan: &str, dir: &Path) -> io::Result<()> {
             len,
             stamp,
             key: None,
+            tags: None,
             bad: false,
         });
     }
@@ -245,7 +248,7 @@ fn scan_dir(shared: &Shared, fan: &str, dir: &Path) -> io::Result<()> {
                 doomed.push(f.id);
                 continue;
             }
-            let _ = ix.insert(f.id, f.len, f.stamp, f.key.map(Into::into));
+            let _ = ix.insert(f.id, f.len, f.stamp, f.key.map(Into::into), f.tags);
         }
         break ix.evict(shared.max_bytes);
     };
@@ -263,7 +266,7 @@ fn scan_dir(shared: &Shared, fan: &str, dir: &Path) -> io::Result<()> {
 fn read_keys(shared: &Shared, found: &mut [Found]) {
     for f in found {
         match read_key(&shared.path(f.id), f.id) {
-            Ok(KeyRead::Key(key)) => f.key = Some(key),
+            Ok(KeyRead::Key(key, tags)) => (f.key, f.tags) = (Some(key), Some(tags)),
             Ok(KeyRead::Bad | KeyRead::Old) => f.bad = true,
             // Vanished: indexing it is harmless (a `get` forgets it). Other
             // errors: a `get` decides.

@@ -16,6 +16,7 @@ use super::bad_entries::BadEntries;
 use super::format::{self, at, entry_path, unlink, Id};
 use super::index::{Counters, Index, Slot};
 use super::read::{self, KeyRead};
+use super::tagged::Select;
 use super::write_errors::WriteErrors;
 use super::{Found, STRIPES};
 
@@ -139,7 +140,7 @@ impl Shared {
                 }
                 (Found::Direct, None) if ix.rebuilding => {
                     let stamp = ix.now_stamp();
-                    Some(ix.insert(id, len, stamp, Some(key.into())))
+                    Some(ix.insert(id, len, stamp, Some(key.into()), None))
                 }
                 // The rebuild indexed this very file meanwhile (a put would have set the key).
                 (Found::Direct, Some(Slot::Live(e))) if e.key.is_none() && e.len == len => {
@@ -184,17 +185,19 @@ impl Shared {
         }
     }
 
-    /// Reads the keys of `batch` (entries indexed without one, with the
-    /// generation seen) from their heads, outside the lock, and records
-    /// them. Entries whose head is bad are dropped and counted, those of
-    /// an older format dropped quietly; with `prefix`, matching ones are
-    /// dropped too. Returns (matching, bad, old) ids, out of the index, for
+    /// Reads the keys and tags of `batch` (entries indexed without them,
+    /// with the generation seen) from their heads, outside the lock, and
+    /// records them. Entries whose head is bad are dropped and counted,
+    /// those of an older format dropped quietly; with `select`, matching
+    /// ones are dropped too, or only listed when `keep`. Returns (matching
+    /// with their keys, bad, old) ids, the last two out of the index, for
     /// the caller to unlink.
     pub(super) fn learn_keys(
         &self,
         batch: &[(Id, u64)],
-        prefix: Option<&str>,
-    ) -> (Vec<Id>, Vec<Id>, Vec<Id>) {
+        select: Option<Select<'_>>,
+        keep: bool,
+    ) -> (Vec<(Id, String)>, Vec<Id>, Vec<Id>) {
         let read: Vec<_> = batch
             .iter()
             .map(|&(id, generation)| (id, generation, read::read_key(&self.path(id), id)))
@@ -206,11 +209,15 @@ impl Shared {
                 continue; // replaced or dropped meanwhile
             }
             match key {
-                Ok(KeyRead::Key(k)) if prefix.is_some_and(|p| k.starts_with(p)) => {
-                    ix.forget(id);
-                    matched.push(id);
+                Ok(KeyRead::Key(k, tags)) if select.is_some_and(|s| s.matches(&k, &tags)) => {
+                    if keep {
+                        ix.set_key(id, k.clone(), tags);
+                    } else {
+                        ix.forget(id);
+                    }
+                    matched.push((id, k));
                 }
-                Ok(KeyRead::Key(k)) => ix.set_key(id, k),
+                Ok(KeyRead::Key(k, tags)) => ix.set_key(id, k, tags),
                 Ok(KeyRead::Bad) => {
                     ix.forget(id);
                     bad.push(id);

@@ -150,3 +150,57 @@ proptest! {
         }
     }
 }
+
+#[derive(Clone)]
+struct Tagged(usize, Box<[Box<str>]>);
+impl Weigh for Tagged {
+    fn weight(&self) -> usize {
+        self.0
+    }
+    fn tags(&self) -> &[Box<str>] {
+        &self.1
+    }
+}
+
+fn tagged(weight: usize, tags: &[&str]) -> Tagged {
+    Tagged(weight, tags.iter().map(|t| Box::from(*t)).collect())
+}
+
+#[test]
+fn the_tag_index_follows_inserts_replacements_removals_and_evictions() {
+    let c = MemoryCache::with_promotion(SHARDS * 10_000, 10_000, Duration::ZERO);
+    assert!(c.insert("a".into(), tagged(100, &["r42", "css"])));
+    assert!(c.insert("b".into(), tagged(100, &["r42"])));
+    assert!(c.insert("c".into(), tagged(100, &[])));
+    assert_eq!(c.tag_usage().0, 3);
+    let charged = c.usage().0;
+    assert_eq!(
+        charged,
+        300 + 3 + 3 * (TAG_ENTRY + 1) + "r42".len() * 2 + "css".len(),
+        "the index is inside the bound"
+    );
+    // Replaced with other tags: the old ones no longer name it.
+    assert!(c.insert("a".into(), tagged(100, &["css"])));
+    assert_eq!(c.tag_usage().0, 2);
+    let mut keys: Vec<String> = c.tagged("r42").into_iter().map(|(k, _)| k).collect();
+    keys.sort();
+    assert_eq!(keys, ["b"]);
+    // The same tag again: still indexed once.
+    assert!(c.insert("a".into(), tagged(100, &["css"])));
+    assert_eq!(c.tagged("css").len(), 1);
+    assert_eq!(c.remove_tagged("css"), 1);
+    assert!(c.get("a").is_none() && c.get("b").is_some());
+    c.remove("b");
+    assert_eq!(c.tag_usage(), (0, 0));
+    assert_eq!(c.remove_tagged("r42"), 0);
+    // Evicted: out of the index too.
+    let small = MemoryCache::with_promotion(SHARDS * 1000, 1000, Duration::ZERO);
+    let keys = same_shard_keys(&small);
+    assert!(small.insert(keys[0].clone(), tagged(400, &["t"])));
+    assert!(small.insert(keys[1].clone(), tagged(400, &["t"])));
+    assert!(small.get(&keys[0]).is_none(), "evicted");
+    assert_eq!(small.tag_usage().0, 1);
+    assert_eq!(small.remove_tagged("t"), 1);
+    assert_eq!(small.usage(), (0, 0));
+    assert_eq!(small.tag_usage(), (0, 0));
+}
