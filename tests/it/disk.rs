@@ -170,6 +170,8 @@ fn fill(dir: &Path, n: usize, origin: &str) {
             encodings: vec![],
             origin: cdn_edge::origin::client::identity(origin, ""),
             key_format: cdn_edge::http::cache_key::FORMAT,
+            tags: vec![],
+            age: None,
         };
         let body = format!("body {i}");
         c.put(&format!("f/{i}.css"), &meta, &[body.as_bytes()])

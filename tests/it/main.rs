@@ -66,6 +66,7 @@ mod reload;
 mod reload_load;
 mod robust;
 mod safety;
+mod tag_purge;
 mod tls;
 mod transparent;
 mod vary;
