@@ -62,6 +62,8 @@ fn main() {
                             encodings: vec![],
                             origin,
                             key_format: cdn_edge::http::cache_key::FORMAT,
+                            tags: vec![],
+                            age: None,
                         };
                         cache.put(&key, &meta, &[body.as_slice()]).expect("put");
                         total += len as u64;

@@ -55,7 +55,7 @@ impl Edge {
             Some(root) => LocalStore::open(root, setup.policy, budget)?,
             None => LocalStore::none(setup.policy),
         };
-        Ok(Self {
+        let edge = Self {
             local: Arc::new(local),
             memory,
             refresh: setup.refresh,
@@ -63,7 +63,17 @@ impl Edge {
             origin: origin.map(Arc::new),
             absent: super::absent::AbsentMemo::new(),
             compress_local: setup.compress_local,
-        })
+        };
+        edge.charge_disk_tags();
+        Ok(edge)
+    }
+
+    /// Counts the disk index's tags against this edge's memory bound (they
+    /// are in memory too), instead of the bound of the edge before a reload.
+    fn charge_disk_tags(&self) {
+        if let Some(disk) = self.origin.as_ref().and_then(|o| o.disk()) {
+            disk.charge_tags_to(self.memory.reserve(0));
+        }
     }
 
     /// The edge a reload puts in place of `self`, opened as [`Edge::open`]
@@ -81,11 +91,13 @@ impl Edge {
     ) -> std::io::Result<Self> {
         let fresh = Self::open(root, setup, origin)?;
         if keep_cache && fresh.local.root() == self.local.root() {
-            return Ok(Self {
+            let kept = Self {
                 memory: self.memory.clone(),
                 epoch: self.epoch,
                 ..fresh
-            });
+            };
+            kept.charge_disk_tags();
+            return Ok(kept);
         }
         Ok(fresh)
     }

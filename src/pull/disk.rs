@@ -43,8 +43,8 @@ pub(crate) enum DiskRead {
 /// A disk entry's record, decoded or still as stored (the fast path leaves
 /// it to the reader, who may hold it decoded already: `template`).
 pub(crate) enum Record {
-    /// Decoded.
-    Decoded(DiskMeta),
+    /// Decoded (boxed: a record is large beside the other variants).
+    Decoded(Box<DiskMeta>),
     /// The stored JSON.
     Json(Bytes),
 }
@@ -52,7 +52,7 @@ pub(crate) enum Record {
 impl Record {
     fn decoded(self) -> Option<DiskMeta> {
         match self {
-            Record::Decoded(r) => Some(r),
+            Record::Decoded(r) => Some(*r),
             Record::Json(j) => serde_json::from_slice(&j).ok(),
         }
     }
@@ -64,7 +64,7 @@ impl DiskRead {
     pub(crate) fn of(disk: &DiskCache, memory_key: &str, whole_up_to: u64) -> DiskRead {
         match disk.get_parts(memory_key, whole_up_to) {
             Some((record, parts, generation)) => {
-                DiskRead::Found(Record::Decoded(record), parts, generation)
+                DiskRead::Found(Record::Decoded(Box::new(record)), parts, generation)
             }
             None => DiskRead::Absent,
         }

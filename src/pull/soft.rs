@@ -110,11 +110,8 @@ impl Puller {
         let Some(disk) = self.disk.clone() else {
             return names.len();
         };
-        let (reading, policy, origin) = (
-            self.rules.reading.clone(),
-            self.rules.policy.clone(),
-            self.identity,
-        );
+        let (reading, policy, origin) =
+            (self.rules.reading.clone(), self.rules.policy, self.identity);
         let in_memory: Vec<String> = names.iter().cloned().collect();
         let task = move || {
             let mut keys: Vec<String> = on_disk

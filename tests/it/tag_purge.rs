@@ -217,6 +217,12 @@ fn a_tag_purge_after_a_restart_drops_objects_only_on_disk() {
         s.metric("cdn_edge_tag_index_entries{store=\"disk\"}"),
         Some(5.0)
     );
+    // The disk index's tags count inside the memory bound.
+    let disk_tags = s
+        .metric("cdn_edge_tag_index_bytes{store=\"disk\"}")
+        .unwrap();
+    assert!(disk_tags > 0.0);
+    assert!(s.metric("cdn_edge_memory_reserved_bytes").unwrap() >= disk_tags);
 }
 
 /// Sends `n` GETs of `path` at once; their statuses and bodies.

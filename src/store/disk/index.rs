@@ -15,6 +15,7 @@ use std::time::SystemTime;
 use super::format::{charged, nanos, Id};
 use super::open_files::{self, OpenFile, OpenFiles};
 use super::tagged::{self, Tags};
+use crate::store::memory::Reservation;
 
 /// Figures readable without the lock.
 #[derive(Default)]
@@ -87,6 +88,8 @@ pub(super) struct Index {
     counters: Arc<Counters>,
     /// Descriptors of live entries' files, kept open for readers.
     open: OpenFiles<Key>,
+    /// Where the bytes of the tags are counted (a memory cache's bound).
+    tag_charge: Option<Reservation>,
 }
 
 impl Index {
@@ -104,6 +107,7 @@ impl Index {
             purged: Vec::new(),
             counters,
             open: OpenFiles::new(open_files::capacity()),
+            tag_charge: None,
         }
     }
 
@@ -260,6 +264,13 @@ impl Index {
         victims
     }
 
+    /// Counts the bytes of the tags in `r` from now on (the previous
+    /// reservation, if any, is released).
+    pub fn charge_tags_to(&mut self, r: Reservation) {
+        r.set(self.tags.1 as usize);
+        self.tag_charge = Some(r);
+    }
+
     /// Ends the rebuild: tombstones and purged prefixes are no longer needed.
     pub fn finish_rebuild(&mut self) {
         self.rebuilding = false;
@@ -291,5 +302,8 @@ impl Index {
         self.counters
             .tag_bytes
             .store(self.tags.1, Ordering::Relaxed);
+        if let Some(r) = &self.tag_charge {
+            r.set(self.tags.1 as usize);
+        }
     }
 }

@@ -167,6 +167,8 @@ mod tests_rebuild;
 #[cfg(test)]
 mod tests_stream;
 #[cfg(test)]
+mod tests_tags;
+#[cfg(test)]
 mod tests_write_faults;
 mod write_errors;
 

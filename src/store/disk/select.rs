@@ -50,6 +50,13 @@ impl DiskCache {
         )
     }
 
+    /// Counts the bytes the index holds for tags in `r` (a reservation of
+    /// the memory cache's bound) from now on, as they change; replaces the
+    /// reservation given before.
+    pub fn charge_tags_to(&self, r: crate::store::memory::Reservation) {
+        self.shared.lock().charge_tags_to(r);
+    }
+
     /// The entries `select` names, with their keys: dropped from the index
     /// (for the caller to unlink) unless `keep`.
     fn walk(&self, select: Select<'_>, keep: bool) -> Vec<(Id, String)> {

@@ -87,6 +87,18 @@ impl Reservation {
         true
     }
 
+    /// Holds exactly `to` bytes from now on, whatever the cache's total
+    /// (for bytes that exist already and must be counted, as they grow and
+    /// shrink). Callers serialise their calls.
+    pub fn set(&self, to: usize) {
+        let have = self.bytes.swap(to, Ordering::Relaxed);
+        if to > have {
+            self.reserved.add(to - have);
+        } else {
+            self.reserved.sub(have - to);
+        }
+    }
+
     /// Gives the bytes back now (what they stood for is counted elsewhere,
     /// or gone); the reservation holds nothing from then on.
     pub fn release(&self) {
