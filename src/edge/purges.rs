@@ -36,14 +36,33 @@ impl Edge {
         }
     }
 
-    /// Drops every object carrying `tag`, in memory and on disk; how many
-    /// (disk entries count where memory had no copy).
+    /// Drops every object carrying `tag`, in memory and on disk at once;
+    /// how many (disk entries count where memory had no copy). The memory
+    /// part runs on the blocking pool (so a fan-out to peers on the same
+    /// worker goes on meanwhile), and the values taken out are freed there
+    /// after the answer, still counted against the bound: freeing many
+    /// objects takes longer than taking them out.
     pub async fn purge_tag(&self, tag: &str) -> usize {
-        let n = self.memory.remove_tagged(tag);
-        match &self.origin {
-            Some(o) => n.max(o.forget_selected(Selected::Tag(tag.into())).await),
-            None => n,
-        }
+        let (memory, owned) = (self.memory.clone(), tag.to_string());
+        let in_memory = async move {
+            let memory2 = memory.clone();
+            let took = tokio::task::spawn_blocking(move || memory2.take_tagged(&owned)).await;
+            let Ok((taken, weight)) = took else {
+                return 0;
+            };
+            let n = taken.len();
+            let held = memory.reserve(weight);
+            tokio::task::spawn_blocking(move || drop((taken, held)));
+            n
+        };
+        let on_disk = async {
+            match &self.origin {
+                Some(o) => o.forget_selected(Selected::Tag(tag.into())).await,
+                None => 0,
+            }
+        };
+        let (n, on_disk) = futures_util::future::join(in_memory, on_disk).await;
+        n.max(on_disk)
     }
 
     /// Makes stale what `target` names; how many objects it named.

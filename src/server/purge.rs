@@ -97,11 +97,13 @@ pub async fn dispatch(
         Ok(b) => b,
         Err(resp) => return Some(resp),
     };
-    let n = here(&live.edge, &batch, stats).await;
     Some(match cluster {
-        None => purged(n, None),
+        None => purged(here(&live.edge, &batch, stats).await, None),
         Some(c) => {
-            let peers = c.purge_peers(&batch).await;
+            // This node and its peers at once.
+            let (n, peers) =
+                futures_util::future::join(here(&live.edge, &batch, stats), c.purge_peers(&batch))
+                    .await;
             purged(n, Some((c.peers().me(), peers)))
         }
     })

@@ -376,17 +376,25 @@ impl<V: Clone + Weigh> MemoryCache<V> {
 
     /// Drops every entry carrying `tag`; returns how many.
     pub fn remove_tagged(&self, tag: &str) -> usize {
-        let mut removed = 0;
+        self.take_tagged(tag).0.len()
+    }
+
+    /// Takes every entry carrying `tag` out of the cache: their values, and
+    /// the weight they were counted with (for the caller to keep counted
+    /// while it frees them, which for many values takes a while).
+    pub fn take_tagged(&self, tag: &str) -> (Vec<V>, usize) {
+        let (mut taken, mut weight) = (Vec::new(), 0);
         for shard in self.shards.iter() {
             let mut shard = self.lock(shard);
-            for k in shard.tags.keys(tag) {
+            for k in shard.tags.take(tag) {
                 if let Some(v) = shard.pop(&k) {
                     self.let_go(&v.value);
-                    removed += 1;
+                    weight += v.weight;
+                    taken.push(v.value);
                 }
             }
         }
-        removed
+        (taken, weight)
     }
 
     /// The entries carrying `tag`, with their keys (not marked used).

@@ -58,6 +58,15 @@ impl TagIndex {
         self.bytes -= cost(key.len(), tags);
     }
 
+    /// Takes the keys carrying `tag` out of the index (their other tags
+    /// stay until [`TagIndex::remove`]); the cost of the pairs taken stays
+    /// counted until then too.
+    pub fn take(&mut self, tag: &str) -> Vec<String> {
+        let keys: Vec<String> = self.keys.remove(tag).into_iter().flatten().collect();
+        self.pairs -= keys.len();
+        keys
+    }
+
     /// The keys carrying `tag`.
     pub fn keys(&self, tag: &str) -> Vec<String> {
         self.keys
