@@ -175,7 +175,8 @@ impl PulledMeta {
             .map(|(n, v)| 64 + n.as_str().len() + v.len())
             .sum();
         let names = |v: &[String]| v.iter().map(|s| 32 + s.len()).sum::<usize>();
-        let tags: usize = self.tags.iter().map(|t| 16 + t.len()).sum();
+        // Each tag's own allocation (at least a 32-byte chunk) and its box.
+        let tags: usize = self.tags.iter().map(|t| 48 + t.len()).sum();
         META + headers
             + tags
             + self.expires.as_ref().map_or(0, |e| e.len())

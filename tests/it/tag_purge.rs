@@ -116,7 +116,7 @@ fn a_tag_purge_drops_exactly_the_tagged_objects_and_clients_never_see_tags() {
     let bytes = s
         .metric("cdn_edge_tag_index_bytes{store=\"memory\"}")
         .unwrap();
-    assert!(bytes > 5.0 * 96.0, "{bytes}");
+    assert!(bytes > 5.0 * 136.0, "{bytes}");
 
     let r = post_purge(s.addr, r#"{"tags": ["release-42"]}"#);
     assert_eq!(r.status, 200, "{}", r.summary());

@@ -21,13 +21,13 @@ pub(super) fn of_meta(meta: &[u8]) -> Tags {
         .unwrap_or_default()
 }
 
-/// Bytes the index holds for an entry's tags: each tag's text, its box,
-/// and the slice.
+/// Bytes the index holds for an entry's tags: each tag's text in its own
+/// allocation (at least a 32-byte chunk) and its box, and the slice.
 pub(super) fn heap_bytes(tags: &Tags) -> u64 {
     if tags.is_empty() {
         return 0;
     }
-    (16 + tags.iter().map(|t| 16 + t.len()).sum::<usize>()) as u64
+    (32 + tags.iter().map(|t| 48 + t.len()).sum::<usize>()) as u64
 }
 
 /// Which entries a purge selects.
@@ -65,6 +65,6 @@ mod tests {
         assert!(Select::Prefix("k").matches("key", &t));
         assert!(of_meta(br#"{"status":200}"#).is_empty());
         assert!(of_meta(b"not json").is_empty());
-        assert_eq!(heap_bytes(&t), 16 + 16 + 3 + 16 + 3);
+        assert_eq!(heap_bytes(&t), 32 + 48 + 3 + 48 + 3);
     }
 }
