@@ -23,7 +23,7 @@ use crate::clock::Clock;
 use crate::cluster::Cluster;
 use crate::compress::Compressor;
 use crate::config::Config;
-use crate::edge::{Edge, Setup};
+use crate::edge::{Edge, Keying, Setup};
 use crate::http::forward::DropList;
 use crate::http::freshness;
 use crate::origin::client::OriginClient;
@@ -160,6 +160,7 @@ impl Live {
                 crate::config::Admission::SecondHit => Admission::SecondHit,
             },
             compress_local,
+            keying: Keying::new(&config.rules()?),
         };
         let root = config.server.root.as_deref();
         let edge = match previous {

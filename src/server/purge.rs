@@ -1,5 +1,7 @@
 //! Purging: `PURGE /path` drops one object (all its query variants), and
-//! `POST /_purge` with `{"paths": [...], "prefixes": [...]}` drops many.
+//! `POST /_purge` with `{"paths": [...], "prefixes": [...]}` drops many. A
+//! path with a query (`PURGE /a.js?v=1`, `"paths": ["/a.js?v=1"]`) drops
+//! only the object of that query, as the path's `query` rule keys it.
 //! Both need `Authorization: Bearer <token>` (any case of `Bearer`); with
 //! no token configured purging does not exist (PURGE is then an unknown
 //! method, 405, and the endpoint a 404). A bad path or prefix refuses the
@@ -60,7 +62,7 @@ pub async fn dispatch(
         if !(is_purge || batch_path) {
             return None;
         }
-        return Some(match batch_of(is_purge, raw_path, payload, live).await {
+        return Some(match batch_of(is_purge, target(req), payload, live).await {
             Ok(b) => purged(here(&live.edge, &b).await, None),
             Err(resp) => resp,
         });
@@ -79,7 +81,7 @@ pub async fn dispatch(
     if !authorized(req.headers(), token) {
         return Some(unauthorized());
     }
-    let batch = match batch_of(is_purge, raw_path, payload, live).await {
+    let batch = match batch_of(is_purge, target(req), payload, live).await {
         Ok(b) => b,
         Err(resp) => return Some(resp),
     };
@@ -192,12 +194,12 @@ fn node_json(node: &Peer, result: &Result<usize, PurgeFailed>) -> String {
 /// read from `payload`; 400 with the reason (or the body's own error).
 async fn batch_of(
     is_purge: bool,
-    raw_path: &str,
+    target: &str,
     payload: &mut Option<web::Payload>,
     live: &Live,
 ) -> Result<Batch, HttpResponse> {
     let checked = if is_purge {
-        one(raw_path)
+        one(target)
     } else {
         many(&read_body(payload.take(), MAX_BODY, &live.limits).await?)
     };
@@ -221,11 +223,25 @@ enum BadBatch {
     Prefix(String, path::PathError),
 }
 
-/// The batch of `PURGE raw_path`, or why not.
-fn one(raw_path: &str) -> Result<Batch, BadBatch> {
-    path::key(raw_path).map_err(BadBatch::Path)?;
+/// The request target of a `PURGE` (its path and query).
+fn target(req: &HttpRequest) -> &str {
+    req.uri().path_and_query().map_or("/", |pq| pq.as_str())
+}
+
+/// A purge path as a request target: the path, and the query after the
+/// first `?` (a literal `?` in a path is spelt `%3F`).
+fn split_target(t: &str) -> (&str, Option<&str>) {
+    match t.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (t, None),
+    }
+}
+
+/// The batch of `PURGE target`, or why not.
+fn one(target: &str) -> Result<Batch, BadBatch> {
+    path::key(split_target(target).0).map_err(BadBatch::Path)?;
     Ok(Batch {
-        paths: vec![raw_path.to_string()],
+        paths: vec![target.to_string()],
         prefixes: Vec::new(),
     })
 }
@@ -234,7 +250,7 @@ fn one(raw_path: &str) -> Result<Batch, BadBatch> {
 fn many(body: &[u8]) -> Result<Batch, BadBatch> {
     let batch: Batch = serde_json::from_slice(body).map_err(BadBatch::Body)?;
     for p in &batch.paths {
-        path::key(p).map_err(|e| BadBatch::BodyPath(p.clone(), e))?;
+        path::key(split_target(p).0).map_err(|e| BadBatch::BodyPath(p.clone(), e))?;
     }
     // Checked as a request path is (decoded, no dot segment): the prefix
     // then matches the keys of every spelling of the paths under it.
@@ -248,8 +264,9 @@ fn many(body: &[u8]) -> Result<Batch, BadBatch> {
 async fn here(edge: &Edge, batch: &Batch) -> usize {
     let mut n = 0;
     for p in &batch.paths {
+        let (p, query) = split_target(p);
         if let Ok(k) = path::key(p) {
-            n += edge.purge(&k).await;
+            n += edge.purge_target(&k, query).await;
         }
     }
     for p in &batch.prefixes {

@@ -60,6 +60,7 @@ mod origin_selftest;
 mod papercuts;
 mod pull;
 mod purge;
+mod query_keys;
 mod ranges;
 mod readiness;
 mod reload;
