@@ -16,7 +16,9 @@
 //! the memory cache and the root do not hold. `setup` opens an edge, and
 //! opens it again for a reload, keeping what is still valid; `admin` purges
 //! and counts; `invalidate` passes unsafe methods through; `probe` asks the
-//! origin whether it answers; `absent` remembers root misses; `joined`
+//! origin whether it answers; `absent` remembers root misses; `keying`
+//! makes the query a pulled object is keyed on and asked for (`[[rules]]
+//! query`, the origin's `No-Vary-Search`); `joined`
 //! turns a blocking task's failure into an [`EdgeError`]. The map of the
 //! whole is docs/architecture.md.
 
