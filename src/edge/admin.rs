@@ -71,7 +71,7 @@ impl Edge {
             return self.purge(key).await;
         };
         let mut keys = vec![cache_key::of(key, Some(q))];
-        if let Some(normal) = self.keying.normalised(key, q) {
+        if let Some(normal) = self.keying.normalised(&self.memory, key, q) {
             keys.push(cache_key::of(key, normal.as_deref()));
         }
         let mut n = 0;

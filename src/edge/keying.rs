@@ -24,7 +24,10 @@
 //! addition to the exact URL"), so the queries equivalent to the first one
 //! hit it too. A stored response without the field (or with an invalid
 //! one, ignored as a whole) removes the path's note: the last response
-//! says.
+//! says. A normal form is taken only where the memory cache holds nothing
+//! under it that says another field (the draft's §7 checks equivalence
+//! under the stored response's own field): the request is then keyed as
+//! sent.
 //!
 //! What the origin is sent on a miss is the normalised query, not the
 //! client's: a cache may reuse a response for any equivalent request
@@ -115,8 +118,15 @@ impl Keying {
     }
 
     /// The query `query` of a request for `key` is keyed on, when it is
-    /// not `query` itself (`Some(None)`: no query at all).
-    pub fn normalised(&self, key: &Key, query: &str) -> Option<Option<String>> {
+    /// not `query` itself (`Some(None)`: no query at all). A normal form
+    /// by the path's note is taken only where `memory` holds nothing
+    /// under it that says otherwise (see [`Keying::agrees`]).
+    pub(crate) fn normalised(
+        &self,
+        memory: &Memory,
+        key: &Key,
+        query: &str,
+    ) -> Option<Option<String>> {
         let mut q = Some(Cow::Borrowed(query));
         if !self.set.is_empty() {
             let last = self.set.matches(key.path()).into_iter().max();
@@ -124,12 +134,11 @@ impl Keying {
                 q = self.policies[i].apply(Some(query));
             }
         }
-        if let Some(note) = self.notes.of(key.cache_key()) {
-            q = match q {
-                Some(Cow::Borrowed(b)) => note.apply(Some(b)),
-                Some(Cow::Owned(o)) => note.apply(Some(&o)).map(|c| Cow::Owned(c.into_owned())),
-                None => None,
-            };
+        if let (Some(note), Some(ruled)) = (self.notes.of(key.cache_key()), q.as_deref()) {
+            let normal = note.apply(Some(ruled));
+            if normal.as_deref() != Some(ruled) && agrees(memory, key, normal.as_deref(), &note) {
+                q = normal.map(|n| Cow::Owned(n.into_owned()));
+            }
         }
         match q {
             Some(Cow::Borrowed(b)) if b == query => None,
@@ -145,8 +154,7 @@ impl Keying {
         let Source::Pulled(meta) = &served.0.source else {
             return;
         };
-        let lines = meta.headers.get_all("no-vary-search");
-        let variance = no_vary_search::parse(lines.filter_map(|v| v.to_str().ok()));
+        let variance = variance_of(&meta.headers);
         let path = key.cache_key();
         let Some(variance) = variance else {
             self.notes.forget(path);
@@ -189,6 +197,31 @@ impl Keying {
         map.retain(|p, _| !p.starts_with(prefix));
         self.notes.any.store(!map.is_empty(), Ordering::Relaxed);
     }
+}
+
+/// Whether what `memory` holds under the key of `key` with `normal` may
+/// answer a request that `note` normalises to it: nothing (a miss asks the
+/// origin for `normal`), or a stored response that says the same
+/// `No-Vary-Search` itself (the draft's §7 checks equivalence under the
+/// stored response's own field). A response that says otherwise (stored
+/// before the origin's field changed), or one that varies on request
+/// headers (a marker, whose variants are not looked at here), is not
+/// used: the request is keyed on its query as sent.
+fn agrees(memory: &Memory, key: &Key, normal: Option<&str>, note: &Variance) -> bool {
+    let Some(entry) = memory.get(&cache_key::of(key, normal)) else {
+        return true;
+    };
+    match &entry.source {
+        Source::Pulled(meta) => variance_of(&meta.headers).as_ref() == Some(note),
+        _ => false,
+    }
+}
+
+/// What a stored response's `No-Vary-Search` says (`None`: the whole query
+/// matters).
+fn variance_of(headers: &actix_web::http::header::HeaderMap) -> Option<Variance> {
+    let lines = headers.get_all("no-vary-search");
+    no_vary_search::parse(lines.filter_map(|v| v.to_str().ok()))
 }
 
 impl Notes {
@@ -241,7 +274,8 @@ mod tests {
     }
 
     fn norm(k: &Keying, p: &str, q: &str) -> Option<Option<String>> {
-        k.normalised(&path::key(p).unwrap(), q)
+        let memory = Arc::new(crate::store::memory::MemoryCache::new(1 << 20, 1 << 20));
+        k.normalised(&memory, &path::key(p).unwrap(), q)
     }
 
     #[test]

@@ -117,7 +117,7 @@ impl Edge {
     /// request without a query pays nothing for it.
     pub async fn lookup(&self, key: &Key, ask: &Ask<'_>) -> Result<Lookup, EdgeError> {
         if let (Some(q), Some(_)) = (ask.query, &self.origin) {
-            if let Some(normal) = self.keying.normalised(key, q) {
+            if let Some(normal) = self.keying.normalised(&self.memory, key, q) {
                 let ask = Ask {
                     query: normal.as_deref(),
                     ..*ask

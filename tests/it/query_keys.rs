@@ -246,6 +246,22 @@ fn no_vary_search_is_honoured_on_its_own() {
     s.get("/k.js?b=1&a=2");
     assert!(!is_hit(&s.get("/k.js?a=2&b=1")));
     assert_eq!(o.count("/k.js"), 4);
+
+    // A response stored before the origin's field came says nothing of
+    // it: a query the new note normalises to its key is not answered by
+    // it (the draft checks the stored response's own field).
+    o.route("/c.js", cacheable("old"));
+    assert_eq!(s.get("/c.js?a=1").text(), "old");
+    nvs("/c.js", "params=(\"x\")");
+    s.get("/c.js?b=1");
+    let r = s.get("/c.js?a=1&x=5");
+    assert!(!is_hit(&r), "{}", r.summary());
+    assert_eq!(r.text(), "/c.js");
+    assert!(is_hit(&s.get("/c.js?x=6&a=1")));
+    assert_eq!(
+        asked(&o, "/c.js"),
+        ["/c.js?a=1", "/c.js?b=1", "/c.js?a=1&x=5"]
+    );
 }
 
 /// A bad `query` value is refused by `check` and at reload with the file,
