@@ -192,7 +192,9 @@ impl Puller {
         let len = identity.size();
         let mut fetched = record.fetched(in_memory);
         let vary = std::mem::take(&mut record.vary);
-        let meta = PulledMeta::taken_from(&mut fetched, self.reading(), vary);
+        // The rules in force now, not those of when it was written.
+        let meta =
+            PulledMeta::taken_from(&mut fetched, self.reading(), vary).said(self.say(&record.path));
         // Encodings are placed as empty bodies first (their ETags derive
         // from the identity's), then every body is put in.
         let placeholders: Vec<_> = parts.iter().map(|(c, _)| (*c, Bytes::new())).collect();

@@ -31,6 +31,7 @@ use crate::origin::request::Forwarding;
 use crate::origin::stored::Reading;
 use crate::origin::OriginStats;
 use crate::pull::{Puller, Route, Rules};
+use crate::rule_set::RuleSet;
 use crate::store::disk::DiskCache;
 use crate::store::memory::Admission;
 use crate::store::policy::Policy;
@@ -258,7 +259,7 @@ fn origin(
 }
 
 /// What the node keeps of the origin's answers, and how it asks for them.
-fn rules(config: &Config) -> Result<Rules, ServeError> {
+pub(crate) fn rules(config: &Config) -> Result<Rules, ServeError> {
     let drop = DropList::new(&config.origin.drop_request_headers)
         .map_err(|source| ServeError::Headers {
             key: "origin.drop_request_headers",
@@ -304,6 +305,11 @@ fn rules(config: &Config) -> Result<Rules, ServeError> {
                 .unwrap_or_else(|_| HeaderValue::from_static("cdn-edge")),
         },
         max_variants: c.max_variants,
+        operator: Arc::new(RuleSet {
+            rules: config.rules()?,
+            fingerprints: config.fingerprints()?,
+            immutable: HeaderValue::from_str(&config.cache_control.immutable).ok(),
+        }),
     })
 }
 

@@ -35,7 +35,7 @@ mod health;
 mod https;
 mod limits;
 mod listeners;
-mod live;
+pub(crate) mod live;
 mod metrics;
 mod passthrough;
 mod peer;

@@ -180,7 +180,7 @@ fn a_peers_5xx_is_an_origin_fault_for_stale_if_error() {
     assert_eq!(r.body, b"first");
     assert_eq!(
         r.header("cache-status"),
-        Some("cdn-edge; hit; detail=stale")
+        Some("cdn-edge; fwd=stale; fwd-status=500; detail=stale-if-error")
     );
     assert_eq!(origin.count(path), 2, "asked once more, by the next peer");
     // That peer has no copy to stand in: its client gets the 500.

@@ -66,6 +66,7 @@ mod readiness;
 mod reload;
 mod reload_load;
 mod robust;
+mod rules_pulled;
 mod safety;
 mod tls;
 mod transparent;
