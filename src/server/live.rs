@@ -63,6 +63,8 @@ pub struct Live {
     pub limits: super::limits::RequestLimits,
     /// `server.pseudonym` and `server.max_hops` (RFC 8586).
     pub cdn_loop: super::cdn_loop::LoopGuard,
+    /// The rules' fallback and error pages; `None` when no rule names one.
+    pub pages: Option<super::pages::Pages>,
 }
 
 /// What every generation shares, opened once at start.
@@ -193,6 +195,7 @@ impl Live {
             max_streams: config.http2.max_concurrent_streams,
             limits: super::limits::RequestLimits::new(&config.limits),
             cdn_loop: super::cdn_loop::LoopGuard::new(&config.server),
+            pages: super::pages::Pages::of(&config.rules()?),
         })
     }
 }

@@ -37,6 +37,7 @@ mod limits;
 mod listeners;
 pub(crate) mod live;
 mod metrics;
+mod pages;
 mod passthrough;
 mod peer;
 mod purge;

@@ -57,6 +57,7 @@ mod namespace;
 mod negotiation;
 mod origin_answers;
 mod origin_selftest;
+mod pages;
 mod papercuts;
 mod pull;
 mod purge;
