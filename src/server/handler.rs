@@ -303,6 +303,10 @@ fn asset_response(r: &Reply<'_>, asset: &Served, status: CacheStatus) -> HttpRes
     };
     let mut resp = slices::sliced(req, resp, Some(asset));
     passthrough::cache_headers(resp.headers_mut(), asset, status, r.state.clock.now());
+    if r.from_peer {
+        let strip = r.live.edge.origin().map(|o| o.reading().strip.as_slice());
+        asset.as_stored_for_peer(resp.headers_mut(), strip.unwrap_or_default());
+    }
     resp
 }
 
