@@ -131,7 +131,7 @@ fn bad_configs_are_refused_by_check_and_serve_alike() {
         // Issue 20's rule keys: file:line, the key, what is allowed.
         (
             "[[rules]]\nglob = \"*\"\n\nquery = \"drop\"\n".into(),
-            "check.toml:4: rules[0].query = \"\\\"drop\\\"\": \"keep\", \"ignore\"",
+            "check.toml:4: rules[0].query = \"drop\": \"keep\", \"ignore\"",
         ),
         (
             "[[rules]]\nglob = \"*\"\nedge_ttl = \"soon\"\n".into(),
