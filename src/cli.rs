@@ -25,12 +25,34 @@ pub enum Command {
     /// Serve the static root over HTTP.
     Serve(ServeArgs),
     /// Check the configuration as `serve` would, without serving: exit 0
-    /// and print "ok", or exit 2 with the reason.
-    Check(ServeArgs),
+    /// and print "ok", or exit 2 with the reason; with --explain PATH, also
+    /// say what the node does for that path and why.
+    Check(CheckArgs),
     /// Fingerprint, rewrite CSS references, precompress and write manifest.json.
     Build(BuildArgs),
     /// Drop objects from every node's cache (PURGE / POST /_purge).
     Purge(PurgeArgs),
+}
+
+/// Flags of `check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The configuration, as `serve` takes it.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// A request path (`/assets/app-1a2b3c4d.js`) to explain: which rules
+    /// match, what clients are told, how long this node keeps it and why,
+    /// stale on error, the query policy, fallback and error pages.
+    #[arg(long, value_name = "PATH")]
+    pub explain: Option<String>,
+    /// An origin response header to explain the lifetime against
+    /// (`"Cache-Control: max-age=60"`), repeatable; with --explain.
+    #[arg(
+        long = "origin-header",
+        value_name = "NAME: VALUE",
+        requires = "explain"
+    )]
+    pub origin_headers: Vec<String>,
 }
 
 /// Flags of `purge`.

@@ -53,6 +53,7 @@ pub mod config;
 mod disk_record;
 pub(crate) mod edge;
 pub mod error_chain;
+pub mod explain;
 #[cfg(test)]
 #[path = "../fuzz/targets/mod.rs"]
 mod fuzz;

@@ -65,7 +65,8 @@ fn serve(args: cdn_edge::cli::ServeArgs) -> Result<(), Failed> {
 /// Runs `check`: the config, the listen address, the root, the disk cache
 /// and the certificates, as `serve` checks them at start; prints one `ok`
 /// line (stdout) naming what was checked: the root and every listener.
-fn check(args: &cdn_edge::cli::ServeArgs) -> Result<(), Failed> {
+fn check(check: &cdn_edge::cli::CheckArgs) -> Result<(), Failed> {
+    let args = &check.serve;
     let config = args.config()?;
     let listen =
         actix_web::rt::System::new().block_on(async { cdn_edge::server::check(&config) })?;
@@ -76,6 +77,11 @@ fn check(args: &cdn_edge::cli::ServeArgs) -> Result<(), Failed> {
     let listen: Vec<String> = (listen.iter())
         .map(|(scheme, addr)| format!("{scheme}://{addr}"))
         .collect();
+    // Before the ok line: a bad --explain or --origin-header fails the check.
+    let explained = match &check.explain {
+        Some(path) => cdn_edge::explain::explain(&config, path, &check.origin_headers)?,
+        None => String::new(),
+    };
     let root = match &config.server.root {
         Some(root) => root.canonicalize().unwrap_or_else(|_| root.clone()),
         None => "(none: origin only)".into(),
@@ -85,6 +91,7 @@ fn check(args: &cdn_edge::cli::ServeArgs) -> Result<(), Failed> {
         root.display(),
         listen.join(", ")
     );
+    print!("{explained}");
     Ok(())
 }
 

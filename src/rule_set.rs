@@ -11,7 +11,14 @@ use std::time::Duration;
 use actix_web::http::header::{HeaderName, HeaderValue};
 
 use crate::config::{Rule, TtlMode};
+use crate::fingerprint::Patterns;
+use crate::http::freshness::Operator;
 use crate::http::query;
+use crate::origin::say::Say;
+
+/// How long this node keeps a pulled fingerprinted name by default: a
+/// year, as clients are told.
+pub const FINGERPRINT_TTL: u64 = 31_536_000;
 
 /// What the rules say of one path; `None` where no matching rule sets it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -42,6 +49,56 @@ impl Said {
     /// Whether no rule says anything of the path.
     pub fn is_empty(&self) -> bool {
         self.matched.is_empty()
+    }
+}
+
+/// The rules of a configuration with the fingerprint policy, as the pull
+/// engine applies them to the objects it stores.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet {
+    /// `[[rules]]`, compiled, in order.
+    pub rules: Vec<Rule>,
+    /// `cache_control.fingerprint_patterns`.
+    pub fingerprints: Patterns,
+    /// `cache_control.immutable`: what clients are told of a fingerprinted
+    /// name the origin said nothing of.
+    pub immutable: Option<HeaderValue>,
+}
+
+impl RuleSet {
+    /// What the rules say of `path`.
+    pub fn said(&self, path: &str) -> Said {
+        said(&self.rules, path)
+    }
+
+    /// Whether `path`'s file name is a fingerprinted one.
+    pub fn fingerprinted(&self, path: &str) -> bool {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        self.fingerprints.matches(name)
+    }
+
+    /// The operator's word on a pulled object at `path`: its rules, and
+    /// for a fingerprinted name the immutable policy toward clients (where
+    /// the origin sent no Cache-Control) and a year's lifetime here (where
+    /// the origin gave no freshness and no rule an `edge_ttl`).
+    pub fn say(&self, path: &str) -> Say {
+        let s = self.said(path);
+        let fingerprinted = self.fingerprinted(path);
+        let ttl = match s.edge_ttl {
+            Some(t) => Some(t.as_secs()),
+            None => fingerprinted.then_some(FINGERPRINT_TTL),
+        };
+        Say {
+            operator: Operator {
+                ttl,
+                override_ttl: s.edge_ttl.is_some() && s.edge_ttl_mode == TtlMode::Override,
+                stale_if_error: s.stale_if_error.map(|d| d.as_secs()),
+            },
+            cache_control: s.cache_control,
+            fingerprinted: self.immutable.clone().filter(|_| fingerprinted),
+            headers: s.headers,
+            store_set_cookie: s.store_set_cookie,
+        }
     }
 }
 

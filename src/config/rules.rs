@@ -196,7 +196,8 @@ impl RuleConfig {
         }
         let query = match &self.query {
             Some(v) => Some(query_policy(v).ok_or_else(|| {
-                let shown = v.to_string();
+                // A string as written, not quoted twice.
+                let shown = v.as_str().map_or_else(|| v.to_string(), str::to_string);
                 invalid(&key("query"), &shown, QUERY)
             })?),
             None => None,

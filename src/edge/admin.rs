@@ -45,6 +45,7 @@ impl Edge {
     /// `/a.js?v=1`.
     pub async fn purge(&self, key: &Key) -> usize {
         let k = key.cache_key();
+        self.keying.forget(k);
         let exact = usize::from(self.memory.get(k).is_some());
         self.memory.remove(k);
         let with_query = cache_key::queries_of(k);
@@ -61,6 +62,34 @@ impl Edge {
         n
     }
 
+    /// Drops what is stored for a request path with a query (`/a.js?v=1`):
+    /// the object of that query as sent and of the query it is keyed on
+    /// (the path's `query` rule and `No-Vary-Search` note, see `keying`),
+    /// with their `Vary` variants. Without a query, [`Edge::purge`].
+    pub async fn purge_target(&self, key: &Key, query: Option<&str>) -> usize {
+        let Some(q) = query else {
+            return self.purge(key).await;
+        };
+        let mut keys = vec![cache_key::of(key, Some(q))];
+        if let Some(normal) = self.keying.normalised(&self.memory, key, q) {
+            keys.push(cache_key::of(key, normal.as_deref()));
+        }
+        let mut n = 0;
+        for k in &keys {
+            let with_vary = cache_key::variants_of(k);
+            let exact = usize::from(self.memory.get(k).is_some());
+            self.memory.remove(k);
+            let mut here = exact + self.memory.remove_prefix(&with_vary);
+            if let Some(o) = &self.origin {
+                let on_disk =
+                    o.forget_on_disk(k, false).await + o.forget_on_disk(&with_vary, true).await;
+                here = here.max(on_disk);
+            }
+            n += here;
+        }
+        n
+    }
+
     /// Drops everything stored under a path prefix (`/img/`), spelt
     /// percent-encoded or not ([`cache_key::prefix`]); a prefix that is no
     /// request path (`/../`) drops nothing.
@@ -68,6 +97,7 @@ impl Edge {
         let Ok(p) = cache_key::prefix(prefix) else {
             return 0;
         };
+        self.keying.forget_prefix(&p);
         let n = self.memory.remove_prefix(&p);
         match &self.origin {
             Some(o) => n.max(o.forget_on_disk(&p, true).await),

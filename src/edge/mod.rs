@@ -15,8 +15,11 @@
 //! Pulled objects: the pull engine (`crate::pull`, RFC 9111) answers what
 //! the memory cache and the root do not hold. `setup` opens an edge, and
 //! opens it again for a reload, keeping what is still valid; `admin` purges
-//! and counts; `purges` purges by tag, and softly; `invalidate` passes unsafe methods through; `probe` asks the
-//! origin whether it answers; `absent` remembers root misses; `joined`
+//! and counts; `purges` purges by tag, and softly; `invalidate` passes
+//! unsafe methods through; `probe` asks the
+//! origin whether it answers; `absent` remembers root misses; `keying`
+//! makes the query a pulled object is keyed on and asked for (`[[rules]]
+//! query`, the origin's `No-Vary-Search`); `joined`
 //! turns a blocking task's failure into an [`EdgeError`]. The map of the
 //! whole is docs/architecture.md.
 
@@ -24,6 +27,7 @@ mod absent;
 mod admin;
 mod invalidate;
 pub mod joined;
+mod keying;
 mod probe;
 mod purges;
 mod setup;
@@ -39,6 +43,7 @@ use crate::pull::{self as pulling, whole_up_to, DiskRead, Puller};
 use crate::store::disk::DiskCache;
 use crate::store::local::{Found, LocalStore, Stamp};
 
+pub use keying::Keying;
 pub use purges::Target;
 pub use setup::Setup;
 
@@ -81,6 +86,8 @@ pub struct Edge {
     absent: absent::AbsentMemo,
     /// Makes br and gzip of local text files without siblings, when on.
     compress_local: Option<Compressor>,
+    /// How pulled objects' queries are keyed (rules, No-Vary-Search).
+    keying: Keying,
 }
 
 impl std::fmt::Debug for Edge {
@@ -107,10 +114,43 @@ impl Edge {
         }
     }
 
-    /// Finds what to answer `key` with. The origin's paths are boxed where
-    /// they are awaited: their state is large, and unboxed it would be part
-    /// of every lookup's future, hits included.
+    /// Finds what to answer `key` with, its query keyed as the rules and
+    /// the origin's `No-Vary-Search` say (`keying`): a request with another
+    /// query is looked up (and asked of the origin) with that one. A
+    /// request without a query pays nothing for it.
     pub async fn lookup(&self, key: &Key, ask: &Ask<'_>) -> Result<Lookup, EdgeError> {
+        if let (Some(q), Some(_)) = (ask.query, &self.origin) {
+            if let Some(normal) = self.keying.normalised(&self.memory, key, q) {
+                let ask = Ask {
+                    query: normal.as_deref(),
+                    ..*ask
+                };
+                return Box::pin(self.keyed(key, &ask)).await;
+            }
+        }
+        self.keyed(key, ask).await
+    }
+
+    /// [`Edge::lookup`] of a request whose query is keyed as it is; what
+    /// the origin (or the disk) answered teaches `keying` the path's
+    /// `No-Vary-Search`.
+    async fn keyed(&self, key: &Key, ask: &Ask<'_>) -> Result<Lookup, EdgeError> {
+        let found = self.find(key, ask).await;
+        if let Ok(Lookup::Asset {
+            asset,
+            from_memory: false,
+            ..
+        }) = &found
+        {
+            self.keying.learn(&self.memory, key, ask.query, asset);
+        }
+        found
+    }
+
+    /// Finds what to answer `key` (its query keyed) with. The origin's
+    /// paths are boxed where they are awaited: their state is large, and
+    /// unboxed it would be part of every lookup's future, hits included.
+    async fn find(&self, key: &Key, ask: &Ask<'_>) -> Result<Lookup, EdgeError> {
         let cache_key = key.cache_key();
         if let Some(entry) = self.memory.get(cache_key) {
             match &entry.source {

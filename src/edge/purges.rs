@@ -16,8 +16,10 @@ use crate::pull::soft::Selected;
 /// What one purge item names.
 #[derive(Debug, Clone, Copy)]
 pub enum Target<'a> {
-    /// A request path: every query and `Vary` variant of it.
-    Path(&'a Key),
+    /// A request path: every query and `Vary` variant of it; with a query
+    /// (`/a.js?v=1`), the object of that query as sent and as it is keyed
+    /// (`keying`), with their `Vary` variants.
+    Path(&'a Key, Option<&'a str>),
     /// A path prefix, spelt as a client may (see `cache_key::prefix`).
     Prefix(&'a str),
     /// Every object carrying a tag (`origin::tags`).
@@ -27,9 +29,9 @@ pub enum Target<'a> {
 impl Edge {
     /// Drops what `target` names, or, when `soft`, makes it stale; how
     /// many objects it named.
-    pub async fn purge_target(&self, target: Target<'_>, soft: bool) -> usize {
+    pub async fn purge_item(&self, target: Target<'_>, soft: bool) -> usize {
         match (target, soft) {
-            (Target::Path(k), false) => self.purge(k).await,
+            (Target::Path(k, query), false) => self.purge_target(k, query).await,
             (Target::Prefix(p), false) => self.purge_prefix(p).await,
             (Target::Tag(t), false) => self.purge_tag(t).await,
             (target, true) => self.soften(target).await,
@@ -68,7 +70,23 @@ impl Edge {
     /// Makes stale what `target` names; how many objects it named.
     async fn soften(&self, target: Target<'_>) -> usize {
         let (in_memory, on_disk) = match target {
-            Target::Path(key) => {
+            Target::Path(key, Some(q)) => {
+                let mut keys = vec![cache_key::of(key, Some(q))];
+                if let Some(normal) = self.keying.normalised(&self.memory, key, q) {
+                    keys.push(cache_key::of(key, normal.as_deref()));
+                }
+                let (mut m, mut disk) = (Vec::new(), Vec::new());
+                for k in keys {
+                    let v = cache_key::variants_of(&k);
+                    m.extend(self.memory.with_prefix(&v));
+                    if let Some(e) = self.memory.get(&k) {
+                        m.push((k.clone(), e));
+                    }
+                    disk.extend([Selected::Key(k), Selected::Prefix(v)]);
+                }
+                (m, disk)
+            }
+            Target::Path(key, None) => {
                 let k = key.cache_key();
                 let (q, v) = (cache_key::queries_of(k), cache_key::variants_of(k));
                 let mut m = self.memory.with_prefix(&q);

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::keying::Keying;
 use super::Edge;
 use crate::compress::Compressor;
 use crate::lookup::ENTRY_SLACK;
@@ -31,6 +32,8 @@ pub struct Setup {
     /// Makes br and gzip of local text files without `.br` / `.gz`
     /// siblings (`cache.compress_local`), when on.
     pub compress_local: Option<Compressor>,
+    /// How pulled objects' queries are keyed (`[[rules]] query`).
+    pub keying: Keying,
 }
 
 impl Edge {
@@ -63,6 +66,7 @@ impl Edge {
             origin: origin.map(Arc::new),
             absent: super::absent::AbsentMemo::new(),
             compress_local: setup.compress_local,
+            keying: setup.keying,
         };
         edge.charge_disk_tags();
         Ok(edge)
@@ -94,6 +98,7 @@ impl Edge {
             let kept = Self {
                 memory: self.memory.clone(),
                 epoch: self.epoch,
+                keying: fresh.keying.with_notes_of(&self.keying),
                 ..fresh
             };
             kept.charge_disk_tags();

@@ -12,7 +12,9 @@ use crate::origin::timing::UpstreamTime;
 /// The request, as far as a lookup needs it.
 #[derive(Debug, Clone, Copy)]
 pub struct Ask<'a> {
-    /// The query string, sent to the origin and part of a pulled object's key.
+    /// The query string, sent to the origin and part of a pulled object's
+    /// key: the client's as received, until `Edge::lookup` replaces it
+    /// with the one the rules and `No-Vary-Search` key it on.
     pub query: Option<&'a str>,
     /// The client's request headers: forwarded to the origin (less
     /// hop-by-hop and dropped ones), and the values `Vary` selects on.

@@ -46,6 +46,49 @@ pub enum Lookup {
     OriginFailed(FetchError),
 }
 
+/// How a fetch failed when a stale copy stood in for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trouble {
+    /// No connection, or it broke before a response.
+    Unreachable,
+    /// No answer within the timeouts.
+    Timeout,
+    /// A 5xx answer (its status).
+    Status(u16),
+    /// The body broke, or another failure.
+    Broken,
+}
+
+impl Trouble {
+    /// Every label of [`Trouble::label`], in the order of [`Trouble::index`].
+    pub const LABELS: [&'static str; 4] = ["unreachable", "timeout", "5xx", "broken"];
+
+    /// How `e` failed.
+    pub fn of(e: &FetchError) -> Self {
+        match e {
+            FetchError::Unreachable(_) => Trouble::Unreachable,
+            FetchError::Timeout => Trouble::Timeout,
+            FetchError::ServerError(s) => Trouble::Status(*s),
+            _ => Trouble::Broken,
+        }
+    }
+
+    /// Its metrics label.
+    pub fn label(self) -> &'static str {
+        Self::LABELS[self.index()]
+    }
+
+    /// Its position in [`Trouble::LABELS`].
+    pub fn index(self) -> usize {
+        match self {
+            Trouble::Unreachable => 0,
+            Trouble::Timeout => 1,
+            Trouble::Status(_) => 2,
+            Trouble::Broken => 3,
+        }
+    }
+}
+
 /// How a pulled answer was obtained, for the `Cache-Status` header (RFC 9211).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CacheStatus {
@@ -57,8 +100,11 @@ pub enum CacheStatus {
     Miss,
     /// Revalidated (or refetched) now because the stored one was stale.
     Stale,
-    /// A stale response served because the origin failed.
+    /// A stale response served as the client's `max-stale` allows.
     StaleServed,
+    /// A stale response served because the origin failed (stale-if-error:
+    /// the response's, the node's default, or a rule's).
+    StaleOnError(Trouble),
     /// A stale response served while it is revalidated in the background.
     StaleRevalidating,
 }

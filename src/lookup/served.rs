@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::{Entry, Source};
 use crate::asset::Asset;
@@ -53,16 +53,39 @@ impl Served {
         }
     }
 
-    /// For a pulled object, the stored lines of the field `name` (a tag
-    /// field, kept from clients but passed to peers, which store it too).
-    pub fn stored_lines(&self, name: &str) -> Vec<(HeaderName, HeaderValue)> {
-        match &self.0.source {
-            Source::Pulled(meta) => meta
-                .headers
-                .get_all(name)
-                .filter_map(|v| Some((HeaderName::from_bytes(name.as_bytes()).ok()?, v.clone())))
-                .collect(),
-            _ => Vec::new(),
+    /// Makes a pulled object's answer to a peer of the cluster carry what
+    /// the origin said, not what this node tells clients: the peer stores
+    /// it and judges its freshness itself, by the same rules. The fields
+    /// the operator's rules replaced (`Cache-Control`, added headers) and
+    /// this node's own targeted fields (`strip`, RFC 9213: the peer is
+    /// this node's tier) are put back as stored; the fields a
+    /// `no-cache="…"` names stay out (RFC 9111 §5.2.2.4).
+    pub fn as_stored_for_peer(&self, h: &mut HeaderMap, strip: &[String]) {
+        let Source::Pulled(meta) = &self.0.source else {
+            return;
+        };
+        let ruled = meta.status < 400
+            && (meta.say.cache_control.is_some() || meta.say.fingerprinted.is_some());
+        let names = (ruled.then_some("cache-control").into_iter())
+            .chain(meta.say.headers.iter().map(|(n, _)| n.as_str()))
+            .chain(strip.iter().map(String::as_str));
+        let names: Vec<HeaderName> = names
+            .filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok())
+            .filter(|n| {
+                !meta
+                    .cache_control
+                    .no_cache_fields
+                    .iter()
+                    .any(|f| f == n.as_str())
+            })
+            .collect();
+        for name in &names {
+            h.remove(name);
+        }
+        for name in &names {
+            for v in meta.headers.get_all(name) {
+                h.append(name.clone(), v.clone());
+            }
         }
     }
 

@@ -3,7 +3,8 @@
 //! boundary) and the rules the engine applies to its answers, each a pure
 //! function: `request` (what is forwarded), `filter` (a final status the
 //! node never relays becomes an error), `stored` (a stored response's
-//! metadata and the 304 merge), `decision` (store, or a `NoStore` reason),
+//! metadata and the 304 merge), `say` (what the operator's rules say of a
+//! pulled object), `decision` (store, or a `NoStore` reason),
 //! `disk_meta` (the disk record's metadata), `tags` (an object's tags, for
 //! purges by tag); `reachability` (the origin's
 //! last word, for readiness) and `timing` (upstream time per request).
@@ -17,6 +18,7 @@ pub mod disk_meta;
 pub(crate) mod filter;
 pub(crate) mod reachability;
 pub(crate) mod request;
+pub(crate) mod say;
 pub(crate) mod stored;
 pub mod tags;
 pub(crate) mod timing;
@@ -38,8 +40,12 @@ pub struct OriginStats {
     pub revalidated_304: AtomicU64,
     /// Revalidations answered with a new body.
     pub revalidated_200: AtomicU64,
-    /// Stale copies served because the origin failed.
+    /// Stale copies served (the origin failed, the client's max-stale, or
+    /// while revalidating).
     pub stale_served: AtomicU64,
+    /// Stale copies that stood in for a failed fetch, by how it failed
+    /// (in the order of `lookup::Trouble::LABELS`).
+    pub stale_on_error: [AtomicU64; 4],
     /// Requests that waited for another request's fetch instead of fetching.
     pub coalesced_waiters: AtomicU64,
     /// Seconds from sending a request to having the whole response.
@@ -58,6 +64,7 @@ impl Default for OriginStats {
             revalidated_304: AtomicU64::new(0),
             revalidated_200: AtomicU64::new(0),
             stale_served: AtomicU64::new(0),
+            stale_on_error: std::array::from_fn(|_| AtomicU64::new(0)),
             coalesced_waiters: AtomicU64::new(0),
             // 1 ms to ~16 s.
             latency: Histogram::new(exponential_buckets(0.001, 2.0, 15)),

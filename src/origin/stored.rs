@@ -9,8 +9,11 @@ use std::time::SystemTime;
 
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 
+use std::sync::Arc;
+
 use super::client::Fetched;
 pub use super::disk_meta::DiskMeta;
+use super::say::Say;
 use crate::asset::{self, Asset, Coding, Representation};
 use crate::http::cache_control::{self, CacheControl};
 use crate::http::freshness::Stored;
@@ -102,6 +105,9 @@ pub struct PulledMeta {
     /// The request headers this response varies on (lower-case, sorted),
     /// `Accept-Encoding` only when the origin sent its own coding.
     pub vary: Vec<String>,
+    /// What the operator's rules say of it (resolved when it was stored,
+    /// or read back from disk; kept across a 304).
+    pub say: Arc<Say>,
 }
 
 /// The `Age` field (RFC 9111 §5.1): "a cache encountering a message with
@@ -161,7 +167,13 @@ impl PulledMeta {
             tags: super::tags::of(&headers, &reading.tags),
             headers,
             vary,
+            say: Arc::default(),
         }
+    }
+
+    /// The same metadata under the operator's word `say`.
+    pub fn said(self, say: Arc<Say>) -> Self {
+        Self { say, ..self }
     }
 
     /// Heap bytes this metadata holds (stored headers, parsed directives,
@@ -183,6 +195,7 @@ impl PulledMeta {
             + names(&self.vary)
             + names(&self.cache_control.no_cache_fields)
             + names(&self.cache_control.private_fields)
+            + self.say.heap_bytes()
     }
 
     /// The view the freshness rules judge.
@@ -196,6 +209,7 @@ impl PulledMeta {
             age_header: self.age_header,
             request_time: self.request_time,
             response_time: self.response_time,
+            operator: self.say.operator,
         }
     }
 
@@ -241,6 +255,7 @@ impl PulledMeta {
             reading,
             self.vary.clone(),
         )
+        .said(self.say.clone())
     }
 
     /// The headers a client is sent from this stored response: every
@@ -268,6 +283,11 @@ impl PulledMeta {
             })
             .map(|(n, v)| (n.clone(), v.clone()))
             .collect();
+        // An error keeps the origin's word: a rule for `*.js` must not
+        // make clients keep a 404 for a year.
+        if self.status < 400 {
+            self.say.apply(&mut out);
+        }
         if self.vary.iter().any(|n| n == "accept-encoding") {
             let said = vary::parse(lines(&self.headers, "vary"));
             if !said.star && !said.names.iter().any(|n| n == "accept-encoding") {

@@ -192,7 +192,9 @@ impl Puller {
         let len = identity.size();
         let mut fetched = record.fetched(in_memory);
         let vary = std::mem::take(&mut record.vary);
-        let mut meta = PulledMeta::taken_from(&mut fetched, self.reading(), vary);
+        // The rules in force now, not those of when it was written.
+        let mut meta =
+            PulledMeta::taken_from(&mut fetched, self.reading(), vary).said(self.say(&record.path));
         // A soft purge's age (see `soft`), kept across a restart.
         if record.age.is_some() {
             meta.age_header = record.age;

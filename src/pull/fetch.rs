@@ -16,7 +16,7 @@ use super::route::Answered;
 use super::variants;
 use super::{Job, Pulled, Puller};
 use crate::http::freshness::{NoStore, Verdict};
-use crate::lookup::{CacheStatus, Entry, Memory, Served, Source};
+use crate::lookup::{CacheStatus, Entry, Memory, Served, Source, Trouble};
 use crate::origin::client::{FetchError, Fetched, Got, Overflow};
 use crate::origin::decision::{self, Facts};
 use crate::origin::stored::PulledMeta;
@@ -55,8 +55,14 @@ impl Puller {
                     }
                     Verdict::Stale {
                         may_serve_on_error, ..
-                    } => stale = Some((entry, may_serve_on_error)),
-                    Verdict::MustRevalidate => stale = Some((entry, false)),
+                    } => {
+                        let on_error = self.stands_in(meta, may_serve_on_error);
+                        stale = Some((entry, on_error));
+                    }
+                    Verdict::MustRevalidate => {
+                        let on_error = self.stands_in(meta, false);
+                        stale = Some((entry, on_error));
+                    }
                 }
             }
         }
@@ -142,7 +148,8 @@ impl Puller {
                 // Cannot fail: the match guard just saw `stale` is `Some`.
                 let (entry, _) = stale.expect("checked above");
                 let at = Arc::from(job.flight);
-                Outcome::Shared(Pulled::Stored(Served(entry), CacheStatus::StaleServed, at))
+                let status = CacheStatus::StaleOnError(Trouble::Status(f.status));
+                Outcome::Shared(Pulled::Stored(Served(entry), status, at))
             }
             Ok(f) => self.keep(memory, job, f, stale.is_some()).await,
             // stale-if-error (RFC 5861 §4): a stale copy stands in for a
@@ -150,7 +157,8 @@ impl Puller {
             Err(e) => match stale {
                 Some((entry, true)) => {
                     let at = Arc::from(job.flight);
-                    Outcome::Shared(Pulled::Stored(Served(entry), CacheStatus::StaleServed, at))
+                    let status = CacheStatus::StaleOnError(Trouble::of(&e));
+                    Outcome::Shared(Pulled::Stored(Served(entry), status, at))
                 }
                 _ if matches!(e, FetchError::TooLarge(_)) => {
                     Outcome::Private(Pulled::TooLarge, self.rules.pass_for)
@@ -171,6 +179,7 @@ impl Puller {
         was_stale: bool,
     ) -> Outcome<Pulled> {
         let (directives, targeted) = self.rules.reading.read(&f.headers);
+        let say = self.say(job.path);
         let facts = Facts {
             status: f.status,
             headers: &f.headers,
@@ -178,7 +187,7 @@ impl Puller {
             targeted,
             request: job.ask.directives,
             request_has_authorization: job.ask.headers.contains_key("authorization"),
-            store_set_cookie: self.rules.store_set_cookie,
+            store_set_cookie: say.store_set_cookie.unwrap_or(self.rules.store_set_cookie),
             request_has_cookie: job.ask.headers.contains_key("cookie"),
             heuristic_with_cookie: self.rules.heuristic_with_cookie,
         };
@@ -218,7 +227,7 @@ impl Puller {
                 memory.remove(job.primary);
             }
         }
-        let meta = PulledMeta::of(&f, &self.rules.reading, plan.vary);
+        let meta = PulledMeta::of(&f, &self.rules.reading, plan.vary).said(say);
         let at = entry_key(job, &meta);
         let served = self.store(memory, &at, job.path, &f.body, meta).await;
         let status = if was_stale {

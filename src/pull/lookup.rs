@@ -61,6 +61,19 @@ impl Puller {
         freshness::verdict(&meta.stored(), policy, request, now, limits)
     }
 
+    /// Whether `meta` may stand in for a failed fetch now: as its verdict
+    /// said (`by_verdict`: stale-if-error, RFC 5861 §4, or the client's
+    /// max-stale), or within the operator's own window (a rule's
+    /// `stale_if_error`, whatever the origin's directives).
+    pub(super) fn stands_in(&self, meta: &PulledMeta, by_verdict: bool) -> bool {
+        by_verdict
+            || freshness::operator_stale_if_error(
+                &meta.stored(),
+                &self.rules.policy,
+                self.clock.now(),
+            )
+    }
+
     /// Answers from a stored pulled object (kept under `at`): as it is
     /// while fresh, else after revalidating it.
     async fn serve_stored(
@@ -117,7 +130,7 @@ impl Puller {
                     OriginStats::bump(&self.stats.stale_served);
                     return hit(CacheStatus::StaleServed);
                 }
-                let stale = (entry.clone(), may_serve_on_error);
+                let stale = (entry.clone(), self.stands_in(meta, may_serve_on_error));
                 self.revalidate_in_background(memory, key, ask, stale, at);
                 OriginStats::bump(&self.stats.stale_served);
                 hit(CacheStatus::StaleRevalidating)
@@ -126,13 +139,13 @@ impl Puller {
                 may_serve_on_error, ..
             } => {
                 let names = (!meta.vary.is_empty()).then(|| meta.vary.clone());
-                let stale = Some((entry.clone(), may_serve_on_error));
+                let stale = Some((entry.clone(), self.stands_in(meta, may_serve_on_error)));
                 self.fetch(memory, key, ask, names, stale, DiskRead::Unread)
                     .await
             }
             Verdict::MustRevalidate => {
                 let names = (!meta.vary.is_empty()).then(|| meta.vary.clone());
-                let stale = Some((entry.clone(), false));
+                let stale = Some((entry.clone(), self.stands_in(meta, false)));
                 self.fetch(memory, key, ask, names, stale, DiskRead::Unread)
                     .await
             }

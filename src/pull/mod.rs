@@ -55,8 +55,10 @@ use crate::http::path::Key;
 use crate::lookup::{Ask, CacheStatus, Served};
 use crate::origin::client::{FetchError, Fetched, OriginClient, Overflow, Streamed};
 use crate::origin::request::{self, Forwarding};
+use crate::origin::say::Say;
 use crate::origin::stored::Reading;
 use crate::origin::OriginStats;
+use crate::rule_set::RuleSet;
 use crate::store::disk::DiskCache;
 use coalesce::Coalescer;
 
@@ -98,6 +100,8 @@ pub struct Rules {
     pub forwarding: Forwarding,
     /// Most variants stored per URL (RFC 9111 §4.1).
     pub max_variants: usize,
+    /// The operator's `[[rules]]` and fingerprint policy.
+    pub operator: Arc<RuleSet>,
 }
 
 /// Keys found too large to store, until when.
@@ -177,6 +181,13 @@ impl Puller {
     /// How origin headers are read and shown.
     pub(crate) fn reading(&self) -> &Reading {
         &self.rules.reading
+    }
+
+    /// What the operator's rules say of a pulled object at `path` (the
+    /// request path, relative to the root): resolved once per object, when
+    /// it is stored or read back from disk.
+    pub(crate) fn say(&self, path: &str) -> Arc<Say> {
+        Arc::new(self.rules.operator.say(path))
     }
 
     /// Phase "upstream request": the headers sent to the origin for `ask`.

@@ -15,7 +15,7 @@ use super::disk::DiskRead;
 use super::{buffer, memory_key, variants, Job, Pulled, Puller};
 use crate::http::freshness::NoStore;
 use crate::http::path::Key;
-use crate::lookup::{Ask, CacheStatus, Entry, Lookup, Memory, Served, Source};
+use crate::lookup::{Ask, CacheStatus, Entry, Lookup, Memory, Served, Source, Trouble};
 use crate::origin::client::{Overflow, Streamed};
 use crate::origin::OriginStats;
 use crate::store::memory::Reservation;
@@ -66,10 +66,10 @@ impl Puller {
         if role == Role::Waiter {
             OriginStats::bump(&self.stats.coalesced_waiters);
             // The leader failed: stale-if-error (RFC 5861 §4) for this one.
-            if let (true, Some(entry)) = (pulled.is_failure(), on_error) {
+            if let (Some(trouble), Some(entry)) = (pulled.trouble(), on_error) {
                 pulled = Pulled::Stored(
                     Served(entry),
-                    CacheStatus::StaleServed,
+                    CacheStatus::StaleOnError(trouble),
                     flight.as_str().into(),
                 );
             }
@@ -84,8 +84,9 @@ impl Puller {
                 }
             }
         }
-        if matches!(pulled, Pulled::Stored(_, CacheStatus::StaleServed, _)) {
+        if let Pulled::Stored(_, CacheStatus::StaleOnError(t), _) = &pulled {
             OriginStats::bump(&self.stats.stale_served);
+            OriginStats::bump(&self.stats.stale_on_error[t.index()]);
         }
         match pulled {
             Pulled::Stored(asset, status, _) => Lookup::Asset {
@@ -182,12 +183,13 @@ impl Puller {
 }
 
 impl Pulled {
-    /// Whether the fetch failed: no answer, or a server error.
-    fn is_failure(&self) -> bool {
-        matches!(
-            self,
-            Pulled::Failed(_) | Pulled::Passed(_, NoStore::ServerError)
-        )
+    /// How the fetch failed, if it did: no answer, or a server error.
+    fn trouble(&self) -> Option<Trouble> {
+        match self {
+            Pulled::Failed(e) => Some(Trouble::of(e)),
+            Pulled::Passed(f, NoStore::ServerError) => Some(Trouble::Status(f.status)),
+            _ => None,
+        }
     }
 }
 

@@ -76,7 +76,7 @@ impl From<CacheStatus> for CacheOutcome {
             CacheStatus::Hit => CacheOutcome::Hit,
             CacheStatus::Miss => CacheOutcome::Miss,
             CacheStatus::Stale => CacheOutcome::Revalidated,
-            CacheStatus::StaleServed => CacheOutcome::Stale,
+            CacheStatus::StaleServed | CacheStatus::StaleOnError(_) => CacheOutcome::Stale,
             CacheStatus::StaleRevalidating => CacheOutcome::Updating,
         }
     }

@@ -17,7 +17,9 @@ use super::access_log::WorkerLog;
 use super::cache_outcome::CacheOutcome;
 use super::live::Live;
 use super::metrics::{self, WorkerCounters};
-use super::{connection, errors, health, limits, passthrough, peer, purge, respond, slices, State};
+use super::{
+    connection, errors, health, limits, pages, passthrough, peer, purge, respond, slices, State,
+};
 use crate::cluster::auth::Caller;
 use crate::cluster::client::READY_PATH;
 use crate::edge::EdgeError;
@@ -207,6 +209,17 @@ async fn route(
         live,
         from_peer,
     };
+    // A rule's fallback or error page in place of an error (a client's
+    // request only: a peer's is answered as the cache holds it).
+    if let (Some(p), Some(status), false) = (&live.pages, pages::error_status(&found), from_peer) {
+        match Box::pin(pages::instead(live, p, req, &key, &ask, status)).await {
+            Some(pages::Instead::Fallback(doc)) => {
+                return answer(&reply, &key, doc, counters, cache)
+            }
+            Some(pages::Instead::ErrorPage(resp)) => return resp,
+            None => {}
+        }
+    }
     answer(&reply, &key, found, counters, cache)
 }
 
@@ -291,8 +304,9 @@ fn asset_response(r: &Reply<'_>, asset: &Served, status: CacheStatus) -> HttpRes
     };
     let mut resp = slices::sliced(req, resp, Some(asset));
     passthrough::cache_headers(resp.headers_mut(), asset, status, r.state.clock.now());
-    if let (true, Some(o)) = (r.from_peer, r.live.edge.origin()) {
-        passthrough::tags_for_peer(resp.headers_mut(), asset, o.reading());
+    if r.from_peer {
+        let strip = r.live.edge.origin().map(|o| o.reading().strip.as_slice());
+        asset.as_stored_for_peer(resp.headers_mut(), strip.unwrap_or_default());
     }
     resp
 }

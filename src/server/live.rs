@@ -23,7 +23,7 @@ use crate::clock::Clock;
 use crate::cluster::Cluster;
 use crate::compress::Compressor;
 use crate::config::Config;
-use crate::edge::{Edge, Setup};
+use crate::edge::{Edge, Keying, Setup};
 use crate::http::forward::DropList;
 use crate::http::freshness;
 use crate::origin::client::OriginClient;
@@ -31,6 +31,7 @@ use crate::origin::request::Forwarding;
 use crate::origin::stored::Reading;
 use crate::origin::OriginStats;
 use crate::pull::{Puller, Route, Rules};
+use crate::rule_set::RuleSet;
 use crate::store::disk::DiskCache;
 use crate::store::memory::Admission;
 use crate::store::policy::Policy;
@@ -62,6 +63,8 @@ pub struct Live {
     pub limits: super::limits::RequestLimits,
     /// `server.pseudonym` and `server.max_hops` (RFC 8586).
     pub cdn_loop: super::cdn_loop::LoopGuard,
+    /// The rules' fallback and error pages; `None` when no rule names one.
+    pub pages: Option<super::pages::Pages>,
 }
 
 /// What every generation shares, opened once at start.
@@ -160,6 +163,7 @@ impl Live {
                 crate::config::Admission::SecondHit => Admission::SecondHit,
             },
             compress_local,
+            keying: Keying::new(&config.rules()?),
         };
         let root = config.server.root.as_deref();
         let edge = match previous {
@@ -191,6 +195,7 @@ impl Live {
             max_streams: config.http2.max_concurrent_streams,
             limits: super::limits::RequestLimits::new(&config.limits),
             cdn_loop: super::cdn_loop::LoopGuard::new(&config.server),
+            pages: super::pages::Pages::of(&config.rules()?),
         })
     }
 }
@@ -259,7 +264,7 @@ fn origin(
 }
 
 /// What the node keeps of the origin's answers, and how it asks for them.
-fn rules(config: &Config) -> Result<Rules, ServeError> {
+pub(crate) fn rules(config: &Config) -> Result<Rules, ServeError> {
     let drop = DropList::new(&config.origin.drop_request_headers)
         .map_err(|source| ServeError::Headers {
             key: "origin.drop_request_headers",
@@ -310,6 +315,11 @@ fn rules(config: &Config) -> Result<Rules, ServeError> {
                 .unwrap_or_else(|_| HeaderValue::from_static("cdn-edge")),
         },
         max_variants: c.max_variants,
+        operator: Arc::new(RuleSet {
+            rules: config.rules()?,
+            fingerprints: config.fingerprints()?,
+            immutable: HeaderValue::from_str(&config.cache_control.immutable).ok(),
+        }),
     })
 }
 

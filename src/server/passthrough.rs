@@ -1,7 +1,6 @@
 //! Responses that carry what the origin said: the `Age` and `Cache-Status`
 //! (RFC 9211) of pulled assets, and uncacheable origin responses passed on
-//! as they came (hop-by-hop headers already removed by the client), and
-//! the tag fields an answer to a peer carries (`tags_for_peer`).
+//! as they came (hop-by-hop headers already removed by the client).
 
 use std::time::SystemTime;
 
@@ -14,9 +13,8 @@ use super::limits::conns;
 use super::relay::Relay;
 use super::respond::{self, apply_extra};
 use crate::http::freshness::NoStore;
-use crate::lookup::{CacheStatus, Served};
+use crate::lookup::{CacheStatus, Served, Trouble};
 use crate::origin::client::{Fetched, Streamed};
-use crate::origin::stored::Reading;
 
 /// The `Cache-Status` field (RFC 9211).
 pub const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
@@ -32,15 +30,28 @@ pub fn cache_headers(h: &mut HeaderMap, asset: &Served, status: CacheStatus, now
     // memory cache refused it and the disk write failed.
     let value = match (status, asset.stored()) {
         (CacheStatus::Local, _) => return,
-        (CacheStatus::Hit, _) => "cdn-edge; hit",
-        (CacheStatus::Miss, true) => "cdn-edge; fwd=uri-miss; stored",
-        (CacheStatus::Miss, false) => "cdn-edge; fwd=uri-miss",
-        (CacheStatus::Stale, true) => "cdn-edge; fwd=stale; stored",
-        (CacheStatus::Stale, false) => "cdn-edge; fwd=stale",
-        (CacheStatus::StaleServed, _) => "cdn-edge; hit; detail=stale",
-        (CacheStatus::StaleRevalidating, _) => "cdn-edge; hit; detail=stale-while-revalidate",
+        (CacheStatus::Hit, _) => HeaderValue::from_static("cdn-edge; hit"),
+        (CacheStatus::Miss, true) => HeaderValue::from_static("cdn-edge; fwd=uri-miss; stored"),
+        (CacheStatus::Miss, false) => HeaderValue::from_static("cdn-edge; fwd=uri-miss"),
+        (CacheStatus::Stale, true) => HeaderValue::from_static("cdn-edge; fwd=stale; stored"),
+        (CacheStatus::Stale, false) => HeaderValue::from_static("cdn-edge; fwd=stale"),
+        (CacheStatus::StaleServed, _) => HeaderValue::from_static("cdn-edge; hit; detail=stale"),
+        (CacheStatus::StaleRevalidating, _) => {
+            HeaderValue::from_static("cdn-edge; hit; detail=stale-while-revalidate")
+        }
+        // The node went forward because its copy was stale, the origin
+        // failed, and the stale copy answered (RFC 9211 §2.2, §2.3, §2.8).
+        (CacheStatus::StaleOnError(t), _) => {
+            let value = match t {
+                Trouble::Status(s) => {
+                    format!("cdn-edge; fwd=stale; fwd-status={s}; detail=stale-if-error")
+                }
+                t => format!("cdn-edge; fwd=stale; detail=stale-if-error-{}", t.label()),
+            };
+            HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static("cdn-edge"))
+        }
     };
-    h.insert(CACHE_STATUS, HeaderValue::from_static(value));
+    h.insert(CACHE_STATUS, value);
     h.append(header::VIA, VIA);
     if matches!(status, CacheStatus::Miss | CacheStatus::Stale) {
         for (n, v) in asset.fetched_only_headers() {
@@ -49,20 +60,6 @@ pub fn cache_headers(h: &mut HeaderMap, asset: &Served, status: CacheStatus, now
     }
     if let Some(age) = asset.age(now) {
         h.insert(header::AGE, HeaderValue::from(age));
-    }
-}
-
-/// Adds a pulled asset's tag fields (`purge.tag_headers`) that clients do
-/// not get to an answer to a peer: it stores the object too, and a purge
-/// by tag must find it there.
-pub fn tags_for_peer(h: &mut HeaderMap, asset: &Served, reading: &Reading) {
-    for name in &reading.tags {
-        if h.contains_key(name.as_str()) {
-            continue; // passed on to clients too
-        }
-        for (n, v) in asset.stored_lines(name) {
-            h.append(n, v);
-        }
     }
 }
 

@@ -1,7 +1,9 @@
 //! Purging: `PURGE /path` drops one object (all its query variants), or
 //! with `X-Purge-Tags: a, b` every object carrying one of those tags (the
 //! path is then not purged), and `POST /_purge` with `{"paths": [...],
-//! "prefixes": [...], "tags": [...]}` drops many. `X-Purge-Soft: 1` (on
+//! "prefixes": [...], "tags": [...]}` drops many. A path with a query
+//! (`PURGE /a.js?v=1`, `"paths": ["/a.js?v=1"]`) drops only the object of
+//! that query, as the path's `query` rule keys it. `X-Purge-Soft: 1` (on
 //! PURGE) or `"soft": true` (in the body) makes them stale instead
 //! (`edge::Target`, `pull::soft`). A body with a field it does not know is
 //! refused (400, naming the field).
@@ -214,7 +216,7 @@ async fn batch_of(
     live: &Live,
 ) -> Result<Batch, HttpResponse> {
     let checked = if is_purge {
-        one(req.uri().path(), req.headers())
+        one(target(req), req.headers())
     } else {
         many(&read_body(payload.take(), MAX_BODY, &live.limits).await?)
     };
@@ -244,9 +246,23 @@ enum BadBatch {
     Prefix(String, path::PathError),
 }
 
-/// The batch of `PURGE raw_path` with `headers` (`X-Purge-Tags`, then the
-/// path is not purged; `X-Purge-Soft`), or why not.
-fn one(raw_path: &str, headers: &HeaderMap) -> Result<Batch, BadBatch> {
+/// The request target of a `PURGE` (its path and query).
+fn target(req: &HttpRequest) -> &str {
+    req.uri().path_and_query().map_or("/", |pq| pq.as_str())
+}
+
+/// A purge path as a request target: the path, and the query after the
+/// first `?` (a literal `?` in a path is spelt `%3F`).
+fn split_target(t: &str) -> (&str, Option<&str>) {
+    match t.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (t, None),
+    }
+}
+
+/// The batch of `PURGE target` with `headers` (`X-Purge-Tags`, then the
+/// target is not purged; `X-Purge-Soft`), or why not.
+fn one(target: &str, headers: &HeaderMap) -> Result<Batch, BadBatch> {
     let soft = match headers.get(SOFT_FIELD).map(|v| v.as_bytes()) {
         None | Some(b"0") => false,
         Some(b"1") => true,
@@ -273,15 +289,15 @@ fn one(raw_path: &str, headers: &HeaderMap) -> Result<Batch, BadBatch> {
             ..Batch::default()
         });
     }
-    path::key(raw_path).map_err(BadBatch::Path)?;
-    Ok(Batch::of_paths(vec![raw_path.to_string()], soft))
+    path::key(split_target(target).0).map_err(BadBatch::Path)?;
+    Ok(Batch::of_paths(vec![target.to_string()], soft))
 }
 
 /// The batch of a JSON body, every path and prefix checked, or why not.
 fn many(body: &[u8]) -> Result<Batch, BadBatch> {
     let batch: Batch = serde_json::from_slice(body).map_err(BadBatch::Body)?;
     for p in &batch.paths {
-        path::key(p).map_err(|e| BadBatch::BodyPath(p.clone(), e))?;
+        path::key(split_target(p).0).map_err(|e| BadBatch::BodyPath(p.clone(), e))?;
     }
     // Checked as a request path is (decoded, no dot segment): the prefix
     // then matches the keys of every spelling of the paths under it.
@@ -304,15 +320,16 @@ async fn here(edge: &Edge, batch: &Batch, stats: &PurgeStats) -> usize {
         n += objects;
     };
     for p in &batch.paths {
+        let (p, query) = split_target(p);
         if let Ok(k) = path::key(p) {
-            count(0, edge.purge_target(Target::Path(&k), soft).await);
+            count(0, edge.purge_item(Target::Path(&k, query), soft).await);
         }
     }
     for p in &batch.prefixes {
-        count(1, edge.purge_target(Target::Prefix(p), soft).await);
+        count(1, edge.purge_item(Target::Prefix(p), soft).await);
     }
     for t in &batch.tags {
-        count(2, edge.purge_target(Target::Tag(t), soft).await);
+        count(2, edge.purge_item(Target::Tag(t), soft).await);
     }
     n
 }

@@ -3,7 +3,7 @@
 //! client's entries as they came, refuses a request that has passed its
 //! tier more than `server.max_hops` times (508, with a reason, the origin
 //! never asked), and two tiers of nodes (an edge in front of a shield)
-//! each add their own entry.
+//! each add their own entry and are purged with their own tokens.
 
 use crate::common;
 
@@ -143,4 +143,54 @@ fn a_bad_pseudonym_or_max_hops_is_refused_by_check() {
         assert_eq!(status.code(), Some(2), "{text}: {err}");
         assert!(err.contains(says), "{text}: {err}");
     }
+}
+
+#[test]
+fn each_tier_is_purged_with_its_own_token_shield_first() {
+    let o = Origin::start();
+    o.route(
+        "/p.js",
+        Reply::ok("v1").header("cache-control", "max-age=600"),
+    );
+    let tier = |origin: &str, name: &str, token: &str| {
+        let f = Fixture::new();
+        let cfg = config_with(&format!(
+            "pseudonym = \"{name}\"\n[origin]\nurl = \"{origin}\"\n[purge]\ntoken = \"{token}\"\n"
+        ));
+        let s = Server::start(&f.root, &cfg);
+        (f, s)
+    };
+    let (_fs, shield) = tier(&o.url(), "shield", "shield-secret");
+    let (_fe, edge) = tier(&format!("http://{}", shield.addr), "edge", "edge-secret");
+    let purge = |s: &Server, token: &str| {
+        s.req(
+            "PURGE",
+            "/p.js",
+            &[("authorization", &format!("Bearer {token}"))],
+        )
+        .status
+    };
+    assert_eq!(edge.get("/p.js").body, b"v1");
+    o.route(
+        "/p.js",
+        Reply::ok("v2").header("cache-control", "max-age=600"),
+    );
+    // The edge's purge stays at the edge: PURGE is never forwarded, nor
+    // its token, so the shield still answers with what it holds.
+    assert_eq!(purge(&edge, "edge-secret"), 200);
+    assert_eq!(edge.get("/p.js").body, b"v1");
+    assert_eq!(
+        purge(&shield, "edge-secret"),
+        401,
+        "each tier has its own token"
+    );
+    // Shield first, then the edge, each with its own token: the new version.
+    assert_eq!(purge(&shield, "shield-secret"), 200);
+    assert_eq!(purge(&edge, "edge-secret"), 200);
+    assert_eq!(edge.get("/p.js").body, b"v2");
+    assert_eq!(
+        o.count("/p.js"),
+        2,
+        "one origin fetch per version across both tiers"
+    );
 }

@@ -128,6 +128,31 @@ fn bad_configs_are_refused_by_check_and_serve_alike() {
             format!("[log]\naccess = \"{file}/access.log\"\n"),
             "log.access",
         ),
+        // Issue 20's rule keys: file:line, the key, what is allowed.
+        (
+            "[[rules]]\nglob = \"*\"\n\nquery = \"drop\"\n".into(),
+            "check.toml:4: rules[0].query = \"drop\": \"keep\", \"ignore\"",
+        ),
+        (
+            "[[rules]]\nglob = \"*\"\nedge_ttl = \"soon\"\n".into(),
+            "rules[0].edge_ttl",
+        ),
+        (
+            "[[rules]]\nglob = \"*\"\nedge_ttl_mode = \"always\"\n".into(),
+            "rules[0].edge_ttl_mode",
+        ),
+        (
+            "[[rules]]\nglob = \"*\"\nstale_if_error = 5\n".into(),
+            "rules[0].stale_if_error",
+        ),
+        (
+            "[[rules]]\nglob = \"*\"\nfallback = \"index.html\"\n".into(),
+            "rules[0].fallback",
+        ),
+        (
+            "[[rules]]\nglob = \"*\"\nerror_pages = { 302 = \"/x.html\" }\n".into(),
+            "rules[0].error_pages",
+        ),
     ];
     for (toml, names) in &cases {
         let (status, out, err) = check(f.parent(), toml, &["--listen", "127.0.0.1:0"]);
@@ -217,4 +242,51 @@ fn check_leaves_a_live_disk_cache_alone() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(left, ["abc"], "{left:?}");
+}
+
+#[test]
+fn explain_says_which_rule_which_header_which_ttl_and_why() {
+    let f = Fixture::new();
+    let cfg = concat!(
+        "[server]\nroot = \"\"\n[origin]\nurl = \"http://127.0.0.1:9\"\n",
+        "[[rules]]\nglob = \"*.html\"\ncache_control = \"public, max-age=60\"\n",
+        "stale_if_error = \"1d\"\nfallback = \"/index.html\"\n",
+        "[[rules]]\nglob = \"assets/*\"\nedge_ttl = \"1h\"\nedge_ttl_mode = \"override\"\n",
+        "headers = { X-Asset = \"1\" }\n",
+    );
+    let explain = |path: &str, origin: &[&str]| {
+        let mut extra = vec!["--listen", "127.0.0.1:0", "--explain", path];
+        for h in origin {
+            extra.extend(["--origin-header", h]);
+        }
+        check(f.parent(), cfg, &extra)
+    };
+    let (status, out, err) = explain("/assets/app-LsUxLgqK.js", &["Cache-Control: no-cache"]);
+    assert_eq!(status.code(), Some(0), "{out}{err}");
+    for says in [
+        "rules[1] (glob \"assets/*\")",
+        "header added: x-asset: 1 (rules[1])",
+        "public, max-age=31536000, immutable",
+        "edge_ttl 1h (rules[1], override",
+        "fresh here for 3600 s, from the rule's overriding edge_ttl",
+    ] {
+        assert!(out.contains(says), "{says}: {out}");
+    }
+    let (_, out, _) = explain(
+        "/about.html",
+        &["CDN-Cache-Control: max-age=30", "Cache-Control: max-age=5"],
+    );
+    for says in [
+        "\"public, max-age=60\", from rules[0]",
+        "fresh here for 30 s, from the origin's targeted field (CDN-Cache-Control)",
+        "1day past freshness",
+        "fallback: /index.html (rules[0])",
+    ] {
+        assert!(out.contains(says), "{says}: {out}");
+    }
+    let (status, out, err) = explain("/x.js", &["no colon"]);
+    assert_eq!(status.code(), Some(2), "{out}{err}");
+    assert!(out.is_empty(), "{out}");
+    assert_eq!(nonempty_lines(&err).len(), 1, "{err}");
+    assert!(err.contains("--origin-header"), "{err}");
 }

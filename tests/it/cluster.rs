@@ -180,7 +180,7 @@ fn a_peers_5xx_is_an_origin_fault_for_stale_if_error() {
     assert_eq!(r.body, b"first");
     assert_eq!(
         r.header("cache-status"),
-        Some("cdn-edge; hit; detail=stale")
+        Some("cdn-edge; fwd=stale; fwd-status=500; detail=stale-if-error")
     );
     assert_eq!(origin.count(path), 2, "asked once more, by the next peer");
     // That peer has no copy to stand in: its client gets the 500.
@@ -209,4 +209,52 @@ fn a_peer_with_another_token_is_skipped_not_answered_with() {
     for p in &paths {
         assert_eq!(origin.count(p), 1, "{p}");
     }
+}
+
+#[test]
+fn a_peer_is_answered_with_what_the_origin_said_not_what_clients_are_told() {
+    let origin = Origin::start();
+    origin.route(
+        "/t.css",
+        Reply::ok("t")
+            .header("cache-control", "max-age=1")
+            .header("cdn-edge-cache-control", "max-age=600"),
+    );
+    let root = tempfile::tempdir().unwrap();
+    // Clients are told no-cache; the node keeps it by its targeted field.
+    let setup = cluster::Setup {
+        extra: "[[rules]]\nglob = \"*.css\"\ncache_control = \"no-cache\"\n",
+        ..Default::default()
+    };
+    let nodes = cluster::start_setup(2, &origin.url(), root.path(), &setup);
+    let o = owner(&nodes, "/t.css");
+    let other = 1 - o;
+    let r = nodes[other].get("/t.css");
+    assert_eq!(r.status, 200, "{}", r.summary());
+    assert_eq!(r.header("cache-control"), Some("no-cache"));
+    assert!(r.header("cdn-edge-cache-control").is_none());
+    // What the owner gives a peer: the origin's fields, its own targeted
+    // field included (RFC 9213: the peer is this node's tier).
+    let r = nodes[o].req(
+        "GET",
+        "/t.css",
+        &[(HOP, &nodes[other].url), (TOKEN_FIELD, TOKEN)],
+    );
+    assert_eq!(
+        r.header("cache-control"),
+        Some("max-age=1"),
+        "{}",
+        r.summary()
+    );
+    assert_eq!(r.header("cdn-edge-cache-control"), Some("max-age=600"));
+    // So the node that asked judged it as the owner did: a hit, not a
+    // revalidation per request (it would be, read as no-cache).
+    let r = nodes[other].get("/t.css");
+    assert_eq!(
+        r.header("cache-status"),
+        Some("cdn-edge; hit"),
+        "{}",
+        r.summary()
+    );
+    assert_eq!(origin.count("/t.css"), 1);
 }

@@ -216,7 +216,7 @@ fn stale_if_error_serves_the_stale_copy_when_the_origin_fails() {
     assert_eq!(r.body, b"old");
     assert_eq!(
         r.header("cache-status"),
-        Some("cdn-edge; hit; detail=stale")
+        Some("cdn-edge; fwd=stale; detail=stale-if-error-unreachable")
     );
     assert_eq!(
         s.get("/strict.js").status,

@@ -94,7 +94,7 @@ fn origin_headers_reach_the_client_on_miss_hit_stale_and_refresh() {
     assert_eq!(r.body, b"h()", "{}", r.summary());
     assert_eq!(
         r.header("cache-status"),
-        Some("cdn-edge; hit; detail=stale")
+        Some("cdn-edge; fwd=stale; fwd-status=500; detail=stale-if-error")
     );
     assert_origin_headers(&r, "stale-if-error");
 

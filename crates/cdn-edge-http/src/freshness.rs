@@ -16,7 +16,9 @@ use std::time::{Duration, SystemTime};
 use super::cache_control::CacheControl;
 use super::date;
 
-pub use super::reuse::{request_directives, verdict, ClientLimits, Verdict};
+pub use super::reuse::{
+    operator_stale_if_error, request_directives, verdict, ClientLimits, Verdict,
+};
 pub use super::storability::{storable, NoStore, StoreCheck};
 
 /// Statuses that may get a heuristic lifetime (RFC 9110 §15.1, §4.2.2).
@@ -41,6 +43,22 @@ pub struct Stored<'a> {
     pub request_time: SystemTime,
     /// When the cache received the response.
     pub response_time: SystemTime,
+    /// What the operator's rules say of it (none by default).
+    pub operator: Operator,
+}
+
+/// The operator's word on a stored response, from the node's rules: a
+/// departure from what the origin said, made on purpose and documented.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Operator {
+    /// This cache's freshness lifetime, seconds (a rule's `edge_ttl`).
+    pub ttl: Option<u64>,
+    /// `ttl` replaces the origin's freshness (else it applies only where
+    /// the origin gave none, before the heuristic).
+    pub override_ttl: bool,
+    /// How long past its lifetime the response may stand in for a failed
+    /// fetch, whatever its directives (a rule's `stale_if_error`).
+    pub stale_if_error: Option<u64>,
 }
 
 /// Settings a shared cache applies where the response says nothing.
@@ -84,31 +102,80 @@ impl Default for Policy {
 /// any status marked `public`, §4.2.2) get `heuristic_fraction` of
 /// `Date - Last-Modified` capped at `heuristic_max`, or `default_ttl` when
 /// there is no `Last-Modified`; anything else gets 0.
+///
+/// The operator's `ttl` (statuses below 400 only: an error keeps its own
+/// lifetime, so a deploy is not hidden behind a stored 404) comes first
+/// when it overrides, else after the explicit freshness and before the
+/// rest: rule override > the directives (a targeted field, else
+/// Cache-Control) > Expires > rule default > negative / heuristic.
 pub fn lifetime(s: &Stored<'_>, p: &Policy) -> u64 {
+    lifetime_and_basis(s, p).0
+}
+
+/// What a freshness lifetime was taken from (for `check --explain`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Basis {
+    /// The operator's overriding `ttl`.
+    Override,
+    /// `s-maxage` (of a targeted field, else Cache-Control).
+    SMaxAge,
+    /// `max-age` (of a targeted field, else Cache-Control).
+    MaxAge,
+    /// `Expires - Date`.
+    Expires,
+    /// The operator's default `ttl` (the origin gave no freshness).
+    OperatorDefault,
+    /// The node's lifetime for a 404 or 410.
+    Negative,
+    /// A fraction of `Date - Last-Modified` (§4.2.2).
+    Heuristic,
+    /// The node's `default_ttl` (no `Last-Modified`).
+    NodeDefault,
+    /// Nothing: not reusable without revalidation.
+    Nothing,
+}
+
+/// [`lifetime`], and what it was taken from.
+pub fn lifetime_and_basis(s: &Stored<'_>, p: &Policy) -> (u64, Basis) {
     let cc = s.cache_control;
-    if let Some(n) = cc.s_maxage.or(cc.max_age) {
-        return n;
+    let operator = s.operator.ttl.filter(|_| s.status < 400);
+    if let Some(t) = operator.filter(|_| s.operator.override_ttl) {
+        return (t, Basis::Override);
+    }
+    if let Some(n) = cc.s_maxage {
+        return (n, Basis::SMaxAge);
+    }
+    if let Some(n) = cc.max_age {
+        return (n, Basis::MaxAge);
     }
     if let Some(raw) = s.expires {
         // §5.3: an invalid date, e.g. "0", represents a time in the past.
         let Some(expires) = date::parse(raw) else {
-            return 0;
+            return (0, Basis::Expires);
         };
-        return elapsed(expires, s.date.unwrap_or(s.response_time)).as_secs();
+        let n = elapsed(expires, s.date.unwrap_or(s.response_time)).as_secs();
+        return (n, Basis::Expires);
+    }
+    if let Some(t) = operator {
+        return (t, Basis::OperatorDefault);
     }
     if matches!(s.status, 404 | 410) {
-        return p.negative_ttl;
+        return (p.negative_ttl, Basis::Negative);
     }
     if !(HEURISTIC.contains(&s.status) || cc.public) {
-        return 0;
+        return (0, Basis::Nothing);
     }
     match s.last_modified {
         Some(lm) => {
             let since = elapsed(s.date.unwrap_or(s.response_time), lm).as_secs_f64();
             // `as` saturates, and maps NaN or a negative fraction to 0.
-            ((since * p.heuristic_fraction) as u64).min(p.heuristic_max)
+            let n = ((since * p.heuristic_fraction) as u64).min(p.heuristic_max);
+            (n, Basis::Heuristic)
         }
-        None => p.default_ttl.unwrap_or(0),
+        None => match p.default_ttl {
+            Some(n) => (n, Basis::NodeDefault),
+            None => (0, Basis::Nothing),
+        },
     }
 }
 
@@ -161,6 +228,7 @@ pub(super) mod tests {
             age_header: None,
             request_time: t(0),
             response_time: t(0),
+            operator: Operator::default(),
         }
     }
 
@@ -282,6 +350,57 @@ pub(super) mod tests {
         s.last_modified = None;
         s.status = 500;
         assert_eq!(lifetime(&s, &p), 0);
+    }
+
+    #[test]
+    fn operator_ttl_precedence_override_directives_expires_default_heuristic() {
+        let op = |ttl, override_ttl| Operator {
+            ttl: Some(ttl),
+            override_ttl,
+            stale_if_error: None,
+        };
+        let explicit = parse(["max-age=10"]);
+        let none = CacheControl::default();
+        let expires = date::format(t(20));
+        let with = |cc, operator, status: u16, exp: Option<&str>| {
+            let mut s = stored(cc);
+            s.operator = operator;
+            s.status = status;
+            s.expires = exp;
+            s.last_modified = Some(t(0) - Duration::from_secs(10_000_000));
+            life(&s)
+        };
+        assert_eq!(
+            with(&explicit, op(500, true), 200, None),
+            500,
+            "override first"
+        );
+        assert_eq!(
+            with(&explicit, op(500, false), 200, None),
+            10,
+            "then the directives"
+        );
+        assert_eq!(
+            with(&none, op(500, false), 200, Some(&expires)),
+            20,
+            "then Expires"
+        );
+        assert_eq!(
+            with(&none, op(500, false), 200, None),
+            500,
+            "then the default"
+        );
+        assert_eq!(
+            with(&none, Operator::default(), 200, None),
+            86_400,
+            "then the heuristic"
+        );
+        assert_eq!(
+            with(&none, op(500, true), 404, None),
+            60,
+            "errors keep their own"
+        );
+        assert_eq!(with(&explicit, op(500, true), 503, None), 10);
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //! nothing of cdn-edge's: the compiler keeps it that way.
 //!
 //! - Requests: `path` (target → store key), `cache_key` (the one key of a
-//!   request), `accept_encoding` (negotiation), `conditional` and `etag`
+//!   request), `query` (which part of the query names the object) and
+//!   `no_vary_search` (the origin's say on it), `accept_encoding` (negotiation), `conditional` and `etag`
 //!   (preconditions), `range`, `bearer`, `client_ip`, `cors_origin`.
 //! - Caching: `cache_control` (directives), `freshness` (a stored
 //!   response's age and verdict) with `reuse` and `storability` behind it,
@@ -34,6 +35,7 @@ pub mod etag;
 pub mod forward;
 pub mod freshness;
 pub mod namespace;
+pub mod no_vary_search;
 pub mod path;
 pub mod query;
 pub mod range;

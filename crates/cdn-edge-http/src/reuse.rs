@@ -86,7 +86,10 @@ pub fn verdict(
 ) -> Verdict {
     let cc = s.cache_control;
     // Only the unqualified form; `no_cache_fields` are the caller's to strip.
-    if cc.no_cache {
+    // An operator's overriding lifetime replaces it, as it replaces every
+    // other freshness directive of the origin's (see `lifetime`).
+    let overridden = s.operator.override_ttl && s.operator.ttl.is_some() && s.status < 400;
+    if cc.no_cache && !overridden {
         return Verdict::MustRevalidate;
     }
     let lifetime = lifetime(s, p);
@@ -119,6 +122,19 @@ pub fn verdict(
         may_serve_while_revalidating: client_accepts || within(swr),
         may_serve_on_error: client_accepts || within(sie),
     }
+}
+
+/// Whether the operator's stale-if-error window (a rule's, see
+/// [`Operator`](super::freshness::Operator)) lets the stored response stand
+/// in for a failed fetch at `now`: while its age is below its lifetime plus
+/// the window, whatever its directives say — `no-cache`, `must-revalidate`
+/// and `s-maxage` included. This departs from RFC 9111 §4.2.4 ("a cache
+/// MUST NOT generate a stale response" where those forbid it) on the
+/// operator's explicit word, and only when the origin failed.
+pub fn operator_stale_if_error(s: &Stored<'_>, p: &Policy, now: SystemTime) -> bool {
+    s.operator
+        .stale_if_error
+        .is_some_and(|w| current_age(s, now) < lifetime(s, p).saturating_add(w))
 }
 
 /// Whether the request's directives, within `limits`, rule out using the
@@ -175,6 +191,45 @@ mod tests {
     use crate::cache_control::parse;
     use crate::freshness::tests::{stored, t};
     use proptest::prelude::*;
+
+    #[test]
+    fn an_operators_window_stands_in_for_no_cache_and_must_revalidate() {
+        use crate::freshness::Operator;
+        let p = Policy::default();
+        for resp in ["no-cache", "max-age=5, must-revalidate", "s-maxage=5"] {
+            let cc = parse([resp]);
+            let mut s = stored(&cc);
+            assert!(
+                !operator_stale_if_error(&s, &p, t(10)),
+                "{resp}: off unless set"
+            );
+            s.operator = Operator {
+                stale_if_error: Some(100),
+                ..Operator::default()
+            };
+            assert!(operator_stale_if_error(&s, &p, t(10)), "{resp}");
+            assert!(
+                !operator_stale_if_error(&s, &p, t(106)),
+                "{resp}: past the window"
+            );
+        }
+        // An override makes a no-cache response fresh for its lifetime.
+        let cc = parse(["no-cache"]);
+        let mut s = stored(&cc);
+        s.operator = Operator {
+            ttl: Some(60),
+            override_ttl: true,
+            stale_if_error: None,
+        };
+        let fresh = verdict(
+            &s,
+            &p,
+            &CacheControl::default(),
+            t(30),
+            &ClientLimits::default(),
+        );
+        assert_eq!(fresh, Verdict::Fresh);
+    }
 
     #[test]
     fn reloads_are_damped_within_the_interval_section_5_2_1() {

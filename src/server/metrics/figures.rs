@@ -175,6 +175,19 @@ pub(super) fn encode_origin(
         let c = ConstCounter::new(n.load(Ordering::Relaxed));
         c.encode(not_stored.encode_family(&[("reason", reason.as_str())])?)?;
     }
+    let mut on_error = encoder.encode_descriptor(
+        "stale_if_error",
+        "Stale copies that answered for a failed origin fetch, by how it failed",
+        None,
+        prometheus_client::metrics::MetricType::Counter,
+    )?;
+    for (trouble, n) in crate::lookup::Trouble::LABELS
+        .iter()
+        .zip(o.stale_on_error.iter())
+    {
+        let c = ConstCounter::new(n.load(Ordering::Relaxed));
+        c.encode(on_error.encode_family(&[("trouble", *trouble)])?)?;
+    }
     o.latency.encode(encoder.encode_descriptor(
         "origin_latency_seconds",
         "Time from sending an origin request to having the whole response",

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# A/B of pulled hits: two cdn-edge binaries in front of one nginx origin
+# (an empty root, so every object is pulled), short wrk runs alternating
+# between them, for a change that should not cost a pulled hit anything
+# (issue 20 item 4: a request without a query must pay nothing for
+# `[[rules]] query`). Both nodes run with the same config, which has a
+# rule `query = "ignore"` on q/*.
+#
+#   BASE_BIN=/path/to/old/cdn-edge docs/benchmarks/pull_hits_ab.sh
+#   BASE_BIN=... PAIRS=3 DURATION=3 docs/benchmarks/pull_hits_ab.sh
+#
+# Environment:
+#   BASE_BIN      the binary to compare against (required)
+#   CDN_EDGE_BIN  the binary measured (default: build target/release/cdn-edge)
+#   PAIRS         alternating pairs of runs per scenario (default 3)
+#   DURATION      seconds per wrk run (default 5)
+#
+# Scenarios, each a hit of a pulled ~1 KB JS answered identity:
+# (p) /p/app.js, no query; (k) /p/app.js?v=1, a query no rule names (the
+# new binary matches the path against the rules' globs); (q) /q/app.js?v=N
+# under `query = "ignore"` with N cycling over 1,000 values (the base binary
+# keys each value apart: after its first round of 1,000 misses those are
+# hits too). Reported per scenario: median req/s and median CPU µs/request
+# (the server's utime+stime over wrk's requests) of each binary, and the
+# median of the per-pair CPU ratios. Loopback only; every process is
+# stopped by PID.
+set -euo pipefail
+
+PAIRS=${PAIRS:-3}
+DURATION=${DURATION:-5}
+THREADS=${THREADS:-2}
+CONNECTIONS=${CONNECTIONS:-64}
+KEEP_TMP=${KEEP_TMP:-0}
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+BENCH_TAG=pull-hits-ab
+# shellcheck source=lib/bench.sh
+source "$HERE/lib/bench.sh"
+
+[[ -n ${BASE_BIN:-} && -x ${BASE_BIN:-} ]] || die "BASE_BIN must name a cdn-edge binary"
+need=()
+for c in wrk curl nginx; do command -v $c >/dev/null || need+=("$c"); done
+((${#need[@]} == 0)) || apt_install "${need[@]}" || die "could not install ${need[*]}"
+BIN=$(build_cdn_edge)
+CLK_TCK=$(getconf CLK_TCK)
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/cdn-edge-pull-hits-ab.XXXXXX")
+mkdir -p "$TMP/origin/p" "$TMP/origin/q" "$TMP/empty"
+head -c 768 /dev/urandom | base64 -w 76 | sed 's/^/\/\/ /' >"$TMP/origin/p/app.js"
+cp "$TMP/origin/p/app.js" "$TMP/origin/q/app.js"
+start_static_origin "$TMP/origin" "$TMP/nginx" "application/javascript js;"
+cat >"$TMP/config.toml" <<EOF
+[cache]
+memory_bytes = 268435456
+[log]
+access = "off"
+[[rules]]
+glob = "q/*"
+query = "ignore"
+EOF
+for v in $(seq 0 999); do echo "/q/app.js?v=$v"; done >"$TMP/q.paths"
+
+declare -A ADDR=() PID=()
+for s in new base; do
+    bin=$BIN
+    [[ $s == base ]] && bin=$BASE_BIN
+    start_node "$TMP/$s.log" "$bin" --config "$TMP/config.toml" --root "$TMP/empty" \
+        --origin "http://127.0.0.1:$ORIGIN_PORT"
+    ADDR[$s]=$NODE_ADDR
+    PID[$s]=$NODE_PID
+    curl -fsS -o /dev/null "http://$NODE_ADDR/p/app.js"
+    curl -fsS -o /dev/null "http://$NODE_ADDR/p/app.js?v=1"
+    run_wrk "$TMP/warmup-$s.txt" 2 -s "$HERE/load/cycle.lua" "http://$NODE_ADDR/" -- "$TMP/q.paths"
+done
+
+RESULTS=$TMP/results.tsv
+: >"$RESULTS"
+for ((p = 1; p <= PAIRS; p++)); do
+    order=(new base)
+    ((p % 2 == 0)) && order=(base new)
+    for sc in p k q; do
+        for s in "${order[@]}"; do
+            url="http://${ADDR[$s]}"
+            case $sc in
+            p) args=("$url/p/app.js") ;;
+            k) args=("$url/p/app.js?v=1") ;;
+            q) args=(-s "$HERE/load/cycle.lua" "$url/" -- "$TMP/q.paths") ;;
+            esac
+            t0=$(proc_ticks "${PID[$s]}")
+            run_wrk "$TMP/wrk.txt" "$DURATION" "${args[@]}"
+            t1=$(proc_ticks "${PID[$s]}")
+            read -r req _ rps _ _ _ non2xx sockerr < <(parse_wrk "$TMP/wrk.txt")
+            ((non2xx == 0 && sockerr == 0)) || die "$s ($sc): $non2xx non-2xx/3xx, $sockerr socket errors"
+            printf '%s\t%s\t%s\t%s\t%s\n' "$p" "$sc" "$s" "$rps" \
+                "$(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$req" 'BEGIN { printf "%.3f", t / hz * 1e6 / n }')" >>"$RESULTS"
+        done
+    done
+    log "pair $p of $PAIRS done"
+done
+
+echo
+echo "$PAIRS alternating pairs of wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s per scenario; $(nproc) cores;" \
+    "new = $BIN ($(cd "$REPO" && git describe --always --dirty 2>/dev/null || echo '?')), base = $BASE_BIN."
+echo
+python3 - "$RESULTS" <<'PY'
+import csv, statistics, sys
+rows = list(csv.reader(open(sys.argv[1]), delimiter="\t"))
+names = {"p": "(p) pulled 1 KB JS, no query", "k": "(k) pulled, ?v=1, no rule",
+         "q": "(q) pulled, 1,000 ?v= under ignore"}
+print("| scenario | new req/s | base req/s | new CPU µs/req | base CPU µs/req | CPU new/base (median of pairs) |")
+print("|---|---:|---:|---:|---:|---:|")
+for sc in "pkq":
+    get = lambda s, i: {r[0]: float(r[i]) for r in rows if r[1] == sc and r[2] == s}
+    rn, rb, cn, cb = get("new", 3), get("base", 3), get("new", 4), get("base", 4)
+    ratio = statistics.median(cn[p] / cb[p] for p in cn)
+    print("| %s | %.0f | %.0f | %.2f | %.2f | %.3f |" % (names[sc], statistics.median(rn.values()),
+          statistics.median(rb.values()), statistics.median(cn.values()), statistics.median(cb.values()), ratio))
+PY
