@@ -21,6 +21,7 @@ use crate::http::freshness::{self, Policy};
 use crate::lookup::{Entry, Memory, Source};
 use crate::origin::client::Fetched;
 use crate::origin::stored::{DiskMeta, PulledMeta, Reading};
+use crate::rule_set::RuleSet;
 use crate::store::disk::{DiskCache, Part, Select};
 
 /// What a purge selects on disk, owned (for the blocking pool).
@@ -112,6 +113,7 @@ impl Puller {
         };
         let (reading, policy, origin) =
             (self.rules.reading.clone(), self.rules.policy, self.identity);
+        let operator = self.rules.operator.clone();
         let in_memory: Vec<String> = names.iter().cloned().collect();
         let task = move || {
             let mut keys: Vec<String> = on_disk
@@ -124,7 +126,12 @@ impl Puller {
             let softened: Vec<(String, u64)> = keys
                 .into_iter()
                 .filter_map(|k| {
-                    let g = soften_on_disk(&disk, &k, &reading, &policy, origin, now)?;
+                    let rules = Rules {
+                        reading: &reading,
+                        policy: &policy,
+                        operator: &operator,
+                    };
+                    let g = soften_on_disk(&disk, &k, &rules, origin, now)?;
                     Some((k, g))
                 })
                 .collect();
@@ -144,6 +151,13 @@ impl Puller {
     }
 }
 
+/// What reading a disk record as a disk hit does takes.
+struct Rules<'a> {
+    reading: &'a Reading,
+    policy: &'a Policy,
+    operator: &'a RuleSet,
+}
+
 /// Soft-purges the disk entry of `key` (blocking): its record is written
 /// again with the raised age, its parts copied as they are. The entry's
 /// generation now, `None` when the disk does not hold it (or holds one of
@@ -151,8 +165,7 @@ impl Puller {
 fn soften_on_disk(
     disk: &DiskCache,
     key: &str,
-    reading: &Reading,
-    policy: &Policy,
+    rules: &Rules<'_>,
     origin: u64,
     now: SystemTime,
 ) -> Option<u64> {
@@ -167,11 +180,13 @@ fn soften_on_disk(
         request_time: record.request_time,
         response_time: record.response_time,
     };
-    let mut meta = PulledMeta::of(&fetched, reading, record.vary.clone());
+    // Read as a disk hit reads it: under the rules in force now.
+    let say = Arc::new(rules.operator.say(&record.path));
+    let mut meta = PulledMeta::of(&fetched, rules.reading, record.vary.clone()).said(say);
     if record.age.is_some() {
         meta.age_header = record.age;
     }
-    let Some(age) = aged(&meta, policy, now) else {
+    let Some(age) = aged(&meta, rules.policy, now) else {
         return Some(generation); // stale already
     };
     record.age = Some(age);
