@@ -155,10 +155,14 @@ impl EarlyHints {
 
 /// An HTTP/1.1 interim response head.
 pub fn head(status: u16, headers: &HeaderMap) -> Vec<u8> {
-    let reason = StatusCode::from_u16(status)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-        .unwrap_or("");
+    // http 0.2 (actix's) has no reason phrase for 103 (RFC 8297 §2).
+    let reason = match status {
+        103 => "Early Hints",
+        _ => StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or(""),
+    };
     let mut out = Vec::with_capacity(32 + size(headers));
     out.extend_from_slice(format!("HTTP/1.1 {status} {reason}\r\n").as_bytes());
     for (name, value) in headers {
