@@ -349,24 +349,19 @@ impl OriginClient {
         }
         let status = resp.status().as_u16();
         let mut body = BytesMut::new();
-        loop {
-            match transport::chunk(resp.body_mut()).await? {
-                Some(chunk) => {
-                    let total = (body.len() + chunk.len()) as u64;
-                    let fits = if total > self.max_bytes {
-                        Err(Overflow::TooLarge)
-                    } else {
-                        room.grow(total)
-                    };
-                    if let Err(why) = fits {
-                        // What was read goes first, then the rest as it comes.
-                        let read = vec![room.seal(body), chunk];
-                        return self.streamed(resp, read).map(|s| Got::Streamed(s, why));
-                    }
-                    body.extend_from_slice(&chunk);
-                }
-                None => break,
+        while let Some(chunk) = transport::chunk(resp.body_mut()).await? {
+            let total = (body.len() + chunk.len()) as u64;
+            let fits = if total > self.max_bytes {
+                Err(Overflow::TooLarge)
+            } else {
+                room.grow(total)
+            };
+            if let Err(why) = fits {
+                // What was read goes first, then the rest as it comes.
+                let read = vec![room.seal(body), chunk];
+                return self.streamed(resp, read).map(|s| Got::Streamed(s, why));
             }
+            body.extend_from_slice(&chunk);
         }
         let headers = headers_of(resp.headers(), self.peers);
         Ok(Got::Whole(Fetched {

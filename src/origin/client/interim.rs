@@ -117,10 +117,13 @@ tokio::task_local! {
     static RELAY: Relay;
 }
 
+/// A relay's sink (for the fetches) and its receiving end (for the client).
+type Ends = (Arc<Sink>, UnboundedReceiver<Hint>);
+
 /// A request's end of the interim responses its fetches get (one task's:
 /// not shared across threads).
 #[derive(Clone, Default)]
-pub struct Relay(Rc<RefCell<Option<(Arc<Sink>, UnboundedReceiver<Hint>)>>>);
+pub struct Relay(Rc<RefCell<Option<Ends>>>);
 
 impl Relay {
     /// The next interim response passed on, when one came.
