@@ -203,8 +203,14 @@ async fn route(
         from_peer,
         ..ask_of(req, &directives, upstream)
     };
-    // The origin's 103s of a fetch this request leads go to its client.
-    let found = interim::relayed(req, live.edge.lookup(&key, &ask)).await;
+    // The origin's 103s of a fetch this request leads go to its client
+    // (a node without an origin has none to relay: no relay to set up).
+    let lookup = live.edge.lookup(&key, &ask);
+    let found = if live.edge.has_origin() {
+        interim::relayed(req, lookup).await
+    } else {
+        lookup.await
+    };
     let reply = Reply {
         req,
         state,

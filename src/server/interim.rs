@@ -2,8 +2,7 @@
 //! the seam actix-http lacks. Its h1 dispatcher writes one response per
 //! request and has no way to send a 1xx before it; its h2 one has none
 //! either (the `h2` crate could send informational HEADERS, actix-http
-//! does not expose it), so HTTP/2 clients get no interim responses, and
-//! neither do HTTP/3 ones (the QUIC listener has no such seam).
+//! does not expose it), so HTTP/2 clients get no interim responses.
 //!
 //! The seam sits in the connection's I/O wrapper (`coalesce::Coalesced`,
 //! above TLS: plain and HTTPS listeners both), which every write of the
@@ -127,7 +126,7 @@ pub struct EarlyHints {
 
 impl EarlyHints {
     /// For `req`, when its client may be sent interim responses: HTTP/1.1
-    /// on a connection with the seam (not HTTP/1.0, HTTP/2 or HTTP/3).
+    /// on a connection with the seam (not HTTP/1.0 or HTTP/2).
     pub fn of(req: &HttpRequest) -> Option<Self> {
         if req.version() != Version::HTTP_11 {
             return None;
