@@ -121,9 +121,9 @@ pub enum BuildError {
     /// Stylesheets reference each other in a cycle.
     #[error("reference cycle: {cycle}")]
     Cycle { cycle: String },
-    /// `--strict` and the build warned.
-    #[error("--strict: {count} warning(s), first: {first}")]
-    Missing { count: usize, first: String },
+    /// `--strict` and the build warned (never empty); nothing was written.
+    #[error("--strict: {} warning(s), nothing written; first: {}", .warnings.len(), .warnings[0])]
+    Warned { warnings: Vec<String> },
     /// Writing the output failed.
     #[error("cannot write {path}")]
     Write {
@@ -172,9 +172,8 @@ pub fn run(o: &Options) -> Result<Summary, BuildError> {
     let processed = process(&contents, o, &mut summary)?;
     summary.warnings.extend(bundled.warnings.iter().cloned());
     if o.strict && !summary.warnings.is_empty() {
-        return Err(BuildError::Missing {
-            count: summary.warnings.len(),
-            first: summary.warnings[0].clone(),
+        return Err(BuildError::Warned {
+            warnings: summary.warnings,
         });
     }
 
