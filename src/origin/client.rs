@@ -1,9 +1,11 @@
-//! The HTTP client that talks to the origin: one `reqwest` connection pool
-//! shared by every worker, the configured timeouts (connect, first byte,
+//! The HTTP client that talks to the origin: one connection pool shared
+//! by every worker (`transport`: hyper-util's pooled client, why not
+//! reqwest is said there), the configured timeouts (connect, first byte,
 //! total), the `Host` header, retries of connection failures, and a body
 //! size limit. It fetches and reports; what to store is decided elsewhere,
 //! and which request headers to send is decided by the caller (see
-//! `http::forward`).
+//! `http::forward`). The origin's `103 Early Hints` go to the request that
+//! leads the fetch, when it asked for them (`interim`).
 //!
 //! A body is held in memory only as far as the caller's [`Room`] allows,
 //! asked before each part is kept: where it says no (too large to keep,
@@ -11,24 +13,26 @@
 //! what was read and the rest as it arrives (`passing`), never a buffer
 //! grown on faith.
 //!
-//! This is the one place where reqwest's header types (http 1) meet the
+//! This is the one place where hyper's header types (http 1) meet the
 //! crate's own (actix-web's, http 0.2): requests are converted on the way
-//! out and responses on the way in, so nothing else sees reqwest's types.
+//! out and responses on the way in, so nothing else sees hyper's types.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use bytes::{Bytes, BytesMut};
+use http_body_util::Full;
 
 use crate::clock::Clock;
 use crate::config::OriginConfig;
-use crate::error_chain::chain;
 use crate::http::forward::{connection_named, HOP_BY_HOP};
 use crate::http::namespace;
 
 mod body;
+pub mod interim;
 mod passing;
+mod transport;
 pub use passing::Streamed;
 
 /// Where a body being fetched may be held while it arrives (the memory
@@ -150,8 +154,8 @@ pub fn identity(url: &str, host: &str) -> u64 {
 #[derive(Debug, Clone)]
 pub struct OriginClient {
     base: String,
-    client: reqwest::Client,
-    host: Option<reqwest::header::HeaderValue>,
+    client: transport::Http,
+    host: Option<http::HeaderValue>,
     clock: Arc<Clock>,
     first_byte: Duration,
     total: Duration,
@@ -169,14 +173,14 @@ pub struct OriginClient {
 /// (`X-CDN-Edge-*`): an origin never speaks for the node, on any path its
 /// answer takes (stored, passed, streamed, forwarded, merged from a 304).
 /// Order within a name and multiplicity are kept.
-pub fn end_to_end(wire: &reqwest::header::HeaderMap) -> HeaderMap {
+pub fn end_to_end(wire: &http::HeaderMap) -> HeaderMap {
     headers_of(wire, false)
 }
 
 /// [`end_to_end`], keeping the node's own fields when `keep_own` (a peer's
 /// answer to this node's token-carrying request: `pull::route` reads them,
 /// then strips them).
-pub(super) fn headers_of(wire: &reqwest::header::HeaderMap, keep_own: bool) -> HeaderMap {
+pub(super) fn headers_of(wire: &http::HeaderMap, keep_own: bool) -> HeaderMap {
     let named = connection_named(
         wire.get_all("connection")
             .iter()
@@ -201,13 +205,13 @@ pub(super) fn headers_of(wire: &reqwest::header::HeaderMap, keep_own: bool) -> H
     out
 }
 
-/// The request headers to send, in reqwest's type.
-fn to_wire(headers: &HeaderMap) -> reqwest::header::HeaderMap {
-    let mut out = reqwest::header::HeaderMap::with_capacity(headers.len());
+/// The request headers to send, in hyper's type.
+fn to_wire(headers: &HeaderMap) -> http::HeaderMap {
+    let mut out = http::HeaderMap::with_capacity(headers.len());
     for (name, value) in headers {
         if let (Ok(n), Ok(v)) = (
-            reqwest::header::HeaderName::from_bytes(name.as_str().as_bytes()),
-            reqwest::header::HeaderValue::from_bytes(value.as_bytes()),
+            http::HeaderName::from_bytes(name.as_str().as_bytes()),
+            http::HeaderValue::from_bytes(value.as_bytes()),
         ) {
             out.append(n, v);
         }
@@ -218,19 +222,12 @@ fn to_wire(headers: &HeaderMap) -> reqwest::header::HeaderMap {
 impl OriginClient {
     /// A client for `[origin]`, stamping request and response times from
     /// `clock`; `None` when no origin is configured.
-    pub fn new(c: &OriginConfig, clock: Arc<Clock>) -> Result<Option<Self>, reqwest::Error> {
+    pub fn new(c: &OriginConfig, clock: Arc<Clock>) -> Result<Option<Self>, rustls::Error> {
         let Some(url) = &c.url else {
             return Ok(None);
         };
-        let client = reqwest::Client::builder()
-            .connect_timeout(c.connect_timeout)
-            // Below the common server keep-alive timeouts (Node and Apache
-            // close idle connections after 5 s): a request sent on a
-            // connection the origin is closing fails without an answer.
-            .pool_idle_timeout(Duration::from_secs(4))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        let host = (c.host.as_deref()).and_then(|h| reqwest::header::HeaderValue::from_str(h).ok());
+        let client = transport::client(c.connect_timeout)?;
+        let host = (c.host.as_deref()).and_then(|h| http::HeaderValue::from_str(h).ok());
         Ok(Some(Self {
             base: url.trim_end_matches('/').to_string(),
             client,
@@ -308,12 +305,13 @@ impl OriginClient {
     /// Asks the origin for `HEAD /` and reports whether any HTTP answer
     /// came back within `limit` (the readiness probe).
     pub async fn probe(&self, limit: Duration) -> Result<u16, FetchError> {
-        let req = self.client.head(format!("{}/", self.base));
-        let req = match &self.host {
-            Some(host) => req.header(reqwest::header::HOST, host.clone()),
-            None => req,
-        };
-        send(req, limit)
+        let mut req = hyper::Request::head(transport::uri(&format!("{}/", self.base))?)
+            .body(Full::default())
+            .map_err(|e| FetchError::Unreachable(e.to_string()))?;
+        if let Some(host) = &self.host {
+            req.headers_mut().insert(http::header::HOST, host.clone());
+        }
+        transport::send(&self.client, req, limit)
             .await
             .map(|r| r.status().as_u16())
             .map_err(|(e, _)| e)
@@ -329,8 +327,8 @@ impl OriginClient {
         let mut attempt = 0;
         let (mut resp, request_time) = loop {
             let request_time = self.clock.now();
-            let req = self.get_request(base, path_and_query, extra);
-            match send(req, self.first_byte).await {
+            let req = self.get_request(base, path_and_query, extra)?;
+            match transport::send(&self.client, req, self.first_byte).await {
                 Ok(resp) => break (resp, request_time),
                 Err((_, true)) if attempt < self.retries => attempt += 1,
                 Err((e, _)) => return Err(e),
@@ -338,7 +336,7 @@ impl OriginClient {
         };
         let response_time = self.clock.now();
         // A declared length is held (or refused) at once.
-        let declared = resp.content_length();
+        let declared = transport::content_length(&resp);
         let first = match declared {
             Some(n) if n > self.max_bytes => Err(Overflow::TooLarge),
             Some(n) => room.grow(n),
@@ -351,26 +349,19 @@ impl OriginClient {
         }
         let status = resp.status().as_u16();
         let mut body = BytesMut::new();
-        loop {
-            match resp.chunk().await {
-                Ok(Some(chunk)) => {
-                    let total = (body.len() + chunk.len()) as u64;
-                    let fits = if total > self.max_bytes {
-                        Err(Overflow::TooLarge)
-                    } else {
-                        room.grow(total)
-                    };
-                    if let Err(why) = fits {
-                        // What was read goes first, then the rest as it comes.
-                        let read = vec![room.seal(body), chunk];
-                        return self.streamed(resp, read).map(|s| Got::Streamed(s, why));
-                    }
-                    body.extend_from_slice(&chunk);
-                }
-                Ok(None) => break,
-                Err(e) if e.is_timeout() => return Err(FetchError::Timeout),
-                Err(e) => return Err(FetchError::Broken(chain(&e))),
+        while let Some(chunk) = transport::chunk(resp.body_mut()).await? {
+            let total = (body.len() + chunk.len()) as u64;
+            let fits = if total > self.max_bytes {
+                Err(Overflow::TooLarge)
+            } else {
+                room.grow(total)
+            };
+            if let Err(why) = fits {
+                // What was read goes first, then the rest as it comes.
+                let read = vec![room.seal(body), chunk];
+                return self.streamed(resp, read).map(|s| Got::Streamed(s, why));
             }
+            body.extend_from_slice(&chunk);
         }
         let headers = headers_of(resp.headers(), self.peers);
         Ok(Got::Whole(Fetched {
@@ -386,47 +377,28 @@ impl OriginClient {
 impl OriginClient {
     /// A GET of `base` + `path_and_query` with the `extra` headers, asking
     /// for identity (the node makes its own encodings), with the
-    /// configured `Host`.
+    /// configured `Host`; the running task's interim relay, if any, gets
+    /// its 1xx (`interim`).
     fn get_request(
         &self,
         base: &str,
         path_and_query: &str,
         extra: &HeaderMap,
-    ) -> reqwest::RequestBuilder {
+    ) -> Result<transport::Request, FetchError> {
         let mut h = to_wire(extra);
         h.insert(
-            reqwest::header::ACCEPT_ENCODING,
-            reqwest::header::HeaderValue::from_static("identity"),
+            http::header::ACCEPT_ENCODING,
+            http::HeaderValue::from_static("identity"),
         );
         if let Some(host) = &self.host {
-            h.insert(reqwest::header::HOST, host.clone());
+            h.insert(http::header::HOST, host.clone());
         }
-        self.client
-            .get(format!("{base}{path_and_query}"))
-            .headers(h)
-    }
-}
-
-/// Sends a request and waits at most `limit` for the response head, whose
-/// status must be one the node may answer with (`origin::filter`). The
-/// flag on an error says the request never got an answer on a working
-/// connection (worth a retry of an idempotent request).
-async fn send(
-    req: reqwest::RequestBuilder,
-    limit: Duration,
-) -> Result<reqwest::Response, (FetchError, bool)> {
-    match tokio::time::timeout(limit, req.send()).await {
-        Err(_) => Err((FetchError::Timeout, false)),
-        Ok(Ok(resp)) => match super::filter::final_status(resp.status().as_u16()) {
-            Ok(_) => Ok(resp),
-            Err(e) => Err((e, false)),
-        },
-        Ok(Err(e)) if e.is_timeout() => Err((FetchError::Timeout, false)),
-        // Worth retrying (for GET/HEAD): no connection, or a reused one the
-        // origin closed before any answer.
-        Ok(Err(e)) => Err((
-            FetchError::Unreachable(chain(&e)),
-            e.is_connect() || e.is_request(),
-        )),
+        let uri = transport::uri(&format!("{base}{path_and_query}"))?;
+        let mut req = hyper::Request::get(uri)
+            .body(Full::default())
+            .map_err(|e| FetchError::Unreachable(e.to_string()))?;
+        *req.headers_mut() = h;
+        interim::register(&mut req);
+        Ok(req)
     }
 }

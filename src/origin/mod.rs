@@ -1,6 +1,6 @@
 //! The origin, as the pull engine (`crate::pull`) talks to it: the HTTP
-//! client (`client`, reqwest, converting to the crate's header types at its
-//! boundary) and the rules the engine applies to its answers, each a pure
+//! client (`client`, on hyper-util's pooled client, converting to the
+//! crate's header types at its boundary) and the rules the engine applies to its answers, each a pure
 //! function: `request` (what is forwarded), `filter` (a final status the
 //! node never relays becomes an error), `stored` (a stored response's
 //! metadata and the 304 merge), `say` (what the operator's rules say of a

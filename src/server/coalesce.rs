@@ -14,16 +14,20 @@
 //! [`HIGH_WATER`], and on shutdown. Holding back also wakes the task, so
 //! another poll, and with it that final flush, always follows. Off (HTTP/1,
 //! whose dispatcher writes each response whole), it passes everything
-//! through. Either way it reports to [`Progress`] whether the socket takes
-//! what is written (the send timeout, `limits::send`).
+//! through, and carries the connection's interim responses (`interim`):
+//! those queued are written before the dispatcher's next bytes or at its
+//! next flush. Either way it reports to [`Progress`] whether the socket
+//! takes what is written (the send timeout, `limits::send`).
 
 use std::io;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use super::interim::Interim;
 use super::limits::send::Progress;
 
 /// Bytes held before they are written whatever comes next: four full TLS
@@ -42,6 +46,8 @@ pub struct Coalesced<T> {
     fresh: bool,
     /// What the socket took, for the send timeout.
     progress: Arc<Progress>,
+    /// Interim responses to write (HTTP/1 only: off).
+    interim: Option<Rc<Interim>>,
 }
 
 impl<T> Coalesced<T> {
@@ -54,7 +60,13 @@ impl<T> Coalesced<T> {
             sent: 0,
             fresh: false,
             progress: Arc::default(),
+            interim: (!on).then(Rc::default),
         }
+    }
+
+    /// The connection's interim responses (HTTP/1 only).
+    pub fn interim(&self) -> Option<Rc<Interim>> {
+        self.interim.clone()
     }
 
     /// The wrapped connection.
@@ -106,6 +118,20 @@ impl<T: AsyncWrite + Unpin> Coalesced<T> {
         Poll::Ready(Ok(()))
     }
 
+    /// Writes the queued interim responses first; `unsettle` when the
+    /// dispatcher is writing bytes of its own.
+    fn poll_interim(&mut self, cx: &mut Context<'_>, unsettle: bool) -> Poll<io::Result<()>> {
+        let Some(interim) = &self.interim else {
+            return Poll::Ready(Ok(()));
+        };
+        if unsettle {
+            interim.unsettle();
+        }
+        let r = interim.poll_drain(&mut self.io, cx);
+        self.note(&r);
+        r.map_ok(|_| ())
+    }
+
     /// Makes room in a full buffer.
     fn poll_room(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if self.buf.len() >= HIGH_WATER {
@@ -133,6 +159,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Coalesced<T> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         if !this.on {
+            ready!(this.poll_interim(cx, !data.is_empty()))?;
             let r = Pin::new(&mut this.io).poll_write(cx, data);
             this.note(&r);
             return r;
@@ -148,6 +175,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Coalesced<T> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         if !this.on {
+            let some = bufs.iter().any(|b| !b.is_empty());
+            ready!(this.poll_interim(cx, some))?;
             let r = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
             this.note(&r);
             return r;
@@ -172,6 +201,11 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Coalesced<T> {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if let Some(interim) = &this.interim {
+            // The h1 dispatcher flushes once its buffer is all written.
+            interim.settle();
+            ready!(this.poll_interim(cx, false))?;
+        }
         if this.fresh && this.buf.len() < HIGH_WATER {
             // More frames of this poll may follow: hold, and make sure the
             // task is polled again to send what is held.

@@ -1,5 +1,6 @@
 //! Per-connection setup (actix-web's `on_connect`): counts completed TLS
-//! handshakes, and gives each connection a count of its requests in flight,
+//! handshakes, hands an HTTP/1 connection's interim responses to its
+//! requests (`interim`), and gives each connection a count of its requests in flight,
 //! so that one HTTP/2 connection runs at most `http2.max_concurrent_streams`
 //! requests at once. actix-http cannot set HTTP/2's
 //! `SETTINGS_MAX_CONCURRENT_STREAMS`, so the bound is kept here: a stream
@@ -21,6 +22,7 @@ use actix_web::rt::net::TcpStream;
 use actix_web::{HttpRequest, HttpResponse};
 
 use super::coalesce::Coalesced;
+use super::interim::OnConnection;
 use crate::tls::TlsStats;
 
 /// Requests in flight on one connection (connections live on one worker
@@ -38,7 +40,8 @@ impl Drop for Slot {
     }
 }
 
-/// The `on_connect` callback: TLS handshake accounting and the in-flight count.
+/// The `on_connect` callback: TLS handshake accounting, interim responses
+/// and the in-flight count.
 pub fn on_connect(
     stats: Option<Arc<TlsStats>>,
 ) -> impl Fn(&dyn Any, &mut Extensions) + Send + Sync + 'static {
@@ -52,6 +55,15 @@ pub fn on_connect(
                 Some(rustls::HandshakeKind::Resumed)
             );
             stats.completed(resumed);
+        }
+        let interim = match conn.downcast_ref::<Coalesced<TcpStream>>() {
+            Some(plain) => plain.interim(),
+            None => conn
+                .downcast_ref::<Coalesced<TlsStream<TcpStream>>>()
+                .and_then(Coalesced::interim),
+        };
+        if let Some(interim) = interim {
+            ext.insert(OnConnection(interim));
         }
         ext.insert(InFlight::default());
     }

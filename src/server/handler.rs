@@ -18,7 +18,8 @@ use super::cache_outcome::CacheOutcome;
 use super::live::Live;
 use super::metrics::{self, WorkerCounters};
 use super::{
-    connection, errors, health, limits, pages, passthrough, peer, purge, respond, slices, State,
+    connection, errors, health, interim, limits, pages, passthrough, peer, purge, respond, slices,
+    State,
 };
 use crate::cluster::auth::Caller;
 use crate::cluster::client::READY_PATH;
@@ -202,7 +203,8 @@ async fn route(
         from_peer,
         ..ask_of(req, &directives, upstream)
     };
-    let found = live.edge.lookup(&key, &ask).await;
+    // The origin's 103s of a fetch this request leads go to its client.
+    let found = interim::relayed(req, live.edge.lookup(&key, &ask)).await;
     let reply = Reply {
         req,
         state,

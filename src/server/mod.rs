@@ -33,6 +33,7 @@ mod file_body;
 mod handler;
 mod health;
 mod https;
+pub(crate) mod interim;
 mod limits;
 mod listeners;
 pub(crate) mod live;
@@ -99,7 +100,7 @@ pub enum ServeError {
     Root(std::io::Error),
     /// The origin client cannot be built.
     #[error("origin client")]
-    OriginClient(#[source] reqwest::Error),
+    OriginClient(#[source] rustls::Error),
     /// The cluster's client cannot be built.
     #[error("cluster client")]
     ClusterClient(#[source] reqwest::Error),

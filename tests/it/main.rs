@@ -40,6 +40,7 @@ mod disk_faults;
 mod disk_stream;
 mod disk_verify;
 mod docs;
+mod early_hints;
 mod fingerprints;
 mod forward;
 mod headers;

@@ -18,16 +18,16 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::stream::{self, BoxStream, StreamExt};
+use hyper::body::Incoming;
 
-use super::FetchError;
-use crate::error_chain::chain;
+use super::{transport, FetchError};
 
 /// What the stream has left to give.
 struct Left {
     /// Parts read before the body turned into a stream, in order.
     read: std::vec::IntoIter<Bytes>,
     /// The rest, from the origin; `None` once ended or cut.
-    resp: Option<reqwest::Response>,
+    resp: Option<Incoming>,
     /// Bytes given so far.
     total: u64,
     limit: u64,
@@ -37,7 +37,7 @@ struct Left {
 /// `read` (what was read already), then the rest of `resp`'s body, cut at
 /// `limit` bytes in all and after `idle` without a part from the origin.
 pub(super) fn stream(
-    resp: reqwest::Response,
+    resp: Incoming,
     read: Vec<Bytes>,
     limit: u64,
     idle: Duration,
@@ -54,11 +54,11 @@ pub(super) fn stream(
             Some(part) => Ok(part),
             None => {
                 let resp = left.resp.as_mut()?;
-                match tokio::time::timeout(left.idle, resp.chunk()).await {
+                match tokio::time::timeout(left.idle, transport::chunk(resp)).await {
                     Err(_) => Err(FetchError::Timeout),
                     Ok(Ok(Some(part))) => Ok(part),
                     Ok(Ok(None)) => return None,
-                    Ok(Err(e)) => Err(FetchError::Broken(chain(&e))),
+                    Ok(Err(e)) => Err(e),
                 }
             }
         };

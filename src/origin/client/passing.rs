@@ -6,7 +6,10 @@
 use actix_web::http::header::HeaderMap;
 use bytes::Bytes;
 
-use super::{body, headers_of, send, to_wire, FetchError, OriginClient};
+use http_body_util::Full;
+
+use super::transport::{self, send};
+use super::{body, headers_of, to_wire, FetchError, OriginClient};
 
 /// A response whose body is passed on as it arrives.
 pub struct Streamed {
@@ -40,8 +43,10 @@ impl OriginClient {
         path_and_query: &str,
         extra: &HeaderMap,
     ) -> Result<Streamed, FetchError> {
-        let req = self.get_request(&self.base, path_and_query, extra);
-        let resp = send(req, self.first_byte).await.map_err(|(e, _)| e)?;
+        let req = self.get_request(&self.base, path_and_query, extra)?;
+        let resp = send(&self.client, req, self.first_byte)
+            .await
+            .map_err(|(e, _)| e)?;
         self.streamed(resp, Vec::new())
     }
 
@@ -49,18 +54,19 @@ impl OriginClient {
     /// A declared length past `origin.max_stream_bytes` is refused.
     pub(super) fn streamed(
         &self,
-        resp: reqwest::Response,
+        resp: transport::Response,
         read: Vec<Bytes>,
     ) -> Result<Streamed, FetchError> {
-        let len = resp.content_length();
+        let len = transport::content_length(&resp);
         if len.is_some_and(|n| n > self.max_stream) {
             return Err(FetchError::TooLarge(self.max_stream));
         }
+        let (head, incoming) = resp.into_parts();
         Ok(Streamed {
-            status: resp.status().as_u16(),
-            headers: headers_of(resp.headers(), self.peers),
+            status: head.status.as_u16(),
+            headers: headers_of(&head.headers, self.peers),
             len,
-            body: body::stream(resp, read, self.max_stream, self.total),
+            body: body::stream(incoming, read, self.max_stream, self.total),
         })
     }
 }
@@ -77,15 +83,22 @@ impl OriginClient {
         headers: &HeaderMap,
         body: Bytes,
     ) -> Result<Streamed, FetchError> {
-        let method = reqwest::Method::from_bytes(method.as_bytes())
+        let method = http::Method::from_bytes(method.as_bytes())
             .map_err(|e| FetchError::Unreachable(e.to_string()))?;
         let mut h = to_wire(headers);
         if let Some(host) = &self.host {
-            h.insert("host", host.clone());
+            h.insert(http::header::HOST, host.clone());
         }
-        let url = format!("{}{}", self.base, path_and_query);
-        let req = self.client.request(method, &url).headers(h).body(body);
-        let resp = send(req, self.total).await.map_err(|(e, _)| e)?;
+        let uri = transport::uri(&format!("{}{}", self.base, path_and_query))?;
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Full::new(body))
+            .map_err(|e| FetchError::Unreachable(e.to_string()))?;
+        *req.headers_mut() = h;
+        let resp = send(&self.client, req, self.total)
+            .await
+            .map_err(|(e, _)| e)?;
         self.streamed(resp, Vec::new())
     }
 }
