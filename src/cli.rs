@@ -118,9 +118,15 @@ pub struct BuildArgs {
     /// Worker threads, 0 = one per core [default: 0].
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
-    /// Fail on references to files missing from SRC (default: warn).
+    /// Fail on any warning (default: warn and build): a reference to a file
+    /// missing from SRC, a CSS/JS/HTML file that is not UTF-8, a bundler
+    /// manifest naming files that are not there.
     #[arg(long)]
     pub strict: bool,
+    /// Fingerprint HTML pages too (by default they are entry points: they
+    /// keep their name and are served no-cache).
+    #[arg(long)]
+    pub fingerprint_html: bool,
     /// Print nothing but warnings and errors.
     #[arg(short, long)]
     pub quiet: bool,
@@ -166,7 +172,9 @@ impl BuildArgs {
             b.jobs = v;
         }
         b.strict |= self.strict;
+        b.fingerprint_html |= self.fingerprint_html;
         c.validate("command line")?;
+        let patterns = c.fingerprints()?;
         let b = &c.build;
         Ok(crate::build::Options {
             src: self.src.clone(),
@@ -184,6 +192,8 @@ impl BuildArgs {
             keep: b.keep,
             jobs: b.jobs,
             strict: b.strict,
+            patterns,
+            fingerprint_html: b.fingerprint_html,
             progress: !self.quiet,
         })
     }

@@ -98,7 +98,20 @@ fn check(check: &cdn_edge::cli::CheckArgs) -> Result<(), Failed> {
 /// Runs `build` and prints warnings (stderr), then a summary (stdout).
 fn build(args: &cdn_edge::cli::BuildArgs) -> Result<(), Failed> {
     let options = args.options()?;
-    let s = cdn_edge::build::run(&options)?;
+    let s = match cdn_edge::build::run(&options) {
+        // --strict: every warning, then exit 1 (2 is for errors).
+        Err(cdn_edge::build::BuildError::Warned { warnings }) => {
+            for w in &warnings {
+                eprintln!("warning: {w}");
+            }
+            eprintln!(
+                "cdn-edge: --strict: {} warning(s), nothing written",
+                warnings.len()
+            );
+            std::process::exit(1);
+        }
+        r => r?,
+    };
     for w in &s.warnings {
         eprintln!("warning: {w}");
     }

@@ -24,8 +24,10 @@ pub struct BuildConfig {
     pub keep: usize,
     /// Worker threads; 0 = one per core.
     pub jobs: usize,
-    /// Missing references fail the build.
+    /// Warnings (missing references, non-UTF-8 text) fail the build.
     pub strict: bool,
+    /// HTML pages are fingerprinted too (by default they keep their name).
+    pub fingerprint_html: bool,
 }
 
 /// A precompressed sibling `build` writes (`build.encodings`).
@@ -62,6 +64,7 @@ impl Default for BuildConfig {
             keep: 3,
             jobs: 0,
             strict: false,
+            fingerprint_html: false,
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The static root's `manifest.json`, indexed by fingerprinted file: which
 //! files the build declared fingerprinted (immutable policy), which are the
-//! plain copies it wrote beside them (revalidate policy, whatever their
-//! name looks like), and their content hashes (so loading them needs no
+//! plain copies it wrote beside them and the entry points it kept under
+//! their own name (`"fingerprinted": false`, HTML pages) (revalidate
+//! policy, whatever their name looks like), and their content hashes (so loading them needs no
 //! rehash). Re-read whenever the manifest file changes, checked with one
 //! `stat` on the load path only.
 
@@ -54,6 +55,12 @@ impl Index {
             let logical = logical.trim_start_matches('/');
             if logical != file {
                 index.plain.insert(logical.to_string());
+            }
+            if !e.fingerprinted {
+                // An entry point kept under its own name (an HTML page):
+                // its bytes change under that name.
+                index.plain.insert(file);
+                continue;
             }
             index.by_file.insert(file, e);
         }
@@ -172,6 +179,11 @@ mod tests {
             integrity: String::new(),
             encodings: Default::default(),
             encodings_blake3: Default::default(),
+            fingerprinted: true,
+            imports: Vec::new(),
+            dynamic_imports: Vec::new(),
+            css: Vec::new(),
+            assets: Vec::new(),
         }
     }
 

@@ -6,6 +6,7 @@
 //! of the implementation (blake3 crate, and `common::oracle`: Google's
 //! brotli decoder, libdeflate, ring's SHA-384).
 
+mod bundlers;
 mod support;
 use crate::common;
 

@@ -110,17 +110,18 @@ fn a_bad_pattern_is_refused_at_start_with_one_line() {
     );
 }
 
-/// `cdn-edge build` over a Vite output: the fingerprinted copies it makes
-/// are immutable (manifest), and the plain copies it writes beside them
-/// revalidate even when their own name looks fingerprinted.
+/// `cdn-edge build` over a Vite output: a name the bundler hashed keeps its
+/// name (no second hash, no plain copy) and is immutable; a file it renames
+/// is immutable under its new name and its plain copy revalidates.
 #[test]
-fn plain_copies_written_by_build_revalidate() {
+fn build_keeps_bundler_names_and_plain_copies_revalidate() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
     let out = tmp.path().join("out");
     std::fs::create_dir_all(src.join("assets")).unwrap();
     std::fs::write(src.join("assets/index-DiwrgTda.js"), b"console.log(1);\n").unwrap();
     std::fs::write(src.join("assets/charts-BarChart.js"), b"console.log(2);\n").unwrap();
+    std::fs::write(src.join("assets/app-settings.js"), b"console.log(3);\n").unwrap();
     let (status, stderr) = run_to_exit(
         &[
             OsString::from("build"),
@@ -137,12 +138,16 @@ fn plain_copies_written_by_build_revalidate() {
     let s = Server::start(&out, &config_with(""));
     for logical in ["assets/index-DiwrgTda.js", "assets/charts-BarChart.js"] {
         let file = manifest[logical]["file"].as_str().unwrap();
-        assert_ne!(file, logical);
+        assert_eq!(file, logical, "kept by the fingerprint patterns");
         assert_eq!(cache_control(&s, &format!("/{file}")), IMMUTABLE, "{file}");
-        assert_eq!(
-            cache_control(&s, &format!("/{logical}")),
-            REVALIDATE,
-            "{logical}"
-        );
     }
+    let logical = "assets/app-settings.js";
+    let file = manifest[logical]["file"].as_str().unwrap();
+    assert_ne!(file, logical);
+    assert_eq!(cache_control(&s, &format!("/{file}")), IMMUTABLE, "{file}");
+    assert_eq!(
+        cache_control(&s, &format!("/{logical}")),
+        REVALIDATE,
+        "{logical}"
+    );
 }

@@ -16,6 +16,12 @@ pub const FILE_NAME: &str = "manifest.json";
 pub struct Entry {
     /// The fingerprinted path, relative to the manifest's directory.
     pub file: String,
+    /// Whether `file` carries a content hash (served immutable). `false`
+    /// for entry points kept under their own name (HTML pages), which the
+    /// server serves with the revalidate policy; manifests written before
+    /// this field had only fingerprinted files, hence the default.
+    #[serde(default = "yes")]
+    pub fingerprinted: bool,
     /// Bytes of the (identity) content.
     #[serde(default)]
     pub size: u64,
@@ -34,6 +40,27 @@ pub struct Entry {
     /// blake3 of each precompressed sibling (for the server's ETags).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub encodings_blake3: BTreeMap<String, String>,
+    /// Keys of the entries this one imports statically (a bundler's chunk
+    /// graph, Vite's `imports`; an HTML page's entry chunk).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub imports: Vec<String>,
+    /// Keys of the entries this one imports with `import()`.
+    #[serde(
+        rename = "dynamicImports",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub dynamic_imports: Vec<String>,
+    /// Keys of the stylesheets this entry needs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub css: Vec<String>,
+    /// Keys of the other files (images, fonts) this entry uses.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assets: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The whole manifest, keyed by logical path (sorted, so output is stable).

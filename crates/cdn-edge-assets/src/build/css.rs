@@ -48,11 +48,13 @@ pub struct Rewrite {
     pub text: String,
     /// Local references whose target `lookup` did not know, as written in the source (deduplicated, in order of first appearance).
     pub missing: Vec<String>,
+    /// Byte offset in the source of the first occurrence of each of `missing` (same order).
+    pub missing_at: Vec<usize>,
 }
 
 /// How a reference is written, which decides how its replacement is escaped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Context {
+pub(super) enum Context {
     /// Inside a CSS string delimited by this quote.
     Quoted(char),
     /// The bare argument of `url(...)`.
@@ -63,13 +65,13 @@ enum Context {
 
 /// One reference found in a source text.
 #[derive(Debug)]
-struct Reference {
+pub(super) struct Reference {
     /// The bytes of the source that spell the URL (without quotes).
-    raw: Range<usize>,
+    pub(super) raw: Range<usize>,
     /// The URL with CSS escapes resolved.
-    value: String,
+    pub(super) value: String,
     /// How it is written.
-    context: Context,
+    pub(super) context: Context,
 }
 
 /// The logical paths (relative to the source root, '/'-separated, no leading slash, normalised: no '.', '..', empty segments)
@@ -175,7 +177,7 @@ fn starts_with_ci(b: &[u8], at: usize, word: &[u8]) -> bool {
 }
 
 /// Replaces the resolvable references of `src`, collecting the unknown ones.
-fn apply(
+pub(super) fn apply(
     src: &str,
     refs: Vec<Reference>,
     from: &str,
@@ -183,6 +185,7 @@ fn apply(
 ) -> Rewrite {
     let mut text = String::with_capacity(src.len() + 16 * refs.len());
     let mut missing = Vec::new();
+    let mut missing_at = Vec::new();
     let mut seen = HashSet::new();
     let mut copied = 0;
     for r in refs {
@@ -196,15 +199,20 @@ fn apply(
                 copied = r.raw.end;
             }
             None => {
-                let written = src[r.raw].trim_matches(is_url_space);
+                let written = src[r.raw.clone()].trim_matches(is_url_space);
                 if seen.insert(written) {
                     missing.push(written.to_owned());
+                    missing_at.push(r.raw.start);
                 }
             }
         }
     }
     text.push_str(&src[copied..]);
-    Rewrite { text, missing }
+    Rewrite {
+        text,
+        missing,
+        missing_at,
+    }
 }
 
 /// The reference's URL with its last path segment replaced by `name`, escaped for where it is written.
@@ -290,7 +298,7 @@ fn unescape(raw: &str) -> String {
 }
 
 /// Every reference of a stylesheet, in source order.
-fn scan_css(css: &str) -> Vec<Reference> {
+pub(super) fn scan_css(css: &str) -> Vec<Reference> {
     let b = css.as_bytes();
     let mut refs = Vec::new();
     let mut i = 0;

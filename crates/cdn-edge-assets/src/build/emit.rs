@@ -29,6 +29,9 @@ pub struct Processed {
     pub blake3: String,
     /// MIME type.
     pub content_type: String,
+    /// `file` carries a content hash (false for an entry point kept under
+    /// its own name).
+    pub fingerprinted: bool,
 }
 
 /// What writing one file did.
@@ -112,6 +115,7 @@ pub fn emit(
     }
     let entry = Entry {
         file: p.file.clone(),
+        fingerprinted: p.fingerprinted,
         size: p.bytes.len() as u64,
         content_type: p.content_type.clone(),
         blake3: p.blake3.clone(),
@@ -124,6 +128,10 @@ pub fn emit(
             .iter()
             .map(|(k, v)| (k.to_string(), blake3::hash(v).to_hex().to_string()))
             .collect(),
+        imports: Vec::new(),
+        dynamic_imports: Vec::new(),
+        css: Vec::new(),
+        assets: Vec::new(),
     };
     Ok(Emitted { entry, reused })
 }

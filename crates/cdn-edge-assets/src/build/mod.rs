@@ -1,9 +1,14 @@
 //! `cdn-edge build SRC --out DIR`: turns a source tree into the tree the
 //! edge serves. Every file gets a fingerprinted copy (`app.<hash>.css`, the
-//! hash taken of its final content) beside its plain name; CSS references
-//! and source-map comments are rewritten to fingerprinted names; compressible
-//! files get `.br` / `.gz` siblings; `manifest.json` maps logical paths to
-//! the results (with SRI hashes) and is written last.
+//! hash taken of its final content) beside its plain name, save two kinds:
+//! a name that already carries a hash (by the fingerprint patterns: a
+//! bundler's output) is kept as is, bytes untouched; an HTML page is an
+//! entry point, kept under its own name (served `no-cache`) with its
+//! references rewritten. CSS references and source-map comments are
+//! rewritten to fingerprinted names; compressible files get `.br` / `.gz`
+//! siblings; `manifest.json` maps logical paths (and a bundler manifest's
+//! names, with its chunk graph) to the results (with SRI hashes) and is
+//! written last.
 //!
 //! Order of work: check the arguments, read every source (so an unreadable
 //! file fails the build before anything is written), rewrite and hash in
@@ -11,17 +16,19 @@
 //! then the history and the optional prune. Not here: serving (the server
 //! only reads what this writes).
 //!
-//! Its steps, one file each: `walk` (the source tree), `css` (references
-//! rewritten), `graph` (the order stylesheets are fingerprinted in), `emit`
+//! Its steps, one file each: `walk` (the source tree), `bundler` (what a
+//! bundler's manifest says), `css` and `html` (references rewritten), `graph` (the order stylesheets are fingerprinted in), `emit`
 //! (one file and its siblings written), `history` (the deploys kept, and
 //! the prune).
 
+mod bundler;
 mod emit;
 mod graph;
 mod history;
 mod walk;
 
 pub mod css;
+pub mod html;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -30,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use crate::fingerprint::fingerprinted_name;
+use crate::fingerprint::{fingerprinted_name, is_fingerprinted, Patterns};
 use crate::fsutil::write_atomic;
 use crate::manifest::{self, Manifest};
 use crate::precompress::{self, Settings};
@@ -57,8 +64,13 @@ pub struct Options {
     pub keep: usize,
     /// Worker threads (0 = one per core).
     pub jobs: usize,
-    /// Missing references are errors, not warnings.
+    /// Warnings (missing references, non-UTF-8 text, unusable bundler
+    /// manifests) fail the build.
     pub strict: bool,
+    /// File names that already carry a hash (a bundler's): kept as they are.
+    pub patterns: Patterns,
+    /// Fingerprint HTML pages too (by default they keep their name).
+    pub fingerprint_html: bool,
     /// Show a progress bar (only drawn when stdout is a terminal).
     pub progress: bool,
 }
@@ -76,7 +88,8 @@ pub struct Summary {
     pub gzip: (usize, u64),
     /// Files whose outputs were already there (not recompressed).
     pub reused: usize,
-    /// Warnings (missing references), one line each.
+    /// Warnings (missing references with file and line, non-UTF-8 text,
+    /// unusable bundler manifests), one line each.
     pub warnings: Vec<String>,
     /// Files and bytes removed by `--prune`.
     pub pruned: (usize, u64),
@@ -108,9 +121,9 @@ pub enum BuildError {
     /// Stylesheets reference each other in a cycle.
     #[error("reference cycle: {cycle}")]
     Cycle { cycle: String },
-    /// `--strict` and some references are missing.
-    #[error("{count} missing reference(s), first: {first}")]
-    Missing { count: usize, first: String },
+    /// `--strict` and the build warned (never empty); nothing was written.
+    #[error("--strict: {} warning(s), nothing written; first: {}", .warnings.len(), .warnings[0])]
+    Warned { warnings: Vec<String> },
     /// Writing the output failed.
     #[error("cannot write {path}")]
     Write {
@@ -152,7 +165,17 @@ pub fn run(o: &Options) -> Result<Summary, BuildError> {
     }
 
     let mut summary = Summary::default();
+    let bundled = bundler::read(&src, &contents);
+    for m in &bundled.manifests {
+        contents.remove(m);
+    }
     let processed = process(&contents, o, &mut summary)?;
+    summary.warnings.extend(bundled.warnings.iter().cloned());
+    if o.strict && !summary.warnings.is_empty() {
+        return Err(BuildError::Warned {
+            warnings: summary.warnings,
+        });
+    }
 
     let settings_path = out.join(history::DIR_NAME).join("settings.txt");
     let id = settings_id(o);
@@ -201,7 +224,8 @@ pub fn run(o: &Options) -> Result<Summary, BuildError> {
     bar.finish_and_clear();
 
     let mut manifest = Manifest::new();
-    for (p, (_, e)) in processed.iter().zip(emitted) {
+    let mut aliases = Vec::new();
+    for (p, (_, mut e)) in processed.iter().zip(emitted) {
         summary.files += 1;
         summary.bytes_in += e.entry.size;
         summary.reused += usize::from(e.reused);
@@ -211,7 +235,20 @@ pub fn run(o: &Options) -> Result<Summary, BuildError> {
         if let Some(n) = e.entry.encodings.get("gzip") {
             summary.gzip = (summary.gzip.0 + 1, summary.gzip.1 + n);
         }
+        if let Some(g) = bundled.graphs.get(&p.logical) {
+            e.entry.imports = g.imports.clone();
+            e.entry.dynamic_imports = g.dynamic_imports.clone();
+            e.entry.css = g.css.clone();
+            e.entry.assets = g.assets.clone();
+        }
+        for name in bundled.names.get(&p.logical).into_iter().flatten() {
+            aliases.push((name.clone(), e.entry.clone()));
+        }
         manifest.insert(p.logical.clone(), e.entry);
+    }
+    // A bundler's name for a file never hides a file of that name.
+    for (name, entry) in aliases {
+        manifest.entry(name).or_insert(entry);
     }
     // The manifest goes last: it only ever points at files already written.
     let bytes = manifest::to_bytes(&manifest);
@@ -272,51 +309,68 @@ fn check_paths(src: &Path, out: &Path) -> Result<(PathBuf, PathBuf), BuildError>
     Ok((src, out_abs))
 }
 
-/// Rewrites references and fingerprints every file: plain files first,
-/// then scripts (their source maps are plain files), then stylesheets in
-/// dependency order.
+/// Rewrites references and fingerprints every file: plain files (and
+/// names that already carry a hash, untouched) first, then scripts (their
+/// source maps are plain files), then stylesheets in dependency order,
+/// then HTML pages (they reference all of those). Warnings go to `summary`.
 fn process(
     contents: &BTreeMap<String, Vec<u8>>,
     o: &Options,
     summary: &mut Summary,
 ) -> Result<Vec<Processed>, BuildError> {
-    let is_css = |l: &str| l.to_ascii_lowercase().ends_with(".css");
-    let is_js = |l: &str| {
+    let ends = |l: &str, exts: &[&str]| {
         let l = l.to_ascii_lowercase();
-        l.ends_with(".js") || l.ends_with(".mjs") || l.ends_with(".cjs")
+        exts.iter().any(|e| l.ends_with(e))
     };
+    let file_name = |l: &str| l.rsplit('/').next().unwrap_or(l).to_string();
+    // A bundler already hashed it: its name and bytes are final.
+    let keeps_name = |l: &str| {
+        let name = file_name(l);
+        is_fingerprinted(&name) || o.patterns.matches(&name)
+    };
+    let is_css = |l: &str| !keeps_name(l) && ends(l, &[".css"]);
+    let is_js = |l: &str| !keeps_name(l) && ends(l, &[".js", ".mjs", ".cjs"]);
+    let is_html = |l: &str| !keeps_name(l) && !o.fingerprint_html && ends(l, &[".html", ".htm"]);
     let mut names: BTreeMap<String, String> = BTreeMap::new(); // logical → fingerprinted file name
     let mut done: BTreeMap<String, Processed> = BTreeMap::new();
-    let mut missing: Vec<String> = Vec::new();
+    let mut warnings: Vec<String> = Vec::new();
 
-    let mut finish = |logical: &str, bytes: Vec<u8>, names: &mut BTreeMap<String, String>| {
-        let hash = blake3::hash(&bytes).to_hex().to_string();
-        let (dir, name) = match logical.rsplit_once('/') {
-            Some((d, n)) => (Some(d), n),
-            None => (None, logical),
+    // `entry`: an entry point, kept under its own name.
+    let mut finish =
+        |logical: &str, bytes: Vec<u8>, entry: bool, names: &mut BTreeMap<String, String>| {
+            let hash = blake3::hash(&bytes).to_hex().to_string();
+            let (dir, name) = match logical.rsplit_once('/') {
+                Some((d, n)) => (Some(d), n),
+                None => (None, logical),
+            };
+            let fp = if entry || keeps_name(logical) {
+                name.to_string()
+            } else {
+                fingerprinted_name(name, &hash[..o.hash_len])
+            };
+            let file = dir.map_or(fp.clone(), |d| format!("{d}/{fp}"));
+            names.insert(logical.to_string(), fp);
+            let content_type = crate::media_type::of(logical);
+            done.insert(
+                logical.to_string(),
+                Processed {
+                    logical: logical.to_string(),
+                    file,
+                    bytes,
+                    blake3: hash,
+                    content_type,
+                    fingerprinted: !entry,
+                },
+            );
         };
-        let fp = fingerprinted_name(name, &hash[..o.hash_len]);
-        let file = dir.map_or(fp.clone(), |d| format!("{d}/{fp}"));
-        names.insert(logical.to_string(), fp);
-        let content_type = crate::media_type::of(logical);
-        done.insert(
-            logical.to_string(),
-            Processed {
-                logical: logical.to_string(),
-                file,
-                bytes,
-                blake3: hash,
-                content_type,
-            },
-        );
-    };
 
-    for (logical, bytes) in contents.iter().filter(|(l, _)| !is_css(l) && !is_js(l)) {
-        finish(logical, bytes.clone(), &mut names);
+    let plain = |l: &str| !is_css(l) && !is_js(l) && !is_html(l);
+    for (logical, bytes) in contents.iter().filter(|(l, _)| plain(l)) {
+        finish(logical, bytes.clone(), false, &mut names);
     }
     for (logical, bytes) in contents.iter().filter(|(l, _)| is_js(l)) {
-        let bytes = rewritten(logical, bytes, css::rewrite_js, &names, &mut missing);
-        finish(logical, bytes, &mut names);
+        let bytes = rewritten(logical, bytes, css::rewrite_js, &names, &mut warnings);
+        finish(logical, bytes, false, &mut names);
     }
     let graph: BTreeMap<String, Vec<String>> = contents
         .iter()
@@ -336,42 +390,50 @@ fn process(
             &contents[&logical],
             css::rewrite_css,
             &names,
-            &mut missing,
+            &mut warnings,
         );
-        finish(&logical, bytes, &mut names);
+        finish(&logical, bytes, false, &mut names);
     }
-    if o.strict && !missing.is_empty() {
-        return Err(BuildError::Missing {
-            count: missing.len(),
-            first: missing[0].clone(),
-        });
+    // Pages link to each other under their own names.
+    for logical in contents.keys().filter(|l| is_html(l)) {
+        names.insert(logical.clone(), file_name(logical));
     }
-    summary.warnings = missing;
+    for (logical, bytes) in contents.iter().filter(|(l, _)| is_html(l)) {
+        let bytes = rewritten(logical, bytes, html::rewrite_html, &names, &mut warnings);
+        finish(logical, bytes, true, &mut names);
+    }
+    summary.warnings = warnings;
     Ok(done.into_values().collect())
 }
 
-/// A reference rewriter: `css::rewrite_css` or `css::rewrite_js`.
+/// A reference rewriter: `css::rewrite_css`, `css::rewrite_js` or `html::rewrite_html`.
 type Rewriter = fn(&str, &str, &dyn Fn(&str) -> Option<String>) -> css::Rewrite;
 
 /// `bytes` of the file at `logical` with its references rewritten to the
-/// fingerprinted names known so far (unchanged when not UTF-8); missing
-/// targets are added to `missing`.
+/// fingerprinted names known so far; a file that is not UTF-8 is kept
+/// unchanged and reported. Missing targets are reported with the line
+/// they are on.
 fn rewritten(
     logical: &str,
     bytes: &[u8],
     rewrite: Rewriter,
     names: &BTreeMap<String, String>,
-    missing: &mut Vec<String>,
+    warnings: &mut Vec<String>,
 ) -> Vec<u8> {
     let Ok(text) = std::str::from_utf8(bytes) else {
+        warnings.push(format!(
+            "{logical}: not UTF-8 text, so its references were not rewritten (save it as UTF-8)"
+        ));
         return bytes.to_vec();
     };
     let r = rewrite(text, logical, &|t| names.get(t).cloned());
-    missing.extend(
-        r.missing
+    for (m, &at) in r.missing.iter().zip(&r.missing_at) {
+        let line = 1 + text.as_bytes()[..at]
             .iter()
-            .map(|m| format!("{logical}: missing reference {m}")),
-    );
+            .filter(|&&b| b == b'\n')
+            .count();
+        warnings.push(format!("{logical}:{line}: missing reference {m}"));
+    }
     r.text.into_bytes()
 }
 
