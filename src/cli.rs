@@ -127,6 +127,11 @@ pub struct BuildArgs {
     /// keep their name and are served no-cache).
     #[arg(long)]
     pub fingerprint_html: bool,
+    /// The asset host's base URL (https://static.example.com/), recorded in
+    /// the manifest: every entry's `url` starts with it (overrides
+    /// build.base_url; '' for none: URLs are absolute paths).
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
     /// Print nothing but warnings and errors.
     #[arg(short, long)]
     pub quiet: bool,
@@ -173,6 +178,9 @@ impl BuildArgs {
         }
         b.strict |= self.strict;
         b.fingerprint_html |= self.fingerprint_html;
+        if let Some(u) = &self.base_url {
+            b.base_url = Some(u.clone()).filter(|u| !u.is_empty());
+        }
         c.validate("command line")?;
         let patterns = c.fingerprints()?;
         let b = &c.build;
@@ -194,6 +202,7 @@ impl BuildArgs {
             strict: b.strict,
             patterns,
             fingerprint_html: b.fingerprint_html,
+            base_url: b.base_url.clone(),
             progress: !self.quiet,
         })
     }

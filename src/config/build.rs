@@ -28,6 +28,10 @@ pub struct BuildConfig {
     pub strict: bool,
     /// HTML pages are fingerprinted too (by default they keep their name).
     pub fingerprint_html: bool,
+    /// The asset host's base URL, recorded in the manifest and the start
+    /// of every entry's `url`; `None` (`""`): URLs are absolute paths.
+    #[serde(deserialize_with = "super::units::non_empty")]
+    pub base_url: Option<String>,
 }
 
 /// A precompressed sibling `build` writes (`build.encodings`).
@@ -65,6 +69,7 @@ impl Default for BuildConfig {
             jobs: 0,
             strict: false,
             fingerprint_html: false,
+            base_url: None,
         }
     }
 }
@@ -96,6 +101,24 @@ impl BuildConfig {
         if self.keep == 0 {
             return Err(invalid("build.keep", &self.keep, "at least 1"));
         }
+        if let Some(b) = self.base_url.as_deref().filter(|b| !base_url_ok(b)) {
+            return Err(invalid(
+                "build.base_url",
+                &b,
+                "an absolute http(s) URL (\"https://static.example.com/\") or a path (\"/static/\"), no query",
+            ));
+        }
         Ok(())
     }
+}
+
+/// Whether `b` may start every asset URL: `http(s)://host[/path]` or
+/// `/path`, without a query, a fragment or white space.
+fn base_url_ok(b: &str) -> bool {
+    let rest = b
+        .strip_prefix("https://")
+        .or_else(|| b.strip_prefix("http://"))
+        .filter(|r| !r.is_empty() && !r.starts_with('/'));
+    let shape = rest.is_some() || (b.starts_with('/') && !b.starts_with("//"));
+    shape && !b.contains(['?', '#', ' ', '\t', '"', '<', '>'])
 }

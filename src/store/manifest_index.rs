@@ -172,6 +172,7 @@ mod tests {
 
     fn entry(blake3: &str) -> Entry {
         Entry {
+            url: String::new(),
             file: "a.css".into(),
             size: 6,
             content_type: "text/css".into(),

@@ -832,7 +832,7 @@ fn incremental_rebuild_matches() {
     let first_m: serde_json::Value = serde_json::from_slice(&first["manifest.json"]).unwrap();
     assert_ne!(
         Some(mfile(&manifest(&out), "img/logo.svg").as_str()),
-        first_m["img/logo.svg"]["file"].as_str(),
+        first_m["assets"]["img/logo.svg"]["file"].as_str(),
         "a same-size change must be noticed"
     );
     // Revert: back to the first manifest.
@@ -1236,4 +1236,46 @@ fn server_headers_on_a_built_tree() {
         Some(etag_built.as_str()),
         "ETag is a content hash"
     );
+}
+
+#[test]
+fn the_manifest_is_a_versioned_document_with_urls_and_the_base_url() {
+    let t = Tree::main();
+    let out = t.out("base");
+    build_ok(&t.src, &out, &["--base-url", "https://static.example.com/"]);
+    let doc: serde_json::Value =
+        serde_json::from_slice(&fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(doc["version"], 2);
+    assert_eq!(doc["base_url"], "https://static.example.com/");
+    let m = manifest(&out);
+    for (logical, e) in &m {
+        assert_eq!(
+            e["url"].as_str().unwrap(),
+            format!("https://static.example.com/{}", e["file"].as_str().unwrap()),
+            "{logical}"
+        );
+    }
+    // Without a base URL: absolute paths, and `null` says so.
+    let plain = t.out("nobase");
+    build_ok(&t.src, &plain, &[]);
+    let doc: serde_json::Value =
+        serde_json::from_slice(&fs::read(plain.join("manifest.json")).unwrap()).unwrap();
+    assert!(doc["base_url"].is_null());
+    let f = mfile(&manifest(&plain), "css/app.css");
+    assert_eq!(manifest(&plain)["css/app.css"]["url"], format!("/{f}"));
+    // A base URL that cannot start a URL is refused in one line.
+    for bad in [
+        "static.example.com",
+        "https://x.example/?v=1",
+        "//x.example/",
+    ] {
+        let r = build(&t.src, &t.out("bad"), &["--base-url", bad]);
+        assert!(!r.ok(), "{bad}");
+        assert!(r.stderr.contains("build.base_url"), "{bad}: {}", r.stderr);
+        assert_eq!(nonempty(&r.stderr), 1, "{bad}: {}", r.stderr);
+    }
+}
+
+fn nonempty(s: &str) -> usize {
+    s.lines().filter(|l| !l.trim().is_empty()).count()
 }

@@ -590,6 +590,67 @@ fn the_template_helper_prints_the_tags_the_manifest_calls_for() {
         "printed:\n{printed}"
     );
 
+    // A bundler's entry, built with --base-url: the helper walks the chunk
+    // graph the manifest carries, with each entry's own url.
+    let vite = tmp.path().join("vite");
+    let built = Command::new(env!("CARGO_BIN_EXE_cdn-edge"))
+        .args([
+            "build",
+            "-q",
+            "--base-url",
+            "https://static.example.com/",
+            "--out",
+        ])
+        .arg(&vite)
+        .arg(repo().join("tests/it/build/fixtures/vite/dist"))
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let driver = format!(
+        "import sys\nsys.path.insert(0, {dir:?})\nimport asset_tags as a\n\
+         m = a.load_manifest({manifest:?})\n\
+         print(a.entry_tags(m, 'src/details.js'))\n",
+        dir = tmp.path().display().to_string(),
+        manifest = vite.join("manifest.json").display().to_string(),
+    );
+    let ran = Command::new("python3")
+        .arg("-c")
+        .arg(&driver)
+        .output()
+        .unwrap();
+    assert!(
+        ran.status.success(),
+        "python3: {}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    let v = cdn_edge::manifest::read(&vite)
+        .unwrap()
+        .expect("manifest.json");
+    let tag = |rel: &str, l: &str| {
+        format!(
+            r#"{rel}"{}" integrity="{}" crossorigin="anonymous">"#,
+            v[l].url, v[l].integrity
+        )
+    };
+    let css = "assets/index-Q_wk7ucL.css";
+    let chunk = "assets/index-Bf86mH4T.js";
+    assert!(v[css].url.starts_with("https://static.example.com/assets/"));
+    assert_eq!(
+        String::from_utf8(ran.stdout)
+            .unwrap()
+            .lines()
+            .collect::<Vec<_>>(),
+        [
+            tag(r#"<link rel="stylesheet" href="#, css),
+            tag(r#"<link rel="modulepreload" href="#, chunk),
+            tag(r#"<script type="module" src="#, "src/details.js") + "</script>",
+        ]
+    );
+
     // What the tags point at is what a node serves: the integrity matches
     // the bytes sent (as the browser checks it), and a cross-origin request
     // gets the CORS header `crossorigin="anonymous"` needs.

@@ -133,8 +133,9 @@ fn build_keeps_bundler_names_and_plain_copies_revalidate() {
         None,
     );
     assert!(status.success(), "{stderr}");
-    let manifest: serde_json::Value =
+    let document: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let manifest = &document["assets"];
     let s = Server::start(&out, &config_with(""));
     for logical in ["assets/index-DiwrgTda.js", "assets/charts-BarChart.js"] {
         let file = manifest[logical]["file"].as_str().unwrap();

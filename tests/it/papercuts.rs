@@ -286,7 +286,7 @@ fn fonts_have_their_rfc_8081_types_from_files_builds_and_origins() {
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
     for (name, want) in fonts {
-        assert_eq!(manifest[name]["type"], want, "{name}: {manifest}");
+        assert_eq!(manifest["assets"][name]["type"], want, "{name}: {manifest}");
     }
     // Pulled objects the origin sent without a Content-Type.
     let origin = Origin::start();

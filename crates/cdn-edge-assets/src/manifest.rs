@@ -1,7 +1,13 @@
 //! `manifest.json`: the build's map from logical asset paths to their
-//! fingerprinted files, with what templates need (SRI) and what the server
-//! can use (content hashes, so it need not rehash). Shared by the `build`
-//! subcommand (which writes it) and the server (which reads it).
+//! fingerprinted files, with what templates need (the URL, SRI, the chunk
+//! graph for preload tags) and what the server can use (content hashes, so
+//! it need not rehash). Shared by the `build` subcommand (which writes it)
+//! and the server (which reads it).
+//!
+//! Format 2 (written since issue 21) is a document:
+//! `{"version": 2, "base_url": "https://static.example.com/", "assets": {logical: entry}}`;
+//! format 1, the bare `{logical: entry}` map, is still read everywhere
+//! (old builds, the build history under `.cdn-edge/manifests/`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,11 +17,54 @@ use serde::{Deserialize, Serialize};
 /// The file name of the manifest at the root of a built tree.
 pub const FILE_NAME: &str = "manifest.json";
 
+/// The format this build writes.
+pub const VERSION: u32 = 2;
+
+/// A whole manifest file, as written (format 2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Document {
+    /// The format: [`VERSION`].
+    pub version: u32,
+    /// The asset host's base URL the `url` of every entry starts with
+    /// (`--base-url`); `null` when the build had none (URLs are then
+    /// absolute paths on the host serving the tree).
+    pub base_url: Option<String>,
+    /// The entries, by logical path.
+    pub assets: Manifest,
+}
+
+impl Document {
+    /// A format-2 document of `assets`, each entry's `url` made from
+    /// `base_url` and its file.
+    pub fn of(mut assets: Manifest, base_url: Option<String>) -> Self {
+        for e in assets.values_mut() {
+            e.url = url_of(base_url.as_deref(), &e.file);
+        }
+        Self {
+            version: VERSION,
+            base_url,
+            assets,
+        }
+    }
+}
+
+/// The URL of `file` (relative to the manifest's folder): `base` + `file`,
+/// or `/` + `file` without a base URL (the tree served at the host's root).
+pub fn url_of(base: Option<&str>, file: &str) -> String {
+    match base {
+        Some(b) => format!("{}/{file}", b.trim_end_matches('/')),
+        None => format!("/{file}"),
+    }
+}
+
 /// One logical asset in the manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     /// The fingerprinted path, relative to the manifest's directory.
     pub file: String,
+    /// Where a page loads it from: the base URL (or `/`) + `file`.
+    #[serde(default)]
+    pub url: String,
     /// Whether `file` carries a content hash (served immutable). `false`
     /// for entry points kept under their own name (HTML pages), which the
     /// server serves with the revalidate policy; manifests written before
@@ -100,18 +149,67 @@ pub fn read_file(path: &Path) -> Result<Option<Manifest>, ManifestError> {
             })
         }
     };
-    serde_json::from_slice(&text)
-        .map(Some)
+    parse(&text)
+        .map(|d| Some(d.assets))
         .map_err(|source| ManifestError::Parse {
             path: path.display().to_string(),
             source,
         })
 }
 
+/// A manifest file's bytes read as a document: format 2 as written, format
+/// 1 (a bare map) as a document without a base URL.
+pub fn parse(text: &[u8]) -> Result<Document, serde_json::Error> {
+    let value: serde_json::Value = serde_json::from_slice(text)?;
+    // Format 2 has a numeric `version`; in format 1 every value is an entry
+    // (an object), so a logical path named "version" cannot be mistaken.
+    if value
+        .get("version")
+        .is_some_and(serde_json::Value::is_number)
+    {
+        return serde_json::from_value(value);
+    }
+    let assets: Manifest = serde_json::from_value(value)?;
+    Ok(Document {
+        version: 1,
+        base_url: None,
+        assets,
+    })
+}
+
 /// The manifest's bytes as written: pretty JSON, keys sorted, trailing newline.
-pub fn to_bytes(m: &Manifest) -> Vec<u8> {
+pub fn to_bytes(d: &Document) -> Vec<u8> {
     // Cannot fail: string keys and plain fields, written into memory.
-    let mut out = serde_json::to_vec_pretty(m).expect("a manifest always serialises");
+    let mut out = serde_json::to_vec_pretty(d).expect("a manifest always serialises");
     out.push(b'\n');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_2_is_written_and_format_1_still_read() {
+        let mut m = Manifest::new();
+        let e: Entry = serde_json::from_str(r#"{"file": "css/app.0f4a5c3e85.css"}"#).unwrap();
+        m.insert("css/app.css".into(), e);
+        let d = Document::of(m.clone(), Some("https://static.example.com/".into()));
+        assert_eq!(
+            d.assets["css/app.css"].url,
+            "https://static.example.com/css/app.0f4a5c3e85.css"
+        );
+        let back = parse(&to_bytes(&d)).unwrap();
+        assert_eq!(back, d);
+        assert_eq!(
+            Document::of(m.clone(), None).assets["css/app.css"].url,
+            "/css/app.0f4a5c3e85.css"
+        );
+        // A format-1 file (a bare map), even one with a path named "version".
+        let mut v1 = m.clone();
+        v1.insert("version".into(), m["css/app.css"].clone());
+        let old = parse(&serde_json::to_vec(&v1).unwrap()).unwrap();
+        assert_eq!((old.version, old.assets.len()), (1, 2));
+        assert!(parse(b"[1]").is_err());
+    }
 }

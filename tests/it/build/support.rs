@@ -549,6 +549,11 @@ pub fn manifest(dir: &Path) -> serde_json::Map<String, serde_json::Value> {
     let text = fs::read(dir.join("manifest.json"))
         .unwrap_or_else(|e| panic!("read {}/manifest.json: {e}", dir.display()));
     match serde_json::from_slice(&text).expect("manifest.json is JSON") {
+        // Format 2: the entries are under `assets`.
+        serde_json::Value::Object(mut m) if m.contains_key("version") => match m.remove("assets") {
+            Some(serde_json::Value::Object(a)) => a,
+            other => panic!("manifest.json has no assets object: {other:?}"),
+        },
         serde_json::Value::Object(m) => m,
         other => panic!("manifest.json is not an object: {other}"),
     }

@@ -115,6 +115,7 @@ pub fn emit(
     }
     let entry = Entry {
         file: p.file.clone(),
+        url: String::new(),
         fingerprinted: p.fingerprinted,
         size: p.bytes.len() as u64,
         content_type: p.content_type.clone(),

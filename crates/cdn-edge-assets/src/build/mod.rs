@@ -71,6 +71,9 @@ pub struct Options {
     pub patterns: Patterns,
     /// Fingerprint HTML pages too (by default they keep their name).
     pub fingerprint_html: bool,
+    /// The asset host's base URL, recorded in the manifest and the start of
+    /// every entry's `url` (`--base-url`).
+    pub base_url: Option<String>,
     /// Show a progress bar (only drawn when stdout is a terminal).
     pub progress: bool,
 }
@@ -251,7 +254,7 @@ pub fn run(o: &Options) -> Result<Summary, BuildError> {
         manifest.entry(name).or_insert(entry);
     }
     // The manifest goes last: it only ever points at files already written.
-    let bytes = manifest::to_bytes(&manifest);
+    let bytes = manifest::to_bytes(&manifest::Document::of(manifest, o.base_url.clone()));
     let manifest_path = out.join(manifest::FILE_NAME);
     write_atomic(&manifest_path, &bytes).map_err(write_err(&manifest_path))?;
     history::record(&out, &bytes).map_err(write_err(&out.join(history::DIR_NAME)))?;
