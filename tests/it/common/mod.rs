@@ -490,7 +490,7 @@ pub struct Response {
     /// Body bytes (de-chunked if chunked; everything after the head otherwise).
     pub body: Vec<u8>,
     /// Interim responses read before it (status, headers in wire order).
-    pub interim: Vec<(u16, Vec<(String, String)>)>,
+    pub interim: Vec<(u16, Fields)>,
 }
 
 /// The values of the header lines named `name` (case-insensitive), in
@@ -670,9 +670,12 @@ pub fn parse_response(raw: &[u8], _is_head: bool) -> Result<Response, String> {
     }
 }
 
+/// Header lines in wire order: (name as sent, value trimmed).
+pub type Fields = Vec<(String, String)>;
+
 /// The status and header lines of the head `raw` starts with, and where
 /// its blank line starts.
-fn parse_head(raw: &[u8]) -> Result<(u16, Vec<(String, String)>, usize), String> {
+fn parse_head(raw: &[u8]) -> Result<(u16, Fields, usize), String> {
     let end = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
