@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use bytes::Bytes;
 
 pub use crate::http::accept_encoding::Coding;
@@ -217,6 +217,10 @@ pub struct Asset {
     /// Compared with `If-Modified-Since` when there is no Last-Modified (a
     /// pulled object's `Date`, RFC 9111 §4.3.2); never sent.
     pub modified_fallback: Option<SystemTime>,
+    /// The preload `Link` fields of a local HTML entry point (shared with
+    /// the manifest's index): sent on its full responses and in a `103`
+    /// before them. `None` for everything else, pulled pages included.
+    pub preload: Option<Arc<HeaderMap>>,
     /// Responses vary by `Accept-Encoding` even while there is one
     /// representation (a pulled object whose encodings are being made).
     vary_encoding: bool,
@@ -246,8 +250,15 @@ impl Asset {
             cache_control,
             extra_headers,
             modified_fallback: None,
+            preload: None,
             vary_encoding: false,
         }
+    }
+
+    /// The same asset, announcing `preload` (see [`Asset::preload`]).
+    pub fn with_preload(mut self, preload: Option<Arc<HeaderMap>>) -> Self {
+        self.preload = preload;
+        self
     }
 
     /// The same asset, answering `If-Modified-Since` from `date` when it
@@ -318,6 +329,7 @@ impl Asset {
             cache_control: self.cache_control.clone(),
             extra_headers: self.extra_headers.clone(),
             modified_fallback: self.modified_fallback,
+            preload: self.preload.clone(),
             vary_encoding: self.vary_encoding,
         })
     }
@@ -389,6 +401,9 @@ impl Asset {
                 .iter()
                 .map(|(n, v)| HEADER + n.as_str().len() + v.len())
                 .sum::<usize>()
+            + self.preload.as_ref().map_or(0, |p| {
+                p.iter().map(|(_, v)| HEADER + v.len()).sum::<usize>()
+            })
             + self
                 .representations
                 .iter()

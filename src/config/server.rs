@@ -51,6 +51,10 @@ pub struct ServerConfig {
     /// A request that already carries `pseudonym` more than this many
     /// times in `CDN-Loop` is refused (508): it has come round in a loop.
     pub max_hops: usize,
+    /// An HTML entry point of the root that the manifest knows announces
+    /// the stylesheets and module scripts it needs: `Link` preload fields
+    /// on its `200`, and a `103 Early Hints` with them to HTTP/1.1 clients.
+    pub preload_links: bool,
 }
 
 impl Default for ServerConfig {
@@ -68,6 +72,7 @@ impl Default for ServerConfig {
             refresh: Duration::from_secs(1),
             pseudonym: "cdn-edge".into(),
             max_hops: 2,
+            preload_links: true,
         }
     }
 }

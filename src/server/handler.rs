@@ -311,12 +311,31 @@ fn asset_response(r: &Reply<'_>, asset: &Served, status: CacheStatus) -> HttpRes
         passthrough::stored_error(req, asset)
     };
     let mut resp = slices::sliced(req, resp, Some(asset));
+    early_hints(r, asset, &resp);
     passthrough::cache_headers(resp.headers_mut(), asset, status, r.state.clock.now());
     if r.from_peer {
         let strip = r.live.edge.origin().map(|o| o.reading().strip.as_slice());
         asset.as_stored_for_peer(resp.headers_mut(), strip.unwrap_or_default());
     }
     resp
+}
+
+/// A `103 Early Hints` with a local HTML entry point's preload links
+/// (RFC 8297), queued before its response: to an HTTP/1.1 client's GET
+/// answered with the whole page (`200`), never with a `304` (the page is
+/// not reloaded: nothing to preload for), a range or a HEAD. Sent on every
+/// such response, not only when the page takes long: from memory the
+/// `103` costs its few hundred bytes in the same write and gains the
+/// browser nothing, but a proxy in front (another node pulling from this
+/// one, which relays `103`s) passes it on while it still fetches the page.
+fn early_hints(r: &Reply<'_>, asset: &Served, resp: &HttpResponse) {
+    let Some(links) = &asset.preload else { return };
+    if r.from_peer || r.req.method() != Method::GET || resp.status() != StatusCode::OK {
+        return;
+    }
+    if let Some(mut hints) = interim::EarlyHints::of(r.req) {
+        hints.send(103, links);
+    }
 }
 
 /// `only-if-cached` and nothing stored may answer: 504 (RFC 9111 §5.2.1.7).

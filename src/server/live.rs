@@ -147,7 +147,8 @@ impl Live {
                 .map_err(|_| invalid_cc("revalidate"))?,
             config.fingerprints()?,
             config.rules()?,
-        );
+        )
+        .with_preload_links(config.server.preload_links);
         let origin = origin(config, res, previous)?;
         let c = &config.cache;
         // Only when on: a node without an origin and without local
@@ -210,6 +211,7 @@ fn same_cache_inputs(running: &Config, new: &Config) -> bool {
     let (a, b) = (&running.cache, &new.cache);
     running.cache_control == new.cache_control
         && running.rules == new.rules
+        && running.server.preload_links == new.server.preload_links
         && a.memory_bytes == b.memory_bytes
         && a.max_object_bytes == b.max_object_bytes
         && a.admission == b.admission

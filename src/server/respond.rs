@@ -192,7 +192,7 @@ fn full(
 ) -> HttpResponse {
     let mut resp = HttpResponse::with_body(status, body);
     let h = resp.headers_mut();
-    h.reserve(12 + asset.extra_headers.len());
+    h.reserve(12 + asset.extra_headers.len() + asset.preload.as_ref().map_or(0, |p| p.len()));
     h.insert(header::CONTENT_TYPE, asset.content_type.clone());
     h.insert(header::ETAG, rep.etag.clone());
     if let Some(lm) = &asset.last_modified_value {
@@ -210,6 +210,11 @@ fn full(
     };
     if let Some(e) = encoding {
         h.insert(header::CONTENT_ENCODING, e);
+    }
+    if let Some(links) = &asset.preload {
+        for v in links.get_all(header::LINK) {
+            h.append(header::LINK, v.clone());
+        }
     }
     add_common(h, asset, grant);
     resp

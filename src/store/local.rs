@@ -9,6 +9,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use actix_web::http::header;
 use bytes::Bytes;
 
 use super::beneath::{self, Handle, Root};
@@ -212,13 +213,17 @@ impl LocalStore {
             }
         }
         let (cache_control, extra) = self.policy.headers_for(&rel, index.listing(&rel));
+        // A rule's own `Link` fields replace the node's (on the 103 too).
+        let ruled = extra.iter().any(|(n, _)| n == header::LINK);
+        let preload = (self.policy.preload_links() && !ruled).then(|| index.preload(&rel).cloned());
         let asset = Asset::new(
             reps,
             asset::content_type(&rel),
             meta.modified().ok(),
             Some(cache_control),
             extra,
-        );
+        )
+        .with_preload(preload.flatten());
         Ok(Found::Asset(Box::new(asset), Stamp { files: stamp }))
     }
 

@@ -3,7 +3,8 @@
 //! plain copies it wrote beside them and the entry points it kept under
 //! their own name (`"fingerprinted": false`, HTML pages) (revalidate
 //! policy, whatever their name looks like), and their content hashes (so loading them needs no
-//! rehash). Re-read whenever the manifest file changes, checked with one
+//! rehash), and the preload `Link` fields of each HTML entry point
+//! (`preload`, computed here once per load of the manifest). Re-read whenever the manifest file changes, checked with one
 //! `stat` on the load path only.
 
 use std::collections::{HashMap, HashSet};
@@ -11,6 +12,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+use actix_web::http::header::HeaderMap;
+
+use super::preload;
 use crate::manifest::{self, Entry};
 
 /// Hashes the manifest vouches for, per representation.
@@ -40,12 +44,21 @@ pub struct Index {
     by_file: HashMap<String, Entry>,
     /// Logical paths whose fingerprinted file has another name.
     plain: HashSet<String>,
+    /// The preload `Link` fields of each HTML entry point that needs any,
+    /// by file.
+    preloads: HashMap<String, Arc<HeaderMap>>,
 }
 
 impl Index {
     /// Builds the index of a manifest.
     fn of(m: manifest::Manifest) -> Self {
         let mut index = Index::default();
+        for (logical, e) in &m {
+            if let Some(fields) = preload::links(&m, logical) {
+                let file = e.file.trim_start_matches('/').to_string();
+                index.preloads.insert(file, Arc::new(fields));
+            }
+        }
         for (logical, e) in m {
             if let Err(why) = check_entry(&e) {
                 tracing::warn!(entry = %logical, "manifest.json: {why}; entry skipped");
@@ -76,6 +89,12 @@ impl Index {
         } else {
             Listing::Unlisted
         }
+    }
+
+    /// The preload `Link` fields of the HTML entry point at `rel`, if it
+    /// needs any (see [`preload`]).
+    pub fn preload(&self, rel: &str) -> Option<&Arc<HeaderMap>> {
+        self.preloads.get(rel)
     }
 
     /// What the manifest says of `rel`'s representation in `encoding`

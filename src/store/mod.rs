@@ -1,6 +1,7 @@
 //! Where assets come from, and where the node keeps them: `local` (the
 //! static root: a file, its `.br` / `.gz` siblings, its headers from
-//! `policy`, and the build's manifest through `manifest_index`), opened
+//! `policy`, and the build's manifest through `manifest_index`, with the
+//! preload hints of its pages from `preload`), opened
 //! only beneath the root (`beneath`, `openat2`), with `nowait` answering
 //! from the kernel's caches without I/O where it can; `memory` (the
 //! sharded, byte-bounded LRU of hot assets, and the reservations that
@@ -17,3 +18,4 @@ pub(crate) mod manifest_index;
 pub mod memory;
 pub(crate) mod nowait;
 pub(crate) mod policy;
+pub(crate) mod preload;

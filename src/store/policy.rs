@@ -2,7 +2,8 @@
 //! fingerprinted files (listed as such in the manifest, or a name matching
 //! `cache_control.fingerprint_patterns`), revalidate for the rest (and for
 //! the plain names the manifest lists, whatever they look like), then
-//! `[[rules]]` by glob in order. Decided once when an asset is loaded,
+//! `[[rules]]` by glob in order; and whether an HTML entry point announces
+//! its preload links (`server.preload_links`). Decided once when an asset is loaded,
 //! never per request.
 
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -18,6 +19,8 @@ pub struct Policy {
     revalidate: HeaderValue,
     fingerprints: Patterns,
     rules: Vec<Rule>,
+    /// HTML entry points announce their preload links (`server.preload_links`).
+    preload: bool,
 }
 
 impl Policy {
@@ -34,7 +37,20 @@ impl Policy {
             revalidate,
             fingerprints,
             rules,
+            preload: true,
         }
+    }
+
+    /// The same policy, HTML entry points announcing their preload links
+    /// (`Link`, `103 Early Hints`) or not.
+    pub fn with_preload_links(mut self, on: bool) -> Self {
+        self.preload = on;
+        self
+    }
+
+    /// Whether HTML entry points announce their preload links.
+    pub fn preload_links(&self) -> bool {
+        self.preload
     }
 
     /// Cache-Control and extra headers for the file at `key` (relative

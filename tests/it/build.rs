@@ -7,7 +7,7 @@
 //! brotli decoder, libdeflate, ring's SHA-384).
 
 mod bundlers;
-mod support;
+pub(crate) mod support;
 use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};

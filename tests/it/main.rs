@@ -60,6 +60,7 @@ mod origin_answers;
 mod origin_selftest;
 mod pages;
 mod papercuts;
+mod preload;
 mod pull;
 mod purge;
 mod query_keys;

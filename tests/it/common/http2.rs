@@ -180,6 +180,7 @@ impl Client {
             status,
             headers,
             body,
+            interim: Vec::new(),
         };
         if want == reqwest::Version::HTTP_2 {
             for name in [

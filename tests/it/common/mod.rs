@@ -489,6 +489,8 @@ pub struct Response {
     pub headers: Vec<(String, String)>,
     /// Body bytes (de-chunked if chunked; everything after the head otherwise).
     pub body: Vec<u8>,
+    /// Interim responses read before it (status, headers in wire order).
+    pub interim: Vec<(u16, Fields)>,
 }
 
 /// The values of the header lines named `name` (case-insensitive), in
@@ -642,8 +644,38 @@ pub fn send_raw(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
     buf
 }
 
-/// Splits a raw response into its head and body.
+/// Splits a raw response into its head and body; interim responses
+/// (`1xx` but `101`, RFC 9110 §15.2) before it are kept in `interim`.
 pub fn parse_response(raw: &[u8], _is_head: bool) -> Result<Response, String> {
+    let mut interim = Vec::new();
+    let mut raw = raw;
+    loop {
+        let (status, headers, end) = parse_head(raw)?;
+        raw = &raw[end + 4..];
+        if (100..200).contains(&status) && status != 101 {
+            interim.push((status, headers));
+            continue;
+        }
+        let chunked = headers.iter().any(|(n, v)| {
+            n.eq_ignore_ascii_case("transfer-encoding")
+                && v.to_ascii_lowercase().contains("chunked")
+        });
+        let body = if chunked { dechunk(raw)? } else { raw.to_vec() };
+        return Ok(Response {
+            status,
+            headers,
+            body,
+            interim,
+        });
+    }
+}
+
+/// Header lines in wire order: (name as sent, value trimmed).
+pub type Fields = Vec<(String, String)>;
+
+/// The status and header lines of the head `raw` starts with, and where
+/// its blank line starts.
+fn parse_head(raw: &[u8]) -> Result<(u16, Fields, usize), String> {
     let end = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -667,20 +699,7 @@ pub fn parse_response(raw: &[u8], _is_head: bool) -> Result<Response, String> {
             .ok_or_else(|| format!("bad header line {line:?}"))?;
         headers.push((n.trim().to_string(), v.trim().to_string()));
     }
-    let rest = &raw[end + 4..];
-    let chunked = headers.iter().any(|(n, v)| {
-        n.eq_ignore_ascii_case("transfer-encoding") && v.to_ascii_lowercase().contains("chunked")
-    });
-    let body = if chunked {
-        dechunk(rest)?
-    } else {
-        rest.to_vec()
-    };
-    Ok(Response {
-        status,
-        headers,
-        body,
-    })
+    Ok((status, headers, end))
 }
 
 fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
