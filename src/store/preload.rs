@@ -190,6 +190,7 @@ mod tests {
 
     fn entry(file: &str, ty: &str) -> Entry {
         Entry {
+            url: String::new(),
             file: file.into(),
             fingerprinted: !file.ends_with(".html"),
             size: 1,

@@ -516,6 +516,28 @@ fn code_block(page: &str, info: &str) -> String {
     found.remove(0)
 }
 
+/// What the docs' Python helper (`asset_tags.py` in `dir`) prints for
+/// `calls`, run with `m` = the manifest of the built tree `out`.
+fn run_helper(dir: &Path, out: &Path, calls: &str) -> String {
+    let driver = format!(
+        "import sys\nsys.path.insert(0, {dir:?})\nimport asset_tags as a\n\
+         m = a.load_manifest({manifest:?})\n{calls}",
+        dir = dir.display().to_string(),
+        manifest = out.join("manifest.json").display().to_string(),
+    );
+    let ran = Command::new("python3")
+        .arg("-c")
+        .arg(&driver)
+        .output()
+        .unwrap();
+    assert!(
+        ran.status.success(),
+        "python3: {}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    String::from_utf8(ran.stdout).unwrap()
+}
+
 #[test]
 #[ignore = "needs python3: run by .ci/run"]
 fn the_template_helper_prints_the_tags_the_manifest_calls_for() {
@@ -539,27 +561,16 @@ fn the_template_helper_prints_the_tags_the_manifest_calls_for() {
     );
     fs::write(tmp.path().join("asset_tags.py"), &helper).unwrap();
     let base = "https://assets.example.com/";
-    let driver = format!(
-        "import sys\nsys.path.insert(0, {dir:?})\nimport asset_tags as a\n\
-         m = a.load_manifest({manifest:?})\n\
-         print(a.asset_tag(m, 'css/app.css', {base:?}))\n\
-         print(a.asset_tag(m, 'js/app.js', {base:?}))\n\
-         print(a.preload_tag(m, 'css/app.css', {base:?}))\n\
-         print(a.asset_url(m, 'img/logo.svg', {base:?}))\n",
-        dir = tmp.path().display().to_string(),
-        manifest = out.join("manifest.json").display().to_string(),
+    let printed = run_helper(
+        tmp.path(),
+        &out,
+        &format!(
+            "print(a.asset_tag(m, 'css/app.css', {base:?}))\n\
+             print(a.asset_tag(m, 'js/app.js', {base:?}))\n\
+             print(a.preload_tag(m, 'css/app.css', {base:?}))\n\
+             print(a.asset_url(m, 'img/logo.svg', {base:?}))\n"
+        ),
     );
-    let ran = Command::new("python3")
-        .arg("-c")
-        .arg(&driver)
-        .output()
-        .unwrap();
-    assert!(
-        ran.status.success(),
-        "python3: {}",
-        String::from_utf8_lossy(&ran.stderr)
-    );
-    let printed = String::from_utf8(ran.stdout).unwrap();
 
     let m = cdn_edge::manifest::read(&out)
         .unwrap()
@@ -610,22 +621,10 @@ fn the_template_helper_prints_the_tags_the_manifest_calls_for() {
         "{}",
         String::from_utf8_lossy(&built.stderr)
     );
-    let driver = format!(
-        "import sys\nsys.path.insert(0, {dir:?})\nimport asset_tags as a\n\
-         m = a.load_manifest({manifest:?})\n\
-         print(a.entry_tags(m, 'src/details.js'))\n",
-        dir = tmp.path().display().to_string(),
-        manifest = vite.join("manifest.json").display().to_string(),
-    );
-    let ran = Command::new("python3")
-        .arg("-c")
-        .arg(&driver)
-        .output()
-        .unwrap();
-    assert!(
-        ran.status.success(),
-        "python3: {}",
-        String::from_utf8_lossy(&ran.stderr)
+    let printed = run_helper(
+        tmp.path(),
+        &vite,
+        "print(a.entry_tags(m, 'src/details.js'))\n",
     );
     let v = cdn_edge::manifest::read(&vite)
         .unwrap()
@@ -640,10 +639,7 @@ fn the_template_helper_prints_the_tags_the_manifest_calls_for() {
     let chunk = "assets/index-Bf86mH4T.js";
     assert!(v[css].url.starts_with("https://static.example.com/assets/"));
     assert_eq!(
-        String::from_utf8(ran.stdout)
-            .unwrap()
-            .lines()
-            .collect::<Vec<_>>(),
+        printed.lines().collect::<Vec<_>>(),
         [
             tag(r#"<link rel="stylesheet" href="#, css),
             tag(r#"<link rel="modulepreload" href="#, chunk),
