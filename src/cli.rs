@@ -127,6 +127,12 @@ pub struct BuildArgs {
     /// keep their name and are served no-cache).
     #[arg(long)]
     pub fingerprint_html: bool,
+    /// Leave ES module specifiers as written and write importmap.json (and
+    /// importmap.html, a <script type="importmap"> snippet) mapping each
+    /// module to its fingerprinted URL, for apps that load modules through
+    /// an import map.
+    #[arg(long)]
+    pub importmap: bool,
     /// The asset host's base URL (https://static.example.com/), recorded in
     /// the manifest: every entry's `url` starts with it (overrides
     /// build.base_url; '' for none: URLs are absolute paths).
@@ -178,6 +184,7 @@ impl BuildArgs {
         }
         b.strict |= self.strict;
         b.fingerprint_html |= self.fingerprint_html;
+        b.importmap |= self.importmap;
         if let Some(u) = &self.base_url {
             b.base_url = Some(u.clone()).filter(|u| !u.is_empty());
         }
@@ -202,6 +209,7 @@ impl BuildArgs {
             strict: b.strict,
             patterns,
             fingerprint_html: b.fingerprint_html,
+            importmap: b.importmap,
             base_url: b.base_url.clone(),
             progress: !self.quiet,
         })

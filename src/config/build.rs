@@ -28,6 +28,9 @@ pub struct BuildConfig {
     pub strict: bool,
     /// HTML pages are fingerprinted too (by default they keep their name).
     pub fingerprint_html: bool,
+    /// ES module specifiers stay as written; `importmap.json` maps each
+    /// module to its fingerprinted URL instead.
+    pub importmap: bool,
     /// The asset host's base URL, recorded in the manifest and the start
     /// of every entry's `url`; `None` (`""`): URLs are absolute paths.
     #[serde(deserialize_with = "super::units::non_empty")]
@@ -69,6 +72,7 @@ impl Default for BuildConfig {
             jobs: 0,
             strict: false,
             fingerprint_html: false,
+            importmap: false,
             base_url: None,
         }
     }

@@ -61,6 +61,8 @@ pub(super) enum Context {
     Unquoted,
     /// A `sourceMappingURL` comment, which has no escapes.
     Comment,
+    /// Inside a JavaScript string delimited by this quote.
+    Js(char),
 }
 
 /// One reference found in a source text.
@@ -241,13 +243,16 @@ fn escape(url: &str, context: Context) -> String {
     for c in url.chars() {
         match (context, c) {
             (Context::Comment, c) => out.push(c),
-            (Context::Quoted(q), c) if c == q || c == '\\' => {
+            (Context::Quoted(q) | Context::Js(q), c) if c == q || c == '\\' => {
                 out.push('\\');
                 out.push(c);
             }
             (Context::Unquoted, '\\' | '"' | '\'' | '(' | ')') => {
                 out.push('\\');
                 out.push(c);
+            }
+            (Context::Js(_), c) if c.is_control() => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32));
             }
             (Context::Quoted(_), '\n' | '\r' | '\x0c') => {
                 out.push_str(&format!("\\{:x} ", c as u32));
@@ -329,7 +334,7 @@ pub(super) fn scan_css(css: &str) -> Vec<Reference> {
 }
 
 /// Every `sourceMappingURL` comment line of a script, in source order.
-fn scan_js(js: &str) -> Vec<Reference> {
+pub(super) fn scan_js(js: &str) -> Vec<Reference> {
     let mut refs = Vec::new();
     let mut offset = 0;
     for line in js.split_inclusive('\n') {

@@ -4,8 +4,8 @@
 //! a name that already carries a hash (by the fingerprint patterns: a
 //! bundler's output) is kept as is, bytes untouched; an HTML page is an
 //! entry point, kept under its own name (served `no-cache`) with its
-//! references rewritten. CSS references and source-map comments are
-//! rewritten to fingerprinted names; compressible files get `.br` / `.gz`
+//! references rewritten. CSS references, ES module specifiers (see `js`)
+//! and source-map comments are rewritten to fingerprinted names; compressible files get `.br` / `.gz`
 //! siblings; `manifest.json` maps logical paths (and a bundler manifest's
 //! names, with its chunk graph) to the results (with SRI hashes) and is
 //! written last.
@@ -17,7 +17,9 @@
 //! only reads what this writes).
 //!
 //! Its steps, one file each: `walk` (the source tree), `bundler` (what a
-//! bundler's manifest says), `css` and `html` (references rewritten), `graph` (the order stylesheets are fingerprinted in), `emit`
+//! bundler's manifest says), `css`, `js` (ES module specifiers) and `html`
+//! (references rewritten), `graph` (the order stylesheets and modules are
+//! fingerprinted in), `importmap` (`--importmap`), `emit`
 //! (one file and its siblings written), `history` (the deploys kept, and
 //! the prune).
 
@@ -25,10 +27,12 @@ mod bundler;
 mod emit;
 mod graph;
 mod history;
+mod importmap;
 mod walk;
 
 pub mod css;
 pub mod html;
+pub mod js;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -74,6 +78,10 @@ pub struct Options {
     /// The asset host's base URL, recorded in the manifest and the start of
     /// every entry's `url` (`--base-url`).
     pub base_url: Option<String>,
+    /// Leave ES module specifiers as written and write `importmap.json`
+    /// (and `importmap.html`) mapping each module to its fingerprinted URL
+    /// (`--importmap`).
+    pub importmap: bool,
     /// Show a progress bar (only drawn when stdout is a terminal).
     pub progress: bool,
 }
@@ -253,6 +261,10 @@ pub fn run(o: &Options) -> Result<Summary, BuildError> {
     for (name, entry) in aliases {
         manifest.entry(name).or_insert(entry);
     }
+    if o.importmap {
+        importmap::write(&out, &processed, o.base_url.as_deref())
+            .map_err(write_err(&out.join(importmap::FILE_NAME)))?;
+    }
     // The manifest goes last: it only ever points at files already written.
     let bytes = manifest::to_bytes(&manifest::Document::of(manifest, o.base_url.clone()));
     let manifest_path = out.join(manifest::FILE_NAME);
@@ -313,9 +325,13 @@ fn check_paths(src: &Path, out: &Path) -> Result<(PathBuf, PathBuf), BuildError>
 }
 
 /// Rewrites references and fingerprints every file: plain files (and
-/// names that already carry a hash, untouched) first, then scripts (their
-/// source maps are plain files), then stylesheets in dependency order,
-/// then HTML pages (they reference all of those). Warnings go to `summary`.
+/// names that already carry a hash, untouched) first, then stylesheets in
+/// dependency order, then scripts (their source maps are plain files; a
+/// module may name a stylesheet) with ES modules in dependency order, so
+/// a module's name covers the names of what it imports; then HTML pages
+/// (they reference all of those). Modules that import each other in a
+/// cycle keep their plain names (served `no-cache`): no order lets each
+/// name the other's final name. Warnings go to `summary`.
 fn process(
     contents: &BTreeMap<String, Vec<u8>>,
     o: &Options,
@@ -371,10 +387,6 @@ fn process(
     for (logical, bytes) in contents.iter().filter(|(l, _)| plain(l)) {
         finish(logical, bytes.clone(), false, &mut names);
     }
-    for (logical, bytes) in contents.iter().filter(|(l, _)| is_js(l)) {
-        let bytes = rewritten(logical, bytes, css::rewrite_js, &names, &mut warnings);
-        finish(logical, bytes, false, &mut names);
-    }
     let graph: BTreeMap<String, Vec<String>> = contents
         .iter()
         .filter(|(l, _)| is_css(l))
@@ -397,6 +409,53 @@ fn process(
         );
         finish(&logical, bytes, false, &mut names);
     }
+    // Scripts: with `--importmap`, only source-map comments are rewritten.
+    let modules: BTreeMap<String, Vec<String>> = contents
+        .iter()
+        .filter(|(l, _)| is_js(l) && !o.importmap && importmap::is_module(l))
+        .map(|(l, b)| {
+            let Ok(text) = std::str::from_utf8(b) else {
+                return (l.clone(), Vec::new()); // reported when rewritten
+            };
+            let scan = js::scan(text);
+            if scan.unparsed {
+                warnings.push(format!(
+                    "{l}: not valid JavaScript, so its imports were not rewritten"
+                ));
+            }
+            let deps = scan
+                .refs
+                .iter()
+                .filter_map(|r| css::resolve(l, &r.value))
+                .collect();
+            (l.clone(), deps)
+        })
+        .collect();
+    for (logical, bytes) in contents
+        .iter()
+        .filter(|(l, _)| is_js(l) && !modules.contains_key(*l))
+    {
+        let bytes = rewritten(logical, bytes, css::rewrite_js, &names, &mut warnings);
+        finish(logical, bytes, false, &mut names);
+    }
+    for component in graph::components(&modules) {
+        let cycle = graph::is_cycle(&component, &modules);
+        if cycle {
+            for logical in &component {
+                names.insert(logical.clone(), file_name(logical));
+            }
+        }
+        for logical in &component {
+            let bytes = rewritten(
+                logical,
+                &contents[logical],
+                js::rewrite_js,
+                &names,
+                &mut warnings,
+            );
+            finish(logical, bytes, cycle, &mut names);
+        }
+    }
     // Pages link to each other under their own names.
     for logical in contents.keys().filter(|l| is_html(l)) {
         names.insert(logical.clone(), file_name(logical));
@@ -409,7 +468,7 @@ fn process(
     Ok(done.into_values().collect())
 }
 
-/// A reference rewriter: `css::rewrite_css`, `css::rewrite_js` or `html::rewrite_html`.
+/// A reference rewriter: `css::rewrite_css`, `css::rewrite_js`, `js::rewrite_js` or `html::rewrite_html`.
 type Rewriter = fn(&str, &str, &dyn Fn(&str) -> Option<String>) -> css::Rewrite;
 
 /// `bytes` of the file at `logical` with its references rewritten to the
