@@ -7,6 +7,7 @@
 //! brotli decoder, libdeflate, ring's SHA-384).
 
 mod bundlers;
+mod esm;
 pub(crate) mod support;
 use crate::common;
 

@@ -1,0 +1,253 @@
+//! `cdn-edge build` on an unbundled ES-module app (`fixtures/esm`, written
+//! by hand, see its README): specifiers rewritten to fingerprinted names
+//! and served by a real node, text that only looks like a specifier left
+//! byte-identical, a leaf change renaming exactly its importers, cycles
+//! kept under plain names, and `--importmap`.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use super::support::*;
+use crate::common;
+
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+const NO_CACHE: &str = "public, no-cache";
+
+/// Every module of the fixture, by logical path.
+const MODULES: &[&str] = &[
+    "js/main.js",
+    "js/lib/a.js",
+    "js/lib/b.js",
+    "js/lib/leaf.js",
+    "js/lazy.js",
+    "js/side.mjs",
+    "js/cycle/ping.js",
+    "js/cycle/pong.js",
+];
+
+/// The fixture copied into a fresh tree (tests may change it).
+fn esm_tree() -> Tree {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/build/fixtures/esm");
+    let t = Tree::empty();
+    for (k, v) in snapshot(&root) {
+        if k != "README.md" {
+            t.write(&k, &v);
+        }
+    }
+    t
+}
+
+/// logical → file of every manifest entry.
+fn files(out: &Path) -> BTreeMap<String, String> {
+    manifest(out)
+        .into_iter()
+        .map(|(k, e)| (k, e["file"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+/// The quoted strings of `js` that follow `from `, `import `, `import(` or
+/// `new URL(` (a test-side scan of the known fixture, not the build's parser).
+fn specifiers(js: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in js.lines() {
+        let code = line.trim_start();
+        if code.starts_with("//")
+            || code.starts_with("/*")
+            || code.starts_with("const template")
+            || code.starts_with("const regex")
+            || code.starts_with("const plain")
+        {
+            continue;
+        }
+        for lead in ["from ", "import ", "import(", "new URL("] {
+            let mut rest = code;
+            while let Some(i) = rest.find(lead) {
+                let v = &rest[i + lead.len()..];
+                rest = v;
+                let Some(q @ ('"' | '\'')) = v.chars().next() else {
+                    continue;
+                };
+                let end = v[1..].find(q).unwrap();
+                out.push(v[1..1 + end].to_string());
+            }
+        }
+    }
+    out
+}
+
+/// `spec` written in the module at `file` (output-relative), resolved.
+fn target(file: &str, spec: &str) -> String {
+    let dir = file.rsplit_once('/').map_or("", |(d, _)| d);
+    resolve(dir, spec).unwrap_or_else(|| panic!("{spec} in {file} does not resolve"))
+}
+
+#[test]
+fn esm_app_builds_to_fingerprinted_names_that_all_resolve() {
+    let t = esm_tree();
+    let out = t.out("dist");
+    let run = build_ok(&t.src, &out, &[]);
+    assert!(!run.stderr.contains("warning"), "{}", run.stderr);
+    let f = files(&out);
+    // Outside the cycle, every module is fingerprinted; in it, plain names.
+    for m in MODULES {
+        let cycle = m.contains("/cycle/");
+        assert_eq!(f[*m] == *m, cycle, "{m} -> {}", f[*m]);
+        assert_eq!(manifest(&out)[*m]["fingerprinted"], !cycle, "{m}");
+    }
+    assert_ne!(f["img/dot.png"], "img/dot.png");
+
+    let srv = common::Server::start(&out, &common::config_with(""));
+    let mut seen = 0;
+    for m in MODULES {
+        let file = &f[*m];
+        let js = fs::read_to_string(out.join(file)).unwrap();
+        for spec in specifiers(&js) {
+            let path = target(file, &spec);
+            let r = srv.get(&format!("/{path}"));
+            assert_eq!(r.status, 200, "{spec} in {file}: {}", r.summary());
+            let cc = r.header("cache-control");
+            let plain = f.values().all(|v| *v != path) || f.get(&path) == Some(&path);
+            assert_eq!(cc, Some(if plain { NO_CACHE } else { IMMUTABLE }), "{path}");
+            seen += 1;
+        }
+    }
+    // main: 3 imports + new URL + import(); a, b, lazy, ping, pong: 1 each.
+    assert_eq!(seen, 10);
+    let main = fs::read_to_string(out.join(&f["js/main.js"])).unwrap();
+    assert!(main.contains(&format!(
+        "new URL(\"./img/../../{}\", import.meta.url)",
+        f["img/dot.png"]
+    )));
+    // The page points at the fingerprinted entry module.
+    let page = fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(
+        page.contains(&format!("src=\"/{}\"", f["js/main.js"])),
+        "{page}"
+    );
+}
+
+#[test]
+fn text_that_only_looks_like_an_import_is_byte_identical() {
+    let t = esm_tree();
+    let out = t.out("dist");
+    build_ok(&t.src, &out, &[]);
+    let f = files(&out);
+    let src = fs::read_to_string(t.src.join("js/main.js")).unwrap();
+    let built = fs::read_to_string(out.join(&f["js/main.js"])).unwrap();
+    // Undo the five real rewrites: what is left is the source, byte for byte.
+    let mut back = built.clone();
+    for m in [
+        "js/lib/a.js",
+        "js/cycle/ping.js",
+        "js/side.mjs",
+        "js/lazy.js",
+        "img/dot.png",
+    ] {
+        let name = |p: &str| p.rsplit('/').next().unwrap().to_string();
+        back = back.replace(&name(&f[m]), &name(m));
+    }
+    assert_eq!(back, src);
+    for line in [
+        "// import { nope } from \"./lib/leaf.js\";",
+        "/* export * from \"./lib/b.js\"; import(\"./lazy.js\") */",
+        "const template = `import \"./lib/a.js\" and ${\"./lib/b.js\"}`;",
+        "const regex = /import\\(\"\\.\\/lazy\\.js\"\\)|from '\\.\\/lib\\/a\\.js'/g;",
+        "const plain = \"./lib/leaf.js\";",
+    ] {
+        assert!(built.contains(line), "{line} changed:\n{built}");
+    }
+}
+
+#[test]
+fn changing_the_leaf_renames_exactly_the_modules_on_its_import_path() {
+    let t = esm_tree();
+    let (one, two) = (t.out("one"), t.out("two"));
+    build_ok(&t.src, &one, &[]);
+    t.write(
+        "js/lib/leaf.js",
+        b"export const leaf = () => \"leaf-v2\";\n",
+    );
+    build_ok(&t.src, &two, &[]);
+    let (f1, f2) = (files(&one), files(&two));
+    let changed: Vec<&str> = f1
+        .keys()
+        .filter(|k| f1[*k] != f2[*k])
+        .map(String::as_str)
+        .collect();
+    // leaf ← b ← a ← main, and leaf ← lazy ← main; the page keeps its name.
+    assert_eq!(
+        changed,
+        [
+            "js/lazy.js",
+            "js/lib/a.js",
+            "js/lib/b.js",
+            "js/lib/leaf.js",
+            "js/main.js"
+        ]
+    );
+    let page = |d: &Path| fs::read(d.join("index.html")).unwrap();
+    assert_ne!(
+        page(&one),
+        page(&two),
+        "the page follows the new entry name"
+    );
+}
+
+#[test]
+fn importmap_maps_every_module_and_leaves_specifiers_alone() {
+    let t = esm_tree();
+    let out = t.out("dist");
+    let run = build_ok(
+        &t.src,
+        &out,
+        &["--importmap", "--base-url", "https://static.example.com/"],
+    );
+    assert!(!run.stderr.contains("warning"), "{}", run.stderr);
+    let f = files(&out);
+    let map: serde_json::Value =
+        serde_json::from_slice(&fs::read(out.join("importmap.json")).unwrap()).unwrap();
+    let imports = map["imports"].as_object().unwrap();
+    assert_eq!(imports.len(), MODULES.len(), "{map}");
+    for m in MODULES {
+        assert_ne!(f[*m], *m, "{m} is fingerprinted with --importmap");
+        assert_eq!(
+            imports[&format!("https://static.example.com/{m}")],
+            format!("https://static.example.com/{}", f[*m])
+        );
+        // Specifiers stay as written.
+        let src = fs::read(t.src.join(m)).unwrap();
+        assert_eq!(fs::read(out.join(&f[*m])).unwrap(), src, "{m}");
+    }
+    let snippet = fs::read_to_string(out.join("importmap.html")).unwrap();
+    let body = snippet
+        .strip_prefix("<script type=\"importmap\">\n")
+        .and_then(|s| s.strip_suffix("</script>\n"))
+        .expect(&snippet);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(body).unwrap(),
+        map
+    );
+}
+
+#[test]
+fn a_module_that_does_not_parse_is_reported_and_kept() {
+    let t = Tree::with(&[
+        ("broken.js", b"import { from './x.js'\n"),
+        ("x.js", b"export {}\n"),
+    ]);
+    let out = t.out("dist");
+    let run = build_ok(&t.src, &out, &[]);
+    assert!(
+        run.stderr.contains("broken.js: not valid JavaScript"),
+        "{}",
+        run.stderr
+    );
+    let f = files(&out);
+    assert_eq!(
+        fs::read(out.join(&f["broken.js"])).unwrap(),
+        b"import { from './x.js'\n"
+    );
+    let strict = build(&t.src, &t.out("strict"), &["--strict"]);
+    assert!(!strict.status.success());
+}
