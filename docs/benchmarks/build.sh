@@ -182,11 +182,13 @@ RCB=$(awk -v b="$B" -v c="$C" 'BEGIN { printf "%.4f", (b > 0 ? c / b : 0) }')
 
 BASE_BR=$(find "$TMP/base" -name '*.br' -printf '%s\n' | awk '{s+=$1} END {print s+0}')
 BASE_GZ=$(find "$TMP/base" -name '*.gz' -printf '%s\n' | awk '{s+=$1} END {print s+0}')
-MANIFEST_ENTRIES=$(node -e 'console.log(Object.keys(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))).length)' "$TMP/dist/manifest.json")
+# manifest.json: format 2 keeps the entries under "assets" (format 1: the whole file).
+MANIFEST_ENTRIES=$(node -e 'const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(Object.keys(Number.isInteger(d.version) ? d.assets : d).length)' "$TMP/dist/manifest.json")
 # Sizes of the siblings of the fingerprinted files, from the manifest.
 read -r OUT_BR_N OUT_BR OUT_GZ_N OUT_GZ < <(
     node -e '
-        const m = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+        const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+        const m = Number.isInteger(d.version) ? d.assets : d;
         let nb = 0, sb = 0, ng = 0, sg = 0;
         for (const e of Object.values(m)) {
             const enc = e.encodings || {};
