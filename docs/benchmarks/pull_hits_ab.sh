@@ -43,7 +43,6 @@ need=()
 for c in wrk curl nginx; do command -v $c >/dev/null || need+=("$c"); done
 ((${#need[@]} == 0)) || apt_install "${need[@]}" || die "could not install ${need[*]}"
 BIN=$(build_cdn_edge)
-CLK_TCK=$(getconf CLK_TCK)
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/cdn-edge-pull-hits-ab.XXXXXX")
 mkdir -p "$TMP/origin/p" "$TMP/origin/q" "$TMP/empty"
@@ -87,13 +86,7 @@ for ((p = 1; p <= PAIRS; p++)); do
             k) args=("$url/p/app.js?v=1") ;;
             q) args=(-s "$HERE/load/cycle.lua" "$url/" -- "$TMP/q.paths") ;;
             esac
-            t0=$(proc_ticks "${PID[$s]}")
-            run_wrk "$TMP/wrk.txt" "$DURATION" "${args[@]}"
-            t1=$(proc_ticks "${PID[$s]}")
-            read -r req _ rps _ _ _ non2xx sockerr < <(parse_wrk "$TMP/wrk.txt")
-            ((non2xx == 0 && sockerr == 0)) || die "$s ($sc): $non2xx non-2xx/3xx, $sockerr socket errors"
-            printf '%s\t%s\t%s\t%s\t%s\n' "$p" "$sc" "$s" "$rps" \
-                "$(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$req" 'BEGIN { printf "%.3f", t / hz * 1e6 / n }')" >>"$RESULTS"
+            ab_measure "$RESULTS" "$p" "$sc" "$s" "${PID[$s]}" "${args[@]}"
         done
     done
     log "pair $p of $PAIRS done"
@@ -103,17 +96,5 @@ echo
 echo "$PAIRS alternating pairs of wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s per scenario; $(nproc) cores;" \
     "new = $BIN ($(cd "$REPO" && git describe --always --dirty 2>/dev/null || echo '?')), base = $BASE_BIN."
 echo
-python3 - "$RESULTS" <<'PY'
-import csv, statistics, sys
-rows = list(csv.reader(open(sys.argv[1]), delimiter="\t"))
-names = {"p": "(p) pulled 1 KB JS, no query", "k": "(k) pulled, ?v=1, no rule",
-         "q": "(q) pulled, 1,000 ?v= under ignore"}
-print("| scenario | new req/s | base req/s | new CPU µs/req | base CPU µs/req | CPU new/base (median of pairs) |")
-print("|---|---:|---:|---:|---:|---:|")
-for sc in "pkq":
-    get = lambda s, i: {r[0]: float(r[i]) for r in rows if r[1] == sc and r[2] == s}
-    rn, rb, cn, cb = get("new", 3), get("base", 3), get("new", 4), get("base", 4)
-    ratio = statistics.median(cn[p] / cb[p] for p in cn)
-    print("| %s | %.0f | %.0f | %.2f | %.2f | %.3f |" % (names[sc], statistics.median(rn.values()),
-          statistics.median(rb.values()), statistics.median(cn.values()), statistics.median(cb.values()), ratio))
-PY
+ab_table "$RESULTS" new base "p=(p) pulled 1 KB JS, no query" "k=(k) pulled, ?v=1, no rule" \
+    "q=(q) pulled, 1,000 ?v= under ignore"

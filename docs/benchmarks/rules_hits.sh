@@ -36,7 +36,6 @@ need=()
 for c in wrk curl nginx python3; do command -v $c >/dev/null || need+=("$c"); done
 ((${#need[@]} == 0)) || apt_install "${need[@]/python3/python3-minimal}" || die "could not install ${need[*]}"
 BIN=$(build_cdn_edge)
-CLK_TCK=$(getconf CLK_TCK)
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/cdn-edge-rules-hits.XXXXXX")
 ROOT=$TMP/www
@@ -103,13 +102,7 @@ for ((p = 1; p <= PAIRS; p++)); do
             b) args=("$url/small.js") ;;
             c) args=(-H 'Accept-Encoding: br' -H "If-None-Match: ${ETAG[$s]}" "$url$CSS") ;;
             esac
-            t0=$(proc_ticks "${PID[$s]}")
-            run_wrk "$TMP/wrk.txt" "$DURATION" "${args[@]}"
-            t1=$(proc_ticks "${PID[$s]}")
-            read -r req _ rps _ _ _ non2xx sockerr < <(parse_wrk "$TMP/wrk.txt")
-            ((non2xx == 0 && sockerr == 0)) || die "$s ($sc): $non2xx non-2xx/3xx, $sockerr socket errors"
-            printf '%s\t%s\t%s\t%s\t%s\n' "$p" "$sc" "$s" "$rps" \
-                "$(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$req" 'BEGIN { printf "%.3f", t / hz * 1e6 / n }')" >>"$RESULTS"
+            ab_measure "$RESULTS" "$p" "$sc" "$s" "${PID[$s]}" "${args[@]}"
         done
     done
     log "pair $p of $PAIRS done"
@@ -120,16 +113,5 @@ echo "$PAIRS alternating pairs of wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s p
     "$BIN ($(cd "$REPO" && git describe --always --dirty 2>/dev/null || echo '?')); ADDED_HEADERS=$ADDED_HEADERS;" \
     "peak RSS ruled $(proc_kb VmHWM "${PID[ruled]}") kB, plain $(proc_kb VmHWM "${PID[plain]}") kB."
 echo
-python3 - "$RESULTS" <<'PY'
-import csv, statistics, sys
-rows = list(csv.reader(open(sys.argv[1]), delimiter="\t"))
-names = {"a": "(a) 30 KB CSS, br", "b": "(b) 1 KB JS, identity", "c": "(c) If-None-Match -> 304"}
-print("| pull hit | ruled req/s | plain req/s | ruled CPU µs/req | plain CPU µs/req | CPU ruled/plain (median of pairs) |")
-print("|---|---:|---:|---:|---:|---:|")
-for sc in "abc":
-    get = lambda s, i: {r[0]: float(r[i]) for r in rows if r[1] == sc and r[2] == s}
-    rr, rp, cr, cp = get("ruled", 3), get("plain", 3), get("ruled", 4), get("plain", 4)
-    ratio = statistics.median(cr[p] / cp[p] for p in cr)
-    print("| %s | %.0f | %.0f | %.2f | %.2f | %.3f |" % (names[sc], statistics.median(rr.values()),
-          statistics.median(rp.values()), statistics.median(cr.values()), statistics.median(cp.values()), ratio))
-PY
+ab_table "$RESULTS" ruled plain "a=(a) 30 KB CSS, br" "b=(b) 1 KB JS, identity" \
+    "c=(c) If-None-Match -> 304"

@@ -231,3 +231,28 @@ start_node() { # start_node LOG BIN serve-args...: runs `BIN serve --listen 127.
     cat "$log" >&2
     die "cdn-edge did not start ($log)"
 }
+
+# ------------------------------------------------------------- A/B runs --
+# The alternating A/B scripts (hits_ab.sh, pull_hits_ab.sh, rules_hits.sh):
+# one wrk run measured per call, rows appended to a results file, and one
+# table of medians at the end.
+
+ab_measure() { # ab_measure RESULTS PAIR SCENARIO SIDE PID wrk-args...: one wrk run of
+    # DURATION seconds; appends "PAIR SCENARIO SIDE req/s CPU-µs/req" (the node's
+    # utime+stime over wrk's requests) to RESULTS; dies on a non-2xx/3xx or socket error.
+    local results=$1 pair=$2 sc=$3 side=$4 pid=$5 t0 t1 req rps non2xx sockerr
+    shift 5
+    t0=$(proc_ticks "$pid")
+    run_wrk "$TMP/wrk.txt" "$DURATION" "$@"
+    t1=$(proc_ticks "$pid")
+    read -r req _ rps _ _ _ non2xx sockerr < <(parse_wrk "$TMP/wrk.txt")
+    ((non2xx == 0 && sockerr == 0)) || die "$side ($sc): $non2xx non-2xx/3xx, $sockerr socket errors"
+    printf '%s\t%s\t%s\t%s\t%s\n' "$pair" "$sc" "$side" "$rps" \
+        "$(awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$req" 'BEGIN { printf "%.3f", t / hz * 1e6 / n }')" \
+        >>"$results"
+}
+
+ab_table() { # ab_table RESULTS A B SCENARIO=NAME...: the Markdown table of medians, side A
+    # against side B, one row per scenario, with the median of the per-pair CPU ratios.
+    python3 "$(dirname "${BASH_SOURCE[0]}")/ab_table.py" "$@"
+}
