@@ -14,7 +14,9 @@ use super::live::Live;
 use super::{limits, respond};
 use crate::config::Rule;
 use crate::edge::EdgeError;
+use crate::http::accept_encoding::parse_qvalue;
 use crate::http::path::{self, Key};
+use crate::http::syntax::split_list;
 use crate::lookup::{Ask, Lookup};
 
 /// The rules that name a fallback or error pages (none: nothing to do,
@@ -119,28 +121,31 @@ fn wants_a_document(key: &Key, headers: &HeaderMap) -> bool {
 }
 
 /// Whether `Accept` lists `text/html` with a weight no other range beats
-/// (RFC 9110 §12.5.1).
+/// (RFC 9110 §12.5.1): the list and q-values read as `Accept-Encoding`'s
+/// are (`http::syntax::split_list`, `accept_encoding::parse_qvalue`); a
+/// member with a malformed weight is skipped.
 fn prefers_html(headers: &HeaderMap) -> bool {
-    let mut html: Option<f32> = None;
-    let mut best = 0.0f32;
-    for value in headers
+    let mut html = None;
+    let mut best = 0;
+    let lines = headers
         .get_all(header::ACCEPT)
-        .filter_map(|v| v.to_str().ok())
-    {
-        for range in value.split(',') {
-            let mut parts = range.split(';');
-            let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-            let q = parts
-                .filter_map(|p| p.trim().strip_prefix("q=").or(p.trim().strip_prefix("Q=")))
-                .find_map(|q| q.trim().parse::<f32>().ok())
-                .unwrap_or(1.0);
-            if media == "text/html" {
-                html = Some(html.map_or(q, |h| h.max(q)));
-            }
-            best = best.max(q);
+        .filter_map(|v| v.to_str().ok());
+    for range in lines.flat_map(split_list) {
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or("").trim();
+        let weight = parts.find_map(|p| {
+            let (name, value) = p.split_once('=')?;
+            name.trim().eq_ignore_ascii_case("q").then_some(value)
+        });
+        let Some(q) = weight.map_or(Some(1000), parse_qvalue) else {
+            continue;
+        };
+        if media.eq_ignore_ascii_case("text/html") {
+            html = Some(html.map_or(q, |h: u16| h.max(q)));
         }
+        best = best.max(q);
     }
-    html.is_some_and(|h| h > 0.0 && h >= best)
+    html.is_some_and(|h| h > 0 && h >= best)
 }
 
 /// An error page: the page's body in the encoding the client accepts,
@@ -172,4 +177,39 @@ fn error_page(
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, HeaderValue::from_str(v).unwrap());
+        h
+    }
+
+    #[test]
+    fn html_is_preferred_only_when_no_range_outweighs_it() {
+        for yes in [
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+            "TEXT/HTML",
+            "*/*;q=0.5, text/html",
+            "text/html;level=1;q=1, */*",
+        ] {
+            assert!(prefers_html(&accept(yes)), "{yes}");
+        }
+        for no in [
+            "*/*",
+            "image/avif,image/webp,*/*;q=0.8",
+            "text/html;q=0.5, */*",
+            "text/html;q=0",
+            "",
+        ] {
+            assert!(!prefers_html(&accept(no)), "{no}");
+        }
+        assert!(!prefers_html(&HeaderMap::new()));
+        // A malformed weight is skipped, not read as 1.
+        assert!(!prefers_html(&accept("text/html;q=2, */*;q=0.5")));
+    }
 }
