@@ -41,8 +41,13 @@ pub fn explain(config: &Config, path: &str, origin: &[String]) -> Result<String,
     let key = crate::http::path::key(path.split('?').next().unwrap_or(path))
         .map_err(|e| ExplainError::Path(path.into(), e.to_string()))?;
     let rel = key.path();
-    let rules =
-        crate::server::live::rules(config).map_err(|e| ExplainError::Config(e.to_string()))?;
+    let rules = config
+        .rules()
+        .map_err(|e| ExplainError::Config(e.to_string()))
+        .and_then(|compiled| {
+            crate::server::live::rules(config, compiled)
+                .map_err(|e| ExplainError::Config(e.to_string()))
+        })?;
     let set = &rules.operator;
     let said = set.said(rel);
     let mut out = String::new();

@@ -22,7 +22,7 @@ use super::{cors, https, invalid_cc, ServeError, PASS_FOR};
 use crate::clock::Clock;
 use crate::cluster::Cluster;
 use crate::compress::Compressor;
-use crate::config::Config;
+use crate::config::{Config, Rule};
 use crate::edge::{Edge, Keying, Setup};
 use crate::http::forward::DropList;
 use crate::http::freshness;
@@ -140,16 +140,19 @@ impl Live {
         res: &Resources,
         previous: Option<Previous<'_>>,
     ) -> Result<Live, ServeError> {
+        // Compiled once, for the local files' policy, the cache keys, the
+        // pages and the pull engine.
+        let compiled = config.rules()?;
         let policy = Policy::new(
             HeaderValue::from_str(&config.cache_control.immutable)
                 .map_err(|_| invalid_cc("immutable"))?,
             HeaderValue::from_str(&config.cache_control.revalidate)
                 .map_err(|_| invalid_cc("revalidate"))?,
             config.fingerprints()?,
-            config.rules()?,
+            compiled.clone(),
         )
         .with_preload_links(config.server.preload_links);
-        let origin = origin(config, res, previous)?;
+        let origin = origin(config, &compiled, res, previous)?;
         let c = &config.cache;
         // Only when on: a node without an origin and without local
         // compression starts no compression threads.
@@ -164,7 +167,7 @@ impl Live {
                 crate::config::Admission::SecondHit => Admission::SecondHit,
             },
             compress_local,
-            keying: Keying::new(&config.rules()?),
+            keying: Keying::new(&compiled),
         };
         let root = config.server.root.as_deref();
         let edge = match previous {
@@ -196,7 +199,7 @@ impl Live {
             max_streams: config.http2.max_concurrent_streams,
             limits: super::limits::RequestLimits::new(&config.limits),
             cdn_loop: super::cdn_loop::LoopGuard::new(&config.server),
-            pages: super::pages::Pages::of(&config.rules()?),
+            pages: super::pages::Pages::of(&compiled),
         })
     }
 }
@@ -230,6 +233,7 @@ fn same_cache_inputs(running: &Config, new: &Config) -> bool {
 /// no connections for nothing.
 fn origin(
     config: &Config,
+    compiled: &[Rule],
     res: &Resources,
     previous: Option<Previous<'_>>,
 ) -> Result<Option<Puller>, ServeError> {
@@ -243,7 +247,7 @@ fn origin(
             None => return Ok(None),
         },
     };
-    let rules = rules(config)?;
+    let rules = rules(config, compiled.to_vec())?;
     let compressor = compressor(config)?;
     let route = match &res.cluster {
         Some(c) => Some(Route::new(c.clone(), client.for_peers(rules.lock_timeout))?),
@@ -266,7 +270,7 @@ fn origin(
 }
 
 /// What the node keeps of the origin's answers, and how it asks for them.
-pub(crate) fn rules(config: &Config) -> Result<Rules, ServeError> {
+pub(crate) fn rules(config: &Config, compiled: Vec<Rule>) -> Result<Rules, ServeError> {
     let drop = DropList::new(&config.origin.drop_request_headers)
         .map_err(|source| ServeError::Headers {
             key: "origin.drop_request_headers",
@@ -318,7 +322,7 @@ pub(crate) fn rules(config: &Config) -> Result<Rules, ServeError> {
         },
         max_variants: c.max_variants,
         operator: Arc::new(RuleSet {
-            rules: config.rules()?,
+            rules: compiled,
             fingerprints: config.fingerprints()?,
             immutable: HeaderValue::from_str(&config.cache_control.immutable).ok(),
         }),
