@@ -2,7 +2,7 @@
 //! when an asset enters the node and never per request.
 //!
 //! An asset holds one representation per content coding (identity always,
-//! br and gzip when present), each with its bytes and its strong ETag, plus
+//! br, zstd and gzip when present), each with its bytes and its strong ETag, plus
 //! prebuilt header values. The serving path only picks a representation,
 //! compares validators and clones `Bytes`. Where the bytes come from (disk,
 //! origin) is not this module's business.
@@ -68,8 +68,8 @@ pub struct Representation {
     pub body: Body,
     /// Length of the body in bytes.
     pub len: u64,
-    /// Strong ETag in wire form: `"<blake3 prefix>"`, with `-br` / `-gz`
-    /// marking encoded representations.
+    /// Strong ETag in wire form: `"<blake3 prefix>"`, with `-br` / `-zst` /
+    /// `-gz` marking encoded representations (`Coding::etag_suffix`).
     pub etag: HeaderValue,
 }
 
@@ -152,11 +152,7 @@ impl Representation {
 /// The strong ETag for a representation whose bytes hash to `hex`.
 /// 128 bits of blake3 are plenty to tell versions apart.
 pub fn etag_value(coding: Coding, hex: &str) -> HeaderValue {
-    let suffix = match coding {
-        Coding::Identity => "",
-        Coding::Br => "-br",
-        Coding::Gzip => "-gz",
-    };
+    let suffix = coding.etag_suffix();
     // Hashes come from blake3 or a checked manifest entry; anything else
     // (never expected) is hashed again rather than trusted or panicked on.
     let short = match hex.get(..32) {
@@ -168,17 +164,16 @@ pub fn etag_value(coding: Coding, hex: &str) -> HeaderValue {
 }
 
 /// The ETag of an encoding the node made of a representation whose ETag is
-/// `identity`: the same opaque tag with `-br` / `-gz` appended inside the
-/// quotes, weak staying weak (`"abc"` → `"abc-br"`, `W/"x"` → `W/"x-br"`).
+/// `identity`: the same opaque tag with `-br` / `-zst` / `-gz` appended
+/// inside the quotes, weak staying weak (`"abc"` → `"abc-br"`, `W/"x"` → `W/"x-br"`).
 /// It can never equal the ETag of other bytes: the origin's tag names one
 /// identity body, and the suffix names the coding made from it. A tag that
 /// is not quoted is quoted first.
 pub fn derived_etag(identity: &HeaderValue, coding: Coding) -> HeaderValue {
-    let suffix = match coding {
-        Coding::Identity => return identity.clone(),
-        Coding::Br => "-br",
-        Coding::Gzip => "-gz",
-    };
+    if coding == Coding::Identity {
+        return identity.clone();
+    }
+    let suffix = coding.etag_suffix();
     let raw = String::from_utf8_lossy(identity.as_bytes());
     let raw = raw.trim();
     let (weak, opaque) = match raw.strip_prefix("W/") {
@@ -197,9 +192,11 @@ pub fn derived_etag(identity: &HeaderValue, coding: Coding) -> HeaderValue {
 /// A servable resource with all its representations and prebuilt headers.
 #[derive(Debug, Clone)]
 pub struct Asset {
-    /// Representations in the server's order of preference (br, gzip, identity).
+    /// Representations in the fixed order of `Coding::ENCODINGS` (br, zstd,
+    /// gzip), identity last.
     representations: Vec<Representation>,
-    /// The codings of `representations`, in the same order, for negotiation.
+    /// The codings of `representations` in the order they are offered to
+    /// negotiation: ties go to the smaller (`accept_encoding::offer_order`).
     codings: Vec<Coding>,
     /// `Content-Type`.
     pub content_type: HeaderValue,
@@ -237,7 +234,7 @@ impl Asset {
         extra_headers: Vec<(HeaderName, HeaderValue)>,
     ) -> Self {
         representations.sort_by_key(|r| preference(r.coding));
-        let codings = representations.iter().map(|r| r.coding).collect();
+        let codings = offer_order(&representations);
         let last_modified = last_modified.map(date::truncate);
         let last_modified_value =
             last_modified.and_then(|t| HeaderValue::from_str(&date::format(t)).ok());
@@ -321,8 +318,8 @@ impl Asset {
             })
             .collect::<Option<Vec<_>>>()?;
         Some(Asset {
+            codings: offer_order(&representations),
             representations,
-            codings: self.codings.clone(),
             content_type: self.content_type.clone(),
             last_modified: self.last_modified,
             last_modified_value: self.last_modified_value.clone(),
@@ -351,6 +348,7 @@ impl Asset {
             };
             r.body = b;
         }
+        asset.codings = offer_order(&asset.representations);
         Some(asset)
     }
 
@@ -412,12 +410,19 @@ impl Asset {
     }
 }
 
-fn preference(c: Coding) -> u8 {
-    match c {
-        Coding::Br => 0,
-        Coding::Gzip => 1,
-        Coding::Identity => 2,
-    }
+/// A representation's place in [`Asset::representations`]: the order of
+/// `Coding::ENCODINGS`, identity last.
+fn preference(c: Coding) -> usize {
+    Coding::ENCODINGS
+        .iter()
+        .position(|e| *e == c)
+        .unwrap_or(Coding::ENCODINGS.len())
+}
+
+/// The order `representations` are offered to negotiation in: by size
+/// (see `accept_encoding::offer_order`).
+fn offer_order(representations: &[Representation]) -> Vec<Coding> {
+    accept_encoding::offer_order(representations.iter().map(|r| (r.coding, r.len)))
 }
 
 /// The `Content-Type` for a file name, from its extension (the rule is
@@ -450,6 +455,8 @@ mod tests {
         let e = |s: &'static str, c| derived_etag(&HeaderValue::from_static(s), c);
         assert_eq!(e("\"abc-123\"", Coding::Br), "\"abc-123-br\"");
         assert_eq!(e("\"abc-123\"", Coding::Gzip), "\"abc-123-gz\"");
+        assert_eq!(e("\"abc-123\"", Coding::Zstd), "\"abc-123-zst\"");
+        assert_eq!(e("W/\"w1\"", Coding::Zstd), "W/\"w1-zst\"");
         assert_eq!(e("W/\"w1\"", Coding::Br), "W/\"w1-br\"");
         assert_eq!(e("\"abc\"", Coding::Identity), "\"abc\"");
         assert_eq!(e("bare", Coding::Br), "\"bare-br\"");
@@ -474,5 +481,62 @@ mod tests {
         assert_eq!(a.select(Some("gzip, br")).unwrap().coding, Coding::Br);
         assert_eq!(a.select(None).unwrap().coding, Coding::Identity);
         assert!(a.select(Some("identity;q=0, br;q=0, gzip;q=0")).is_none());
+    }
+
+    fn sized(coding: Coding, len: usize) -> Representation {
+        Representation::new(coding, Bytes::from(vec![b'x'; len]))
+    }
+
+    #[test]
+    fn a_tie_goes_to_the_smaller_representation_and_follows_new_bodies() {
+        let a = Asset::new(
+            vec![
+                sized(Coding::Identity, 1000),
+                sized(Coding::Zstd, 230),
+                sized(Coding::Gzip, 260),
+                sized(Coding::Br, 210),
+            ],
+            content_type("a.js"),
+            None,
+            None,
+            vec![],
+        );
+        let order: Vec<_> = a.representations().iter().map(|r| r.coding).collect();
+        assert_eq!(
+            order,
+            Coding::ENCODINGS
+                .iter()
+                .copied()
+                .chain([Coding::Identity])
+                .collect::<Vec<_>>()
+        );
+        let pick = |a: &Asset, ae| a.select(Some(ae)).unwrap().coding;
+        assert_eq!(pick(&a, "gzip, deflate, br, zstd"), Coding::Br);
+        assert_eq!(pick(&a, "zstd, gzip"), Coding::Zstd);
+        assert_eq!(pick(&a, "br;q=0.9, zstd"), Coding::Zstd);
+        // Bodies of other sizes (a disk version's parts placed in a
+        // template): the order follows them.
+        let b = a
+            .with_bodies(|c| {
+                Some(Bytes::from(vec![
+                    b'y';
+                    if c == Coding::Zstd { 200 } else { 300 }
+                ]))
+            })
+            .unwrap();
+        assert_eq!(pick(&b, "gzip, deflate, br, zstd"), Coding::Zstd);
+        let c = b
+            .with_stored_bodies(|c| {
+                Some(Body::Memory(Bytes::from(vec![
+                    b'z';
+                    if c == Coding::Br {
+                        100
+                    } else {
+                        300
+                    }
+                ])))
+            })
+            .unwrap();
+        assert_eq!(pick(&c, "gzip, deflate, br, zstd"), Coding::Br);
     }
 }

@@ -97,7 +97,8 @@ pub struct BuildArgs {
     /// Hex digits of the blake3 content hash in fingerprinted names, 8 to 64 [default: 10].
     #[arg(long, value_name = "N")]
     pub hash_len: Option<usize>,
-    /// Siblings to write: "br,gzip", "br", "gzip" or "none" [default: br,gzip].
+    /// Siblings to write, a comma-separated list of "br", "zstd" and "gzip",
+    /// or "none" [default: br,zstd,gzip]; "br,gzip" writes no .zst.
     #[arg(long, value_name = "LIST")]
     pub encodings: Option<String>,
     /// Brotli quality, 0 to 11 [default: 11].
@@ -106,6 +107,9 @@ pub struct BuildArgs {
     /// Gzip level, 1 to 9 [default: 9].
     #[arg(long, value_name = "L")]
     pub gzip_level: Option<u32>,
+    /// Zstd level, 1 to 19 [default: 19]; the window is at most 8 MiB.
+    #[arg(long, value_name = "L")]
+    pub zstd_level: Option<u32>,
     /// Keep a sibling only when it saves at least PCT percent of the bytes [default: 5].
     #[arg(long, value_name = "PCT")]
     pub min_saving: Option<f64>,
@@ -163,7 +167,9 @@ impl BuildArgs {
                         origin: "command line".into(),
                         key: "--encodings".into(),
                         value: format!("{list:?}"),
-                        allowed: format!("{why}: \"br,gzip\", \"br\", \"gzip\" or \"none\""),
+                        allowed: format!(
+                            "{why}: a list of \"br\", \"zstd\" and \"gzip\" (\"br,zstd,gzip\"), or \"none\""
+                        ),
                     })?,
             };
         }
@@ -172,6 +178,9 @@ impl BuildArgs {
         }
         if let Some(v) = self.gzip_level {
             b.gzip_level = v;
+        }
+        if let Some(v) = self.zstd_level {
+            b.zstd_level = v;
         }
         if let Some(v) = self.min_saving {
             b.min_saving_percent = v;
@@ -195,11 +204,11 @@ impl BuildArgs {
             src: self.src.clone(),
             out: self.out.clone(),
             hash_len: b.hash_len,
-            br: b.encodings.contains(&Encoding::Br),
-            gzip: b.encodings.contains(&Encoding::Gzip),
+            encodings: b.wanted(),
             settings: crate::precompress::Settings {
                 brotli_quality: b.brotli_quality,
                 gzip_level: b.gzip_level,
+                zstd_level: b.zstd_level,
                 min_saving: b.min_saving_percent / 100.0,
                 ..Default::default()
             },

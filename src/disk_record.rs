@@ -1,7 +1,10 @@
 //! The disk record of a pulled object, its codec: what the disk cache
 //! keeps of an asset held in memory (its record, naming the encodings, and
 //! its parts, identity body first: `parts_of`), the names its codings go by
-//! (`coding_name`, `coding_named`), and the blocking write of it (`put`,
+//! (`coding_name`, `coding_named`, `named_parts`: a record names each part
+//! after the body, so one written before zstd, or by a newer node with a
+//! coding this one does not know, still reads), and the blocking write of
+//! it (`put`,
 //! failures logged once per interval). The pull engine (`pull::disk`, which
 //! reads records back and writes them from the async workers) and the
 //! compressor (`compress::job`, which writes an object's encodings over its
@@ -76,7 +79,7 @@ pub(crate) fn parts_of(
     };
     let mut parts = vec![body(Coding::Identity)?];
     let mut record = DiskMeta::of(meta, path, origin);
-    for coding in [Coding::Br, Coding::Gzip] {
+    for coding in Coding::ENCODINGS {
         if let Some(b) = body(coding) {
             parts.push(b);
             record.encodings.push(coding_name(coding).to_string());
@@ -85,20 +88,71 @@ pub(crate) fn parts_of(
     Some((record, parts))
 }
 
-/// The name a stored part's coding goes by in its record.
+/// The name a stored part's coding goes by in its record: its token
+/// (`br`, `zstd`, `gzip`).
 pub(crate) fn coding_name(coding: Coding) -> &'static str {
-    match coding {
-        Coding::Br => "br",
-        Coding::Gzip => "gzip",
-        Coding::Identity => "identity",
-    }
+    coding.token()
 }
 
-/// The coding a stored part is named by.
+/// The encoding a stored part is named by; `None` for a name this node
+/// does not know (a record written by a newer one: that part is skipped,
+/// the others still read), or identity (never a named part).
 pub(crate) fn coding_named(name: &str) -> Option<Coding> {
-    match name {
-        "br" => Some(Coding::Br),
-        "gzip" => Some(Coding::Gzip),
-        _ => None,
+    Coding::from_token(name).filter(|c| *c != Coding::Identity)
+}
+
+/// The encoded parts of a record read back (those after the identity body),
+/// each with the coding `names` gives it, in order. A part under a name
+/// this node does not know (a newer node's) is left out and the others
+/// keep their places; a record written before a coding existed (br and
+/// gzip only, before zstd) simply names fewer.
+pub(crate) fn named_parts<P>(
+    names: &[String],
+    parts: impl IntoIterator<Item = P>,
+) -> Vec<(Coding, P)> {
+    names
+        .iter()
+        .zip(parts)
+        .filter_map(|(name, p)| coding_named(name).map(|c| (c, p)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_record_from_before_zstd_still_reads() {
+        let old = named_parts(&names(&["br", "gzip"]), ["BR", "GZ"]);
+        assert_eq!(old, [(Coding::Br, "BR"), (Coding::Gzip, "GZ")]);
+        let now = named_parts(&names(&["br", "zstd", "gzip"]), ["BR", "ZST", "GZ"]);
+        assert_eq!(
+            now,
+            [
+                (Coding::Br, "BR"),
+                (Coding::Zstd, "ZST"),
+                (Coding::Gzip, "GZ")
+            ]
+        );
+        assert_eq!(named_parts(&names(&[]), ["X"]), []);
+    }
+
+    #[test]
+    fn an_unknown_coding_is_skipped_and_the_rest_keep_their_places() {
+        let got = named_parts(&names(&["br", "dcz", "gzip"]), ["BR", "DCZ", "GZ"]);
+        assert_eq!(got, [(Coding::Br, "BR"), (Coding::Gzip, "GZ")]);
+        assert_eq!(named_parts(&names(&["identity"]), ["X"]), []);
+    }
+
+    #[test]
+    fn names_are_the_tokens() {
+        for c in Coding::ENCODINGS {
+            assert_eq!(coding_named(coding_name(c)), Some(c));
+        }
+        assert_eq!(coding_name(Coding::Zstd), "zstd");
     }
 }

@@ -141,8 +141,8 @@ proptest! {
 // ------------------------------------------------------- accept-encoding --
 
 fn check_accept_encoding(field: &str) {
-    let offered = [Coding::Br, Coding::Gzip, Coding::Identity];
-    for offer in [&offered[..], &offered[..2], &offered[2..]] {
+    let offered = [Coding::Br, Coding::Zstd, Coding::Gzip, Coding::Identity];
+    for offer in [&offered[..], &offered[..3], &offered[1..], &offered[3..]] {
         if let Some(c) = accept_encoding::negotiate(Some(field), offer) {
             assert!(offer.contains(&c), "{field:?}: chose {c:?}, not offered");
             if c != Coding::Identity {

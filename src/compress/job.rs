@@ -1,4 +1,4 @@
-//! One compression job: make br and gzip of an entry's identity body, then
+//! One compression job: make br, zstd and gzip of an entry's identity body, then
 //! swap them into memory over the same version only (and, for a pulled
 //! object with a disk cache, write them beside it on disk).
 
@@ -12,7 +12,7 @@ use crate::asset::{derived_etag, Asset, Body, Coding, Representation};
 use crate::disk_record;
 use crate::lookup::{Entry, Memory, Source};
 use crate::origin::stored::DiskMeta;
-use crate::precompress::{self, Settings};
+use crate::precompress::{self, Settings, Wanted};
 use crate::store::memory::MemoryCache;
 
 /// Work for the pool: the entry to compress, where it is kept, and how.
@@ -67,18 +67,19 @@ fn identity_body(asset: &Asset) -> Option<&Bytes> {
         })
 }
 
-/// br and gzip of `body` (those worth keeping), while twice its size is
-/// reserved in the memory bound. Each is cut to its length: the encoder's
-/// spare capacity would otherwise stay allocated, uncounted, as long as
-/// the encoding is kept.
+/// Every encoding of `body` worth keeping (`Coding::ENCODINGS`: br, zstd,
+/// gzip, in that order), while its size once per encoding is reserved in
+/// the memory bound (each is kept only smaller than the body). Each is cut
+/// to its length: the encoder's spare capacity would otherwise stay
+/// allocated, uncounted, as long as the encoding is kept.
 fn encode(memory: &Memory, body: &[u8], settings: &Settings) -> Vec<(Coding, Bytes)> {
-    let _room = memory.reserve(2 * body.len());
-    let c = precompress::compress(body, settings, true, true);
+    let _room = memory.reserve(Coding::ENCODINGS.len() * body.len());
+    let c = precompress::compress(body, settings, Wanted::ALL);
     let exact = |v: Vec<u8>| Bytes::from(v.into_boxed_slice());
-    let mut made = Vec::new();
-    made.extend(c.br.map(|b| (Coding::Br, exact(b))));
-    made.extend(c.gzip.map(|g| (Coding::Gzip, exact(g))));
-    made
+    c.into_forms()
+        .into_iter()
+        .filter_map(|(token, b)| Some((disk_record::coding_named(token)?, exact(b))))
+        .collect()
 }
 
 /// The entry is what memory holds for its key: its encodings are swapped
@@ -295,11 +296,12 @@ mod tests {
         let generation = put(&disk, &v1);
         run(job_for_evicted(&memory, &disk, &v1, generation));
         let (record, parts) = disk.get::<DiskMeta>(KEY).unwrap();
-        assert_eq!(record.encodings, ["br", "gzip"]);
+        assert_eq!(record.encodings, ["br", "zstd", "gzip"]);
         assert_eq!(parts[0], v1);
         let mut unbr = Vec::new();
         brotli::BrotliDecompress(&mut &parts[1][..], &mut unbr).unwrap();
         assert_eq!(unbr, v1);
+        assert_eq!(zstd::decode_all(&parts[2][..]).unwrap(), v1);
     }
 
     #[test]
@@ -361,17 +363,17 @@ mod tests {
         assert!(!Arc::ptr_eq(&now, &entry), "swapped in");
         assert!(matches!(now.source, Source::Local { .. }));
         let reps = now.asset.representations();
-        assert_eq!(reps.len(), 3);
-        let made: usize = reps[..2].iter().map(|r| r.memory_bytes()).sum();
+        assert_eq!(reps.len(), 4);
+        let made: usize = reps[..3].iter().map(|r| r.memory_bytes()).sum();
         assert!(
             memory.usage().0 >= before + made,
             "counted: {before} + {made} > {:?}",
             memory.usage()
         );
-        for r in &reps[..2] {
+        for r in &reps[..3] {
             let Body::Memory(b) = &r.body else { panic!() };
             assert_eq!(r.etag, Representation::new(r.coding, b.clone()).etag);
-            assert_ne!(r.etag, reps[2].etag);
+            assert_ne!(r.etag, reps[3].etag);
         }
     }
 

@@ -1,5 +1,5 @@
-//! The encodings the node makes itself: br and gzip of pulled text, and of
-//! local text files that have no `.br` / `.gz` siblings. They are made on
+//! The encodings the node makes itself: br, zstd and gzip of pulled text,
+//! and of local text files that have no `.br` / `.zst` / `.gz` siblings. They are made on
 //! the process's one pool of background threads (`pool`) after the first
 //! client was answered with identity, and swapped into the memory entry
 //! only over the version they were made from (`job`).
@@ -61,7 +61,8 @@ pub fn wanted(path: &str, meta: &PulledMeta, len: usize) -> bool {
 /// Whether the node should make encodings of a local file loaded as
 /// `asset` from `path`: text by the same rule as pulled text, at least
 /// [`MIN_BYTES`], held in memory (not streamed from disk), and without
-/// `.br` / `.gz` siblings (those, the build CLI's, are served instead).
+/// `.br` / `.zst` / `.gz` siblings (those, the build CLI's, are served
+/// instead).
 pub fn wanted_local(path: &str, asset: &Asset) -> bool {
     let [identity] = asset.representations() else {
         return false;
@@ -89,11 +90,12 @@ fn texty(path: &str, content_type: &str) -> bool {
 /// The pool's queue holds weak references: an entry evicted (or replaced)
 /// before its turn is skipped, and queued work keeps no memory alive. When
 /// the queue is full the object stays identity, and the next hit on it
-/// offers it again. The two encodings being made count against the memory
-/// bound (a `MemoryCache::reserve` of twice the body) until they are
-/// swapped in, and are swapped in only over the version they were made
-/// from. The encoder's own working memory (a few MiB per worker at quality
-/// 5) is part of the allowance above `cache.memory_bytes`.
+/// offers it again. The three encodings being made count against the
+/// memory bound (a `MemoryCache::reserve` of three times the body) until
+/// they are swapped in, and are swapped in only over the version they were
+/// made from. The encoders' own working memory (a few MiB per worker at
+/// brotli quality 5 and zstd's low levels; zstd's window is at most the
+/// body's size) is part of the allowance above `cache.memory_bytes`.
 #[derive(Clone)]
 pub struct Compressor {
     pool: &'static pool::Pool,

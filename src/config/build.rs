@@ -18,6 +18,8 @@ pub struct BuildConfig {
     pub brotli_quality: u32,
     /// Gzip level (1..=9).
     pub gzip_level: u32,
+    /// Zstd level (1..=19); every frame's window is at most 8 MiB.
+    pub zstd_level: u32,
     /// A sibling is kept only when it saves at least this percentage.
     pub min_saving_percent: f64,
     /// Manifests whose files `--prune` keeps.
@@ -43,6 +45,8 @@ pub struct BuildConfig {
 pub enum Encoding {
     /// `"br"`: `name.br`.
     Br,
+    /// `"zstd"`: `name.zst`.
+    Zstd,
     /// `"gzip"`: `name.gz`.
     Gzip,
 }
@@ -50,12 +54,13 @@ pub enum Encoding {
 impl std::str::FromStr for Encoding {
     type Err = String;
 
-    /// `br` or `gzip`, as `--encodings` lists them.
+    /// `br`, `zstd` or `gzip`, as `--encodings` lists them.
     fn from_str(s: &str) -> Result<Self, String> {
         match s.trim() {
             "br" => Ok(Self::Br),
+            "zstd" => Ok(Self::Zstd),
             "gzip" => Ok(Self::Gzip),
-            other => Err(format!("{other:?}: \"br\" or \"gzip\"")),
+            other => Err(format!("{other:?}: \"br\", \"zstd\" or \"gzip\"")),
         }
     }
 }
@@ -64,9 +69,10 @@ impl Default for BuildConfig {
     fn default() -> Self {
         Self {
             hash_len: 10,
-            encodings: vec![Encoding::Br, Encoding::Gzip],
+            encodings: vec![Encoding::Br, Encoding::Zstd, Encoding::Gzip],
             brotli_quality: 11,
             gzip_level: 9,
+            zstd_level: 19,
             min_saving_percent: 5.0,
             keep: 3,
             jobs: 0,
@@ -79,6 +85,16 @@ impl Default for BuildConfig {
 }
 
 impl BuildConfig {
+    /// The siblings `encodings` asks for.
+    pub fn wanted(&self) -> crate::precompress::Wanted {
+        let has = |e| self.encodings.contains(&e);
+        crate::precompress::Wanted {
+            br: has(Encoding::Br),
+            zstd: has(Encoding::Zstd),
+            gzip: has(Encoding::Gzip),
+        }
+    }
+
     /// Checks the values; errors name the key.
     pub(super) fn validate(&self, origin: &str) -> Result<(), ConfigError> {
         let invalid = at(origin);
@@ -94,6 +110,9 @@ impl BuildConfig {
         }
         if !(1..=9).contains(&self.gzip_level) {
             return Err(invalid("build.gzip_level", &self.gzip_level, "1 to 9"));
+        }
+        if !(1..=19).contains(&self.zstd_level) {
+            return Err(invalid("build.zstd_level", &self.zstd_level, "1 to 19"));
         }
         if !(0.0..100.0).contains(&self.min_saving_percent) {
             return Err(invalid(

@@ -82,8 +82,11 @@ pub struct CacheConfig {
     pub brotli_quality: u32,
     /// Gzip level of the encodings the node makes (1..=9).
     pub gzip_level: u32,
-    /// Make br and gzip of local text files that have no `.br` / `.gz`
-    /// siblings (kept in memory with the file).
+    /// Zstd level of the encodings the node makes (1..=19); every frame's
+    /// window is at most 8 MiB (RFC 9659 §3).
+    pub zstd_level: u32,
+    /// Make br, zstd and gzip of local text files that have no `.br` /
+    /// `.zst` / `.gz` siblings (kept in memory with the file).
     pub compress_local: bool,
     /// Threads that make encodings; 0 = one per core.
     pub compress_workers: usize,
@@ -135,6 +138,7 @@ impl Default for CacheConfig {
             pass_targeted_fields: false,
             brotli_quality: 5,
             gzip_level: 6,
+            zstd_level: 3,
             compress_local: true,
             compress_workers: 0,
             compress_queue: 256,
@@ -191,6 +195,9 @@ impl CacheConfig {
         }
         if !(1..=9).contains(&self.gzip_level) {
             return Err(invalid("cache.gzip_level", &self.gzip_level, "1 to 9"));
+        }
+        if !(1..=19).contains(&self.zstd_level) {
+            return Err(invalid("cache.zstd_level", &self.zstd_level, "1 to 19"));
         }
         if self.compress_workers > 64 {
             return Err(invalid(

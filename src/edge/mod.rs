@@ -7,8 +7,8 @@
 //! files (a few `stat` calls, once per entry per interval, never a read);
 //! if they changed, the asset is reloaded off the async workers before
 //! answering, and if they are gone the entry is dropped. Every other hit is
-//! a hash lookup and one `Arc` clone. A text file without `.br` / `.gz`
-//! siblings gets br and gzip made in the background (`compress`), from its
+//! a hash lookup and one `Arc` clone. A text file without `.br` / `.zst` /
+//! `.gz` siblings gets br, zstd and gzip made in the background (`compress`), from its
 //! first hit on, when `cache.compress_local` is on; they live in its memory
 //! entry only.
 //!
@@ -84,7 +84,7 @@ pub struct Edge {
     origin: Option<Arc<Puller>>,
     /// Paths the root was recently found not to hold.
     absent: absent::AbsentMemo,
-    /// Makes br and gzip of local text files without siblings, when on.
+    /// Makes br, zstd and gzip of local text files without siblings, when on.
     compress_local: Option<Compressor>,
     /// How pulled objects' queries are keyed (rules, No-Vary-Search).
     keying: Keying,

@@ -29,8 +29,8 @@ pub struct Setup {
     pub refresh: Duration,
     /// Which new entries may evict old ones.
     pub admission: Admission,
-    /// Makes br and gzip of local text files without `.br` / `.gz`
-    /// siblings (`cache.compress_local`), when on.
+    /// Makes br, zstd and gzip of local text files without `.br` / `.zst` /
+    /// `.gz` siblings (`cache.compress_local`), when on.
     pub compress_local: Option<Compressor>,
     /// How pulled objects' queries are keyed (`[[rules]] query`).
     pub keying: Keying,

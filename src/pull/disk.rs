@@ -24,7 +24,7 @@ use super::Puller;
 use crate::asset::{etag_value, Asset, Body, Coding};
 use crate::blocking::log_join;
 use crate::compress;
-use crate::disk_record::{coding_name, coding_named, put, warn_write};
+use crate::disk_record::{coding_name, named_parts, put, warn_write};
 use crate::lookup::{Entry, Memory};
 use crate::origin::stored::{asset_of, DiskMeta, PulledMeta};
 use crate::store::disk::{DiskCache, Part};
@@ -146,15 +146,11 @@ impl Puller {
         if !record.servable_for(self.identity) {
             return None;
         }
-        let mut codings = vec![Coding::Identity];
         let mut parts = parts.into_iter();
         let identity = parts.next()?;
-        let parts: Vec<(Coding, Part)> = record
-            .encodings
-            .iter()
-            .zip(parts)
-            .filter_map(|(name, p)| coding_named(name).map(|c| (c, p)))
-            .inspect(|(c, _)| codings.push(*c))
+        let parts = named_parts(&record.encodings, parts);
+        let codings: Vec<Coding> = std::iter::once(Coding::Identity)
+            .chain(parts.iter().map(|(c, _)| *c))
             .collect();
         let built = self.build_read(&mut record, identity, parts, &body)?;
         if codings.len() == record.encodings.len() + 1 {
@@ -315,7 +311,7 @@ pub(super) async fn rewrite(
     }
     let mut record = DiskMeta::of(meta, path, origin);
     let mut lens = vec![];
-    for coding in [Coding::Identity, Coding::Br, Coding::Gzip] {
+    for coding in std::iter::once(Coding::Identity).chain(Coding::ENCODINGS) {
         if let Some(r) = asset.representations().iter().find(|r| r.coding == coding) {
             lens.push(r.len);
             if coding != Coding::Identity {

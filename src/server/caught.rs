@@ -15,7 +15,7 @@ use futures_util::FutureExt;
 
 use super::cache_outcome::CacheOutcome;
 use super::handler::{self, Worker};
-use super::{errors, metrics, State};
+use super::{errors, State};
 use crate::blocking::panic_message;
 
 /// Where tests make a request panic (only with `CDN_EDGE_TEST_CLOCK=1`).
@@ -60,14 +60,9 @@ fn panicked(req: &HttpRequest, message: &str, started: Instant) -> HttpResponse 
     }
     if let Some(worker) = req.app_data::<Worker>() {
         let head = req.method() == Method::HEAD;
-        let body = metrics::body_size(&resp);
-        worker.counters.record(
-            resp.status(),
-            body,
-            head,
-            CacheOutcome::None,
-            started.elapsed(),
-        );
+        worker
+            .counters
+            .record(&resp, head, CacheOutcome::None, started.elapsed());
     }
     resp
 }

@@ -16,7 +16,7 @@ use std::time::Instant;
 use super::access_log::WorkerLog;
 use super::cache_outcome::CacheOutcome;
 use super::live::Live;
-use super::metrics::{self, WorkerCounters};
+use super::metrics::WorkerCounters;
 use super::{
     connection, errors, health, interim, limits, pages, passthrough, peer, purge, respond, slices,
     State,
@@ -84,8 +84,7 @@ pub async fn handle(req: HttpRequest, payload: web::Payload) -> HttpResponse {
     drop(slot);
     live.https.finish(&req, &mut resp);
     let head = req.method() == Method::HEAD;
-    let body = metrics::body_size(&resp);
-    counters.record(resp.status(), body, head, cache, started.elapsed());
+    counters.record(&resp, head, cache, started.elapsed());
     counters.version(req.version());
     if caller == Some(Caller::Peer) {
         counters.served_peer(cache);

@@ -332,7 +332,7 @@ pub(crate) fn rules(config: &Config, compiled: Vec<Rule>) -> Result<Rules, Serve
 /// A handle on the process's compression threads (started by the first
 /// handle made, then shared by every generation: `cache.compress_workers`
 /// and `cache.compress_queue` take effect at start only), compressing with
-/// this config's brotli quality and gzip level.
+/// this config's brotli quality, zstd level and gzip level.
 fn compressor(config: &Config) -> Result<Compressor, ServeError> {
     let c = &config.cache;
     let settings = crate::precompress::Settings {
@@ -340,6 +340,7 @@ fn compressor(config: &Config) -> Result<Compressor, ServeError> {
         // 4 MiB: brotli's own default window, and a bounded encoder.
         brotli_window: 22,
         gzip_level: c.gzip_level,
+        zstd_level: c.zstd_level,
         ..Default::default()
     };
     let workers = match c.compress_workers {

@@ -40,11 +40,37 @@ use arc_swap::ArcSwap;
 use super::access_log::LogStats;
 use super::cache_outcome::CacheOutcome;
 use super::live::Live;
+use crate::asset::Coding;
 use crate::cluster::Cluster;
 use crate::tls::TlsStats;
 
 /// The `version` labels of [`WorkerCounters::version`], in index order.
 const VERSIONS: [&str; 3] = ["1.0", "1.1", "2"];
+
+/// The `encoding` labels of the responses' codings: identity, each of
+/// `Coding::ENCODINGS` by its token, and `other` (an origin's own coding
+/// passed through, or a list of several).
+const ENCODING_LABELS: usize = Coding::ENCODINGS.len() + 2;
+
+/// The `encoding` label of slot `i` (see [`encoding_slot`]).
+fn encoding_label(i: usize) -> &'static str {
+    match i {
+        0 => Coding::Identity.token(),
+        i if i <= Coding::ENCODINGS.len() => Coding::ENCODINGS[i - 1].token(),
+        _ => "other",
+    }
+}
+
+/// The slot of a response's `Content-Encoding` in the counters by coding.
+fn encoding_slot(value: Option<&HeaderValue>) -> usize {
+    let Some(v) = value else { return 0 };
+    let coding = v.to_str().ok().and_then(|t| Coding::from_token(t.trim()));
+    match coding {
+        Some(Coding::Identity) => 0,
+        Some(c) => 1 + Coding::ENCODINGS.iter().position(|e| *e == c).unwrap_or(0),
+        None => ENCODING_LABELS - 1,
+    }
+}
 
 /// One worker's counters.
 #[derive(Debug, Default)]
@@ -62,23 +88,31 @@ pub struct WorkerCounters {
     refused_streams: AtomicU64,
     /// Requests served for peers, indexed as [`cluster::ANSWERS`].
     served_peers: [AtomicU64; 3],
+    /// Responses by the coding they were sent in, indexed as
+    /// [`encoding_label`].
+    by_encoding: [AtomicU64; ENCODING_LABELS],
+    /// Body bytes sent, by the coding of the response.
+    bytes_by_encoding: [AtomicU64; ENCODING_LABELS],
 }
 
 impl WorkerCounters {
-    /// Counts one response that took `took` to produce. `head` responses
-    /// send no body bytes.
+    /// Counts one response that took `took` to produce: by status class,
+    /// by its coding (its `Content-Encoding`), and its body bytes. `head`
+    /// responses send no body bytes.
     pub fn record(
         &self,
-        status: StatusCode,
-        body: BodySize,
+        resp: &HttpResponse,
         head: bool,
         cache: CacheOutcome,
         took: std::time::Duration,
     ) {
-        let class = (status.as_u16() / 100).clamp(1, 5) as usize - 1;
+        let class = (resp.status().as_u16() / 100).clamp(1, 5) as usize - 1;
         bump(&self.by_class[class], 1);
-        if let (BodySize::Sized(n), false) = (body, head) {
+        let coding = encoding_slot(resp.headers().get(header::CONTENT_ENCODING));
+        bump(&self.by_encoding[coding], 1);
+        if let (BodySize::Sized(n), false) = (resp.body().size(), head) {
             bump(&self.bytes_sent, n);
+            bump(&self.bytes_by_encoding[coding], n);
         }
         self.durations.observe(class, cache, took);
     }
@@ -305,10 +339,51 @@ fn encode_requests(
         let n = sum(&|w| &w.by_version[i]);
         ConstCounter::new(n).encode(by_version.encode_family(&[("version", *v)])?)?;
     }
+    for (name, help, cells) in [
+        (
+            "http_responses_by_encoding",
+            "Responses answered, by the content coding sent (Content-Encoding; identity: none)",
+            (|w| &w.by_encoding) as fn(&WorkerCounters) -> &[AtomicU64; ENCODING_LABELS],
+        ),
+        (
+            "http_response_body_bytes_by_encoding",
+            "Response body bytes sent, by the content coding of the response",
+            |w| &w.bytes_by_encoding,
+        ),
+    ] {
+        let mut family = encoder.encode_descriptor(
+            name,
+            help,
+            None,
+            prometheus_client::metrics::MetricType::Counter,
+        )?;
+        for i in 0..ENCODING_LABELS {
+            let n = sum(&|w| &cells(w)[i]);
+            let label = [("encoding", encoding_label(i))];
+            ConstCounter::new(n).encode(family.encode_family(&label)?)?;
+        }
+    }
     Ok(())
 }
 
-/// The size of a response body, for [`WorkerCounters::record`].
-pub fn body_size(resp: &HttpResponse) -> BodySize {
-    resp.body().size()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_coding_has_its_label_and_others_share_one() {
+        let slot =
+            |v: Option<&'static str>| encoding_slot(v.map(HeaderValue::from_static).as_ref());
+        let label = |v| encoding_label(slot(v));
+        assert_eq!(label(None), "identity");
+        assert_eq!(label(Some("br")), "br");
+        assert_eq!(label(Some("zstd")), "zstd");
+        assert_eq!(label(Some("gzip")), "gzip");
+        assert_eq!(label(Some("identity")), "identity");
+        assert_eq!(label(Some("deflate")), "other");
+        assert_eq!(label(Some("gzip, br")), "other");
+        let labels: std::collections::HashSet<_> =
+            (0..ENCODING_LABELS).map(encoding_label).collect();
+        assert_eq!(labels.len(), ENCODING_LABELS);
+    }
 }

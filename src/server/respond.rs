@@ -21,8 +21,6 @@ use crate::http::range;
 
 const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 const BYTES: HeaderValue = HeaderValue::from_static("bytes");
-const BR: HeaderValue = HeaderValue::from_static("br");
-const GZIP: HeaderValue = HeaderValue::from_static("gzip");
 
 /// The full response for a GET or HEAD of `asset`.
 pub fn asset(method: &Method, req: &HeaderMap, asset: &Asset, grant: &Grant) -> HttpResponse {
@@ -203,13 +201,11 @@ fn full(
     }
     h.insert(header::ACCEPT_RANGES, BYTES);
     h.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF);
-    let encoding = match rep.coding {
-        Coding::Br => Some(BR),
-        Coding::Gzip => Some(GZIP),
-        Coding::Identity => None,
-    };
-    if let Some(e) = encoding {
-        h.insert(header::CONTENT_ENCODING, e);
+    if rep.coding != Coding::Identity {
+        h.insert(
+            header::CONTENT_ENCODING,
+            HeaderValue::from_static(rep.coding.token()),
+        );
     }
     if let Some(links) = &asset.preload {
         for v in links.get_all(header::LINK) {

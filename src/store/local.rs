@@ -1,5 +1,5 @@
 //! The static root: resolving a key to a file under it (never outside it),
-//! reading the file and its `.br` / `.gz` siblings into an [`Asset`], and
+//! reading the file and its `.br` / `.zst` / `.gz` siblings into an [`Asset`], and
 //! stamping the files so a later check can tell whether they changed.
 //!
 //! Everything here is blocking file I/O; callers run it off the async
@@ -95,8 +95,13 @@ fn file_id(path: &Path) -> Option<FileId> {
         .map(|m| FileId::of(&m))
 }
 
-/// The sibling suffixes that hold encoded representations.
-const SIBLINGS: [(Coding, &str); 2] = [(Coding::Br, "br"), (Coding::Gzip, "gz")];
+/// The encodings a file can have as siblings, each with its suffix (the
+/// build's, `precompress::FORMS`): `.br`, `.zst`, `.gz`.
+fn siblings() -> impl Iterator<Item = (Coding, &'static str)> {
+    Coding::ENCODINGS
+        .into_iter()
+        .filter_map(|c| crate::precompress::sibling_ext(c.token()).map(|ext| (c, ext)))
+}
 
 /// The file served for a directory.
 const INDEX: &str = "index.html";
@@ -199,7 +204,7 @@ impl LocalStore {
         let file = root_dir.join(&rel);
         let mut stamp = vec![(file.clone(), Some(FileId::of(&meta)))];
         let mut reps = vec![identity];
-        for (coding, ext) in SIBLINGS {
+        for (coding, ext) in siblings() {
             let sibling = root.resolve(&format!("{rel}.{ext}"))?;
             match sibling {
                 Some(h) => match self.read_inside(h, coding, &mut budget, &index, &rel)? {
@@ -299,6 +304,17 @@ mod tests {
     }
 
     #[test]
+    fn every_encoding_has_a_sibling_suffix_and_the_build_makes_no_other() {
+        let ours: Vec<_> = siblings().map(|(c, ext)| (c.token(), ext)).collect();
+        let build: Vec<_> = crate::precompress::FORMS
+            .iter()
+            .map(|f| (f.token, f.ext))
+            .collect();
+        assert_eq!(ours, build);
+        assert_eq!(ours.len(), Coding::ENCODINGS.len());
+    }
+
+    #[test]
     fn loads_siblings_and_detects_changes() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.css"), "body{}").unwrap();
@@ -311,6 +327,18 @@ mod tests {
         assert!(!stamp.changed());
         std::fs::write(dir.path().join("a.css.gz"), "GZ").unwrap();
         assert!(stamp.changed());
+        let Found::Asset(_, stamp) = s.load("a.css", false).unwrap() else {
+            panic!()
+        };
+        std::fs::write(dir.path().join("a.css.zst"), "ZST").unwrap();
+        assert!(stamp.changed(), "a new .zst is a change");
+        let Found::Asset(asset, _) = s.load("a.css", false).unwrap() else {
+            panic!()
+        };
+        assert_eq!(asset.representations().len(), 4);
+        let zstd = asset.select(Some("zstd")).unwrap();
+        assert_eq!((zstd.coding, zstd.len), (Coding::Zstd, 3));
+        assert!(zstd.etag_str().ends_with("-zst\""));
     }
 
     #[test]

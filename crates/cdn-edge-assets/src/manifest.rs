@@ -83,7 +83,8 @@ pub struct Entry {
     /// Subresource Integrity value: `sha384-<base64>`.
     #[serde(default)]
     pub integrity: String,
-    /// Sizes of the precompressed siblings kept (`br`, `gzip`).
+    /// Sizes of the precompressed siblings kept, by coding (`br`, `zstd`,
+    /// `gzip`).
     #[serde(default)]
     pub encodings: BTreeMap<String, u64>,
     /// blake3 of each precompressed sibling (for the server's ETags).

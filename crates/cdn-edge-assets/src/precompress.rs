@@ -1,20 +1,27 @@
-//! Precompression of static assets: brotli and gzip encodings made ahead of
-//! time, kept only when they are worth serving instead of the original.
+//! Precompression of static assets: brotli, zstd and gzip encodings made
+//! ahead of time, kept only when they are worth serving instead of the
+//! original. [`FORMS`] lists them with their siblings' file extensions.
 //!
-//! This module is shared by the `build` subcommand (which writes `.br` and
-//! `.gz` siblings beside assets) and the origin puller (which compresses
-//! pulled objects off the request path). It is pure: bytes in, bytes out.
+//! This module is shared by the `build` subcommand (which writes `.br`,
+//! `.zst` and `.gz` siblings beside assets) and the server's compression
+//! pool (which compresses pulled objects and local text off the request
+//! path). It is pure: bytes in, bytes out.
 //!
 //! What it is not: it does no file I/O, picks no file names, and takes no
 //! part in content negotiation (choosing an encoding from `Accept-Encoding`
 //! belongs to the server). It is also not for on-the-fly compression on the
-//! request path: the default settings (brotli 11, gzip 9) are slow by design.
+//! request path: the default settings (brotli 11, zstd 19, gzip 9) are slow
+//! by design.
 //!
 //! Output is reproducible: the same input and settings give the same bytes,
 //! so rebuilt trees do not churn. Gzip output carries no file name, no
 //! comment, an mtime of zero and a fixed OS byte (like `gzip -9 -n`). Brotli
 //! output uses a standard window of at most 24 bits, which every browser
-//! decodes, never the non-standard "large window" extension.
+//! decodes, never the non-standard "large window" extension. Zstd output
+//! (RFC 8878) is one frame with its content size, no checksum, and a window
+//! of at most 8 MiB (RFC 9659 §3: what an HTTP client must decode), set
+//! explicitly rather than left to the level's table, with long-distance
+//! matching off.
 //!
 //! Parameters are taken as already validated; out-of-range values are
 //! clamped to the valid range rather than panicking.
@@ -39,6 +46,48 @@ pub const GZIP_MIN_LEVEL: u32 = 1;
 pub const GZIP_MAX_LEVEL: u32 = 9;
 /// The OS byte written in every gzip header: 255, "unknown" (RFC 1952).
 pub const GZIP_OS: u8 = 255;
+/// The lowest zstd level used.
+pub const ZSTD_MIN_LEVEL: u32 = 1;
+/// The highest zstd level used: 20 to 22 ("ultra") only pay with windows
+/// beyond the 8 MiB HTTP allows.
+pub const ZSTD_MAX_LEVEL: u32 = 19;
+/// The largest zstd window, in bits: 8 MiB, the most an HTTP client must
+/// decode (RFC 9659 §3).
+pub const ZSTD_MAX_WINDOW: u32 = 23;
+
+/// An encoding precompression makes: its content-coding token (also its
+/// key in the manifest and in a disk record) and the extension of its
+/// sibling file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Form {
+    /// The content-coding token (`br`, `zstd`, `gzip`).
+    pub token: &'static str,
+    /// The sibling's extension, without the dot (`br`, `zst`, `gz`).
+    pub ext: &'static str,
+}
+
+/// The encodings precompression makes, in the server's order of preference
+/// between equal sizes (the order of `http::accept_encoding::Coding::ENCODINGS`,
+/// whose tokens these are; the server checks that they agree).
+pub const FORMS: [Form; 3] = [
+    Form {
+        token: "br",
+        ext: "br",
+    },
+    Form {
+        token: "zstd",
+        ext: "zst",
+    },
+    Form {
+        token: "gzip",
+        ext: "gz",
+    },
+];
+
+/// The extension of the sibling holding the encoding named `token`.
+pub fn sibling_ext(token: &str) -> Option<&'static str> {
+    FORMS.iter().find(|f| f.token == token).map(|f| f.ext)
+}
 
 /// How to precompress.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -49,6 +98,8 @@ pub struct Settings {
     pub brotli_window: u32,
     /// Gzip level 1..=9 (default 9).
     pub gzip_level: u32,
+    /// Zstd level 1..=19 (default 19).
+    pub zstd_level: u32,
     /// Minimum share of the original bytes a form must save to be kept, 0.0..1.0 (default 0.05).
     pub min_saving: f64,
 }
@@ -59,6 +110,7 @@ impl Default for Settings {
             brotli_quality: BROTLI_MAX_QUALITY,
             brotli_window: BROTLI_MAX_WINDOW,
             gzip_level: GZIP_MAX_LEVEL,
+            zstd_level: ZSTD_MAX_LEVEL,
             min_saving: 0.05,
         }
     }
@@ -172,6 +224,37 @@ pub fn brotli(data: &[u8], quality: u32, window: u32) -> Vec<u8> {
     out
 }
 
+/// The smallest zstd window (bits) that holds all of `len` bytes, from 10
+/// (zstd's least) to [`ZSTD_MAX_WINDOW`].
+fn zstd_window_for(len: usize) -> u32 {
+    let bits = usize::BITS - len.saturating_sub(1).leading_zeros();
+    bits.clamp(10, ZSTD_MAX_WINDOW)
+}
+
+/// Zstd-compresses `data` (deterministic: same input and level give the
+/// same bytes): one frame recording the content size, no checksum, a
+/// window that holds the input up to 8 MiB (RFC 9659 §3) and never more,
+/// no long-distance matching.
+///
+/// `level` is clamped to 1..=19.
+pub fn zstd(data: &[u8], level: u32) -> Vec<u8> {
+    use zstd::zstd_safe::CParameter;
+    let level = level.clamp(ZSTD_MIN_LEVEL, ZSTD_MAX_LEVEL);
+    let params = [
+        CParameter::CompressionLevel(level as i32),
+        CParameter::WindowLog(zstd_window_for(data.len())),
+        CParameter::EnableLongDistanceMatching(false),
+        CParameter::ContentSizeFlag(true),
+        CParameter::ChecksumFlag(false),
+    ];
+    // Only allocation can fail here (every parameter is in range).
+    let mut c = zstd::bulk::Compressor::new(level as i32).expect("zstd context");
+    for p in params {
+        c.set_parameter(p).expect("zstd parameter in range");
+    }
+    c.compress(data).expect("zstd into memory cannot fail")
+}
+
 /// Gzip-compresses `data` reproducibly: no file name or comment, mtime 0, a fixed OS byte.
 ///
 /// `level` is clamped to 1..=9. The output is like `gzip -9 -n` in form
@@ -208,29 +291,83 @@ pub fn worth_keeping(original: usize, compressed: usize, min_saving: f64) -> boo
     saved / original as f64 >= min_saving
 }
 
+/// Which of the [`FORMS`] to make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wanted {
+    /// Brotli.
+    pub br: bool,
+    /// Zstd.
+    pub zstd: bool,
+    /// Gzip.
+    pub gzip: bool,
+}
+
+impl Wanted {
+    /// Every form.
+    pub const ALL: Wanted = Wanted {
+        br: true,
+        zstd: true,
+        gzip: true,
+    };
+    /// None.
+    pub const NONE: Wanted = Wanted {
+        br: false,
+        zstd: false,
+        gzip: false,
+    };
+
+    /// Whether the form named `token` is wanted.
+    pub fn has(&self, token: &str) -> bool {
+        match token {
+            "br" => self.br,
+            "zstd" => self.zstd,
+            "gzip" => self.gzip,
+            _ => false,
+        }
+    }
+}
+
 /// The compressed forms of some data worth keeping (each `None` when not worth it).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Compressed {
     /// The brotli form, if asked for and worth keeping.
     pub br: Option<Vec<u8>>,
+    /// The zstd form, if asked for and worth keeping.
+    pub zstd: Option<Vec<u8>>,
     /// The gzip form, if asked for and worth keeping.
     pub gzip: Option<Vec<u8>>,
 }
 
-/// The brotli (if `br`) and gzip (if `gzip`) forms of `data` worth keeping under `settings`.
+impl Compressed {
+    /// The forms kept, each with its token, in the order of [`FORMS`].
+    pub fn into_forms(self) -> Vec<(&'static str, Vec<u8>)> {
+        [("br", self.br), ("zstd", self.zstd), ("gzip", self.gzip)]
+            .into_iter()
+            .filter_map(|(token, b)| b.map(|b| (token, b)))
+            .collect()
+    }
+}
+
+/// The forms of `data` that are `wanted` and worth keeping under `settings`.
 ///
-/// Both are `None` for empty `data`.
-pub fn compress(data: &[u8], settings: &Settings, br: bool, gzip: bool) -> Compressed {
+/// All are `None` for empty `data`.
+pub fn compress(data: &[u8], settings: &Settings, wanted: Wanted) -> Compressed {
     if data.is_empty() {
         return Compressed::default();
     }
     let keep =
         |out: Vec<u8>| worth_keeping(data.len(), out.len(), settings.min_saving).then_some(out);
     Compressed {
-        br: br
+        br: wanted
+            .br
             .then(|| self::brotli(data, settings.brotli_quality, settings.brotli_window))
             .and_then(keep),
-        gzip: gzip
+        zstd: wanted
+            .zstd
+            .then(|| self::zstd(data, settings.zstd_level))
+            .and_then(keep),
+        gzip: wanted
+            .gzip
             .then(|| self::gzip(data, settings.gzip_level))
             .and_then(keep),
     }
@@ -248,6 +385,36 @@ mod tests {
             .read_to_end(&mut out)
             .expect("valid brotli");
         out
+    }
+
+    fn unzstd(data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        zstd::stream::read::Decoder::new(data)
+            .expect("decoder")
+            .read_to_end(&mut out)
+            .expect("valid zstd");
+        out
+    }
+
+    /// The window a zstd frame asks its decoder for (RFC 8878 §3.1.1.1):
+    /// the content size for a single-segment frame, else its Window_Descriptor.
+    fn zstd_window(frame: &[u8]) -> u64 {
+        assert_eq!(&frame[..4], &[0x28, 0xb5, 0x2f, 0xfd], "zstd magic");
+        let fhd = frame[4];
+        let single_segment = fhd & 0x20 != 0;
+        if single_segment {
+            let dict_id_len = [0, 1, 2, 4][(fhd & 3) as usize];
+            let fcs_len = [1, 2, 4, 8][(fhd >> 6) as usize];
+            let at = 5 + dict_id_len;
+            let mut size = [0u8; 8];
+            size[..fcs_len].copy_from_slice(&frame[at..at + fcs_len]);
+            let size = u64::from_le_bytes(size);
+            return if fcs_len == 2 { size + 256 } else { size };
+        }
+        let wd = frame[5];
+        let log = 10 + u64::from(wd >> 3);
+        let base = 1u64 << log;
+        base + (base / 8) * u64::from(wd & 7)
     }
 
     fn ungzip(data: &[u8]) -> Vec<u8> {
@@ -367,7 +534,68 @@ mod tests {
         assert_eq!(s.brotli_quality, 11);
         assert_eq!(s.brotli_window, 24);
         assert_eq!(s.gzip_level, 9);
+        assert_eq!(s.zstd_level, 19);
         assert_eq!(s.min_saving, 0.05);
+    }
+
+    #[test]
+    fn zstd_round_trips() {
+        let css = sample_css(10_000);
+        for level in [1, 3, 6, 12, 19] {
+            let out = zstd(css.as_bytes(), level);
+            assert_eq!(unzstd(&out), css.as_bytes(), "level {level}");
+        }
+        assert_eq!(zstd(css.as_bytes(), 0), zstd(css.as_bytes(), 1));
+        assert_eq!(zstd(css.as_bytes(), 99), zstd(css.as_bytes(), 19));
+        assert_eq!(zstd(css.as_bytes(), 19), zstd(css.as_bytes(), 19));
+    }
+
+    #[test]
+    fn zstd_window_holds_the_input_and_never_exceeds_8_mib() {
+        assert_eq!(zstd_window_for(0), 10);
+        assert_eq!(zstd_window_for(1 << 10), 10);
+        assert_eq!(zstd_window_for((1 << 10) + 1), 11);
+        assert_eq!(zstd_window_for(1 << 20), 20);
+        assert_eq!(zstd_window_for(usize::MAX), ZSTD_MAX_WINDOW);
+        // Small input: a single-segment frame, its window the content size.
+        let small = sample_css(20_000);
+        assert_eq!(zstd_window(&zstd(small.as_bytes(), 19)), small.len() as u64);
+        // Larger than 8 MiB: the frame names a window, and it is 8 MiB
+        // (RFC 9659 §3), not the level's own (512 KiB at 1, 2 MiB at 3).
+        let mut big = random_bytes(3 << 20, 9);
+        big.extend_from_slice(&big.clone());
+        big.extend_from_slice(&big.clone()[..(3 << 20)]);
+        for level in [1, 3] {
+            let out = zstd(&big, level);
+            assert_eq!(zstd_window(&out), 8 << 20, "level {level}");
+            let mut dec = zstd::stream::read::Decoder::new(&out[..]).unwrap();
+            dec.window_log_max(ZSTD_MAX_WINDOW).unwrap();
+            let mut back = Vec::new();
+            dec.read_to_end(&mut back).unwrap();
+            assert!(
+                back == big,
+                "level {level} round-trips with an 8 MiB window"
+            );
+        }
+    }
+
+    #[test]
+    fn forms_name_each_encoding_once() {
+        let tokens: Vec<_> = FORMS.iter().map(|f| f.token).collect();
+        assert_eq!(tokens, ["br", "zstd", "gzip"]);
+        assert_eq!(sibling_ext("zstd"), Some("zst"));
+        assert_eq!(sibling_ext("gzip"), Some("gz"));
+        assert_eq!(sibling_ext("identity"), None);
+        for f in FORMS {
+            assert!(Wanted::ALL.has(f.token) && !Wanted::NONE.has(f.token));
+        }
+        let css = sample_css(5_000);
+        let forms: Vec<_> = compress(css.as_bytes(), &Settings::default(), Wanted::ALL)
+            .into_forms()
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect();
+        assert_eq!(forms, tokens);
     }
 
     #[test]
@@ -443,8 +671,8 @@ mod tests {
         );
         assert_eq!(gzip(css.as_bytes(), 9), gzip(css.as_bytes(), 9));
         assert_eq!(
-            compress(css.as_bytes(), &s, true, true),
-            compress(css.as_bytes(), &s, true, true)
+            compress(css.as_bytes(), &s, Wanted::ALL),
+            compress(css.as_bytes(), &s, Wanted::ALL)
         );
     }
 
@@ -494,18 +722,26 @@ mod tests {
     #[test]
     fn incompressible_data_keeps_neither() {
         let data = random_bytes(64 * 1024, 42);
-        let got = compress(&data, &Settings::default(), true, true);
+        let got = compress(&data, &Settings::default(), Wanted::ALL);
         assert_eq!(got, Compressed::default());
     }
 
     #[test]
-    fn css_keeps_both_and_brotli_wins() {
+    fn css_keeps_every_form_and_brotli_wins() {
         let css = sample_css(30_000);
-        let got = compress(css.as_bytes(), &Settings::default(), true, true);
+        let got = compress(css.as_bytes(), &Settings::default(), Wanted::ALL);
         let br = got.br.expect("brotli kept");
+        let zst = got.zstd.expect("zstd kept");
         let gz = got.gzip.expect("gzip kept");
         assert!(br.len() < gz.len(), "br {} >= gzip {}", br.len(), gz.len());
+        assert!(
+            zst.len() < gz.len(),
+            "zstd {} >= gzip {}",
+            zst.len(),
+            gz.len()
+        );
         assert_eq!(unbrotli(&br), css.as_bytes());
+        assert_eq!(unzstd(&zst), css.as_bytes());
         assert_eq!(ungzip(&gz), css.as_bytes());
     }
 
@@ -513,12 +749,15 @@ mod tests {
     fn compress_honours_flags_and_threshold() {
         let css = sample_css(5_000);
         let s = Settings::default();
-        let only_br = compress(css.as_bytes(), &s, true, false);
-        assert!(only_br.br.is_some() && only_br.gzip.is_none());
-        let only_gz = compress(css.as_bytes(), &s, false, true);
-        assert!(only_gz.br.is_none() && only_gz.gzip.is_some());
+        let only = |br, zstd, gzip| compress(css.as_bytes(), &s, Wanted { br, zstd, gzip });
+        let only_br = only(true, false, false);
+        assert!(only_br.br.is_some() && only_br.zstd.is_none() && only_br.gzip.is_none());
+        let only_zstd = only(false, true, false);
+        assert!(only_zstd.br.is_none() && only_zstd.zstd.is_some() && only_zstd.gzip.is_none());
+        let only_gz = only(false, false, true);
+        assert!(only_gz.br.is_none() && only_gz.zstd.is_none() && only_gz.gzip.is_some());
         assert_eq!(
-            compress(css.as_bytes(), &s, false, false),
+            compress(css.as_bytes(), &s, Wanted::NONE),
             Compressed::default()
         );
         // A threshold nothing reaches keeps nothing.
@@ -527,22 +766,23 @@ mod tests {
             ..s
         };
         assert_eq!(
-            compress(css.as_bytes(), &strict, true, true),
+            compress(css.as_bytes(), &strict, Wanted::ALL),
             Compressed::default()
         );
         // Tiny inputs do not shrink, so are not kept.
-        assert_eq!(compress(b"a{}", &s, true, true), Compressed::default());
+        assert_eq!(compress(b"a{}", &s, Wanted::ALL), Compressed::default());
     }
 
     #[test]
     fn empty_input() {
         assert_eq!(
-            compress(b"", &Settings::default(), true, true),
+            compress(b"", &Settings::default(), Wanted::ALL),
             Compressed::default()
         );
         // The codecs themselves still produce valid, empty streams.
         assert_eq!(unbrotli(&brotli(b"", 11, 24)), b"");
         assert_eq!(ungzip(&gzip(b"", 9)), b"");
+        assert_eq!(unzstd(&zstd(b"", 19)), b"");
         assert!(!worth_keeping(0, 0, 0.05));
     }
 
@@ -655,10 +895,14 @@ mod tests {
         ) {
             prop_assert_eq!(unbrotli(&brotli(&data, quality, window)), data.clone());
             prop_assert_eq!(ungzip(&gzip(&data, level)), data.clone());
-            let got = compress(&data, &Settings::default(), true, true);
+            let got = compress(&data, &Settings::default(), Wanted::ALL);
             if let Some(br) = got.br {
                 prop_assert!(br.len() < data.len());
                 prop_assert_eq!(unbrotli(&br), data.clone());
+            }
+            if let Some(z) = got.zstd {
+                prop_assert!(z.len() < data.len());
+                prop_assert_eq!(unzstd(&z), data.clone());
             }
             if let Some(gz) = got.gzip {
                 prop_assert!(gz.len() < data.len());
@@ -674,6 +918,7 @@ mod tests {
             let data: Vec<u8> = unit.iter().copied().cycle().take(unit.len() * repeats).collect();
             prop_assert_eq!(unbrotli(&brotli(&data, 11, 24)), data.clone());
             prop_assert_eq!(ungzip(&gzip(&data, 9)), data.clone());
+            prop_assert_eq!(unzstd(&zstd(&data, 3)), data.clone());
         }
     }
 }

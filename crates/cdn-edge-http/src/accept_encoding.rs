@@ -1,15 +1,26 @@
 //! `Accept-Encoding` parsing and content-coding negotiation (RFC 9110 §12.5.3).
 //!
-//! The server offers a fixed, ordered list of codings (its preference order);
-//! [`negotiate`] picks the one the client weights highest, breaking ties by
-//! the server's order. It does not know which codings exist for a resource:
-//! the caller passes the ones it holds.
+//! [`Coding`] is the one list of the content codings a representation can
+//! have (identity, br, zstd, gzip): their tokens and ETag suffixes live
+//! here, and every other place (siblings on disk, the disk cache's records,
+//! the encoder, `Content-Encoding`) takes them from it.
+//!
+//! [`negotiate`] picks the coding the client weights highest among those
+//! offered, breaking ties by the order they are offered in; [`offer_order`]
+//! is that order for a resource's stored representations: among codings of
+//! equal weight the smaller stored representation wins (br against zstd:
+//! for build-time files that is br, brotli 11 being 5–14 % smaller than
+//! zstd 19), identity last. It does not know which codings exist for a
+//! resource: the caller passes the ones it holds.
 
 /// A content coding this server can offer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Coding {
-    /// Brotli (`br`).
+    /// Brotli (`br`, RFC 7932).
     Br,
+    /// Zstandard (`zstd`, RFC 8878; in HTTP RFC 9659: a window of at most
+    /// 8 MB).
+    Zstd,
     /// Gzip (`gzip`, also accepted as `x-gzip`).
     Gzip,
     /// No content coding.
@@ -17,22 +28,53 @@ pub enum Coding {
 }
 
 impl Coding {
-    /// The token used in `Content-Encoding` / `Accept-Encoding`.
+    /// The codings a representation can have besides identity, in the
+    /// server's order of preference between equal sizes: the one list the
+    /// siblings, the disk records and the encoders follow.
+    pub const ENCODINGS: [Coding; 3] = [Coding::Br, Coding::Zstd, Coding::Gzip];
+
+    /// The token used in `Content-Encoding` / `Accept-Encoding` (and, for
+    /// encodings, the name a manifest and a disk record give them).
     pub fn token(self) -> &'static str {
         match self {
             Coding::Br => "br",
+            Coding::Zstd => "zstd",
             Coding::Gzip => "gzip",
             Coding::Identity => "identity",
         }
     }
 
-    fn matches(self, token: &str) -> bool {
+    /// The coding a token names (case-insensitive; `x-gzip` is gzip,
+    /// RFC 9110 §8.4.1.3); `None` for one the server does not offer.
+    pub fn from_token(token: &str) -> Option<Coding> {
+        [Coding::Identity, Coding::Br, Coding::Zstd, Coding::Gzip]
+            .into_iter()
+            .find(|c| c.matches(token))
+    }
+
+    /// What an encoded representation's ETag carries after the identity
+    /// one's opaque tag (`"abc"` → `"abc-zst"`): empty for identity.
+    pub fn etag_suffix(self) -> &'static str {
         match self {
-            Coding::Br => token.eq_ignore_ascii_case("br"),
-            Coding::Gzip => {
-                token.eq_ignore_ascii_case("gzip") || token.eq_ignore_ascii_case("x-gzip")
-            }
-            Coding::Identity => token.eq_ignore_ascii_case("identity"),
+            Coding::Br => "-br",
+            Coding::Zstd => "-zst",
+            Coding::Gzip => "-gz",
+            Coding::Identity => "",
+        }
+    }
+
+    fn matches(self, token: &str) -> bool {
+        token.eq_ignore_ascii_case(self.token())
+            || (self == Coding::Gzip && token.eq_ignore_ascii_case("x-gzip"))
+    }
+
+    /// Its slot in [`Weights`].
+    fn slot(self) -> usize {
+        match self {
+            Coding::Br => 0,
+            Coding::Zstd => 1,
+            Coding::Gzip => 2,
+            Coding::Identity => 3,
         }
     }
 }
@@ -91,12 +133,11 @@ fn members(header: &str) -> impl Iterator<Item = Member<'_>> {
 }
 
 /// What one `Accept-Encoding` value says about each coding we offer:
-/// the explicit weight of each (`None` = not named) and of `*`.
+/// the explicit weight of each (`None` = not named, by [`Coding::slot`])
+/// and of `*`.
 #[derive(Default)]
 struct Weights {
-    br: Option<Qvalue>,
-    gzip: Option<Qvalue>,
-    identity: Option<Qvalue>,
+    named: [Option<Qvalue>; 4],
     star: Option<Qvalue>,
 }
 
@@ -105,16 +146,10 @@ impl Weights {
     fn parse(header: &str) -> Self {
         let mut w = Weights::default();
         for m in members(header) {
-            let slot = if Coding::Br.matches(m.token) {
-                &mut w.br
-            } else if Coding::Gzip.matches(m.token) {
-                &mut w.gzip
-            } else if Coding::Identity.matches(m.token) {
-                &mut w.identity
-            } else if m.token == "*" {
-                &mut w.star
-            } else {
-                continue;
+            let slot = match Coding::from_token(m.token) {
+                Some(c) => &mut w.named[c.slot()],
+                None if m.token == "*" => &mut w.star,
+                None => continue,
             };
             *slot = Some(slot.map_or(m.q, |q| q.max(m.q)));
         }
@@ -123,12 +158,7 @@ impl Weights {
 
     /// The weight of `coding`: its own, else that of `*`, else `None`.
     fn of(&self, coding: Coding) -> Option<Qvalue> {
-        let own = match coding {
-            Coding::Br => self.br,
-            Coding::Gzip => self.gzip,
-            Coding::Identity => self.identity,
-        };
-        own.or(self.star)
+        self.named[coding.slot()].or(self.star)
     }
 }
 
@@ -175,13 +205,27 @@ pub fn negotiate(header: Option<&str>, offered: &[Coding]) -> Option<Coding> {
     best.map(|(_, c)| c)
 }
 
+/// The order to offer a resource's stored representations in to
+/// [`negotiate`], given each coding with the size of its stored bytes: the
+/// tie-break of this server. Among codings the client weights equally the
+/// smaller stored representation wins (RFC 9110 §12.5.3 leaves the choice
+/// to the server; fewer bytes is ours): a tie of br and zstd goes to
+/// whichever is smaller, for files built by `cdn-edge build` br. Encodings
+/// of equal size keep the order of [`Coding::ENCODINGS`]; identity is
+/// always last (it wins a tie only when no encoding is in it).
+pub fn offer_order(held: impl IntoIterator<Item = (Coding, u64)>) -> Vec<Coding> {
+    let mut held: Vec<(Coding, u64)> = held.into_iter().collect();
+    held.sort_by_key(|&(c, len)| (c == Coding::Identity, len, c.slot()));
+    held.into_iter().map(|(c, _)| c).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
     use Coding::*;
 
-    const ALL: &[Coding] = &[Br, Gzip, Identity];
+    const ALL: &[Coding] = &[Br, Zstd, Gzip, Identity];
 
     #[test]
     fn qvalues() {
@@ -197,12 +241,88 @@ mod tests {
     }
 
     #[test]
-    fn prefers_br_then_gzip_on_ties() {
+    fn ties_go_to_the_first_offered() {
         assert_eq!(negotiate(Some("gzip, deflate, br"), ALL), Some(Br));
         assert_eq!(negotiate(Some("gzip, deflate"), ALL), Some(Gzip));
         assert_eq!(negotiate(Some("*"), ALL), Some(Br));
         assert_eq!(
             negotiate(Some("gzip, br, zstd"), &[Gzip, Identity]),
+            Some(Gzip)
+        );
+        assert_eq!(negotiate(Some("gzip, zstd"), ALL), Some(Zstd));
+        assert_eq!(negotiate(Some("zstd, br"), &[Zstd, Br]), Some(Zstd));
+    }
+
+    #[test]
+    fn zstd_by_its_token_and_its_weight() {
+        assert_eq!(negotiate(Some("zstd"), ALL), Some(Zstd));
+        assert_eq!(negotiate(Some("ZSTD;q=0.5, gzip;q=0.4"), ALL), Some(Zstd));
+        assert_eq!(negotiate(Some("br;q=0.5, zstd;q=0.6"), ALL), Some(Zstd));
+        assert_eq!(negotiate(Some("br, zstd;q=0.999"), ALL), Some(Br));
+        // q=0 excludes it, by name or through `*`.
+        assert_eq!(negotiate(Some("zstd;q=0, gzip"), ALL), Some(Gzip));
+        assert_eq!(negotiate(Some("zstd;q=0"), ALL), Some(Identity));
+        assert_eq!(
+            negotiate(Some("*;q=0, identity"), &[Zstd, Identity]),
+            Some(Identity)
+        );
+        assert_eq!(negotiate(Some("*"), &[Zstd, Identity]), Some(Zstd));
+        assert_eq!(negotiate(Some("*, zstd;q=0"), &[Zstd, Gzip]), Some(Gzip));
+        assert_eq!(negotiate(Some("gzip"), &[Zstd, Identity]), Some(Identity));
+        assert_eq!(negotiate(None, &[Zstd, Identity]), Some(Identity));
+        assert_eq!(
+            negotiate(Some("zstd, identity;q=0"), &[Zstd, Identity]),
+            Some(Zstd)
+        );
+    }
+
+    #[test]
+    fn tokens_round_trip_and_suffixes_differ() {
+        for c in ALL {
+            assert_eq!(Coding::from_token(c.token()), Some(*c));
+            assert_eq!(Coding::from_token(&c.token().to_uppercase()), Some(*c));
+        }
+        assert_eq!(Coding::from_token("x-gzip"), Some(Gzip));
+        assert_eq!(Coding::from_token("deflate"), None);
+        assert_eq!(Coding::from_token("zst"), None);
+        let suffixes: std::collections::HashSet<_> = ALL.iter().map(|c| c.etag_suffix()).collect();
+        assert_eq!(suffixes.len(), ALL.len());
+        assert_eq!(Zstd.etag_suffix(), "-zst");
+        assert!(!Coding::ENCODINGS.contains(&Identity));
+    }
+
+    #[test]
+    fn a_tie_goes_to_the_smaller_stored_representation() {
+        // Built files: brotli 11 is smaller than zstd 19, so br wins a tie.
+        let built = offer_order([
+            (Identity, 10_000),
+            (Gzip, 2_600),
+            (Zstd, 2_300),
+            (Br, 2_100),
+        ]);
+        assert_eq!(built, [Br, Zstd, Gzip, Identity]);
+        assert_eq!(negotiate(Some("gzip, deflate, br, zstd"), &built), Some(Br));
+        assert_eq!(negotiate(Some("zstd, br"), &built), Some(Br));
+        // Where zstd is smaller, it wins the same tie.
+        let pulled = offer_order([(Br, 2_100), (Zstd, 2_050), (Identity, 10_000)]);
+        assert_eq!(pulled, [Zstd, Br, Identity]);
+        assert_eq!(negotiate(Some("br, zstd"), &pulled), Some(Zstd));
+        assert_eq!(negotiate(Some("*"), &pulled), Some(Zstd));
+        // Weights still come first: a tie-break never overrides a q-value.
+        assert_eq!(negotiate(Some("br, zstd;q=0.9"), &pulled), Some(Br));
+        assert_eq!(negotiate(Some("br;q=0.5, zstd;q=0"), &pulled), Some(Br));
+        // Equal sizes keep the order br, zstd, gzip; identity is last even
+        // when it is smaller.
+        assert_eq!(
+            offer_order([(Gzip, 5), (Zstd, 5), (Br, 5)]),
+            [Br, Zstd, Gzip]
+        );
+        assert_eq!(offer_order([(Identity, 1), (Gzip, 5)]), [Gzip, Identity]);
+        assert_eq!(
+            negotiate(
+                Some("gzip, identity"),
+                &offer_order([(Identity, 1), (Gzip, 5)])
+            ),
             Some(Gzip)
         );
     }
@@ -243,11 +363,34 @@ mod tests {
 
     proptest! {
         #[test]
-        fn never_picks_an_excluded_or_unoffered_coding(header in "[a-z*;=0-9., -]{0,40}", mask in 1u8..8) {
+        fn never_picks_an_excluded_or_unoffered_coding(header in "[a-z*;=0-9., -]{0,40}", mask in 1u8..16) {
             let offered: Vec<Coding> = ALL.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, c)| *c).collect();
             if let Some(c) = negotiate(Some(&header), &offered) {
                 prop_assert!(offered.contains(&c));
                 prop_assert_ne!(weight(&header, c), Some(0));
+            }
+        }
+
+        #[test]
+        fn the_smallest_of_the_best_weighted_wins(
+            sizes in proptest::collection::vec(0u64..1000, 4),
+            qs in proptest::collection::vec(0u16..=2, 3),
+        ) {
+            let held = ALL.iter().copied().zip(sizes.iter().copied());
+            let order = offer_order(held.clone());
+            let header = format!(
+                "br;q=0.{}, zstd;q=0.{}, gzip;q=0.{}",
+                qs[0] * 4, qs[1] * 4, qs[2] * 4
+            );
+            let got = negotiate(Some(&header), &order).unwrap();
+            let best = *qs.iter().max().unwrap();
+            if best == 0 {
+                prop_assert_eq!(got, Identity);
+            } else {
+                let size = |c: Coding| sizes[ALL.iter().position(|x| *x == c).unwrap()];
+                let tied: Vec<Coding> = Coding::ENCODINGS.iter().copied().zip(&qs).filter(|(_, q)| **q == best).map(|(c, _)| c).collect();
+                prop_assert!(tied.contains(&got));
+                prop_assert!(tied.iter().all(|c| size(*c) >= size(got)));
             }
         }
 

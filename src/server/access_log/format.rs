@@ -1,10 +1,10 @@
 //! The two line formats of the access log, written into a byte buffer.
 //!
-//! `combined` is nginx's `combined` with three fields appended:
+//! `combined` is nginx's `combined` with four fields appended:
 //!
 //! ```text
-//! $client - - [$time] "$method $target $protocol" $status $body_bytes "$referer" "$user_agent" $duration_us $cache $upstream_us
-//! 203.0.113.7 - - [06/Nov/2024:08:49:37 +0000] "GET /app.3f2a9c1b.css HTTP/1.1" 200 5120 "https://www.example.com/" "Mozilla/5.0" 184 hit -
+//! $client - - [$time] "$method $target $protocol" $status $body_bytes "$referer" "$user_agent" $duration_us $cache $upstream_us $encoding
+//! 203.0.113.7 - - [06/Nov/2024:08:49:37 +0000] "GET /app.3f2a9c1b.css HTTP/1.1" 200 5120 "https://www.example.com/" "Mozilla/5.0" 184 hit - zstd
 //! ```
 //!
 //! Times are UTC. Absent values are `-`; quoted fields escape `"`, `\`,
@@ -46,6 +46,8 @@ pub struct Entry<'a> {
     pub cache: &'a str,
     /// Time spent waiting for the origin on this request's behalf.
     pub upstream: Option<Duration>,
+    /// The coding sent: the response's `Content-Encoding` (`None`: identity).
+    pub encoding: Option<&'a [u8]>,
 }
 
 const COMBINED_TIME: &[BorrowedFormatItem<'_>] =
@@ -112,6 +114,13 @@ pub fn combined(out: &mut Vec<u8>, time: &mut TimeCache, now: SystemTime, e: &En
         Some(d) => number(out, d.as_micros() as u64),
         None => out.push(b'-'),
     }
+    out.push(b' ');
+    // A field without spaces: an origin's own value is passed on as it
+    // came, so anything outside a token is escaped, a space included.
+    match e.encoding {
+        Some(v) if !v.is_empty() => token(out, v),
+        _ => out.push(b'-'),
+    }
     out.push(b'\n');
 }
 
@@ -151,6 +160,11 @@ pub fn json(out: &mut Vec<u8>, time: &mut TimeCache, now: SystemTime, e: &Entry<
     out.extend_from_slice(b",\"upstream_us\":");
     match e.upstream {
         Some(d) => number(out, d.as_micros() as u64),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"encoding\":");
+    match e.encoding {
+        Some(v) => json_str(out, v),
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b"}\n");
@@ -221,6 +235,24 @@ fn escaped(out: &mut Vec<u8>, v: &[u8]) {
     out.extend_from_slice(rest);
 }
 
+/// An unquoted field: like [`escaped`], with a space escaped too, so the
+/// field stays one.
+fn token(out: &mut Vec<u8>, v: &[u8]) {
+    if plain(v) && !v.contains(&b' ') {
+        out.extend_from_slice(v);
+        return;
+    }
+    for chunk in v.split_inclusive(|b| *b == b' ') {
+        match chunk.strip_suffix(b" ") {
+            Some(part) => {
+                escaped(out, part);
+                out.extend_from_slice(b"\\x20");
+            }
+            None => escaped(out, chunk),
+        }
+    }
+}
+
 /// Whether `v` is printable ASCII without `"` and `\`: nothing to escape,
 /// in either format. Checked without an early exit, so it vectorises.
 fn plain(v: &[u8]) -> bool {
@@ -260,6 +292,7 @@ mod tests {
             duration: Duration::from_micros(184),
             cache: "hit",
             upstream: None,
+            encoding: Some(b"zstd"),
         }
     }
 
@@ -269,18 +302,19 @@ mod tests {
     }
 
     #[test]
-    fn combined_line_is_nginx_combined_plus_three_fields() {
+    fn combined_line_is_nginx_combined_plus_four_fields() {
         let mut out = Vec::new();
         combined(&mut out, &mut TimeCache::default(), at(), &entry());
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "203.0.113.7 - - [06/Nov/2024:08:49:37 +0000] \"GET /app.css?v=1 HTTP/1.1\" 200 5120 \
-             \"https://www.example.com/\" \"Mozilla/5.0 \\x22quoted\\x22\\x0A\\xFF\" 184 hit -\n"
+             \"https://www.example.com/\" \"Mozilla/5.0 \\x22quoted\\x22\\x0A\\xFF\" 184 hit - zstd\n"
         );
         let mut e = entry();
         e.referer = None;
         e.user_agent = Some(b"");
         e.upstream = Some(Duration::from_micros(1500));
+        e.encoding = None;
         e.client = None;
         let mut out = Vec::new();
         combined(&mut out, &mut TimeCache::default(), at(), &e);
@@ -302,7 +336,16 @@ mod tests {
         assert!(String::from_utf8(out)
             .unwrap()
             .contains("\"client\":\"10.200.0.255\""));
-        assert!(line.ends_with(" \"-\" \"-\" 184 hit 1500\n"), "{line}");
+        assert!(line.ends_with(" \"-\" \"-\" 184 hit 1500 -\n"), "{line}");
+        // An origin's own coding, whatever it holds, stays one field.
+        e.encoding = Some(b"gzip, x custom\"");
+        let mut out = Vec::new();
+        combined(&mut out, &mut TimeCache::default(), at(), &e);
+        let line = String::from_utf8(out).unwrap();
+        assert!(
+            line.ends_with(" 1500 gzip,\\x20x\\x20custom\\x22\n"),
+            "{line}"
+        );
     }
 
     #[test]
@@ -321,6 +364,12 @@ mod tests {
         assert_eq!(v["user_agent"], "Mozilla/5.0 \"quoted\"\n\u{fffd}");
         assert_eq!(v["upstream_us"], 99);
         assert_eq!(v["cache"], "hit");
+        assert_eq!(v["encoding"], "zstd");
+        e.encoding = None;
+        let mut out = Vec::new();
+        json(&mut out, &mut TimeCache::default(), at(), &e);
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert!(v["encoding"].is_null());
     }
 
     #[test]

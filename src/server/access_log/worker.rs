@@ -119,6 +119,7 @@ impl WorkerLog {
             status: resp.status(),
             cache,
             upstream,
+            encoding: resp.headers().get(header::CONTENT_ENCODING).cloned(),
         };
         resp.map_body(|_, body| LoggedBody {
             body,
@@ -168,6 +169,7 @@ impl WorkerLog {
             duration: p.started.elapsed(),
             cache: p.cache.as_str(),
             upstream: p.upstream,
+            encoding: p.encoding.as_ref().map(|v| v.as_bytes()),
         };
         let now = SystemTime::now();
         let (older, full) = {
@@ -272,6 +274,8 @@ struct Pending {
     status: StatusCode,
     cache: CacheOutcome,
     upstream: Option<Duration>,
+    /// The response's `Content-Encoding`: the coding sent.
+    encoding: Option<header::HeaderValue>,
 }
 
 /// A response body that counts what it yields and logs the request when it

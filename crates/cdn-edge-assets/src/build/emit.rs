@@ -1,5 +1,5 @@
 //! Writing one processed file into the output tree: its fingerprinted name
-//! and its plain name, each with the `.br` / `.gz` siblings worth keeping,
+//! and its plain name, each with the `.br` / `.zst` / `.gz` siblings worth keeping,
 //! all written atomically. Content-addressed outputs that already hold the
 //! right bytes (and whose siblings the previous manifest recorded) are
 //! reused rather than recompressed; files whose bytes already match are not
@@ -14,7 +14,7 @@ use sha2::Digest;
 
 use crate::fsutil::write_atomic;
 use crate::manifest::Entry;
-use crate::precompress::{self, Settings};
+use crate::precompress::{self, Settings, Wanted, FORMS};
 
 /// A source file after rewriting, ready to be written.
 #[derive(Debug)]
@@ -46,16 +46,11 @@ pub struct Emitted {
 /// Which codings to produce, and how.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Encodings {
-    /// Produce `.br`.
-    pub br: bool,
-    /// Produce `.gz`.
-    pub gzip: bool,
+    /// The siblings to produce (`.br`, `.zst`, `.gz`).
+    pub wanted: Wanted,
     /// Compression settings.
     pub settings: Settings,
 }
-
-/// (manifest key, file extension) of each sibling coding.
-const CODINGS: [(&str, &str); 2] = [("br", "br"), ("gzip", "gz")];
 
 /// Writes `p` under `out`. `previous` is the same logical file's entry in
 /// the manifest already in `out`, when that build used the same settings.
@@ -73,31 +68,23 @@ pub fn emit(
         .filter(|_| same_bytes(&fp_path, &p.bytes))
         .filter(|e| {
             e.encodings.iter().all(|(key, size)| {
-                CODINGS
-                    .iter()
-                    .any(|(k, ext)| k == key && file_size(&sibling(&fp_path, ext)) == Some(*size))
+                precompress::sibling_ext(key)
+                    .is_some_and(|ext| file_size(&sibling(&fp_path, ext)) == Some(*size))
             })
         });
     let (siblings, reused) = match reusable {
         Some(e) => {
             let mut s = BTreeMap::new();
-            for (key, ext) in CODINGS {
-                if e.encodings.contains_key(key) {
-                    s.insert(key, std::fs::read(sibling(&fp_path, ext))?);
+            for f in FORMS {
+                if e.encodings.contains_key(f.token) {
+                    s.insert(f.token, std::fs::read(sibling(&fp_path, f.ext))?);
                 }
             }
             (s, true)
         }
         None => {
-            let c = precompress::compress(&p.bytes, &enc.settings, enc.br, enc.gzip);
-            let mut s = BTreeMap::new();
-            if let Some(b) = c.br {
-                s.insert("br", b);
-            }
-            if let Some(g) = c.gzip {
-                s.insert("gzip", g);
-            }
-            (s, false)
+            let c = precompress::compress(&p.bytes, &enc.settings, enc.wanted);
+            (c.into_forms().into_iter().collect(), false)
         }
     };
     // The fingerprinted file and the plain name get the same bytes and
@@ -105,9 +92,9 @@ pub fn emit(
     let plain_path = out.join(&p.logical);
     for base in [&fp_path, &plain_path] {
         sync_file(base, &p.bytes)?;
-        for (key, ext) in CODINGS {
-            let path = sibling(base, ext);
-            match siblings.get(key) {
+        for f in FORMS {
+            let path = sibling(base, f.ext);
+            match siblings.get(f.token) {
                 Some(bytes) => sync_file(&path, bytes)?,
                 None => remove_if_present(&path)?,
             }

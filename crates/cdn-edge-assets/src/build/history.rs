@@ -20,9 +20,6 @@ pub const DIR_NAME: &str = ".cdn-edge";
 /// then left alone by `--prune`).
 const MAX_HISTORY: usize = 100;
 
-/// The encodings whose siblings belong to an output file.
-const SIBLING_EXTS: [&str; 2] = ["br", "gz"];
-
 fn history_dir(out: &Path) -> PathBuf {
     out.join(DIR_NAME)
 }
@@ -86,7 +83,7 @@ fn paths_of(m: &Manifest) -> BTreeSet<String> {
     for (logical, e) in m {
         for base in [logical.as_str(), e.file.as_str()] {
             set.insert(base.to_string());
-            for ext in SIBLING_EXTS {
+            for ext in crate::precompress::FORMS.map(|f| f.ext) {
                 set.insert(format!("{base}.{ext}"));
             }
         }

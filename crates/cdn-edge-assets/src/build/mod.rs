@@ -5,8 +5,8 @@
 //! bundler's output) is kept as is, bytes untouched; an HTML page is an
 //! entry point, kept under its own name (served `no-cache`) with its
 //! references rewritten. CSS references, ES module specifiers (see `js`)
-//! and source-map comments are rewritten to fingerprinted names; compressible files get `.br` / `.gz`
-//! siblings; `manifest.json` maps logical paths (and a bundler manifest's
+//! and source-map comments are rewritten to fingerprinted names; compressible files get `.br` / `.zst` /
+//! `.gz` siblings; `manifest.json` maps logical paths (and a bundler manifest's
 //! names, with its chunk graph) to the results (with SRI hashes) and is
 //! written last.
 //!
@@ -44,7 +44,7 @@ use rayon::prelude::*;
 use crate::fingerprint::{fingerprinted_name, is_fingerprinted, Patterns};
 use crate::fsutil::write_atomic;
 use crate::manifest::{self, Manifest};
-use crate::precompress::{self, Settings};
+use crate::precompress::{self, Settings, Wanted};
 use emit::{Emitted, Encodings, Processed};
 
 /// How to build.
@@ -56,10 +56,8 @@ pub struct Options {
     pub out: PathBuf,
     /// Hex digits of blake3 in fingerprinted names (8..=64).
     pub hash_len: usize,
-    /// Produce `.br` siblings.
-    pub br: bool,
-    /// Produce `.gz` siblings.
-    pub gzip: bool,
+    /// The siblings to produce (`.br`, `.zst`, `.gz`) for compressible files.
+    pub encodings: Wanted,
     /// Compression settings.
     pub settings: Settings,
     /// Remove outputs only older manifests referenced.
@@ -95,6 +93,8 @@ pub struct Summary {
     pub bytes_in: u64,
     /// `.br` siblings kept and their bytes.
     pub br: (usize, u64),
+    /// `.zst` siblings kept and their bytes.
+    pub zstd: (usize, u64),
     /// `.gz` siblings kept and their bytes.
     pub gzip: (usize, u64),
     /// Files whose outputs were already there (not recompressed).
@@ -150,8 +150,16 @@ pub enum BuildError {
 fn settings_id(o: &Options) -> String {
     let s = &o.settings;
     format!(
-        "hash_len={} br={} gzip={} brotli_quality={} brotli_window={} gzip_level={} min_saving={}\n",
-        o.hash_len, o.br, o.gzip, s.brotli_quality, s.brotli_window, s.gzip_level, s.min_saving
+        "hash_len={} br={} zstd={} gzip={} brotli_quality={} brotli_window={} zstd_level={} gzip_level={} min_saving={}\n",
+        o.hash_len,
+        o.encodings.br,
+        o.encodings.zstd,
+        o.encodings.gzip,
+        s.brotli_quality,
+        s.brotli_window,
+        s.zstd_level,
+        s.gzip_level,
+        s.min_saving
     )
 }
 
@@ -220,8 +228,11 @@ pub fn run(o: &Options) -> Result<Summary, BuildError> {
                 let p = &processed[i];
                 let compressible = precompress::is_compressible(&p.logical);
                 let enc = Encodings {
-                    br: o.br && compressible,
-                    gzip: o.gzip && compressible,
+                    wanted: if compressible {
+                        o.encodings
+                    } else {
+                        Wanted::NONE
+                    },
                     settings: o.settings,
                 };
                 let r = emit::emit(&out, p, previous.get(&p.logical), &enc)
@@ -240,11 +251,14 @@ pub fn run(o: &Options) -> Result<Summary, BuildError> {
         summary.files += 1;
         summary.bytes_in += e.entry.size;
         summary.reused += usize::from(e.reused);
-        if let Some(n) = e.entry.encodings.get("br") {
-            summary.br = (summary.br.0 + 1, summary.br.1 + n);
-        }
-        if let Some(n) = e.entry.encodings.get("gzip") {
-            summary.gzip = (summary.gzip.0 + 1, summary.gzip.1 + n);
+        for (token, kept) in [
+            ("br", &mut summary.br),
+            ("zstd", &mut summary.zstd),
+            ("gzip", &mut summary.gzip),
+        ] {
+            if let Some(n) = e.entry.encodings.get(token) {
+                *kept = (kept.0 + 1, kept.1 + n);
+            }
         }
         if let Some(g) = bundled.graphs.get(&p.logical) {
             e.entry.imports = g.imports.clone();
