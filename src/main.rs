@@ -125,12 +125,14 @@ fn build(args: &cdn_edge::cli::BuildArgs) -> Result<(), Failed> {
     if !args.quiet {
         let kib = |b: u64| b as f64 / 1024.0;
         println!(
-            "built {} files ({:.1} KiB) in {:.2} s: br {} files {:.1} KiB, gzip {} files {:.1} KiB, {} unchanged",
+            "built {} files ({:.1} KiB) in {:.2} s: br {} files {:.1} KiB, zstd {} files {:.1} KiB, gzip {} files {:.1} KiB, {} unchanged",
             s.files,
             kib(s.bytes_in),
             s.elapsed.as_secs_f64(),
             s.br.0,
             kib(s.br.1),
+            s.zstd.0,
+            kib(s.zstd.1),
             s.gzip.0,
             kib(s.gzip.1),
             s.reused,

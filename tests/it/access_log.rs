@@ -26,6 +26,7 @@ struct Line {
     duration_us: u64,
     cache: String,
     upstream: String,
+    encoding: String,
 }
 
 fn parse(line: &str) -> Line {
@@ -42,7 +43,7 @@ fn parse(line: &str) -> Line {
     let mid: Vec<&str> = parts[2].split_whitespace().collect();
     let tail: Vec<&str> = parts[6].split_whitespace().collect();
     assert_eq!(mid.len(), 2, "{line}");
-    assert_eq!(tail.len(), 3, "{line}");
+    assert_eq!(tail.len(), 4, "{line}");
     Line {
         client: head[0].to_string(),
         time: time.to_string(),
@@ -54,6 +55,7 @@ fn parse(line: &str) -> Line {
         duration_us: tail[0].parse().unwrap(),
         cache: tail[1].to_string(),
         upstream: tail[2].to_string(),
+        encoding: tail[3].to_string(),
     }
 }
 
@@ -122,6 +124,7 @@ fn combined_lines_carry_every_field() {
     assert_eq!(l.user_agent, "tester \\x22quoted\\x22/1.0");
     assert_eq!(l.cache, "local");
     assert_eq!(l.upstream, "-");
+    assert_eq!(l.encoding, "-", "identity");
     assert!(l.duration_us > 0);
     // [06/Nov/2024:08:49:37 +0000]
     assert_eq!(l.time.len(), 26, "{}", l.time);
@@ -304,12 +307,14 @@ fn json_lines_are_valid_objects_with_every_field() {
             "duration_us",
             "cache",
             "upstream_us",
+            "encoding",
         ] {
             assert!(v.get(key).is_some(), "{key} missing: {line}");
         }
         assert!(v["time"].as_str().unwrap().ends_with('Z'), "{line}");
         assert!(v["duration_us"].is_u64(), "{line}");
         assert!(v["upstream_us"].is_null(), "{line}");
+        assert!(v["encoding"].is_null(), "identity: {line}");
     }
     let ok: serde_json::Value =
         serde_json::from_str(lines.iter().find(|l| l.contains("\"status\":200")).unwrap()).unwrap();

@@ -72,7 +72,8 @@ fn fingerprinted_names_follow_the_naming_rules() {
         [
             "vendor.0123456789.js",
             "vendor.0123456789.js.br",
-            "vendor.0123456789.js.gz"
+            "vendor.0123456789.js.gz",
+            "vendor.0123456789.js.zst"
         ]
         .iter()
         .map(|s| s.to_string())
@@ -428,13 +429,14 @@ fn siblings_decompress_to_the_content_and_are_recorded() {
         let enc = mencodings(&m, l);
         assert_eq!(
             enc.keys().cloned().collect::<Vec<_>>(),
-            vec!["br".to_string(), "gzip".to_string()],
-            "{l}: both siblings expected"
+            vec!["br".to_string(), "gzip".to_string(), "zstd".to_string()],
+            "{l}: every sibling expected"
         );
         let content = &exp.content[*l];
         for name in [l.to_string(), mfile(&m, l)] {
             let br = out.join(format!("{name}.br"));
             let gz = out.join(format!("{name}.gz"));
+            let zst = out.join(format!("{name}.zst"));
             assert!(
                 unbrotli(&br) == *content,
                 "{name}.br must decompress to the content"
@@ -443,11 +445,17 @@ fn siblings_decompress_to_the_content_and_are_recorded() {
                 gunzip(&gz) == *content,
                 "{name}.gz must decompress to the content"
             );
+            assert!(
+                unzstd(&zst) == *content,
+                "{name}.zst must decompress to the content"
+            );
             let br_len = fs::metadata(&br).unwrap().len();
             let gz_len = fs::metadata(&gz).unwrap().len();
+            let zst_len = fs::metadata(&zst).unwrap().len();
             assert_eq!(br_len, enc["br"], "{name}: manifest br size");
             assert_eq!(gz_len, enc["gzip"], "{name}: manifest gzip size");
-            for (n, len) in [("br", br_len), ("gz", gz_len)] {
+            assert_eq!(zst_len, enc["zstd"], "{name}: manifest zstd size");
+            for (n, len) in [("br", br_len), ("gz", gz_len), ("zst", zst_len)] {
                 assert!(
                     len * 100 <= content.len() as u64 * 95,
                     "{name}.{n}: {len} bytes saves less than 5% of {}",
@@ -500,8 +508,13 @@ fn min_saving_and_encodings_flags() {
 
     let out = t.out("default");
     build_ok(&t.src, &out, &[]);
-    assert!(out.join("half.js.br").is_file() && out.join("half.js.gz").is_file());
-    assert!(out.join(format!("{fp}.br")).is_file() && out.join(format!("{fp}.gz")).is_file());
+    for ext in ["br", "zst", "gz"] {
+        assert!(
+            out.join(format!("half.js.{ext}")).is_file(),
+            "half.js.{ext}"
+        );
+        assert!(out.join(format!("{fp}.{ext}")).is_file(), "{fp}.{ext}");
+    }
 
     let out = t.out("min60");
     build_ok(&t.src, &out, &["--min-saving", "60"]);
@@ -512,8 +525,10 @@ fn min_saving_and_encodings_flags() {
     for p in [
         "half.js.br",
         "half.js.gz",
+        "half.js.zst",
         &format!("{fp}.br"),
         &format!("{fp}.gz"),
+        &format!("{fp}.zst"),
     ] {
         assert!(!out.join(p).exists(), "--min-saving 60: {p} must not exist");
     }
@@ -531,11 +546,14 @@ fn min_saving_and_encodings_flags() {
         "min_saving_percent = 60 from the config"
     );
 
-    let cases: [(&str, &[&str]); 4] = [
+    let cases: [(&str, &[&str]); 7] = [
         ("gzip", &["gzip"]),
         ("br", &["br"]),
+        ("zstd", &["zstd"]),
         ("none", &[]),
         ("br,gzip", &["br", "gzip"]),
+        ("zstd,br", &["br", "zstd"]),
+        ("br,zstd,gzip", &["br", "gzip", "zstd"]),
     ];
     for (flag, want) in cases {
         let out = t.out(&format!("enc-{flag}"));
@@ -543,7 +561,7 @@ fn min_saving_and_encodings_flags() {
         let m = manifest(&out);
         let got: Vec<String> = mencodings(&m, "doc.css").into_keys().collect();
         assert_eq!(got, want.to_vec(), "--encodings {flag}: manifest encodings");
-        for (enc, ext) in [("br", "br"), ("gzip", "gz")] {
+        for (enc, ext) in [("br", "br"), ("gzip", "gz"), ("zstd", "zst")] {
             let should = want.contains(&enc);
             for name in ["doc.css".to_string(), mfile(&m, "doc.css")] {
                 assert_eq!(
@@ -576,7 +594,14 @@ fn compression_levels_are_applied() {
     build_ok(
         &t.src,
         &fast,
-        &["--brotli-quality", "1", "--gzip-level", "1"],
+        &[
+            "--brotli-quality",
+            "1",
+            "--gzip-level",
+            "1",
+            "--zstd-level",
+            "1",
+        ],
     );
     let (b, f) = (sizes(&best), sizes(&fast));
     assert!(
@@ -591,13 +616,20 @@ fn compression_levels_are_applied() {
         b["gzip"],
         f["gzip"]
     );
+    assert!(
+        b["zstd"] < f["zstd"],
+        "zstd -19 ({}) must beat -1 ({})",
+        b["zstd"],
+        f["zstd"]
+    );
     assert_eq!(unbrotli(&fast.join("big.css.br")), css.as_bytes());
     assert_eq!(gunzip(&fast.join("big.css.gz")), css.as_bytes());
+    assert_eq!(unzstd(&fast.join("big.css.zst")), css.as_bytes());
     // The same settings from the config file give the same bytes.
     let cfg = t.out("cfg.toml");
     write_file(
         &cfg,
-        "[build]\nbrotli_quality = 1\ngzip_level = 1\njobs = 1\n",
+        "[build]\nbrotli_quality = 1\ngzip_level = 1\nzstd_level = 1\njobs = 1\n",
     );
     let fast_cfg = t.out("fast-cfg");
     build_ok(&t.src, &fast_cfg, &["--config", &s(&cfg)]);
@@ -663,7 +695,7 @@ fn manifest_fields_and_sri() {
         assert_eq!(e["integrity"].as_str(), Some(sri.as_str()), "{l}.integrity");
         let enc = mencodings(&m, l);
         let want: Vec<String> = if MAIN_WITH_SIBLINGS.contains(&l.as_str()) {
-            vec!["br".into(), "gzip".into()]
+            vec!["br".into(), "gzip".into(), "zstd".into()]
         } else {
             vec![]
         };
@@ -712,6 +744,40 @@ fn hash_len_flag_and_its_bounds() {
         assert!(!r.ok(), "--hash-len {bad} must be refused:\n{}", r.show());
         assert_absent_or_empty(&out, &format!("--hash-len {bad}"));
     }
+}
+
+#[test]
+fn zstd_level_and_encodings_are_checked() {
+    let t = Tree::with(&[("a.css", b"a { color: red }\n".repeat(50).as_slice())]);
+    for args in [
+        &["--zstd-level", "0"][..],
+        &["--zstd-level", "20"],
+        &["--encodings", "zstd,lz4"],
+        &["--encodings", "zst"],
+    ] {
+        let out = t.out(&format!("bad{}", args[1]));
+        let r = build(&t.src, &out, args);
+        assert!(!r.ok(), "{args:?} must be refused:\n{}", r.show());
+        let key = if args[0] == "--zstd-level" {
+            "zstd_level"
+        } else {
+            "--encodings"
+        };
+        assert!(
+            r.show().contains(key),
+            "{args:?}: names {key}:\n{}",
+            r.show()
+        );
+        assert_absent_or_empty(&out, &format!("{args:?}"));
+    }
+    let cfg = t.out("bad.toml");
+    write_file(&cfg, "[build]\nzstd_level = 22\n");
+    let r = build(&t.src, &t.out("badcfg"), &["--config", &s(&cfg)]);
+    assert!(
+        !r.ok() && r.show().contains("build.zstd_level"),
+        "{}",
+        r.show()
+    );
 }
 
 #[test]
@@ -928,6 +994,7 @@ fn prune_keeps_the_last_n_manifests() {
         old_css.clone(),
         format!("{old_css}.br"),
         format!("{old_css}.gz"),
+        format!("{old_css}.zst"),
     ] {
         assert!(
             !out.join(&gone).exists(),

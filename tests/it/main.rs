@@ -75,3 +75,4 @@ mod tag_purge;
 mod tls;
 mod transparent;
 mod vary;
+mod zstd;

@@ -24,7 +24,9 @@ fn fixture(name: &str) -> PathBuf {
 fn served_files(out: &Path) -> BTreeMap<String, Vec<u8>> {
     snapshot_public(out)
         .into_iter()
-        .filter(|(k, _)| !k.ends_with(".br") && !k.ends_with(".gz") && k != "manifest.json")
+        .filter(|(k, _)| {
+            ![".br", ".zst", ".gz"].iter().any(|e| k.ends_with(e)) && k != "manifest.json"
+        })
         .collect()
 }
 

@@ -147,6 +147,11 @@ pub fn unbrotli(file: &Path) -> Vec<u8> {
     oracle::unbrotli(&fs::read(file).unwrap_or_else(|e| panic!("{}: {e}", file.display())))
 }
 
+/// A `.zst` file, decoded by the reference library within an 8 MiB window.
+pub fn unzstd(file: &Path) -> Vec<u8> {
+    oracle::unzstd(&fs::read(file).unwrap_or_else(|e| panic!("{}: {e}", file.display())))
+}
+
 /// A `.gz` file, decoded by libdeflate.
 pub fn gunzip(file: &Path) -> Vec<u8> {
     oracle::gunzip(&fs::read(file).unwrap_or_else(|e| panic!("{}: {e}", file.display())))
@@ -600,6 +605,7 @@ pub fn mencodings(
 pub fn sibling_ext(enc: &str) -> &'static str {
     match enc {
         "br" => ".br",
+        "zstd" => ".zst",
         "gzip" => ".gz",
         other => panic!("unexpected encoding {other:?} in manifest"),
     }

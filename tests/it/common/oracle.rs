@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | brotli | Google's reference decoder (C), through `brotlic` | the `brotli` crate (Rust) |
 //! | gzip | libdeflate (C), through `libdeflater`: checks the CRC-32 and length | flate2 (miniz_oxide) |
+//! | zstd | the reference library (C, through the `zstd` crate) as an HTTP client must decode it: a window of at most 8 MiB (RFC 9659 §3) | the same library: this checks the frame and its window, not a second implementation |
 //! | SRI `sha384-` | ring's SHA-384 | RustCrypto's `sha2` |
 //!
 //! A known answer from each specification anchors the oracles themselves
@@ -42,6 +43,22 @@ pub fn gunzip(b: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Decodes zstd frames with the reference library, refusing (panicking on)
+/// any frame whose window exceeds 8 MiB, the most an HTTP client must
+/// accept (RFC 9659 §3), or anything that is not valid zstd.
+pub fn unzstd(b: &[u8]) -> Vec<u8> {
+    let mut d = zstd::stream::read::Decoder::new(b).expect("zstd decoder");
+    d.window_log_max(23).expect("window log 23");
+    let mut out = Vec::new();
+    d.read_to_end(&mut out).unwrap_or_else(|e| {
+        panic!(
+            "not valid zstd within an 8 MiB window ({} bytes): {e}",
+            b.len()
+        )
+    });
+    out
+}
+
 /// The Subresource Integrity value `sha384-<base64>` of `b`, with ring.
 pub fn sri_sha384(b: &[u8]) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA384, b);
@@ -66,6 +83,12 @@ fn the_oracles_give_the_specifications_answers() {
         0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0x03, 0x00, 0, 0, 0, 0, 0, 0, 0, 0,
     ];
     assert_eq!(gunzip(&empty), b"");
+    // RFC 8878 §3.1.1: an empty frame (magic, a single-segment header of
+    // content size 0, one empty last raw block).
+    assert_eq!(
+        unzstd(&[0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x00, 0x01, 0x00, 0x00]),
+        b""
+    );
     // A damaged member is refused, not read.
     let mut bad = empty;
     bad[12] = 1; // the CRC no longer matches
