@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build benchmark: `cdn-edge build` against the sequential command-line
-# baseline (brotli -q 11 + gzip -9 -n per file, one after the other), over
-# real-world assets fetched from npm at run time (nothing is committed).
+# baseline (brotli -q 11 + zstd -19 + gzip -9 -n per file, one after the
+# other), over real-world assets fetched from npm at run time (nothing is
+# committed).
 #
 #   docs/benchmarks/build.sh                 # ROUNDS=3
 #   ROUNDS=1 docs/benchmarks/build.sh        # quick smoke run
@@ -12,11 +13,16 @@
 #   PACKAGES      npm packages to take assets from
 #                 (default "bootstrap@5 @fortawesome/fontawesome-free@6")
 #   CDN_EDGE_BIN  use this binary instead of building target/release/cdn-edge
+#   BUILD_ARGS    extra flags of the measured builds (e.g. "--zstd-level 15")
+#   BASE_ZSTD     1 (default) = the baseline writes `zstd -19` too, as the
+#                 build writes .zst; 0 = brotli and gzip only (the baseline
+#                 before zstd, for a binary that writes none)
 #   KEEP_TMP      1 = keep the temp dir
 #   STRICT        1 = exit 1 when a target ratio is missed
 #
-# (a) baseline: for every compressible file, `brotli -q 11 -c f > out/f.br`
-#     then `gzip -9 -n -c f > out/f.gz`, sequentially
+# (a) baseline: for every compressible file, `brotli -q 11 -c f > out/f.br`,
+#     `zstd -19 -q -c f > out/f.zst` (BASE_ZSTD=1) and `gzip -9 -n -c f >
+#     out/f.gz`, sequentially
 # (b) `cdn-edge build SRC --out DIR -q` into a fresh DIR (cold)
 # (c) the same build again into the same DIR (incremental, nothing changed)
 # Targets: b/a <= 0.6, c/b <= 0.05.
@@ -27,6 +33,8 @@ MAX_FILES=${MAX_FILES:-600}
 PACKAGES=${PACKAGES:-"bootstrap@5 @fortawesome/fontawesome-free@6"}
 KEEP_TMP=${KEEP_TMP:-0}
 STRICT=${STRICT:-0}
+BUILD_ARGS=${BUILD_ARGS:-}
+BASE_ZSTD=${BASE_ZSTD:-1}
 STEP_TIMEOUT=${STEP_TIMEOUT:-900}   # seconds any one step may take
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -49,14 +57,15 @@ trap 'exit 130' INT TERM
 # ------------------------------------------------------------------ tools --
 command -v npm >/dev/null || die "npm is required"
 command -v gzip >/dev/null || die "gzip is required"
-if ! command -v brotli >/dev/null; then
-    log "installing brotli"
+for tool in brotli zstd; do
+    command -v "$tool" >/dev/null && continue
+    log "installing $tool"
     if [[ $(id -u) == 0 ]]; then
-        timeout 300 apt-get install -y -q brotli >/dev/null || die "apt-get install brotli failed"
+        timeout 300 apt-get install -y -q "$tool" >/dev/null || die "apt-get install $tool failed"
     else
-        timeout 300 sudo apt-get install -y -q brotli >/dev/null || die "apt-get install brotli failed"
+        timeout 300 sudo apt-get install -y -q "$tool" >/dev/null || die "apt-get install $tool failed"
     fi
-fi
+done
 
 if [[ -n ${CDN_EDGE_BIN:-} ]]; then
     BIN=$CDN_EDGE_BIN
@@ -134,6 +143,7 @@ baseline() { # baseline OUT
     for f in "${COMP[@]}"; do
         mkdir -p "$out/$(dirname "$f")"
         brotli -q 11 -c "$SRC/$f" >"$out/$f.br"
+        if [[ $BASE_ZSTD == 1 ]]; then zstd -19 -q -c "$SRC/$f" >"$out/$f.zst"; fi
         gzip -9 -n -c "$SRC/$f" >"$out/$f.gz"
     done
 }
@@ -141,12 +151,13 @@ baseline() { # baseline OUT
 # run_build DIR: one quiet build; appends its CPU seconds (user+sys) to
 # $TMP/cpu when /usr/bin/time is there.
 run_build() {
+    # shellcheck disable=SC2086
     if [[ -x /usr/bin/time ]]; then
         /usr/bin/time -f '%U %S' -a -o "$TMP/cpu" \
-            timeout "$STEP_TIMEOUT" "$BIN" build "$SRC" --out "$1" -q \
+            timeout "$STEP_TIMEOUT" "$BIN" build "$SRC" --out "$1" -q $BUILD_ARGS \
             || die "cdn-edge build failed"
     else
-        timeout "$STEP_TIMEOUT" "$BIN" build "$SRC" --out "$1" -q \
+        timeout "$STEP_TIMEOUT" "$BIN" build "$SRC" --out "$1" -q $BUILD_ARGS \
             || die "cdn-edge build failed"
     fi
 }
@@ -182,20 +193,22 @@ RCB=$(awk -v b="$B" -v c="$C" 'BEGIN { printf "%.4f", (b > 0 ? c / b : 0) }')
 
 BASE_BR=$(find "$TMP/base" -name '*.br' -printf '%s\n' | awk '{s+=$1} END {print s+0}')
 BASE_GZ=$(find "$TMP/base" -name '*.gz' -printf '%s\n' | awk '{s+=$1} END {print s+0}')
+BASE_ZST=$(find "$TMP/base" -name '*.zst' -printf '%s\n' | awk '{s+=$1} END {print s+0}')
 # manifest.json: format 2 keeps the entries under "assets" (format 1: the whole file).
 MANIFEST_ENTRIES=$(node -e 'const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(Object.keys(Number.isInteger(d.version) ? d.assets : d).length)' "$TMP/dist/manifest.json")
 # Sizes of the siblings of the fingerprinted files, from the manifest.
-read -r OUT_BR_N OUT_BR OUT_GZ_N OUT_GZ < <(
+read -r OUT_BR_N OUT_BR OUT_GZ_N OUT_GZ OUT_ZST_N OUT_ZST < <(
     node -e '
         const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
         const m = Number.isInteger(d.version) ? d.assets : d;
-        let nb = 0, sb = 0, ng = 0, sg = 0;
+        let nb = 0, sb = 0, ng = 0, sg = 0, nz = 0, sz = 0;
         for (const e of Object.values(m)) {
             const enc = e.encodings || {};
             if (enc.br !== undefined) { nb++; sb += enc.br; }
             if (enc.gzip !== undefined) { ng++; sg += enc.gzip; }
+            if (enc.zstd !== undefined) { nz++; sz += enc.zstd; }
         }
-        console.log(nb, sb, ng, sg);
+        console.log(nb, sb, ng, sg, nz, sz);
     ' "$TMP/dist/manifest.json"
 )
 OUT_FILES=$(find "$TMP/dist" -type f -not -path '*/.cdn-edge/*' | wc -l)
@@ -211,10 +224,11 @@ cdn-edge build benchmark ($ROUNDS rounds, medians; $CORES cores)
   packages            $PACKAGES
   source files        $NFILES ($SRC_BYTES bytes), compressible $(printf '%s' "${#COMP[@]}") ($COMP_BYTES bytes)
   manifest entries    $MANIFEST_ENTRIES; files in DIR (excl. .cdn-edge) $OUT_FILES
-  baseline siblings   br $(find "$TMP/base" -name '*.br' | wc -l) files $BASE_BR bytes, gz $(find "$TMP/base" -name '*.gz' | wc -l) files $BASE_GZ bytes
-  build siblings      br $OUT_BR_N files $OUT_BR bytes, gzip $OUT_GZ_N files $OUT_GZ bytes (kept: saving >= 5%)
+  build flags         ${BUILD_ARGS:-(none)}
+  baseline siblings   br $(find "$TMP/base" -name '*.br' | wc -l) files $BASE_BR bytes, zst $(find "$TMP/base" -name '*.zst' | wc -l) files $BASE_ZST bytes, gz $(find "$TMP/base" -name '*.gz' | wc -l) files $BASE_GZ bytes
+  build siblings      br $OUT_BR_N files $OUT_BR bytes, zstd $OUT_ZST_N files $OUT_ZST bytes, gzip $OUT_GZ_N files $OUT_GZ bytes (kept: saving >= 5%)
 
-  (a) sequential brotli -q 11 + gzip -9 -n   $A s   [${TA[*]}]
+  (a) sequential brotli -q 11 $([[ $BASE_ZSTD == 1 ]] && echo "+ zstd -19 ")+ gzip -9 -n   $A s   [${TA[*]}]
   (b) cdn-edge build, cold                   $B s   [${TB[*]}]  cpu user+sys [${CPUB[*]}]
   (c) cdn-edge build, incremental            $C s   [${TC[*]}]
 

@@ -144,24 +144,8 @@ log "generating $OBJECTS objects in $ORIGIN_ROOT"
 python3 "$PULLDIR/gen_objects.py" "$ORIGIN_ROOT" "$OBJECTS" "${storm_names[@]}"
 PATHS=$TMP/origin/objects.paths
 if [[ $CORPUS == npm ]]; then
-    command -v npm >/dev/null || die "CORPUS=npm needs npm"
-    log "npm install $NPM_PACKAGES"
-    # shellcheck disable=SC2086
-    timeout 600 npm install --prefix "$TMP/npm" --no-audit --no-fund --ignore-scripts \
-        --no-save --loglevel=error $NPM_PACKAGES >/dev/null || die "npm install failed"
-    # CORPUS_FILES assets: four fifths spread evenly over the packages' CSS,
-    # JS, fonts and PNGs (sorted), the rest over their SVG icons; copied
-    # under /npm/ with their layout.
-    spread() { # spread N FILE: N lines spread evenly over FILE
-        awk -v n="$1" -v total="$(wc -l <"$2")" \
-            'total <= n || int((NR - 1) * n / total) != int(NR * n / total)' "$2" | head -n "$1"
-    }
-    (cd "$TMP/npm/node_modules" && find . -type f \( -name '*.css' -o -name '*.js' \
-        -o -name '*.mjs' -o -name '*.woff2' -o -name '*.woff' -o -name '*.ttf' \
-        -o -name '*.png' \) | sort) >"$TMP/npm/assets"
-    (cd "$TMP/npm/node_modules" && find . -type f -name '*.svg' | sort) >"$TMP/npm/icons"
-    spread $((CORPUS_FILES * 4 / 5)) "$TMP/npm/assets" >"$TMP/npm/picked"
-    spread $((CORPUS_FILES - $(wc -l <"$TMP/npm/picked"))) "$TMP/npm/icons" >>"$TMP/npm/picked"
+    # CORPUS_FILES assets copied under /npm/ with their layout.
+    npm_corpus "$TMP/npm" "$CORPUS_FILES" "$NPM_PACKAGES" >"$TMP/npm/picked"
     : >"$PATHS"
     while read -r f; do
         mkdir -p "$ORIGIN_ROOT/npm/$(dirname "$f")"

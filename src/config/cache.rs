@@ -138,7 +138,7 @@ impl Default for CacheConfig {
             pass_targeted_fields: false,
             brotli_quality: 5,
             gzip_level: 6,
-            zstd_level: 3,
+            zstd_level: 6,
             compress_local: true,
             compress_workers: 0,
             compress_queue: 256,

@@ -75,6 +75,29 @@ build_cdn_edge() { # prints the path of the cdn-edge binary to measure
     echo "$bin"
 }
 
+# ----------------------------------------------------------------- corpus --
+npm_corpus() { # npm_corpus DIR N PACKAGES: npm-installs PACKAGES under DIR and prints N of
+    # their asset files (paths relative to DIR/node_modules, ./-prefixed): four fifths spread
+    # evenly over their CSS, JS, fonts and PNGs (sorted), the rest over their SVG icons
+    local dir=$1 n=$2 packages=$3
+    command -v npm >/dev/null || die "the npm corpus needs npm"
+    log "npm install $packages"
+    # shellcheck disable=SC2086
+    timeout 600 npm install --prefix "$dir" --no-audit --no-fund --ignore-scripts \
+        --no-save --loglevel=error $packages >/dev/null || die "npm install failed"
+    spread() { # spread N FILE: N lines spread evenly over FILE
+        awk -v n="$1" -v total="$(wc -l <"$2")" \
+            'total <= n || int((NR - 1) * n / total) != int(NR * n / total)' "$2" | head -n "$1"
+    }
+    (cd "$dir/node_modules" && find . -type f \( -name '*.css' -o -name '*.js' \
+        -o -name '*.mjs' -o -name '*.woff2' -o -name '*.woff' -o -name '*.ttf' \
+        -o -name '*.png' \) | sort) >"$dir/assets"
+    (cd "$dir/node_modules" && find . -type f -name '*.svg' | sort) >"$dir/icons"
+    spread $((n * 4 / 5)) "$dir/assets" >"$dir/assets.picked"
+    cat "$dir/assets.picked"
+    spread $((n - $(wc -l <"$dir/assets.picked"))) "$dir/icons"
+}
+
 # ------------------------------------------------------------------- runs --
 proc_ticks() { # utime+stime (clock ticks) summed over PIDs
     local t=0 pid v
