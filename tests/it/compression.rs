@@ -66,6 +66,8 @@ fn compression_keys_are_checked_at_start() {
     for (cfg, key) in [
         ("[cache]\nbrotli_quality = 12\n", "cache.brotli_quality"),
         ("[cache]\ngzip_level = 0\n", "cache.gzip_level"),
+        ("[cache]\nzstd_level = 20\n", "cache.zstd_level"),
+        ("[cache]\nzstd_level = 0\n", "cache.zstd_level"),
         ("[cache]\ncompress_queue = 0\n", "cache.compress_queue"),
         ("[cache]\ncompress_workers = 65\n", "cache.compress_workers"),
     ] {

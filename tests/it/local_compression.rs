@@ -8,14 +8,9 @@
 
 use crate::common;
 
-use std::time::Duration;
-
 use common::oracle::{gunzip, unbrotli};
 use common::reload::{toml_path, Node};
 use common::*;
-
-/// How long the background encodings may take to appear.
-const MADE_TIMEOUT: Duration = Duration::from_secs(20);
 
 const BR: [(&str, &str); 1] = [("Accept-Encoding", "br")];
 const GZIP: [(&str, &str); 1] = [("Accept-Encoding", "gzip")];
@@ -29,16 +24,7 @@ fn css(version: &str) -> Vec<u8> {
 
 /// Polls `path` with `Accept-Encoding: br` until it comes back br.
 fn wait_for_br(s: &Server, path: &str) -> Response {
-    let mut last = None;
-    let made = poll_until(MADE_TIMEOUT, || {
-        let r = s.get_h(path, &BR);
-        let done = r.header("content-encoding") == Some("br");
-        last = Some(r);
-        done
-    });
-    let last = last.unwrap();
-    assert!(made, "br made of {path}: {}", last.summary());
-    last
+    wait_for_encoding(s, path, "br")
 }
 
 fn metric(s: &Server, name: &str) -> f64 {

@@ -11,14 +11,10 @@ use crate::build::support::{build_ok, manifest, mfile, Tree};
 use crate::common;
 
 use std::path::Path;
-use std::time::Duration;
 
 use common::oracle::{unbrotli, unzstd};
 use common::origin::{Origin, Reply};
 use common::*;
-
-/// How long the background encodings may take to appear.
-const MADE_TIMEOUT: Duration = Duration::from_secs(20);
 
 const ZSTD: [(&str, &str); 1] = [("Accept-Encoding", "zstd")];
 
@@ -37,16 +33,18 @@ fn css(version: &str) -> Vec<u8> {
 
 /// Polls `path` with `Accept-Encoding: zstd` until it comes back zstd.
 fn wait_for_zstd(s: &Server, path: &str) -> Response {
-    let mut last = None;
-    let made = poll_until(MADE_TIMEOUT, || {
-        let r = s.get_h(path, &ZSTD);
-        let done = r.header("content-encoding") == Some("zstd");
-        last = Some(r);
-        done
-    });
-    let last = last.unwrap();
-    assert!(made, "zstd made of {path}: {}", last.summary());
-    last
+    wait_for_encoding(s, path, "zstd")
+}
+
+/// Asserts a 200 in zstd.
+fn assert_zstd(r: &Response) {
+    assert_eq!(r.status, 200, "{}", r.summary());
+    assert_eq!(
+        r.header("content-encoding"),
+        Some("zstd"),
+        "{}",
+        r.summary()
+    );
 }
 
 /// Conditionals and ranges on the zstd representation of `path`, whose
@@ -150,13 +148,7 @@ fn a_built_tree_serves_its_zst_siblings() {
     let s = Server::start(&out, &cfg);
     let path = format!("/{fp}");
     let r = s.get_h(&path, &ZSTD);
-    assert_eq!(r.status, 200, "{}", r.summary());
-    assert_eq!(
-        r.header("content-encoding"),
-        Some("zstd"),
-        "{}",
-        r.summary()
-    );
+    assert_zstd(&r);
     assert!(r.body == sibling, "the sibling's bytes");
     assert_eq!(unzstd(&r.body), app);
     let tag = r.header("etag").unwrap();
@@ -328,13 +320,7 @@ fn zstd_of_a_pulled_object_is_kept_on_disk_across_a_restart() {
     // The first answer after the restart is already zstd: read from disk,
     // not made again (it would be identity while being made).
     let r = s.get_h("/kept.css", &ZSTD);
-    assert_eq!(r.status, 200, "{}", r.summary());
-    assert_eq!(
-        r.header("content-encoding"),
-        Some("zstd"),
-        "{}",
-        r.summary()
-    );
+    assert_zstd(&r);
     assert_eq!(r.header("etag"), Some("\"k1-zst\""));
     assert!(r.body == made.body);
     assert_eq!(unzstd(&r.body), body);

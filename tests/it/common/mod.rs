@@ -772,6 +772,25 @@ pub fn poll_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// How long encodings the node makes in the background may take to appear.
+pub const MADE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Polls `path` with `Accept-Encoding: <coding>` until it comes back in that
+/// coding (made on the compression pool), within [`MADE_TIMEOUT`]; the
+/// last answer.
+pub fn wait_for_encoding(s: &Server, path: &str, coding: &str) -> Response {
+    let mut last = None;
+    let made = poll_until(MADE_TIMEOUT, || {
+        let r = s.get_h(path, &[("Accept-Encoding", coding)]);
+        let done = r.header("content-encoding") == Some(coding);
+        last = Some(r);
+        done
+    });
+    let last = last.unwrap();
+    assert!(made, "{coding} made of {path}: {}", last.summary());
+    last
+}
+
 /// The `Allow` header's methods, upper-cased and sorted.
 pub fn allow_set(r: &Response) -> Vec<String> {
     let mut v: Vec<String> = r
