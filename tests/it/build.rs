@@ -6,6 +6,7 @@
 //! of the implementation (blake3 crate, and `common::oracle`: Google's
 //! brotli decoder, libdeflate, ring's SHA-384).
 
+mod browser;
 mod bundlers;
 mod esm;
 pub(crate) mod support;

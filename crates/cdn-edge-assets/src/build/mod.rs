@@ -46,6 +46,7 @@ use crate::fsutil::write_atomic;
 use crate::manifest::{self, Manifest};
 use crate::precompress::{self, Settings};
 use emit::{Emitted, Encodings, Processed};
+use importmap::ImportMap;
 
 /// How to build.
 #[derive(Debug, Clone)]
@@ -104,6 +105,9 @@ pub struct Summary {
     pub warnings: Vec<String>,
     /// Files and bytes removed by `--prune`.
     pub pruned: (usize, u64),
+    /// Modules listed by the import map (`importmap.json`): with
+    /// `--importmap` all of them, else those in import cycles.
+    pub mapped: usize,
     /// Wall time.
     pub elapsed: Duration,
 }
@@ -180,7 +184,7 @@ pub fn run(o: &Options) -> Result<Summary, BuildError> {
     for m in &bundled.manifests {
         contents.remove(m);
     }
-    let processed = process(&contents, o, &mut summary)?;
+    let (processed, map) = process(&contents, o, &mut summary)?;
     summary.warnings.extend(bundled.warnings.iter().cloned());
     if o.strict && !summary.warnings.is_empty() {
         return Err(BuildError::Warned {
@@ -261,8 +265,8 @@ pub fn run(o: &Options) -> Result<Summary, BuildError> {
     for (name, entry) in aliases {
         manifest.entry(name).or_insert(entry);
     }
-    if o.importmap {
-        importmap::write(&out, &processed, o.base_url.as_deref())
+    if !map.is_empty() {
+        map.write(&out)
             .map_err(write_err(&out.join(importmap::FILE_NAME)))?;
     }
     // The manifest goes last: it only ever points at files already written.
@@ -330,13 +334,14 @@ fn check_paths(src: &Path, out: &Path) -> Result<(PathBuf, PathBuf), BuildError>
 /// module may name a stylesheet) with ES modules in dependency order, so
 /// a module's name covers the names of what it imports; then HTML pages
 /// (they reference all of those). Modules that import each other in a
-/// cycle keep their plain names (served `no-cache`): no order lets each
-/// name the other's final name. Warnings go to `summary`.
+/// cycle are fingerprinted too, but keep the specifiers between them as
+/// written: the returned import map resolves those (with `--importmap`,
+/// it lists every module). Warnings go to `summary`.
 fn process(
     contents: &BTreeMap<String, Vec<u8>>,
     o: &Options,
     summary: &mut Summary,
-) -> Result<Vec<Processed>, BuildError> {
+) -> Result<(Vec<Processed>, ImportMap), BuildError> {
     let ends = |l: &str, exts: &[&str]| {
         let l = l.to_ascii_lowercase();
         exts.iter().any(|e| l.ends_with(e))
@@ -350,13 +355,15 @@ fn process(
     let is_css = |l: &str| !keeps_name(l) && ends(l, &[".css"]);
     let is_js = |l: &str| !keeps_name(l) && ends(l, &[".js", ".mjs", ".cjs"]);
     let is_html = |l: &str| !keeps_name(l) && !o.fingerprint_html && ends(l, &[".html", ".htm"]);
-    let mut names: BTreeMap<String, String> = BTreeMap::new(); // logical → fingerprinted file name
-    let mut done: BTreeMap<String, Processed> = BTreeMap::new();
+    type Names = BTreeMap<String, String>; // logical → fingerprinted file name
+    type Done = BTreeMap<String, Processed>;
+    let mut names = Names::new();
+    let mut done = Done::new();
     let mut warnings: Vec<String> = Vec::new();
 
     // `entry`: an entry point, kept under its own name.
-    let mut finish =
-        |logical: &str, bytes: Vec<u8>, entry: bool, names: &mut BTreeMap<String, String>| {
+    let finish =
+        |logical: &str, bytes: Vec<u8>, entry: bool, names: &mut Names, done: &mut Done| {
             let hash = blake3::hash(&bytes).to_hex().to_string();
             let (dir, name) = match logical.rsplit_once('/') {
                 Some((d, n)) => (Some(d), n),
@@ -385,7 +392,7 @@ fn process(
 
     let plain = |l: &str| !is_css(l) && !is_js(l) && !is_html(l);
     for (logical, bytes) in contents.iter().filter(|(l, _)| plain(l)) {
-        finish(logical, bytes.clone(), false, &mut names);
+        finish(logical, bytes.clone(), false, &mut names, &mut done);
     }
     let graph: BTreeMap<String, Vec<String>> = contents
         .iter()
@@ -407,7 +414,7 @@ fn process(
             &names,
             &mut warnings,
         );
-        finish(&logical, bytes, false, &mut names);
+        finish(&logical, bytes, false, &mut names, &mut done);
     }
     // Scripts: with `--importmap`, only source-map comments are rewritten.
     let modules: BTreeMap<String, Vec<String>> = contents
@@ -436,36 +443,54 @@ fn process(
         .filter(|(l, _)| is_js(l) && !modules.contains_key(*l))
     {
         let bytes = rewritten(logical, bytes, css::rewrite_js, &names, &mut warnings);
-        finish(logical, bytes, false, &mut names);
+        finish(logical, bytes, false, &mut names, &mut done);
     }
+    // In a cycle, the specifiers between its modules stay as written (all
+    // are rewritten before any is named); the import map resolves them.
+    let mut in_cycles = Vec::new();
     for component in graph::components(&modules) {
         let cycle = graph::is_cycle(&component, &modules);
         if cycle {
             for logical in &component {
                 names.insert(logical.clone(), file_name(logical));
             }
+            in_cycles.extend(component.iter().cloned());
         }
-        for logical in &component {
-            let bytes = rewritten(
-                logical,
-                &contents[logical],
-                js::rewrite_js,
-                &names,
-                &mut warnings,
-            );
-            finish(logical, bytes, cycle, &mut names);
+        let bytes: Vec<Vec<u8>> = component
+            .iter()
+            .map(|l| rewritten(l, &contents[l], js::rewrite_js, &names, &mut warnings))
+            .collect();
+        for (logical, bytes) in component.iter().zip(bytes) {
+            finish(logical, bytes, false, &mut names, &mut done);
         }
     }
+    let base = o.base_url.as_deref();
+    let map = if o.importmap {
+        ImportMap::of(done.values(), done.values(), base)
+    } else {
+        ImportMap::of(in_cycles.iter().map(|l| &done[l]), done.values(), base)
+    };
     // Pages link to each other under their own names.
     for logical in contents.keys().filter(|l| is_html(l)) {
         names.insert(logical.clone(), file_name(logical));
     }
     for (logical, bytes) in contents.iter().filter(|(l, _)| is_html(l)) {
-        let bytes = rewritten(logical, bytes, html::rewrite_html, &names, &mut warnings);
-        finish(logical, bytes, true, &mut names);
+        let mut bytes = rewritten(logical, bytes, html::rewrite_html, &names, &mut warnings);
+        if !map.is_empty() {
+            let page = String::from_utf8_lossy(&bytes).into_owned();
+            match map.add_to_page(&page) {
+                Ok(Some(with_map)) => bytes = with_map.into_bytes(),
+                Ok(None) => {}
+                Err(e) => warnings.push(format!(
+                    "{logical}: {e}, so the build's import map was not added to it"
+                )),
+            }
+        }
+        finish(logical, bytes, true, &mut names, &mut done);
     }
     summary.warnings = warnings;
-    Ok(done.into_values().collect())
+    summary.mapped = map.len();
+    Ok((done.into_values().collect(), map))
 }
 
 /// A reference rewriter: `css::rewrite_css`, `css::rewrite_js`, `js::rewrite_js` or `html::rewrite_html`.
