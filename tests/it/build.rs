@@ -685,7 +685,8 @@ fn manifest_fields_and_sri() {
     let pos: Vec<usize> = main_logical()
         .iter()
         .map(|k| {
-            raw.find(&format!("\"{k}\""))
+            // As a key: a graph may name it earlier.
+            raw.find(&format!("\"{k}\": {{"))
                 .unwrap_or_else(|| panic!("{k} not in text"))
         })
         .collect();

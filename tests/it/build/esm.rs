@@ -309,3 +309,57 @@ fn a_module_that_does_not_parse_is_reported_and_kept() {
     let strict = build(&t.src, &t.out("strict"), &["--strict"]);
     assert!(!strict.status.success());
 }
+
+#[test]
+fn the_manifest_carries_the_module_graph_and_the_page_gets_its_preloads() {
+    let t = esm_tree();
+    let out = t.out("dist");
+    build_ok(&t.src, &out, &[]);
+    let m = manifest(&out);
+    let list = |k: &str, field: &str| -> Vec<String> {
+        m[k][field]
+            .as_array()
+            .map(|a| a.iter().map(|v| v.as_str().unwrap().to_string()).collect())
+            .unwrap_or_default()
+    };
+    // As the fixture's sources say (see its README), in source order.
+    assert_eq!(
+        list("js/main.js", "imports"),
+        ["js/lib/a.js", "js/cycle/ping.js", "js/side.mjs"]
+    );
+    assert_eq!(list("js/main.js", "dynamicImports"), ["js/lazy.js"]);
+    assert_eq!(list("js/main.js", "assets"), ["img/dot.png"]);
+    assert_eq!(list("js/lib/b.js", "imports"), ["js/lib/leaf.js"]);
+    assert_eq!(list("js/cycle/pong.js", "imports"), ["js/cycle/ping.js"]);
+    assert!(list("js/lib/leaf.js", "imports").is_empty());
+    assert_eq!(list("index.html", "imports"), ["js/main.js"]);
+
+    // The node preloads the page's static module graph (not the lazy
+    // module), each once, the entry first, with its integrity.
+    let f = files(&out);
+    let srv = common::Server::start(&out, &common::config_with(""));
+    let r = srv.get("/index.html");
+    let links = r.header_all("link");
+    let statics = [
+        "js/main.js",
+        "js/lib/a.js",
+        "js/lib/b.js",
+        "js/lib/leaf.js",
+        "js/cycle/ping.js",
+        "js/cycle/pong.js",
+        "js/side.mjs",
+    ];
+    assert_eq!(links.len(), statics.len(), "{links:?}");
+    assert!(
+        links[0].starts_with(&format!("</{}>", f["js/main.js"])),
+        "{links:?}"
+    );
+    for l in statics {
+        let sri = m[l]["integrity"].as_str().unwrap();
+        let want = format!(
+            "</{}>; rel=modulepreload; crossorigin; integrity=\"{sri}\"",
+            f[l]
+        );
+        assert!(links.contains(&want.as_str()), "{want} not in {links:?}");
+    }
+}

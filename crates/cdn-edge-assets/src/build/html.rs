@@ -33,6 +33,44 @@ pub fn rewrite_html(html: &str, from: &str, lookup: &dyn Fn(&str) -> Option<Stri
     css::apply(html, refs, from, lookup)
 }
 
+/// The module scripts (`<script type="module" src>`, `<link
+/// rel="modulepreload">`) and the stylesheets linked in CORS mode
+/// (`<link rel="stylesheet" crossorigin>` or `="anonymous"`) of a page,
+/// as written, in source order (for `deps`).
+pub(super) fn needs(html: &str) -> (Vec<String>, Vec<String>) {
+    let modules = RefCell::new(Vec::new());
+    let styles = RefCell::new(Vec::new());
+    let settings = RewriteStrSettings::new().append_element_content_handler(element!(
+        "script[src], link[href]",
+        |el| {
+            let attr = |n: &str| el.get_attribute(n).map(|v| v.trim().to_ascii_lowercase());
+            let has = |list: &Option<String>, token: &str| {
+                list.as_deref()
+                    .is_some_and(|l| l.split_ascii_whitespace().any(|t| t == token))
+            };
+            if el.tag_name() == "script" {
+                if attr("type").as_deref() == Some("module") {
+                    modules.borrow_mut().extend(el.get_attribute("src"));
+                }
+                return Ok(());
+            }
+            let rel = attr("rel");
+            if has(&rel, "modulepreload") {
+                modules.borrow_mut().extend(el.get_attribute("href"));
+            } else if has(&rel, "stylesheet")
+                && matches!(attr("crossorigin").as_deref(), Some("" | "anonymous"))
+            {
+                styles.borrow_mut().extend(el.get_attribute("href"));
+            }
+            Ok(())
+        }
+    ));
+    if lol_html::rewrite_str(html, settings).is_err() {
+        return (Vec::new(), Vec::new());
+    }
+    (modules.into_inner(), styles.into_inner())
+}
+
 /// Every reference of a page in source order, each with whether an
 /// unknown target is to be left alone silently (`<a href>`).
 fn scan_html(html: &str) -> Vec<(Reference, bool)> {
