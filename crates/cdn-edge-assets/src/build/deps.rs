@@ -72,6 +72,10 @@ pub(super) fn stylesheet(references: &[String], known: Known) -> Graph {
 /// The graph of the page at `logical`.
 pub(super) fn page(logical: &str, text: &str, known: Known) -> Graph {
     let mut g = Graph::default();
+    let Some(from) = html::resolving_from(text, logical) else {
+        return g;
+    };
+    let logical = from.as_str();
     let (modules, styles) = html::needs(text);
     for t in modules.iter().filter_map(|v| css::resolve(logical, v)) {
         add(&mut g.imports, t, known);
