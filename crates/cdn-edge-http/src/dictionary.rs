@@ -142,9 +142,7 @@ fn sf_string(s: &str) -> String {
 pub fn destination(media_type: &str) -> Option<&'static str> {
     let essence = media_type.split(';').next().unwrap_or("").trim();
     match essence.to_ascii_lowercase().as_str() {
-        "text/javascript" | "application/javascript" | "application/x-javascript" => {
-            Some("script")
-        }
+        "text/javascript" | "application/javascript" | "application/x-javascript" => Some("script"),
         "text/css" => Some("style"),
         _ => None,
     }
@@ -267,15 +265,23 @@ mod tests {
         );
         let parsed: sfv::Dictionary = Parser::new(&v).parse_dictionary().unwrap();
         assert_eq!(parsed.len(), 3);
-        assert_eq!(use_as_dictionary("/a\"b\\*", None, ""), r#"match="/a\"b\\*""#);
+        assert_eq!(
+            use_as_dictionary("/a\"b\\*", None, ""),
+            r#"match="/a\"b\\*""#
+        );
         let long = "é".repeat(600);
         let v = use_as_dictionary("/x", None, &long);
-        assert!(Parser::new(&v).parse_dictionary::<sfv::Dictionary>().is_ok());
+        assert!(Parser::new(&v)
+            .parse_dictionary::<sfv::Dictionary>()
+            .is_ok());
     }
 
     #[test]
     fn destinations() {
-        assert_eq!(destination("text/javascript; charset=utf-8"), Some("script"));
+        assert_eq!(
+            destination("text/javascript; charset=utf-8"),
+            Some("script")
+        );
         assert_eq!(destination("text/css"), Some("style"));
         assert_eq!(destination("application/json"), None);
         assert_eq!(destination("image/svg+xml"), None);
