@@ -137,6 +137,13 @@ fn build(args: &cdn_edge::cli::BuildArgs) -> Result<(), Failed> {
             kib(s.gzip.1),
             s.reused,
         );
+        if s.mapped > 0 {
+            println!(
+                "{} modules mapped by {} (added to the pages here; include importmap.html in pages rendered elsewhere)",
+                s.mapped,
+                options.out.join("importmap.json").display()
+            );
+        }
         if options.prune {
             println!("pruned {} files ({:.1} KiB)", s.pruned.0, kib(s.pruned.1));
         }

@@ -12,7 +12,8 @@
 //!
 //! - Requests: `path` (target → store key), `cache_key` (the one key of a
 //!   request), `query` (which part of the query names the object) and
-//!   `no_vary_search` (the origin's say on it), `accept_encoding` (negotiation), `conditional` and `etag`
+//!   `no_vary_search` (the origin's say on it), `accept_encoding` (negotiation), `dictionary`
+//!   (RFC 9842 compression dictionaries), `conditional` and `etag`
 //!   (preconditions), `range`, `bearer`, `client_ip`, `cors_origin`.
 //! - Caching: `cache_control` (directives), `freshness` (a stored
 //!   response's age and verdict) with `reuse` and `storability` behind it,
@@ -31,6 +32,7 @@ pub mod client_ip;
 pub mod conditional;
 pub mod cors_origin;
 pub mod date;
+pub mod dictionary;
 pub mod etag;
 pub mod forward;
 pub mod freshness;

@@ -2,17 +2,16 @@
 //! by hand, see its README): specifiers rewritten to fingerprinted names
 //! and served by a real node, text that only looks like a specifier left
 //! byte-identical, a leaf change renaming exactly its importers, cycles
-//! kept under plain names, and `--importmap`.
+//! resolved by an import map added to the page, and `--importmap`.
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::support::*;
 use crate::common;
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
-const NO_CACHE: &str = "public, no-cache";
 
 /// Every module of the fixture, by logical path.
 const MODULES: &[&str] = &[
@@ -82,20 +81,43 @@ fn target(file: &str, spec: &str) -> String {
     resolve(dir, spec).unwrap_or_else(|| panic!("{spec} in {file} does not resolve"))
 }
 
+/// The `imports` of the build's `importmap.json`.
+fn import_map(out: &Path) -> BTreeMap<String, String> {
+    let map: serde_json::Value =
+        serde_json::from_slice(&fs::read(out.join("importmap.json")).unwrap()).unwrap();
+    serde_json::from_value(map["imports"].clone()).unwrap()
+}
+
 #[test]
 fn esm_app_builds_to_fingerprinted_names_that_all_resolve() {
     let t = esm_tree();
     let out = t.out("dist");
     let run = build_ok(&t.src, &out, &[]);
     assert!(!run.stderr.contains("warning"), "{}", run.stderr);
+    assert!(run.stdout.contains("2 modules mapped by"), "{}", run.stdout);
     let f = files(&out);
-    // Outside the cycle, every module is fingerprinted; in it, plain names.
     for m in MODULES {
-        let cycle = m.contains("/cycle/");
-        assert_eq!(f[*m] == *m, cycle, "{m} -> {}", f[*m]);
-        assert_eq!(manifest(&out)[*m]["fingerprinted"], !cycle, "{m}");
+        assert_ne!(f[*m], *m);
+        assert_eq!(manifest(&out)[*m]["fingerprinted"], true, "{m}");
     }
     assert_ne!(f["img/dot.png"], "img/dot.png");
+    // The cycle's modules, and only they, are mapped.
+    let map = import_map(&out);
+    let cycle = ["js/cycle/ping.js", "js/cycle/pong.js"];
+    let want: BTreeMap<String, String> = cycle
+        .iter()
+        .map(|m| (format!("/{m}"), format!("/{}", f[*m])))
+        .collect();
+    assert_eq!(map, want);
+    // The page carries the same map, before its module script.
+    let page = fs::read_to_string(out.join("index.html")).unwrap();
+    let snippet = fs::read_to_string(out.join("importmap.html")).unwrap();
+    let (head, rest) = page.split_once(snippet.as_str()).expect(&page);
+    assert!(!head.contains("<script"), "{page}");
+    assert!(
+        rest.contains(&format!("src=\"/{}\"", f["js/main.js"])),
+        "{page}"
+    );
 
     let srv = common::Server::start(&out, &common::config_with(""));
     let mut seen = 0;
@@ -103,12 +125,16 @@ fn esm_app_builds_to_fingerprinted_names_that_all_resolve() {
         let file = &f[*m];
         let js = fs::read_to_string(out.join(file)).unwrap();
         for spec in specifiers(&js) {
-            let path = target(file, &spec);
+            // What the browser fetches: the specifier, through the map.
+            let plain = target(file, &spec);
+            let path = map
+                .get(&format!("/{plain}"))
+                .map_or(plain.clone(), |p| p[1..].to_string());
+            // Only the specifiers inside the cycle go through the map.
+            assert_eq!(path == plain, !m.contains("/cycle/"), "{spec} in {file}");
             let r = srv.get(&format!("/{path}"));
             assert_eq!(r.status, 200, "{spec} in {file}: {}", r.summary());
-            let cc = r.header("cache-control");
-            let plain = f.values().all(|v| *v != path) || f.get(&path) == Some(&path);
-            assert_eq!(cc, Some(if plain { NO_CACHE } else { IMMUTABLE }), "{path}");
+            assert_eq!(r.header("cache-control"), Some(IMMUTABLE), "{path}");
             seen += 1;
         }
     }
@@ -119,12 +145,44 @@ fn esm_app_builds_to_fingerprinted_names_that_all_resolve() {
         "new URL(\"./img/../../{}\", import.meta.url)",
         f["img/dot.png"]
     )));
-    // The page points at the fingerprinted entry module.
-    let page = fs::read_to_string(out.join("index.html")).unwrap();
-    assert!(
-        page.contains(&format!("src=\"/{}\"", f["js/main.js"])),
-        "{page}"
+    // main imports the cycle under its fingerprinted name; inside the
+    // cycle, the specifiers are as written.
+    assert!(main.contains(&f["js/cycle/ping.js"].replace("js/", "./")));
+    let ping = fs::read_to_string(out.join(&f["js/cycle/ping.js"])).unwrap();
+    assert_eq!(
+        ping,
+        fs::read_to_string(t.src.join("js/cycle/ping.js")).unwrap()
     );
+}
+
+/// Builds `t` into `one`, writes `bytes` to `path`, builds into `two`:
+/// the two outputs and the logical paths whose file names differ.
+fn rebuilt_with(t: &Tree, path: &str, bytes: &[u8]) -> (PathBuf, PathBuf, Vec<String>) {
+    let (one, two) = (t.out("one"), t.out("two"));
+    build_ok(&t.src, &one, &[]);
+    t.write(path, bytes);
+    build_ok(&t.src, &two, &[]);
+    let (f1, f2) = (files(&one), files(&two));
+    let changed = f1.keys().filter(|k| f1[*k] != f2[*k]).cloned().collect();
+    (one, two, changed)
+}
+
+#[test]
+fn changing_a_module_in_the_cycle_renames_it_and_changes_only_the_map() {
+    let t = esm_tree();
+    let pong = fs::read_to_string(t.src.join("js/cycle/pong.js")).unwrap();
+    let pong = pong.replace("\"pong\"", "\"PONG\"");
+    let (_, two, changed) = rebuilt_with(&t, "js/cycle/pong.js", pong.as_bytes());
+    let f2 = files(&two);
+    // ping's bytes name pong by its plain name, so ping keeps its name, and
+    // so does main, which names ping; the page's map points at the new pong.
+    assert_eq!(changed, ["js/cycle/pong.js"]);
+    assert_eq!(
+        import_map(&two)["/js/cycle/pong.js"],
+        format!("/{}", f2["js/cycle/pong.js"])
+    );
+    let page = fs::read_to_string(two.join("index.html")).unwrap();
+    assert!(page.contains(&f2["js/cycle/pong.js"]), "{page}");
 }
 
 #[test]
@@ -162,19 +220,8 @@ fn text_that_only_looks_like_an_import_is_byte_identical() {
 #[test]
 fn changing_the_leaf_renames_exactly_the_modules_on_its_import_path() {
     let t = esm_tree();
-    let (one, two) = (t.out("one"), t.out("two"));
-    build_ok(&t.src, &one, &[]);
-    t.write(
-        "js/lib/leaf.js",
-        b"export const leaf = () => \"leaf-v2\";\n",
-    );
-    build_ok(&t.src, &two, &[]);
-    let (f1, f2) = (files(&one), files(&two));
-    let changed: Vec<&str> = f1
-        .keys()
-        .filter(|k| f1[*k] != f2[*k])
-        .map(String::as_str)
-        .collect();
+    let leaf = b"export const leaf = () => \"leaf-v2\";\n";
+    let (one, two, changed) = rebuilt_with(&t, "js/lib/leaf.js", leaf);
     // leaf ← b ← a ← main, and leaf ← lazy ← main; the page keeps its name.
     assert_eq!(
         changed,
@@ -191,6 +238,14 @@ fn changing_the_leaf_renames_exactly_the_modules_on_its_import_path() {
         page(&one),
         page(&two),
         "the page follows the new entry name"
+    );
+    // Rebuilt in place, only the files on the leaf's import path (and the
+    // page naming the entry) are written again: 10 files, 4 unchanged.
+    let again = build_ok(&t.src, &one, &[]);
+    assert!(
+        again.stdout.contains("built 10 files") && again.stdout.contains(", 4 unchanged"),
+        "{}",
+        again.stdout
     );
 }
 
@@ -228,6 +283,9 @@ fn importmap_maps_every_module_and_leaves_specifiers_alone() {
         serde_json::from_str::<serde_json::Value>(body).unwrap(),
         map
     );
+    // The page in the tree carries it too.
+    let page = fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(page.contains(&snippet), "{page}");
 }
 
 #[test]
@@ -250,4 +308,58 @@ fn a_module_that_does_not_parse_is_reported_and_kept() {
     );
     let strict = build(&t.src, &t.out("strict"), &["--strict"]);
     assert!(!strict.status.success());
+}
+
+#[test]
+fn the_manifest_carries_the_module_graph_and_the_page_gets_its_preloads() {
+    let t = esm_tree();
+    let out = t.out("dist");
+    build_ok(&t.src, &out, &[]);
+    let m = manifest(&out);
+    let list = |k: &str, field: &str| -> Vec<String> {
+        m[k][field]
+            .as_array()
+            .map(|a| a.iter().map(|v| v.as_str().unwrap().to_string()).collect())
+            .unwrap_or_default()
+    };
+    // As the fixture's sources say (see its README), in source order.
+    assert_eq!(
+        list("js/main.js", "imports"),
+        ["js/lib/a.js", "js/cycle/ping.js", "js/side.mjs"]
+    );
+    assert_eq!(list("js/main.js", "dynamicImports"), ["js/lazy.js"]);
+    assert_eq!(list("js/main.js", "assets"), ["img/dot.png"]);
+    assert_eq!(list("js/lib/b.js", "imports"), ["js/lib/leaf.js"]);
+    assert_eq!(list("js/cycle/pong.js", "imports"), ["js/cycle/ping.js"]);
+    assert!(list("js/lib/leaf.js", "imports").is_empty());
+    assert_eq!(list("index.html", "imports"), ["js/main.js"]);
+
+    // The node preloads the page's static module graph (not the lazy
+    // module), each once, the entry first, with its integrity.
+    let f = files(&out);
+    let srv = common::Server::start(&out, &common::config_with(""));
+    let r = srv.get("/index.html");
+    let links = r.header_all("link");
+    let statics = [
+        "js/main.js",
+        "js/lib/a.js",
+        "js/lib/b.js",
+        "js/lib/leaf.js",
+        "js/cycle/ping.js",
+        "js/cycle/pong.js",
+        "js/side.mjs",
+    ];
+    assert_eq!(links.len(), statics.len(), "{links:?}");
+    assert!(
+        links[0].starts_with(&format!("</{}>", f["js/main.js"])),
+        "{links:?}"
+    );
+    for l in statics {
+        let sri = m[l]["integrity"].as_str().unwrap();
+        let want = format!(
+            "</{}>; rel=modulepreload; crossorigin; integrity=\"{sri}\"",
+            f[l]
+        );
+        assert!(links.contains(&want.as_str()), "{want} not in {links:?}");
+    }
 }

@@ -66,7 +66,7 @@ pub(super) enum Context {
 }
 
 /// One reference found in a source text.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Reference {
     /// The bytes of the source that spell the URL (without quotes).
     pub(super) raw: Range<usize>,

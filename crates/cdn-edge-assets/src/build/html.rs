@@ -9,9 +9,11 @@
 //! byte but the renamed file names stays as it was. Links of `<a>` and
 //! `<area>` to files the build does not know are left alone silently
 //! (they are usually pages served by someone else); every other unknown
-//! local reference is reported. Not handled: `<base href>` (references
-//! resolve against the page's own folder), character references inside a
-//! URL (`&amp;` before the query is fine, inside the file name is not).
+//! local reference is reported. References resolve against the page's
+//! folder, or the folder its `<base href>` names; a base on another host
+//! leaves every reference as written. Not handled: character references
+//! inside a URL (`&amp;` before the query is fine, inside the file name is
+//! not).
 
 use std::cell::RefCell;
 use std::ops::Range;
@@ -23,6 +25,10 @@ use super::css::{self, Context, Reference, Rewrite};
 /// Rewrites the references of the page at logical path `from`, as
 /// [`css::rewrite_css`] does for a stylesheet.
 pub fn rewrite_html(html: &str, from: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Rewrite {
+    let Some(from) = resolving_from(html, from) else {
+        return css::apply(html, Vec::new(), from, lookup);
+    };
+    let from = from.as_str();
     let refs = scan_html(html)
         .into_iter()
         .filter(|(r, quiet)| {
@@ -31,6 +37,75 @@ pub fn rewrite_html(html: &str, from: &str, lookup: &dyn Fn(&str) -> Option<Stri
         .map(|(r, _)| r)
         .collect();
     css::apply(html, refs, from, lookup)
+}
+
+/// The logical path the page's references resolve from: the page's own,
+/// or a pseudo-file in the folder its `<base href>` names (HTML: the first
+/// `<base>` with an `href`). `None` when the base is another host (a URL
+/// with a scheme, or `//host/`): no reference of the page is then a file
+/// of this tree.
+pub(super) fn resolving_from(html: &str, page: &str) -> Option<String> {
+    let base = RefCell::new(None);
+    let settings =
+        RewriteStrSettings::new().append_element_content_handler(element!("base[href]", |el| {
+            let mut b = base.borrow_mut();
+            if b.is_none() {
+                *b = el.get_attribute("href");
+            }
+            Ok(())
+        }));
+    if lol_html::rewrite_str(html, settings).is_err() {
+        return Some(page.to_string());
+    }
+    let Some(href) = base.into_inner() else {
+        return Some(page.to_string());
+    };
+    let href = href.trim();
+    let href = &href[..href.find(['?', '#']).unwrap_or(href.len())];
+    if href.is_empty() {
+        return Some(page.to_string());
+    }
+    // The base's folder: everything up to its last `/`.
+    let folder = &href[..href.rfind('/').map_or(0, |i| i + 1)];
+    css::resolve(page, &format!("{folder}_"))
+}
+
+/// The module scripts (`<script type="module" src>`, `<link
+/// rel="modulepreload">`) and the stylesheets linked in CORS mode
+/// (`<link rel="stylesheet" crossorigin>` or `="anonymous"`) of a page,
+/// as written, in source order (for `deps`).
+pub(super) fn needs(html: &str) -> (Vec<String>, Vec<String>) {
+    let modules = RefCell::new(Vec::new());
+    let styles = RefCell::new(Vec::new());
+    let settings = RewriteStrSettings::new().append_element_content_handler(element!(
+        "script[src], link[href]",
+        |el| {
+            let attr = |n: &str| el.get_attribute(n).map(|v| v.trim().to_ascii_lowercase());
+            let has = |list: &Option<String>, token: &str| {
+                list.as_deref()
+                    .is_some_and(|l| l.split_ascii_whitespace().any(|t| t == token))
+            };
+            if el.tag_name() == "script" {
+                if attr("type").as_deref() == Some("module") {
+                    modules.borrow_mut().extend(el.get_attribute("src"));
+                }
+                return Ok(());
+            }
+            let rel = attr("rel");
+            if has(&rel, "modulepreload") {
+                modules.borrow_mut().extend(el.get_attribute("href"));
+            } else if has(&rel, "stylesheet")
+                && matches!(attr("crossorigin").as_deref(), Some("" | "anonymous"))
+            {
+                styles.borrow_mut().extend(el.get_attribute("href"));
+            }
+            Ok(())
+        }
+    ));
+    if lol_html::rewrite_str(html, settings).is_err() {
+        return (Vec::new(), Vec::new());
+    }
+    (modules.into_inner(), styles.into_inner())
 }
 
 /// Every reference of a page in source order, each with whether an
@@ -256,6 +331,33 @@ mod tests {
         assert_eq!(r.text, page);
         assert_eq!(r.missing, ["gone.png"]);
         assert_eq!(r.missing_at, [page.find("gone.png").unwrap()]);
+    }
+
+    #[test]
+    fn references_resolve_against_the_base_href() {
+        let page = r#"<head><base href="/lib/"></head><script src="x.js"></script><img src="../img/a.png">"#;
+        let r = rewrite_html(page, "pages/index.html", &hashed);
+        assert!(r.text.contains(r#"src="x.0123456789.js""#), "{}", r.text);
+        assert!(
+            r.text.contains(r#"src="../img/a.0123456789.png""#),
+            "{}",
+            r.text
+        );
+        assert_eq!(
+            resolving_from("<base href=sub/page.html?x>", "p/i.html").unwrap(),
+            "p/sub/_"
+        );
+        assert_eq!(
+            resolving_from("<base target=_top>", "p/i.html").unwrap(),
+            "p/i.html"
+        );
+        for other in ["https://cdn.test/", "//cdn.test/lib/"] {
+            let page = format!("<base href=\"{other}\"><script src=\"app.js\"></script>");
+            assert_eq!(resolving_from(&page, "index.html"), None);
+            let r = rewrite_html(&page, "index.html", &hashed);
+            assert_eq!(r.text, page);
+            assert!(r.missing.is_empty());
+        }
     }
 
     #[test]

@@ -30,8 +30,21 @@ use super::css::{self, Context, Reference, Rewrite};
 pub(super) struct Scan {
     /// Every local specifier, in source order.
     pub(super) refs: Vec<Reference>,
+    /// How each of `refs` is used.
+    pub(super) kinds: Vec<Kind>,
     /// The file parsed neither as a module nor as a script.
     pub(super) unparsed: bool,
+}
+
+/// How a module names a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    /// `import … from`, `import "…"`, `export … from`: loaded with it.
+    Static,
+    /// `import("…")`: loaded on demand.
+    Dynamic,
+    /// `new URL("…", import.meta.url)`: an address the code uses.
+    Url,
 }
 
 /// The specifier references of `js` (source-map comments not included).
@@ -47,37 +60,35 @@ pub(super) fn scan(js: &str) -> Scan {
             refs: Vec::new(),
         };
         v.visit_program(&ret.program);
-        let mut refs = v.refs;
-        refs.sort_by_key(|r| r.raw.start);
+        let mut found = v.refs;
+        found.sort_by_key(|(r, _)| r.raw.start);
+        let (refs, kinds) = found.into_iter().unzip();
         return Scan {
             refs,
+            kinds,
             unparsed: false,
         };
     }
     Scan {
         refs: Vec::new(),
+        kinds: Vec::new(),
         unparsed: true,
     }
-}
-
-/// The logical paths of the local files the script at `from` names as
-/// module specifiers or `new URL(…, import.meta.url)`.
-pub fn dependencies(js: &str, from: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for r in scan(js).refs {
-        if let Some(t) = css::resolve(from, &r.value) {
-            if !out.contains(&t) {
-                out.push(t);
-            }
-        }
-    }
-    out
 }
 
 /// Rewrites the specifiers and source-map comment of the script at
 /// logical path `from`, as [`css::rewrite_css`] does for a stylesheet.
 pub fn rewrite_js(js: &str, from: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Rewrite {
-    let mut refs = scan(js).refs;
+    rewrite_scanned(js, scan(js).refs, from, lookup)
+}
+
+/// [`rewrite_js`] with the specifiers already found by [`scan`].
+pub(super) fn rewrite_scanned(
+    js: &str,
+    mut refs: Vec<Reference>,
+    from: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Rewrite {
     refs.extend(css::scan_js(js));
     refs.sort_by_key(|r| r.raw.start);
     css::apply(js, refs, from, lookup)
@@ -94,11 +105,11 @@ pub(super) fn is_local(spec: &str) -> bool {
 /// The AST walk collecting specifier literals.
 struct Specifiers<'s> {
     src: &'s str,
-    refs: Vec<Reference>,
+    refs: Vec<(Reference, Kind)>,
 }
 
 impl Specifiers<'_> {
-    fn literal(&mut self, s: &StringLiteral) {
+    fn literal(&mut self, s: &StringLiteral, kind: Kind) {
         let (start, end) = (s.span.start as usize, s.span.end as usize);
         // The span covers the quotes; a literal is at least two bytes.
         let Some(quote) = self.src[start..end].chars().next() else {
@@ -107,33 +118,34 @@ impl Specifiers<'_> {
         if end < start + 2 || !matches!(quote, '"' | '\'') || !is_local(&s.value) {
             return;
         }
-        self.refs.push(Reference {
+        let r = Reference {
             raw: start + 1..end - 1,
             value: s.value.to_string(),
             context: Context::Js(quote),
-        });
+        };
+        self.refs.push((r, kind));
     }
 }
 
 impl<'a> Visit<'a> for Specifiers<'_> {
     fn visit_import_declaration(&mut self, it: &ImportDeclaration<'a>) {
-        self.literal(&it.source);
+        self.literal(&it.source, Kind::Static);
         walk::walk_import_declaration(self, it);
     }
 
     fn visit_export_from_declaration(&mut self, it: &ExportFromDeclaration<'a>) {
-        self.literal(&it.source);
+        self.literal(&it.source, Kind::Static);
         walk::walk_export_from_declaration(self, it);
     }
 
     fn visit_export_all_declaration(&mut self, it: &ExportAllDeclaration<'a>) {
-        self.literal(&it.source);
+        self.literal(&it.source, Kind::Static);
         walk::walk_export_all_declaration(self, it);
     }
 
     fn visit_import_expression(&mut self, it: &ImportExpression<'a>) {
         if let Expression::StringLiteral(s) = &it.source {
-            self.literal(s);
+            self.literal(s, Kind::Dynamic);
         }
         walk::walk_import_expression(self, it);
     }
@@ -145,7 +157,7 @@ impl<'a> Visit<'a> for Specifiers<'_> {
             (is_url, it.arguments.as_slice())
         {
             if matches!(base.object, Expression::ImportMeta(_)) && base.property.name == "url" {
-                self.literal(s);
+                self.literal(s, Kind::Url);
             }
         }
         walk::walk_new_expression(self, it);
@@ -217,9 +229,15 @@ const w = new URL("./a.js", location.href);
     }
 
     #[test]
-    fn dependencies_resolve_and_dedupe() {
-        let js = "import './a.js'; import('./a.js'); import '../x/b.js'; import 'c';";
-        assert_eq!(dependencies(js, "app/main.js"), ["app/a.js", "x/b.js"]);
+    fn each_specifier_has_its_kind() {
+        let js = "import('./d.js'); import './s.js'; new URL('./u.png', import.meta.url); export * from './e.js';";
+        let s = scan(js);
+        let v: Vec<&str> = s.refs.iter().map(|r| r.value.as_str()).collect();
+        assert_eq!(v, ["./d.js", "./s.js", "./u.png", "./e.js"]);
+        assert_eq!(
+            s.kinds,
+            [Kind::Dynamic, Kind::Static, Kind::Url, Kind::Static]
+        );
     }
 
     proptest! {

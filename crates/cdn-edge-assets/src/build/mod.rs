@@ -24,10 +24,12 @@
 //! the prune).
 
 mod bundler;
+mod deps;
 mod emit;
 mod graph;
 mod history;
 mod importmap;
+mod process;
 mod walk;
 
 pub mod css;
@@ -41,11 +43,11 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use crate::fingerprint::{fingerprinted_name, is_fingerprinted, Patterns};
+use crate::fingerprint::Patterns;
 use crate::fsutil::write_atomic;
 use crate::manifest::{self, Manifest};
 use crate::precompress::{self, Settings, Wanted};
-use emit::{Emitted, Encodings, Processed};
+use emit::{Emitted, Encodings};
 
 /// How to build.
 #[derive(Debug, Clone)]
@@ -104,6 +106,9 @@ pub struct Summary {
     pub warnings: Vec<String>,
     /// Files and bytes removed by `--prune`.
     pub pruned: (usize, u64),
+    /// Modules listed by the import map (`importmap.json`): with
+    /// `--importmap` all of them, else those in import cycles.
+    pub mapped: usize,
     /// Wall time.
     pub elapsed: Duration,
 }
@@ -188,7 +193,11 @@ pub fn run(o: &Options) -> Result<Summary, BuildError> {
     for m in &bundled.manifests {
         contents.remove(m);
     }
-    let processed = process(&contents, o, &mut summary)?;
+    let process::Output {
+        processed,
+        map,
+        graphs,
+    } = process::process(&contents, o, &mut summary)?;
     summary.warnings.extend(bundled.warnings.iter().cloned());
     if o.strict && !summary.warnings.is_empty() {
         return Err(BuildError::Warned {
@@ -260,7 +269,8 @@ pub fn run(o: &Options) -> Result<Summary, BuildError> {
                 *kept = (kept.0 + 1, kept.1 + n);
             }
         }
-        if let Some(g) = bundled.graphs.get(&p.logical) {
+        // A bundler's graph of a file, else the one found here.
+        if let Some(g) = bundled.graphs.get(&p.logical).or(graphs.get(&p.logical)) {
             e.entry.imports = g.imports.clone();
             e.entry.dynamic_imports = g.dynamic_imports.clone();
             e.entry.css = g.css.clone();
@@ -275,8 +285,8 @@ pub fn run(o: &Options) -> Result<Summary, BuildError> {
     for (name, entry) in aliases {
         manifest.entry(name).or_insert(entry);
     }
-    if o.importmap {
-        importmap::write(&out, &processed, o.base_url.as_deref())
+    if !map.is_empty() {
+        map.write(&out)
             .map_err(write_err(&out.join(importmap::FILE_NAME)))?;
     }
     // The manifest goes last: it only ever points at files already written.
@@ -336,181 +346,6 @@ fn check_paths(src: &Path, out: &Path) -> Result<(PathBuf, PathBuf), BuildError>
         return Err(BuildError::SrcInsideOut { out, src });
     }
     Ok((src, out_abs))
-}
-
-/// Rewrites references and fingerprints every file: plain files (and
-/// names that already carry a hash, untouched) first, then stylesheets in
-/// dependency order, then scripts (their source maps are plain files; a
-/// module may name a stylesheet) with ES modules in dependency order, so
-/// a module's name covers the names of what it imports; then HTML pages
-/// (they reference all of those). Modules that import each other in a
-/// cycle keep their plain names (served `no-cache`): no order lets each
-/// name the other's final name. Warnings go to `summary`.
-fn process(
-    contents: &BTreeMap<String, Vec<u8>>,
-    o: &Options,
-    summary: &mut Summary,
-) -> Result<Vec<Processed>, BuildError> {
-    let ends = |l: &str, exts: &[&str]| {
-        let l = l.to_ascii_lowercase();
-        exts.iter().any(|e| l.ends_with(e))
-    };
-    let file_name = |l: &str| l.rsplit('/').next().unwrap_or(l).to_string();
-    // A bundler already hashed it: its name and bytes are final.
-    let keeps_name = |l: &str| {
-        let name = file_name(l);
-        is_fingerprinted(&name) || o.patterns.matches(&name)
-    };
-    let is_css = |l: &str| !keeps_name(l) && ends(l, &[".css"]);
-    let is_js = |l: &str| !keeps_name(l) && ends(l, &[".js", ".mjs", ".cjs"]);
-    let is_html = |l: &str| !keeps_name(l) && !o.fingerprint_html && ends(l, &[".html", ".htm"]);
-    let mut names: BTreeMap<String, String> = BTreeMap::new(); // logical → fingerprinted file name
-    let mut done: BTreeMap<String, Processed> = BTreeMap::new();
-    let mut warnings: Vec<String> = Vec::new();
-
-    // `entry`: an entry point, kept under its own name.
-    let mut finish =
-        |logical: &str, bytes: Vec<u8>, entry: bool, names: &mut BTreeMap<String, String>| {
-            let hash = blake3::hash(&bytes).to_hex().to_string();
-            let (dir, name) = match logical.rsplit_once('/') {
-                Some((d, n)) => (Some(d), n),
-                None => (None, logical),
-            };
-            let fp = if entry || keeps_name(logical) {
-                name.to_string()
-            } else {
-                fingerprinted_name(name, &hash[..o.hash_len])
-            };
-            let file = dir.map_or(fp.clone(), |d| format!("{d}/{fp}"));
-            names.insert(logical.to_string(), fp);
-            let content_type = crate::media_type::of(logical);
-            done.insert(
-                logical.to_string(),
-                Processed {
-                    logical: logical.to_string(),
-                    file,
-                    bytes,
-                    blake3: hash,
-                    content_type,
-                    fingerprinted: !entry,
-                },
-            );
-        };
-
-    let plain = |l: &str| !is_css(l) && !is_js(l) && !is_html(l);
-    for (logical, bytes) in contents.iter().filter(|(l, _)| plain(l)) {
-        finish(logical, bytes.clone(), false, &mut names);
-    }
-    let graph: BTreeMap<String, Vec<String>> = contents
-        .iter()
-        .filter(|(l, _)| is_css(l))
-        .map(|(l, b)| {
-            (
-                l.clone(),
-                std::str::from_utf8(b)
-                    .map(|t| css::css_dependencies(t, l))
-                    .unwrap_or_default(),
-            )
-        })
-        .collect();
-    for logical in graph::order(&graph)? {
-        let bytes = rewritten(
-            &logical,
-            &contents[&logical],
-            css::rewrite_css,
-            &names,
-            &mut warnings,
-        );
-        finish(&logical, bytes, false, &mut names);
-    }
-    // Scripts: with `--importmap`, only source-map comments are rewritten.
-    let modules: BTreeMap<String, Vec<String>> = contents
-        .iter()
-        .filter(|(l, _)| is_js(l) && !o.importmap && importmap::is_module(l))
-        .map(|(l, b)| {
-            let Ok(text) = std::str::from_utf8(b) else {
-                return (l.clone(), Vec::new()); // reported when rewritten
-            };
-            let scan = js::scan(text);
-            if scan.unparsed {
-                warnings.push(format!(
-                    "{l}: not valid JavaScript, so its imports were not rewritten"
-                ));
-            }
-            let deps = scan
-                .refs
-                .iter()
-                .filter_map(|r| css::resolve(l, &r.value))
-                .collect();
-            (l.clone(), deps)
-        })
-        .collect();
-    for (logical, bytes) in contents
-        .iter()
-        .filter(|(l, _)| is_js(l) && !modules.contains_key(*l))
-    {
-        let bytes = rewritten(logical, bytes, css::rewrite_js, &names, &mut warnings);
-        finish(logical, bytes, false, &mut names);
-    }
-    for component in graph::components(&modules) {
-        let cycle = graph::is_cycle(&component, &modules);
-        if cycle {
-            for logical in &component {
-                names.insert(logical.clone(), file_name(logical));
-            }
-        }
-        for logical in &component {
-            let bytes = rewritten(
-                logical,
-                &contents[logical],
-                js::rewrite_js,
-                &names,
-                &mut warnings,
-            );
-            finish(logical, bytes, cycle, &mut names);
-        }
-    }
-    // Pages link to each other under their own names.
-    for logical in contents.keys().filter(|l| is_html(l)) {
-        names.insert(logical.clone(), file_name(logical));
-    }
-    for (logical, bytes) in contents.iter().filter(|(l, _)| is_html(l)) {
-        let bytes = rewritten(logical, bytes, html::rewrite_html, &names, &mut warnings);
-        finish(logical, bytes, true, &mut names);
-    }
-    summary.warnings = warnings;
-    Ok(done.into_values().collect())
-}
-
-/// A reference rewriter: `css::rewrite_css`, `css::rewrite_js`, `js::rewrite_js` or `html::rewrite_html`.
-type Rewriter = fn(&str, &str, &dyn Fn(&str) -> Option<String>) -> css::Rewrite;
-
-/// `bytes` of the file at `logical` with its references rewritten to the
-/// fingerprinted names known so far; a file that is not UTF-8 is kept
-/// unchanged and reported. Missing targets are reported with the line
-/// they are on.
-fn rewritten(
-    logical: &str,
-    bytes: &[u8],
-    rewrite: Rewriter,
-    names: &BTreeMap<String, String>,
-    warnings: &mut Vec<String>,
-) -> Vec<u8> {
-    let Ok(text) = std::str::from_utf8(bytes) else {
-        warnings.push(format!(
-            "{logical}: not UTF-8 text, so its references were not rewritten (save it as UTF-8)"
-        ));
-        return bytes.to_vec();
-    };
-    let r = rewrite(text, logical, &|t| names.get(t).cloned());
-    for (m, &at) in r.missing.iter().zip(&r.missing_at) {
-        let line = 1 + text.as_bytes()[..at]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count();
-        warnings.push(format!("{logical}:{line}: missing reference {m}"));
-    }
-    r.text.into_bytes()
 }
 
 fn progress_bar(wanted: bool, len: usize) -> indicatif::ProgressBar {

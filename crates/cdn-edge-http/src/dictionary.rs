@@ -1,0 +1,306 @@
+//! Compression Dictionary Transport (RFC 9842): the request field that
+//! names the dictionary a client holds, the response field that makes a
+//! response a dictionary, the `match` pattern of a fingerprinted asset's
+//! versions, and the fixed headers of `dcb` and `dcz` bodies. No I/O and
+//! no compression here: the callers own the bytes.
+//!
+//! The shape of a deploy-as-delta: `/js/app.3f2a9c1b7d.js` answers with
+//! `Use-As-Dictionary: match="/js/app.*.js", match-dest=("script")`; after
+//! the next deploy the browser asks for `/js/app.0123456789.js` with
+//! `Available-Dictionary: :<SHA-256 of the old bytes>:` and `dcz` or `dcb`
+//! acceptable, and gets the new bytes compressed against the old ones.
+
+use sfv::{BareItem, Parser};
+
+/// A dictionary's identity: the SHA-256 of its bytes (§2.2).
+pub type Hash = [u8; 32];
+
+/// The first bytes of a `dcb` body (§4): `0xff` `DCB`, then the hash.
+pub const DCB_MAGIC: [u8; 4] = [0xff, 0x44, 0x43, 0x42];
+
+/// The first bytes of a `dcz` body (§5): a zstd skippable frame
+/// (magic `0x184D2A5E`, 32 bytes long) that holds the hash.
+pub const DCZ_MAGIC: [u8; 8] = [0x5e, 0x2a, 0x4d, 0x18, 0x20, 0x00, 0x00, 0x00];
+
+/// The largest brotli window a `dcb` stream may use: 16 MB (§4), the
+/// dictionary included (lgwin 24).
+pub const DCB_WINDOW_LOG: u32 = 24;
+
+/// The longest `id` a client keeps (§2.1.3).
+pub const MAX_ID_LEN: usize = 1024;
+
+/// The `dcb` header for a dictionary: 36 bytes.
+pub fn dcb_header(dictionary: &Hash) -> [u8; 36] {
+    let mut h = [0u8; 36];
+    h[..4].copy_from_slice(&DCB_MAGIC);
+    h[4..].copy_from_slice(dictionary);
+    h
+}
+
+/// The `dcz` header for a dictionary: 40 bytes.
+pub fn dcz_header(dictionary: &Hash) -> [u8; 40] {
+    let mut h = [0u8; 40];
+    h[..8].copy_from_slice(&DCZ_MAGIC);
+    h[8..].copy_from_slice(dictionary);
+    h
+}
+
+/// The zstd window (log2) a `dcz` stream against a dictionary of `len`
+/// bytes may use: at most 8 MB or 1.25 times the dictionary, whichever is
+/// larger (§5), and never past zstd's 2 GiB.
+pub fn dcz_window_log(len: u64) -> u32 {
+    let allowed = (8u64 << 20).max(len.saturating_add(len / 4));
+    // The largest power of two not above `allowed`.
+    (63 - allowed.leading_zeros()).min(31)
+}
+
+/// Why an `Available-Dictionary` field is not used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Malformed {
+    /// Not a Structured Field Item, or several lines.
+    #[error("not one Structured Field item")]
+    Syntax,
+    /// An Item that is not a Byte Sequence.
+    #[error("not a byte sequence")]
+    NotBytes,
+    /// A Byte Sequence that is not 32 bytes long.
+    #[error("{0} bytes, not the 32 of a SHA-256")]
+    Length(usize),
+}
+
+/// The dictionary a request's `Available-Dictionary` lines name (§2.2: an
+/// SF Byte Sequence of the SHA-256 of the dictionary), `Ok(None)` when
+/// the field is absent. Its parameters are ignored (none is defined).
+pub fn available_dictionary<'a>(
+    lines: impl IntoIterator<Item = &'a [u8]>,
+) -> Result<Option<Hash>, Malformed> {
+    let mut lines = lines.into_iter();
+    let Some(line) = lines.next() else {
+        return Ok(None);
+    };
+    // An Item's lines combine with commas into something no Item parses.
+    if lines.next().is_some() {
+        return Err(Malformed::Syntax);
+    }
+    let item: sfv::Item = Parser::new(line)
+        .parse_item()
+        .map_err(|_| Malformed::Syntax)?;
+    match item.bare_item {
+        BareItem::ByteSequence(b) => <Hash>::try_from(b)
+            .map(Some)
+            .map_err(|b| Malformed::Length(b.len())),
+        _ => Err(Malformed::NotBytes),
+    }
+}
+
+/// The `Use-As-Dictionary` value for a response: `match` (a URL pattern,
+/// §2.1.1), `match-dest` when the destination is known (§2.1.2; absent
+/// means any), and `id` (§2.1.3, cut to [`MAX_ID_LEN`] on a character
+/// boundary; left out when empty).
+pub fn use_as_dictionary(pattern: &str, dest: Option<&str>, id: &str) -> String {
+    let mut out = String::from("match=");
+    out.push_str(&sf_string(pattern));
+    if let Some(d) = dest {
+        out.push_str(", match-dest=(");
+        out.push_str(&sf_string(d));
+        out.push(')');
+    }
+    let mut end = id.len().min(MAX_ID_LEN);
+    while !id.is_char_boundary(end) {
+        end -= 1;
+    }
+    if end > 0 {
+        out.push_str(", id=");
+        out.push_str(&sf_string(&id[..end]));
+    }
+    out
+}
+
+/// An SF String: quoted, `"` and `\` escaped. Only visible ASCII and
+/// space are allowed; anything else becomes `?` (a pattern is
+/// percent-encoded before it gets here, an id is ours).
+fn sf_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            ' '..='~' => out.push(c),
+            _ => out.push('?'),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The fetch destination (`Sec-Fetch-Dest`) a media type is loaded as,
+/// for `match-dest`: scripts and stylesheets; `None` for the rest (JSON,
+/// SVG and WASM are fetched under several destinations).
+pub fn destination(media_type: &str) -> Option<&'static str> {
+    let essence = media_type.split(';').next().unwrap_or("").trim();
+    match essence.to_ascii_lowercase().as_str() {
+        "text/javascript" | "application/javascript" | "application/x-javascript" => Some("script"),
+        "text/css" => Some("style"),
+        _ => None,
+    }
+}
+
+/// The URL pattern matching every fingerprinted version of the file at
+/// URL path `fingerprinted` (`/js/app.3f2a9c1b7d.js`, whose hash is the
+/// dot-separated part `hash`): `/js/app.*.js`. URL pattern syntax
+/// characters of the path are escaped; `None` when the hash is not one
+/// dot-separated part of the last segment.
+pub fn versions_pattern(fingerprinted: &str, hash: &str) -> Option<String> {
+    let (dir, name) = fingerprinted.rsplit_once('/')?;
+    let needle = format!(".{hash}.");
+    let at = name.find(&needle)?;
+    let (stem, ext) = (&name[..at], &name[at + needle.len()..]);
+    if stem.is_empty() || name[at + 1..].contains(&needle) {
+        return None;
+    }
+    Some(format!(
+        "{}/{}.*.{}",
+        escape_pattern(dir),
+        escape_pattern(stem),
+        escape_pattern(ext)
+    ))
+}
+
+/// URL pattern text that matches `s` literally (URLPattern's special
+/// characters `: * ( ) { } ? + \` escaped with `\`).
+fn escape_pattern(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, ':' | '*' | '(' | ')' | '{' | '}' | '?' | '+' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Whether a path matches a pattern made by [`versions_pattern`]: its
+/// literal parts in order, each `*` standing for any run of characters
+/// (`/` included, as in URLPattern's pathname).
+pub fn pattern_matches(pattern: &str, path: &str) -> bool {
+    let mut parts: Vec<String> = vec![String::new()];
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => parts.last_mut().unwrap().extend(chars.next()),
+            '*' => parts.push(String::new()),
+            c => parts.last_mut().unwrap().push(c),
+        }
+    }
+    let (first, rest) = parts.split_first().unwrap();
+    let Some(mut tail) = path.strip_prefix(first.as_str()) else {
+        return false;
+    };
+    let Some((last, middle)) = rest.split_last() else {
+        return tail.is_empty();
+    };
+    for part in middle {
+        match tail.find(part.as_str()) {
+            Some(i) => tail = &tail[i + part.len()..],
+            None => return false,
+        }
+    }
+    tail.ends_with(last.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ad(lines: &[&str]) -> Result<Option<Hash>, Malformed> {
+        available_dictionary(lines.iter().map(|l| l.as_bytes()))
+    }
+
+    #[test]
+    fn available_dictionary_is_one_32_byte_sequence() {
+        // SHA-256 of "" in base64.
+        let empty = ":47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:";
+        let h = ad(&[empty]).unwrap().unwrap();
+        assert_eq!(h[..4], [0xe3, 0xb0, 0xc4, 0x42]);
+        assert_eq!(ad(&[&format!("  {empty};x=1  ")]).unwrap(), Some(h));
+        assert_eq!(ad(&[]).unwrap(), None);
+        assert_eq!(ad(&[empty, empty]), Err(Malformed::Syntax));
+        assert_eq!(ad(&[":AAAA:"]), Err(Malformed::Length(3)));
+        assert_eq!(ad(&["\"47DEQ\""]), Err(Malformed::NotBytes));
+        for bad in ["", ":not base64!:", "47DEQpj8", ":abc", "a, b", "::"] {
+            assert!(ad(&[bad]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn headers_carry_magic_and_hash() {
+        let h = [7u8; 32];
+        let z = dcz_header(&h);
+        assert_eq!(z[..8], DCZ_MAGIC);
+        assert_eq!(z[8..], h);
+        let b = dcb_header(&h);
+        assert_eq!(b[..4], [0xff, b'D', b'C', b'B']);
+        assert_eq!(b[4..], h);
+    }
+
+    #[test]
+    fn dcz_window_is_8_mb_or_a_quarter_more_than_the_dictionary() {
+        assert_eq!(dcz_window_log(0), 23);
+        assert_eq!(dcz_window_log(6 << 20), 23);
+        // 10 MiB * 1.25 = 12.5 MiB: the window may be 8 MiB, not 16.
+        assert_eq!(dcz_window_log(10 << 20), 23);
+        assert_eq!(dcz_window_log(14 << 20), 24);
+        assert_eq!(dcz_window_log(u64::MAX), 31);
+    }
+
+    #[test]
+    fn use_as_dictionary_is_a_structured_dictionary() {
+        let v = use_as_dictionary("/js/app.*.js", Some("script"), "js/app.js");
+        assert_eq!(
+            v,
+            r#"match="/js/app.*.js", match-dest=("script"), id="js/app.js""#
+        );
+        let parsed: sfv::Dictionary = Parser::new(&v).parse_dictionary().unwrap();
+        assert_eq!(parsed.len(), 3);
+        assert_eq!(
+            use_as_dictionary("/a\"b\\*", None, ""),
+            r#"match="/a\"b\\*""#
+        );
+        let long = "é".repeat(600);
+        let v = use_as_dictionary("/x", None, &long);
+        assert!(Parser::new(&v)
+            .parse_dictionary::<sfv::Dictionary>()
+            .is_ok());
+    }
+
+    #[test]
+    fn destinations() {
+        assert_eq!(
+            destination("text/javascript; charset=utf-8"),
+            Some("script")
+        );
+        assert_eq!(destination("text/css"), Some("style"));
+        assert_eq!(destination("application/json"), None);
+        assert_eq!(destination("image/svg+xml"), None);
+    }
+
+    #[test]
+    fn the_pattern_covers_every_version_and_escapes_syntax() {
+        let p = versions_pattern("/js/app.3f2a9c1b7d.js", "3f2a9c1b7d").unwrap();
+        assert_eq!(p, "/js/app.*.js");
+        assert!(pattern_matches(&p, "/js/app.0123456789.js"));
+        assert!(pattern_matches(&p, "/js/app.3f2a9c1b7d.js"));
+        assert!(!pattern_matches(&p, "/js/app.js"));
+        assert!(!pattern_matches(&p, "/js/vendor.0123456789.js"));
+        assert!(!pattern_matches(&p, "/css/app.0123456789.js"));
+        assert!(!pattern_matches(&p, "/js/app.0123456789.css"));
+        let odd = versions_pattern("/a(1)/b+c.ffff0000ff.min.js", "ffff0000ff").unwrap();
+        assert_eq!(odd, r"/a\(1\)/b\+c.*.min.js");
+        assert!(pattern_matches(&odd, "/a(1)/b+c.0000000000.min.js"));
+        assert_eq!(versions_pattern("/js/app.js", "3f2a9c1b7d"), None);
+        assert_eq!(versions_pattern("/js/.abc.js", "abc"), None);
+    }
+}
