@@ -119,6 +119,15 @@ pub struct BuildArgs {
     /// How many manifests (this build's included) --prune keeps files of [default: 3].
     #[arg(long, value_name = "N")]
     pub keep: Option<usize>,
+    /// Write deltas (RFC 9842 dcz and dcb) of each changed script, stylesheet,
+    /// JSON, SVG or WASM file against its versions in the last N builds,
+    /// 0 for none [default: 2].
+    #[arg(long, value_name = "N")]
+    pub dictionary_versions: Option<usize>,
+    /// Keep a delta only when it saves at least PCT percent of the file's
+    /// brotli size [default: 20].
+    #[arg(long, value_name = "PCT")]
+    pub dictionary_min_gain: Option<f64>,
     /// Worker threads, 0 = one per core [default: 0].
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
@@ -188,6 +197,12 @@ impl BuildArgs {
         if let Some(v) = self.keep {
             b.keep = v;
         }
+        if let Some(v) = self.dictionary_versions {
+            b.dictionary_versions = v;
+        }
+        if let Some(v) = self.dictionary_min_gain {
+            b.dictionary_min_gain_percent = v;
+        }
         if let Some(v) = self.jobs {
             b.jobs = v;
         }
@@ -214,6 +229,10 @@ impl BuildArgs {
             },
             prune: self.prune,
             keep: b.keep,
+            deltas: crate::build::DeltaOptions {
+                versions: b.dictionary_versions,
+                min_gain: b.dictionary_min_gain_percent / 100.0,
+            },
             jobs: b.jobs,
             strict: b.strict,
             patterns,

@@ -137,6 +137,15 @@ fn build(args: &cdn_edge::cli::BuildArgs) -> Result<(), Failed> {
             kib(s.gzip.1),
             s.reused,
         );
+        if s.dcz.0 + s.dcb.0 > 0 {
+            println!(
+                "deltas against earlier versions: dcz {} files {:.1} KiB, dcb {} files {:.1} KiB",
+                s.dcz.0,
+                kib(s.dcz.1),
+                s.dcb.0,
+                kib(s.dcb.1),
+            );
+        }
         if s.mapped > 0 {
             println!(
                 "{} modules mapped by {} (added to the pages here; include importmap.html in pages rendered elsewhere)",

@@ -24,6 +24,12 @@ pub struct BuildConfig {
     pub min_saving_percent: f64,
     /// Manifests whose files `--prune` keeps.
     pub keep: usize,
+    /// Earlier builds whose versions of a file get a delta (RFC 9842
+    /// `dcz`/`dcb`); 0: none.
+    pub dictionary_versions: usize,
+    /// A delta is kept only when it saves at least this percentage of the
+    /// file's brotli size.
+    pub dictionary_min_gain_percent: f64,
     /// Worker threads; 0 = one per core.
     pub jobs: usize,
     /// Warnings (missing references, non-UTF-8 text) fail the build.
@@ -75,6 +81,8 @@ impl Default for BuildConfig {
             zstd_level: 19,
             min_saving_percent: 5.0,
             keep: 3,
+            dictionary_versions: 2,
+            dictionary_min_gain_percent: 20.0,
             jobs: 0,
             strict: false,
             fingerprint_html: false,
@@ -123,6 +131,20 @@ impl BuildConfig {
         }
         if self.keep == 0 {
             return Err(invalid("build.keep", &self.keep, "at least 1"));
+        }
+        if self.dictionary_versions > 16 {
+            return Err(invalid(
+                "build.dictionary_versions",
+                &self.dictionary_versions,
+                "0 (no deltas) to 16",
+            ));
+        }
+        if !(0.0..100.0).contains(&self.dictionary_min_gain_percent) {
+            return Err(invalid(
+                "build.dictionary_min_gain_percent",
+                &self.dictionary_min_gain_percent,
+                "0 to less than 100",
+            ));
         }
         if let Some(b) = self.base_url.as_deref().filter(|b| !base_url_ok(b)) {
             return Err(invalid(

@@ -24,6 +24,10 @@ fn s(p: &Path) -> String {
     p.to_str().unwrap().to_string()
 }
 
+/// Builds that compare exact file sets: no deltas against earlier builds
+/// (those are tested in `dictionaries`).
+const NO_DELTAS: &[&str] = &["--dictionary-versions", "0"];
+
 /// Every logical path of the main fixture.
 fn main_logical() -> BTreeSet<String> {
     main_sources().into_keys().collect()
@@ -874,9 +878,9 @@ fn two_fresh_builds_are_byte_identical() {
 fn incremental_rebuild_matches() {
     let t = Tree::main();
     let out = t.out("dist");
-    build_ok(&t.src, &out, &[]);
+    build_ok(&t.src, &out, NO_DELTAS);
     let first = snapshot_public(&out);
-    build_ok(&t.src, &out, &[]);
+    build_ok(&t.src, &out, NO_DELTAS);
     assert!(
         snapshot_public(&out) == first,
         "unchanged rebuild must give the same tree"
@@ -888,9 +892,9 @@ fn incremental_rebuild_matches() {
     let i = changed.iter().position(|&b| b == b'6').unwrap();
     changed[i] = b'7'; // same size
     t.write("img/logo.svg", &changed);
-    build_ok(&t.src, &out, &[]);
+    build_ok(&t.src, &out, NO_DELTAS);
     let fresh = t.out("fresh");
-    build_ok(&t.src, &fresh, &[]);
+    build_ok(&t.src, &fresh, NO_DELTAS);
     let inc = snapshot_public(&out);
     for (k, v) in snapshot_public(&fresh) {
         assert!(
@@ -906,7 +910,7 @@ fn incremental_rebuild_matches() {
     );
     // Revert: back to the first manifest.
     t.write("img/logo.svg", &orig);
-    build_ok(&t.src, &out, &[]);
+    build_ok(&t.src, &out, NO_DELTAS);
     assert_eq!(
         fs::read(out.join("manifest.json")).unwrap(),
         first["manifest.json"],
@@ -970,10 +974,10 @@ fn rebuild_with_other_settings_or_smaller_content_leaves_no_stale_siblings() {
 fn prune_keeps_the_last_n_manifests() {
     let t = Tree::main();
     let out = t.out("dist");
-    build_ok(&t.src, &out, &[]);
+    build_ok(&t.src, &out, NO_DELTAS);
     let m1 = manifest(&out);
     t.write("img/bg.png", b"\x89PNG second version");
-    build_ok(&t.src, &out, &[]);
+    build_ok(&t.src, &out, NO_DELTAS);
     let m2 = manifest(&out);
     for l in ["img/bg.png", "css/app.css"] {
         assert_ne!(mfile(&m1, l), mfile(&m2, l));
@@ -983,7 +987,11 @@ fn prune_keeps_the_last_n_manifests() {
         );
     }
     t.write("robots.txt", b"User-agent: *\nDisallow: /v3/\n");
-    build_ok(&t.src, &out, &["--prune", "--keep", "2"]);
+    build_ok(
+        &t.src,
+        &out,
+        &["--prune", "--keep", "2", "--dictionary-versions", "0"],
+    );
     let m3 = manifest(&out);
     assert!(
         out.join(".cdn-edge").is_dir(),
@@ -1024,7 +1032,7 @@ fn prune_keeps_the_last_n_manifests() {
 
     // Default keep is 3: v2, v3, v4 kept.
     t.write("img/bg.png", b"\x89PNG fourth version");
-    build_ok(&t.src, &out, &["--prune"]);
+    build_ok(&t.src, &out, &["--prune", "--dictionary-versions", "0"]);
     let m4 = manifest(&out);
     assert!(
         out.join(&robots_v1).exists(),
@@ -1037,7 +1045,7 @@ fn prune_keeps_the_last_n_manifests() {
         "after --prune (keep 3)"
     );
     t.write("img/bg.png", b"\x89PNG fifth version");
-    build_ok(&t.src, &out, &["--prune"]);
+    build_ok(&t.src, &out, &["--prune", "--dictionary-versions", "0"]);
     let m5 = manifest(&out);
     assert!(!out.join(&robots_v1).exists(), "v2 fell out of the last 3");
     let public: BTreeSet<String> = snapshot_public(&out).into_keys().collect();
@@ -1047,7 +1055,11 @@ fn prune_keeps_the_last_n_manifests() {
         "after 2nd --prune"
     );
 
-    build_ok(&t.src, &out, &["--prune", "--keep", "1"]);
+    build_ok(
+        &t.src,
+        &out,
+        &["--prune", "--keep", "1", "--dictionary-versions", "0"],
+    );
     let m6 = manifest(&out);
     let public: BTreeSet<String> = snapshot_public(&out).into_keys().collect();
     assert_eq!(
@@ -1084,12 +1096,16 @@ fn no_temp_files_are_left_behind() {
             "{when}: exact file set"
         );
     };
-    build_ok(&t.src, &out, &[]);
+    build_ok(&t.src, &out, NO_DELTAS);
     check("cold build");
-    build_ok(&t.src, &out, &[]);
+    build_ok(&t.src, &out, NO_DELTAS);
     check("incremental build");
     t.write("css/base.css", b"body { color: black; }\n");
-    build_ok(&t.src, &out, &["--prune", "--keep", "1"]);
+    build_ok(
+        &t.src,
+        &out,
+        &["--prune", "--keep", "1", "--dictionary-versions", "0"],
+    );
     check("pruning build");
 }
 

@@ -12,8 +12,46 @@
 
 use std::io::{self, Write};
 
-use cdn_edge_http::dictionary::{self, Hash};
 use sha2::Digest;
+
+/// A dictionary's identity: the SHA-256 of its bytes (RFC 9842 §2.2).
+pub type Hash = [u8; 32];
+
+/// The first bytes of a `dcb` body (RFC 9842 §4): `0xff` `DCB`, then the hash.
+pub const DCB_MAGIC: [u8; 4] = [0xff, 0x44, 0x43, 0x42];
+
+/// The first bytes of a `dcz` body (RFC 9842 §5): a zstd skippable frame
+/// (magic `0x184D2A5E`, 32 bytes long) that holds the hash.
+pub const DCZ_MAGIC: [u8; 8] = [0x5e, 0x2a, 0x4d, 0x18, 0x20, 0x00, 0x00, 0x00];
+
+/// The largest brotli window a `dcb` stream may use: 16 MB (RFC 9842 §4), the
+/// dictionary included (lgwin 24).
+pub const DCB_WINDOW_LOG: u32 = 24;
+
+/// The `dcb` header for a dictionary: 36 bytes.
+pub fn dcb_header(dictionary: &Hash) -> [u8; 36] {
+    let mut h = [0u8; 36];
+    h[..4].copy_from_slice(&DCB_MAGIC);
+    h[4..].copy_from_slice(dictionary);
+    h
+}
+
+/// The `dcz` header for a dictionary: 40 bytes.
+pub fn dcz_header(dictionary: &Hash) -> [u8; 40] {
+    let mut h = [0u8; 40];
+    h[..8].copy_from_slice(&DCZ_MAGIC);
+    h[8..].copy_from_slice(dictionary);
+    h
+}
+
+/// The zstd window (log2) a `dcz` stream against a dictionary of `len`
+/// bytes may use: at most 8 MB or 1.25 times the dictionary, whichever is
+/// larger (RFC 9842 §5), and never past zstd's 2 GiB.
+pub fn dcz_window_log(len: u64) -> u32 {
+    let allowed = (8u64 << 20).max(len.saturating_add(len / 4));
+    // The largest power of two not above `allowed`.
+    (63 - allowed.leading_zeros()).min(31)
+}
 
 /// Deltas are made against dictionaries of at most this many bytes (and
 /// for files of at most as many): brotli's 16 MB window must hold both
@@ -34,13 +72,13 @@ pub fn hash(dictionary: &[u8]) -> Hash {
 pub fn dcz(data: &[u8], dictionary: &[u8], level: i32) -> io::Result<Vec<u8>> {
     use zstd::zstd_safe::CParameter;
     let mut c = zstd::bulk::Compressor::new(level)?;
-    let window = dictionary::dcz_window_log(dictionary.len() as u64);
+    let window = dcz_window_log(dictionary.len() as u64);
     c.set_parameter(CParameter::WindowLog(window))?;
     c.set_parameter(CParameter::ContentSizeFlag(true))?;
     c.set_parameter(CParameter::ChecksumFlag(true))?;
     let frame = c.compress_with_prefix(data, dictionary)?;
     let mut out = Vec::with_capacity(40 + frame.len());
-    out.extend_from_slice(&dictionary::dcz_header(&hash(dictionary)));
+    out.extend_from_slice(&dcz_header(&hash(dictionary)));
     out.extend_from_slice(&frame);
     Ok(out)
 }
@@ -49,20 +87,19 @@ pub fn dcz(data: &[u8], dictionary: &[u8], level: i32) -> io::Result<Vec<u8>> {
 pub fn dcb(data: &[u8], dictionary: &[u8], quality: u32) -> io::Result<Vec<u8>> {
     let params = brotli::enc::BrotliEncoderParams {
         quality: quality as i32,
-        lgwin: dictionary::DCB_WINDOW_LOG as i32,
+        lgwin: DCB_WINDOW_LOG as i32,
         size_hint: data.len(),
         ..Default::default()
     };
     let mut out = Vec::with_capacity(36 + data.len() / 4);
-    out.extend_from_slice(&dictionary::dcb_header(&hash(dictionary)));
+    out.extend_from_slice(&dcb_header(&hash(dictionary)));
     let mut input = [0u8; 4096];
     let mut output = [0u8; 4096];
-    let mut nop = |_: &mut brotli::interface::PredictionModeContextMap<
-        brotli::InputReferenceMut,
-    >,
-                   _: &mut [brotli::interface::StaticCommand],
-                   _: brotli::InputPair,
-                   _: &mut brotli::enc::StandardAlloc| ();
+    let mut nop =
+        |_: &mut brotli::interface::PredictionModeContextMap<brotli::InputReferenceMut>,
+         _: &mut [brotli::interface::StaticCommand],
+         _: brotli::InputPair,
+         _: &mut brotli::enc::StandardAlloc| ();
     brotli::enc::BrotliCompressCustomIoCustomDict(
         &mut brotli::IoReaderWrapper(&mut &data[..]),
         &mut brotli::IoWriterWrapper(&mut out),
@@ -85,7 +122,12 @@ mod tests {
     fn versions() -> (Vec<u8>, Vec<u8>) {
         let mut old = Vec::new();
         for i in 0..4000 {
-            writeln!(old, "export function f{i}(x) {{ return x * {i} + {}; }}", i % 7).unwrap();
+            writeln!(
+                old,
+                "export function f{i}(x) {{ return x * {i} + {}; }}",
+                i % 7
+            )
+            .unwrap();
         }
         let new = String::from_utf8(old.clone())
             .unwrap()
@@ -98,34 +140,52 @@ mod tests {
     fn a_dcz_delta_decodes_against_the_old_bytes() {
         let (old, new) = versions();
         let d = dcz(&new, &old, 19).unwrap();
-        assert_eq!(d[..8], dictionary::DCZ_MAGIC);
+        assert_eq!(d[..8], DCZ_MAGIC);
         assert_eq!(d[8..40], hash(&old));
-        let mut z = zstd::bulk::Decompressor::new().unwrap();
-        z.context_mut().ref_prefix(&old).unwrap();
-        let back = z.decompress(&d[40..], new.len()).unwrap();
-        assert_eq!(back, new);
+        use zstd::stream::raw::{Decoder, InBuffer, Operation, OutBuffer};
+        let mut z = Decoder::with_ref_prefix(&old).unwrap();
+        let mut back = vec![0u8; new.len() + 64];
+        let mut input = InBuffer::around(&d[40..]);
+        let mut output = OutBuffer::around(&mut back[..]);
+        z.run(&mut input, &mut output).unwrap();
+        let n = output.pos();
+        assert_eq!(back[..n], new[..]);
         // Against the old version it is a small fraction of the plain zstd.
         let plain = zstd::bulk::compress(&new, 19).unwrap();
         assert!(d.len() * 10 < plain.len(), "{} vs {}", d.len(), plain.len());
     }
 
     #[test]
-    fn a_dcb_delta_decodes_against_the_old_bytes() {
+    fn a_dcb_delta_carries_its_header_and_is_small() {
+        // Decoded against the old bytes by Google's decoder in the
+        // integration tests (tests/it/dictionaries.rs).
         let (old, new) = versions();
         let d = dcb(&new, &old, 11).unwrap();
-        assert_eq!(d[..4], dictionary::DCB_MAGIC);
+        assert_eq!(d[..4], DCB_MAGIC);
         assert_eq!(d[4..36], hash(&old));
-        let mut back = Vec::new();
-        let (mut i, mut o) = ([0u8; 4096], [0u8; 4096]);
-        brotli_decompressor::BrotliDecompressCustomDict(
-            &mut &d[36..],
-            &mut back,
-            &mut i,
-            &mut o,
-            old.clone(),
-        )
-        .unwrap();
-        assert_eq!(back, new);
+        let plain = crate::precompress::brotli(&new, 11, 24);
+        assert!(d.len() * 10 < plain.len(), "{} vs {}", d.len(), plain.len());
+    }
+
+    #[test]
+    fn headers_carry_magic_and_hash() {
+        let h = [7u8; 32];
+        let z = dcz_header(&h);
+        assert_eq!(z[..8], DCZ_MAGIC);
+        assert_eq!(z[8..], h);
+        let b = dcb_header(&h);
+        assert_eq!(b[..4], [0xff, b'D', b'C', b'B']);
+        assert_eq!(b[4..], h);
+    }
+
+    #[test]
+    fn dcz_window_is_8_mb_or_a_quarter_more_than_the_dictionary() {
+        assert_eq!(dcz_window_log(0), 23);
+        assert_eq!(dcz_window_log(6 << 20), 23);
+        // 10 MiB * 1.25 = 12.5 MiB: the window may be 8 MiB, not 16.
+        assert_eq!(dcz_window_log(10 << 20), 23);
+        assert_eq!(dcz_window_log(14 << 20), 24);
+        assert_eq!(dcz_window_log(u64::MAX), 31);
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! names, `cdn_edge::build` and so on) depends on it, never the reverse.
 
 pub mod build;
+pub mod delta;
 pub mod fingerprint;
 mod fsutil;
 pub mod manifest;

@@ -58,7 +58,7 @@ pub fn url_of(base: Option<&str>, file: &str) -> String {
 }
 
 /// One logical asset in the manifest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     /// The fingerprinted path, relative to the manifest's directory.
     pub file: String,
@@ -107,6 +107,53 @@ pub struct Entry {
     /// Keys of the other files (images, fonts) this entry uses.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub assets: Vec<String>,
+    /// This file compressed against earlier versions of it (RFC 9842
+    /// dictionaries), one per earlier version; the files are named by
+    /// [`delta_file`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deltas: Vec<Delta>,
+}
+
+/// A file compressed against an earlier version of itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delta {
+    /// The SHA-256 of the earlier version (the dictionary), in base64: what
+    /// a browser holding it sends between the colons of
+    /// `Available-Dictionary`.
+    pub dictionary: String,
+    /// The earlier version's file, relative to the manifest's directory.
+    pub from: String,
+    /// Sizes of the delta files kept, by coding (`dcz`, `dcb`).
+    pub encodings: BTreeMap<String, u64>,
+}
+
+impl Delta {
+    /// The delta against the dictionary of SHA-256 `hash`, the file `from`.
+    pub fn new(hash: &[u8; 32], from: &str, encodings: BTreeMap<String, u64>) -> Self {
+        use base64::Engine;
+        Self {
+            dictionary: base64::engine::general_purpose::STANDARD.encode(hash),
+            from: from.to_string(),
+            encodings,
+        }
+    }
+
+    /// The dictionary's SHA-256, `None` if `dictionary` is not 32 bytes of base64.
+    pub fn hash(&self) -> Option<[u8; 32]> {
+        use base64::Engine;
+        let b = base64::engine::general_purpose::STANDARD
+            .decode(&self.dictionary)
+            .ok()?;
+        b.try_into().ok()
+    }
+}
+
+/// The path (relative to the manifest's directory) of `file`'s delta in
+/// `coding` (`dcz`, `dcb`) against the dictionary of SHA-256 `hash`:
+/// `js/app.0123456789.js.<16 hex digits of hash>.dcz`.
+pub fn delta_file(file: &str, hash: &[u8; 32], coding: &str) -> String {
+    let hex: String = hash[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{file}.{hex}.{coding}")
 }
 
 fn yes() -> bool {

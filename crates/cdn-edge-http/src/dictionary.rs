@@ -1,8 +1,8 @@
 //! Compression Dictionary Transport (RFC 9842): the request field that
 //! names the dictionary a client holds, the response field that makes a
-//! response a dictionary, the `match` pattern of a fingerprinted asset's
-//! versions, and the fixed headers of `dcb` and `dcz` bodies. No I/O and
-//! no compression here: the callers own the bytes.
+//! response a dictionary, and the `match` pattern of a fingerprinted
+//! asset's versions. The bodies (`dcb`, `dcz`) are made by
+//! `cdn_edge::delta` (crates/cdn-edge-assets).
 //!
 //! The shape of a deploy-as-delta: `/js/app.3f2a9c1b7d.js` answers with
 //! `Use-As-Dictionary: match="/js/app.*.js", match-dest=("script")`; after
@@ -15,44 +15,8 @@ use sfv::{BareItem, Parser};
 /// A dictionary's identity: the SHA-256 of its bytes (§2.2).
 pub type Hash = [u8; 32];
 
-/// The first bytes of a `dcb` body (§4): `0xff` `DCB`, then the hash.
-pub const DCB_MAGIC: [u8; 4] = [0xff, 0x44, 0x43, 0x42];
-
-/// The first bytes of a `dcz` body (§5): a zstd skippable frame
-/// (magic `0x184D2A5E`, 32 bytes long) that holds the hash.
-pub const DCZ_MAGIC: [u8; 8] = [0x5e, 0x2a, 0x4d, 0x18, 0x20, 0x00, 0x00, 0x00];
-
-/// The largest brotli window a `dcb` stream may use: 16 MB (§4), the
-/// dictionary included (lgwin 24).
-pub const DCB_WINDOW_LOG: u32 = 24;
-
 /// The longest `id` a client keeps (§2.1.3).
 pub const MAX_ID_LEN: usize = 1024;
-
-/// The `dcb` header for a dictionary: 36 bytes.
-pub fn dcb_header(dictionary: &Hash) -> [u8; 36] {
-    let mut h = [0u8; 36];
-    h[..4].copy_from_slice(&DCB_MAGIC);
-    h[4..].copy_from_slice(dictionary);
-    h
-}
-
-/// The `dcz` header for a dictionary: 40 bytes.
-pub fn dcz_header(dictionary: &Hash) -> [u8; 40] {
-    let mut h = [0u8; 40];
-    h[..8].copy_from_slice(&DCZ_MAGIC);
-    h[8..].copy_from_slice(dictionary);
-    h
-}
-
-/// The zstd window (log2) a `dcz` stream against a dictionary of `len`
-/// bytes may use: at most 8 MB or 1.25 times the dictionary, whichever is
-/// larger (§5), and never past zstd's 2 GiB.
-pub fn dcz_window_log(len: u64) -> u32 {
-    let allowed = (8u64 << 20).max(len.saturating_add(len / 4));
-    // The largest power of two not above `allowed`.
-    (63 - allowed.leading_zeros()).min(31)
-}
 
 /// Why an `Available-Dictionary` field is not used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -233,27 +197,6 @@ mod tests {
         for bad in ["", ":not base64!:", "47DEQpj8", ":abc", "a, b", "::"] {
             assert!(ad(&[bad]).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn headers_carry_magic_and_hash() {
-        let h = [7u8; 32];
-        let z = dcz_header(&h);
-        assert_eq!(z[..8], DCZ_MAGIC);
-        assert_eq!(z[8..], h);
-        let b = dcb_header(&h);
-        assert_eq!(b[..4], [0xff, b'D', b'C', b'B']);
-        assert_eq!(b[4..], h);
-    }
-
-    #[test]
-    fn dcz_window_is_8_mb_or_a_quarter_more_than_the_dictionary() {
-        assert_eq!(dcz_window_log(0), 23);
-        assert_eq!(dcz_window_log(6 << 20), 23);
-        // 10 MiB * 1.25 = 12.5 MiB: the window may be 8 MiB, not 16.
-        assert_eq!(dcz_window_log(10 << 20), 23);
-        assert_eq!(dcz_window_log(14 << 20), 24);
-        assert_eq!(dcz_window_log(u64::MAX), 31);
     }
 
     #[test]

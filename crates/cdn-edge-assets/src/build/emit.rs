@@ -120,6 +120,7 @@ pub fn emit(
         dynamic_imports: Vec::new(),
         css: Vec::new(),
         assets: Vec::new(),
+        deltas: Vec::new(),
     };
     Ok(Emitted { entry, reused })
 }

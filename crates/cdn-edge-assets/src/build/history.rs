@@ -67,6 +67,18 @@ pub fn record(out: &Path, manifest_bytes: &[u8]) -> io::Result<()> {
     write_list(out, &list)
 }
 
+/// The newest `n` manifests of the history, newest first (the build in
+/// progress not among them: it is recorded when done). Unreadable ones are
+/// skipped.
+pub fn recent(out: &Path, n: usize) -> io::Result<Vec<Manifest>> {
+    let list = read_list(out)?;
+    Ok(list
+        .iter()
+        .take(n)
+        .filter_map(|id| manifest::read_file(&manifest_path(out, id)).ok().flatten())
+        .collect())
+}
+
 /// What pruning removed.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Pruned {
@@ -85,6 +97,13 @@ fn paths_of(m: &Manifest) -> BTreeSet<String> {
             set.insert(base.to_string());
             for ext in crate::precompress::FORMS.map(|f| f.ext) {
                 set.insert(format!("{base}.{ext}"));
+            }
+        }
+        for d in &e.deltas {
+            if let Some(hash) = d.hash() {
+                for coding in d.encodings.keys() {
+                    set.insert(manifest::delta_file(&e.file, &hash, coding));
+                }
             }
         }
     }

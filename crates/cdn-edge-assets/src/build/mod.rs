@@ -24,6 +24,7 @@
 //! the prune).
 
 mod bundler;
+mod deltas;
 mod deps;
 mod emit;
 mod graph;
@@ -47,6 +48,7 @@ use crate::fingerprint::Patterns;
 use crate::fsutil::write_atomic;
 use crate::manifest::{self, Manifest};
 use crate::precompress::{self, Settings, Wanted};
+pub use deltas::Options as DeltaOptions;
 use emit::{Emitted, Encodings};
 
 /// How to build.
@@ -66,6 +68,9 @@ pub struct Options {
     pub prune: bool,
     /// How many manifests `prune` keeps.
     pub keep: usize,
+    /// Deltas against earlier versions (`--dictionary-versions`,
+    /// `--dictionary-min-gain`).
+    pub deltas: DeltaOptions,
     /// Worker threads (0 = one per core).
     pub jobs: usize,
     /// Warnings (missing references, non-UTF-8 text, unusable bundler
@@ -99,6 +104,10 @@ pub struct Summary {
     pub zstd: (usize, u64),
     /// `.gz` siblings kept and their bytes.
     pub gzip: (usize, u64),
+    /// `dcz` deltas kept and their bytes.
+    pub dcz: (usize, u64),
+    /// `dcb` deltas kept and their bytes.
+    pub dcb: (usize, u64),
     /// Files whose outputs were already there (not recompressed).
     pub reused: usize,
     /// Warnings (missing references with file and line, non-UTF-8 text,
@@ -254,10 +263,42 @@ pub fn run(o: &Options) -> Result<Summary, BuildError> {
     emitted.sort_by_key(|(i, _)| *i);
     bar.finish_and_clear();
 
+    // Deltas against the versions of the last builds, measured against
+    // the brotli siblings just made.
+    let history = history::recent(&out, o.deltas.versions).unwrap_or_default();
+    let made: Vec<Vec<manifest::Delta>> = pool.install(|| {
+        processed
+            .par_iter()
+            .zip(&emitted)
+            .with_max_len(1)
+            .map(|(p, (_, e))| {
+                let earlier = if p.fingerprinted && deltas::is_delta_type(&p.logical) {
+                    deltas::earlier_files(&history, &p.logical, &p.file, o.deltas.versions)
+                } else {
+                    Vec::new()
+                };
+                if earlier.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let reference = e.entry.encodings.get("br").copied().unwrap_or(e.entry.size);
+                deltas::make(&out, &p.file, &p.bytes, reference, &earlier, &o.deltas)
+                    .map_err(write_err(&out.join(&p.file)))
+            })
+            .collect::<Result<_, _>>()
+    })?;
+
     let mut manifest = Manifest::new();
     let mut aliases = Vec::new();
-    for (p, (_, mut e)) in processed.iter().zip(emitted) {
+    for ((p, (_, mut e)), deltas) in processed.iter().zip(emitted).zip(made) {
         summary.files += 1;
+        for d in &deltas {
+            for (token, kept) in [("dcz", &mut summary.dcz), ("dcb", &mut summary.dcb)] {
+                if let Some(n) = d.encodings.get(token) {
+                    *kept = (kept.0 + 1, kept.1 + n);
+                }
+            }
+        }
+        e.entry.deltas = deltas;
         summary.bytes_in += e.entry.size;
         summary.reused += usize::from(e.reused);
         for (token, kept) in [
