@@ -191,19 +191,12 @@ mod tests {
 
     fn entry(blake3: &str) -> Entry {
         Entry {
-            url: String::new(),
             file: "a.css".into(),
             size: 6,
             content_type: "text/css".into(),
             blake3: blake3.into(),
-            integrity: String::new(),
-            encodings: Default::default(),
-            encodings_blake3: Default::default(),
             fingerprinted: true,
-            imports: Vec::new(),
-            dynamic_imports: Vec::new(),
-            css: Vec::new(),
-            assets: Vec::new(),
+            ..Default::default()
         }
     }
 

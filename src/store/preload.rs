@@ -190,19 +190,13 @@ mod tests {
 
     fn entry(file: &str, ty: &str) -> Entry {
         Entry {
-            url: String::new(),
             file: file.into(),
             fingerprinted: !file.ends_with(".html"),
             size: 1,
             content_type: ty.into(),
             blake3: String::new(),
             integrity: format!("sha384-{}", file.len()),
-            encodings: Default::default(),
-            encodings_blake3: Default::default(),
-            imports: Vec::new(),
-            dynamic_imports: Vec::new(),
-            css: Vec::new(),
-            assets: Vec::new(),
+            ..Default::default()
         }
     }
 
