@@ -48,16 +48,24 @@ use crate::tls::TlsStats;
 const VERSIONS: [&str; 3] = ["1.0", "1.1", "2"];
 
 /// The `encoding` labels of the responses' codings: identity, each of
-/// `Coding::ENCODINGS` by its token, and `other` (an origin's own coding
-/// passed through, or a list of several).
-const ENCODING_LABELS: usize = Coding::ENCODINGS.len() + 2;
+/// `Coding::ENCODINGS` and `Coding::DELTAS` by its token, and `other` (an
+/// origin's own coding passed through, or a list of several).
+const ENCODING_LABELS: usize = Coding::ENCODINGS.len() + Coding::DELTAS.len() + 2;
+
+/// The codings with a slot of their own, in slot order (slot 0 is identity).
+fn coded(i: usize) -> Option<Coding> {
+    Coding::ENCODINGS
+        .iter()
+        .chain(Coding::DELTAS.iter())
+        .nth(i.checked_sub(1)?)
+        .copied()
+}
 
 /// The `encoding` label of slot `i` (see [`encoding_slot`]).
 fn encoding_label(i: usize) -> &'static str {
     match i {
         0 => Coding::Identity.token(),
-        i if i <= Coding::ENCODINGS.len() => Coding::ENCODINGS[i - 1].token(),
-        _ => "other",
+        i => coded(i).map_or("other", Coding::token),
     }
 }
 
@@ -67,7 +75,9 @@ fn encoding_slot(value: Option<&HeaderValue>) -> usize {
     let coding = v.to_str().ok().and_then(|t| Coding::from_token(t.trim()));
     match coding {
         Some(Coding::Identity) => 0,
-        Some(c) => 1 + Coding::ENCODINGS.iter().position(|e| *e == c).unwrap_or(0),
+        Some(c) => (1..ENCODING_LABELS - 1)
+            .find(|&i| coded(i) == Some(c))
+            .unwrap_or(ENCODING_LABELS - 1),
         None => ENCODING_LABELS - 1,
     }
 }

@@ -41,12 +41,18 @@ pub fn asset_watched(
         watch,
     };
     let varies = Some(asset.varies_by_encoding());
-    let Some(rep) = asset.select(list_field(req, header::ACCEPT_ENCODING).as_deref()) else {
+    let accept = list_field(req, header::ACCEPT_ENCODING);
+    let dictionary = asset
+        .varies_by_dictionary()
+        .then(|| available_dictionary(req))
+        .flatten();
+    let Some(rep) = asset.select_for(accept.as_deref(), dictionary.as_ref()) else {
         let mut resp = errors::text(
             StatusCode::NOT_ACCEPTABLE,
             "no acceptable content coding (identity is refused by Accept-Encoding)\n",
         );
         cors::apply(resp.headers_mut(), grant, varies);
+        vary_dictionary(resp.headers_mut(), asset);
         return resp;
     };
     let validators = Validators {
@@ -80,6 +86,7 @@ pub fn asset_watched(
         Outcome::PreconditionFailed => {
             let mut resp = errors::text(StatusCode::PRECONDITION_FAILED, "precondition failed\n");
             cors::apply(resp.headers_mut(), grant, varies);
+            vary_dictionary(resp.headers_mut(), asset);
             return resp;
         }
     }
@@ -113,6 +120,7 @@ pub fn asset_watched(
                         let cr = HeaderValue::from_str(&format!("bytes */{len}")).expect("digits");
                         resp.headers_mut().insert(header::CONTENT_RANGE, cr);
                         cors::apply(resp.headers_mut(), grant, varies);
+                        vary_dictionary(resp.headers_mut(), asset);
                         resp
                     }
                 };
@@ -219,8 +227,52 @@ fn full(
 /// Rule headers (or a pulled object's origin headers), CORS and Vary: on
 /// every response that describes the asset.
 fn add_common(h: &mut HeaderMap, asset: &Asset, grant: &Grant) {
+    if let Some(d) = asset.deltas.as_ref().and_then(|d| d.use_as.as_ref()) {
+        h.insert(USE_AS_DICTIONARY, d.clone());
+    }
     apply_extra(h, &asset.extra_headers);
     cors::apply(h, grant, Some(asset.varies_by_encoding()));
+    vary_dictionary(h, asset);
+}
+
+/// `Use-As-Dictionary` (RFC 9842 §2.1).
+const USE_AS_DICTIONARY: HeaderName = HeaderName::from_static("use-as-dictionary");
+/// `Available-Dictionary` (RFC 9842 §2.2).
+const AVAILABLE_DICTIONARY: HeaderName = HeaderName::from_static("available-dictionary");
+
+/// The dictionary a request says it holds, `None` when it names none or
+/// names it badly (a wrong length, not a byte sequence, several lines):
+/// such a request gets the answer it would get without the field.
+fn available_dictionary(req: &HeaderMap) -> Option<[u8; 32]> {
+    let lines = req.get_all(AVAILABLE_DICTIONARY).map(|v| v.as_bytes());
+    match crate::http::dictionary::available_dictionary(lines) {
+        Ok(h) => h,
+        Err(why) => {
+            tracing::debug!("Available-Dictionary ignored: {why}");
+            None
+        }
+    }
+}
+
+/// Adds `Available-Dictionary` to `Vary` for an asset with deltas: every
+/// response of such a resource says its answer depends on the field
+/// (RFC 9110 §12.5.5, RFC 9842 §6.2), unless `Vary` already covers it.
+fn vary_dictionary(h: &mut HeaderMap, asset: &Asset) {
+    if !asset.varies_by_dictionary() {
+        return;
+    }
+    let listed = h.get_all(header::VARY).any(|v| {
+        v.to_str().unwrap_or("*").split(',').any(|t| {
+            let t = t.trim();
+            t == "*" || t.eq_ignore_ascii_case("available-dictionary")
+        })
+    });
+    if !listed {
+        h.append(
+            header::VARY,
+            HeaderValue::from_static("Available-Dictionary"),
+        );
+    }
 }
 
 /// Writes `extra` over `h`: each name in `extra` replaces what `h` has

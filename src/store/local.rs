@@ -217,6 +217,31 @@ impl LocalStore {
                 None => stamp.push((append_ext(&file, ext), None)),
             }
         }
+        let mut deltas = None;
+        if let Some(d) = index.dictionary(&rel) {
+            let identity = reps[0].etag.clone();
+            let mut by_dictionary = Vec::new();
+            for (hash, files) in &d.deltas {
+                let mut found = Vec::new();
+                for (coding, path, size) in files {
+                    let Some(h) = root.resolve(path)? else {
+                        continue;
+                    };
+                    match self.read_delta(h, *size, &mut budget)? {
+                        Some((body, m)) => {
+                            stamp.push((root_dir.join(path), Some(FileId::of(&m))));
+                            let etag = asset::deltas::etag(&identity, *coding, hash);
+                            found.push(Representation::with_etag(*coding, body, etag));
+                        }
+                        None => stamp.push((root_dir.join(path), None)),
+                    }
+                }
+                if !found.is_empty() {
+                    by_dictionary.push((*hash, found));
+                }
+            }
+            deltas = Some(asset::deltas::Deltas::new(d.use_as.clone(), by_dictionary));
+        }
         let (cache_control, extra) = self.policy.headers_for(&rel, index.listing(&rel));
         // A rule's own `Link` fields replace the node's (on the 103 too).
         let ruled = extra.iter().any(|(n, _)| n == header::LINK);
@@ -229,6 +254,10 @@ impl LocalStore {
             extra,
         )
         .with_preload(preload.flatten());
+        let asset = match deltas {
+            Some(d) => asset.with_deltas(d),
+            None => asset,
+        };
         Ok(Found::Asset(Box::new(asset), Stamp { files: stamp }))
     }
 
@@ -248,14 +277,8 @@ impl LocalStore {
     ) -> io::Result<Option<(Representation, std::fs::Metadata)>> {
         let encoding = (coding != Coding::Identity).then(|| coding.token());
         let known = index.known(rel, encoding);
-        // Only regular files: opening a FIFO or device could block or worse.
-        if !found.meta.is_file() {
+        let Some(mut file) = open_regular(&found)? else {
             return Ok(None);
-        }
-        let mut file = match found.open_read() {
-            Ok(f) => f,
-            Err(e) if beneath::is_absent(&e) => return Ok(None),
-            Err(e) => return Err(e),
         };
         let meta = file.metadata()?;
         let rep = if meta.len() <= *budget {
@@ -278,6 +301,46 @@ impl LocalStore {
             Representation::on_disk(coding, found.real, meta.modified().ok(), meta.len(), &hex)
         };
         Ok(Some((rep, meta)))
+    }
+}
+
+impl LocalStore {
+    /// A delta file (resolved beneath the root) read into memory, when it
+    /// is a regular file of the size the manifest gives and fits what is
+    /// left of `budget` (a delta is only worth sending from memory).
+    fn read_delta(
+        &self,
+        found: Handle,
+        size: u64,
+        budget: &mut u64,
+    ) -> io::Result<Option<(Bytes, std::fs::Metadata)>> {
+        if found.meta.len() != size || size > *budget {
+            return Ok(None);
+        }
+        let Some(mut file) = open_regular(&found)? else {
+            return Ok(None);
+        };
+        let meta = file.metadata()?;
+        let mut bytes = Vec::with_capacity(size as usize);
+        io::Read::read_to_end(&mut file, &mut bytes)?;
+        if bytes.len() as u64 != size {
+            return Ok(None);
+        }
+        *budget -= size;
+        Ok(Some((Bytes::from(bytes), meta)))
+    }
+}
+
+/// `found` opened for reading, when it is a regular file still there:
+/// opening a FIFO or a device could block or worse.
+fn open_regular(found: &Handle) -> io::Result<Option<std::fs::File>> {
+    if !found.meta.is_file() {
+        return Ok(None);
+    }
+    match found.open_read() {
+        Ok(f) => Ok(Some(f)),
+        Err(e) if beneath::is_absent(&e) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

@@ -12,9 +12,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use actix_web::http::header::HeaderMap;
+use actix_web::http::header::{HeaderMap, HeaderValue};
 
 use super::preload;
+use crate::asset::Coding;
+use crate::http::dictionary as cdt;
 use crate::manifest::{self, Entry};
 
 /// Hashes the manifest vouches for, per representation.
@@ -38,10 +40,24 @@ pub enum Listing {
     Unlisted,
 }
 
+/// What RFC 9842 adds to a fingerprinted file (see [`Index::dictionary`]).
+#[derive(Debug, Clone, Default)]
+pub struct Dictionary {
+    /// `Use-As-Dictionary` for it, when it is offered as a dictionary.
+    pub use_as: Option<HeaderValue>,
+    /// Its deltas: the dictionary's SHA-256, then each delta file.
+    pub deltas: Vec<([u8; 32], Vec<DeltaFile>)>,
+}
+
+/// A delta file: its coding, its path (relative to the root), its size.
+pub type DeltaFile = (Coding, String, u64);
+
 /// The manifest, indexed by the `file` of each entry.
 #[derive(Debug, Default)]
 pub struct Index {
     by_file: HashMap<String, Entry>,
+    /// RFC 9842 fields and deltas of fingerprinted files, by file.
+    dictionaries: HashMap<String, Dictionary>,
     /// Logical paths whose fingerprinted file has another name.
     plain: HashSet<String>,
     /// The preload `Link` fields of each HTML entry point that needs any,
@@ -59,7 +75,7 @@ impl Index {
                 index.preloads.insert(file, Arc::new(fields));
             }
         }
-        for (logical, e) in m {
+        for (logical, e) in m.clone() {
             if let Err(why) = check_entry(&e) {
                 tracing::warn!(entry = %logical, "manifest.json: {why}; entry skipped");
                 continue;
@@ -77,7 +93,22 @@ impl Index {
             }
             index.by_file.insert(file, e);
         }
+        let files: std::collections::BTreeSet<String> =
+            index.by_file.keys().map(|f| format!("/{f}")).collect();
+        for (logical, e) in &m {
+            let file = e.file.trim_start_matches('/');
+            if let Some(kept) = index.by_file.get(file).filter(|k| *k == e) {
+                if let Some(d) = dictionary(&files, file, logical, kept) {
+                    index.dictionaries.insert(file.to_string(), d);
+                }
+            }
+        }
         index
+    }
+
+    /// What RFC 9842 adds to the fingerprinted file `rel`, if anything.
+    pub fn dictionary(&self, rel: &str) -> Option<&Dictionary> {
+        self.dictionaries.get(rel)
     }
 
     /// What the manifest says of `rel` (a path relative to the root).
@@ -113,6 +144,72 @@ impl Index {
         let hex = blake3.len() == 64 && blake3.bytes().all(|b| b.is_ascii_hexdigit());
         hex.then_some(Known { size, blake3 })
     }
+}
+
+/// The RFC 9842 part of the fingerprinted file `file` (entry `e` of
+/// `logical`), if it has one: a `Use-As-Dictionary` when it is a script,
+/// stylesheet, JSON, SVG or WASM file whose name is its logical name with
+/// the hash inserted (the match pattern covers that name's every version,
+/// and is left out when it would also cover another file of the manifest:
+/// a client must never be told to use one file as the dictionary of
+/// another's), and its deltas.
+fn dictionary(
+    files: &std::collections::BTreeSet<String>,
+    file: &str,
+    logical: &str,
+    e: &Entry,
+) -> Option<Dictionary> {
+    let mut d = Dictionary::default();
+    if let Some(pattern) = versions_pattern(file, logical) {
+        let prefix = pattern.split('*').next().unwrap_or("").replace('\\', "");
+        let own = format!("/{file}");
+        let alone = files
+            .range(prefix.clone()..)
+            .take_while(|f| f.starts_with(&prefix))
+            .all(|f| *f == own || !cdt::pattern_matches(&pattern, f));
+        let value = cdt::use_as_dictionary(&pattern, cdt::destination(&e.content_type), logical);
+        d.use_as = alone.then(|| HeaderValue::from_str(&value).ok()).flatten();
+    }
+    for delta in &e.deltas {
+        let Some(hash) = delta.hash() else { continue };
+        let reps: Vec<_> = Coding::DELTAS
+            .iter()
+            .filter_map(|c| {
+                let size = *delta.encodings.get(c.token())?;
+                Some((*c, manifest::delta_file(file, &hash, c.token()), size))
+            })
+            .collect();
+        if !reps.is_empty() {
+            d.deltas.push((hash, reps));
+        }
+    }
+    (d.use_as.is_some() || !d.deltas.is_empty()).then_some(d)
+}
+
+/// The match pattern of the versions of `file`, when its name is the
+/// last segment of `logical` with a content hash inserted (`js/app.js`,
+/// `js/app.3f2a9c1b7d.js` → `/js/app.*.js`) and the type gets deltas.
+fn versions_pattern(file: &str, logical: &str) -> Option<String> {
+    if !crate::build::is_delta_type(logical) {
+        return None;
+    }
+    let (dir, name) = file.rsplit_once('/').unwrap_or(("", file));
+    let (ldir, lname) = logical.rsplit_once('/').unwrap_or(("", logical));
+    if dir != ldir {
+        return None;
+    }
+    let (stem, ext) = match lname.rfind('.') {
+        Some(dot) if dot > 0 => (&lname[..dot], &lname[dot..]),
+        _ => (lname, ""),
+    };
+    let hash = name
+        .strip_prefix(stem)?
+        .strip_prefix('.')?
+        .strip_suffix(ext)?;
+    if hash.is_empty() || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    cdt::versions_pattern(&format!("/{file}"), hash)
 }
 
 /// Whether an entry's hashes are what the build writes (64 hex digits, or

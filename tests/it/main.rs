@@ -33,6 +33,7 @@ mod compression;
 mod conditional;
 mod cors;
 mod deploy;
+mod dictionaries;
 mod directives;
 mod directories;
 mod disk;

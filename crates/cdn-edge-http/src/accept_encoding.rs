@@ -25,6 +25,12 @@ pub enum Coding {
     Gzip,
     /// No content coding.
     Identity,
+    /// Dictionary-compressed zstd (`dcz`, RFC 9842 §5): only against the
+    /// dictionary a request's `Available-Dictionary` names, and only when
+    /// `Accept-Encoding` names it (never through `*`).
+    Dcz,
+    /// Dictionary-compressed brotli (`dcb`, RFC 9842 §4), likewise.
+    Dcb,
 }
 
 impl Coding {
@@ -32,6 +38,10 @@ impl Coding {
     /// server's order of preference between equal sizes: the one list the
     /// siblings, the disk records and the encoders follow.
     pub const ENCODINGS: [Coding; 3] = [Coding::Br, Coding::Zstd, Coding::Gzip];
+
+    /// The dictionary codings (deltas), in the server's order between
+    /// equal sizes.
+    pub const DELTAS: [Coding; 2] = [Coding::Dcz, Coding::Dcb];
 
     /// The token used in `Content-Encoding` / `Accept-Encoding` (and, for
     /// encodings, the name a manifest and a disk record give them).
@@ -41,15 +51,24 @@ impl Coding {
             Coding::Zstd => "zstd",
             Coding::Gzip => "gzip",
             Coding::Identity => "identity",
+            Coding::Dcz => "dcz",
+            Coding::Dcb => "dcb",
         }
     }
 
     /// The coding a token names (case-insensitive; `x-gzip` is gzip,
     /// RFC 9110 §8.4.1.3); `None` for one the server does not offer.
     pub fn from_token(token: &str) -> Option<Coding> {
-        [Coding::Identity, Coding::Br, Coding::Zstd, Coding::Gzip]
-            .into_iter()
-            .find(|c| c.matches(token))
+        [
+            Coding::Identity,
+            Coding::Br,
+            Coding::Zstd,
+            Coding::Gzip,
+            Coding::Dcz,
+            Coding::Dcb,
+        ]
+        .into_iter()
+        .find(|c| c.matches(token))
     }
 
     /// What an encoded representation's ETag carries after the identity
@@ -60,7 +79,14 @@ impl Coding {
             Coding::Zstd => "-zst",
             Coding::Gzip => "-gz",
             Coding::Identity => "",
+            Coding::Dcz => "-dcz",
+            Coding::Dcb => "-dcb",
         }
+    }
+
+    /// Whether it is a dictionary coding (`dcz`, `dcb`).
+    pub fn is_delta(self) -> bool {
+        matches!(self, Coding::Dcz | Coding::Dcb)
     }
 
     fn matches(self, token: &str) -> bool {
@@ -75,6 +101,8 @@ impl Coding {
             Coding::Zstd => 1,
             Coding::Gzip => 2,
             Coding::Identity => 3,
+            Coding::Dcz => 4,
+            Coding::Dcb => 5,
         }
     }
 }
@@ -137,7 +165,7 @@ fn members(header: &str) -> impl Iterator<Item = Member<'_>> {
 /// and of `*`.
 #[derive(Default)]
 struct Weights {
-    named: [Option<Qvalue>; 4],
+    named: [Option<Qvalue>; 6],
     star: Option<Qvalue>,
 }
 
@@ -156,9 +184,15 @@ impl Weights {
         w
     }
 
-    /// The weight of `coding`: its own, else that of `*`, else `None`.
+    /// The weight of `coding`: its own, else that of `*`, else `None`. A
+    /// dictionary coding only by its own: `*` does not say the client can
+    /// decode against a dictionary (RFC 9842 §6.1 lists them by name).
     fn of(&self, coding: Coding) -> Option<Qvalue> {
-        self.named[coding.slot()].or(self.star)
+        let own = self.named[coding.slot()];
+        if coding.is_delta() {
+            return own;
+        }
+        own.or(self.star)
     }
 }
 
@@ -225,7 +259,7 @@ mod tests {
     use proptest::prelude::*;
     use Coding::*;
 
-    const ALL: &[Coding] = &[Br, Zstd, Gzip, Identity];
+    const ALL: &[Coding] = &[Br, Zstd, Gzip, Identity, Dcz, Dcb];
 
     #[test]
     fn qvalues() {
@@ -274,6 +308,21 @@ mod tests {
             negotiate(Some("zstd, identity;q=0"), &[Zstd, Identity]),
             Some(Zstd)
         );
+    }
+
+    #[test]
+    fn a_delta_only_when_named_and_then_by_size() {
+        let held = offer_order([(Identity, 10_000), (Br, 2_100), (Dcz, 300), (Dcb, 280)]);
+        assert_eq!(held, [Dcb, Dcz, Br, Identity]);
+        let chrome = "gzip, deflate, br, zstd, dcb, dcz";
+        assert_eq!(negotiate(Some(chrome), &held), Some(Dcb));
+        assert_eq!(negotiate(Some("br, dcz"), &held), Some(Dcz));
+        assert_eq!(negotiate(Some("*"), &held), Some(Br));
+        assert_eq!(negotiate(Some("br, dcb;q=0.5"), &held), Some(Br));
+        assert_eq!(negotiate(Some("dcz;q=0, dcb;q=0, br"), &held), Some(Br));
+        assert_eq!(negotiate(None, &held), Some(Identity));
+        assert!(Dcz.is_delta() && Dcb.is_delta() && !Br.is_delta());
+        assert_eq!(Coding::from_token("DCZ"), Some(Dcz));
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! | brotli | Google's reference decoder (C), through `brotlic` | the `brotli` crate (Rust) |
 //! | gzip | libdeflate (C), through `libdeflater`: checks the CRC-32 and length | flate2 (miniz_oxide) |
 //! | zstd | the reference library (C, through the `zstd` crate) as an HTTP client must decode it: a window of at most 8 MiB (RFC 9659 §3) | the same library: this checks the frame and its window, not a second implementation |
+//! | `dcb` (RFC 9842 §4) | Google's reference decoder with the dictionary attached as a raw shared dictionary, as Chrome decodes it (`brotlic-sys`) | the `brotli` crate's custom dictionary |
+//! | `dcz` (RFC 9842 §5) | the reference library with the dictionary as a raw-content prefix, window at most 8 MiB or 1.25 × the dictionary | the same library |
 //! | SRI `sha384-` | ring's SHA-384 | RustCrypto's `sha2` |
 //!
 //! A known answer from each specification anchors the oracles themselves
@@ -24,6 +26,112 @@ pub fn unbrotli(b: &[u8]) -> Vec<u8> {
         .read_to_end(&mut out)
         .unwrap_or_else(|e| panic!("not a valid brotli stream ({} bytes): {e}", b.len()));
     out
+}
+
+/// Decodes a `dcb` body (RFC 9842 §4: `0xff DCB`, the dictionary's
+/// SHA-256, a brotli stream) against `dictionary` with Google's decoder,
+/// the dictionary attached raw as browsers attach it; panics on a wrong
+/// header or hash, or anything that is not one complete valid stream.
+pub fn undcb(b: &[u8], dictionary: &[u8]) -> Vec<u8> {
+    use brotlic_sys::*;
+    assert!(
+        b.len() >= 36 && b[..4] == [0xff, b'D', b'C', b'B'],
+        "not a dcb header"
+    );
+    assert_eq!(
+        &b[4..36],
+        &sha256(dictionary)[..],
+        "dcb: another dictionary's hash"
+    );
+    let stream = &b[36..];
+    let mut out = Vec::new();
+    // SAFETY: the state is created, used with buffers that outlive each
+    // call and destroyed here; pointers and lengths come from live slices.
+    unsafe {
+        let state = BrotliDecoderCreateInstance(None, None, std::ptr::null_mut());
+        assert!(!state.is_null());
+        let attached = BrotliDecoderAttachDictionary(
+            state,
+            BrotliSharedDictionaryType_BROTLI_SHARED_DICTIONARY_RAW,
+            dictionary.len(),
+            dictionary.as_ptr(),
+        );
+        assert_eq!(attached, 1, "dictionary not attached");
+        let mut next_in = stream.as_ptr();
+        let mut avail_in = stream.len();
+        let mut buf = vec![0u8; 1 << 16];
+        let result = loop {
+            let mut next_out = buf.as_mut_ptr();
+            let mut avail_out = buf.len();
+            let r = BrotliDecoderDecompressStream(
+                state,
+                &mut avail_in,
+                &mut next_in,
+                &mut avail_out,
+                &mut next_out,
+                std::ptr::null_mut(),
+            );
+            out.extend_from_slice(&buf[..buf.len() - avail_out]);
+            if r != BrotliDecoderResult_BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT {
+                break r;
+            }
+        };
+        BrotliDecoderDestroyInstance(state);
+        assert_eq!(
+            (result, avail_in),
+            (BrotliDecoderResult_BROTLI_DECODER_RESULT_SUCCESS, 0),
+            "not one complete dcb stream against this dictionary"
+        );
+    }
+    out
+}
+
+/// Decodes a `dcz` body (RFC 9842 §5: a skippable frame holding the
+/// dictionary's SHA-256, then a zstd frame) against `dictionary` as a
+/// raw-content prefix, refusing a window past 8 MiB or 1.25 × the
+/// dictionary (the most a client must accept); panics on anything else.
+pub fn undcz(b: &[u8], dictionary: &[u8]) -> Vec<u8> {
+    use zstd::stream::raw::{Decoder, InBuffer, Operation, OutBuffer};
+    let magic = [0x5e, 0x2a, 0x4d, 0x18, 0x20, 0, 0, 0];
+    assert!(b.len() >= 40 && b[..8] == magic, "not a dcz header");
+    assert_eq!(
+        &b[8..40],
+        &sha256(dictionary)[..],
+        "dcz: another dictionary's hash"
+    );
+    let allowed = (8u64 << 20).max(dictionary.len() as u64 * 5 / 4);
+    let window_log = 63 - allowed.leading_zeros();
+    let mut d = Decoder::with_ref_prefix(dictionary).expect("zstd decoder");
+    d.set_parameter(zstd::zstd_safe::DParameter::WindowLogMax(window_log))
+        .expect("window log");
+    let mut input = InBuffer::around(&b[40..]);
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let mut output = OutBuffer::around(&mut buf[..]);
+        let hint = d
+            .run(&mut input, &mut output)
+            .unwrap_or_else(|e| panic!("not a valid dcz frame against this dictionary: {e}"));
+        let n = output.pos();
+        out.extend_from_slice(&buf[..n]);
+        if hint == 0 && n < buf.len() {
+            break;
+        }
+        assert!(
+            n > 0 || input.pos() < input.src.len(),
+            "truncated dcz frame"
+        );
+    }
+    assert_eq!(input.pos(), b.len() - 40, "bytes after the dcz frame");
+    out
+}
+
+/// SHA-256 with ring (a dictionary's identity, RFC 9842 §2.2).
+pub fn sha256(b: &[u8]) -> [u8; 32] {
+    ring::digest::digest(&ring::digest::SHA256, b)
+        .as_ref()
+        .try_into()
+        .unwrap()
 }
 
 /// Decodes a whole gzip member with libdeflate, which checks its CRC-32

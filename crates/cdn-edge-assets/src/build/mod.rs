@@ -48,7 +48,7 @@ use crate::fingerprint::Patterns;
 use crate::fsutil::write_atomic;
 use crate::manifest::{self, Manifest};
 use crate::precompress::{self, Settings, Wanted};
-pub use deltas::Options as DeltaOptions;
+pub use deltas::{is_delta_type, Options as DeltaOptions};
 use emit::{Emitted, Encodings};
 
 /// How to build.

@@ -7,6 +7,8 @@
 //! compares validators and clones `Bytes`. Where the bytes come from (disk,
 //! origin) is not this module's business.
 
+pub mod deltas;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -221,6 +223,9 @@ pub struct Asset {
     /// Responses vary by `Accept-Encoding` even while there is one
     /// representation (a pulled object whose encodings are being made).
     vary_encoding: bool,
+    /// Deltas against earlier versions and `Use-As-Dictionary` (RFC 9842);
+    /// `None` for most assets.
+    pub deltas: Option<Arc<deltas::Deltas>>,
 }
 
 impl Asset {
@@ -249,7 +254,20 @@ impl Asset {
             modified_fallback: None,
             preload: None,
             vary_encoding: false,
+            deltas: None,
         }
+    }
+
+    /// The same asset with its deltas and `Use-As-Dictionary` (none when
+    /// `deltas` adds nothing).
+    pub fn with_deltas(mut self, deltas: deltas::Deltas) -> Self {
+        self.deltas = (!deltas.is_empty()).then(|| Arc::new(deltas));
+        self
+    }
+
+    /// Whether responses vary by `Available-Dictionary` (it has deltas).
+    pub fn varies_by_dictionary(&self) -> bool {
+        self.deltas.as_ref().is_some_and(|d| d.varies())
     }
 
     /// The same asset, announcing `preload` (see [`Asset::preload`]).
@@ -300,6 +318,29 @@ impl Asset {
         self.representations.iter().find(|r| r.coding == coding)
     }
 
+    /// [`Asset::select`] for a client that holds the dictionary
+    /// `dictionary` (its `Available-Dictionary`): the deltas against it,
+    /// when there are any, compete with the other representations by
+    /// weight, then size (RFC 9842 §6.1: the server picks; a delta is only
+    /// ever sent against the dictionary the client named).
+    pub fn select_for(
+        &self,
+        accept_encoding: Option<&str>,
+        dictionary: Option<&deltas::Hash>,
+    ) -> Option<&Representation> {
+        let against = match (&self.deltas, dictionary) {
+            (Some(d), Some(h)) => d.against(h),
+            _ => &[],
+        };
+        if against.is_empty() {
+            return self.select(accept_encoding);
+        }
+        let all = || self.representations.iter().chain(against);
+        let order = accept_encoding::offer_order(all().map(|r| (r.coding, r.len)));
+        let coding = accept_encoding::negotiate(accept_encoding, &order)?;
+        all().find(|r| r.coding == coding)
+    }
+
     /// The same asset with each representation's body replaced by
     /// `body(coding)`, in memory (headers and ETags kept); `None` when
     /// `body` has none for one of them.
@@ -328,6 +369,7 @@ impl Asset {
             modified_fallback: self.modified_fallback,
             preload: self.preload.clone(),
             vary_encoding: self.vary_encoding,
+            deltas: self.deltas.clone(),
         })
     }
 
@@ -407,6 +449,7 @@ impl Asset {
                 .iter()
                 .map(|r| REPRESENTATION + r.memory_bytes() + r.etag.len())
                 .sum::<usize>()
+            + self.deltas.as_ref().map_or(0, |d| d.memory_bytes())
     }
 }
 

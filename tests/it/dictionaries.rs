@@ -1,0 +1,319 @@
+//! Compression dictionaries (RFC 9842) for built trees: `cdn-edge build`
+//! run twice (two deploys of the same logical names) writes `dcz` and `dcb`
+//! deltas of the new version against the old one; the node offers every
+//! fingerprinted script and stylesheet as a dictionary
+//! (`Use-As-Dictionary`) and answers a request naming the old version's
+//! SHA-256 in `Available-Dictionary` with the delta, which the reference
+//! decoders (Google's brotli with a raw dictionary, zstd with a raw
+//! prefix) turn back into exactly the new bytes. Anything else (an
+//! unknown, malformed or repeated field, a client that names no
+//! dictionary coding) gets the plain answer.
+
+use std::fs;
+use std::path::Path;
+
+use base64::Engine;
+
+use crate::build::support::{build_ok, manifest, Tree};
+use crate::common::{self, oracle, Response, Server};
+
+const CHROME: &str = "gzip, deflate, br, zstd, dcb, dcz";
+
+/// A script of `n` functions; `v` changes one line of it.
+fn script(n: usize, v: usize) -> Vec<u8> {
+    let mut s = String::new();
+    for i in 0..n {
+        let k = if i == n / 2 { v } else { 1 };
+        s.push_str(&format!(
+            "export function handler{i}(event) {{ return event.detail * {k} + {i}; }}\n"
+        ));
+    }
+    s.into_bytes()
+}
+
+/// Two deploys into one output: v1, then v2 with `js/app.js` and
+/// `css/site.css` changed. Returns the tree, the output and the v1 bytes.
+fn two_deploys() -> (Tree, std::path::PathBuf, Vec<u8>, Vec<u8>) {
+    let v1 = script(3000, 1);
+    let css = |c: &str| {
+        let rules: String = (0..1500)
+            .map(|i| format!(".c{i} {{ margin: {}px {}px }}\n", i % 17, i % 29))
+            .collect();
+        format!("body {{ color: {c}; }}\n{rules}")
+    };
+    let t = Tree::with(&[
+        ("js/app.js", &v1),
+        ("js/util.js", b"export const u = 1;\n"),
+        ("css/site.css", css("red").as_bytes()),
+        ("img/logo.png", b"\x89PNG not really"),
+    ]);
+    let out = t.out("dist");
+    build_ok(&t.src, &out, &[]);
+    let v2 = script(3000, 2);
+    t.write("js/app.js", &v2);
+    t.write("css/site.css", css("blue").as_bytes());
+    build_ok(&t.src, &out, &[]);
+    (t, out, v1, v2)
+}
+
+fn file_of(out: &Path, logical: &str) -> String {
+    manifest(out)[logical]["file"].as_str().unwrap().to_string()
+}
+
+fn b64(h: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(h)
+}
+
+fn get(srv: &Server, path: &str, headers: &[(&str, &str)]) -> Response {
+    srv.get_h(path, headers)
+}
+
+fn vary(r: &Response) -> Vec<String> {
+    r.header_all("vary")
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().to_ascii_lowercase())
+        .collect()
+}
+
+#[test]
+fn the_build_writes_deltas_of_each_changed_file_against_its_last_version() {
+    let (_t, out, v1, v2) = two_deploys();
+    let m = manifest(&out);
+    let app = &m["js/app.js"];
+    let deltas = app["deltas"].as_array().expect("deltas of js/app.js");
+    assert_eq!(deltas.len(), 1, "{app}");
+    let d = &deltas[0];
+    assert_eq!(d["dictionary"], b64(&oracle::sha256(&v1)));
+    let file = app["file"].as_str().unwrap();
+    let br = app["encodings"]["br"].as_u64().unwrap();
+    let hex: String = oracle::sha256(&v1)[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    for (coding, decode) in [
+        ("dcz", oracle::undcz as fn(&[u8], &[u8]) -> Vec<u8>),
+        ("dcb", oracle::undcb),
+    ] {
+        let body = fs::read(out.join(format!("{file}.{hex}.{coding}"))).unwrap();
+        assert_eq!(d["encodings"][coding].as_u64(), Some(body.len() as u64));
+        assert_eq!(decode(&body, &v1), v2, "{coding}");
+        assert!(
+            (body.len() as u64) * 10 < br,
+            "{coding}: {} bytes against br {br}",
+            body.len()
+        );
+    }
+    // The stylesheet too; unchanged files and images get none.
+    assert!(
+        m["css/site.css"]["deltas"].is_array(),
+        "{}",
+        m["css/site.css"]
+    );
+    for l in ["js/util.js", "img/logo.png"] {
+        assert!(m[l].get("deltas").is_none(), "{l}");
+    }
+    // --dictionary-versions 0 writes none.
+    let t = Tree::with(&[("a.js", &v1)]);
+    let o = t.out("o");
+    build_ok(&t.src, &o, &["--dictionary-versions", "0"]);
+    t.write("a.js", &v2);
+    build_ok(&t.src, &o, &["--dictionary-versions", "0"]);
+    assert!(manifest(&o)["a.js"].get("deltas").is_none());
+}
+
+#[test]
+fn a_client_holding_the_old_version_gets_the_delta() {
+    // Deploy v1 and serve it: a browser gets v1 and keeps it as a
+    // dictionary for every version of js/app.js.
+    let v1 = script(3000, 1);
+    let t = Tree::with(&[("js/app.js", &v1)]);
+    let out = t.out("dist");
+    build_ok(&t.src, &out, &[]);
+    let old_file = file_of(&out, "js/app.js");
+    let srv = Server::start(&out, &common::config_with(""));
+    let r = get(&srv, &format!("/{old_file}"), &[("accept-encoding", "br")]);
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("use-as-dictionary"),
+        Some("match=\"/js/app.*.js\", match-dest=(\"script\"), id=\"js/app.js\"")
+    );
+    assert_eq!(oracle::unbrotli(&r.body), v1);
+    // Deploy v2 into the same tree, under the running node.
+    let v2 = script(3000, 2);
+    t.write("js/app.js", &v2);
+    build_ok(&t.src, &out, &[]);
+    let new_file = file_of(&out, "js/app.js");
+    assert_ne!(new_file, old_file);
+
+    let available = format!(":{}:", b64(&oracle::sha256(&v1)));
+    for (accept, coding) in [("dcz", "dcz"), ("dcb", "dcb"), (CHROME, "")] {
+        let r = get(
+            &srv,
+            &format!("/{new_file}"),
+            &[
+                ("accept-encoding", accept),
+                ("available-dictionary", &available),
+            ],
+        );
+        assert_eq!(r.status, 200, "{}", r.summary());
+        let ce = r.header("content-encoding").unwrap().to_string();
+        if !coding.is_empty() {
+            assert_eq!(ce, coding);
+        }
+        let decoded = match ce.as_str() {
+            "dcz" => oracle::undcz(&r.body, &v1),
+            "dcb" => oracle::undcb(&r.body, &v1),
+            other => panic!("{accept}: {other}"),
+        };
+        assert_eq!(decoded, v2, "{accept}");
+        let v = vary(&r);
+        assert!(
+            v.contains(&"accept-encoding".into()) && v.contains(&"available-dictionary".into()),
+            "{v:?}"
+        );
+        let etag = r.header("etag").unwrap().to_string();
+        assert!(etag.contains(&format!("-{ce}-")), "{etag}");
+        assert_eq!(
+            r.header("cache-control"),
+            Some("public, max-age=31536000, immutable")
+        );
+        // Revalidated with its own ETag: 304, same ETag and Vary.
+        let again = get(
+            &srv,
+            &format!("/{new_file}"),
+            &[
+                ("accept-encoding", accept),
+                ("available-dictionary", &available),
+                ("if-none-match", &etag),
+            ],
+        );
+        assert_eq!(again.status, 304, "{}", again.summary());
+        assert_eq!(again.header("etag"), Some(etag.as_str()));
+        assert!(vary(&again).contains(&"available-dictionary".into()));
+        // A range of the delta: its first 4 bytes are the magic.
+        let part = get(
+            &srv,
+            &format!("/{new_file}"),
+            &[
+                ("accept-encoding", accept),
+                ("available-dictionary", &available),
+                ("range", "bytes=0-3"),
+            ],
+        );
+        assert_eq!(part.status, 206);
+        assert_eq!(part.body, r.body[..4]);
+    }
+    // Every representation of the asset says it varies by the field.
+    let plain = get(&srv, &format!("/{new_file}"), &[("accept-encoding", "br")]);
+    assert_eq!(plain.header("content-encoding"), Some("br"));
+    assert!(vary(&plain).contains(&"available-dictionary".into()));
+    // The new version is a dictionary for the next one.
+    assert!(plain.header("use-as-dictionary").is_some());
+}
+
+#[test]
+fn anything_but_a_known_dictionary_gets_the_plain_answer() {
+    let (_t, out, v1, _) = two_deploys();
+    let new_file = file_of(&out, "js/app.js");
+    let srv = Server::start(&out, &common::config_with(""));
+    let known = format!(":{}:", b64(&oracle::sha256(&v1)));
+    // What a client that names no dictionary gets.
+    let plain = get(
+        &srv,
+        &format!("/{new_file}"),
+        &[("accept-encoding", CHROME)],
+    );
+    let plain_coding = plain.header("content-encoding").map(String::from);
+    assert!(matches!(plain_coding.as_deref(), Some("br" | "zstd")));
+    let other = format!(":{}:", b64(&oracle::sha256(b"another version")));
+    let short = format!(":{}:", b64(&oracle::sha256(&v1)[..31]));
+    let cases: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        (
+            "unknown hash",
+            vec![("available-dictionary", other.as_str())],
+        ),
+        ("31 bytes", vec![("available-dictionary", short.as_str())]),
+        ("a token", vec![("available-dictionary", "abc")]),
+        ("a string", vec![("available-dictionary", "\"abc\"")]),
+        ("not base64", vec![("available-dictionary", ":!!!:")]),
+        (
+            "two lines",
+            vec![
+                ("available-dictionary", known.as_str()),
+                ("available-dictionary", known.as_str()),
+            ],
+        ),
+        ("a list", vec![("available-dictionary", "x, y")]),
+    ];
+    for (what, mut headers) in cases {
+        headers.push(("accept-encoding", CHROME));
+        let r = get(&srv, &format!("/{new_file}"), &headers);
+        assert_eq!(r.status, 200, "{what}: {}", r.summary());
+        assert_eq!(
+            r.header("content-encoding"),
+            plain_coding.as_deref(),
+            "{what}"
+        );
+        assert_eq!(r.body, plain.body, "{what}");
+        assert_eq!(r.header("etag"), plain.header("etag"), "{what}");
+    }
+    // The right dictionary, but no dictionary coding named (`*` is not one).
+    for accept in ["br, zstd", "*"] {
+        let r = get(
+            &srv,
+            &format!("/{new_file}"),
+            &[
+                ("accept-encoding", accept),
+                ("available-dictionary", &known),
+            ],
+        );
+        assert_eq!(r.status, 200);
+        assert!(
+            !matches!(r.header("content-encoding"), Some("dcz" | "dcb")),
+            "{accept}"
+        );
+    }
+}
+
+#[test]
+fn a_pattern_that_would_cover_another_file_is_not_offered() {
+    let t = Tree::with(&[
+        ("js/app.js", b"export const a = 1;\n"),
+        ("js/app.min.js", b"export const m = 1;\n"),
+        ("css/site.css", b"body { color: red }\n"),
+        (
+            "img/logo.svg",
+            b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>",
+        ),
+        ("img/logo.png", b"\x89PNG not really"),
+    ]);
+    let out = t.out("dist");
+    build_ok(&t.src, &out, &[]);
+    let srv = Server::start(&out, &common::config_with(""));
+    let uad = |l: &str| {
+        get(&srv, &format!("/{}", file_of(&out, l)), &[])
+            .header("use-as-dictionary")
+            .map(String::from)
+    };
+    // `/js/app.*.js` would also cover `js/app.min.<hash>.js`.
+    assert_eq!(uad("js/app.js"), None);
+    assert_eq!(
+        uad("js/app.min.js").as_deref(),
+        Some("match=\"/js/app.min.*.js\", match-dest=(\"script\"), id=\"js/app.min.js\"")
+    );
+    assert_eq!(
+        uad("css/site.css").as_deref(),
+        Some("match=\"/css/site.*.css\", match-dest=(\"style\"), id=\"css/site.css\"")
+    );
+    // SVG is fetched under several destinations: no match-dest.
+    assert_eq!(
+        uad("img/logo.svg").as_deref(),
+        Some("match=\"/img/logo.*.svg\", id=\"img/logo.svg\"")
+    );
+    // Other images and plain names are never dictionaries.
+    assert_eq!(uad("img/logo.png"), None);
+    assert!(get(&srv, "/js/app.min.js", &[])
+        .header("use-as-dictionary")
+        .is_none());
+}
