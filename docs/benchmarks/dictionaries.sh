@@ -209,7 +209,8 @@ for spec in "${PAIRS_SPEC[@]}"; do
     for case in "$CHROME_AE|${HASH[$name]}|dc" "dcz|${HASH[$name]}|dcz" "dcb|${HASH[$name]}|dcb" \
         "$CHROME_AE|$UNKNOWN|plain"; do
         IFS='|' read -r ae hash want <<<"$case"
-        curl -fsS --max-time 10 -D "$TMP/h" -o "$TMP/body" -H "Accept-Encoding: $ae" \
+        # The User-Agent names the case in the access log (workers flush in any order).
+        curl -fsS --max-time 10 -D "$TMP/h" -o "$TMP/body" -A "check-$name-$want" -H "Accept-Encoding: $ae" \
             -H "Available-Dictionary: :$hash:" "$url"
         ce=$(header "$TMP/h" content-encoding)
         case $want in
@@ -223,13 +224,17 @@ for spec in "${PAIRS_SPEC[@]}"; do
         echo "| $name | \`$ae\` | $which version's | ${ce:-identity} | $(stat -c %s "$TMP/body") | yes |"
     done
 done
-sleep 0.3 # the access log's flush interval
+for _ in $(seq 50); do # until each worker has flushed its lines (access_flush)
+    (($(grep -c '"check-' "$TMP/access.log" || true) == 4 * ${#PAIRS_SPEC[@]})) && break
+    sleep 0.1
+done
 echo
-echo "Access log lines of the two Chrome-like requests (the coding sent is the last field):"
+echo "The access log's lines of these requests (the User-Agent names the case; the coding sent is the last field):"
 echo
 echo '```'
-grep -F "${NEW_FILE[jquery]}" "$TMP/access.log" | head -n1 || true
-grep -F "${NEW_FILE[react-dom]}" "$TMP/access.log" | head -n1 || true
+for spec in "${PAIRS_SPEC[@]}"; do
+    for want in dc dcz dcb plain; do grep -F "\"check-${spec%% *}-$want\"" "$TMP/access.log" || true; done
+done
 echo '```'
 stop_pid "$CHECK_PID"
 
