@@ -100,8 +100,11 @@ for spec in "${PAIRS_SPEC[@]}"; do
     read -r name _ old _ _ logical <<<"$spec"
     cp "$TMP/v/$name-$old.js" "$SRC/$logical"
 done
-log "deploy 1"
-"$BIN" build "$SRC" --out "$OUT" >&2
+deploy() { # deploy N: `cdn-edge build` SRC into OUT, its summary kept in $TMP/build-N.txt
+    log "deploy $1"
+    "$BIN" build "$SRC" --out "$OUT" >"$TMP/build-$1.txt" 2>&1 || { cat "$TMP/build-$1.txt" >&2; die "deploy $1 failed"; }
+}
+deploy 1
 
 cat >"$TMP/check.toml" <<CONF
 [server]
@@ -132,9 +135,14 @@ for spec in "${PAIRS_SPEC[@]}"; do
     read -r name _ _ new _ logical <<<"$spec"
     cp "$TMP/v/$name-$new.js" "$SRC/$logical"
 done
-log "deploy 2 (under the running node)"
-"$BIN" build "$SRC" --out "$OUT" >&2
+deploy 2 # under the running node
 
+echo
+echo "### The builds (\`cdn-edge build\`'s summaries)"
+echo
+echo '```'
+cat "$TMP/build-1.txt" "$TMP/build-2.txt"
+echo '```'
 echo
 echo "### Deploy 2: sizes (bytes)"
 echo
@@ -283,9 +291,18 @@ echo
 echo "### Hits: $ROUNDS alternating rounds of wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s per representation"
 echo
 echo "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end;" \
-    "$BIN ($(cd "$REPO" && git describe --always --dirty 2>/dev/null || echo '?'));" \
+    "$("$BIN" --version);" \
     "the node's peak RSS (VmHWM) $HWM0 kB before the runs, $(proc_kb VmHWM "$NODE_PID") kB after."
 echo
 ab_table "$RESULTS" dcz br "jquery=jquery.min 3.8.0" "react-dom=react-dom.production.min 18.3.1"
 echo
 ab_table "$RESULTS" dcb br "jquery=jquery.min 3.8.0" "react-dom=react-dom.production.min 18.3.1"
+echo
+echo "Rounds (req/s, in round order):"
+echo
+for spec in "${PAIRS_SPEC[@]}"; do
+    for s in dcz dcb br; do
+        awk -F'\t' -v sc="${spec%% *}" -v side="$s" '$2 == sc && $3 == side { r = r sep int($4); sep = ", " }
+            END { printf "- %s %s: %s\n", sc, side, r }' "$RESULTS"
+    done
+done
