@@ -271,6 +271,7 @@ for spec in "${PAIRS_SPEC[@]}"; do
     done
 done
 HWM0=$(proc_kb VmHWM "$NODE_PID")
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 RESULTS=$TMP/results.tsv
 : >"$RESULTS"
@@ -290,7 +291,7 @@ done
 echo
 echo "### Hits: $ROUNDS alternating rounds of wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s per representation"
 echo
-echo "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end;" \
+echo "$(nproc) cores, load average $LOAD0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end;" \
     "$("$BIN" --version);" \
     "the node's peak RSS (VmHWM) $HWM0 kB before the runs, $(proc_kb VmHWM "$NODE_PID") kB after."
 echo
