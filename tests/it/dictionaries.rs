@@ -204,6 +204,19 @@ fn a_client_holding_the_old_version_gets_the_delta() {
         assert_eq!(part.status, 206);
         assert_eq!(part.body, r.body[..4]);
     }
+    // Another node serving the same tree (a cluster's other member) sends
+    // the same delta under the same ETag.
+    let other = Server::start(&out, &common::config_with(""));
+    let h = [
+        ("accept-encoding", CHROME),
+        ("available-dictionary", available.as_str()),
+    ];
+    let (a, b) = (
+        get(&srv, &format!("/{new_file}"), &h),
+        get(&other, &format!("/{new_file}"), &h),
+    );
+    assert_eq!((a.header("etag"), &a.body), (b.header("etag"), &b.body));
+    assert!(matches!(b.header("content-encoding"), Some("dcz" | "dcb")));
     // Every representation of the asset says it varies by the field.
     let plain = get(&srv, &format!("/{new_file}"), &[("accept-encoding", "br")]);
     assert_eq!(plain.header("content-encoding"), Some("br"));
