@@ -241,6 +241,7 @@ fn anything_but_a_known_dictionary_gets_the_plain_answer() {
     assert!(matches!(plain_coding.as_deref(), Some("br" | "zstd")));
     let other = format!(":{}:", b64(&oracle::sha256(b"another version")));
     let short = format!(":{}:", b64(&oracle::sha256(&v1)[..31]));
+    let long = format!(":{}:", b64(&vec![7u8; 6 << 10]));
     let cases: Vec<(&str, Vec<(&str, &str)>)> = vec![
         (
             "unknown hash",
@@ -258,6 +259,18 @@ fn anything_but_a_known_dictionary_gets_the_plain_answer() {
             ],
         ),
         ("a list", vec![("available-dictionary", "x, y")]),
+        (
+            "a client's own pattern and id",
+            vec![
+                ("available-dictionary", other.as_str()),
+                ("use-as-dictionary", "match=\"/*\", id=\"x\""),
+                ("dictionary-id", "\"js/app.js\""),
+            ],
+        ),
+        (
+            "an 8 KiB field",
+            vec![("available-dictionary", long.as_str())],
+        ),
     ];
     for (what, mut headers) in cases {
         headers.push(("accept-encoding", CHROME));
