@@ -41,7 +41,7 @@ pub use cdn_edge_http as http;
 
 /// The asset pipeline: the crate `cdn_edge_assets` (crates/cdn-edge-assets),
 /// its modules under the names the rest of the crate uses.
-pub use cdn_edge_assets::{build, fingerprint, manifest, media_type, precompress};
+pub use cdn_edge_assets::{build, delta, fingerprint, manifest, media_type, precompress};
 
 pub mod asset;
 mod blocking;

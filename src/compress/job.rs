@@ -95,7 +95,12 @@ fn in_memory(memory: &Memory, job: &Job, entry: Arc<Entry>) {
     }
     let (asset, source) = match &entry.source {
         Source::Pulled(meta) => (
-            with_encodings(&entry.asset, made, Tag::Derived),
+            super::deltas::attach(
+                memory,
+                &job.key,
+                with_encodings(&entry.asset, made, Tag::Derived),
+                bytes,
+            ),
             Source::Pulled(meta.clone()),
         ),
         Source::Local {

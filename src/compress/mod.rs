@@ -10,9 +10,14 @@
 //! sibling file. Either way every representation keeps a distinct strong
 //! validator.
 //!
+//! A pulled object whose name carries a content hash also gets its
+//! dictionary field and deltas against its name's previous version
+//! (`deltas`, RFC 9842).
+//!
 //! Not here: choosing a representation for a request (`http::accept_encoding`),
 //! and the build CLI's q11 siblings on disk (`build`, `precompress`).
 
+mod deltas;
 mod job;
 mod pool;
 

@@ -204,6 +204,19 @@ fn a_client_holding_the_old_version_gets_the_delta() {
         assert_eq!(part.status, 206);
         assert_eq!(part.body, r.body[..4]);
     }
+    // Another node serving the same tree (a cluster's other member) sends
+    // the same delta under the same ETag.
+    let other = Server::start(&out, &common::config_with(""));
+    let h = [
+        ("accept-encoding", CHROME),
+        ("available-dictionary", available.as_str()),
+    ];
+    let (a, b) = (
+        get(&srv, &format!("/{new_file}"), &h),
+        get(&other, &format!("/{new_file}"), &h),
+    );
+    assert_eq!((a.header("etag"), &a.body), (b.header("etag"), &b.body));
+    assert!(matches!(b.header("content-encoding"), Some("dcz" | "dcb")));
     // Every representation of the asset says it varies by the field.
     let plain = get(&srv, &format!("/{new_file}"), &[("accept-encoding", "br")]);
     assert_eq!(plain.header("content-encoding"), Some("br"));
@@ -228,6 +241,7 @@ fn anything_but_a_known_dictionary_gets_the_plain_answer() {
     assert!(matches!(plain_coding.as_deref(), Some("br" | "zstd")));
     let other = format!(":{}:", b64(&oracle::sha256(b"another version")));
     let short = format!(":{}:", b64(&oracle::sha256(&v1)[..31]));
+    let long = format!(":{}:", b64(&vec![7u8; 6 << 10]));
     let cases: Vec<(&str, Vec<(&str, &str)>)> = vec![
         (
             "unknown hash",
@@ -245,6 +259,18 @@ fn anything_but_a_known_dictionary_gets_the_plain_answer() {
             ],
         ),
         ("a list", vec![("available-dictionary", "x, y")]),
+        (
+            "a client's own pattern and id",
+            vec![
+                ("available-dictionary", other.as_str()),
+                ("use-as-dictionary", "match=\"/*\", id=\"x\""),
+                ("dictionary-id", "\"js/app.js\""),
+            ],
+        ),
+        (
+            "an 8 KiB field",
+            vec![("available-dictionary", long.as_str())],
+        ),
     ];
     for (what, mut headers) in cases {
         headers.push(("accept-encoding", CHROME));
@@ -316,4 +342,73 @@ fn a_pattern_that_would_cover_another_file_is_not_offered() {
     assert!(get(&srv, "/js/app.min.js", &[])
         .header("use-as-dictionary")
         .is_none());
+}
+
+/// A page that runs `js/app.js` (a classic script) and shows what it says.
+const PAGE: &[u8] = b"<!doctype html>\n<html><head><meta charset=\"utf-8\"></head><body>\n<p id=\"out\">loading</p>\n<script src=\"/js/app.js\"></script>\n</body></html>\n";
+
+/// A classic script of `n` functions that writes `version` into the page.
+fn page_script(n: usize, version: &str) -> Vec<u8> {
+    let mut s = String::new();
+    for i in 0..n {
+        s.push_str(&format!(
+            "function h{i}(e) {{ return e * {i} + {}; }}\n",
+            i % 13
+        ));
+    }
+    s.push_str(&format!(
+        "document.getElementById(\"out\").textContent = \"{version}:\" + h7(6);\n"
+    ));
+    s.into_bytes()
+}
+
+#[test]
+#[ignore = "needs chromium (Debian package): a real browser keeps the dictionary and decodes the delta"]
+fn a_browser_gets_the_new_deploy_as_a_delta_against_the_old_one() {
+    use crate::common::browser;
+    use crate::common::http2::{test_cert, tls_table};
+    let cert = test_cert(&["127.0.0.1", "localhost"]);
+    let spki = base64::engine::general_purpose::STANDARD.encode(oracle::sha256(&cert.spki));
+    let flags = [format!("--ignore-certificate-errors-spki-list={spki}")];
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+
+    let t = Tree::with(&[
+        ("index.html", PAGE),
+        ("js/app.js", &page_script(4000, "v1")),
+    ]);
+    let out = t.out("dist");
+    build_ok(&t.src, &out, &[]);
+    let cfg = common::config_with(&format!(
+        "[log]\naccess_flush = \"20ms\"\n{}",
+        tls_table(&cert, "")
+    ));
+    let srv = Server::start(&out, &cfg);
+    let url = format!("https://{}/index.html", srv.tls_addr());
+    let profile = tempfile::tempdir().unwrap();
+
+    let dom = browser::dump_dom(&url, profile.path(), &flags);
+    assert_eq!(browser::out_text(&dom), "v1:49", "{dom}");
+
+    // The next deploy, under the running node; the browser comes back.
+    t.write("js/app.js", &page_script(4000, "v2"));
+    build_ok(&t.src, &out, &[]);
+    let v2_file = file_of(&out, "js/app.js");
+    let dom = browser::dump_dom(&url, profile.path(), &flags);
+    assert_eq!(browser::out_text(&dom), "v2:49", "{dom}");
+
+    // The access log: v2's script went as a delta (the coding is the last field).
+    let mut line = None;
+    common::poll_until(std::time::Duration::from_secs(10), || {
+        line = srv
+            .stdout
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|l| l.contains(&format!("GET /{v2_file} ")))
+            .cloned();
+        line.is_some()
+    });
+    let line = line.expect("v2's script in the access log");
+    let coding = line.split_whitespace().last().unwrap();
+    assert!(matches!(coding, "dcb" | "dcz"), "{line}");
 }

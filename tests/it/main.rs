@@ -34,6 +34,7 @@ mod conditional;
 mod cors;
 mod deploy;
 mod dictionaries;
+mod dictionaries_pull;
 mod directives;
 mod directories;
 mod disk;

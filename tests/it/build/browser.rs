@@ -12,13 +12,10 @@ use std::ffi::OsString;
 use std::fs;
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::support::*;
-use crate::common;
-
-const CHROMIUM: &str = "chromium";
+use crate::common::{self, browser};
 
 /// A port free on 127.0.0.1 a moment ago (the edge's URL must be known
 /// before the build, which records it as the base URL).
@@ -45,42 +42,6 @@ fn node(root: &Path, port: u16, config_dir: &Path) -> common::Server {
         root.as_os_str().to_owned(),
     ];
     common::Server::spawn(&args, None).unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// The DOM of `url` after its scripts ran, as headless Chromium dumps it.
-fn dump_dom(url: &str, profile: &Path) -> String {
-    let mut child = Command::new(CHROMIUM)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-extensions",
-            // Lets the page's network and timers run before the dump.
-            "--virtual-time-budget=20000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(["--dump-dom", url])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{CHROMIUM}: {e} (apt-get install chromium)"));
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("{CHROMIUM} did not finish within 90 s on {url}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The text of `<p id="out">` in a dumped DOM.
-fn out_text(dom: &str) -> &str {
-    let start = dom.find("<p id=\"out\">").expect(dom) + "<p id=\"out\">".len();
-    &dom[start..start + dom[start..].find("</p>").expect(dom)]
 }
 
 /// A page on another origin that loads `entry` (URL, integrity) from the
@@ -139,13 +100,17 @@ fn a_browser_runs_every_module_cross_origin_from_the_edge_under_sri() {
     let app_url = format!("http://127.0.0.1:{}", app.addr.port());
     assert_ne!(app_url, edge_url);
 
-    let dom = dump_dom(&format!("{app_url}/index.html"), &dirs.path().join("p1"));
+    let dom = browser::dump_dom(
+        &format!("{app_url}/index.html"),
+        &dirs.path().join("p1"),
+        &[],
+    );
     let img = m["img/dot.png"]["file"].as_str().unwrap();
     let want = format!("aleaf-v1|pong|lazy:leaf-v1|side|/{img}|");
     assert!(
-        out_text(&dom).starts_with(&want),
+        browser::out_text(&dom).starts_with(&want),
         "want {want}…, got {}",
-        out_text(&dom)
+        browser::out_text(&dom)
     );
 
     // Every module came from the edge under its fingerprinted name, 200.
@@ -169,8 +134,12 @@ fn a_browser_runs_every_module_cross_origin_from_the_edge_under_sri() {
         );
     }
 
-    let dom = dump_dom(&format!("{app_url}/tampered.html"), &dirs.path().join("p2"));
-    let text = out_text(&dom);
+    let dom = browser::dump_dom(
+        &format!("{app_url}/tampered.html"),
+        &dirs.path().join("p2"),
+        &[],
+    );
+    let text = browser::out_text(&dom);
     assert!(text.starts_with("error: "), "{text}");
     assert!(!text.contains("lazy:"), "{text}");
 }

@@ -24,6 +24,9 @@ pub struct TestCert {
     pub pem: Vec<u8>,
     /// The certificate, DER, to compare with what a server presented.
     pub der: Vec<u8>,
+    /// Its SubjectPublicKeyInfo, DER (what a browser pins:
+    /// `--ignore-certificate-errors-spki-list` takes its SHA-256).
+    pub spki: Vec<u8>,
 }
 
 /// A new ECDSA P-256 certificate for these DNS names.
@@ -41,6 +44,7 @@ pub fn test_cert(names: &[&str]) -> TestCert {
         key,
         pem: c.cert.pem().into_bytes(),
         der: c.cert.der().to_vec(),
+        spki: c.key_pair.public_key_der(),
     }
 }
 

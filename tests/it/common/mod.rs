@@ -21,6 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tempfile::TempDir;
 
+pub mod browser;
 pub mod cluster;
 pub mod disk;
 pub mod http2;

@@ -1,0 +1,187 @@
+//! Deltas of pulled objects (RFC 9842), made on the compression pool with
+//! a pulled object's other encodings, off the request path.
+//!
+//! A pulled object whose name carries a content hash the way the build
+//! writes one (`js/app.3f2a9c1b7d.js`: a dot-separated part of 8 or more
+//! hex digits, not first or last) and whose type gets deltas (script,
+//! stylesheet, JSON, SVG, WASM) is offered as a dictionary for the other
+//! versions of its name (`Use-As-Dictionary: match="/js/app.*.js"`),
+//! unless the origin sent its own field. When the node still holds the
+//! last version of that name it compressed before (in memory, identity in
+//! memory), the new version gets `dcz` and `dcb` against it, kept when at
+//! least 20 % smaller than its br, as the build does.
+//!
+//! The latest version of each name is remembered in a bounded map (the
+//! most recent [`NAMES`] names); an entry gone from memory simply gives
+//! no delta. Deltas of pulled objects live in memory only: a disk hit or
+//! a restart serves the object without them until it is fetched again.
+//! Every node holding the same two versions makes the same bytes (the
+//! encoders are deterministic), under the same ETags.
+
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use bytes::Bytes;
+
+use crate::asset::deltas::{self, Deltas};
+use crate::asset::{Asset, Coding, Representation};
+use crate::http::dictionary as cdt;
+use crate::lookup::{Entry, Memory, Source};
+
+/// Names whose latest version is remembered.
+pub const NAMES: usize = 65_536;
+
+/// Bodies (new and old) larger than this get no delta on the pool.
+pub const MAX_BODY: usize = 4 << 20;
+
+/// The least a delta must save of the object's br to be kept.
+const MIN_GAIN: f64 = 0.2;
+
+/// zstd level of pulled deltas (the dictionary does most of the work).
+const ZSTD_LEVEL: i32 = 19;
+/// brotli quality of pulled deltas.
+const BROTLI_QUALITY: u32 = 9;
+
+/// The latest compressed version of each name: versions pattern → key.
+fn latest() -> &'static Mutex<lru::LruCache<String, String>> {
+    static LATEST: OnceLock<Mutex<lru::LruCache<String, String>>> = OnceLock::new();
+    LATEST.get_or_init(|| {
+        Mutex::new(lru::LruCache::new(
+            NonZeroUsize::new(NAMES).expect("non-zero"),
+        ))
+    })
+}
+
+/// The versions pattern of a pulled object's key and the name it stands
+/// for (the key without its hash: the `id`), when the key is a plain path
+/// (no query, not a variant) whose last segment carries a content hash as
+/// the build writes one, of a type that gets deltas.
+pub(crate) fn pattern_of(key: &str) -> Option<(String, String)> {
+    if key.contains(['?', crate::http::cache_key::SEP]) || !crate::build::is_delta_type(key) {
+        return None;
+    }
+    let name = key.rsplit('/').next()?;
+    let parts: Vec<&str> = name.split('.').collect();
+    let hash = parts
+        .get(1..parts.len().saturating_sub(1))?
+        .iter()
+        .find(|p| p.len() >= 8 && p.bytes().all(|b| b.is_ascii_hexdigit()))?;
+    let pattern = cdt::versions_pattern(&format!("/{key}"), hash)?;
+    let dir_len = key.len() - name.len();
+    let id = format!(
+        "{}{}",
+        &key[..dir_len],
+        name.replacen(&format!(".{hash}."), ".", 1)
+    );
+    Some((pattern, id))
+}
+
+/// `asset` (a pulled object just given its encodings, `made`, kept under
+/// `key`) with its dictionary field and, when memory still holds the
+/// previous version of its name, its deltas against it. Records it as the
+/// latest version of its name.
+pub(super) fn attach(memory: &Memory, key: &str, asset: Asset, body: &Bytes) -> Asset {
+    let Some((pattern, id)) = pattern_of(key) else {
+        return asset;
+    };
+    let previous = {
+        let mut latest = latest().lock().unwrap_or_else(|e| e.into_inner());
+        let previous = latest.get(&pattern).filter(|k| *k != key).cloned();
+        latest.put(pattern.clone(), key.to_string());
+        previous
+    };
+    let origin_said = asset
+        .extra_headers
+        .iter()
+        .any(|(n, _)| n.as_str().eq_ignore_ascii_case("use-as-dictionary"));
+    let use_as = (!origin_said)
+        .then(|| {
+            let dest = cdt::destination(asset.content_type.to_str().unwrap_or_default());
+            let value = cdt::use_as_dictionary(&pattern, dest, &id);
+            actix_web::http::header::HeaderValue::from_str(&value).ok()
+        })
+        .flatten();
+    let mut by_dictionary = Vec::new();
+    if let Some(old) = previous
+        .and_then(|k| memory.get(&k))
+        .and_then(|e| identity_of_pulled(&e))
+    {
+        // The encoders' output and working memory, while they run.
+        let _room = memory.reserve(2 * (body.len() + old.len()));
+        if let Some(reps) = made_against(&asset, body, &old) {
+            by_dictionary.push((crate::delta::hash(&old), reps));
+        }
+    }
+    asset.with_deltas(Deltas::new(use_as, by_dictionary))
+}
+
+/// The identity body of a pulled entry held in memory.
+fn identity_of_pulled(e: &Arc<Entry>) -> Option<Bytes> {
+    if !matches!(e.source, Source::Pulled(_)) {
+        return None;
+    }
+    e.asset
+        .representations()
+        .iter()
+        .find(|r| r.coding == Coding::Identity)
+        .and_then(|r| match &r.body {
+            crate::asset::Body::Memory(b) => Some(b.clone()),
+            _ => None,
+        })
+}
+
+/// The deltas of `body` against `old` worth keeping beside `asset`'s br.
+fn made_against(asset: &Asset, body: &[u8], old: &[u8]) -> Option<Vec<Representation>> {
+    if body.len() > MAX_BODY || old.len() > MAX_BODY {
+        return None;
+    }
+    let reps = asset.representations();
+    let identity = reps.iter().find(|r| r.coding == Coding::Identity)?;
+    let reference = reps
+        .iter()
+        .find(|r| r.coding == Coding::Br)
+        .map_or(identity.len, |r| r.len);
+    let most = (reference as f64 * (1.0 - MIN_GAIN)) as usize;
+    let hash = crate::delta::hash(old);
+    let mut out = Vec::new();
+    for coding in Coding::DELTAS {
+        let made = match coding {
+            Coding::Dcz => crate::delta::dcz(body, old, ZSTD_LEVEL),
+            _ => crate::delta::dcb(body, old, BROTLI_QUALITY),
+        };
+        let Ok(b) = made else { continue };
+        if b.len() <= most {
+            let etag = deltas::etag(&identity.etag, coding, &hash);
+            out.push(Representation::with_etag(coding, Bytes::from(b), etag));
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_hashed_names_of_delta_types_have_a_pattern() {
+        let p = |k: &str| pattern_of(k).map(|(p, id)| format!("{p} {id}"));
+        assert_eq!(
+            p("js/app.3f2a9c1b7d.js").as_deref(),
+            Some("/js/app.*.js js/app.js")
+        );
+        assert_eq!(
+            p("app.min.0123abcd.css").as_deref(),
+            Some("/app.min.*.css app.min.css")
+        );
+        for no in [
+            "js/app.js",
+            "js/app.3f2a9c1b7d.png",
+            "js/app.3f2a9c1b7d.js?v=1",
+            "js/index-DdMFVVty.js",
+            "js/3f2a9c1b7d.js",
+            "js/app.3f2a9c1.js",
+        ] {
+            assert_eq!(pattern_of(no), None, "{no}");
+        }
+    }
+}
