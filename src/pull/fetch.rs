@@ -36,6 +36,21 @@ impl Puller {
         if self.known_too_large(job.flight) {
             return Outcome::Private(Pulled::TooLarge, self.rules.pass_for);
         }
+        // A request that found its copy stale can come to lead only after
+        // another revalidation of it ended (its flight is over, its answer
+        // in memory): that answer, when fresh, is this one's too, rather
+        // than a second revalidation (a wave after a soft purge).
+        if let Some((seen, _)) = &stale {
+            if let Some(cur) = memory.get(job.flight).filter(|c| !Arc::ptr_eq(c, seen)) {
+                if let Source::Pulled(meta) = &cur.source {
+                    let now = self.clock.now();
+                    if matches!(self.verdict(meta, job.ask.directives, now), Verdict::Fresh) {
+                        let at = Arc::from(job.flight);
+                        return Outcome::Shared(Pulled::Stored(Served(cur), CacheStatus::Hit, at));
+                    }
+                }
+            }
+        }
         // Lookup, disk: after a restart or an eviction from memory the
         // disk may hold it. Fresh → served; stale → revalidated.
         let mut stale = stale;
