@@ -63,7 +63,7 @@ proptest! {
 fn check_manifest(json: &[u8]) {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("manifest.json"), json).expect("write manifest");
-    let index = ManifestIndex::new(dir.path()).get();
+    let index = ManifestIndex::new(dir.path(), Default::default()).get();
     let names: Vec<String> = serde_json::from_slice::<serde_json::Value>(json)
         .ok()
         .and_then(|v| v.as_object().cloned())

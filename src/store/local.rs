@@ -129,7 +129,7 @@ impl LocalStore {
             )
         })?;
         Ok(Self {
-            manifest: Some(ManifestIndex::new(&root)),
+            manifest: Some(ManifestIndex::new(&root, policy.fingerprints().clone())),
             root: Some(root),
             policy,
             memory_budget,

@@ -16,6 +16,7 @@ use actix_web::http::header::{HeaderMap, HeaderValue};
 
 use super::preload;
 use crate::asset::Coding;
+use crate::fingerprint::Patterns;
 use crate::http::dictionary as cdt;
 use crate::manifest::{self, Entry};
 
@@ -67,7 +68,7 @@ pub struct Index {
 
 impl Index {
     /// Builds the index of a manifest.
-    fn of(m: manifest::Manifest) -> Self {
+    fn of(m: manifest::Manifest, patterns: &Patterns) -> Self {
         let mut index = Index::default();
         for (logical, e) in &m {
             if let Some(fields) = preload::links(&m, logical) {
@@ -98,7 +99,15 @@ impl Index {
         for (logical, e) in &m {
             let file = e.file.trim_start_matches('/');
             if let Some(kept) = index.by_file.get(file).filter(|k| *k == e) {
-                if let Some(d) = dictionary(&files, file, logical, kept) {
+                // A bundler's other names for the file (its logical path
+                // is its hashed name) never hide what that name found.
+                let found = index
+                    .dictionaries
+                    .get(file)
+                    .is_some_and(|d| d.use_as.is_some());
+                if let Some(d) =
+                    dictionary(&files, file, logical, kept, patterns).filter(|_| !found)
+                {
                     index.dictionaries.insert(file.to_string(), d);
                 }
             }
@@ -158,9 +167,10 @@ fn dictionary(
     file: &str,
     logical: &str,
     e: &Entry,
+    patterns: &Patterns,
 ) -> Option<Dictionary> {
     let mut d = Dictionary::default();
-    if let Some(pattern) = versions_pattern(file, logical) {
+    if let Some(pattern) = versions_pattern(file, logical, patterns) {
         let prefix = pattern.split('*').next().unwrap_or("").replace('\\', "");
         let own = format!("/{file}");
         let alone = files
@@ -186,14 +196,22 @@ fn dictionary(
     (d.use_as.is_some() || !d.deltas.is_empty()).then_some(d)
 }
 
-/// The match pattern of the versions of `file`, when its name is the
-/// last segment of `logical` with a content hash inserted (`js/app.js`,
-/// `js/app.3f2a9c1b7d.js` → `/js/app.*.js`) and the type gets deltas.
-fn versions_pattern(file: &str, logical: &str) -> Option<String> {
+/// The match pattern of the versions of `file` (the entry of `logical`),
+/// when the type gets deltas: where its name is the last segment of
+/// `logical` with a content hash inserted (`js/app.js`,
+/// `js/app.3f2a9c1b7d.js` → `/js/app.*.js`), or, for a name a bundler
+/// hashed (kept as its own logical path), where the fingerprint patterns
+/// find the hash (`assets/index-DiwrgTda.js` → `/assets/index-*.js`).
+fn versions_pattern(file: &str, logical: &str, patterns: &Patterns) -> Option<String> {
     if !crate::build::is_delta_type(logical) {
         return None;
     }
     let (dir, name) = file.rsplit_once('/').unwrap_or(("", file));
+    if logical == file {
+        let span = patterns.hash_span(name)?;
+        let at = file.len() - name.len() + 1;
+        return cdt::pattern_around(&format!("/{file}"), span.start + at..span.end + at);
+    }
     let (ldir, lname) = logical.rsplit_once('/').unwrap_or(("", logical));
     if dir != ldir {
         return None;
@@ -248,14 +266,18 @@ type FileStamp = (u64, Option<SystemTime>);
 #[derive(Debug)]
 pub struct ManifestIndex {
     root: PathBuf,
+    /// Where bundlers put the hash in a name (for dictionary patterns).
+    patterns: Patterns,
     current: Mutex<(Option<FileStamp>, Arc<Index>)>,
 }
 
 impl ManifestIndex {
-    /// An index over `root/manifest.json` (read on first use).
-    pub fn new(root: &Path) -> Self {
+    /// An index over `root/manifest.json` (read on first use); `patterns`
+    /// find the hash in a bundler's names.
+    pub fn new(root: &Path, patterns: Patterns) -> Self {
         Self {
             root: root.to_path_buf(),
+            patterns,
             current: Mutex::new((None, Arc::new(Index::default()))),
         }
     }
@@ -270,7 +292,7 @@ impl ManifestIndex {
         let mut cur = self.current.lock().unwrap_or_else(|e| e.into_inner());
         if cur.0 != stamp {
             let index = match manifest::read_file(&path) {
-                Ok(m) => Index::of(m.unwrap_or_default()),
+                Ok(m) => Index::of(m.unwrap_or_default(), &self.patterns),
                 Err(e) => {
                     tracing::warn!("{}; serving without it", crate::error_chain::chain(&e));
                     Index::default()
@@ -319,7 +341,7 @@ mod tests {
             bad_br.encodings.insert("br".into(), 3);
             bad_br.encodings_blake3.insert("br".into(), bad.clone());
             m.insert("/c.css".into(), bad_br);
-            let ix = Index::of(m);
+            let ix = Index::of(m, &Patterns::default());
             assert_eq!(ix.listing("a.css"), Listing::Unlisted, "{bad:?}");
             assert!(ix.known("a.css", None).is_none());
             assert_eq!(ix.listing("c.css"), Listing::Unlisted);

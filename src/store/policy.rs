@@ -53,6 +53,11 @@ impl Policy {
         self.preload
     }
 
+    /// The fingerprint patterns (`cache_control.fingerprint_patterns`).
+    pub fn fingerprints(&self) -> &Patterns {
+        &self.fingerprints
+    }
+
     /// Cache-Control and extra headers for the file at `key` (relative
     /// path); `listing` is what the build's manifest says of it.
     pub fn headers_for(

@@ -412,3 +412,68 @@ fn a_browser_gets_the_new_deploy_as_a_delta_against_the_old_one() {
     let coding = line.split_whitespace().last().unwrap();
     assert!(matches!(coding, "dcb" | "dcz"), "{line}");
 }
+
+/// The Vite fixture's `dist/` copied into a tree, its dynamic chunk
+/// (`src/details.js`) given `body` under `name`.
+fn vite_deploy(t: &Tree, name: &str, body: &[u8]) {
+    let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/build/fixtures/vite/dist");
+    for (k, v) in crate::build::support::snapshot(&dist) {
+        if !k.starts_with("assets/details-") {
+            t.write(&k, &v);
+        }
+    }
+    let old = fs::read_dir(t.src.join("assets")).unwrap();
+    for f in old.flatten() {
+        if f.file_name().to_string_lossy().starts_with("details-") {
+            fs::remove_file(f.path()).unwrap();
+        }
+    }
+    t.write(&format!("assets/{name}"), body);
+    let manifest = fs::read_to_string(dist.join(".vite/manifest.json"))
+        .unwrap()
+        .replace("details-CuUsFHmZ.js", name);
+    t.write(".vite/manifest.json", manifest.as_bytes());
+}
+
+#[test]
+fn a_bundlers_hashed_names_get_dictionaries_and_deltas_by_the_bundlers_name() {
+    let (v1, v2) = (script(3000, 1), script(3000, 2));
+    let t = Tree::empty();
+    vite_deploy(&t, "details-CuUsFHmZ.js", &v1);
+    let out = t.out("dist");
+    build_ok(&t.src, &out, &["--strict"]);
+    let srv = Server::start(&out, &common::config_with(""));
+    let r = get(&srv, "/assets/details-CuUsFHmZ.js", &[]);
+    assert_eq!(
+        r.header("use-as-dictionary"),
+        Some("match=\"/assets/details-*.js\", match-dest=(\"script\"), id=\"assets/details-CuUsFHmZ.js\""),
+        "{}",
+        r.summary()
+    );
+    // `/assets/index-*.js` would not cover another file either.
+    assert!(get(&srv, "/assets/index-Bf86mH4T.js", &[])
+        .header("use-as-dictionary")
+        .is_some());
+
+    // The next deploy: Vite renamed the chunk; the build finds its last
+    // version by Vite's name for it (`src/details.js`).
+    vite_deploy(&t, "details-Dx7kLm2Q.js", &v2);
+    build_ok(&t.src, &out, &["--strict"]);
+    let m = manifest(&out);
+    let entry = &m["assets/details-Dx7kLm2Q.js"];
+    assert_eq!(
+        entry["deltas"][0]["from"], "assets/details-CuUsFHmZ.js",
+        "{entry}"
+    );
+    let available = format!(":{}:", b64(&oracle::sha256(&v1)));
+    let r = get(
+        &srv,
+        "/assets/details-Dx7kLm2Q.js",
+        &[
+            ("accept-encoding", "dcb"),
+            ("available-dictionary", &available),
+        ],
+    );
+    assert_eq!(r.header("content-encoding"), Some("dcb"), "{}", r.summary());
+    assert_eq!(oracle::undcb(&r.body, &v1), v2);
+}

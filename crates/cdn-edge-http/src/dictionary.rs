@@ -133,6 +133,24 @@ pub fn versions_pattern(fingerprinted: &str, hash: &str) -> Option<String> {
     ))
 }
 
+/// The URL pattern matching `path` with the bytes `hash` (a range of the
+/// last segment, not its start) replaced by anything: every version of a
+/// file whose name differs only there, as a bundler names them
+/// (`/assets/index-DiwrgTda.js` → `/assets/index-*.js`). `None` when the
+/// range is not inside the last segment after its first byte.
+pub fn pattern_around(path: &str, hash: std::ops::Range<usize>) -> Option<String> {
+    let name_start = path.rfind('/')? + 1;
+    if hash.start <= name_start || hash.end > path.len() || hash.is_empty() {
+        return None;
+    }
+    let (before, after) = (path.get(..hash.start)?, path.get(hash.end..)?);
+    Some(format!(
+        "{}*{}",
+        escape_pattern(before),
+        escape_pattern(after)
+    ))
+}
+
 /// URL pattern text that matches `s` literally (URLPattern's special
 /// characters `: * ( ) { } ? + \` escaped with `\`).
 fn escape_pattern(s: &str) -> String {
@@ -244,6 +262,12 @@ mod tests {
         assert_eq!(odd, r"/a\(1\)/b\+c.*.min.js");
         assert!(pattern_matches(&odd, "/a(1)/b+c.0000000000.min.js"));
         assert_eq!(versions_pattern("/js/app.js", "3f2a9c1b7d"), None);
+        let vite = "/assets/index-DiwrgTda.js";
+        let p = pattern_around(vite, 14..22).unwrap();
+        assert_eq!(p, "/assets/index-*.js");
+        assert!(pattern_matches(&p, "/assets/index-Bx9kk2Lq.js"));
+        assert_eq!(pattern_around(vite, 8..14), None, "the name's start");
+        assert_eq!(pattern_around(vite, 3..9), None, "not in the last segment");
         assert_eq!(versions_pattern("/js/.abc.js", "abc"), None);
     }
 }

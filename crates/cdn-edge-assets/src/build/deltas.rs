@@ -55,8 +55,11 @@ pub fn earlier_files(history: &[Manifest], logical: &str, current: &str, n: usiz
         if out.len() >= n {
             break;
         }
+        let ext = |f: &str| f.rsplit_once('.').map(|(_, x)| x.to_ascii_lowercase());
         if let Some(e) = m.get(logical) {
-            if e.file != current && e.fingerprinted && !out.contains(&e.file) {
+            // Another type under the name (a bundler's page key) is no version.
+            let same_type = ext(&e.file) == ext(current);
+            if e.file != current && e.fingerprinted && same_type && !out.contains(&e.file) {
                 out.push(e.file.clone());
             }
         }

@@ -272,11 +272,15 @@ pub fn run(o: &Options) -> Result<Summary, BuildError> {
             .zip(&emitted)
             .with_max_len(1)
             .map(|(p, (_, e))| {
-                let earlier = if p.fingerprinted && deltas::is_delta_type(&p.logical) {
-                    deltas::earlier_files(&history, &p.logical, &p.file, o.deltas.versions)
-                } else {
-                    Vec::new()
-                };
+                // By its logical path, else (a name a bundler hashed, new
+                // each deploy) by the bundler's names for it.
+                let names = std::iter::once(&p.logical)
+                    .chain(bundled.names.get(&p.logical).into_iter().flatten());
+                let earlier = names
+                    .filter(|_| p.fingerprinted && deltas::is_delta_type(&p.logical))
+                    .map(|n| deltas::earlier_files(&history, n, &p.file, o.deltas.versions))
+                    .find(|e| !e.is_empty())
+                    .unwrap_or_default();
                 if earlier.is_empty() {
                     return Ok(Vec::new());
                 }

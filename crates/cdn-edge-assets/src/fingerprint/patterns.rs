@@ -93,6 +93,33 @@ impl Patterns {
     }
 }
 
+impl Patterns {
+    /// Where the content hash is in `file_name` (a byte range), by the
+    /// first pattern that finds one: its `hash` group, or else the part of
+    /// its match between the separator it starts with and the next `.`
+    /// (`.3f2a9c1b7d.` → `3f2a9c1b7d`, `-5JZG2WQ4.js` → `5JZG2WQ4`).
+    pub fn hash_span(&self, file_name: &str) -> Option<std::ops::Range<usize>> {
+        for p in &self.list {
+            for c in p.re.captures_iter(file_name) {
+                if let Some(h) = c.name(HASH_GROUP) {
+                    if looks_random(h.as_str()) {
+                        return Some(h.range());
+                    }
+                    continue;
+                }
+                let m = c.get(0)?;
+                let text = m.as_str();
+                let lead = usize::from(text.starts_with(['.', '-', '_']));
+                let len = text[lead..].find('.').unwrap_or(text.len() - lead);
+                if len > 0 {
+                    return Some(m.start() + lead..m.start() + lead + len);
+                }
+            }
+        }
+        None
+    }
+}
+
 impl Default for Patterns {
     fn default() -> Self {
         // Cannot fail: constant patterns, compiled by the unit tests.

@@ -199,3 +199,16 @@ proptest! {
         prop_assert!(default().matches(&name), "{}", name);
     }
 }
+
+#[test]
+fn the_hash_is_found_where_each_family_writes_it() {
+    let p = Patterns::default();
+    let hash = |n: &str| p.hash_span(n).map(|r| n[r].to_string());
+    assert_eq!(hash("app.3f2a9c1b7d.css").as_deref(), Some("3f2a9c1b7d"));
+    assert_eq!(hash("index-DiwrgTda.js").as_deref(), Some("DiwrgTda"));
+    assert_eq!(hash("index-5d1c3f2a.js").as_deref(), Some("5d1c3f2a"));
+    assert_eq!(hash("chunk-5JZG2WQ4.js").as_deref(), Some("5JZG2WQ4"));
+    assert_eq!(hash("app.CZ0Nq5sJ.js").as_deref(), Some("CZ0Nq5sJ"));
+    assert_eq!(hash("app-settings.js"), None);
+    assert_eq!(hash("app.js"), None);
+}
