@@ -108,6 +108,10 @@ for round in $(seq "$ROUNDS"); do
         # How many of the last 100 v2 (the most recently stored) answer with a delta.
         deltas=0
         if [[ $kind == hashed ]]; then
+            # Asked once and the pool drained first: a delta is made with the
+            # object's encodings, which a wave may have left for a later hit.
+            fetch_all "$NODE_ADDR" <(tail -n 100 "$TMP/hashed-v2.paths")
+            wait_idle "$NODE_PID"
             paste -d' ' <(tail -n 100 "$TMP/hashed-v1.paths") <(tail -n 100 "$TMP/hashed-v2.paths") |
                 while read -r p1 p2; do
                     ad=":$(sha_b64 "$TMP/root$p1"):"
@@ -116,6 +120,11 @@ for round in $(seq "$ROUNDS"); do
                 done | grep -ci '^content-encoding: dcz' >"$TMP/deltas" || true
             deltas=$(cat "$TMP/deltas")
         fi
+        # How many of the same v2 the pool compressed at all (br held).
+        brs=$(tail -n 100 "$TMP/$kind-v2.paths" | while read -r p2; do
+            curl -s -o /dev/null -D - --max-time 10 -H 'Accept-Encoding: br' "http://$NODE_ADDR$p2"
+        done | grep -ci '^content-encoding: br' || true)
+        log "round $round $kind: $brs of the last 100 v2 have br"
         printf '%s %s %s %s %s %s\n' "$round" "$kind" "$cpu" "$hwm" \
             "$(echo "$s1 - $s0" | bc)" "$deltas" >>"$RESULTS"
         log "round $round $kind: cpu ${cpu}s, VmHWM ${hwm} kB, wall $(echo "$s1 - $s0" | bc)s, dcz answers ${deltas}/100"

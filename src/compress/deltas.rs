@@ -7,13 +7,15 @@
 //! stylesheet, JSON, SVG, WASM) is offered as a dictionary for the other
 //! versions of its name (`Use-As-Dictionary: match="/js/app.*.js"`),
 //! unless the origin sent its own field. When the node still holds the
-//! last version of that name it compressed before (in memory, identity in
-//! memory), the new version gets `dcz` and `dcb` against it, kept when at
+//! version of that name it stored before (its identity body in memory),
+//! the new version gets `dcz` and `dcb` against it, kept when at
 //! least 20 % smaller than its br, as the build does.
 //!
-//! The latest version of each name is remembered in a bounded map (the
-//! most recent [`NAMES`] names); an entry gone from memory simply gives
-//! no delta. Deltas of pulled objects live in memory only: a disk hit or
+//! The latest two versions of each name the node stored are remembered in
+//! a bounded map (the most recent [`NAMES`] names), noted when a version
+//! is stored, so the previous one is found even if the pool, busy with a
+//! wave, never compressed it; an entry gone from memory simply gives no
+//! delta. Deltas of pulled objects live in memory only: a disk hit or
 //! a restart serves the object without them until it is fetched again.
 //! Every node holding the same two versions makes the same bytes (the
 //! encoders are deterministic), under the same ETags.
@@ -42,14 +44,47 @@ const ZSTD_LEVEL: i32 = 19;
 /// brotli quality of pulled deltas.
 const BROTLI_QUALITY: u32 = 9;
 
-/// The latest compressed version of each name: versions pattern → key.
-fn latest() -> &'static Mutex<lru::LruCache<String, String>> {
-    static LATEST: OnceLock<Mutex<lru::LruCache<String, String>>> = OnceLock::new();
-    LATEST.get_or_init(|| {
+/// The latest version of a name the node stored, and the one before it.
+#[derive(Debug, Clone)]
+struct Versions {
+    latest: String,
+    before: Option<String>,
+}
+
+/// The versions of each name: versions pattern → keys.
+fn versions() -> &'static Mutex<lru::LruCache<String, Versions>> {
+    static VERSIONS: OnceLock<Mutex<lru::LruCache<String, Versions>>> = OnceLock::new();
+    VERSIONS.get_or_init(|| {
         Mutex::new(lru::LruCache::new(
             NonZeroUsize::new(NAMES).expect("non-zero"),
         ))
     })
+}
+
+/// Records that `key` is stored (the newest version of its name, if it
+/// has one), so the next version finds it even when the pool never got to
+/// compress it; returns the version before it, if known.
+pub(crate) fn note_version(key: &str) -> Option<String> {
+    let (pattern, _) = pattern_of(key)?;
+    let mut all = versions().lock().unwrap_or_else(|e| e.into_inner());
+    match all.get_mut(&pattern) {
+        Some(v) if v.latest == key => v.before.clone(),
+        Some(v) => {
+            let before = std::mem::replace(&mut v.latest, key.to_string());
+            v.before = Some(before.clone());
+            Some(before)
+        }
+        None => {
+            all.put(
+                pattern,
+                Versions {
+                    latest: key.to_string(),
+                    before: None,
+                },
+            );
+            None
+        }
+    }
 }
 
 /// The versions pattern of a pulled object's key and the name it stands
@@ -76,20 +111,28 @@ pub(crate) fn pattern_of(key: &str) -> Option<(String, String)> {
     Some((pattern, id))
 }
 
+/// The version stored before `key` (when `key` is still its name's
+/// newest: a newer one makes `key` no dictionary's target any more).
+fn previous_of(key: &str) -> Option<String> {
+    let (pattern, _) = pattern_of(key)?;
+    let mut all = versions().lock().unwrap_or_else(|e| e.into_inner());
+    let v = all.get(&pattern)?;
+    if v.latest == key {
+        v.before.clone()
+    } else {
+        None
+    }
+}
+
 /// `asset` (a pulled object just given its encodings, `made`, kept under
 /// `key`) with its dictionary field and, when memory still holds the
-/// previous version of its name, its deltas against it. Records it as the
-/// latest version of its name.
+/// previous version of its name (see [`note_version`]), its deltas
+/// against it.
 pub(super) fn attach(memory: &Memory, key: &str, asset: Asset, body: &Bytes) -> Asset {
     let Some((pattern, id)) = pattern_of(key) else {
         return asset;
     };
-    let previous = {
-        let mut latest = latest().lock().unwrap_or_else(|e| e.into_inner());
-        let previous = latest.get(&pattern).filter(|k| *k != key).cloned();
-        latest.put(pattern.clone(), key.to_string());
-        previous
-    };
+    let previous = previous_of(key);
     let origin_said = asset
         .extra_headers
         .iter()

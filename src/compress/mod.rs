@@ -30,6 +30,7 @@ use crate::origin::stored::PulledMeta;
 use crate::precompress::{self, Settings};
 use crate::store::disk::DiskCache;
 
+pub(crate) use deltas::note_version;
 pub(crate) use job::{with_encodings_owned, Tag};
 
 /// Bodies shorter than this are not compressed: the saving is a few bytes,

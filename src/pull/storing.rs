@@ -139,6 +139,10 @@ impl Puller {
             .0
             .disk_generation
             .store(disk_generation, Ordering::Relaxed);
+        if wanted {
+            // The newest version of a hashed name, for its next version's deltas.
+            crate::compress::note_version(at);
+        }
         if made {
             served.0.compress_queued.store(true, Ordering::Relaxed);
         } else if wanted {
