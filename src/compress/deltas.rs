@@ -96,11 +96,7 @@ pub(crate) fn pattern_of(key: &str) -> Option<(String, String)> {
         return None;
     }
     let name = key.rsplit('/').next()?;
-    let parts: Vec<&str> = name.split('.').collect();
-    let hash = parts
-        .get(1..parts.len().saturating_sub(1))?
-        .iter()
-        .find(|p| p.len() >= 8 && p.bytes().all(|b| b.is_ascii_hexdigit()))?;
+    let hash = crate::fingerprint::hex_hash(name)?;
     let pattern = cdt::versions_pattern(&format!("/{key}"), hash)?;
     let dir_len = key.len() - name.len();
     let id = format!(
@@ -163,14 +159,7 @@ fn identity_of_pulled(e: &Arc<Entry>) -> Option<Bytes> {
     if !matches!(e.source, Source::Pulled(_)) {
         return None;
     }
-    e.asset
-        .representations()
-        .iter()
-        .find(|r| r.coding == Coding::Identity)
-        .and_then(|r| match &r.body {
-            crate::asset::Body::Memory(b) => Some(b.clone()),
-            _ => None,
-        })
+    super::job::identity_body(&e.asset).cloned()
 }
 
 /// The deltas of `body` against `old` worth keeping beside `asset`'s br.

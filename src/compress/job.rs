@@ -56,7 +56,7 @@ pub(super) fn run(job: Job) {
 }
 
 /// The identity body of `asset`, when held in memory.
-fn identity_body(asset: &Asset) -> Option<&Bytes> {
+pub(super) fn identity_body(asset: &Asset) -> Option<&Bytes> {
     asset
         .representations()
         .iter()

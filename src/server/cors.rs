@@ -123,16 +123,8 @@ pub fn apply(headers: &mut HeaderMap, grant: &Grant, vary_encoding: Option<bool>
         headers.insert(header::VARY, v);
         return;
     }
-    let listed = |token: &str| {
-        headers.get_all(header::VARY).any(|v| {
-            v.to_str().unwrap_or("*").split(',').any(|t| {
-                let t = t.trim();
-                t == "*" || t.eq_ignore_ascii_case(token)
-            })
-        })
-    };
-    let add_encoding = encoding && !listed("accept-encoding");
-    let add_origin = by_origin && !listed("origin");
+    let add_encoding = encoding && !vary_covers(headers, "accept-encoding");
+    let add_origin = by_origin && !vary_covers(headers, "origin");
     let v = match (add_encoding, add_origin) {
         (true, true) => HeaderValue::from_static("Accept-Encoding, Origin"),
         (true, false) => HeaderValue::from_static("Accept-Encoding"),
@@ -140,4 +132,16 @@ pub fn apply(headers: &mut HeaderMap, grant: &Grant, vary_encoding: Option<bool>
         (false, false) => return,
     };
     headers.append(header::VARY, v);
+}
+
+/// Whether the `Vary` fields of `headers` already cover the request field
+/// `token` (named, case-insensitively, or `*`; a value that is not text
+/// counts as `*`).
+pub fn vary_covers(headers: &HeaderMap, token: &str) -> bool {
+    headers.get_all(header::VARY).any(|v| {
+        v.to_str().unwrap_or("*").split(',').any(|t| {
+            let t = t.trim();
+            t == "*" || t.eq_ignore_ascii_case(token)
+        })
+    })
 }

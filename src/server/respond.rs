@@ -261,13 +261,7 @@ fn vary_dictionary(h: &mut HeaderMap, asset: &Asset) {
     if !asset.varies_by_dictionary() {
         return;
     }
-    let listed = h.get_all(header::VARY).any(|v| {
-        v.to_str().unwrap_or("*").split(',').any(|t| {
-            let t = t.trim();
-            t == "*" || t.eq_ignore_ascii_case("available-dictionary")
-        })
-    });
-    if !listed {
+    if !cors::vary_covers(h, "available-dictionary") {
         h.append(
             header::VARY,
             HeaderValue::from_static("Available-Dictionary"),

@@ -76,7 +76,10 @@ impl Index {
                 index.preloads.insert(file, Arc::new(fields));
             }
         }
-        for (logical, e) in m.clone() {
+        // The logical names of each kept file's entry (a bundler's names
+        // share one), for its dictionary below.
+        let mut names: HashMap<String, Vec<String>> = HashMap::new();
+        for (logical, e) in m {
             if let Err(why) = check_entry(&e) {
                 tracing::warn!(entry = %logical, "manifest.json: {why}; entry skipped");
                 continue;
@@ -92,24 +95,27 @@ impl Index {
                 index.plain.insert(file);
                 continue;
             }
+            let of_file = names.entry(file.clone()).or_default();
+            if index.by_file.get(&file).is_some_and(|kept| *kept != e) {
+                of_file.clear();
+            }
+            of_file.push(logical.to_string());
             index.by_file.insert(file, e);
         }
         let files: std::collections::BTreeSet<String> =
             index.by_file.keys().map(|f| format!("/{f}")).collect();
-        for (logical, e) in &m {
-            let file = e.file.trim_start_matches('/');
-            if let Some(kept) = index.by_file.get(file).filter(|k| *k == e) {
-                // A bundler's other names for the file (its logical path
-                // is its hashed name) never hide what that name found.
-                let found = index
-                    .dictionaries
-                    .get(file)
-                    .is_some_and(|d| d.use_as.is_some());
-                if let Some(d) =
-                    dictionary(&files, file, logical, kept, patterns).filter(|_| !found)
-                {
-                    index.dictionaries.insert(file.to_string(), d);
-                }
+        for (file, e) in &index.by_file {
+            // A bundler's other names for the file (its logical path is its
+            // hashed name) never hide what that name found.
+            let d = names.get(file).into_iter().flatten().fold(
+                None,
+                |found: Option<Dictionary>, logical| match found {
+                    Some(d) if d.use_as.is_some() => Some(d),
+                    found => dictionary(&files, file, logical, e, patterns).or(found),
+                },
+            );
+            if let Some(d) = d {
+                index.dictionaries.insert(file.clone(), d);
             }
         }
         index

@@ -118,19 +118,15 @@ pub fn destination(media_type: &str) -> Option<&'static str> {
 /// characters of the path are escaped; `None` when the hash is not one
 /// dot-separated part of the last segment.
 pub fn versions_pattern(fingerprinted: &str, hash: &str) -> Option<String> {
-    let (dir, name) = fingerprinted.rsplit_once('/')?;
+    let name_start = fingerprinted.rfind('/')? + 1;
+    let name = &fingerprinted[name_start..];
     let needle = format!(".{hash}.");
     let at = name.find(&needle)?;
-    let (stem, ext) = (&name[..at], &name[at + needle.len()..]);
-    if stem.is_empty() || name[at + 1..].contains(&needle) {
+    if at == 0 || name[at + 1..].contains(&needle) {
         return None;
     }
-    Some(format!(
-        "{}/{}.*.{}",
-        escape_pattern(dir),
-        escape_pattern(stem),
-        escape_pattern(ext)
-    ))
+    let start = name_start + at + 1;
+    pattern_around(fingerprinted, start..start + hash.len())
 }
 
 /// The URL pattern matching `path` with the bytes `hash` (a range of the

@@ -13,11 +13,18 @@ pub use patterns::Patterns;
 /// made of 8 or more hex digits (`app.3f2a9c1b.css`,
 /// `vendor.0123456789abcdef.min.js`). The first default pattern.
 pub fn is_fingerprinted(file_name: &str) -> bool {
+    hex_hash(file_name).is_some()
+}
+
+/// The hash of a name [`is_fingerprinted`] recognises: its first
+/// dot-separated part, not the first nor the last, of 8 or more hex digits.
+pub fn hex_hash(file_name: &str) -> Option<&str> {
     let parts: Vec<&str> = file_name.split('.').collect();
-    parts.len() >= 3
-        && parts[1..parts.len() - 1]
-            .iter()
-            .any(|p| p.len() >= 8 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+    parts
+        .get(1..parts.len().saturating_sub(1))?
+        .iter()
+        .find(|p| p.len() >= 8 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+        .copied()
 }
 
 /// The fingerprinted form of `file_name` for a content hash `hash` (hex):
