@@ -1,9 +1,9 @@
 //! Deltas of pulled objects (RFC 9842), made on the compression pool with
 //! a pulled object's other encodings, off the request path.
 //!
-//! A pulled object whose name carries a content hash the way the build
-//! writes one (`js/app.3f2a9c1b7d.js`: a dot-separated part of 8 or more
-//! hex digits, not first or last) and whose type gets deltas (script,
+//! A pulled object whose name carries a content hash by the node's
+//! fingerprint patterns (`cache_control.fingerprint_patterns`: the build's
+//! `js/app.3f2a9c1b7d.js`, Vite's `assets/index-DiwrgTda.js`, …) and whose type gets deltas (script,
 //! stylesheet, JSON, SVG, WASM) is offered as a dictionary for the other
 //! versions of its name (`Use-As-Dictionary: match="/js/app.*.js"`),
 //! unless the origin sent its own field. When the node still holds the
@@ -27,6 +27,7 @@ use bytes::Bytes;
 
 use crate::asset::deltas::{self, Deltas};
 use crate::asset::{Asset, Coding, Representation};
+use crate::fingerprint::Patterns;
 use crate::http::dictionary as cdt;
 use crate::lookup::{Entry, Memory, Source};
 
@@ -62,10 +63,10 @@ fn versions() -> &'static Mutex<lru::LruCache<String, Versions>> {
 }
 
 /// Records that `key` is stored (the newest version of its name, if it
-/// has one), so the next version finds it even when the pool never got to
-/// compress it; returns the version before it, if known.
-pub(crate) fn note_version(key: &str) -> Option<String> {
-    let (pattern, _) = pattern_of(key)?;
+/// has one by `fingerprints`), so the next version finds it even when the
+/// pool never got to compress it; returns the version before it, if known.
+pub(crate) fn note_version(key: &str, fingerprints: &Patterns) -> Option<String> {
+    let (pattern, _) = pattern_of(key, fingerprints)?;
     let mut all = versions().lock().unwrap_or_else(|e| e.into_inner());
     match all.get_mut(&pattern) {
         Some(v) if v.latest == key => v.before.clone(),
@@ -88,29 +89,36 @@ pub(crate) fn note_version(key: &str) -> Option<String> {
 }
 
 /// The versions pattern of a pulled object's key and the name it stands
-/// for (the key without its hash: the `id`), when the key is a plain path
-/// (no query, not a variant) whose last segment carries a content hash as
-/// the build writes one, of a type that gets deltas.
-pub(crate) fn pattern_of(key: &str) -> Option<(String, String)> {
+/// for (the key without its hash and the separator before it: the `id`),
+/// when the key is a plain path (no query, not a variant) whose last
+/// segment carries a content hash by the node's fingerprint patterns
+/// (`js/app.3f2a9c1b7d.js` → `/js/app.*.js`, `js/app.js`;
+/// `assets/index-DiwrgTda.js` → `/assets/index-*.js`,
+/// `assets/index.js`), of a type that gets deltas.
+pub(crate) fn pattern_of(key: &str, fingerprints: &Patterns) -> Option<(String, String)> {
     if key.contains(['?', crate::http::cache_key::SEP]) || !crate::build::is_delta_type(key) {
         return None;
     }
     let name = key.rsplit('/').next()?;
-    let hash = crate::fingerprint::hex_hash(name)?;
-    let pattern = cdt::versions_pattern(&format!("/{key}"), hash)?;
+    let span = fingerprints.hash_span(name)?;
     let dir_len = key.len() - name.len();
-    let id = format!(
-        "{}{}",
-        &key[..dir_len],
-        name.replacen(&format!(".{hash}."), ".", 1)
-    );
+    let pattern = cdt::pattern_around(
+        &format!("/{key}"),
+        span.start + dir_len + 1..span.end + dir_len + 1,
+    )?;
+    let before = &name[..span.start];
+    let before = before
+        .strip_suffix(['.', '-', '_'])
+        .filter(|_| name[span.end..].starts_with('.'))
+        .unwrap_or(before);
+    let id = format!("{}{before}{}", &key[..dir_len], &name[span.end..]);
     Some((pattern, id))
 }
 
 /// The version stored before `key` (when `key` is still its name's
 /// newest: a newer one makes `key` no dictionary's target any more).
-fn previous_of(key: &str) -> Option<String> {
-    let (pattern, _) = pattern_of(key)?;
+fn previous_of(key: &str, fingerprints: &Patterns) -> Option<String> {
+    let (pattern, _) = pattern_of(key, fingerprints)?;
     let mut all = versions().lock().unwrap_or_else(|e| e.into_inner());
     let v = all.get(&pattern)?;
     if v.latest == key {
@@ -124,11 +132,17 @@ fn previous_of(key: &str) -> Option<String> {
 /// `key`) with its dictionary field and, when memory still holds the
 /// previous version of its name (see [`note_version`]), its deltas
 /// against it.
-pub(super) fn attach(memory: &Memory, key: &str, asset: Asset, body: &Bytes) -> Asset {
-    let Some((pattern, id)) = pattern_of(key) else {
+pub(super) fn attach(
+    memory: &Memory,
+    key: &str,
+    fingerprints: &Patterns,
+    asset: Asset,
+    body: &Bytes,
+) -> Asset {
+    let Some((pattern, id)) = pattern_of(key, fingerprints) else {
         return asset;
     };
-    let previous = previous_of(key);
+    let previous = previous_of(key, fingerprints);
     let origin_said = asset
         .extra_headers
         .iter()
@@ -196,7 +210,8 @@ mod tests {
 
     #[test]
     fn only_hashed_names_of_delta_types_have_a_pattern() {
-        let p = |k: &str| pattern_of(k).map(|(p, id)| format!("{p} {id}"));
+        let fp = Patterns::default();
+        let p = |k: &str| pattern_of(k, &fp).map(|(p, id)| format!("{p} {id}"));
         assert_eq!(
             p("js/app.3f2a9c1b7d.js").as_deref(),
             Some("/js/app.*.js js/app.js")
@@ -205,15 +220,27 @@ mod tests {
             p("app.min.0123abcd.css").as_deref(),
             Some("/app.min.*.css app.min.css")
         );
+        assert_eq!(
+            p("assets/index-DiwrgTda.js").as_deref(),
+            Some("/assets/index-*.js assets/index.js")
+        );
+        assert_eq!(
+            p("_app/immutable/app.CZ0Nq5sJ.js").as_deref(),
+            Some("/_app/immutable/app.*.js _app/immutable/app.js")
+        );
+        assert_eq!(
+            p("chunk-5JZG2WQ4.js").as_deref(),
+            Some("/chunk-*.js chunk.js")
+        );
         for no in [
             "js/app.js",
             "js/app.3f2a9c1b7d.png",
             "js/app.3f2a9c1b7d.js?v=1",
-            "js/index-DdMFVVty.js",
+            "js/app-settings.js",
             "js/3f2a9c1b7d.js",
             "js/app.3f2a9c1.js",
         ] {
-            assert_eq!(pattern_of(no), None, "{no}");
+            assert_eq!(pattern_of(no, &fp), None, "{no}");
         }
     }
 }

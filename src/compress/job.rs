@@ -21,6 +21,7 @@ pub(super) struct Job {
     pub(super) key: String,
     pub(super) entry: Weak<Entry>,
     pub(super) settings: Arc<Settings>,
+    pub(super) fingerprints: Arc<crate::fingerprint::Patterns>,
     pub(super) persist: Option<Persist>,
 }
 
@@ -98,6 +99,7 @@ fn in_memory(memory: &Memory, job: &Job, entry: Arc<Entry>) {
             super::deltas::attach(
                 memory,
                 &job.key,
+                &job.fingerprints,
                 with_encodings(&entry.asset, made, Tag::Derived),
                 bytes,
             ),
@@ -277,6 +279,7 @@ mod tests {
             key: KEY.into(),
             entry: Arc::downgrade(&entry),
             settings: Arc::default(),
+            fingerprints: Arc::default(),
             persist: Some(Persist {
                 disk: disk.clone(),
                 path: "/a.css".into(),
@@ -351,6 +354,7 @@ mod tests {
                 brotli_quality: 5,
                 ..Settings::default()
             }),
+            fingerprints: Arc::default(),
             persist: None,
         };
         (entry, job)

@@ -30,7 +30,6 @@ use crate::origin::stored::PulledMeta;
 use crate::precompress::{self, Settings};
 use crate::store::disk::DiskCache;
 
-pub(crate) use deltas::note_version;
 pub(crate) use job::{with_encodings_owned, Tag};
 
 /// Bodies shorter than this are not compressed: the saving is a few bytes,
@@ -106,6 +105,7 @@ fn texty(path: &str, content_type: &str) -> bool {
 pub struct Compressor {
     pool: &'static pool::Pool,
     settings: Arc<Settings>,
+    fingerprints: Arc<crate::fingerprint::Patterns>,
 }
 
 impl std::fmt::Debug for Compressor {
@@ -139,7 +139,25 @@ impl Compressor {
         Ok(Self {
             pool: pool::get_or_start(workers, queue)?,
             settings: Arc::new(settings),
+            fingerprints: Arc::default(),
         })
+    }
+
+    /// The same handle, finding the content hash in a pulled object's
+    /// name by `fingerprints` (`cache_control.fingerprint_patterns`) for
+    /// its deltas.
+    pub fn with_fingerprints(self, fingerprints: crate::fingerprint::Patterns) -> Self {
+        Self {
+            fingerprints: Arc::new(fingerprints),
+            ..self
+        }
+    }
+
+    /// Records that `key` is stored (the newest version of its name, when
+    /// its name carries a content hash), so its next version's deltas are
+    /// made against it.
+    pub(crate) fn note_version(&self, key: &str) {
+        deltas::note_version(key, &self.fingerprints);
     }
 
     /// Queues making the encodings of `entry`, stored in `memory` under
@@ -165,6 +183,7 @@ impl Compressor {
             key: key.to_string(),
             entry: Arc::downgrade(entry),
             settings: self.settings.clone(),
+            fingerprints: self.fingerprints.clone(),
             persist,
         });
         match queued {

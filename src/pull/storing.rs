@@ -141,7 +141,7 @@ impl Puller {
             .store(disk_generation, Ordering::Relaxed);
         if wanted {
             // The newest version of a hashed name, for its next version's deltas.
-            crate::compress::note_version(at);
+            self.compressor.note_version(at);
         }
         if made {
             served.0.compress_queued.store(true, Ordering::Relaxed);

@@ -347,5 +347,7 @@ fn compressor(config: &Config) -> Result<Compressor, ServeError> {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
-    Compressor::new(workers, c.compress_queue, settings).map_err(ServeError::Compress)
+    Ok(Compressor::new(workers, c.compress_queue, settings)
+        .map_err(ServeError::Compress)?
+        .with_fingerprints(config.fingerprints()?))
 }

@@ -138,12 +138,31 @@ fn script(v: usize) -> String {
 
 #[test]
 fn pulled_versions_of_a_hashed_name_get_deltas_against_the_one_before() {
+    deltas_between(
+        "/js/app.0123456789.js",
+        "/js/app.abcdef0123.js",
+        "match=\"/js/app.*.js\", match-dest=(\"script\"), id=\"js/app.js\"",
+    );
+}
+
+/// A bundler's names (Vite's `-` and 8 base64url characters) are found by
+/// the node's fingerprint patterns as its own are.
+#[test]
+fn pulled_versions_of_a_vite_name_get_deltas_against_the_one_before() {
+    deltas_between(
+        "/assets/index-DiwrgTda.js",
+        "/assets/index-BxK3f_9a.js",
+        "match=\"/assets/index-*.js\", match-dest=(\"script\"), id=\"assets/index.js\"",
+    );
+}
+
+/// Pulls `first` then `second` (two versions of one name) and checks the
+/// dictionary field `use_as` on the first and both deltas of the second
+/// against it.
+fn deltas_between(first: &str, second: &str, use_as: &str) {
     let o = Origin::start();
     let (v1, v2) = (script(1), script(2));
-    for (path, body) in [
-        ("/js/app.0123456789.js", &v1),
-        ("/js/app.abcdef0123.js", &v2),
-    ] {
+    for (path, body) in [(first, &v1), (second, &v2)] {
         o.route(
             path,
             Reply::ok(body.clone())
@@ -155,18 +174,15 @@ fn pulled_versions_of_a_hashed_name_get_deltas_against_the_one_before() {
     let (_f, s) = edge(&o);
     // v1 is pulled; once its encodings are made, it is a dictionary for
     // every version of the name.
-    let r = wait_for_encoding(&s, "/js/app.0123456789.js", "br");
-    assert_eq!(
-        r.header("use-as-dictionary"),
-        Some("match=\"/js/app.*.js\", match-dest=(\"script\"), id=\"js/app.js\"")
-    );
+    let r = wait_for_encoding(&s, first, "br");
+    assert_eq!(r.header("use-as-dictionary"), Some(use_as));
     // v2 is pulled next: its deltas are made against v1, still held.
-    wait_for_encoding(&s, "/js/app.abcdef0123.js", "br");
+    wait_for_encoding(&s, second, "br");
     let sha = base64::engine::general_purpose::STANDARD.encode(oracle::sha256(v1.as_bytes()));
     let available = format!(":{sha}:");
     for coding in ["dcz", "dcb"] {
         let r = s.get_h(
-            "/js/app.abcdef0123.js",
+            second,
             &[
                 ("accept-encoding", coding),
                 ("available-dictionary", &available),
@@ -190,10 +206,10 @@ fn pulled_versions_of_a_hashed_name_get_deltas_against_the_one_before() {
         assert!(etag.starts_with(&format!("\"o1-{coding}-")), "{etag}");
     }
     // Without the field, the plain br; the origin was asked once per URL.
-    let plain = s.get_h("/js/app.abcdef0123.js", &[("accept-encoding", "br")]);
+    let plain = s.get_h(second, &[("accept-encoding", "br")]);
     assert_eq!(oracle::unbrotli(&plain.body), v2.as_bytes());
     assert!(plain.vary_contains("available-dictionary"));
-    assert_eq!(o.count("/js/app.abcdef0123.js"), 1);
+    assert_eq!(o.count(second), 1);
 }
 
 #[test]
