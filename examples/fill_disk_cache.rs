@@ -64,6 +64,7 @@ fn main() {
                             key_format: cdn_edge::http::cache_key::FORMAT,
                             tags: vec![],
                             age: None,
+                            use_as_dictionary: None,
                         };
                         cache.put(&key, &meta, &[body.as_slice()]).expect("put");
                         total += len as u64;

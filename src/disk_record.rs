@@ -1,11 +1,16 @@
 //! The disk record of a pulled object, its codec: what the disk cache
-//! keeps of an asset held in memory (its record, naming the encodings, and
-//! its parts, identity body first: `parts_of`), the names its codings go by
-//! (`coding_name`, `coding_named`, `named_parts`: a record names each part
-//! after the body, so one written before zstd, or by a newer node with a
-//! coding this one does not know, still reads), and the blocking write of
-//! it (`put`,
-//! failures logged once per interval). The pull engine (`pull::disk`, which
+//! keeps of an asset held in memory (its record, naming the encodings and
+//! the deltas, and its parts, identity body first: `parts_of`; the same
+//! layout without bodies: `layout`), the names its parts go by
+//! (`coding_name`, `coding_named`, `delta_name`, `named_parts`: a record
+//! names each part after the body, so one written before zstd, or by a
+//! newer node with a coding this one does not know, still reads), and the
+//! blocking write of it (`put`, failures logged once per interval).
+//!
+//! Deltas (RFC 9842) are parts named `dcz:<hex SHA-256 of the
+//! dictionary>` (or `dcb:`), after the encodings; the node's own
+//! `Use-As-Dictionary` is a member of the record. A node from before
+//! deltas skips those parts as it skips any name it does not know. The pull engine (`pull::disk`, which
 //! reads records back and writes them from the async workers) and the
 //! compressor (`compress::job`, which writes an object's encodings over its
 //! record) both use it; it uses neither. The record's type is
@@ -13,7 +18,8 @@
 
 use bytes::Bytes;
 
-use crate::asset::{Asset, Body, Coding};
+use crate::asset::deltas::Hash;
+use crate::asset::{Asset, Body, Coding, Representation};
 use crate::origin::disk_meta::DiskMeta;
 use crate::origin::stored::PulledMeta;
 use crate::store::disk::DiskCache;
@@ -60,32 +66,82 @@ pub(crate) fn warn_write(key: &str, e: &std::io::Error) {
 }
 
 /// What the disk keeps of an asset held in memory: its record (naming the
-/// encodings) and its parts, identity body first, then each encoding.
-/// `None` when the body is not in memory.
+/// encodings and deltas) and its parts, identity body first, then each
+/// encoding, then each delta. `None` when a body is not in memory.
 pub(crate) fn parts_of(
     asset: &Asset,
     meta: &PulledMeta,
     path: &str,
     origin: u64,
 ) -> Option<(DiskMeta, Vec<Bytes>)> {
-    let body = |coding| {
-        asset
-            .representations()
-            .iter()
-            .find_map(|r| match (&r.body, r.coding == coding) {
-                (Body::Memory(b), true) => Some(b.clone()),
-                _ => None,
-            })
-    };
-    let mut parts = vec![body(Coding::Identity)?];
+    let (record, reps) = layout(asset, meta, path, origin);
+    let parts = reps
+        .into_iter()
+        .map(|r| match &r.body {
+            Body::Memory(b) => Some(b.clone()),
+            _ => None,
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some((record, parts))
+}
+
+/// The record of `asset` and the representations its parts hold, in
+/// order: identity, the encodings (`Coding::ENCODINGS`' order), the
+/// deltas (as the asset holds them). The order is the asset's own, so a
+/// record rewritten over parts already on disk lists them as they are.
+pub(crate) fn layout<'a>(
+    asset: &'a Asset,
+    meta: &PulledMeta,
+    path: &str,
+    origin: u64,
+) -> (DiskMeta, Vec<&'a Representation>) {
+    let reps = asset.representations();
     let mut record = DiskMeta::of(meta, path, origin);
+    let mut out: Vec<&Representation> = reps
+        .iter()
+        .filter(|r| r.coding == Coding::Identity)
+        .take(1)
+        .collect();
     for coding in Coding::ENCODINGS {
-        if let Some(b) = body(coding) {
-            parts.push(b);
+        if let Some(r) = reps.iter().find(|r| r.coding == coding) {
+            out.push(r);
             record.encodings.push(coding_name(coding).to_string());
         }
     }
-    Some((record, parts))
+    if let Some(d) = &asset.deltas {
+        record.use_as_dictionary = d
+            .use_as
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .map(Into::into);
+        for (hash, r) in d.all() {
+            out.push(r);
+            record.encodings.push(delta_name(r.coding, hash));
+        }
+    }
+    (record, out)
+}
+
+/// The name of a delta's part: its coding and the dictionary's SHA-256 in
+/// hex (`dcz:47e4…`).
+pub(crate) fn delta_name(coding: Coding, dictionary: &Hash) -> String {
+    let hex: String = dictionary.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}:{hex}", coding.token())
+}
+
+/// The delta coding and dictionary a part's name gives; `None` for any
+/// other name.
+fn delta_named(name: &str) -> Option<(Coding, Hash)> {
+    let (token, hex) = name.split_once(':')?;
+    let coding = Coding::from_token(token).filter(|c| Coding::DELTAS.contains(c))?;
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut hash = [0u8; 32];
+    for (i, b) in hash.iter_mut().enumerate() {
+        *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some((coding, hash))
 }
 
 /// The name a stored part's coding goes by in its record: its token
@@ -103,20 +159,34 @@ pub(crate) fn coding_named(name: &str) -> Option<Coding> {
     Coding::from_token(name).filter(|c| Coding::ENCODINGS.contains(c))
 }
 
-/// The encoded parts of a record read back (those after the identity body),
-/// each with the coding `names` gives it, in order. A part under a name
-/// this node does not know (a newer node's) is left out and the others
-/// keep their places; a record written before a coding existed (br and
-/// gzip only, before zstd) simply names fewer.
-pub(crate) fn named_parts<P>(
-    names: &[String],
-    parts: impl IntoIterator<Item = P>,
-) -> Vec<(Coding, P)> {
-    names
-        .iter()
-        .zip(parts)
-        .filter_map(|(name, p)| coding_named(name).map(|c| (c, p)))
-        .collect()
+/// The parts of a record read back after the identity body: its
+/// encodings, each with the coding its name gives it, and its deltas.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Named<P> {
+    /// The encodings (br, zstd, gzip), in the record's order.
+    pub encodings: Vec<(Coding, P)>,
+    /// The deltas: coding, dictionary, part.
+    pub deltas: Vec<(Coding, Hash, P)>,
+}
+
+/// The encoded parts of a record read back (those after the identity
+/// body), each named by `names`, in order. A part under a name this node
+/// does not know (a newer node's) is left out and the others keep their
+/// places; a record written before a coding existed (br and gzip only,
+/// before zstd; no deltas) simply names fewer.
+pub(crate) fn named_parts<P>(names: &[String], parts: impl IntoIterator<Item = P>) -> Named<P> {
+    let mut named = Named {
+        encodings: Vec::new(),
+        deltas: Vec::new(),
+    };
+    for (name, p) in names.iter().zip(parts) {
+        if let Some(c) = coding_named(name) {
+            named.encodings.push((c, p));
+        } else if let Some((c, hash)) = delta_named(name) {
+            named.deltas.push((c, hash, p));
+        }
+    }
+    named
 }
 
 #[cfg(test)]
@@ -129,9 +199,9 @@ mod tests {
 
     #[test]
     fn a_record_from_before_zstd_still_reads() {
-        let old = named_parts(&names(&["br", "gzip"]), ["BR", "GZ"]);
+        let old = named_parts(&names(&["br", "gzip"]), ["BR", "GZ"]).encodings;
         assert_eq!(old, [(Coding::Br, "BR"), (Coding::Gzip, "GZ")]);
-        let now = named_parts(&names(&["br", "zstd", "gzip"]), ["BR", "ZST", "GZ"]);
+        let now = named_parts(&names(&["br", "zstd", "gzip"]), ["BR", "ZST", "GZ"]).encodings;
         assert_eq!(
             now,
             [
@@ -140,16 +210,37 @@ mod tests {
                 (Coding::Gzip, "GZ")
             ]
         );
-        assert_eq!(named_parts(&names(&[]), ["X"]), []);
+        assert_eq!(named_parts(&names(&[]), ["X"]).encodings, []);
     }
 
     #[test]
     fn an_unknown_coding_is_skipped_and_the_rest_keep_their_places() {
         let got = named_parts(&names(&["br", "xz", "gzip"]), ["BR", "XZ", "GZ"]);
-        assert_eq!(got, [(Coding::Br, "BR"), (Coding::Gzip, "GZ")]);
+        assert_eq!(got.encodings, [(Coding::Br, "BR"), (Coding::Gzip, "GZ")]);
         let got = named_parts(&names(&["dcz", "zstd"]), ["DCZ", "ZST"]);
-        assert_eq!(got, [(Coding::Zstd, "ZST")]);
-        assert_eq!(named_parts(&names(&["identity"]), ["X"]), []);
+        assert_eq!(got.encodings, [(Coding::Zstd, "ZST")]);
+        assert_eq!(got.deltas, []);
+        let got = named_parts(&names(&["identity"]), ["X"]);
+        assert_eq!((got.encodings, got.deltas), (vec![], vec![]));
+    }
+
+    #[test]
+    fn deltas_are_named_by_coding_and_dictionary() {
+        let hash = [0xab; 32];
+        let dcz = delta_name(Coding::Dcz, &hash);
+        assert_eq!(dcz, format!("dcz:{}", "ab".repeat(32)));
+        let dcb = delta_name(Coding::Dcb, &[1; 32]);
+        let got = named_parts(&names(&["br", &dcz, "xz", &dcb]), ["BR", "Z", "X", "B"]);
+        assert_eq!(got.encodings, [(Coding::Br, "BR")]);
+        assert_eq!(
+            got.deltas,
+            [(Coding::Dcz, hash, "Z"), (Coding::Dcb, [1; 32], "B")]
+        );
+        for bad in ["dcz:ab", "br:00", "dcz:zz", "gzip:", ":", "dcz"] {
+            assert_eq!(delta_named(bad), None, "{bad}");
+        }
+        let long = format!("dcz:{}", "0".repeat(66));
+        assert_eq!(delta_named(&long), None);
     }
 
     #[test]

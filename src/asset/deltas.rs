@@ -42,6 +42,14 @@ impl Deltas {
             .map_or(&[], |(_, reps)| reps.as_slice())
     }
 
+    /// Every delta with the dictionary it was made against, dictionary by
+    /// dictionary, in the order they were given.
+    pub fn all(&self) -> impl Iterator<Item = (&Hash, &Representation)> {
+        self.by_dictionary
+            .iter()
+            .flat_map(|(h, reps)| reps.iter().map(move |r| (h, r)))
+    }
+
     /// Whether responses vary by `Available-Dictionary` (there is a delta).
     pub fn varies(&self) -> bool {
         !self.by_dictionary.is_empty()

@@ -126,6 +126,16 @@ impl Representation {
         }
     }
 
+    /// Builds a representation of `body` (in memory or left in a store;
+    /// `None` for a file body) under `etag`.
+    pub fn of_body(coding: Coding, body: Body, etag: HeaderValue) -> Option<Self> {
+        match body {
+            Body::Memory(b) => Some(Self::with_etag(coding, b, etag)),
+            Body::Stored(s) => Some(Self::stored(coding, s, etag)),
+            Body::File { .. } => None,
+        }
+    }
+
     /// Builds a representation left in a store (see [`Body::Stored`]).
     pub fn stored(coding: Coding, body: Arc<dyn Stored>, etag: HeaderValue) -> Self {
         Self {

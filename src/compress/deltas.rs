@@ -15,9 +15,9 @@
 //! a bounded map (the most recent [`NAMES`] names), noted when a version
 //! is stored, so the previous one is found even if the pool, busy with a
 //! wave, never compressed it; an entry gone from memory simply gives no
-//! delta. Deltas of pulled objects live in memory only: a disk hit or
-//! a restart serves the object without them until it is fetched again.
-//! Every node holding the same two versions makes the same bytes (the
+//! delta. The deltas and the field are written to the disk cache with
+//! the object's encodings (`disk_record`), so a disk hit or a restart
+//! serves them as made. Every node holding the same two versions makes the same bytes (the
 //! encoders are deterministic), under the same ETags.
 
 use std::num::NonZeroUsize;

@@ -58,6 +58,11 @@ pub struct DiskMeta {
     /// back. `None` in records without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub age: Option<u64>,
+    /// The `Use-As-Dictionary` the node made for it (RFC 9842: a pulled
+    /// object whose name carries a content hash), read back with its
+    /// deltas (`disk_record`); an origin's own field is among `headers`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_as_dictionary: Option<String>,
 }
 
 impl DiskMeta {
@@ -75,6 +80,7 @@ impl DiskMeta {
             key_format: cache_key::FORMAT,
             tags: meta.tags.to_vec(),
             age: meta.age_header,
+            use_as_dictionary: None,
         }
     }
 

@@ -21,10 +21,11 @@ use super::on_disk::OnDisk;
 use super::storing::Built;
 use super::template::Template;
 use super::Puller;
-use crate::asset::{etag_value, Asset, Body, Coding};
+use crate::asset::deltas::{etag as delta_etag, Deltas, Hash};
+use crate::asset::{etag_value, Asset, Body, Coding, Representation};
 use crate::blocking::log_join;
 use crate::compress;
-use crate::disk_record::{coding_name, named_parts, put, warn_write};
+use crate::disk_record::{layout, named_parts, put, warn_write, Named};
 use crate::lookup::{Entry, Memory};
 use crate::origin::stored::{asset_of, DiskMeta, PulledMeta};
 use crate::store::disk::{DiskCache, Part};
@@ -150,9 +151,11 @@ impl Puller {
         let identity = parts.next()?;
         let parts = named_parts(&record.encodings, parts);
         let codings: Vec<Coding> = std::iter::once(Coding::Identity)
-            .chain(parts.iter().map(|(c, _)| *c))
+            .chain(parts.encodings.iter().map(|(c, _)| *c))
             .collect();
         let built = self.build_read(&mut record, identity, parts, &body)?;
+        // Every part is an identity or an encoding the node knows (a
+        // record with deltas, or a part of a newer node's, has no template).
         if codings.len() == record.encodings.len() + 1 {
             if let Some(empty) = built.asset.with_bodies(|_| Some(Bytes::new())) {
                 let template = Template {
@@ -169,18 +172,23 @@ impl Puller {
         Some(self.hold(memory, memory_key, built, generation).0)
     }
 
-    /// The asset of a disk record read (`identity` and the encodings in
-    /// `parts`), its bodies given by `body`: in memory, or left on disk.
-    /// Headers and ETags are those the object had when fetched: the
-    /// origin's ETag, or the blake3 of the identity body (recorded with a
-    /// part left on disk, never read for it).
+    /// The asset of a disk record read (`identity`, and the encodings and
+    /// deltas in `named`), its bodies given by `body`: in memory, or left
+    /// on disk. Headers and ETags are those the object had when fetched:
+    /// the origin's ETag, or the blake3 of the identity body (recorded with
+    /// a part left on disk, never read for it); a delta's, derived from it
+    /// as when it was made.
     fn build_read(
         &self,
         record: &mut DiskMeta,
         identity: Part,
-        parts: Vec<(Coding, Part)>,
+        named: Named<Part>,
         body: &dyn Fn(Part) -> Body,
     ) -> Option<Built> {
+        let Named {
+            encodings: parts,
+            deltas,
+        } = named;
         let (in_memory, stored_hash) = match &identity {
             Part::Whole(b) => (b.clone(), None),
             Part::Stored(p) => (Bytes::new(), Some(p.hash())),
@@ -228,6 +236,30 @@ impl Puller {
             let slot = bodies.iter_mut().find(|(c, _)| *c == coding)?;
             slot.1.take().map(body)
         })?;
+        if deltas.is_empty() && record.use_as_dictionary.is_none() {
+            return Some(built);
+        }
+        let use_as = record
+            .use_as_dictionary
+            .as_deref()
+            .and_then(|v| actix_web::http::header::HeaderValue::from_str(v).ok());
+        let identity_etag = built
+            .asset
+            .representations()
+            .iter()
+            .find(|r| r.coding == Coding::Identity)?
+            .etag
+            .clone();
+        let mut by_dictionary: Vec<(Hash, Vec<Representation>)> = Vec::new();
+        for (coding, hash, part) in deltas {
+            let etag = delta_etag(&identity_etag, coding, &hash);
+            let rep = Representation::of_body(coding, body(part), etag)?;
+            match by_dictionary.iter_mut().find(|(h, _)| *h == hash) {
+                Some((_, reps)) => reps.push(rep),
+                None => by_dictionary.push((hash, vec![rep])),
+            }
+        }
+        built.asset = built.asset.with_deltas(Deltas::new(use_as, by_dictionary));
         Some(built)
     }
 
@@ -309,16 +341,8 @@ pub(super) async fn rewrite(
     if generation == 0 {
         return 0;
     }
-    let mut record = DiskMeta::of(meta, path, origin);
-    let mut lens = vec![];
-    for coding in std::iter::once(Coding::Identity).chain(Coding::ENCODINGS) {
-        if let Some(r) = asset.representations().iter().find(|r| r.coding == coding) {
-            lens.push(r.len);
-            if coding != Coding::Identity {
-                record.encodings.push(coding_name(coding).to_string());
-            }
-        }
-    }
+    let (record, reps) = layout(asset, meta, path, origin);
+    let lens: Vec<u64> = reps.iter().map(|r| r.len).collect();
     let (disk, owned) = (disk.clone(), key.to_string());
     let put = move || disk.put_record_over(&owned, generation, &record, &lens);
     match tokio::task::spawn_blocking(put).await {

@@ -170,7 +170,7 @@ impl Puller {
             &self.rules.reading,
             false,
         );
-        let asset = Asset::new(
+        let mut asset = Asset::new(
             old.representations().to_vec(),
             fresh.content_type.clone(),
             meta.last_modified,
@@ -179,6 +179,9 @@ impl Puller {
         )
         .with_last_modified_value(fresh.last_modified_value.clone())
         .expecting_encodings(old.expects_encodings());
+        // Its deltas and dictionary field: the same bytes, the same
+        // validator (a 304 confirms the stored representation).
+        asset.deltas = old.deltas.clone();
         let mut generation = 0;
         if let Some(disk) = &self.disk {
             let old_generation = entry.disk_generation.load(Ordering::Relaxed);

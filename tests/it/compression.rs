@@ -89,11 +89,7 @@ fn encodings_are_kept_on_disk_and_never_made_again_after_a_restart() {
     );
     let f = Fixture::new();
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config_with(&format!(
-        "[origin]\nurl = \"{}\"\n[cache]\ndir = \"{}\"\n",
-        o.url(),
-        dir.path().display()
-    ));
+    let cfg = config_with_disk(&o.url(), dir.path());
     let br = [("Accept-Encoding", "br")];
     let etag = {
         let s = Server::start(&f.root, &cfg);
@@ -122,17 +118,9 @@ fn encodings_are_kept_on_disk_and_never_made_again_after_a_restart() {
 
 /// Bytes of every entry file under a disk cache directory.
 fn disk_bytes(dir: &std::path::Path) -> u64 {
-    let mut total = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "obj") {
-                total += e.metadata().map_or(0, |m| m.len());
-            }
-        }
-    }
-    total
+    disk_entry_files(dir)
+        .iter()
+        .filter_map(|p| p.metadata().ok())
+        .map(|m| m.len())
+        .sum()
 }

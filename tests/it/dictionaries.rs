@@ -122,6 +122,41 @@ fn the_build_writes_deltas_of_each_changed_file_against_its_last_version() {
     assert!(manifest(&o)["a.js"].get("deltas").is_none());
 }
 
+/// `--prune --keep 1` still keeps the builds the deltas come from
+/// (`--dictionary-versions`, 2 by default): the third deploy gets deltas
+/// against both earlier versions, whose files stay.
+#[test]
+fn prune_keeps_the_versions_deltas_are_made_against() {
+    let (v1, v2, v3) = (script(800, 1), script(800, 2), script(800, 3));
+    let t = Tree::with(&[("a.js", &v1)]);
+    let o = t.out("o");
+    let prune = ["--prune", "--keep", "1"];
+    build_ok(&t.src, &o, &prune);
+    let first = manifest(&o)["a.js"]["file"].as_str().unwrap().to_string();
+    t.write("a.js", &v2);
+    build_ok(&t.src, &o, &prune);
+    t.write("a.js", &v3);
+    build_ok(&t.src, &o, &prune);
+    let m = manifest(&o);
+    let against: Vec<_> = m["a.js"]["deltas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["dictionary"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        against,
+        [b64(&oracle::sha256(&v2)), b64(&oracle::sha256(&v1))],
+        "{}",
+        m["a.js"]
+    );
+    assert!(o.join(&first).is_file(), "v1 kept: {first}");
+    // A fourth deploy lets v1 go: no delta is made against it any more.
+    t.write("a.js", &script(800, 4));
+    build_ok(&t.src, &o, &prune);
+    assert!(!o.join(&first).exists(), "v1 pruned: {first}");
+}
+
 #[test]
 fn a_client_holding_the_old_version_gets_the_delta() {
     // Deploy v1 and serve it: a browser gets v1 and keeps it as a

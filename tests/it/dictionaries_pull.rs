@@ -226,3 +226,78 @@ fn an_origins_own_dictionary_field_is_kept_over_the_nodes() {
     let r = wait_for_encoding(&s, "/js/lib.0123456789.js", "br");
     assert_eq!(r.header_all("use-as-dictionary"), [UAD]);
 }
+
+/// A pulled object's deltas and the node's dictionary field are written
+/// beside it in the disk cache with its encodings: after a restart they
+/// are served from disk (the origin is not asked again), a 304
+/// revalidation keeps them, and the record it rewrites still has them.
+#[test]
+fn pulled_deltas_survive_a_restart_and_a_revalidation() {
+    let o = Origin::start();
+    let (v1, v2) = (script(1), script(2));
+    let (first, second) = ("/js/app.0123456789.js", "/js/app.abcdef0123.js");
+    for (path, body, tag) in [(first, &v1, "\"a1\""), (second, &v2, "\"a2\"")] {
+        o.route(
+            path,
+            Reply::ok(body.clone())
+                .header("Cache-Control", "public, max-age=600")
+                .header("Content-Type", "text/javascript")
+                .header("ETag", tag)
+                .etag_304(tag),
+        );
+    }
+    let f = Fixture::new();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_with_disk(&o.url(), dir.path());
+    let sha = base64::engine::general_purpose::STANDARD.encode(oracle::sha256(v1.as_bytes()));
+    let available = format!(":{sha}:");
+    let ask = [
+        ("accept-encoding", "dcz, br"),
+        ("available-dictionary", available.as_str()),
+    ];
+    let etag = {
+        let s = Server::start(&f.root, &cfg);
+        wait_for_encoding(&s, first, "br");
+        wait_for_encoding(&s, second, "br");
+        let r = s.get_h(second, &ask);
+        assert_eq!(r.header("content-encoding"), Some("dcz"), "{}", r.summary());
+        // Written over its disk entry after the swap.
+        assert!(poll_until(std::time::Duration::from_secs(20), || {
+            disk_holds(dir.path(), b"\"dcz:")
+        }));
+        r.header("etag").unwrap().to_string()
+    };
+    assert!(etag.starts_with("\"a2-dcz-"), "{etag}");
+    let check = |s: &Server| {
+        let r = s.get_h(second, &ask);
+        assert_eq!(r.header("content-encoding"), Some("dcz"), "{}", r.summary());
+        assert_eq!(oracle::undcz(&r.body, v1.as_bytes()), v2.as_bytes());
+        assert_eq!(r.header("etag"), Some(etag.as_str()));
+        assert!(r.vary_contains("available-dictionary"), "{}", r.summary());
+    };
+    let s = Server::start(&f.root, &cfg);
+    check(&s);
+    let r = s.get_h(first, &[("accept-encoding", "br")]);
+    assert_eq!(
+        r.header("use-as-dictionary"),
+        Some("match=\"/js/app.*.js\", match-dest=(\"script\"), id=\"js/app.js\""),
+        "{}",
+        r.summary()
+    );
+    assert_eq!((o.count(first), o.count(second)), (1, 1), "read from disk");
+    // Stale: a 304 confirms it, and the deltas stay.
+    advance(&o, &s, 601);
+    check(&s);
+    assert_eq!(o.count(second), 2, "revalidated");
+    drop(s);
+    let s = Server::start(&f.root, &cfg);
+    check(&s);
+    assert_eq!(o.count(second), 2);
+}
+
+/// Whether some entry file of a disk cache directory holds `needle`.
+fn disk_holds(dir: &std::path::Path, needle: &[u8]) -> bool {
+    disk_entry_files(dir)
+        .iter()
+        .any(|p| std::fs::read(p).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle)))
+}

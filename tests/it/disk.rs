@@ -172,6 +172,7 @@ fn fill(dir: &Path, n: usize, origin: &str) {
             key_format: cdn_edge::http::cache_key::FORMAT,
             tags: vec![],
             age: None,
+            use_as_dictionary: None,
         };
         let body = format!("body {i}");
         c.put(&format!("f/{i}.css"), &meta, &[body.as_bytes()])

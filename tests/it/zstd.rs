@@ -299,11 +299,7 @@ fn zstd_of_a_pulled_object_is_kept_on_disk_across_a_restart() {
     let o = origin_with_css(&body);
     let f = Fixture::new();
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config_with(&format!(
-        "[origin]\nurl = \"{}\"\n[cache]\ndir = \"{}\"\n",
-        o.url(),
-        dir.path().display()
-    ));
+    let cfg = config_with_disk(&o.url(), dir.path());
     let made = {
         let s = Server::start(&f.root, &cfg);
         assert_eq!(s.get("/kept.css").status, 200);

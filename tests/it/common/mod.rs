@@ -949,3 +949,28 @@ pub fn replace_atomically(p: &Path, bytes: &[u8]) {
 pub fn config_with(extra: &str) -> String {
     format!("[server]\nrefresh = \"50ms\"\n{extra}")
 }
+
+/// [`config_with`] pulling from `origin` with a disk cache in `dir`.
+pub fn config_with_disk(origin: &str, dir: &std::path::Path) -> String {
+    config_with(&format!(
+        "[origin]\nurl = \"{origin}\"\n[cache]\ndir = \"{}\"\n",
+        dir.display()
+    ))
+}
+
+/// The entry files (`*.obj`) under a disk cache directory.
+pub fn disk_entry_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "obj") {
+                files.push(p);
+            }
+        }
+    }
+    files
+}

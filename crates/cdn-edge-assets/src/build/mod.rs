@@ -341,7 +341,10 @@ pub fn run(o: &Options) -> Result<Summary, BuildError> {
     history::record(&out, &bytes).map_err(write_err(&out.join(history::DIR_NAME)))?;
     write_atomic(&settings_path, id.as_bytes()).map_err(write_err(&settings_path))?;
     if o.prune {
-        let p = history::prune(&out, o.keep).map_err(write_err(&out))?;
+        // The builds deltas are made against stay (and their files), so
+        // the next build still finds every version it makes deltas of.
+        let keep = o.keep.max(o.deltas.versions + 1);
+        let p = history::prune(&out, keep).map_err(write_err(&out))?;
         summary.pruned = (p.files, p.bytes);
     }
     summary.elapsed = started.elapsed();
