@@ -14,6 +14,8 @@
 #
 #   CDN_EDGE_BIN=target/release/cdn-edge docs/benchmarks/pull_deltas.sh
 #   NAMES=1000 SIZE=60000 ROUNDS=3 MEMORY_MIB=64
+#   DISK=1: each run with a fresh disk cache (cache.dir), where a v1 the wave
+#   pushed out of memory is read back for its v2's delta.
 set -euo pipefail
 BENCH_TAG=pull-deltas
 KEEP_TMP=${KEEP_TMP:-0}
@@ -22,6 +24,7 @@ NAMES=${NAMES:-1000}
 SIZE=${SIZE:-60000}
 ROUNDS=${ROUNDS:-3}
 MEMORY_MIB=${MEMORY_MIB:-64}
+DISK=${DISK:-0}
 # shellcheck source=lib/bench.sh
 source "$REPO/docs/benchmarks/lib/bench.sh"
 
@@ -91,7 +94,12 @@ RESULTS="$TMP/results"
 hz=$(getconf CLK_TCK)
 for round in $(seq "$ROUNDS"); do
     for kind in hashed plain; do
-        start_node "$TMP/$kind-$round.log" "$BIN" --config "$TMP/edge.toml" --root ''
+        cfg="$TMP/edge.toml"
+        if [[ $DISK == 1 ]]; then
+            cfg="$TMP/edge-$kind-$round.toml"
+            sed "s|^\[cache\]\$|[cache]\ndir = \"$TMP/disk-$kind-$round\"|" "$TMP/edge.toml" >"$cfg"
+        fi
+        start_node "$TMP/$kind-$round.log" "$BIN" --config "$cfg" --root ''
         t0=$(proc_ticks "$NODE_PID")
         s0=$(date +%s.%N)
         # Each version: the wave, the pool drained, then a second pass (what
@@ -132,11 +140,12 @@ for round in $(seq "$ROUNDS"); do
     done
 done
 
-python3 - "$RESULTS" "$MEMORY_MIB" "$NAMES" "$SIZE" <<'PY'
+python3 - "$RESULTS" "$MEMORY_MIB" "$NAMES" "$SIZE" "$DISK" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
 mem = int(sys.argv[2]) * 1024
-print(f"\n{sys.argv[3]} names x 2 versions of ~{sys.argv[4]} bytes, cache.memory_bytes {sys.argv[2]} MiB, medians of {len(rows)//2} rounds\n")
+disk = ", with a disk cache" if sys.argv[5] == "1" else ""
+print(f"\n{sys.argv[3]} names x 2 versions of ~{sys.argv[4]} bytes, cache.memory_bytes {sys.argv[2]} MiB{disk}, medians of {len(rows)//2} rounds\n")
 print("| run | node CPU (s) | peak RSS (VmHWM) | over memory_bytes | wall to idle (s) | v2 sent as dcz (of the last 100) |")
 print("|---|---:|---:|---:|---:|---:|")
 for kind in ("hashed", "plain"):

@@ -2,23 +2,25 @@
 //! a pulled object's other encodings, off the request path.
 //!
 //! A pulled object whose name carries a content hash by the node's
-//! fingerprint patterns (`cache_control.fingerprint_patterns`: the build's
-//! `js/app.3f2a9c1b7d.js`, Vite's `assets/index-DiwrgTda.js`, …) and whose type gets deltas (script,
-//! stylesheet, JSON, SVG, WASM) is offered as a dictionary for the other
-//! versions of its name (`Use-As-Dictionary: match="/js/app.*.js"`),
-//! unless the origin sent its own field. When the node still holds the
-//! version of that name it stored before (its identity body in memory),
-//! the new version gets `dcz` and `dcb` against it, kept when at
+//! fingerprint patterns (`cache_control.fingerprint_patterns`: the
+//! build's `js/app.3f2a9c1b7d.js`, Vite's `assets/index-DiwrgTda.js`, …)
+//! and whose type gets deltas (script, stylesheet, JSON, SVG, WASM) is
+//! offered as a dictionary for the other versions of its name
+//! (`Use-As-Dictionary: match="/js/app.*.js"`), unless the origin sent its
+//! own field. When the node still holds the version of that name it
+//! stored before (its identity body in memory, or else in the disk
+//! cache), the new version gets `dcz` and `dcb` against it, kept when at
 //! least 20 % smaller than its br, as the build does.
 //!
 //! The latest two versions of each name the node stored are remembered in
 //! a bounded map (the most recent [`NAMES`] names), noted when a version
 //! is stored, so the previous one is found even if the pool, busy with a
-//! wave, never compressed it; an entry gone from memory simply gives no
-//! delta. The deltas and the field are written to the disk cache with
-//! the object's encodings (`disk_record`), so a disk hit or a restart
-//! serves them as made. Every node holding the same two versions makes the same bytes (the
-//! encoders are deterministic), under the same ETags.
+//! wave, never compressed it; one gone from memory is read back from the
+//! disk cache, and one gone from both simply gives no delta. The deltas
+//! and the field are written to the disk cache with the object's
+//! encodings (`disk_record`), so a disk hit or a restart serves them as
+//! made. Every node holding the same two versions makes the same bytes
+//! (the encoders are deterministic), under the same ETags.
 
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -30,6 +32,10 @@ use crate::asset::{Asset, Coding, Representation};
 use crate::fingerprint::Patterns;
 use crate::http::dictionary as cdt;
 use crate::lookup::{Entry, Memory, Source};
+use crate::origin::disk_meta::DiskMeta;
+use crate::store::disk::Part;
+
+use super::Persist;
 
 /// Names whose latest version is remembered.
 pub const NAMES: usize = 65_536;
@@ -136,6 +142,7 @@ pub(super) fn attach(
     memory: &Memory,
     key: &str,
     fingerprints: &Patterns,
+    persist: Option<&Persist>,
     asset: Asset,
     body: &Bytes,
 ) -> Asset {
@@ -155,10 +162,11 @@ pub(super) fn attach(
         })
         .flatten();
     let mut by_dictionary = Vec::new();
-    if let Some(old) = previous
-        .and_then(|k| memory.get(&k))
-        .and_then(|e| identity_of_pulled(&e))
-    {
+    let old = previous.and_then(|k| {
+        let held = memory.get(&k).and_then(|e| identity_of_pulled(&e));
+        held.or_else(|| persist.and_then(|p| identity_on_disk(p, &k)))
+    });
+    if let Some(old) = old {
         // The encoders' output and working memory, while they run.
         let _room = memory.reserve(2 * (body.len() + old.len()));
         if let Some(reps) = made_against(&asset, body, &old) {
@@ -166,6 +174,22 @@ pub(super) fn attach(
         }
     }
     asset.with_deltas(Deltas::new(use_as, by_dictionary))
+}
+
+/// The identity body of the version stored under `key` in the disk cache
+/// (a wave larger than memory has let it go there): read whole and
+/// verified, when it is a 200 in identity from the same origin, at most
+/// [`MAX_BODY`]. Blocking: the pool's threads may wait on the disk.
+fn identity_on_disk(p: &Persist, key: &str) -> Option<Bytes> {
+    let whole_up_to = 4 * MAX_BODY as u64;
+    let (record, parts, _) = p.disk.get_parts::<DiskMeta>(key, whole_up_to)?;
+    let identity = record.status == 200
+        && record.servable_for(p.origin)
+        && !record.headers.contains_key("content-encoding");
+    match parts.into_iter().next() {
+        Some(Part::Whole(b)) if identity && b.len() <= MAX_BODY => Some(b),
+        _ => None,
+    }
 }
 
 /// The identity body of a pulled entry held in memory.

@@ -100,6 +100,7 @@ fn in_memory(memory: &Memory, job: &Job, entry: Arc<Entry>) {
                 memory,
                 &job.key,
                 &job.fingerprints,
+                job.persist.as_ref(),
                 with_encodings(&entry.asset, made, Tag::Derived),
                 bytes,
             ),

@@ -301,3 +301,57 @@ fn disk_holds(dir: &std::path::Path, needle: &[u8]) -> bool {
         .iter()
         .any(|p| std::fs::read(p).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle)))
 }
+
+/// A wave larger than memory lets the previous version go from memory to
+/// the disk cache: the next version's deltas are made against it there.
+#[test]
+fn the_previous_version_is_read_back_from_disk_for_the_delta() {
+    let o = Origin::start();
+    let small = |v: usize| script(v)[..40_000].to_string();
+    let (v1, v2) = (small(1), small(2));
+    let (first, second) = ("/js/app.0123456789.js", "/js/app.abcdef0123.js");
+    for (path, body) in [(first, &v1), (second, &v2)] {
+        o.route(
+            path,
+            Reply::ok(body.clone())
+                .header("Cache-Control", "public, max-age=600")
+                .header("Content-Type", "text/javascript"),
+        );
+    }
+    let others = 100;
+    for i in 0..others {
+        let noise: Vec<u8> = (0..40_000u32).map(|j| (j * 7 + i * 13) as u8).collect();
+        o.route(
+            &format!("/other{i}.bin"),
+            Reply::ok(noise).header("Cache-Control", "max-age=600"),
+        );
+    }
+    let f = Fixture::new();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_with(&format!(
+        "[origin]\nurl = \"{}\"\n[cache]\nmemory_bytes = {}\nmax_object_bytes = 65536\n\
+         admission = \"always\"\ndir = \"{}\"\n",
+        o.url(),
+        1 << 20,
+        dir.path().display()
+    ));
+    let s = Server::start(&f.root, &cfg);
+    wait_for_encoding(&s, first, "br");
+    // 4 MB through a 1 MiB cache: v1 is on disk only.
+    for i in 0..others {
+        assert_eq!(s.get(&format!("/other{i}.bin")).status, 200);
+    }
+    wait_for_encoding(&s, second, "br");
+    let sha = base64::engine::general_purpose::STANDARD.encode(oracle::sha256(v1.as_bytes()));
+    let available = format!(":{sha}:");
+    let r = s.get_h(
+        second,
+        &[
+            ("accept-encoding", "dcz"),
+            ("available-dictionary", &available),
+        ],
+    );
+    assert_eq!(r.header("content-encoding"), Some("dcz"), "{}", r.summary());
+    assert_eq!(oracle::undcz(&r.body, v1.as_bytes()), v2.as_bytes());
+    assert_eq!(o.count(first), 1, "v1 was not fetched again");
+}
