@@ -53,6 +53,26 @@ pub fn dcz_window_log(len: u64) -> u32 {
     (63 - allowed.leading_zeros()).min(31)
 }
 
+/// The brotli window (log2) a `dcb` stream of `total` bytes (dictionary
+/// and file) uses: just over both, so every byte of the dictionary stays
+/// in reach, and no larger (an encoder's ring buffer and match tables grow
+/// with it): between 16 and [`DCB_WINDOW_LOG`].
+pub fn dcb_window_log(total: usize) -> u32 {
+    bits_for(total).clamp(16, DCB_WINDOW_LOG)
+}
+
+/// The zstd hash and chain table size (log2) for `total` bytes searched:
+/// between 16 and 20.
+fn table_log(total: usize) -> u32 {
+    bits_for(total).clamp(16, 20)
+}
+
+/// The least `b` with 2^b ≥ `n` + 16 (brotli keeps 16 bytes of the window
+/// unused).
+fn bits_for(n: usize) -> u32 {
+    (n as u64 + 16).next_power_of_two().trailing_zeros()
+}
+
 /// Deltas are made against dictionaries of at most this many bytes (and
 /// for files of at most as many): brotli's 16 MB window must hold both
 /// for the delta to pay, and no browser keeps larger dictionaries for long.
@@ -74,6 +94,12 @@ pub fn dcz(data: &[u8], dictionary: &[u8], level: i32) -> io::Result<Vec<u8>> {
     let mut c = zstd::bulk::Compressor::new(level)?;
     let window = dcz_window_log(dictionary.len() as u64);
     c.set_parameter(CParameter::WindowLog(window))?;
+    // The match finder's tables sized to what there is to search, and at
+    // most 2^20 entries each (4 MiB): level 19's own, for an 8 MB input,
+    // take 80 MiB per encoder.
+    let tables = table_log(data.len() + dictionary.len());
+    c.set_parameter(CParameter::HashLog(tables))?;
+    c.set_parameter(CParameter::ChainLog(tables))?;
     c.set_parameter(CParameter::ContentSizeFlag(true))?;
     c.set_parameter(CParameter::ChecksumFlag(true))?;
     let frame = c.compress_with_prefix(data, dictionary)?;
@@ -87,7 +113,7 @@ pub fn dcz(data: &[u8], dictionary: &[u8], level: i32) -> io::Result<Vec<u8>> {
 pub fn dcb(data: &[u8], dictionary: &[u8], quality: u32) -> io::Result<Vec<u8>> {
     let params = brotli::enc::BrotliEncoderParams {
         quality: quality as i32,
-        lgwin: DCB_WINDOW_LOG as i32,
+        lgwin: dcb_window_log(data.len() + dictionary.len()) as i32,
         size_hint: data.len(),
         ..Default::default()
     };
@@ -186,6 +212,12 @@ mod tests {
         assert_eq!(dcz_window_log(10 << 20), 23);
         assert_eq!(dcz_window_log(14 << 20), 24);
         assert_eq!(dcz_window_log(u64::MAX), 31);
+        assert_eq!(dcb_window_log(0), 16);
+        assert_eq!(dcb_window_log(120_000), 17);
+        assert_eq!(dcb_window_log((1 << 20) - 16), 20);
+        assert_eq!(dcb_window_log((1 << 20) - 15), 21);
+        assert_eq!(dcb_window_log(32 << 20), 24);
+        assert_eq!(table_log(8 << 20), 20);
     }
 
     #[test]
