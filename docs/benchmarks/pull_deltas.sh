@@ -39,9 +39,10 @@ root, names, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 os.makedirs(f"{root}/js", exist_ok=True)
 paths = {"hashed": ([], []), "plain": ([], [])}
 for n in range(names):
-    lines, i = [], 0
-    while sum(map(len, lines)) < size:
+    lines, i, total = [], 0, 0
+    while total < size:
         lines.append(f"export function f{n}_{i}(x) {{ return x * {i % 97} + {n}; }}\n")
+        total += len(lines[-1])
         i += 1
     for v in (1, 2):
         if v == 2:

@@ -27,8 +27,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 
-use crate::asset::deltas::{self, Deltas};
+use actix_web::http::header::HeaderValue;
+
+use crate::asset::deltas::{self, Deltas, Hash};
 use crate::asset::{Asset, Coding, Representation};
+use crate::disk_record;
 use crate::fingerprint::Patterns;
 use crate::http::dictionary as cdt;
 use crate::lookup::{Entry, Memory, Source};
@@ -139,9 +142,9 @@ fn previous_of(key: &str, fingerprints: &Patterns) -> Option<String> {
 }
 
 /// `asset` (a pulled object just given its encodings, `made`, kept under
-/// `key`) with its dictionary field and, when memory still holds the
-/// previous version of its name (see [`note_version`]), its deltas
-/// against it.
+/// `key`) with its dictionary field and, when memory or the disk cache
+/// still holds the previous version of its name (see [`note_version`]),
+/// its deltas against it.
 pub(super) fn attach(
     memory: &Memory,
     key: &str,
@@ -150,34 +153,105 @@ pub(super) fn attach(
     asset: Asset,
     body: &Bytes,
 ) -> Asset {
-    let Some((pattern, id)) = pattern_of(key, fingerprints) else {
-        return asset;
-    };
-    let previous = previous_of(key, fingerprints);
+    let content_type = asset.content_type.to_str().unwrap_or_default();
     let origin_said = asset
         .extra_headers
         .iter()
         .any(|(n, _)| n.as_str().eq_ignore_ascii_case("use-as-dictionary"));
-    let use_as = (!origin_said)
-        .then(|| {
-            let dest = cdt::destination(asset.content_type.to_str().unwrap_or_default());
-            let value = cdt::use_as_dictionary(&pattern, dest, &id);
-            actix_web::http::header::HeaderValue::from_str(&value).ok()
-        })
-        .flatten();
+    let Some(use_as) = dictionary_field(key, fingerprints, content_type, origin_said) else {
+        return asset;
+    };
+    let reps = asset.representations();
+    let Some(identity) = reps.iter().find(|r| r.coding == Coding::Identity) else {
+        return asset;
+    };
+    let br = reps.iter().find(|r| r.coding == Coding::Br).map(|r| r.len);
     let mut by_dictionary = Vec::new();
-    let old = previous.and_then(|k| {
-        let held = memory.get(&k).and_then(|e| identity_of_pulled(&e));
-        held.or_else(|| persist.and_then(|p| identity_on_disk(p, &k)))
-    });
-    if let Some(old) = old {
-        // The encoders' output and working memory, while they run.
-        let _room = memory.reserve(2 * (body.len() + old.len()));
-        if let Some(reps) = made_against(&asset, body, &old) {
-            by_dictionary.push((crate::delta::hash(&old), reps));
-        }
+    if let Some((hash, made)) = against_previous(memory, key, fingerprints, persist, body, br) {
+        let reps = made
+            .into_iter()
+            .map(|(coding, b)| {
+                let etag = deltas::etag(&identity.etag, coding, &hash);
+                Representation::with_etag(coding, b, etag)
+            })
+            .collect();
+        by_dictionary.push((hash, reps));
     }
     asset.with_deltas(Deltas::new(use_as, by_dictionary))
+}
+
+/// The parts and record of a pulled object whose encodings were made
+/// after it left memory (`job::on_disk`) with its dictionary field and
+/// deltas added, as [`attach`] gives an object in memory (the read path
+/// derives their ETags as it does).
+pub(super) fn add_on_disk(
+    memory: &Memory,
+    key: &str,
+    fingerprints: &Patterns,
+    p: &Persist,
+    record: &mut DiskMeta,
+    parts: &mut Vec<Bytes>,
+) {
+    let header = |name: &str| record.headers.get(name).and_then(|v| v.to_str().ok());
+    let content_type = header("content-type").unwrap_or_default();
+    let origin_said = record.headers.contains_key("use-as-dictionary");
+    let Some(use_as) = dictionary_field(key, fingerprints, content_type, origin_said) else {
+        return;
+    };
+    record.use_as_dictionary = use_as.and_then(|v| v.to_str().ok().map(Into::into));
+    let Some(body) = parts.first().cloned() else {
+        return;
+    };
+    let br = (record.encodings.iter().zip(&parts[1..]))
+        .find(|(name, _)| name.as_str() == Coding::Br.token())
+        .map(|(_, b)| b.len() as u64);
+    if let Some((hash, made)) = against_previous(memory, key, fingerprints, Some(p), &body, br) {
+        for (coding, b) in made {
+            record
+                .encodings
+                .push(disk_record::delta_name(coding, &hash));
+            parts.push(b);
+        }
+    }
+}
+
+/// The node's `Use-As-Dictionary` for the object under `key`: `None`
+/// when its name gets none (no content hash, not a delta type: nor any
+/// delta), `Some(None)` when the origin sent its own (which is passed on
+/// alone; deltas are still made).
+fn dictionary_field(
+    key: &str,
+    fingerprints: &Patterns,
+    content_type: &str,
+    origin_said: bool,
+) -> Option<Option<HeaderValue>> {
+    let (pattern, id) = pattern_of(key, fingerprints)?;
+    let made = || {
+        let value = cdt::use_as_dictionary(&pattern, cdt::destination(content_type), &id);
+        HeaderValue::from_str(&value).ok()
+    };
+    Some(if origin_said { None } else { made() })
+}
+
+/// The deltas of `body` (the newest version of `key`'s name; `br`: the
+/// length of its br, if made) against the version before it, when memory
+/// or else the disk cache holds that one: its dictionary hash and each
+/// delta worth keeping.
+fn against_previous(
+    memory: &Memory,
+    key: &str,
+    fingerprints: &Patterns,
+    persist: Option<&Persist>,
+    body: &Bytes,
+    br: Option<u64>,
+) -> Option<(Hash, Vec<(Coding, Bytes)>)> {
+    let previous = previous_of(key, fingerprints)?;
+    let held = memory.get(&previous).and_then(|e| identity_of_pulled(&e));
+    let old = held.or_else(|| persist.and_then(|p| identity_on_disk(p, &previous)))?;
+    // The encoders' output and working memory, while they run.
+    let _room = memory.reserve(2 * (body.len() + old.len()));
+    let made = made_against(body, &old, br.unwrap_or(body.len() as u64));
+    (!made.is_empty()).then(|| (crate::delta::hash(&old), made))
 }
 
 /// The identity body of the version stored under `key` in the disk cache
@@ -204,19 +278,13 @@ fn identity_of_pulled(e: &Arc<Entry>) -> Option<Bytes> {
     super::job::identity_body(&e.asset).cloned()
 }
 
-/// The deltas of `body` against `old` worth keeping beside `asset`'s br.
-fn made_against(asset: &Asset, body: &[u8], old: &[u8]) -> Option<Vec<Representation>> {
+/// The deltas of `body` against `old` worth keeping beside a br of
+/// `reference` bytes (its identity's length when it has none).
+fn made_against(body: &[u8], old: &[u8], reference: u64) -> Vec<(Coding, Bytes)> {
     if body.len() > MAX_BODY || old.len() > MAX_BODY {
-        return None;
+        return Vec::new();
     }
-    let reps = asset.representations();
-    let identity = reps.iter().find(|r| r.coding == Coding::Identity)?;
-    let reference = reps
-        .iter()
-        .find(|r| r.coding == Coding::Br)
-        .map_or(identity.len, |r| r.len);
     let most = (reference as f64 * (1.0 - MIN_GAIN)) as usize;
-    let hash = crate::delta::hash(old);
     let mut out = Vec::new();
     for coding in Coding::DELTAS {
         let made = match coding {
@@ -225,11 +293,10 @@ fn made_against(asset: &Asset, body: &[u8], old: &[u8]) -> Option<Vec<Representa
         };
         let Ok(b) = made else { continue };
         if b.len() <= most {
-            let etag = deltas::etag(&identity.etag, coding, &hash);
-            out.push(Representation::with_etag(coding, Bytes::from(b), etag));
+            out.push((coding, Bytes::from(b)));
         }
     }
-    (!out.is_empty()).then_some(out)
+    out
 }
 
 #[cfg(test)]

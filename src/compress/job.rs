@@ -50,7 +50,7 @@ pub(super) fn run(job: Job) {
         Some(entry) if current(&entry) => in_memory(&memory, &job, entry),
         entry => {
             if let Some(p) = job.persist.as_ref().filter(|p| p.generation != 0) {
-                on_disk(&memory, &job.key, p, entry, &job.settings);
+                on_disk(&memory, &job, p, entry);
             }
         }
     }
@@ -137,13 +137,8 @@ fn in_memory(memory: &Memory, job: &Job, entry: Arc<Entry>) {
 /// encodings are made from the body (the entry's, else, when it is gone or
 /// its body is streamed from disk, read back whole from disk) and written
 /// over its disk entry, if that still holds the same version.
-fn on_disk(
-    memory: &Memory,
-    key: &str,
-    p: &Persist,
-    entry: Option<Arc<Entry>>,
-    settings: &Settings,
-) {
+fn on_disk(memory: &Memory, job: &Job, p: &Persist, entry: Option<Arc<Entry>>) {
+    let key = job.key.as_str();
     let held = match &entry {
         Some(e) => {
             let Source::Pulled(meta) = &e.source else {
@@ -176,7 +171,7 @@ fn on_disk(
     };
     // The body read back counts too while it is held.
     let _body = memory.reserve(if from_disk { body.len() } else { 0 });
-    let made = encode(memory, &body, settings);
+    let made = encode(memory, &body, &job.settings);
     if made.is_empty() {
         return;
     }
@@ -188,6 +183,7 @@ fn on_disk(
             .push(disk_record::coding_name(coding).to_string());
         parts.push(b);
     }
+    super::deltas::add_on_disk(memory, key, &job.fingerprints, p, &mut record, &mut parts);
     disk_record::put(&p.disk, key, &record, &parts, p.generation);
 }
 
@@ -260,9 +256,13 @@ mod tests {
     }
 
     fn put(disk: &DiskCache, body: &Bytes) -> u64 {
+        put_at(disk, KEY, body)
+    }
+
+    fn put_at(disk: &DiskCache, key: &str, body: &Bytes) -> u64 {
         let (asset, meta) = stored(body);
         let (record, parts) = disk_record::parts_of(&asset, &meta, "/a.css", 1).unwrap();
-        disk_record::put(disk, KEY, &record, &parts, 0)
+        disk_record::put(disk, key, &record, &parts, 0)
     }
 
     /// A job for an entry of `body` that memory no longer holds (evicted
@@ -273,11 +273,21 @@ mod tests {
         body: &Bytes,
         generation: u64,
     ) -> Job {
+        job_for_evicted_at(memory, disk, KEY, body, generation)
+    }
+
+    fn job_for_evicted_at(
+        memory: &Memory,
+        disk: &Arc<DiskCache>,
+        key: &str,
+        body: &Bytes,
+        generation: u64,
+    ) -> Job {
         let (asset, meta) = stored(body);
         let entry = Arc::new(Entry::new(asset, Source::Pulled(Arc::new(meta))));
         Job {
             memory: Arc::downgrade(memory),
-            key: KEY.into(),
+            key: key.into(),
             entry: Arc::downgrade(&entry),
             settings: Arc::default(),
             fingerprints: Arc::default(),
@@ -311,6 +321,47 @@ mod tests {
         brotli::BrotliDecompress(&mut &parts[1][..], &mut unbr).unwrap();
         assert_eq!(unbr, v1);
         assert_eq!(zstd::decode_all(&parts[2][..]).unwrap(), v1);
+    }
+
+    /// A version of a hashed name evicted before its turn gets its deltas
+    /// against the version before it (read back from disk) and the
+    /// node's dictionary field, written with its encodings.
+    #[test]
+    fn an_evicted_version_gets_its_deltas_on_disk() {
+        let (_dir, disk, memory) = setup();
+        let (k1, k2) = ("css/a.0123456789.css", "css/a.abcdef0123.css");
+        let text = |v: usize| -> Bytes {
+            let lines = (0..400).map(|i| {
+                let px = if i == 200 { v } else { i * 7 % 13 };
+                format!(".c{i} {{ margin: {px}px; }}\n")
+            });
+            Bytes::from(lines.collect::<String>())
+        };
+        let (v1, v2) = (text(1), text(2));
+        let fp = crate::fingerprint::Patterns::default();
+        put_at(&disk, k1, &v1);
+        super::super::deltas::note_version(k1, &fp);
+        let generation = put_at(&disk, k2, &v2);
+        super::super::deltas::note_version(k2, &fp);
+        run(job_for_evicted_at(&memory, &disk, k2, &v2, generation));
+        let (record, parts) = disk.get::<DiskMeta>(k2).unwrap();
+        assert_eq!(record.encodings[..3], ["br", "zstd", "gzip"]);
+        let hex: String = crate::delta::hash(&v1)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            record.encodings[3..],
+            [format!("dcz:{hex}"), format!("dcb:{hex}")]
+        );
+        assert_eq!(
+            record.use_as_dictionary.as_deref(),
+            Some("match=\"/css/a.*.css\", match-dest=(\"style\"), id=\"css/a.css\"")
+        );
+        let mut d = zstd::bulk::Decompressor::with_dictionary(&v1).unwrap();
+        let decoded = d.decompress(&parts[4][40..], v2.len()).unwrap();
+        assert_eq!(decoded, v2);
+        assert!(parts[4].len() < parts[1].len() / 2, "smaller than br");
     }
 
     #[test]
