@@ -16,7 +16,14 @@
 #   STORM_DELAY   seconds the origin waits before answering a storm path (0.5)
 #   COLD_QUERIES  query strings per object in the cold-miss wave (default 20)
 #   COLD_CLIENTS  clients of the cold-miss wave (default 16)
-#   ACCEPT_ENCODING  wrk's Accept-Encoding in (a) (default "gzip, br"; "identity"
+#   HITS          the hit scenarios of (a), in order (default "hot 304 mixed";
+#                 "" for none): hot = one ~30 KB stylesheet with
+#                 "Accept-Encoding: br"; 304 = the same with If-None-Match and
+#                 the cache's own ETag for it; mixed = every object cycled with
+#                 ACCEPT_ENCODING (issue 23's a, c and e)
+#   STORMS        1 = run (b), the miss storms (default 1)
+#   COLD          1 = run (c), the cold-miss waves (default 1)
+#   ACCEPT_ENCODING  wrk's Accept-Encoding in (a) mixed (default "gzip, br"; "identity"
 #                 compares equal bytes: nginx and Varnish store what the origin
 #                 sent, uncompressed, while cdn-edge answers text with br)
 #   CORPUS        "generated" (default) or "npm": the objects are real assets
@@ -49,10 +56,13 @@
 #
 # Scenarios:
 #   (a) hit throughput: fill each cache (every object twice, then once more to
-#       check the bytes), WARMUP s of wrk, then per round and cache
-#       wrk -tTHREADS -cCONNECTIONS -dDURATION cycling through the objects with
-#       "Accept-Encoding: gzip, br"; medians of req/s, p50/p99, and the cache's
-#       CPU (utime+stime from /proc of all its processes) per request.
+#       check the bytes), WARMUP s of wrk, then per round, scenario and cache
+#       wrk -tTHREADS -cCONNECTIONS -dDURATION: "hot" GETs one ~30 KB
+#       stylesheet with "Accept-Encoding: br", "304" the same with
+#       If-None-Match (each cache's own ETag of that answer), "mixed" cycles
+#       through the objects with "Accept-Encoding: gzip, br"; medians of
+#       req/s, p50/p99, and the cache's CPU (utime+stime from /proc of all its
+#       processes) per request.
 #   (b) miss storm: per round and cache, STORM_CLIENTS clients connect, wait on
 #       a barrier, and GET one never-requested /storm-<cache>-<round>.css at
 #       once; reported: requests the origin got for it, clients answered 200
@@ -78,6 +88,9 @@ STORM_DELAY=${STORM_DELAY:-0.5}
 COLD_QUERIES=${COLD_QUERIES:-20}
 COLD_CLIENTS=${COLD_CLIENTS:-16}
 ACCEPT_ENCODING=${ACCEPT_ENCODING:-gzip, br}
+HITS=${HITS-hot 304 mixed}
+STORMS=${STORMS:-1}
+COLD=${COLD:-1}
 VARNISH=${VARNISH:-1}
 KEEP_TMP=${KEEP_TMP:-0}
 CORPUS=${CORPUS:-generated}
@@ -88,7 +101,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 PULLDIR=$HERE/pull
 CYCLE_LUA=$HERE/load/cycle.lua # shared with docs/benchmarks/load.sh
-COMMAND="DURATION=$DURATION ROUNDS=$ROUNDS THREADS=$THREADS CONNECTIONS=$CONNECTIONS WARMUP=$WARMUP OBJECTS=$OBJECTS STORM_CLIENTS=$STORM_CLIENTS STORM_DELAY=$STORM_DELAY COLD_QUERIES=$COLD_QUERIES COLD_CLIENTS=$COLD_CLIENTS CORPUS=$CORPUS${ACCEPT_ENCODING:+ ACCEPT_ENCODING='$ACCEPT_ENCODING'} docs/benchmarks/pull.sh"
+COMMAND="DURATION=$DURATION ROUNDS=$ROUNDS THREADS=$THREADS CONNECTIONS=$CONNECTIONS WARMUP=$WARMUP OBJECTS=$OBJECTS STORM_CLIENTS=$STORM_CLIENTS STORM_DELAY=$STORM_DELAY COLD_QUERIES=$COLD_QUERIES COLD_CLIENTS=$COLD_CLIENTS CORPUS=$CORPUS HITS='$HITS' STORMS=$STORMS COLD=$COLD${ACCEPT_ENCODING:+ ACCEPT_ENCODING='$ACCEPT_ENCODING'} docs/benchmarks/pull.sh"
 
 BENCH_TAG=pull
 # shellcheck source=lib/bench.sh
@@ -145,6 +158,7 @@ python3 "$PULLDIR/gen_objects.py" "$ORIGIN_ROOT" "$OBJECTS" "${storm_names[@]}"
 PATHS=$TMP/origin/objects.paths
 if [[ $CORPUS == npm ]]; then
     # CORPUS_FILES assets copied under /npm/ with their layout.
+    mkdir -p "$TMP/npm"
     npm_corpus "$TMP/npm" "$CORPUS_FILES" "$NPM_PACKAGES" >"$TMP/npm/picked"
     : >"$PATHS"
     while read -r f; do
@@ -305,6 +319,23 @@ for s in "${CACHES[@]}"; do
         "'gzip, br' answered with ${WARM_ENC[$s]}; identity bodies match the origin's files"
 done
 
+# The hot object: the stylesheet closest to 30 KB; each cache's ETag of its
+# br answer (what the 304 scenario sends back).
+HOT=$(while read -r p; do
+    if [[ $p == *.css ]]; then echo "$(($(stat -c %s "$ORIGIN_ROOT$p") - 30720)) $p"; fi
+done <"$PATHS" | awk '{ d = $1 < 0 ? -$1 : $1; print d, $2 }' | sort -n | head -n1 | cut -d' ' -f2)
+[[ -n $HOT ]] || die "no stylesheet among the objects"
+declare -A ETAG=()
+for s in "${CACHES[@]}"; do
+    ETAG[$s]=$(curl -fsS --max-time 5 -o /dev/null -D - -H 'Accept-Encoding: br' "http://${ADDR[$s]}$HOT" |
+        tr -d '\r' | awk -F': ' 'tolower($1) == "etag" { print $2 }')
+    [[ -n ${ETAG[$s]} ]] || die "$s: no ETag on $HOT"
+    code=$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' -H 'Accept-Encoding: br' \
+        -H "If-None-Match: ${ETAG[$s]}" "http://${ADDR[$s]}$HOT")
+    [[ $code == 304 ]] || log "WARNING: $s answers $code, not 304, to If-None-Match: ${ETAG[$s]}"
+done
+log "hot object $HOT ($(stat -c %s "$ORIGIN_ROOT$HOT") B); ETags: $(for s in "${CACHES[@]}"; do printf '%s=%s ' "$s" "${ETAG[$s]}"; done)"
+
 # ------------------------------------------------------------------- runs --
 
 
@@ -313,18 +344,28 @@ order_of_round() { # order_of_round R: the caches rotated by R-1
     for ((i = 0; i < n; i++)); do echo "${CACHES[$(((r - 1 + i) % n))]}"; done
 }
 
-printf 'round\torder\tcache\trequests\tseconds\trps\tp50_ms\tp99_ms\tcpu_ticks\tcpu_us_per_req\tbytes_read\tbytes_per_resp\tnon2xx\tsocket_errors\torigin_requests\n' >"$RESULTS"
+printf 'round\torder\tscenario\tcache\trequests\tseconds\trps\tp50_ms\tp99_ms\tcpu_ticks\tcpu_us_per_req\tbytes_read\tbytes_per_resp\tnon2xx\tsocket_errors\torigin_requests\n' >"$RESULTS"
 printf 'round\torder\tcache\tpath\tclients\torigin_requests\torigin_requests_slow_py\tok\tfail\twall_s\tp50_s\tmax_s\tcodes\n' >"$STORM_RESULTS"
 log "raw results: $RESULTS and $STORM_RESULTS"
 
-measure() { # measure ROUND ORDER CACHE
-    local round=$1 order=$2 s=$3 out t0 t1 o0 o1 cpu
+wrk_args() { # wrk_args SCENARIO CACHE: sets ARGS, wrk's arguments for a hit scenario
+    case $1 in
+    hot) ARGS=(-H "Accept-Encoding: br" "http://${ADDR[$2]}$HOT") ;;
+    304) ARGS=(-H "Accept-Encoding: br" -H "If-None-Match: ${ETAG[$2]}" "http://${ADDR[$2]}$HOT") ;;
+    mixed) ARGS=(-H "Accept-Encoding: $ACCEPT_ENCODING" -s "$CYCLE_LUA" "http://${ADDR[$2]}/" -- "$PATHS") ;;
+    *) die "unknown hit scenario '$1' (HITS: hot, 304, mixed)" ;;
+    esac
+}
+
+measure() { # measure ROUND ORDER CACHE SCENARIO
+    local round=$1 order=$2 s=$3 sc=$4 out t0 t1 o0 o1 cpu
     local -a pids
-    out=$TMP/wrk-r$round-$s.txt
+    out=$TMP/wrk-r$round-$sc-$s.txt
     read -r -a pids <<<"$(pids_of "$s")"
+    wrk_args "$sc" "$s"
     o0=$(origin_total)
     t0=$(proc_ticks "${pids[@]}")
-    run_wrk "$out" "$DURATION" -H "Accept-Encoding: $ACCEPT_ENCODING" -s "$CYCLE_LUA" "http://${ADDR[$s]}/" -- "$PATHS"
+    run_wrk "$out" "$DURATION" "${ARGS[@]}"
     t1=$(proc_ticks "${pids[@]}")
     o1=$(origin_total)
     local req secs rps p50 p99 b non2xx sockerr
@@ -332,7 +373,7 @@ measure() { # measure ROUND ORDER CACHE
         { cat "$out" >&2; die "cannot parse wrk output $out"; }
     ((req > 0)) || { cat "$out" >&2; die "no requests completed: $out"; }
     cpu=$(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$req" 'BEGIN { printf "%.2f", t / hz * 1e6 / n }')
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$order" "$s" \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$order" "$sc" "$s" \
         "$req" "$secs" "$rps" "$p50" "$p99" $((t1 - t0)) "$cpu" "$b" $((b / req)) "$non2xx" "$sockerr" \
         $((o1 - o0)) >>"$RESULTS"
     local warn=""
@@ -340,11 +381,11 @@ measure() { # measure ROUND ORDER CACHE
     ((sockerr > 0)) && warn+=" SOCKET-ERRORS=$sockerr"
     ((o1 - o0 > 0)) && warn+=" ORIGIN-REQUESTS=$((o1 - o0))"
     if [[ -n $warn ]]; then # keep the whole wrk output next to the results
-        cp "$out" "${RESULTS%.tsv}.r$round-$s.wrk.txt"
-        warn+=" (wrk output: ${RESULTS%.tsv}.r$round-$s.wrk.txt)"
+        cp "$out" "${RESULTS%.tsv}.r$round-$sc-$s.wrk.txt"
+        warn+=" (wrk output: ${RESULTS%.tsv}.r$round-$sc-$s.wrk.txt)"
     fi
-    printf '[pull] (a) round %s %-8s %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms  cpu %7s us/req  %s B/resp%s\n' \
-        "$round" "$s" "$rps" "$p50" "$p99" "$cpu" $((b / req)) "$warn" >&2
+    printf '[pull] (a) round %s %-5s %-8s %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms  cpu %7s us/req  %s B/resp%s\n' \
+        "$round" "$sc" "$s" "$rps" "$p50" "$p99" "$cpu" $((b / req)) "$warn" >&2
 }
 
 storm() { # storm ROUND ORDER CACHE
@@ -397,14 +438,16 @@ fi
 
 for ((r = 1; r <= ROUNDS; r++)); do
     mapfile -t order < <(order_of_round "$r")
-    for s in "${order[@]}"; do measure "$r" "${order[0]}-first" "$s"; done
+    for sc in $HITS; do
+        for s in "${order[@]}"; do measure "$r" "${order[0]}-first" "$s" "$sc"; done
+    done
 done
-for ((r = 1; r <= ROUNDS; r++)); do
+for ((r = 1; r <= ROUNDS && STORMS == 1; r++)); do
     mapfile -t order < <(order_of_round "$r")
     for s in "${order[@]}"; do storm "$r" "${order[0]}-first" "$s"; done
 done
 printf 'round\torder\tcache\turls\tok\twall_s\turls_per_s\torigin_requests\tcodes\tvmhwm_kb\n' >"$COLD_RESULTS"
-for ((r = 1; r <= ROUNDS; r++)); do
+for ((r = 1; r <= ROUNDS && COLD == 1; r++)); do
     mapfile -t order < <(order_of_round "$r")
     for s in "${order[@]}"; do cold "$r" "${order[0]}-first" "$s"; done
 done
@@ -420,52 +463,61 @@ python3 - "$RESULTS" "$STORM_RESULTS" "$ACCEPT_ENCODING" "$(wc -l <"$PATHS")" "$
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 storms = list(csv.DictReader(open(sys.argv[2]), delimiter="\t"))
-order = [c for c in ("cdn-edge", "nginx", "varnish") if any(r["cache"] == c for r in rows)]
+colds = list(csv.DictReader(open(sys.argv[5]), delimiter="\t"))
+order = [c for c in ("cdn-edge", "nginx", "varnish") if any(r["cache"] == c for r in rows + storms + colds)]
 label = {"cdn-edge": "cdn-edge", "nginx": "nginx proxy_cache", "varnish": "Varnish"}
-def med(c, key, src=rows):
-    v = [float(r[key]) for r in src if r["cache"] == c]
+def med(c, key, src=rows, sc=None):
+    v = [float(r[key]) for r in src if r["cache"] == c and (sc is None or r["scenario"] == sc)]
     return statistics.median(v) if v else float("nan")
-def total(c, key, src=rows):
-    return sum(int(r[key]) for r in src if r["cache"] == c)
+def total(c, key, src=rows, sc=None):
+    return sum(int(r[key]) for r in src if r["cache"] == c and (sc is None or r["scenario"] == sc))
 def per_round(c, key, src):
     return " / ".join(r[key] for r in sorted((r for r in src if r["cache"] == c), key=lambda r: int(r["round"])))
-rounds = len({r["round"] for r in rows})
-print()
-print("(a) Hit throughput: %s objects cycled by wrk with \"Accept-Encoding: %s\"; medians over %d round(s)." % (
-    sys.argv[4], sys.argv[3], rounds))
-print()
-print("| cache | req/s | p50 ms | p99 ms | CPU µs/req | B/resp | non-2xx/3xx | socket errors | origin requests during runs |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-for c in order:
-    print("| %s | %.0f | %.2f | %.2f | %.1f | %.0f | %d | %d | %d |" % (
-        label[c], med(c, "rps"), med(c, "p50_ms"), med(c, "p99_ms"), med(c, "cpu_us_per_req"),
-        med(c, "bytes_per_resp"), total(c, "non2xx"), total(c, "socket_errors"), total(c, "origin_requests")))
-print()
-print("| ratio | req/s | p50 | p99 | CPU µs/req |")
-print("|---|---:|---:|---:|---:|")
 def ratio(a, b):
     return a / b if b else float("nan")
-for c in order[1:]:
-    print("| cdn-edge / %s | %.2f | %.2f | %.2f | %.2f |" % (
-        label[c], ratio(med("cdn-edge", "rps"), med(c, "rps")),
-        ratio(med("cdn-edge", "p50_ms"), med(c, "p50_ms")), ratio(med("cdn-edge", "p99_ms"), med(c, "p99_ms")),
-        ratio(med("cdn-edge", "cpu_us_per_req"), med(c, "cpu_us_per_req"))))
-print()
-n = storms[0]["clients"] if storms else "?"
-print("(b) Miss storm: %s clients GET one cold URL at once; the origin takes the storm delay to answer. Per round, in round order; wall time median." % n)
-print()
-print("| cache | origin requests per storm | clients OK (200, right bytes) | wall s (median) | max client latency s (median) | answers |")
-print("|---|---|---|---:|---:|---|")
-for c in order:
-    codes = sorted({r["codes"] for r in storms if r["cache"] == c})
-    print("| %s | %s | %s | %.3f | %.3f | %s |" % (
-        label[c], per_round(c, "origin_requests", storms), per_round(c, "ok", storms),
-        med(c, "wall_s", storms), med(c, "max_s", storms), "; ".join(codes)))
-colds = list(csv.DictReader(open(sys.argv[5]), delimiter="\t"))
+scenarios = list(dict.fromkeys(r["scenario"] for r in rows))
+what = {"hot": "one ~30 KB stylesheet, \"Accept-Encoding: br\"",
+        "304": "the same with If-None-Match: the cache's ETag -> 304",
+        "mixed": "%s objects cycled with \"Accept-Encoding: %s\"" % (sys.argv[4], sys.argv[3])}
+if rows:
+    rounds = len({r["round"] for r in rows})
+    print()
+    print("(a) Hit throughput, medians over %d round(s): %s." % (
+        rounds, "; ".join("%s = %s" % (sc, what.get(sc, sc)) for sc in scenarios)))
+    print()
+    print("| scenario | cache | req/s | p50 ms | p99 ms | CPU µs/req | B/resp | non-2xx/3xx | socket errors | origin requests during runs |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for sc in scenarios:
+        for c in order:
+            print("| %s | %s | %.0f | %.2f | %.2f | %.1f | %.0f | %d | %d | %d |" % (
+                sc, label[c], med(c, "rps", sc=sc), med(c, "p50_ms", sc=sc), med(c, "p99_ms", sc=sc),
+                med(c, "cpu_us_per_req", sc=sc), med(c, "bytes_per_resp", sc=sc), total(c, "non2xx", sc=sc),
+                total(c, "socket_errors", sc=sc), total(c, "origin_requests", sc=sc)))
+    print()
+    print("| scenario | ratio | req/s | p50 | p99 | CPU µs/req |")
+    print("|---|---|---:|---:|---:|---:|")
+    for sc in scenarios:
+        for c in order[1:]:
+            print("| %s | cdn-edge / %s | %.2f | %.2f | %.2f | %.2f |" % (
+                sc, label[c], ratio(med("cdn-edge", "rps", sc=sc), med(c, "rps", sc=sc)),
+                ratio(med("cdn-edge", "p50_ms", sc=sc), med(c, "p50_ms", sc=sc)),
+                ratio(med("cdn-edge", "p99_ms", sc=sc), med(c, "p99_ms", sc=sc)),
+                ratio(med("cdn-edge", "cpu_us_per_req", sc=sc), med(c, "cpu_us_per_req", sc=sc))))
+if storms:
+    print()
+    print("(b) Miss storm: %s clients GET one cold URL at once; the origin takes the storm delay to answer. Per round, in round order; wall time median." % storms[0]["clients"])
+    print()
+    print("| cache | origin requests per storm | clients OK (200, right bytes) | wall s (median) | max client latency s (median) | answers |")
+    print("|---|---|---|---:|---:|---|")
+    for c in order:
+        codes = sorted({r["codes"] for r in storms if r["cache"] == c})
+        print("| %s | %s | %s | %.3f | %.3f | %s |" % (
+            label[c], per_round(c, "origin_requests", storms), per_round(c, "ok", storms),
+            med(c, "wall_s", storms), med(c, "max_s", storms), "; ".join(codes)))
 if colds:
     print()
     print("(c) Cold-miss wave: %s distinct URLs, each requested once by concurrent keep-alive clients; medians over %d round(s)." % (
-        colds[0]["urls"], rounds))
+        colds[0]["urls"], len({r["round"] for r in colds})))
     print()
     print("| cache | wall s | URLs/s | URLs/s ratio to cdn-edge | origin requests per wave | answers | cdn-edge VmHWM MiB (end of round) |")
     print("|---|---:|---:|---:|---|---|---|")
@@ -480,7 +532,7 @@ if colds:
 PY
 echo
 echo "Command: $COMMAND"
-echo "wrk: wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --timeout 5s --latency -H 'Accept-Encoding: $ACCEPT_ENCODING' -s docs/benchmarks/load/cycle.lua http://CACHE/ -- objects.paths"
+echo "wrk: wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --timeout 5s --latency, hot: -H 'Accept-Encoding: br' http://CACHE$HOT; 304: the same with -H 'If-None-Match: ETAG'; mixed: -H 'Accept-Encoding: $ACCEPT_ENCODING' -s docs/benchmarks/load/cycle.lua http://CACHE/ -- objects.paths"
 echo "Setup: $(nproc) cores (wrk, the caches and the origin share them); cache order rotates per round; CPU = utime+stime" \
     "from /proc (CLK_TCK $CLK_TCK) of the cache's processes (cdn-edge: its PID; nginx: master + workers + cache manager;" \
     "Varnish: manager + child) / wrk requests; origin = nginx $("$NGINX" -v 2>&1 | sed 's|.*/||')" \

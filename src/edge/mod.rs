@@ -177,7 +177,7 @@ impl Edge {
                 }
                 _ => {
                     if let (Some(origin), None) = (&self.origin, ask.query) {
-                        return Ok(Box::pin(origin.serve(&self.memory, key, ask, entry)).await);
+                        return Ok(self.stored(origin, key, ask, entry).await);
                     }
                 }
             }
@@ -190,7 +190,7 @@ impl Edge {
         if ask.query.is_some() {
             if let Some(entry) = self.memory.get(&pulled_key) {
                 if !matches!(entry.source, Source::Local { .. }) {
-                    return Ok(Box::pin(origin.serve(&self.memory, key, ask, entry)).await);
+                    return Ok(self.stored(origin, key, ask, entry).await);
                 }
             }
         }
@@ -218,6 +218,22 @@ impl Edge {
                 Ok(Box::pin(origin.miss(&self.memory, key, ask, None, read)).await)
             }
             found => Ok(found),
+        }
+    }
+
+    /// The answer from a pulled object (or variant marker) in memory: a
+    /// hit without a future of its own (nothing allocated or copied), the
+    /// origin's part boxed where it is awaited.
+    async fn stored(
+        &self,
+        origin: &Arc<Puller>,
+        key: &Key,
+        ask: &Ask<'_>,
+        entry: Arc<Entry>,
+    ) -> Lookup {
+        match origin.serve(&self.memory, key, ask, entry) {
+            Ok(found) => found,
+            Err(next) => Box::pin(origin.follow(&self.memory, key, ask, next)).await,
         }
     }
 

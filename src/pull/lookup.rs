@@ -17,35 +17,70 @@ use crate::lookup::{Ask, CacheStatus, Entry, Lookup, Memory, Served, Source};
 use crate::origin::stored::PulledMeta;
 use crate::origin::OriginStats;
 
+/// What a stored entry cannot answer alone: the origin's part that
+/// follows ([`Puller::follow`]).
+pub(crate) enum Next {
+    /// No stored variant answers (`names`: the URL varies on these
+    /// headers, but this variant is not in memory).
+    Miss(Option<Vec<String>>),
+    /// The stored copy must be refreshed first: a fetch, conditional on
+    /// the stale copy (`stale`: it and whether it may stand in for a
+    /// failed fetch), varying on `names`.
+    Fetch {
+        /// The request headers the URL varies on, if any.
+        names: Option<Vec<String>>,
+        /// The stored copy and whether it may answer if the fetch fails.
+        stale: (Arc<Entry>, bool),
+    },
+}
+
 impl Puller {
-    /// Answers from what the URL's key holds: a stored object, or a marker
-    /// that picks the request's variant.
-    pub(crate) async fn serve(
+    /// Answers from what the URL's key holds (a stored object, or a marker
+    /// that picks the request's variant) when that needs no origin: a hit
+    /// is decided here, without a future, so it pays no allocation and no
+    /// copy of the fetch's state (which the origin's part holds, boxed by
+    /// the caller of [`Puller::follow`]). `Err` says what must follow.
+    pub(crate) fn serve(
         self: &Arc<Self>,
         memory: &Memory,
         key: &Key,
         ask: &Ask<'_>,
         entry: Arc<Entry>,
-    ) -> Lookup {
+    ) -> Result<Lookup, Next> {
         match &entry.source {
             Source::Variants(m) => {
                 let primary = memory_key(key, ask.query);
                 let vkey = variants::key(&primary, &m.names, ask.headers);
                 match memory.get(&vkey) {
                     Some(e) if matches!(e.source, Source::Pulled(_)) => {
-                        self.serve_stored(memory, key, ask, e, &vkey).await
+                        self.serve_stored(memory, key, ask, e, &vkey)
                     }
-                    _ => {
-                        let names = Some(m.names.clone());
-                        self.miss(memory, key, ask, names, DiskRead::Unread).await
-                    }
+                    _ => Err(Next::Miss(Some(m.names.clone()))),
                 }
             }
             Source::Pulled(_) => {
                 let at = memory_key(key, ask.query);
-                self.serve_stored(memory, key, ask, entry, &at).await
+                self.serve_stored(memory, key, ask, entry, &at)
             }
-            Source::Local { .. } => Lookup::NotFound,
+            Source::Local { .. } => Ok(Lookup::NotFound),
+        }
+    }
+
+    /// The origin's part of a lookup that [`Puller::serve`] could not
+    /// answer alone.
+    pub(crate) async fn follow(
+        &self,
+        memory: &Memory,
+        key: &Key,
+        ask: &Ask<'_>,
+        next: Next,
+    ) -> Lookup {
+        match next {
+            Next::Miss(names) => self.miss(memory, key, ask, names, DiskRead::Unread).await,
+            Next::Fetch { names, stale } => {
+                self.fetch(memory, key, ask, names, Some(stale), DiskRead::Unread)
+                    .await
+            }
         }
     }
 
@@ -74,18 +109,18 @@ impl Puller {
             )
     }
 
-    /// Answers from a stored pulled object (kept under `at`): as it is
-    /// while fresh, else after revalidating it.
-    async fn serve_stored(
+    /// Answers from a stored pulled object (kept under `at`) while it may
+    /// answer as it is; else says how it is revalidated.
+    fn serve_stored(
         self: &Arc<Self>,
         memory: &Memory,
         key: &Key,
         ask: &Ask<'_>,
         entry: Arc<Entry>,
         at: &str,
-    ) -> Lookup {
+    ) -> Result<Lookup, Next> {
         let Source::Pulled(meta) = &entry.source else {
-            return Lookup::NotFound;
+            return Ok(Lookup::NotFound);
         };
         // Encodings the queue had no room for are offered again.
         if compress::pending(&entry) {
@@ -100,16 +135,16 @@ impl Puller {
         };
         // §5.2.1.7: only what may be served without the origin, else 504.
         if ask.directives.only_if_cached {
-            return match verdict {
+            return Ok(match verdict {
                 Verdict::Fresh => hit(CacheStatus::Hit),
                 Verdict::Stale {
                     may_serve_while_revalidating: true,
                     ..
                 } => hit(CacheStatus::StaleServed),
                 _ => Lookup::NotCached,
-            };
+            });
         }
-        match verdict {
+        Ok(match verdict {
             Verdict::Fresh => hit(CacheStatus::Hit),
             // stale-while-revalidate (RFC 5861 §3): answer with the stale
             // copy now; one background fetch (coalesced) revalidates it.
@@ -128,7 +163,7 @@ impl Puller {
                     }
                 ) {
                     OriginStats::bump(&self.stats.stale_served);
-                    return hit(CacheStatus::StaleServed);
+                    return Ok(hit(CacheStatus::StaleServed));
                 }
                 let stale = (entry.clone(), self.stands_in(meta, may_serve_on_error));
                 self.revalidate_in_background(memory, key, ask, stale, at);
@@ -139,17 +174,15 @@ impl Puller {
                 may_serve_on_error, ..
             } => {
                 let names = (!meta.vary.is_empty()).then(|| meta.vary.clone());
-                let stale = Some((entry.clone(), self.stands_in(meta, may_serve_on_error)));
-                self.fetch(memory, key, ask, names, stale, DiskRead::Unread)
-                    .await
+                let stale = (entry.clone(), self.stands_in(meta, may_serve_on_error));
+                return Err(Next::Fetch { names, stale });
             }
             Verdict::MustRevalidate => {
                 let names = (!meta.vary.is_empty()).then(|| meta.vary.clone());
-                let stale = Some((entry.clone(), self.stands_in(meta, false)));
-                self.fetch(memory, key, ask, names, stale, DiskRead::Unread)
-                    .await
+                let stale = (entry.clone(), self.stands_in(meta, false));
+                return Err(Next::Fetch { names, stale });
             }
-        }
+        })
     }
 
     /// Nothing in memory answers the request (`names`: the URL is known to
