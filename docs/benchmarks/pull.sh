@@ -61,8 +61,10 @@
 #       stylesheet with "Accept-Encoding: br", "304" the same with
 #       If-None-Match (each cache's own ETag of that answer), "mixed" cycles
 #       through the objects with "Accept-Encoding: gzip, br"; medians of
-#       req/s, p50/p99, and the cache's CPU (utime+stime from /proc of all its
-#       processes) per request.
+#       req/s, p50/p99, the cache's CPU (utime+stime from /proc of all its
+#       processes) per request, and the machine's (every core's busy time in
+#       /proc/stat: the cache, wrk and the kernel's network work) per request:
+#       req/s can never pass cores / machine CPU per request.
 #   (b) miss storm: per round and cache, STORM_CLIENTS clients connect, wait on
 #       a barrier, and GET one never-requested /storm-<cache>-<round>.css at
 #       once; reported: requests the origin got for it, clients answered 200
@@ -344,9 +346,13 @@ order_of_round() { # order_of_round R: the caches rotated by R-1
     for ((i = 0; i < n; i++)); do echo "${CACHES[$(((r - 1 + i) % n))]}"; done
 }
 
-printf 'round\torder\tscenario\tcache\trequests\tseconds\trps\tp50_ms\tp99_ms\tcpu_ticks\tcpu_us_per_req\tbytes_read\tbytes_per_resp\tnon2xx\tsocket_errors\torigin_requests\n' >"$RESULTS"
+printf 'round\torder\tscenario\tcache\trequests\tseconds\trps\tp50_ms\tp99_ms\tcpu_ticks\tcpu_us_per_req\tbytes_read\tbytes_per_resp\tnon2xx\tsocket_errors\torigin_requests\tmachine_us_per_req\n' >"$RESULTS"
 printf 'round\torder\tcache\tpath\tclients\torigin_requests\torigin_requests_slow_py\tok\tfail\twall_s\tp50_s\tmax_s\tcodes\n' >"$STORM_RESULTS"
 log "raw results: $RESULTS and $STORM_RESULTS"
+
+machine_busy() { # busy clock ticks of all cores since boot (/proc/stat: all but idle and iowait)
+    awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
+}
 
 wrk_args() { # wrk_args SCENARIO CACHE: sets ARGS, wrk's arguments for a hit scenario
     case $1 in
@@ -358,24 +364,27 @@ wrk_args() { # wrk_args SCENARIO CACHE: sets ARGS, wrk's arguments for a hit sce
 }
 
 measure() { # measure ROUND ORDER CACHE SCENARIO
-    local round=$1 order=$2 s=$3 sc=$4 out t0 t1 o0 o1 cpu
+    local round=$1 order=$2 s=$3 sc=$4 out t0 t1 m0 m1 o0 o1 cpu mcpu
     local -a pids
     out=$TMP/wrk-r$round-$sc-$s.txt
     read -r -a pids <<<"$(pids_of "$s")"
     wrk_args "$sc" "$s"
     o0=$(origin_total)
     t0=$(proc_ticks "${pids[@]}")
+    m0=$(machine_busy)
     run_wrk "$out" "$DURATION" "${ARGS[@]}"
     t1=$(proc_ticks "${pids[@]}")
+    m1=$(machine_busy)
     o1=$(origin_total)
     local req secs rps p50 p99 b non2xx sockerr
     read -r req secs rps p50 p99 b non2xx sockerr < <(parse_wrk "$out") ||
         { cat "$out" >&2; die "cannot parse wrk output $out"; }
     ((req > 0)) || { cat "$out" >&2; die "no requests completed: $out"; }
     cpu=$(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$req" 'BEGIN { printf "%.2f", t / hz * 1e6 / n }')
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$order" "$sc" "$s" \
+    mcpu=$(awk -v t=$((m1 - m0)) -v hz="$CLK_TCK" -v n="$req" 'BEGIN { printf "%.2f", t / hz * 1e6 / n }')
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$order" "$sc" "$s" \
         "$req" "$secs" "$rps" "$p50" "$p99" $((t1 - t0)) "$cpu" "$b" $((b / req)) "$non2xx" "$sockerr" \
-        $((o1 - o0)) >>"$RESULTS"
+        $((o1 - o0)) "$mcpu" >>"$RESULTS"
     local warn=""
     ((non2xx > 0)) && warn+=" NON-2xx/3xx=$non2xx"
     ((sockerr > 0)) && warn+=" SOCKET-ERRORS=$sockerr"
@@ -384,8 +393,8 @@ measure() { # measure ROUND ORDER CACHE SCENARIO
         cp "$out" "${RESULTS%.tsv}.r$round-$sc-$s.wrk.txt"
         warn+=" (wrk output: ${RESULTS%.tsv}.r$round-$sc-$s.wrk.txt)"
     fi
-    printf '[pull] (a) round %s %-5s %-8s %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms  cpu %7s us/req  %s B/resp%s\n' \
-        "$round" "$sc" "$s" "$rps" "$p50" "$p99" "$cpu" $((b / req)) "$warn" >&2
+    printf '[pull] (a) round %s %-5s %-8s %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms  cpu %7s us/req (machine %s)  %s B/resp%s\n' \
+        "$round" "$sc" "$s" "$rps" "$p50" "$p99" "$cpu" "$mcpu" $((b / req)) "$warn" >&2
 }
 
 storm() { # storm ROUND ORDER CACHE
@@ -485,13 +494,14 @@ if rows:
     print("(a) Hit throughput, medians over %d round(s): %s." % (
         rounds, "; ".join("%s = %s" % (sc, what.get(sc, sc)) for sc in scenarios)))
     print()
-    print("| scenario | cache | req/s | p50 ms | p99 ms | CPU µs/req | B/resp | non-2xx/3xx | socket errors | origin requests during runs |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| scenario | cache | req/s | p50 ms | p99 ms | CPU µs/req | machine CPU µs/req | B/resp | non-2xx/3xx | socket errors | origin requests during runs |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for sc in scenarios:
         for c in order:
-            print("| %s | %s | %.0f | %.2f | %.2f | %.1f | %.0f | %d | %d | %d |" % (
+            print("| %s | %s | %.0f | %.2f | %.2f | %.1f | %.1f | %.0f | %d | %d | %d |" % (
                 sc, label[c], med(c, "rps", sc=sc), med(c, "p50_ms", sc=sc), med(c, "p99_ms", sc=sc),
-                med(c, "cpu_us_per_req", sc=sc), med(c, "bytes_per_resp", sc=sc), total(c, "non2xx", sc=sc),
+                med(c, "cpu_us_per_req", sc=sc), med(c, "machine_us_per_req", sc=sc),
+                med(c, "bytes_per_resp", sc=sc), total(c, "non2xx", sc=sc),
                 total(c, "socket_errors", sc=sc), total(c, "origin_requests", sc=sc)))
     print()
     print("| scenario | ratio | req/s | p50 | p99 | CPU µs/req |")

@@ -13,6 +13,7 @@
 #   BASE_BIN      the binary to compare against (required)
 #   CDN_EDGE_BIN  the binary measured (default: build target/release/cdn-edge)
 #   PAIRS         alternating pairs of runs per scenario (default 3)
+#   SCENARIOS     which of p k q h n to run, in order (default "p k q")
 #   DURATION      seconds per wrk run (default 5)
 #
 # Scenarios, each a hit of a pulled ~1 KB JS answered identity:
@@ -20,13 +21,16 @@
 # new binary matches the path against the rules' globs); (q) /q/app.js?v=N
 # under `query = "ignore"` with N cycling over 1,000 values (the base binary
 # keys each value apart: after its first round of 1,000 misses those are
-# hits too). Reported per scenario: median req/s and median CPU µs/request
+# hits too); (h) /p/app.css, a ~30 KB stylesheet, "Accept-Encoding: br"
+# (its br made by the node); (n) the same with If-None-Match: its ETag
+# -> 304 (issue 23's hot and 304 cases). Reported per scenario: median req/s and median CPU µs/request
 # (the server's utime+stime over wrk's requests) of each binary, and the
 # median of the per-pair CPU ratios. Loopback only; every process is
 # stopped by PID.
 set -euo pipefail
 
 PAIRS=${PAIRS:-3}
+SCENARIOS=${SCENARIOS:-p k q}
 DURATION=${DURATION:-5}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-64}
@@ -48,7 +52,15 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/cdn-edge-pull-hits-ab.XXXXXX")
 mkdir -p "$TMP/origin/p" "$TMP/origin/q" "$TMP/empty"
 head -c 768 /dev/urandom | base64 -w 76 | sed 's/^/\/\/ /' >"$TMP/origin/p/app.js"
 cp "$TMP/origin/p/app.js" "$TMP/origin/q/app.js"
-start_static_origin "$TMP/origin" "$TMP/nginx" "application/javascript js;"
+python3 - "$TMP/origin/p/app.css" <<'PY'
+import random, sys
+rng, out = random.Random(23), []
+while sum(map(len, out)) < 30000:
+    out.append(".c%d:hover > a { color: #%06x; margin: %dpx %dpx; }\n" % (
+        rng.randrange(5000), rng.randrange(1 << 24), rng.randrange(40), rng.randrange(40)))
+open(sys.argv[1], "w").write("".join(out))
+PY
+start_static_origin "$TMP/origin" "$TMP/nginx" "application/javascript js; text/css css;"
 cat >"$TMP/config.toml" <<EOF
 [cache]
 memory_bytes = 268435456
@@ -60,7 +72,7 @@ query = "ignore"
 EOF
 for v in $(seq 0 999); do echo "/q/app.js?v=$v"; done >"$TMP/q.paths"
 
-declare -A ADDR=() PID=()
+declare -A ADDR=() PID=() ETAG=()
 for s in new base; do
     bin=$BIN
     [[ $s == base ]] && bin=$BASE_BIN
@@ -71,6 +83,15 @@ for s in new base; do
     curl -fsS -o /dev/null "http://$NODE_ADDR/p/app.js"
     curl -fsS -o /dev/null "http://$NODE_ADDR/p/app.js?v=1"
     run_wrk "$TMP/warmup-$s.txt" 2 -s "$HERE/load/cycle.lua" "http://$NODE_ADDR/" -- "$TMP/q.paths"
+    for _ in $(seq 100); do # until the node has made the stylesheet's br
+        enc=$(curl -fsS -o /dev/null -D - -H 'Accept-Encoding: br' "http://$NODE_ADDR/p/app.css" |
+            tr -d '\r' | awk -F': ' 'tolower($1) == "content-encoding" { print $2 }')
+        [[ $enc == br ]] && break
+        sleep 0.1
+    done
+    [[ $enc == br ]] || die "$s: no br of /p/app.css"
+    ETAG[$s]=$(curl -fsS -o /dev/null -D - -H 'Accept-Encoding: br' "http://$NODE_ADDR/p/app.css" |
+        tr -d '\r' | awk -F': ' 'tolower($1) == "etag" { print $2 }')
 done
 
 RESULTS=$TMP/results.tsv
@@ -78,13 +99,16 @@ RESULTS=$TMP/results.tsv
 for ((p = 1; p <= PAIRS; p++)); do
     order=(new base)
     ((p % 2 == 0)) && order=(base new)
-    for sc in p k q; do
+    for sc in $SCENARIOS; do
         for s in "${order[@]}"; do
             url="http://${ADDR[$s]}"
             case $sc in
             p) args=("$url/p/app.js") ;;
             k) args=("$url/p/app.js?v=1") ;;
             q) args=(-s "$HERE/load/cycle.lua" "$url/" -- "$TMP/q.paths") ;;
+            h) args=(-H 'Accept-Encoding: br' "$url/p/app.css") ;;
+            n) args=(-H 'Accept-Encoding: br' -H "If-None-Match: ${ETAG[$s]}" "$url/p/app.css") ;;
+            *) die "unknown scenario $sc" ;;
             esac
             ab_measure "$RESULTS" "$p" "$sc" "$s" "${PID[$s]}" "${args[@]}"
         done
@@ -97,4 +121,4 @@ echo "$PAIRS alternating pairs of wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s p
     "new = $BIN ($(cd "$REPO" && git describe --always --dirty 2>/dev/null || echo '?')), base = $BASE_BIN."
 echo
 ab_table "$RESULTS" new base "p=(p) pulled 1 KB JS, no query" "k=(k) pulled, ?v=1, no rule" \
-    "q=(q) pulled, 1,000 ?v= under ignore"
+    "q=(q) pulled, 1,000 ?v= under ignore" "h=(h) pulled 30 KB CSS, br" "n=(n) pulled 30 KB CSS, 304"

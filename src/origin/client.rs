@@ -348,7 +348,7 @@ impl OriginClient {
                 .map(|s| Got::Streamed(s, why));
         }
         let status = resp.status().as_u16();
-        let mut body = BytesMut::new();
+        let mut body = transport::body_buffer(declared);
         while let Some(chunk) = transport::chunk(resp.body_mut()).await? {
             let total = (body.len() + chunk.len()) as u64;
             let fits = if total > self.max_bytes {

@@ -18,6 +18,8 @@ for spec in scenarios:
     def get(side, i):
         return {r[0]: float(r[i]) for r in rows if r[1] == sc and r[2] == side}
     ra, rb, ca, cb = get(a, 3), get(b, 3), get(a, 4), get(b, 4)
+    if not ca or not cb:  # a scenario this run left out
+        continue
     ratio = statistics.median(ca[p] / cb[p] for p in ca)
     print("| %s | %.0f | %.0f | %.2f | %.2f | %.3f |" % (
         name, statistics.median(ra.values()), statistics.median(rb.values()),

@@ -21,7 +21,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
@@ -134,6 +134,16 @@ pub(super) fn content_length(resp: &Response) -> Option<u64> {
     hyper::body::Body::size_hint(resp.body()).exact()
 }
 
+/// The buffer a body held whole is read into: with a declared length
+/// (already allowed by the caller's `Room`), allocated once at that size,
+/// so the body is not copied each time a growing buffer doubles, and the
+/// `Bytes` it becomes holds no more memory than the bound counted for it
+/// (a doubled buffer could hold up to twice that). Without one, it grows
+/// as parts arrive, each growth asked of the `Room` first.
+pub(super) fn body_buffer(declared: Option<u64>) -> BytesMut {
+    BytesMut::with_capacity(declared.map_or(0, |n| usize::try_from(n).unwrap_or(0)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,6 +152,20 @@ mod tests {
     #[derive(Debug, thiserror::Error)]
     #[error("client error")]
     struct Outer(#[source] io::Error);
+
+    #[test]
+    fn a_declared_body_is_read_into_one_buffer_of_its_size() {
+        let mut b = body_buffer(Some(70_000));
+        assert_eq!(b.capacity(), 70_000);
+        let ptr = b.as_ptr();
+        for _ in 0..7 {
+            b.extend_from_slice(&[7u8; 10_000]);
+        }
+        assert_eq!(b.as_ptr(), ptr, "no reallocation while the body arrives");
+        assert_eq!(b.freeze().len(), 70_000);
+        assert_eq!(body_buffer(None).capacity(), 0);
+        assert_eq!(body_buffer(Some(0)).capacity(), 0);
+    }
 
     #[test]
     fn a_timeout_among_the_causes_is_a_timeout() {
