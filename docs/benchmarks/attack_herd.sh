@@ -53,11 +53,7 @@ COMMAND="CLIENTS=$CLIENTS ROUNDS=$ROUNDS TIMEOUT=$TIMEOUT DELAY=$DELAY docs/benc
 # shellcheck source=lib/bench.sh
 source "$HERE/lib/bench.sh"
 
-need=()
-for c in curl python3; do command -v $c >/dev/null || need+=("$c"); done
-command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need+=(nginx-light)
-((${#need[@]} == 0)) || apt_install "${need[@]}" || die "could not install ${need[*]}"
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+need_with_nginx curl python3
 BIN=$(build_cdn_edge)
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 

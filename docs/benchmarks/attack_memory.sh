@@ -52,17 +52,11 @@ BENCH_TAG=attack_memory
 # shellcheck source=lib/bench.sh
 source "$HERE/lib/bench.sh"
 
-need=()
-for c in curl python3 ss; do command -v $c >/dev/null || need+=("$c"); done
-command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need+=(nginx-light)
-((${#need[@]} == 0)) || apt_install "${need[@]}" || die "could not install ${need[*]}"
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+need_with_nginx curl python3 ss
 BIN=$(build_cdn_edge)
 
 want=$((STALLED * 4 + 2048))
-hard=$(ulimit -Hn)
-[[ $hard == unlimited ]] || ((hard >= want)) || die "ulimit -Hn is $hard; need $want"
-ulimit -n "$want"
+raise_nofile "$want"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/cdn-edge-attack.XXXXXX")
 chmod 755 "$TMP"

@@ -13,6 +13,7 @@
 #   MEMCHECK     1 = run scenario (f), the memory-bound check (default 1)
 #   RESULTS      where to write the raw per-round numbers (default: a new
 #                file under ${TMPDIR:-/tmp}); its path is printed
+#   SCENARIOS    which of a-e to run (default "a b c d e"), e.g. SCENARIOS=d
 #   CDN_EDGE_BIN use this binary instead of building target/release/cdn-edge
 #   KEEP_TMP     1 = keep the temp dir (files, configs, logs, wrk outputs)
 #
@@ -219,7 +220,7 @@ declare -A SCEN_NAME=(
     [d]="(d) 1 MiB, identity"
     [e]="(e) mixed 220 files, gzip+br"
 )
-SCENARIOS=(a b c d e)
+read -r -a SCENARIOS <<<"${SCENARIOS:-a b c d e}"
 
 printf 'round\torder\tscenario\tserver\trequests\tseconds\trps\tp50_ms\tp99_ms\tcpu_ticks\tcpu_us_per_req\tbytes_read\tbytes_per_resp\tnon2xx\tsocket_errors\n' >"$RESULTS"
 log "raw results: $RESULTS"

@@ -42,18 +42,12 @@ BENCH_TAG=slowloris
 # shellcheck source=lib/bench.sh
 source "$HERE/lib/bench.sh"
 
-need=()
-for c in wrk curl python3; do command -v $c >/dev/null || need+=("$c"); done
-command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need+=(nginx-light)
-((${#need[@]} == 0)) || apt_install "${need[@]}" || die "could not install ${need[*]}"
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+need_with_nginx wrk curl python3
 BIN=$(build_cdn_edge)
 
 # Room for the held connections (both ends live in this machine).
 want=$(((IDLE + SLOW) * 2 + 2048))
-hard=$(ulimit -Hn)
-[[ $hard == unlimited ]] || ((hard >= want)) || die "ulimit -Hn is $hard; need $want"
-ulimit -n "$want"
+raise_nofile "$want"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/cdn-edge-slowloris.XXXXXX")
 ROOT=$TMP/www
@@ -111,15 +105,6 @@ CONF
 }
 
 rss_kb() { proc_kb VmRSS "$1"; }
-
-wait_line() { # wait_line FILE PATTERN SECONDS
-    local _
-    for _ in $(seq $(($3 * 10))); do
-        grep -q "$2" "$1" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    return 1
-}
 
 # one_round NAME PID ADDR: appends "quiet_p99 loaded_p99 bytes_per_idle idle slow" to $TMP/NAME.res
 one_round() {

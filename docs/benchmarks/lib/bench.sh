@@ -62,6 +62,16 @@ apt_install() { # apt_install PKG...: returns apt-get's status
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y "$@"
 }
 
+need_with_nginx() { # need_with_nginx CMD...: installs what is missing of CMD... and nginx
+    # (Debian's nginx-light), and sets NGINX to the nginx binary
+    local -a need=()
+    local c
+    for c in "$@"; do command -v "$c" >/dev/null || need+=("$c"); done
+    command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need+=(nginx-light)
+    ((${#need[@]} == 0)) || apt_install "${need[@]}" || die "could not install ${need[*]}"
+    NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+}
+
 build_cdn_edge() { # prints the path of the cdn-edge binary to measure
     local bin
     if [[ -n ${CDN_EDGE_BIN:-} ]]; then
@@ -160,6 +170,22 @@ run_wrk() { # run_wrk OUTFILE SECONDS wrk-args...: bounded in time, interruptibl
     wait "$WRK_PID" || rc=$?
     WRK_PID=""
     ((rc == 0)) || { cat "$out" >&2; die "wrk failed ($rc): wrk $*"; }
+}
+
+raise_nofile() { # raise_nofile N: the soft limit of open files to N (dies if the hard one is lower)
+    local hard
+    hard=$(ulimit -Hn)
+    [[ $hard == unlimited ]] || ((hard >= $1)) || die "ulimit -Hn is $hard; need $1"
+    ulimit -n "$1"
+}
+
+wait_line() { # wait_line FILE PATTERN SECONDS: until a line of FILE matches (status 1 after SECONDS)
+    local _
+    for _ in $(seq $(($3 * 10))); do
+        grep -q "$2" "$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
 }
 
 proc_kb() { # proc_kb FIELD PID: a /proc status field (VmRSS, VmHWM, ...), kB, summed over PID and its children (nginx workers)
