@@ -4,6 +4,7 @@
 //! (fresh, stale within what the response and the request allow, or to be
 //! revalidated), and, when it may not, the fetch that follows (`upstream`).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -53,15 +54,12 @@ impl Puller {
                 let vkey = variants::key(&primary, &m.names, ask.headers);
                 match memory.get(&vkey) {
                     Some(e) if matches!(e.source, Source::Pulled(_)) => {
-                        self.serve_stored(memory, key, ask, e, &vkey)
+                        self.serve_stored(memory, key, ask, e, Some(&vkey))
                     }
                     _ => Err(Next::Miss(Some(m.names.clone()))),
                 }
             }
-            Source::Pulled(_) => {
-                let at = memory_key(key, ask.query);
-                self.serve_stored(memory, key, ask, entry, &at)
-            }
+            Source::Pulled(_) => self.serve_stored(memory, key, ask, entry, None),
             Source::Local { .. } => Ok(Lookup::NotFound),
         }
     }
@@ -109,23 +107,26 @@ impl Puller {
             )
     }
 
-    /// Answers from a stored pulled object (kept under `at`) while it may
-    /// answer as it is; else says how it is revalidated.
+    /// Answers from a stored pulled object (kept under `at`; `None`: the
+    /// URL's own key, spelled out only when something needs it, not on
+    /// every hit) while it may answer as it is; else says how it is
+    /// revalidated.
     fn serve_stored(
         self: &Arc<Self>,
         memory: &Memory,
         key: &Key,
         ask: &Ask<'_>,
         entry: Arc<Entry>,
-        at: &str,
+        at: Option<&str>,
     ) -> Result<Lookup, Next> {
+        let at = || at.map_or_else(|| Cow::Owned(memory_key(key, ask.query)), Cow::Borrowed);
         let Source::Pulled(meta) = &entry.source else {
             return Ok(Lookup::NotFound);
         };
         // Encodings the queue had no room for are offered again.
         if compress::pending(&entry) {
             self.compressor
-                .offer(memory, at, &entry, self.persist_to(key.path()));
+                .offer(memory, &at(), &entry, self.persist_to(key.path()));
         }
         let verdict = self.verdict(meta, ask.directives, self.clock.now());
         let hit = |status| Lookup::Asset {
@@ -166,7 +167,7 @@ impl Puller {
                     return Ok(hit(CacheStatus::StaleServed));
                 }
                 let stale = (entry.clone(), self.stands_in(meta, may_serve_on_error));
-                self.revalidate_in_background(memory, key, ask, stale, at);
+                self.revalidate_in_background(memory, key, ask, stale, &at());
                 OriginStats::bump(&self.stats.stale_served);
                 hit(CacheStatus::StaleRevalidating)
             }
