@@ -13,7 +13,7 @@
 #   BASE_BIN      the binary to compare against (required)
 #   CDN_EDGE_BIN  the binary measured (default: build target/release/cdn-edge)
 #   PAIRS         alternating pairs of runs per scenario (default 3)
-#   SCENARIOS     which of p k q h n to run, in order (default "p k q")
+#   SCENARIOS     which of p k q h n m to run, in order (default "p k q")
 #   DURATION      seconds per wrk run (default 5)
 #
 # Scenarios, each a hit of a pulled ~1 KB JS answered identity:
@@ -23,7 +23,9 @@
 # keys each value apart: after its first round of 1,000 misses those are
 # hits too); (h) /p/app.css, a ~30 KB stylesheet, "Accept-Encoding: br"
 # (its br made by the node); (n) the same with If-None-Match: its ETag
-# -> 304 (issue 23's hot and 304 cases). Reported per scenario: median req/s and median CPU µs/request
+# -> 304 (issue 23's hot and 304 cases); (m) pull.sh's 100 generated
+# objects (CSS, JS, SVG, PNG-like, 1-100 KB) cycled with "Accept-Encoding:
+# gzip, br" (its mixed case). Reported per scenario: median req/s and median CPU µs/request
 # (the server's utime+stime over wrk's requests) of each binary, and the
 # median of the per-pair CPU ratios. Loopback only; every process is
 # stopped by PID.
@@ -60,7 +62,10 @@ while sum(map(len, out)) < 30000:
         rng.randrange(5000), rng.randrange(1 << 24), rng.randrange(40), rng.randrange(40)))
 open(sys.argv[1], "w").write("".join(out))
 PY
-start_static_origin "$TMP/origin" "$TMP/nginx" "application/javascript js; text/css css;"
+python3 "$HERE/pull/gen_objects.py" "$TMP/origin/m" 100 >/dev/null
+sed 's|^|/m|' "$TMP/origin/objects.paths" >"$TMP/m.paths"
+start_static_origin "$TMP/origin" "$TMP/nginx" \
+    "application/javascript js; text/css css; image/svg+xml svg; image/png png;"
 cat >"$TMP/config.toml" <<EOF
 [cache]
 memory_bytes = 268435456
@@ -83,6 +88,11 @@ for s in new base; do
     curl -fsS -o /dev/null "http://$NODE_ADDR/p/app.js"
     curl -fsS -o /dev/null "http://$NODE_ADDR/p/app.js?v=1"
     run_wrk "$TMP/warmup-$s.txt" 2 -s "$HERE/load/cycle.lua" "http://$NODE_ADDR/" -- "$TMP/q.paths"
+    if [[ " $SCENARIOS " == *" m "* ]]; then # each object pulled, then its encodings made
+        run_wrk "$TMP/warmup-m-$s.txt" 2 -H 'Accept-Encoding: gzip, br' -s "$HERE/load/cycle.lua" \
+            "http://$NODE_ADDR/" -- "$TMP/m.paths"
+        sleep 2
+    fi
     for _ in $(seq 100); do # until the node has made the stylesheet's br
         enc=$(curl -fsS -o /dev/null -D - -H 'Accept-Encoding: br' "http://$NODE_ADDR/p/app.css" |
             tr -d '\r' | awk -F': ' 'tolower($1) == "content-encoding" { print $2 }')
@@ -108,6 +118,7 @@ for ((p = 1; p <= PAIRS; p++)); do
             q) args=(-s "$HERE/load/cycle.lua" "$url/" -- "$TMP/q.paths") ;;
             h) args=(-H 'Accept-Encoding: br' "$url/p/app.css") ;;
             n) args=(-H 'Accept-Encoding: br' -H "If-None-Match: ${ETAG[$s]}" "$url/p/app.css") ;;
+            m) args=(-H 'Accept-Encoding: gzip, br' -s "$HERE/load/cycle.lua" "$url/" -- "$TMP/m.paths") ;;
             *) die "unknown scenario $sc" ;;
             esac
             ab_measure "$RESULTS" "$p" "$sc" "$s" "${PID[$s]}" "${args[@]}"
@@ -121,4 +132,5 @@ echo "$PAIRS alternating pairs of wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s p
     "new = $BIN ($(cd "$REPO" && git describe --always --dirty 2>/dev/null || echo '?')), base = $BASE_BIN."
 echo
 ab_table "$RESULTS" new base "p=(p) pulled 1 KB JS, no query" "k=(k) pulled, ?v=1, no rule" \
-    "q=(q) pulled, 1,000 ?v= under ignore" "h=(h) pulled 30 KB CSS, br" "n=(n) pulled 30 KB CSS, 304"
+    "q=(q) pulled, 1,000 ?v= under ignore" "h=(h) pulled 30 KB CSS, br" "n=(n) pulled 30 KB CSS, 304" \
+    "m=(m) pulled mixed 100 objects, gzip+br"
