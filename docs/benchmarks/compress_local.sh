@@ -105,8 +105,7 @@ mapfile -t workers < <(pgrep -P "${PIDS[nginx]}" || true)
 PIDS[nginx]="${PIDS[nginx]} ${workers[*]}"
 
 encoding_of() { # encoding_of ADDR PATH: the Content-Encoding of a "gzip, br" GET
-    curl -fsS --max-time 5 -o /dev/null -D - -H 'Accept-Encoding: gzip, br' "http://$1$2" |
-        tr -d '\r' | awk -F': ' 'tolower($1) == "content-encoding" { print $2 }'
+    response_header "http://$1$2" content-encoding -H 'Accept-Encoding: gzip, br'
 }
 
 SERVERS=(cdn-edge nginx)

@@ -93,15 +93,8 @@ for s in new base; do
             "http://$NODE_ADDR/" -- "$TMP/m.paths"
         sleep 2
     fi
-    for _ in $(seq 100); do # until the node has made the stylesheet's br
-        enc=$(curl -fsS -o /dev/null -D - -H 'Accept-Encoding: br' "http://$NODE_ADDR/p/app.css" |
-            tr -d '\r' | awk -F': ' 'tolower($1) == "content-encoding" { print $2 }')
-        [[ $enc == br ]] && break
-        sleep 0.1
-    done
-    [[ $enc == br ]] || die "$s: no br of /p/app.css"
-    ETAG[$s]=$(curl -fsS -o /dev/null -D - -H 'Accept-Encoding: br' "http://$NODE_ADDR/p/app.css" |
-        tr -d '\r' | awk -F': ' 'tolower($1) == "etag" { print $2 }')
+    wait_for_br "http://$NODE_ADDR/p/app.css" # until the node has made the stylesheet's br
+    ETAG[$s]=$(response_header "http://$NODE_ADDR/p/app.css" etag -H 'Accept-Encoding: br')
 done
 
 RESULTS=$TMP/results.tsv

@@ -75,16 +75,9 @@ for s in ruled plain; do
     ADDR[$s]=$NODE_ADDR
     PID[$s]=$NODE_PID
     # Fetched, then encoded in the background: wait for the br representation.
-    for _ in $(seq 100); do
-        enc=$(curl -fsS -o /dev/null -D - -H 'Accept-Encoding: br' "http://$NODE_ADDR$CSS" |
-            tr -d '\r' | awk -F': ' 'tolower($1) == "content-encoding" { print $2 }')
-        [[ $enc == br ]] && break
-        sleep 0.1
-    done
-    [[ $enc == br ]] || die "$s: no br representation of $CSS"
+    wait_for_br "http://$NODE_ADDR$CSS"
     curl -fsS -o /dev/null "http://$NODE_ADDR/small.js"
-    ETAG[$s]=$(curl -fsS -o /dev/null -D - -H 'Accept-Encoding: br' "http://$NODE_ADDR$CSS" |
-        tr -d '\r' | awk -F': ' 'tolower($1) == "etag" { print $2 }')
+    ETAG[$s]=$(response_header "http://$NODE_ADDR$CSS" etag -H 'Accept-Encoding: br')
 done
 curl -fsS -o /dev/null -D - "http://${ADDR[ruled]}/small.js" | tr -d '\r' | grep -qi '^cache-control: public, max-age=600' ||
     die "the ruled node does not apply its rule"

@@ -86,17 +86,15 @@ fn versions() -> &'static Mutex<lru::LruCache<String, Versions>> {
 
 /// Records that `key` is stored (the newest version of its name, if it
 /// has one by `fingerprints`), so the next version finds it even when the
-/// pool never got to compress it; returns the version before it, if known.
-pub(crate) fn note_version(key: &str, fingerprints: &Patterns) -> Option<String> {
-    let (pattern, _) = pattern_of(key, fingerprints)?;
+/// pool never got to compress it.
+pub(crate) fn note_version(key: &str, fingerprints: &Patterns) {
+    let Some((pattern, _)) = pattern_of(key, fingerprints) else {
+        return;
+    };
     let mut all = versions().lock().unwrap_or_else(|e| e.into_inner());
     match all.get_mut(&pattern) {
-        Some(v) if v.latest == key => v.before.clone(),
-        Some(v) => {
-            let before = std::mem::replace(&mut v.latest, key.to_string());
-            v.before = Some(before.clone());
-            Some(before)
-        }
+        Some(v) if v.latest == key => {}
+        Some(v) => v.before = Some(std::mem::replace(&mut v.latest, key.to_string())),
         None => {
             all.put(
                 pattern,
@@ -105,7 +103,6 @@ pub(crate) fn note_version(key: &str, fingerprints: &Patterns) -> Option<String>
                     before: None,
                 },
             );
-            None
         }
     }
 }
@@ -137,12 +134,12 @@ pub(crate) fn pattern_of(key: &str, fingerprints: &Patterns) -> Option<(String, 
     Some((pattern, id))
 }
 
-/// The version stored before `key` (when `key` is still its name's
-/// newest: a newer one makes `key` no dictionary's target any more).
-fn previous_of(key: &str, fingerprints: &Patterns) -> Option<String> {
-    let (pattern, _) = pattern_of(key, fingerprints)?;
+/// The version stored before `key` (of versions pattern `pattern`), when
+/// `key` is still its name's newest: a newer one makes `key` no
+/// dictionary's target any more.
+fn previous_of(key: &str, pattern: &str) -> Option<String> {
     let mut all = versions().lock().unwrap_or_else(|e| e.into_inner());
-    let v = all.get(&pattern)?;
+    let v = all.get(pattern)?;
     if v.latest == key {
         v.before.clone()
     } else {
@@ -162,21 +159,24 @@ pub(super) fn attach(
     asset: Asset,
     body: &Bytes,
 ) -> Asset {
-    let content_type = asset.content_type.to_str().unwrap_or_default();
+    let Some((pattern, id)) = pattern_of(key, fingerprints) else {
+        return asset;
+    };
     let origin_said = asset
         .extra_headers
         .iter()
         .any(|(n, _)| n.as_str().eq_ignore_ascii_case("use-as-dictionary"));
-    let Some(use_as) = dictionary_field(key, fingerprints, content_type, origin_said) else {
-        return asset;
-    };
+    let content_type = asset.content_type.to_str().unwrap_or_default();
+    let use_as = (!origin_said)
+        .then(|| dictionary_field(&pattern, &id, content_type))
+        .and_then(|v| HeaderValue::from_str(&v).ok());
     let reps = asset.representations();
     let Some(identity) = reps.iter().find(|r| r.coding == Coding::Identity) else {
         return asset;
     };
     let br = reps.iter().find(|r| r.coding == Coding::Br).map(|r| r.len);
     let mut by_dictionary = Vec::new();
-    if let Some((hash, made)) = against_previous(memory, key, fingerprints, persist, body, br) {
+    if let Some((hash, made)) = against_previous(memory, key, &pattern, persist, body, br) {
         let reps = made
             .into_iter()
             .map(|(coding, b)| {
@@ -201,20 +201,25 @@ pub(super) fn add_on_disk(
     record: &mut DiskMeta,
     parts: &mut Vec<Bytes>,
 ) {
-    let header = |name: &str| record.headers.get(name).and_then(|v| v.to_str().ok());
-    let content_type = header("content-type").unwrap_or_default();
-    let origin_said = record.headers.contains_key("use-as-dictionary");
-    let Some(use_as) = dictionary_field(key, fingerprints, content_type, origin_said) else {
+    let Some((pattern, id)) = pattern_of(key, fingerprints) else {
         return;
     };
-    record.use_as_dictionary = use_as.and_then(|v| v.to_str().ok().map(Into::into));
+    if !record.headers.contains_key("use-as-dictionary") {
+        let content_type = record.headers.get("content-type");
+        let content_type = content_type.and_then(|v| v.to_str().ok());
+        record.use_as_dictionary = Some(dictionary_field(
+            &pattern,
+            &id,
+            content_type.unwrap_or_default(),
+        ));
+    }
     let Some(body) = parts.first().cloned() else {
         return;
     };
     let br = (record.encodings.iter().zip(&parts[1..]))
         .find(|(name, _)| name.as_str() == Coding::Br.token())
         .map(|(_, b)| b.len() as u64);
-    if let Some((hash, made)) = against_previous(memory, key, fingerprints, Some(p), &body, br) {
+    if let Some((hash, made)) = against_previous(memory, key, &pattern, Some(p), &body, br) {
         for (coding, b) in made {
             record
                 .encodings
@@ -224,37 +229,30 @@ pub(super) fn add_on_disk(
     }
 }
 
-/// The node's `Use-As-Dictionary` for the object under `key`: `None`
-/// when its name gets none (no content hash, not a delta type: nor any
-/// delta), `Some(None)` when the origin sent its own (which is passed on
-/// alone; deltas are still made).
-fn dictionary_field(
-    key: &str,
-    fingerprints: &Patterns,
-    content_type: &str,
-    origin_said: bool,
-) -> Option<Option<HeaderValue>> {
-    let (pattern, id) = pattern_of(key, fingerprints)?;
-    let made = || {
-        let value = cdt::use_as_dictionary(&pattern, cdt::destination(content_type), &id);
-        HeaderValue::from_str(&value).ok()
-    };
-    Some(if origin_said { None } else { made() })
+/// The node's `Use-As-Dictionary` for an object whose name has the
+/// versions pattern `pattern` and stands for `id` (see [`pattern_of`]),
+/// of type `content_type`. Not sent when the origin sent its own (which
+/// is passed on alone; deltas are still made).
+fn dictionary_field(pattern: &str, id: &str, content_type: &str) -> String {
+    cdt::use_as_dictionary(pattern, cdt::destination(content_type), id)
 }
 
-/// The deltas of `body` (the newest version of `key`'s name; `br`: the
-/// length of its br, if made) against the version before it, when memory
-/// or else the disk cache holds that one: its dictionary hash and each
-/// delta worth keeping.
+/// The deltas of `body` (the newest version of `key`'s name, whose
+/// versions pattern is `pattern`; `br`: the length of its br, if made)
+/// against the version before it, when memory or else the disk cache
+/// holds that one: its dictionary hash and each delta worth keeping.
 fn against_previous(
     memory: &Memory,
     key: &str,
-    fingerprints: &Patterns,
+    pattern: &str,
     persist: Option<&Persist>,
     body: &Bytes,
     br: Option<u64>,
 ) -> Option<(Hash, Vec<(Coding, Bytes)>)> {
-    let previous = previous_of(key, fingerprints)?;
+    if body.len() > MAX_BODY {
+        return None;
+    }
+    let previous = previous_of(key, pattern)?;
     let held = memory.get(&previous).and_then(|e| identity_of_pulled(&e));
     let old = held.or_else(|| persist.and_then(|p| identity_on_disk(p, &previous)))?;
     // The encoders' output and working memory, while they run.

@@ -172,6 +172,22 @@ run_wrk() { # run_wrk OUTFILE SECONDS wrk-args...: bounded in time, interruptibl
     ((rc == 0)) || { cat "$out" >&2; die "wrk failed ($rc): wrk $*"; }
 }
 
+response_header() { # response_header URL FIELD [curl-args...]: FIELD (lower case) of URL's answer
+    local url=$1 field=$2
+    shift 2
+    curl -fsS --max-time 5 -o /dev/null -D - "$@" "$url" |
+        tr -d '\r' | awk -F': ' -v f="$field" 'tolower($1) == f { print $2 }'
+}
+
+wait_for_br() { # wait_for_br URL: until URL answers `Accept-Encoding: br` with br (dies after 10 s)
+    local _
+    for _ in $(seq 100); do
+        [[ $(response_header "$1" content-encoding -H 'Accept-Encoding: br') == br ]] && return 0
+        sleep 0.1
+    done
+    die "no br representation of $1"
+}
+
 raise_nofile() { # raise_nofile N: the soft limit of open files to N (dies if the hard one is lower)
     local hard
     hard=$(ulimit -Hn)
