@@ -258,9 +258,33 @@ fn a_field_section_past_the_head_limit_gets_431() {
         "[limits]\nmax_head_bytes = \"4 KiB\"\n",
     );
     let mut c = H3Client::new(&s, &cert);
-    let long = "x".repeat(8 << 10);
+    // Past the node's limit: refused with the reason HTTP/2 gets.
+    let long = "x".repeat(5 << 10);
     let r = c.get("/app.css", &[("x-long", long.as_str())]);
     assert_eq!(r.status, 431, "{}", r.summary());
+    let h2 = Client::new(&s, &cert, Proto::H2Tls).get("/app.css", &[("x-long", long.as_str())]);
+    // (reqwest adds `accept: */*`: the sizes differ by that field.)
+    for r in [&r, &h2] {
+        assert_eq!(r.status, 431);
+        assert!(
+            r.text()
+                .starts_with("request header fields too large: a 51"),
+            "{}",
+            r.text()
+        );
+        assert!(
+            r.text().ends_with("-byte head, at most 4096\n"),
+            "{}",
+            r.text()
+        );
+    }
+    // Past the field section size the node announces in its SETTINGS: a
+    // client that follows them does not even send it (one that does not
+    // gets a bare 431 from h3).
+    let long = "x".repeat(16 << 10);
+    let refused = c.try_req("GET", "/app.css", &[("x-long", long.as_str())], None);
+    let why = refused.expect_err("a head past SETTINGS_MAX_FIELD_SECTION_SIZE was sent");
+    assert!(why.contains("max size: 6272"), "{why}");
     // The connection goes on.
     assert_eq!(c.get("/app.css", &[]).status, 200);
 }
