@@ -408,3 +408,23 @@ fn check_validates_the_http3_table() {
     assert_eq!(status.code(), Some(2));
     assert!(err.contains("http3.max_concurrent_streams"), "{err}");
 }
+
+#[test]
+fn a_304_carries_no_content_length_over_any_protocol() {
+    // RFC 9110 §8.6: a 304 may carry Content-Length only if it is the
+    // 200's; actix-http's HTTP/2 wrote `content-length: 0` for an empty
+    // body, so the 304's body is none, not empty.
+    let root = site();
+    let cert = test_cert(&["localhost"]);
+    let s = node(root.path(), &cert, "", "");
+    let etag = s.get("/app.css").header("etag").unwrap().to_string();
+    let cond = [("if-none-match", etag.as_str())];
+    let h3 = H3Client::new(&s, &cert).get("/app.css", &cond);
+    let h2 = Client::new(&s, &cert, Proto::H2Tls).get("/app.css", &cond);
+    let h1 = s.get_h("/app.css", &cond);
+    for (name, r) in [("HTTP/3", &h3), ("HTTP/2", &h2), ("HTTP/1.1", &h1)] {
+        assert_eq!(r.status, 304, "{name}: {}", r.summary());
+        assert_eq!(r.header("content-length"), None, "{name}: {}", r.summary());
+        assert_eq!(r.header("etag"), Some(etag.as_str()), "{name}");
+    }
+}

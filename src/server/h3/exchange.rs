@@ -190,7 +190,9 @@ fn connection_specific(name: &ah::HeaderName) -> bool {
 /// makes it.
 fn head_of(head: &actix_http::ResponseHead, size: &mut BodySize) -> http::Response<()> {
     let status = head.status.as_u16();
-    if matches!(status, 100 | 102 | 204) {
+    // No content, so no `Content-Length` of ours: a 304's would have to be
+    // the 200's (RFC 9110 §8.6), which only the app may know.
+    if matches!(status, 100 | 102 | 204 | 304) {
         *size = BodySize::None;
     }
     let mut out = http::Response::new(());
