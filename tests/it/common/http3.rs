@@ -205,14 +205,20 @@ async fn exchange(
 ) -> Result<Response, String> {
     tokio::time::timeout(TIMEOUT, async move {
         let mut stream = send.send_request(req).await.map_err(|e| e.to_string())?;
+        // A server may answer before it read the whole body and stop the
+        // upload (RFC 9114 §4.1.1: a client must not discard that
+        // response): the send's error only counts when no response comes.
+        let mut sent = Ok(());
         if let Some(b) = body {
-            stream
-                .send_data(Bytes::from(b))
-                .await
-                .map_err(|e| e.to_string())?;
+            sent = stream.send_data(Bytes::from(b)).await;
         }
-        stream.finish().await.map_err(|e| e.to_string())?;
-        let resp = stream.recv_response().await.map_err(|e| e.to_string())?;
+        if sent.is_ok() {
+            sent = stream.finish().await;
+        }
+        let resp = match stream.recv_response().await {
+            Ok(r) => r,
+            Err(e) => return Err(sent.err().map_or(e.to_string(), |s| s.to_string())),
+        };
         let mut body = Vec::new();
         while let Some(mut chunk) = stream.recv_data().await.map_err(|e| e.to_string())? {
             while chunk.has_remaining() {
@@ -251,4 +257,81 @@ async fn exchange(
     })
     .await
     .map_err(|_| "timed out".to_string())?
+}
+
+/// A port number free on 127.0.0.1 for TCP and for UDP alike just now
+/// (both were bound and let go): for an HTTPS listener and a QUIC one on
+/// the same number, which a browser's `--origin-to-force-quic-on` needs.
+pub fn free_tcp_udp_port() -> u16 {
+    loop {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").expect("bind tcp");
+        let port = tcp.local_addr().unwrap().port();
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// `[tls]` on 127.0.0.1:`port` with `cert`, and with `h3` an `[http3]`
+/// table on the same port number (`h3_extra` lines in it).
+pub fn same_port_tables(cert: &TestCert, port: u16, h3: Option<&str>) -> String {
+    let tls = format!(
+        "[tls]\nlisten = \"127.0.0.1:{port}\"\ncert = {:?}\nkey = {:?}\n",
+        cert.cert.display().to_string(),
+        cert.key.display().to_string()
+    );
+    match h3 {
+        Some(extra) => format!("{tls}[http3]\nlisten = \"127.0.0.1:{port}\"\n{extra}\n"),
+        None => tls,
+    }
+}
+
+/// Starts a node over `root` with `config(port)`, on a port number taken
+/// by [`free_tcp_udp_port`], again on a fresh number if another process
+/// took it meanwhile (the node did not start, or with `[http3]` logged
+/// that it cannot listen). With `h3`, returns once the QUIC listener is
+/// up.
+pub fn start_on_free_port(
+    root: &std::path::Path,
+    config: impl Fn(u16) -> String,
+    h3: bool,
+) -> (Server, u16) {
+    let mut last = String::new();
+    for _ in 0..5 {
+        let port = free_tcp_udp_port();
+        let dir = tempfile::tempdir().expect("config tempdir");
+        let cfg = dir.path().join("config.toml");
+        std::fs::write(&cfg, config(port)).unwrap();
+        let args: Vec<std::ffi::OsString> = vec![
+            "serve".into(),
+            "--config".into(),
+            cfg.into_os_string(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--root".into(),
+            root.as_os_str().to_owned(),
+        ];
+        let mut s = match Server::spawn(&args, None) {
+            Ok(s) => s,
+            Err(e) => {
+                last = e;
+                continue;
+            }
+        };
+        s._config_dir = Some(dir);
+        if !h3 {
+            return (s, port);
+        }
+        let mut up = false;
+        poll_until(START_TIMEOUT, || {
+            let text = s.stderr_text();
+            up = text.contains("(HTTP/3, UDP)");
+            up || text.contains("cannot listen")
+        });
+        if up {
+            return (s, port);
+        }
+        last = s.stderr_text();
+    }
+    panic!("no node on a shared TCP/UDP port after 5 tries: {last}");
 }
