@@ -288,9 +288,7 @@ pub fn same_port_tables(cert: &TestCert, port: u16, h3: Option<&str>) -> String 
 
 /// Starts a node over `root` with `config(port)`, on a port number taken
 /// by [`free_tcp_udp_port`], again on a fresh number if another process
-/// took it meanwhile (the node did not start, or with `[http3]` logged
-/// that it cannot listen). With `h3`, returns once the QUIC listener is
-/// up.
+/// took it meanwhile. With `h3`, returns once the QUIC listener is up.
 pub fn start_on_free_port(
     root: &std::path::Path,
     config: impl Fn(u16) -> String,
@@ -299,39 +297,44 @@ pub fn start_on_free_port(
     let mut last = String::new();
     for _ in 0..5 {
         let port = free_tcp_udp_port();
-        let dir = tempfile::tempdir().expect("config tempdir");
-        let cfg = dir.path().join("config.toml");
-        std::fs::write(&cfg, config(port)).unwrap();
-        let args: Vec<std::ffi::OsString> = vec![
-            "serve".into(),
-            "--config".into(),
-            cfg.into_os_string(),
-            "--listen".into(),
-            "127.0.0.1:0".into(),
-            "--root".into(),
-            root.as_os_str().to_owned(),
-        ];
-        let mut s = match Server::spawn(&args, None) {
-            Ok(s) => s,
-            Err(e) => {
-                last = e;
-                continue;
-            }
-        };
-        s._config_dir = Some(dir);
-        if !h3 {
-            return (s, port);
+        match start_on_port(root, &config(port), h3) {
+            Ok(s) => return (s, port),
+            Err(e) => last = e,
         }
-        let mut up = false;
-        poll_until(START_TIMEOUT, || {
-            let text = s.stderr_text();
-            up = text.contains("(HTTP/3, UDP)");
-            up || text.contains("cannot listen")
-        });
-        if up {
-            return (s, port);
-        }
-        last = s.stderr_text();
     }
     panic!("no node on a shared TCP/UDP port after 5 tries: {last}");
+}
+
+/// Starts a node over `root` with `config`; with `h3`, waits for its QUIC
+/// listener. `Err` (the node's stderr, the node stopped) when it did not
+/// start, or with `h3` logged that it cannot listen: its port was taken.
+pub fn start_on_port(root: &std::path::Path, config: &str, h3: bool) -> Result<Server, String> {
+    let dir = tempfile::tempdir().expect("config tempdir");
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(&cfg, config).unwrap();
+    let args: Vec<std::ffi::OsString> = vec![
+        "serve".into(),
+        "--config".into(),
+        cfg.into_os_string(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--root".into(),
+        root.as_os_str().to_owned(),
+    ];
+    let mut s = Server::spawn(&args, None)?;
+    s._config_dir = Some(dir);
+    if !h3 {
+        return Ok(s);
+    }
+    let mut up = false;
+    poll_until(START_TIMEOUT, || {
+        let text = s.stderr_text();
+        up = text.contains("(HTTP/3, UDP)");
+        up || text.contains("cannot listen")
+    });
+    if up {
+        Ok(s)
+    } else {
+        Err(s.stderr_text())
+    }
 }
