@@ -136,6 +136,24 @@ impl H3Client {
         self.rt.block_on(exchange(send, r, body))
     }
 
+    /// Sends a request with `body`; the response, and why sending the body
+    /// failed if it did (a server that answered early and stopped the
+    /// upload: its STOP_SENDING code).
+    pub fn upload(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> (Result<Response, String>, Option<String>) {
+        let r = match request(&self.authority, method, path, headers) {
+            Ok(r) => r,
+            Err(e) => return (Err(e), None),
+        };
+        let send = self.send.clone();
+        self.rt.block_on(exchange_and_upload(send, r, Some(body)))
+    }
+
     /// `GET` every path at once, each on a stream of its own of the one
     /// connection; the responses in the order of `paths`.
     pub fn get_all(
@@ -199,16 +217,26 @@ fn request(
 
 /// One request and its whole response.
 async fn exchange(
-    mut send: SendRequest<h3_quinn::OpenStreams, Bytes>,
+    send: SendRequest<h3_quinn::OpenStreams, Bytes>,
     req: http::Request<()>,
     body: Option<Vec<u8>>,
 ) -> Result<Response, String> {
-    tokio::time::timeout(TIMEOUT, async move {
+    exchange_and_upload(send, req, body).await.0
+}
+
+/// One request and its whole response, and why sending the request's body
+/// failed, if it did.
+async fn exchange_and_upload(
+    mut send: SendRequest<h3_quinn::OpenStreams, Bytes>,
+    req: http::Request<()>,
+    body: Option<Vec<u8>>,
+) -> (Result<Response, String>, Option<String>) {
+    let mut sent = Ok(());
+    let resp = tokio::time::timeout(TIMEOUT, async {
         let mut stream = send.send_request(req).await.map_err(|e| e.to_string())?;
         // A server may answer before it read the whole body and stop the
         // upload (RFC 9114 §4.1.1: a client must not discard that
         // response): the send's error only counts when no response comes.
-        let mut sent = Ok(());
         if let Some(b) = body {
             sent = stream.send_data(Bytes::from(b)).await;
         }
@@ -217,7 +245,9 @@ async fn exchange(
         }
         let resp = match stream.recv_response().await {
             Ok(r) => r,
-            Err(e) => return Err(sent.err().map_or(e.to_string(), |s| s.to_string())),
+            Err(e) => {
+                return Err(sent.as_ref().err().map_or(e.to_string(), |s| s.to_string()));
+            }
         };
         let mut body = Vec::new();
         while let Some(mut chunk) = stream.recv_data().await.map_err(|e| e.to_string())? {
@@ -256,7 +286,8 @@ async fn exchange(
         Ok(r)
     })
     .await
-    .map_err(|_| "timed out".to_string())?
+    .unwrap_or_else(|_| Err("timed out".to_string()));
+    (resp, sent.err().map(|e| e.to_string()))
 }
 
 /// A port number free on 127.0.0.1 for TCP and for UDP alike just now
@@ -272,8 +303,8 @@ pub fn free_tcp_udp_port() -> u16 {
     }
 }
 
-/// `[tls]` on 127.0.0.1:`port` with `cert`, and with `h3` an `[http3]`
-/// table on the same port number (`h3_extra` lines in it).
+/// `[tls]` on 127.0.0.1:`port` with `cert`, and with `Some(extra)` an
+/// `[http3]` table on the same port number (`extra` lines in it).
 pub fn same_port_tables(cert: &TestCert, port: u16, h3: Option<&str>) -> String {
     let tls = format!(
         "[tls]\nlisten = \"127.0.0.1:{port}\"\ncert = {:?}\nkey = {:?}\n",
