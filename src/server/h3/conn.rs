@@ -23,6 +23,7 @@ use tokio::sync::Notify;
 
 use super::exchange::{self, SendError};
 use super::worker::Ctx;
+use super::Stop;
 
 /// `Early-Data` (RFC 8470 §5.1).
 static EARLY_DATA: HeaderName = HeaderName::from_static("early-data");
@@ -169,14 +170,14 @@ async fn requests(
                 }
                 Ok(None) | Err(_) => return,
             },
-            _ = stop.wait_for(|s| *s) => break,
+            _ = stop.wait_for(|s| *s != Stop::Running) => break,
         }
     }
     // A graceful stop: GOAWAY naming the next request as unprocessed (RFC
     // 9114 §5.2), then the requests taken get the shutdown timeout.
+    let deadline = tokio::time::Instant::now() + ctx.settings.shutdown_timeout;
     let _ = h3.shutdown(1).await;
-    let deadline = ctx.settings.shutdown_timeout;
-    let _ = tokio::time::timeout(deadline, async {
+    let finished = async {
         while inflight.n.get() > 0 {
             let idle = inflight.idle.notified();
             if inflight.n.get() == 0 {
@@ -184,9 +185,43 @@ async fn requests(
             }
             idle.await;
         }
-    })
-    .await;
+    };
+    tokio::select! {
+        _ = tokio::time::timeout_at(deadline, async {
+            finished.await;
+            delivered(&conn).await;
+        }) => {}
+        _ = stop.wait_for(|s| *s == Stop::Now) => {}
+    }
     // Dropping `h3` closes the connection with H3_NO_ERROR.
+}
+
+/// Waits until what the connection sent has reached the client: closing
+/// it sooner would throw away response bytes still in flight (RFC 9000
+/// §10.2: a closed connection's streams are discarded). quinn tells when a
+/// stream is acknowledged only through a stream handle h3 keeps to
+/// itself, so this waits for the client to close (as clients do once
+/// their requests are answered after a GOAWAY, RFC 9114 §5.2), or for the
+/// connection to go quiet: nothing sent for longer than a probe timeout
+/// (RFC 9002 §6.2), which means nothing is left unacknowledged, since loss
+/// recovery would have sent a probe.
+async fn delivered(conn: &quinn::Connection) {
+    let quiet = async {
+        let mut sent = conn.stats().udp_tx.datagrams;
+        loop {
+            let pto = conn.rtt() * 3 + Duration::from_millis(60);
+            tokio::time::sleep(pto).await;
+            let now = conn.stats().udp_tx.datagrams;
+            if now == sent {
+                return;
+            }
+            sent = now;
+        }
+    };
+    tokio::select! {
+        _ = conn.closed() => {}
+        () = quiet => {}
+    }
 }
 
 /// Reads one request's head, answers it through the app and writes the
@@ -229,10 +264,13 @@ async fn request(
     }
     let head_only = *areq.method() == Method::HEAD;
     let resp = (ctx.app)(areq).await;
-    let timeout = ctx.live.load().limits.send_timeout;
+    let limit = || exchange::SendLimit {
+        clock: &ctx.clock,
+        timeout: ctx.live.load().limits.send_timeout,
+    };
     let sent = match &mut send {
-        Either::Whole(s) => exchange::respond(s, resp, head_only, timeout).await,
-        Either::Split(s) => exchange::respond(s, resp, head_only, timeout).await,
+        Either::Whole(s) => exchange::respond(s, resp, head_only, limit()).await,
+        Either::Split(s) => exchange::respond(s, resp, head_only, limit()).await,
     };
     match sent {
         Err(SendError::Stalled) => ctx.shared.figures.stalled(),
