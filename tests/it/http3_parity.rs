@@ -3,9 +3,10 @@
 //! and `[http3]` on the same port number (so `:authority` is the same
 //! `localhost:PORT` over both), and each request of a table sent over
 //! HTTP/2 (TLS, ALPN `h2`) and over HTTP/3; the two responses must have
-//! the same status, the same fields with the same values in the same
-//! order, and the same body, byte for byte. The only field allowed to
-//! differ is in [`MAY_DIFFER`].
+//! the same status, the same fields, each with the same values in the
+//! same order (fields of different names come in different orders, which
+//! means nothing: RFC 9110 §5.3), and the same body, byte for byte. Only
+//! the fields in [`MAY_DIFFER`] may differ, and only so far.
 //!
 //! The table covers what tests/it/http2.rs checks and more: negotiation
 //! (br and gzip siblings, br/gzip/zstd made by the compression pool, 406),
