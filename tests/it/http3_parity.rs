@@ -201,6 +201,13 @@ fn assert_same(what: &str, h2: &Response, h3: &Response) {
     );
 }
 
+/// Request fields.
+type Fields<'a> = &'a [(&'a str, &'a str)];
+
+/// A row of a table: method, path, request fields, the status both
+/// answers must have.
+type Case<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>, u16);
+
 /// Waits until the pool made every coding of `path`.
 fn wait_for_codings(s: &Server, path: &str) {
     for coding in ["br", "gzip", "zstd"] {
@@ -233,7 +240,7 @@ fn local_files_are_answered_the_same_over_http2_and_http3() {
         ("access-control-request-headers", "range"),
     ];
     // (method, path, request fields, the status both must have)
-    let table: Vec<(&str, &str, Vec<(&str, &str)>, u16)> = vec![
+    let table: Vec<Case> = vec![
         ("GET", "/plain.txt", vec![], 200),
         ("GET", "/plain.txt?v=1&x=2", vec![], 200),
         ("GET", "/with%20space.txt", vec![], 200),
@@ -432,7 +439,7 @@ fn requests_with_bodies_are_answered_the_same() {
         ("authorization", auth.as_str()),
         ("content-type", "application/json"),
     ];
-    let cases: [(&[(&str, &str)], &[u8]); 4] = [
+    let cases: [(Fields, &[u8]); 4] = [
         (&json, br#"{"paths":["/plain.txt"]}"#),
         (&json, b"{not json"),
         (&json[1..], br#"{"paths":["/plain.txt"]}"#),

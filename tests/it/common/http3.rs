@@ -357,20 +357,7 @@ pub fn start_on_free_port(
 /// listener. `Err` (the node's stderr, the node stopped) when it did not
 /// start, or with `h3` logged that it cannot listen: its port was taken.
 pub fn start_on_port(root: &std::path::Path, config: &str, h3: bool) -> Result<Server, String> {
-    let dir = tempfile::tempdir().expect("config tempdir");
-    let cfg = dir.path().join("config.toml");
-    std::fs::write(&cfg, config).unwrap();
-    let args: Vec<std::ffi::OsString> = vec![
-        "serve".into(),
-        "--config".into(),
-        cfg.into_os_string(),
-        "--listen".into(),
-        "127.0.0.1:0".into(),
-        "--root".into(),
-        root.as_os_str().to_owned(),
-    ];
-    let mut s = Server::spawn(&args, None)?;
-    s._config_dir = Some(dir);
+    let s = Server::try_start(root, config)?;
     if !h3 {
         return Ok(s);
     }
