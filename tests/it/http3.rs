@@ -220,14 +220,31 @@ fn early_data_when_on_serves_get_at_once_and_makes_the_rest_wait() {
     let (r, accepted) = c.early("GET", "/b.js");
     assert!(accepted, "0-RTT not accepted");
     assert_eq!(r.body, b"b");
-    // The origin is told the request came in early data (RFC 8470 §5.1).
-    assert_eq!(origin.requests("/b.js")[0].header("early-data"), Some("1"));
+    // A request the node takes before the handshake completes reaches the
+    // origin marked (RFC 8470 §5.1); one taken after it is not early any
+    // more. On loopback the handshake often wins the race, so resume until
+    // one is taken first (each resumption uses its session once).
+    let marked = (0..30).any(|i| {
+        let path = format!("/early{i}.js");
+        origin.route(&path, Reply::ok("e"));
+        let (r, _) = c.early("GET", &path);
+        assert_eq!(r.status, 200, "{}", r.summary());
+        origin.requests(&path)[0].header("early-data") == Some("1")
+    });
+    assert!(marked, "no request was taken in early data");
     // A POST in early data is answered only once the handshake is done:
-    // it reaches the origin without the mark.
-    let (r, accepted) = c.early("POST", "/form");
-    assert!(accepted);
-    assert_eq!(r.status, 200, "{}", r.summary());
-    assert_eq!(origin.requests("/form")[0].header("early-data"), None);
+    // it reaches the origin without the mark. (A resumption may find no
+    // session yet when the last connection's ticket is still on its way:
+    // then the POST goes after a full handshake; try again.)
+    let sent_early = (0..10).any(|_| {
+        let (r, accepted) = c.early("POST", "/form");
+        assert_eq!(r.status, 200, "{}", r.summary());
+        accepted
+    });
+    assert!(sent_early, "no POST went in early data");
+    for seen in origin.requests("/form") {
+        assert_eq!(seen.header("early-data"), None);
+    }
 }
 
 #[test]

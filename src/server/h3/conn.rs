@@ -120,6 +120,28 @@ impl Handshake {
     }
 }
 
+/// What a request does about early data.
+#[derive(Debug, PartialEq, Eq)]
+enum Early {
+    /// The handshake is done: nothing.
+    No,
+    /// GET or HEAD before the handshake is done: answered at once, marked
+    /// `Early-Data: 1`.
+    Marked,
+    /// Another method before the handshake is done: waits for it.
+    Wait,
+}
+
+/// How a request with `method` is treated when the handshake is `done` or
+/// not (see the module docs).
+fn in_early_data(method: &http::Method, done: bool) -> Early {
+    match (done, method) {
+        (true, _) => Early::No,
+        (false, &http::Method::GET | &http::Method::HEAD) => Early::Marked,
+        (false, _) => Early::Wait,
+    }
+}
+
 /// Requests in flight on one connection, and a wake-up when none are.
 #[derive(Default)]
 struct InFlight {
@@ -238,11 +260,15 @@ async fn request(
         return;
     };
     let method = req.method().clone();
+    let early = match in_early_data(&method, handshake.done.get()) {
+        Early::No => false,
+        Early::Marked => true,
+        Early::Wait => {
+            handshake.wait().await;
+            false
+        }
+    };
     let safe = method == http::Method::GET || method == http::Method::HEAD;
-    let early = !handshake.done.get();
-    if early && !safe {
-        handshake.wait().await;
-    }
     let reads_body = !(safe || method == http::Method::OPTIONS);
     let (mut send, body) = if reads_body {
         let (send, recv) = stream.split();
@@ -258,7 +284,7 @@ async fn request(
             return;
         }
     };
-    if early && safe {
+    if early {
         areq.headers_mut()
             .insert(EARLY_DATA.clone(), HeaderValue::from_static("1"));
     }
@@ -317,3 +343,38 @@ async fn send_whole<S: h3::quic::SendStream<Bytes>>(
 
 /// How long a worker waits, at a stop, for its endpoint's last packets.
 pub const CLOSE_WAIT: Duration = Duration::from_secs(1);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_get_and_head_are_answered_in_early_data() {
+        use http::Method;
+        assert_eq!(in_early_data(&Method::GET, false), Early::Marked);
+        assert_eq!(in_early_data(&Method::HEAD, false), Early::Marked);
+        for m in [Method::POST, Method::PUT, Method::DELETE, Method::OPTIONS] {
+            assert_eq!(in_early_data(&m, false), Early::Wait, "{m}");
+            assert_eq!(in_early_data(&m, true), Early::No, "{m}");
+        }
+        assert_eq!(in_early_data(&Method::GET, true), Early::No);
+    }
+
+    #[tokio::test]
+    async fn requests_waiting_for_the_handshake_wake_when_it_completes() {
+        let hs = Rc::new(Handshake::default());
+        let local = tokio::task::LocalSet::new();
+        local
+            .run_until(async {
+                let waiter = tokio::task::spawn_local({
+                    let hs = hs.clone();
+                    async move { hs.wait().await }
+                });
+                tokio::task::yield_now().await;
+                assert!(!waiter.is_finished());
+                hs.complete();
+                waiter.await.unwrap();
+            })
+            .await;
+    }
+}
