@@ -428,3 +428,47 @@ fn a_304_carries_no_content_length_over_any_protocol() {
         assert_eq!(r.header("etag"), Some(etag.as_str()), "{name}");
     }
 }
+
+#[test]
+fn a_head_of_an_uncacheable_answer_carries_the_get_length() {
+    // RFC 9110 §8.6, §9.3.2: a HEAD's Content-Length is the GET's. An
+    // answer passed on unstored was sent as `Content-Length: 0`.
+    let origin = Origin::start();
+    origin.route(
+        "/fixed",
+        Reply::ok(vec![b'x'; 1000]).header("cache-control", "no-store"),
+    );
+    origin.route(
+        "/chunked",
+        Reply::ok(vec![b'y'; 1000])
+            .header("cache-control", "no-store")
+            .chunked(),
+    );
+    let cert = test_cert(&["localhost"]);
+    let (_root, s) = pulling(&origin, &cert, false);
+    let mut h3 = H3Client::new(&s, &cert);
+    let h2 = Client::new(&s, &cert, Proto::H2Tls);
+    for path in ["/fixed", "/chunked"] {
+        let get = s.get(path);
+        assert_eq!(get.body.len(), 1000, "{path}");
+        // The node read the chunked body whole before passing it on, so its
+        // GET declares the length too.
+        let want = get.header("content-length");
+        assert_eq!(want, Some("1000"), "{path}");
+        let answers = [
+            ("HTTP/1.1", s.head_h(path, &[])),
+            ("HTTP/2", h2.req("HEAD", path, &[])),
+            ("HTTP/3", h3.req("HEAD", path, &[])),
+        ];
+        for (proto, r) in answers {
+            assert_eq!(r.status, 200, "{proto} {path}");
+            assert_eq!(
+                r.header("content-length"),
+                want,
+                "{proto} HEAD {path}: {}",
+                r.summary()
+            );
+            assert!(r.body.is_empty(), "{proto} {path}");
+        }
+    }
+}
