@@ -34,6 +34,10 @@ pub struct Http3Config {
     /// New clients must prove their address (a Retry round trip) while
     /// more than this many handshakes are in progress; 0: always.
     pub retry_above_handshakes: u32,
+    /// Response bytes one connection may have sent and not yet had
+    /// acknowledged, or queued: what QUIC holds of bodies per connection.
+    #[serde(deserialize_with = "units::size")]
+    pub send_window: u64,
 }
 
 impl Default for Http3Config {
@@ -45,6 +49,7 @@ impl Default for Http3Config {
             idle_timeout: Duration::from_secs(30),
             early_data: false,
             retry_above_handshakes: 64,
+            send_window: 1 << 20,
         }
     }
 }
@@ -101,6 +106,13 @@ impl Http3Config {
                 "http3.max_concurrent_streams",
                 &self.max_concurrent_streams,
                 "1 to 10000",
+            ));
+        }
+        if !(16 << 10..=64 << 20).contains(&self.send_window) {
+            return Err(invalid(
+                "http3.send_window",
+                &self.send_window,
+                "16 KiB to 64 MiB",
             ));
         }
         if !(Duration::from_secs(1)..=MAX_IDLE).contains(&self.idle_timeout) {

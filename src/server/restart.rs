@@ -148,6 +148,7 @@ restart_only!(
     http3.idle_timeout,
     http3.early_data,
     http3.retry_above_handshakes,
+    http3.send_window,
     // The disk cache is opened once: two instances must never share a
     // directory.
     cache.dir,

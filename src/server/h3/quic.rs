@@ -19,10 +19,6 @@ const UNI_STREAMS: u32 = 8;
 const STREAM_WINDOW: u32 = 256 << 10;
 /// Flow-control window of all of a connection's request bodies.
 const CONNECTION_WINDOW: u32 = 1 << 20;
-/// Response bytes a connection may have unacknowledged or queued in quinn:
-/// what it holds of bodies in flight, beside the cache (see
-/// docs/operations/http3.md).
-pub const SEND_WINDOW: u64 = 1 << 20;
 /// A Retry token is good for this long.
 const RETRY_TOKEN_LIFETIME: std::time::Duration = std::time::Duration::from_secs(15);
 
@@ -42,7 +38,9 @@ pub fn configs(
         ))
         .stream_receive_window(VarInt::from_u32(STREAM_WINDOW))
         .receive_window(VarInt::from_u32(CONNECTION_WINDOW))
-        .send_window(SEND_WINDOW)
+        // What quinn holds of response bodies per connection, beside the
+        // cache (docs/operations/http3.md).
+        .send_window(cfg.send_window)
         // The client keeps its connection alive if it wants to; the node
         // does not spend packets on idle clients.
         .keep_alive_interval(None);
