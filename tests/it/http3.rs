@@ -472,3 +472,50 @@ fn a_head_of_an_uncacheable_answer_carries_the_get_length() {
         }
     }
 }
+
+#[test]
+fn a_request_over_http3_is_routed_to_the_object_owner_in_a_cluster() {
+    use crate::common::cluster::{owner, start_setup, Setup};
+    let origin = Origin::start();
+    let cert = test_cert(&["localhost"]);
+    let extra = tls_table(&cert, "") + &h3_table("");
+    let root = tempfile::tempdir().unwrap();
+    let nodes = start_setup(
+        2,
+        &origin.url(),
+        root.path(),
+        &Setup {
+            extra: &extra,
+            ..Default::default()
+        },
+    );
+    // A path the second node owns, asked of the first over HTTP/3.
+    let path = (0..100)
+        .map(|i| format!("/owned{i}.js"))
+        .find(|p| owner(&nodes, p) == 1)
+        .unwrap();
+    origin.route(
+        &path,
+        Reply::ok("owned").header("cache-control", "max-age=600"),
+    );
+    let h3 = nodes[0].h3.expect("the first node's HTTP/3 address");
+    let mut c = H3Client::try_connect(h3, &cert).unwrap();
+    let r = c.get(&path, &[]);
+    assert_eq!(
+        (r.status, r.body.as_slice()),
+        (200, b"owned".as_slice()),
+        "{}",
+        r.summary()
+    );
+    // The owner fetched it (the origin saw one request, from the owner)
+    // and holds it: asked directly, it is a hit.
+    assert_eq!(origin.count(&path), 1);
+    let hit = nodes[1].get(&path);
+    assert!(
+        hit.header("cache-status")
+            .is_some_and(|s| s.contains("hit")),
+        "{}",
+        hit.summary()
+    );
+    assert_eq!(origin.count(&path), 1);
+}

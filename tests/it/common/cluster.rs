@@ -26,6 +26,9 @@ pub struct Node {
     pub addr: SocketAddr,
     /// Its base URL, as its peers name it.
     pub url: String,
+    /// Its HTTP/3 address, when its config has `[http3]` (the listener
+    /// runs until the test process ends).
+    pub h3: Option<SocketAddr>,
     config: Config,
     handle: Option<ServerHandle>,
     thread: Option<JoinHandle<()>>,
@@ -168,14 +171,16 @@ fn serve(config: Config, listener: TcpListener, url: String) -> Node {
             let prepared = cdn_edge::server::prepare(&config).unwrap();
             prepared.start_cluster().await;
             let started = prepared.serve_on(vec![listener]).unwrap();
-            tx.send(started.server.handle()).unwrap();
+            let h3 = started.http3.as_ref().map(|h| h.addr);
+            tx.send((started.server.handle(), h3)).unwrap();
             let _ = started.server.await;
         });
     });
-    let handle = rx.recv().expect("the node started");
+    let (handle, h3) = rx.recv().expect("the node started");
     Node {
         addr,
         url,
+        h3,
         config: kept,
         handle: Some(handle),
         thread: Some(thread),
