@@ -9,8 +9,9 @@
 //! it takes longer than `--timeout`; a 4xx/5xx is done but also counted in
 //! `non2xx`. A closed connection is opened again until the deadline.
 //! Prints one line: `requests= failed= non2xx= rps= bytes_per_s= mean_ms=
-//! secs= br= connections= streams=` (`br`: responses with
-//! `Content-Encoding: br`; bytes are body bytes).
+//! secs= br= all= connections= streams=` (`br`: responses with
+//! `Content-Encoding: br`; bytes are body bytes; `all`: requests completed
+//! in the whole run, warm-up included, to divide a server's CPU time by).
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -24,6 +25,7 @@ use crate::Error;
 
 #[derive(Default)]
 struct Stats {
+    all: AtomicU64,
     done: AtomicU64,
     failed: AtomicU64,
     non2xx: AtomicU64,
@@ -86,13 +88,14 @@ pub async fn run(
     let (done, failed) = (s.done.load(Relaxed), s.failed.load(Relaxed));
     let t = measured.as_secs_f64().max(1e-9);
     crate::emit(format_args!(
-        "requests={done} failed={failed} non2xx={} rps={:.1} bytes_per_s={:.0} mean_ms={:.3} secs={:.3} br={} connections={} streams={}",
+        "requests={done} failed={failed} non2xx={} rps={:.1} bytes_per_s={:.0} mean_ms={:.3} secs={:.3} br={} all={} connections={} streams={}",
         s.non2xx.load(Relaxed),
         done as f64 / t,
         s.bytes.load(Relaxed) as f64 / t,
         if done > 0 { s.latency_ns.load(Relaxed) as f64 / done as f64 / 1e6 } else { 0.0 },
         t,
         s.br.load(Relaxed),
+        s.all.load(Relaxed),
         args.connections.max(1),
         plan.streams,
     ))?;
@@ -172,6 +175,7 @@ async fn stream(plan: Arc<Plan>, mut send: Sender, quic: quinn::Connection) {
             }
             Ok(Ok(r)) => {
                 let finished = Instant::now();
+                s.all.fetch_add(1, Relaxed);
                 if counted && finished <= plan.end {
                     s.done.fetch_add(1, Relaxed);
                     s.bytes.fetch_add(r.bytes, Relaxed);
