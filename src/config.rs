@@ -1,6 +1,6 @@
 //! The configuration schema, its defaults and its validation: one file per
 //! table, each with its own checks (`server`, `cache`, `cache_control`,
-//! `cors`, `rules`, `origin`, `purge`, `tls`, `http2`, `limits`, `log`,
+//! `cors`, `rules`, `origin`, `purge`, `tls`, `http2`, `http3`, `limits`, `log`,
 //! `build`, `cluster`), and here what spans tables.
 //!
 //! Every key has a default (the embedded `config.toml` repeats them), so an
@@ -24,6 +24,7 @@ mod cors;
 pub mod deprecated;
 mod error;
 mod http2;
+mod http3;
 mod limits;
 mod log;
 mod origin;
@@ -42,6 +43,7 @@ pub use cluster::ClusterConfig;
 pub use cors::CorsConfig;
 pub use error::ConfigError;
 pub use http2::Http2Config;
+pub use http3::Http3Config;
 pub use limits::{LimitsConfig, H1_MAX_HEADERS, H1_MAX_HEAD_BYTES};
 pub use log::{AccessFormat, AccessTarget, LogConfig};
 pub use origin::OriginConfig;
@@ -82,6 +84,8 @@ pub struct Config {
     pub tls: TlsConfig,
     /// `[http2]`: HTTP/2 over TLS and h2c, and their limits.
     pub http2: Http2Config,
+    /// `[http3]`: HTTP/3 on a QUIC listener beside the HTTPS one.
+    pub http3: Http3Config,
     /// `[limits]`: request sizes, connections and client timeouts.
     pub limits: LimitsConfig,
     /// `[cluster]`: several nodes as one cache; `None` = a lone node.
@@ -165,6 +169,7 @@ impl Config {
         self.log.validate(origin)?;
         self.tls.validate(origin)?;
         self.http2.validate(origin)?;
+        self.http3.validate(origin, self.tls.enabled())?;
         self.limits.validate(origin)?;
         if let Some(c) = &self.cluster {
             c.validate(origin)?;

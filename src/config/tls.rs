@@ -193,7 +193,7 @@ impl TlsConfig {
 }
 
 /// `host:port` or `ip:port`, resolved to its first address.
-fn resolve(s: &str) -> Option<SocketAddr> {
+pub(super) fn resolve(s: &str) -> Option<SocketAddr> {
     if let Ok(a) = s.parse() {
         return Some(a);
     }

@@ -83,6 +83,7 @@ pub async fn handle(req: HttpRequest, payload: web::Payload) -> HttpResponse {
     };
     drop(slot);
     live.https.finish(&req, &mut resp);
+    state.alt_svc.add(&req, &mut resp);
     let head = req.method() == Method::HEAD;
     counters.record(&resp, head, cache, started.elapsed());
     counters.version(req.version());

@@ -9,7 +9,7 @@
 //! blocking pool (it reads `/proc`).
 //!
 //! The families with labels of their own are in files of their own:
-//! `tls` (handshakes), `cluster` (peers), `faults` (what the node survived),
+//! `tls` (handshakes), `http3` (the QUIC listener), `cluster` (peers), `faults` (what the node survived),
 //! `bounds` (the memory bound and the send timeout), `purges` (purges
 //! carried out, the tag indexes); the plain counters and gauges are
 //! `figures`.
@@ -18,6 +18,7 @@ mod bounds;
 mod cluster;
 mod faults;
 mod figures;
+mod http3;
 mod latency;
 mod process;
 pub mod purges;
@@ -45,7 +46,7 @@ use crate::cluster::Cluster;
 use crate::tls::TlsStats;
 
 /// The `version` labels of [`WorkerCounters::version`], in index order.
-const VERSIONS: [&str; 3] = ["1.0", "1.1", "2"];
+const VERSIONS: [&str; 4] = ["1.0", "1.1", "2", "3"];
 
 /// The `encoding` labels of the responses' codings: identity, each of
 /// `Coding::ENCODINGS` and `Coding::DELTAS` by its token, and `other` (an
@@ -93,7 +94,7 @@ pub struct WorkerCounters {
     misses: AtomicU64,
     durations: latency::Durations,
     /// Requests by HTTP version, indexed as [`VERSIONS`].
-    by_version: [AtomicU64; 3],
+    by_version: [AtomicU64; 4],
     /// HTTP/2 streams answered 503 past `http2.max_concurrent_streams`.
     refused_streams: AtomicU64,
     /// Requests served for peers, indexed as [`cluster::ANSWERS`].
@@ -127,10 +128,12 @@ impl WorkerCounters {
         self.durations.observe(class, cache, took);
     }
 
-    /// Counts a request by its HTTP version (HTTP/2 requests are streams).
+    /// Counts a request by its HTTP version (HTTP/2 and HTTP/3 requests
+    /// are streams).
     pub fn version(&self, v: Version) {
         let i = match v {
             Version::HTTP_2 => 2,
+            Version::HTTP_3 => 3,
             Version::HTTP_10 | Version::HTTP_09 => 0,
             _ => 1,
         };
@@ -174,12 +177,14 @@ impl Metrics {
     /// Registers the collectors; cache figures are read from the edge
     /// `live` holds at scrape time, handshake counts from `tls` when there
     /// is an HTTPS listener, the access log's from `log` when it is on,
-    /// the cluster's from `cluster` with `[cluster]`.
+    /// the cluster's from `cluster` with `[cluster]`, the QUIC listener's
+    /// from `http3` with `[http3]`.
     pub fn new(
         live: Arc<ArcSwap<Live>>,
         tls: Option<Arc<TlsStats>>,
         log: Option<Arc<LogStats>>,
         cluster: Option<Arc<Cluster>>,
+        http3: Option<Arc<super::h3::Shared>>,
     ) -> Self {
         let mut registry = Registry::default();
         registry.register_collector(Box::new(process::ProcessCollector));
@@ -194,6 +199,7 @@ impl Metrics {
                 tls,
                 log,
                 cluster,
+                http3,
                 faults: faults.clone(),
                 purges: purges.clone(),
             }));
@@ -258,6 +264,7 @@ struct NodeCollector {
     tls: Option<Arc<TlsStats>>,
     log: Option<Arc<LogStats>>,
     cluster: Option<Arc<Cluster>>,
+    http3: Option<Arc<super::h3::Shared>>,
     faults: Arc<faults::Faults>,
     purges: Arc<purges::PurgeStats>,
 }
@@ -282,6 +289,9 @@ impl Collector for NodeCollector {
         encode_requests(&workers, &mut encoder)?;
         if let Some(t) = &self.tls {
             tls::encode(t, &mut encoder)?;
+        }
+        if let Some(h) = &self.http3 {
+            http3::encode(&h.figures, &mut encoder)?;
         }
         if let Some(c) = &self.cluster {
             let served = std::array::from_fn(|i| sum(&|w| &w.served_peers[i]));

@@ -30,6 +30,7 @@ mod connection;
 pub mod cors;
 mod errors;
 mod file_body;
+mod h3;
 mod handler;
 mod health;
 mod https;
@@ -85,6 +86,8 @@ pub struct State {
     readiness: Arc<ready::Readiness>,
     /// The cluster, with `[cluster]`: tells peer requests from outside ones.
     cluster: Option<Arc<crate::cluster::Cluster>>,
+    /// `Alt-Svc` for HTTP/3, while its listener is up.
+    alt_svc: Arc<h3::Advert>,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -151,6 +154,8 @@ pub struct Started {
     pub addrs: Vec<SocketAddr>,
     /// The HTTPS addresses actually bound.
     pub tls_addrs: Vec<SocketAddr>,
+    /// The HTTP/3 listener, when `[http3]` is on and its socket bound.
+    pub http3: Option<h3::Http3>,
     /// The live certificates, for a reload to swap
     /// ([`SniResolver::reload`]); `None` without `[tls]`.
     pub tls: Option<Arc<SniResolver>>,
@@ -180,6 +185,8 @@ pub struct Prepared {
     /// The TLS listener: its certificates and address.
     tls: Option<(Tls, SocketAddr)>,
     http2: crate::config::Http2Config,
+    /// The HTTP/3 listener's figures, with `[http3]`.
+    http3: Option<Arc<h3::Shared>>,
     handshake_timeout: Duration,
     /// The access log, opened (so `check` finds a path it cannot write).
     log: access_log::AccessLog,
@@ -203,8 +210,13 @@ pub fn start(config: &Config) -> Result<Started, ServeError> {
 pub fn check(config: &Config) -> Result<Vec<(&'static str, SocketAddr)>, ServeError> {
     let p = prepare_as(config, true)?;
     let plain = p.listen.iter().map(|a| ("http", *a));
+    let quic = config.http3.listen_addr().filter(|_| p.http3.is_some());
+    if let Some((tls, _)) = &p.tls {
+        quic_tls(tls, config)?;
+    }
     Ok(plain
         .chain(p.tls.iter().map(|(_, a)| ("https", *a)))
+        .chain(quic.map(|a| ("https (HTTP/3, UDP)", a)))
         .collect())
 }
 
@@ -218,6 +230,15 @@ fn certificates(config: &Config) -> Result<Option<(Tls, SocketAddr)>, ServeError
     }
     let tls = Tls::new(&config.tls)?;
     Ok(Some((tls, tls_listen(config)?)))
+}
+
+/// The QUIC listener's rustls config, on the HTTPS listener's certificates.
+fn quic_tls(tls: &Tls, config: &Config) -> Result<rustls::ServerConfig, ServeError> {
+    Ok(crate::tls::quic::server_config(
+        &tls.resolver,
+        &config.tls,
+        config.http3.early_data,
+    )?)
 }
 
 /// The HTTPS listener's address (`tls.listen`), resolved.
@@ -262,12 +283,14 @@ fn prepare_as(config: &Config, checking: bool) -> Result<Prepared, ServeError> {
         config, &resources, None,
     )?));
     let readiness = Arc::new(ready::Readiness::default());
+    let http3 = (config.http3.enabled() && tls.is_some()).then(Arc::default);
     let state = web::Data::new(State {
         metrics: metrics::Metrics::new(
             live.clone(),
             tls.as_ref().map(|(t, _)| t.stats.clone()),
             Some(log.stats()),
             resources.cluster.clone(),
+            http3.clone(),
         ),
         live,
         clock: resources.clock.clone(),
@@ -275,6 +298,7 @@ fn prepare_as(config: &Config, checking: bool) -> Result<Prepared, ServeError> {
         https_port: OnceLock::new(),
         readiness: readiness.clone(),
         cluster: resources.cluster.clone(),
+        alt_svc: Arc::default(),
     });
     Ok(Prepared {
         state,
@@ -285,6 +309,7 @@ fn prepare_as(config: &Config, checking: bool) -> Result<Prepared, ServeError> {
         shutdown_timeout: config.server.shutdown_timeout.as_secs(),
         tls,
         http2: config.http2.clone(),
+        http3,
         handshake_timeout: config.tls.handshake_timeout,
         log,
         readiness,
@@ -329,18 +354,11 @@ impl Prepared {
             state.clock.clone(),
         );
         let tls_stats = connection::on_connect(self.tls.as_ref().map(|(t, _)| t.stats.clone()));
-        let factory = move || {
-            let state = &app_state;
-            // This factory runs once per worker thread (and listener): each
-            // gets its own counters and log buffer.
-            App::new()
-                .app_data(state.clone())
-                .app_data(handler::Worker {
-                    counters: state.metrics.worker(),
-                    log: feeder.worker(),
-                })
-                .default_service(web::to(caught::handle))
+        let h3_factory = {
+            let (state, feeder) = (app_state.clone(), feeder.clone());
+            move || app(&state, &feeder)
         };
+        let factory = move || app(&app_state, &feeder);
         // `run` handles the signals (`shutdown`): drain, then stop.
         // Responses are written whole, with `TCP_NODELAY`: Nagle would
         // hold the last segment of each back for the client's delayed ACK
@@ -358,9 +376,12 @@ impl Prepared {
                     d => actix_web::http::KeepAlive::Timeout(d),
                 },
                 header_timeout: lim.header_timeout,
-                on_connect: Arc::new(move |conn, ext| {
-                    conns.on_connect(conn, ext);
-                    tls_stats(conn, ext);
+                on_connect: Arc::new({
+                    let conns = conns.clone();
+                    move |conn, ext| {
+                        conns.on_connect(conn, ext);
+                        tls_stats(conn, ext);
+                    }
                 }),
             },
         );
@@ -370,11 +391,43 @@ impl Prepared {
                 .plain(l, h2.h2c)
                 .map_err(|source| bind::BindError { addr, source })?;
         }
+        let mut http3 = None;
         let resolver = match self.tls {
             Some((tls, addr)) => {
                 let l = bind::bind(&[addr])?
                     .pop()
                     .ok_or_else(|| ServeError::Run(std::io::ErrorKind::AddrNotAvailable.into()))?;
+                if let Some(shared) = self.http3 {
+                    let settings = h3::Settings {
+                        addr: self.config.http3.listen_addr().ok_or_else(|| {
+                            ServeError::Run(std::io::ErrorKind::AddrNotAvailable.into())
+                        })?,
+                        workers: self.workers,
+                        config: self.config.http3.clone(),
+                        tls: quic_tls(&tls, &self.config)?,
+                        max_field_section_size: field_section_size(lim),
+                        handshake_timeout: self.handshake_timeout,
+                        shutdown_timeout: Duration::from_secs(self.shutdown_timeout),
+                        early_data: self.config.http3.early_data,
+                        retry_above: self.config.http3.retry_above_handshakes,
+                    };
+                    let at = settings.addr;
+                    // A socket that cannot be bound leaves the node on TCP
+                    // alone, without `Alt-Svc`: browsers keep using HTTP/2.
+                    match h3::start(
+                        h3_factory,
+                        settings,
+                        shared,
+                        conns.clone(),
+                        state.live.clone(),
+                        state.alt_svc.clone(),
+                    ) {
+                        Ok(h) => http3 = Some(h),
+                        Err(e) => tracing::error!(
+                            "http3.listen = {at}: cannot listen ({e}); serving without HTTP/3"
+                        ),
+                    }
+                }
                 server = server
                     .tls(l, tls.server_config)
                     .map_err(|source| bind::BindError { addr, source })?;
@@ -403,6 +456,7 @@ impl Prepared {
         Ok(Started {
             addrs,
             tls_addrs,
+            http3,
             tls: resolver,
             server: server.run(),
             reloader,
@@ -410,6 +464,37 @@ impl Prepared {
             readiness: self.readiness,
         })
     }
+}
+
+/// The app every worker thread runs (once per listener): the shared
+/// state, and counters and a log buffer of the worker's own.
+fn app(
+    state: &web::Data<State>,
+    feeder: &access_log::Feeder,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(state.clone())
+        .app_data(handler::Worker {
+            counters: state.metrics.worker(),
+            log: feeder.worker(),
+        })
+        .default_service(web::to(caught::handle))
+}
+
+/// HTTP/3's `SETTINGS_MAX_FIELD_SECTION_SIZE`: a request head of
+/// `limits.max_head_bytes`, with the 32 bytes per field HTTP/3 counts
+/// beside names and values (RFC 9114 §4.2.2) for `limits.max_headers`
+/// fields. The handler's own checks then answer 431 as over HTTP/2.
+fn field_section_size(lim: &crate::config::LimitsConfig) -> u64 {
+    (lim.max_head_bytes + 32 * lim.max_headers) as u64
 }
 
 /// The error of a `cache_control` value that is not a header value.
@@ -436,6 +521,7 @@ pub async fn run(
     let started = prepared.bind()?;
     shutdown::watch(
         started.server.handle(),
+        started.http3.as_ref().map(h3::Http3::stopper),
         started.readiness.clone(),
         config.server.drain,
         Some(started.log.reopen_flag()),
@@ -450,8 +536,14 @@ pub async fn run(
     for addr in &started.tls_addrs {
         tracing::info!("listening on https://{addr}");
     }
+    if let Some(h) = &started.http3 {
+        tracing::info!("listening on https://{} (HTTP/3, UDP)", h.addr);
+    }
     reload::watch(hangups, started.reloader, source);
     let served = started.server.await;
+    if let Some(h) = started.http3 {
+        h.join().await;
+    }
     if let Some(c) = cluster {
         c.stop();
     }

@@ -141,6 +141,13 @@ restart_only!(
     http2.h2c,
     http2.initial_stream_window,
     http2.initial_connection_window,
+    // The QUIC listener: its socket, threads and settings are built once.
+    http3.listen,
+    http3.alt_svc_max_age,
+    http3.max_concurrent_streams,
+    http3.idle_timeout,
+    http3.early_data,
+    http3.retry_above_handshakes,
     // The disk cache is opened once: two instances must never share a
     // directory.
     cache.dir,

@@ -4,7 +4,8 @@
 //! gracefully (in-flight requests get `server.shutdown_timeout_secs`); a
 //! second SIGTERM, or a SIGINT, during the drain cuts it short. SIGINT
 //! (Ctrl-C) stops gracefully without draining; SIGQUIT stops at once.
-//! SIGUSR1 reopens the access log file (logrotate).
+//! SIGUSR1 reopens the access log file (logrotate). The HTTP/3 listener
+//! stops with the others (GOAWAY, then its requests finish).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use super::ready::Readiness;
 /// Must run inside the server's runtime.
 pub fn watch(
     server: ServerHandle,
+    http3: Option<super::h3::Stopper>,
     readiness: Arc<Readiness>,
     drain: Duration,
     reopen_log: Option<Arc<AtomicBool>>,
@@ -65,6 +67,11 @@ pub fn watch(
                 }
             }
         };
+        // HTTP/3 stops beside the TCP listeners: GOAWAY, then its
+        // connections finish their requests within the same timeout.
+        if let Some(h) = &http3 {
+            h.stop();
+        }
         server.stop(graceful).await;
     });
     Ok(())

@@ -11,6 +11,7 @@
 //! Reading and checking the files is `certs`; the resolver is `resolver`.
 
 mod certs;
+pub mod quic;
 mod resolver;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -91,6 +92,22 @@ impl TlsStats {
     }
 }
 
+/// Session resumption as `[tls]` sets it: the session cache, tickets.
+fn resumption(sc: &mut rustls::ServerConfig, cfg: &TlsConfig) -> Result<(), TlsError> {
+    sc.session_storage = if cfg.session_cache > 0 {
+        ServerSessionMemoryCache::new(cfg.session_cache)
+    } else {
+        Arc::new(NoServerSessionStorage {})
+    };
+    if cfg.tickets {
+        sc.ticketer = rustls::crypto::ring::Ticketer::new()?;
+    }
+    // One ticket per TLS 1.3 handshake (rustls sends 2 by default): a
+    // browser resumes with one, and each costs an encryption and bytes.
+    sc.send_tls13_tickets = usize::from(cfg.tickets || cfg.session_cache > 0);
+    Ok(())
+}
+
 /// The TLS side of a node: the live certificates and the rustls config
 /// built around them.
 pub struct Tls {
@@ -114,17 +131,7 @@ impl Tls {
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
             .with_no_client_auth()
             .with_cert_resolver(resolver.clone());
-        sc.session_storage = if cfg.session_cache > 0 {
-            ServerSessionMemoryCache::new(cfg.session_cache)
-        } else {
-            Arc::new(NoServerSessionStorage {})
-        };
-        if cfg.tickets {
-            sc.ticketer = rustls::crypto::ring::Ticketer::new()?;
-        }
-        // One ticket per TLS 1.3 handshake (rustls sends 2 by default): a
-        // browser resumes with one, and each costs an encryption and bytes.
-        sc.send_tls13_tickets = usize::from(cfg.tickets || cfg.session_cache > 0);
+        resumption(&mut sc, cfg)?;
         Ok(Tls {
             resolver,
             stats,

@@ -51,6 +51,14 @@ impl SniResolver {
 impl ResolvesServerCert for SniResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         self.stats.hello();
+        self.pick(&hello)
+    }
+}
+
+impl SniResolver {
+    /// The certificate for `hello`'s SNI name (uncounted: QUIC handshakes
+    /// are counted by the HTTP/3 listener).
+    pub fn pick(&self, hello: &ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         let certs = self.certs.load();
         match hello.server_name() {
             Some(n) if n.bytes().any(|b| b.is_ascii_uppercase()) => {

@@ -48,6 +48,7 @@ mod forward;
 mod headers;
 mod herd;
 mod http2;
+mod http3;
 mod keys;
 mod large_files;
 mod lifecycle;

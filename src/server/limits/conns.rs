@@ -106,6 +106,15 @@ impl Drop for Open {
     }
 }
 
+/// A QUIC connection counted open (see [`Connections::admit_quic`]).
+pub struct QuicOpen(Arc<Connections>);
+
+impl Drop for QuicOpen {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 thread_local! {
     /// This worker's connections, for its sweep; `None` until the sweep runs.
     static WORKER: RefCell<Option<Vec<Weak<Conn>>>> = const { RefCell::new(None) };
@@ -165,7 +174,6 @@ impl Connections {
     /// Tells a plain-HTTP client why (best effort: the socket is new, its
     /// buffer empty), and ends the sending side. The sweep shuts the rest.
     fn refuse(&self, fd: BorrowedFd<'_>, plain: bool, max: usize) {
-        let n = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
         let sock = SockRef::from(&fd);
         if plain {
             let _ = sock.send(REFUSAL);
@@ -173,12 +181,33 @@ impl Connections {
         } else {
             let _ = sock.shutdown(std::net::Shutdown::Both);
         }
+        self.note_refused(max);
+    }
+
+    /// Counts a refused connection, and logs it (at most every 10 s).
+    fn note_refused(&self, max: usize) {
+        let n = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
         if self.log.due().is_some() {
             tracing::warn!(
                 "limits.max_connections = {max} reached: new connections are refused \
                  ({n} refused since start)"
             );
         }
+    }
+
+    /// Counts a QUIC connection (HTTP/3) among the node's until the
+    /// returned value is dropped; `None` past `limits.max_connections`
+    /// (the caller refuses it: QUIC's CONNECTION_REFUSED). QUIC's own idle
+    /// timeout and the HTTP/3 send timeout stand in for the sweep.
+    pub fn admit_quic(self: &Arc<Self>) -> Option<QuicOpen> {
+        let n = self.open.fetch_add(1, Ordering::Relaxed) + 1;
+        let max = self.live.load().limits.connections;
+        if n > max {
+            self.open.fetch_sub(1, Ordering::Relaxed);
+            self.note_refused(max);
+            return None;
+        }
+        Some(QuicOpen(self.clone()))
     }
 
     /// Enters `conn` in this worker's sweep, starting the sweep with the

@@ -25,6 +25,7 @@ pub mod browser;
 pub mod cluster;
 pub mod disk;
 pub mod http2;
+pub mod http3;
 pub mod oracle;
 pub mod origin;
 pub mod reload;

@@ -1,0 +1,281 @@
+//! One QUIC connection, from its first packet to its close: address
+//! validation (a Retry while many handshakes are in progress), the
+//! node-wide connection bound, the handshake (with 0-RTT when
+//! `http3.early_data`), then HTTP/3: each request on a task of its own,
+//! answered through the app (`exchange`). At a graceful stop the
+//! connection is sent GOAWAY, finishes the requests it took (within
+//! `server.shutdown_timeout`), and closes.
+//!
+//! Early data (RFC 8470, RFC 9001 §4.6): a request that arrives before the
+//! handshake is confirmed may be a replay. GET and HEAD are answered at
+//! once (with `Early-Data: 1` added, so an origin asked on a miss knows,
+//! RFC 8470 §5.1); any other method waits until the handshake completes,
+//! which a replayed connection never does.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::Method;
+use bytes::Bytes;
+use tokio::sync::Notify;
+
+use super::exchange::{self, SendError};
+use super::worker::Ctx;
+
+/// `Early-Data` (RFC 8470 §5.1).
+static EARLY_DATA: HeaderName = HeaderName::from_static("early-data");
+
+/// Serves the connection `incoming` starts, until it closes.
+pub async fn serve(incoming: quinn::Incoming, ctx: Rc<Ctx>) {
+    let figures = &ctx.shared.figures;
+    let handshaking = ctx.shared.handshaking();
+    if !incoming.remote_address_validated() && handshaking.busy(ctx.settings.retry_above) {
+        figures.retried();
+        let _ = incoming.retry();
+        return;
+    }
+    let Some(_open) = ctx.conns.admit_quic() else {
+        figures.refused();
+        incoming.refuse();
+        return;
+    };
+    let peer = incoming.remote_address();
+    let Ok(connecting) = incoming.accept() else {
+        figures.failed();
+        return;
+    };
+    let handshake = Rc::new(Handshake::default());
+    let conn = if ctx.settings.early_data {
+        match connecting.into_0rtt() {
+            Ok((conn, confirmed)) => {
+                let hs = handshake.clone();
+                let timeout = ctx.settings.handshake_timeout;
+                let c = conn.clone();
+                actix_web::rt::spawn(async move {
+                    match tokio::time::timeout(timeout, confirmed).await {
+                        Ok(_) if c.close_reason().is_none() => hs.complete(),
+                        _ => c.close(0u32.into(), b"handshake"),
+                    }
+                });
+                conn
+            }
+            Err(connecting) => match handshake_of(connecting, &ctx).await {
+                Some(c) => c,
+                None => return,
+            },
+        }
+    } else {
+        match handshake_of(connecting, &ctx).await {
+            Some(c) => c,
+            None => return,
+        }
+    };
+    if !ctx.settings.early_data {
+        handshake.complete();
+    }
+    drop(handshaking);
+    let _live = ctx.shared.figures.opened();
+    requests(conn, peer, handshake, &ctx).await;
+}
+
+/// The handshake of `connecting`, within `tls.handshake_timeout`.
+async fn handshake_of(connecting: quinn::Connecting, ctx: &Ctx) -> Option<quinn::Connection> {
+    match tokio::time::timeout(ctx.settings.handshake_timeout, connecting).await {
+        Ok(Ok(conn)) => {
+            ctx.shared.figures.completed();
+            Some(conn)
+        }
+        _ => {
+            ctx.shared.figures.failed();
+            None
+        }
+    }
+}
+
+/// Whether the handshake is complete (not yet, while early data may
+/// arrive), and a wake-up for requests waiting for it.
+#[derive(Default)]
+struct Handshake {
+    done: Cell<bool>,
+    notify: Notify,
+}
+
+impl Handshake {
+    fn complete(&self) {
+        self.done.set(true);
+        self.notify.notify_waiters();
+    }
+
+    async fn wait(&self) {
+        while !self.done.get() {
+            let woken = self.notify.notified();
+            if self.done.get() {
+                break;
+            }
+            woken.await;
+        }
+    }
+}
+
+/// Requests in flight on one connection, and a wake-up when none are.
+#[derive(Default)]
+struct InFlight {
+    n: Cell<usize>,
+    idle: Notify,
+}
+
+/// Counts one request in flight until dropped.
+struct Taken(Rc<InFlight>);
+
+impl Drop for Taken {
+    fn drop(&mut self) {
+        let n = self.0.n.get() - 1;
+        self.0.n.set(n);
+        if n == 0 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+/// Accepts the connection's requests until it closes or the node stops.
+async fn requests(
+    conn: quinn::Connection,
+    peer: std::net::SocketAddr,
+    handshake: Rc<Handshake>,
+    ctx: &Rc<Ctx>,
+) {
+    let built = h3::server::builder()
+        .max_field_section_size(ctx.settings.max_field_section_size)
+        .build::<_, Bytes>(h3_quinn::Connection::new(conn.clone()))
+        .await;
+    let Ok(mut h3) = built else {
+        return;
+    };
+    let inflight = Rc::new(InFlight::default());
+    let mut stop = ctx.stop.clone();
+    loop {
+        tokio::select! {
+            accepted = h3.accept() => match accepted {
+                Ok(Some(resolver)) => {
+                    inflight.n.set(inflight.n.get() + 1);
+                    let taken = Taken(inflight.clone());
+                    let (ctx, hs) = (ctx.clone(), handshake.clone());
+                    actix_web::rt::spawn(async move {
+                        request(resolver, peer, hs, &ctx).await;
+                        drop(taken);
+                    });
+                }
+                Ok(None) | Err(_) => return,
+            },
+            _ = stop.wait_for(|s| *s) => break,
+        }
+    }
+    // A graceful stop: GOAWAY naming the next request as unprocessed (RFC
+    // 9114 §5.2), then the requests taken get the shutdown timeout.
+    let _ = h3.shutdown(1).await;
+    let deadline = ctx.settings.shutdown_timeout;
+    let _ = tokio::time::timeout(deadline, async {
+        while inflight.n.get() > 0 {
+            let idle = inflight.idle.notified();
+            if inflight.n.get() == 0 {
+                break;
+            }
+            idle.await;
+        }
+    })
+    .await;
+    // Dropping `h3` closes the connection with H3_NO_ERROR.
+}
+
+/// Reads one request's head, answers it through the app and writes the
+/// answer.
+async fn request(
+    resolver: h3::server::RequestResolver<h3_quinn::Connection, Bytes>,
+    peer: std::net::SocketAddr,
+    handshake: Rc<Handshake>,
+    ctx: &Ctx,
+) {
+    // A head too large was answered 431 by h3 already; a malformed one
+    // reset the stream.
+    let Ok((req, stream)) = resolver.resolve_request().await else {
+        return;
+    };
+    let method = req.method().clone();
+    let safe = method == http::Method::GET || method == http::Method::HEAD;
+    let early = !handshake.done.get();
+    if early && !safe {
+        handshake.wait().await;
+    }
+    let reads_body = !(safe || method == http::Method::OPTIONS);
+    let (mut send, body) = if reads_body {
+        let (send, recv) = stream.split();
+        (Either::Split(send), Some(exchange::payload(recv)))
+    } else {
+        (Either::Whole(stream), None)
+    };
+    let mut areq = match exchange::request(req, peer, body) {
+        Ok(r) => r,
+        Err(why) => {
+            // http accepted what actix's older `http` refuses: rare.
+            send.reject(why).await;
+            return;
+        }
+    };
+    if early && safe {
+        areq.headers_mut()
+            .insert(EARLY_DATA.clone(), HeaderValue::from_static("1"));
+    }
+    let head_only = *areq.method() == Method::HEAD;
+    let resp = (ctx.app)(areq).await;
+    let timeout = ctx.live.load().limits.send_timeout;
+    let sent = match &mut send {
+        Either::Whole(s) => exchange::respond(s, resp, head_only, timeout).await,
+        Either::Split(s) => exchange::respond(s, resp, head_only, timeout).await,
+    };
+    match sent {
+        Err(SendError::Stalled) => ctx.shared.figures.stalled(),
+        Err(SendError::Stream(e)) => tracing::debug!("HTTP/3 response to {peer} cut: {e}"),
+        _ => {}
+    }
+}
+
+/// A request's stream: whole when its body is not read, else the sending
+/// half.
+enum Either {
+    Whole(h3::server::RequestStream<h3_quinn::BidiStream<Bytes>, Bytes>),
+    Split(h3::server::RequestStream<h3_quinn::SendStream<Bytes>, Bytes>),
+}
+
+impl Either {
+    /// Answers 400 to a request that cannot be handed to the app, naming
+    /// the part that is wrong.
+    async fn reject(&mut self, why: &str) {
+        let body = Bytes::from(format!("bad request: invalid {why}\n"));
+        let resp = http::Response::builder()
+            .status(http::StatusCode::BAD_REQUEST)
+            .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+            .header(http::header::CONTENT_LENGTH, body.len())
+            .body(())
+            .unwrap_or_default();
+        let _ = match self {
+            Either::Whole(s) => send_whole(s, resp, body).await,
+            Either::Split(s) => send_whole(s, resp, body).await,
+        };
+    }
+}
+
+/// Sends a head and a short body, and ends the stream.
+async fn send_whole<S: h3::quic::SendStream<Bytes>>(
+    s: &mut h3::server::RequestStream<S, Bytes>,
+    resp: http::Response<()>,
+    body: Bytes,
+) -> Result<(), h3::error::StreamError> {
+    s.send_response(resp).await?;
+    s.send_data(body).await?;
+    s.finish().await
+}
+
+/// How long a worker waits, at a stop, for its endpoint's last packets.
+pub const CLOSE_WAIT: Duration = Duration::from_secs(1);

@@ -1,0 +1,254 @@
+//! An HTTP/3 client for the integration tests, on the node's own crates
+//! (quinn, h3, h3-quinn, rustls): one QUIC connection to a node's
+//! `[http3]` listener, trusting a [`TestCert`], returning the same
+//! [`Response`] as the other clients. Requests can run one at a time or
+//! many at once on the one connection. Every response is checked for
+//! the fields HTTP/3 forbids (RFC 9114 §4.2).
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes};
+use h3::client::SendRequest;
+
+use super::http2::TestCert;
+use super::{poll_until, Response, Server, START_TIMEOUT};
+
+impl Server {
+    /// The HTTP/3 address the node reported (`listening on https://ADDR
+    /// (HTTP/3, UDP)`).
+    pub fn h3_addr(&self) -> SocketAddr {
+        let mut found = None;
+        poll_until(START_TIMEOUT, || {
+            found = self.stderr.lock().unwrap().iter().find_map(|l| {
+                if !l.contains("(HTTP/3, UDP)") {
+                    return None;
+                }
+                let rest = &l[l.find("listening on https://")? + "listening on https://".len()..];
+                rest.split_whitespace().next()?.parse().ok()
+            });
+            found.is_some()
+        });
+        found.unwrap_or_else(|| panic!("no HTTP/3 listener: {}", self.stderr_text()))
+    }
+}
+
+/// A `[http3]` table on 127.0.0.1:0, plus `extra` lines.
+pub fn h3_table(extra: &str) -> String {
+    format!("[http3]\nlisten = \"127.0.0.1:0\"\n{extra}\n")
+}
+
+/// How long one request may take before the client gives up.
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One HTTP/3 connection to a node.
+pub struct H3Client {
+    rt: tokio::runtime::Runtime,
+    send: SendRequest<h3_quinn::OpenStreams, Bytes>,
+    conn: quinn::Connection,
+    _endpoint: quinn::Endpoint,
+    authority: String,
+}
+
+/// A rustls client config for HTTP/3 trusting `cert` only.
+pub fn client_tls(cert: &TestCert) -> rustls::ClientConfig {
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from(cert.der.clone()))
+        .expect("test certificate");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"h3".to_vec()];
+    tls
+}
+
+impl H3Client {
+    /// A client of `s`'s HTTP/3 listener, trusting `cert` (TLS name
+    /// `localhost`).
+    pub fn new(s: &Server, cert: &TestCert) -> H3Client {
+        H3Client::try_connect(s.h3_addr(), cert).unwrap_or_else(|e| panic!("HTTP/3 connect: {e}"))
+    }
+
+    /// Connects to `addr`, or says why not.
+    pub fn try_connect(addr: SocketAddr, cert: &TestCert) -> Result<H3Client, String> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let tls = client_tls(cert);
+        let (send, conn, endpoint) = rt.block_on(async {
+            let quic = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
+                .map_err(|e| e.to_string())?;
+            let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap())
+                .map_err(|e| e.to_string())?;
+            endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(quic)));
+            let connecting = endpoint
+                .connect(addr, "localhost")
+                .map_err(|e| e.to_string())?;
+            let conn = tokio::time::timeout(TIMEOUT, connecting)
+                .await
+                .map_err(|_| "handshake timed out".to_string())?
+                .map_err(|e| e.to_string())?;
+            let (mut driver, send) = h3::client::new(h3_quinn::Connection::new(conn.clone()))
+                .await
+                .map_err(|e| e.to_string())?;
+            tokio::spawn(async move {
+                let _ = std::future::poll_fn(|cx| driver.poll_close(cx)).await;
+            });
+            Ok::<_, String>((send, conn, endpoint))
+        })?;
+        Ok(H3Client {
+            rt,
+            send,
+            conn,
+            _endpoint: endpoint,
+            authority: format!("localhost:{}", addr.port()),
+        })
+    }
+
+    /// Sends one request; panics if it fails.
+    pub fn req(&mut self, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
+        self.try_req(method, path, headers, None)
+            .unwrap_or_else(|e| panic!("HTTP/3 {method} {path}: {e}"))
+    }
+
+    /// `GET path` with headers.
+    pub fn get(&mut self, path: &str, headers: &[(&str, &str)]) -> Response {
+        self.req("GET", path, headers)
+    }
+
+    /// Sends one request with an optional body.
+    pub fn try_req(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Result<Response, String> {
+        let r = request(&self.authority, method, path, headers)?;
+        let send = self.send.clone();
+        self.rt.block_on(exchange(send, r, body))
+    }
+
+    /// `GET` every path at once, each on a stream of its own of the one
+    /// connection; the responses in the order of `paths`.
+    pub fn get_all(
+        &mut self,
+        paths: &[String],
+        headers: &[(&str, &str)],
+    ) -> Vec<Result<Response, String>> {
+        let reqs: Vec<_> = paths
+            .iter()
+            .map(|p| request(&self.authority, "GET", p, headers))
+            .collect();
+        let send = self.send.clone();
+        self.rt.block_on(async move {
+            let tasks: Vec<_> = reqs
+                .into_iter()
+                .map(|r| {
+                    let send = send.clone();
+                    tokio::spawn(async move { exchange(send, r?, None).await })
+                })
+                .collect();
+            let mut out = Vec::new();
+            for t in tasks {
+                out.push(t.await.map_err(|e| e.to_string()).and_then(|r| r));
+            }
+            out
+        })
+    }
+
+    /// Why the connection closed, once it has.
+    pub fn close_reason(&self) -> Option<String> {
+        self.conn.close_reason().map(|e| e.to_string())
+    }
+
+    /// Waits up to `within` for the connection to close; its reason.
+    pub fn wait_closed(&mut self, within: Duration) -> Option<String> {
+        let conn = self.conn.clone();
+        self.rt.block_on(async move {
+            tokio::time::timeout(within, conn.closed())
+                .await
+                .ok()
+                .map(|e| e.to_string())
+        })
+    }
+}
+
+/// The `http::Request` for a method, path and fields.
+fn request(
+    authority: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<http::Request<()>, String> {
+    let mut b = http::Request::builder()
+        .method(method)
+        .uri(format!("https://{authority}{path}"));
+    for (n, v) in headers {
+        b = b.header(*n, *v);
+    }
+    b.body(()).map_err(|e| e.to_string())
+}
+
+/// One request and its whole response.
+async fn exchange(
+    mut send: SendRequest<h3_quinn::OpenStreams, Bytes>,
+    req: http::Request<()>,
+    body: Option<Vec<u8>>,
+) -> Result<Response, String> {
+    tokio::time::timeout(TIMEOUT, async move {
+        let mut stream = send.send_request(req).await.map_err(|e| e.to_string())?;
+        if let Some(b) = body {
+            stream
+                .send_data(Bytes::from(b))
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        stream.finish().await.map_err(|e| e.to_string())?;
+        let resp = stream.recv_response().await.map_err(|e| e.to_string())?;
+        let mut body = Vec::new();
+        while let Some(mut chunk) = stream.recv_data().await.map_err(|e| e.to_string())? {
+            while chunk.has_remaining() {
+                let c = chunk.chunk();
+                body.extend_from_slice(c);
+                let n = c.len();
+                chunk.advance(n);
+            }
+        }
+        let headers: Vec<(String, String)> = resp
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let r = Response {
+            status: resp.status().as_u16(),
+            headers,
+            body,
+            interim: Vec::new(),
+        };
+        for name in [
+            "connection",
+            "keep-alive",
+            "transfer-encoding",
+            "upgrade",
+            "proxy-connection",
+        ] {
+            assert!(!r.has(name), "HTTP/3 response with {name}: {}", r.summary());
+        }
+        Ok(r)
+    })
+    .await
+    .map_err(|_| "timed out".to_string())?
+}
