@@ -169,7 +169,8 @@ impl Config {
         self.log.validate(origin)?;
         self.tls.validate(origin)?;
         self.http2.validate(origin)?;
-        self.http3.validate(origin, self.tls.enabled())?;
+        self.http3
+            .validate(origin, self.tls.enabled(), self.tls.session_cache)?;
         self.limits.validate(origin)?;
         if let Some(c) = &self.cluster {
             c.validate(origin)?;

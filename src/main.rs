@@ -75,7 +75,10 @@ fn check(check: &cdn_edge::cli::CheckArgs) -> Result<(), Failed> {
         None => "embedded config.toml".into(),
     };
     let listen: Vec<String> = (listen.iter())
-        .map(|(scheme, addr)| format!("{scheme}://{addr}"))
+        .map(|(scheme, addr)| match *scheme {
+            "h3" => format!("https://{addr} (HTTP/3, UDP)"),
+            _ => format!("{scheme}://{addr}"),
+        })
         .collect();
     // Before the ok line: a bad --explain or --origin-header fails the check.
     let explained = match &check.explain {

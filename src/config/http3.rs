@@ -65,7 +65,12 @@ impl Http3Config {
 
     /// Checks the values; `tls` says whether `[tls]` is on (HTTP/3 uses
     /// its certificates).
-    pub(super) fn validate(&self, origin: &str, tls: bool) -> Result<(), ConfigError> {
+    pub(super) fn validate(
+        &self,
+        origin: &str,
+        tls: bool,
+        session_cache: usize,
+    ) -> Result<(), ConfigError> {
         let invalid = at(origin);
         let Some(listen) = &self.listen else {
             return Ok(());
@@ -82,6 +87,13 @@ impl Http3Config {
                 "http3.listen",
                 listen,
                 "\"\" without [tls]: HTTP/3 serves the certificates of tls.cert or [[tls.certificates]], so set tls.listen too",
+            ));
+        }
+        if self.early_data && session_cache == 0 {
+            return Err(invalid(
+                "http3.early_data",
+                &true,
+                "false while tls.session_cache = 0: 0-RTT resumes from the session cache (single use, against replay)",
             ));
         }
         if !(1..=10_000).contains(&self.max_concurrent_streams) {
@@ -131,6 +143,11 @@ mod tests {
         ))
         .unwrap_err();
         assert!(e.contains("http3.idle_timeout"), "{e}");
+        let e = check(&format!(
+            "{TLS}session_cache = 0\n[http3]\nlisten = \"127.0.0.1:0\"\nearly_data = true\n"
+        ))
+        .unwrap_err();
+        assert!(e.contains("http3.early_data"), "{e}");
         // Off by default, whatever else is set.
         check("[server]\nroot = \".\"\n[http3]\nidle_timeout = \"5s\"\n").unwrap();
     }

@@ -206,7 +206,7 @@ pub fn start(config: &Config) -> Result<Started, ServeError> {
 /// the root, the disk cache directory, the origin client, the
 /// certificates), through the same code, then drops it all. Must be called
 /// inside an async runtime. Every listener it would bind, as a scheme
-/// (`http`, `https`) and an address.
+/// (`http`, `https`, `h3` for HTTP/3 over UDP) and an address.
 pub fn check(config: &Config) -> Result<Vec<(&'static str, SocketAddr)>, ServeError> {
     let p = prepare_as(config, true)?;
     let plain = p.listen.iter().map(|a| ("http", *a));
@@ -216,7 +216,7 @@ pub fn check(config: &Config) -> Result<Vec<(&'static str, SocketAddr)>, ServeEr
     }
     Ok(plain
         .chain(p.tls.iter().map(|(_, a)| ("https", *a)))
-        .chain(quic.map(|a| ("https (HTTP/3, UDP)", a)))
+        .chain(quic.map(|a| ("h3", a)))
         .collect())
 }
 
@@ -408,6 +408,7 @@ impl Prepared {
                         max_field_section_size: field_section_size(lim),
                         handshake_timeout: self.handshake_timeout,
                         shutdown_timeout: Duration::from_secs(self.shutdown_timeout),
+                        clock: state.clock.clone(),
                         early_data: self.config.http3.early_data,
                         retry_above: self.config.http3.retry_above_handshakes,
                     };

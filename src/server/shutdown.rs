@@ -70,7 +70,7 @@ pub fn watch(
         // HTTP/3 stops beside the TCP listeners: GOAWAY, then its
         // connections finish their requests within the same timeout.
         if let Some(h) = &http3 {
-            h.stop();
+            h.stop(graceful);
         }
         server.stop(graceful).await;
     });

@@ -23,6 +23,7 @@ use tokio::sync::Notify;
 
 use super::exchange::{self, SendError};
 use super::worker::Ctx;
+use super::Stop;
 
 /// `Early-Data` (RFC 8470 §5.1).
 static EARLY_DATA: HeaderName = HeaderName::from_static("early-data");
@@ -119,6 +120,28 @@ impl Handshake {
     }
 }
 
+/// What a request does about early data.
+#[derive(Debug, PartialEq, Eq)]
+enum Early {
+    /// The handshake is done: nothing.
+    No,
+    /// GET or HEAD before the handshake is done: answered at once, marked
+    /// `Early-Data: 1`.
+    Marked,
+    /// Another method before the handshake is done: waits for it.
+    Wait,
+}
+
+/// How a request with `method` is treated when the handshake is `done` or
+/// not (see the module docs).
+fn in_early_data(method: &http::Method, done: bool) -> Early {
+    match (done, method) {
+        (true, _) => Early::No,
+        (false, &http::Method::GET | &http::Method::HEAD) => Early::Marked,
+        (false, _) => Early::Wait,
+    }
+}
+
 /// Requests in flight on one connection, and a wake-up when none are.
 #[derive(Default)]
 struct InFlight {
@@ -169,14 +192,14 @@ async fn requests(
                 }
                 Ok(None) | Err(_) => return,
             },
-            _ = stop.wait_for(|s| *s) => break,
+            _ = stop.wait_for(|s| *s != Stop::Running) => break,
         }
     }
     // A graceful stop: GOAWAY naming the next request as unprocessed (RFC
     // 9114 §5.2), then the requests taken get the shutdown timeout.
+    let deadline = tokio::time::Instant::now() + ctx.settings.shutdown_timeout;
     let _ = h3.shutdown(1).await;
-    let deadline = ctx.settings.shutdown_timeout;
-    let _ = tokio::time::timeout(deadline, async {
+    let finished = async {
         while inflight.n.get() > 0 {
             let idle = inflight.idle.notified();
             if inflight.n.get() == 0 {
@@ -184,9 +207,43 @@ async fn requests(
             }
             idle.await;
         }
-    })
-    .await;
+    };
+    tokio::select! {
+        _ = tokio::time::timeout_at(deadline, async {
+            finished.await;
+            delivered(&conn).await;
+        }) => {}
+        _ = stop.wait_for(|s| *s == Stop::Now) => {}
+    }
     // Dropping `h3` closes the connection with H3_NO_ERROR.
+}
+
+/// Waits until what the connection sent has reached the client: closing
+/// it sooner would throw away response bytes still in flight (RFC 9000
+/// §10.2: a closed connection's streams are discarded). quinn tells when a
+/// stream is acknowledged only through a stream handle h3 keeps to
+/// itself, so this waits for the client to close (as clients do once
+/// their requests are answered after a GOAWAY, RFC 9114 §5.2), or for the
+/// connection to go quiet: nothing sent for longer than a probe timeout
+/// (RFC 9002 §6.2), which means nothing is left unacknowledged, since loss
+/// recovery would have sent a probe.
+async fn delivered(conn: &quinn::Connection) {
+    let quiet = async {
+        let mut sent = conn.stats().udp_tx.datagrams;
+        loop {
+            let pto = conn.rtt() * 3 + Duration::from_millis(60);
+            tokio::time::sleep(pto).await;
+            let now = conn.stats().udp_tx.datagrams;
+            if now == sent {
+                return;
+            }
+            sent = now;
+        }
+    };
+    tokio::select! {
+        _ = conn.closed() => {}
+        () = quiet => {}
+    }
 }
 
 /// Reads one request's head, answers it through the app and writes the
@@ -203,11 +260,15 @@ async fn request(
         return;
     };
     let method = req.method().clone();
+    let early = match in_early_data(&method, handshake.done.get()) {
+        Early::No => false,
+        Early::Marked => true,
+        Early::Wait => {
+            handshake.wait().await;
+            false
+        }
+    };
     let safe = method == http::Method::GET || method == http::Method::HEAD;
-    let early = !handshake.done.get();
-    if early && !safe {
-        handshake.wait().await;
-    }
     let reads_body = !(safe || method == http::Method::OPTIONS);
     let (mut send, body) = if reads_body {
         let (send, recv) = stream.split();
@@ -223,16 +284,19 @@ async fn request(
             return;
         }
     };
-    if early && safe {
+    if early {
         areq.headers_mut()
             .insert(EARLY_DATA.clone(), HeaderValue::from_static("1"));
     }
     let head_only = *areq.method() == Method::HEAD;
     let resp = (ctx.app)(areq).await;
-    let timeout = ctx.live.load().limits.send_timeout;
+    let limit = || exchange::SendLimit {
+        clock: &ctx.clock,
+        timeout: ctx.live.load().limits.send_timeout,
+    };
     let sent = match &mut send {
-        Either::Whole(s) => exchange::respond(s, resp, head_only, timeout).await,
-        Either::Split(s) => exchange::respond(s, resp, head_only, timeout).await,
+        Either::Whole(s) => exchange::respond(s, resp, head_only, limit()).await,
+        Either::Split(s) => exchange::respond(s, resp, head_only, limit()).await,
     };
     match sent {
         Err(SendError::Stalled) => ctx.shared.figures.stalled(),
@@ -279,3 +343,38 @@ async fn send_whole<S: h3::quic::SendStream<Bytes>>(
 
 /// How long a worker waits, at a stop, for its endpoint's last packets.
 pub const CLOSE_WAIT: Duration = Duration::from_secs(1);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_get_and_head_are_answered_in_early_data() {
+        use http::Method;
+        assert_eq!(in_early_data(&Method::GET, false), Early::Marked);
+        assert_eq!(in_early_data(&Method::HEAD, false), Early::Marked);
+        for m in [Method::POST, Method::PUT, Method::DELETE, Method::OPTIONS] {
+            assert_eq!(in_early_data(&m, false), Early::Wait, "{m}");
+            assert_eq!(in_early_data(&m, true), Early::No, "{m}");
+        }
+        assert_eq!(in_early_data(&Method::GET, true), Early::No);
+    }
+
+    #[tokio::test]
+    async fn requests_waiting_for_the_handshake_wake_when_it_completes() {
+        let hs = Rc::new(Handshake::default());
+        let local = tokio::task::LocalSet::new();
+        local
+            .run_until(async {
+                let waiter = tokio::task::spawn_local({
+                    let hs = hs.clone();
+                    async move { hs.wait().await }
+                });
+                tokio::task::yield_now().await;
+                assert!(!waiter.is_finished());
+                hs.complete();
+                waiter.await.unwrap();
+            })
+            .await;
+    }
+}

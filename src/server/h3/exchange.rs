@@ -11,10 +11,14 @@
 //!
 //! A body is written a chunk at a time, each given `limits.send_timeout`
 //! to be taken (QUIC's flow control holds a client that stopped reading):
-//! past it the stream is reset and what the body held is let go.
+//! past it the stream is reset and what the body held is let go. As on
+//! TCP (`limits::conns`), the timeout is measured on the node's clock and
+//! looked at once a second; time spent waiting for the origin's next
+//! bytes does not count.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::pin::pin;
+use std::task::Poll;
 use std::time::{Duration, SystemTime};
 
 use actix_http::body::{BodySize, MessageBody};
@@ -25,6 +29,11 @@ use bytes::{Buf, Bytes};
 use h3::error::Code;
 use h3::server::RequestStream;
 use http::header::{self, HeaderName, HeaderValue};
+
+use crate::clock::Clock;
+
+/// How often a send that waits is looked at (as the TCP sweep does).
+const SWEEP: Duration = Duration::from_secs(1);
 
 /// The actix request for an HTTP/3 request from `peer`; `body` is read only
 /// for methods whose handling reads one (see `handler::body_to_read`).
@@ -90,25 +99,58 @@ pub enum SendError {
     Body,
 }
 
+/// `fut`'s output, or `None` when it made no progress for `timeout` on
+/// `clock` (looked at every [`SWEEP`]; a future ready at once costs no
+/// timer).
+async fn within<F: Future>(clock: &Clock, timeout: Duration, fut: F) -> Option<F::Output> {
+    let mut fut = pin!(fut);
+    if let Poll::Ready(v) = poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await {
+        return Some(v);
+    }
+    let since = clock.instant();
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + SWEEP, SWEEP);
+    loop {
+        tokio::select! {
+            biased;
+            v = &mut fut => return Some(v),
+            _ = tick.tick() => {
+                if clock.instant().saturating_duration_since(since) > timeout {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// What bounds a response's sending: `limits.send_timeout` on the node's
+/// clock.
+pub struct SendLimit<'a> {
+    /// The node's clock.
+    pub clock: &'a Clock,
+    /// `limits.send_timeout`.
+    pub timeout: Duration,
+}
+
 /// Writes `resp` on `stream`: its head, then its body unless `head_only`
-/// (HEAD), each body chunk within `send_timeout`.
+/// (HEAD), each part taken within the send timeout.
 pub async fn respond<S, B>(
     stream: &mut RequestStream<S, Bytes>,
     resp: Response<B>,
     head_only: bool,
-    send_timeout: Duration,
+    limit: SendLimit<'_>,
 ) -> Result<(), SendError>
 where
     S: h3::quic::SendStream<Bytes>,
     B: MessageBody,
 {
+    let (clock, timeout) = (limit.clock, limit.timeout);
     let (resp, body) = resp.into_parts();
     let mut size = body.size();
     let head = head_of(resp.head(), &mut size);
-    stream
-        .send_response(head)
-        .await
-        .map_err(SendError::Stream)?;
+    match within(clock, timeout, stream.send_response(head)).await {
+        Some(sent) => sent.map_err(SendError::Stream)?,
+        None => return Err(stalled(stream)),
+    }
     if !(size.is_eof() || head_only) {
         let mut body = pin!(body);
         while let Some(chunk) = poll_fn(|cx| body.as_mut().poll_next(cx)).await {
@@ -116,22 +158,22 @@ where
             if chunk.is_empty() {
                 continue;
             }
-            match tokio::time::timeout(send_timeout, stream.send_data(chunk)).await {
-                Ok(sent) => sent.map_err(SendError::Stream)?,
-                Err(_) => {
-                    stream.stop_stream(Code::H3_REQUEST_CANCELLED);
-                    return Err(SendError::Stalled);
-                }
+            match within(clock, timeout, stream.send_data(chunk)).await {
+                Some(sent) => sent.map_err(SendError::Stream)?,
+                None => return Err(stalled(stream)),
             }
         }
     }
-    match tokio::time::timeout(send_timeout, stream.finish()).await {
-        Ok(done) => done.map_err(SendError::Stream),
-        Err(_) => {
-            stream.stop_stream(Code::H3_REQUEST_CANCELLED);
-            Err(SendError::Stalled)
-        }
+    match within(clock, timeout, stream.finish()).await {
+        Some(done) => done.map_err(SendError::Stream),
+        None => Err(stalled(stream)),
     }
+}
+
+/// Resets a stream whose client took nothing within the send timeout.
+fn stalled<S: h3::quic::SendStream<Bytes>>(stream: &mut RequestStream<S, Bytes>) -> SendError {
+    stream.stop_stream(Code::H3_REQUEST_CANCELLED);
+    SendError::Stalled
 }
 
 /// Whether a field may be sent over HTTP/3: connection-specific ones may

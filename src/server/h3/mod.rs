@@ -54,6 +54,8 @@ pub struct Settings {
     pub handshake_timeout: Duration,
     /// `server.shutdown_timeout`.
     pub shutdown_timeout: Duration,
+    /// The node's clock.
+    pub clock: Arc<crate::clock::Clock>,
     /// Accept 0-RTT requests (`http3.early_data`).
     pub early_data: bool,
     /// `http3.retry_above_handshakes`.
@@ -146,37 +148,35 @@ impl Drop for Handshaking<'_> {
     }
 }
 
+/// Where the listener is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stop {
+    /// Serving.
+    Running,
+    /// Stopping gracefully: GOAWAY, requests taken finish.
+    Graceful,
+    /// Stopping now (SIGQUIT): connections close at once.
+    Now,
+}
+
 /// A running listener.
 pub struct Http3 {
     /// The address bound (port 0 resolved).
     pub addr: SocketAddr,
-    stop: watch::Sender<bool>,
+    stopper: Stopper,
     threads: Vec<JoinHandle<()>>,
-    shared: Arc<Shared>,
-    advert: Arc<Advert>,
 }
 
 impl Http3 {
-    /// Starts the graceful stop: no new connections, GOAWAY on the open
-    /// ones, no more `Alt-Svc`.
-    pub fn stop(&self) {
-        self.advert.clear();
-        self.shared.figures.up.store(false, Ordering::Relaxed);
-        let _ = self.stop.send(true);
-    }
-
-    /// A handle that starts the stop from elsewhere (the signal watcher).
+    /// A handle that stops it from elsewhere (the signal watcher).
     pub fn stopper(&self) -> Stopper {
-        Stopper {
-            stop: self.stop.clone(),
-            shared: self.shared.clone(),
-            advert: self.advert.clone(),
-        }
+        self.stopper.clone()
     }
 
-    /// Stops (if not yet) and waits for every worker to finish.
+    /// Stops gracefully (unless stopping already) and waits for every
+    /// worker to finish.
     pub async fn join(self) {
-        self.stop();
+        self.stopper.stop(true);
         let threads = self.threads;
         let _ = tokio::task::spawn_blocking(move || {
             for t in threads {
@@ -187,20 +187,29 @@ impl Http3 {
     }
 }
 
-/// Starts a listener's graceful stop (see [`Http3::stop`]).
+/// Stops a listener: no new connections, no more `Alt-Svc`; gracefully
+/// (GOAWAY on the open connections, which finish the requests they took
+/// within `server.shutdown_timeout`) or at once.
 #[derive(Clone)]
 pub struct Stopper {
-    stop: watch::Sender<bool>,
+    stop: watch::Sender<Stop>,
     shared: Arc<Shared>,
     advert: Arc<Advert>,
 }
 
 impl Stopper {
-    /// See [`Http3::stop`].
-    pub fn stop(&self) {
+    /// Starts the stop, or hastens one begun gracefully.
+    pub fn stop(&self, graceful: bool) {
         self.advert.clear();
         self.shared.figures.up.store(false, Ordering::Relaxed);
-        let _ = self.stop.send(true);
+        let to = if graceful { Stop::Graceful } else { Stop::Now };
+        self.stop.send_if_modified(|s| {
+            let later = to > *s;
+            if later {
+                *s = to;
+            }
+            later
+        });
     }
 }
 
@@ -231,7 +240,7 @@ where
     let quic = quic::configs(&settings.config, settings.tls.clone())
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let settings = Arc::new(settings);
-    let (stop, stop_rx) = watch::channel(false);
+    let (stop, stop_rx) = watch::channel(Stop::Running);
     let alive = Arc::new(AtomicUsize::new(sockets.len()));
     let mut threads = Vec::new();
     for (i, socket) in sockets.into_iter().enumerate() {
@@ -255,6 +264,7 @@ where
                     let app = app_of(factory, addr).await?;
                     let ctx = worker::Ctx {
                         app,
+                        clock: settings.clock.clone(),
                         settings,
                         shared,
                         conns,
@@ -279,10 +289,12 @@ where
     tracing::info!("HTTP/3: UDP GSO {gso} segments per send, GRO {gro} per receive");
     Ok(Http3 {
         addr,
-        stop,
+        stopper: Stopper {
+            stop,
+            shared,
+            advert,
+        },
         threads,
-        shared,
-        advert,
     })
 }
 

@@ -33,8 +33,10 @@ pub struct Ctx {
     pub conns: Arc<Connections>,
     /// The config of the moment (`limits.send_timeout`).
     pub live: Arc<ArcSwap<Live>>,
-    /// Set to `true` when the node stops.
-    pub stop: watch::Receiver<bool>,
+    /// The node's clock (the send timeout is measured on it).
+    pub clock: Arc<crate::clock::Clock>,
+    /// Set when the node stops.
+    pub stop: watch::Receiver<super::Stop>,
 }
 
 /// Connections open on this worker, and a wake-up when none are.
@@ -76,7 +78,7 @@ pub async fn run(
                     }
                 });
             }
-            _ = stop.wait_for(|s| *s) => break,
+            _ = stop.wait_for(|s| *s != super::Stop::Running) => break,
         }
     }
     // No new connections; the open ones finish theirs (each within the

@@ -46,6 +46,8 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 /// One HTTP/3 connection to a node.
 pub struct H3Client {
     rt: tokio::runtime::Runtime,
+    addr: SocketAddr,
+    held: Vec<h3::client::RequestStream<h3_quinn::BidiStream<Bytes>, Bytes>>,
     send: SendRequest<h3_quinn::OpenStreams, Bytes>,
     conn: quinn::Connection,
     _endpoint: quinn::Endpoint,
@@ -77,11 +79,24 @@ impl H3Client {
 
     /// Connects to `addr`, or says why not.
     pub fn try_connect(addr: SocketAddr, cert: &TestCert) -> Result<H3Client, String> {
-        let rt = tokio::runtime::Builder::new_current_thread()
+        H3Client::connect_within(addr, cert, TIMEOUT)
+    }
+
+    /// Connects to `addr` within `handshake`, or says why not.
+    pub fn connect_within(
+        addr: SocketAddr,
+        cert: &TestCert,
+        handshake: Duration,
+    ) -> Result<H3Client, String> {
+        // One thread of its own: the connection answers (acknowledges,
+        // takes flow-controlled data) between the test's calls too.
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
             .enable_all()
             .build()
             .unwrap();
-        let tls = client_tls(cert);
+        let mut tls = client_tls(cert);
+        tls.enable_early_data = true;
         let (send, conn, endpoint) = rt.block_on(async {
             let quic = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
                 .map_err(|e| e.to_string())?;
@@ -91,7 +106,7 @@ impl H3Client {
             let connecting = endpoint
                 .connect(addr, "localhost")
                 .map_err(|e| e.to_string())?;
-            let conn = tokio::time::timeout(TIMEOUT, connecting)
+            let conn = tokio::time::timeout(handshake, connecting)
                 .await
                 .map_err(|_| "handshake timed out".to_string())?
                 .map_err(|e| e.to_string())?;
@@ -105,6 +120,8 @@ impl H3Client {
         })?;
         Ok(H3Client {
             rt,
+            addr,
+            held: Vec::new(),
             send,
             conn,
             _endpoint: endpoint,
@@ -251,4 +268,115 @@ async fn exchange(
     })
     .await
     .map_err(|_| "timed out".to_string())?
+}
+
+impl Drop for H3Client {
+    /// Closes the connection (the node learns at once, not at its idle
+    /// timeout).
+    fn drop(&mut self) {
+        self.conn.close(0u32.into(), b"");
+        let endpoint = self._endpoint.clone();
+        self.rt.block_on(async move {
+            let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
+        });
+    }
+}
+
+impl H3Client {
+    /// The DER of the certificate the node presented.
+    pub fn peer_certificate(&self) -> Vec<u8> {
+        let id = self.conn.peer_identity().expect("peer identity");
+        let chain = id
+            .downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
+            .expect("rustls certificates");
+        chain[0].to_vec()
+    }
+
+    /// A new connection from the same endpoint, resuming the TLS session
+    /// of the last one with 0-RTT: `GET path` (or another `method`) is
+    /// sent in early data, before the handshake completes. The response,
+    /// and whether the server accepted the early data.
+    pub fn early(&mut self, method: &str, path: &str) -> (Response, bool) {
+        let req = request(&self.authority, method, path, &[]).unwrap();
+        let (endpoint, addr) = (self._endpoint.clone(), self.addr);
+        let (resp, accepted, send, conn) = self.rt.block_on(async move {
+            let connecting = endpoint.connect(addr, "localhost").unwrap();
+            // No session that allows early data: a full handshake first.
+            let (conn, accepted) = match connecting.into_0rtt() {
+                Ok((conn, accepted)) => (conn, Some(accepted)),
+                Err(connecting) => (connecting.await.expect("handshake"), None),
+            };
+            let (mut driver, send) = h3::client::new(h3_quinn::Connection::new(conn.clone()))
+                .await
+                .expect("h3 over 0-RTT");
+            tokio::spawn(async move {
+                let _ = std::future::poll_fn(|cx| driver.poll_close(cx)).await;
+            });
+            let resp = exchange(send.clone(), req, None)
+                .await
+                .expect("0-RTT request");
+            let accepted = match accepted {
+                Some(a) => a.await,
+                None => false,
+            };
+            (resp, accepted, send, conn)
+        });
+        self.send = send;
+        self.conn = conn;
+        (resp, accepted)
+    }
+
+    /// Sends `GET path` and reads its head, then holds the stream without
+    /// reading its body (a client that stopped reading).
+    pub fn hold(&mut self, path: &str) -> Response {
+        let req = request(&self.authority, "GET", path, &[]).unwrap();
+        let mut send = self.send.clone();
+        let (resp, stream) = self.rt.block_on(async move {
+            let mut stream = send.send_request(req).await.expect("send");
+            stream.finish().await.expect("finish");
+            let resp = stream.recv_response().await.expect("head");
+            (resp, stream)
+        });
+        self.held.push(stream);
+        Response {
+            status: resp.status().as_u16(),
+            headers: resp
+                .headers()
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+            body: Vec::new(),
+            interim: Vec::new(),
+        }
+    }
+
+    /// Reads the held streams' bodies to their end: the bytes each
+    /// carried, or why it ended early (a reset).
+    pub fn read_held(&mut self) -> Vec<Result<usize, String>> {
+        let held = std::mem::take(&mut self.held);
+        self.rt.block_on(async move {
+            let mut out = Vec::new();
+            for mut s in held {
+                let mut n = 0;
+                let r = tokio::time::timeout(TIMEOUT, async {
+                    loop {
+                        match s.recv_data().await {
+                            Ok(Some(c)) => n += c.remaining(),
+                            Ok(None) => return Ok(n),
+                            Err(e) => return Err(e.to_string()),
+                        }
+                    }
+                })
+                .await
+                .unwrap_or_else(|_| Err("timed out".into()));
+                out.push(r);
+            }
+            out
+        })
+    }
 }
