@@ -493,9 +493,12 @@ fn app(
 /// HTTP/3's `SETTINGS_MAX_FIELD_SECTION_SIZE`: a request head of
 /// `limits.max_head_bytes`, with the 32 bytes per field HTTP/3 counts
 /// beside names and values (RFC 9114 §4.2.2) for `limits.max_headers`
-/// fields. The handler's own checks then answer 431 as over HTTP/2.
+/// fields and the four pseudo-fields. Every head the handler would take
+/// fits; one that does not fit is one the handler would refuse, and h3
+/// answers it a bare 431 before decoding it all. Heads between the two get
+/// the handler's 431 with its reason, as over HTTP/2.
 fn field_section_size(lim: &crate::config::LimitsConfig) -> u64 {
-    (lim.max_head_bytes + 32 * lim.max_headers) as u64
+    (lim.max_head_bytes + 32 * (lim.max_headers + 4)) as u64
 }
 
 /// The error of a `cache_control` value that is not a header value.

@@ -4,6 +4,7 @@
 
 use std::time::SystemTime;
 
+use actix_web::body::{BoxBody, SizedStream};
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse};
@@ -80,9 +81,13 @@ pub fn stored_error(req: &HttpRequest, asset: &Served) -> HttpResponse {
         .iter()
         .find(|r| !matches!(r.body, crate::asset::Body::File { .. }))
         .map(|r| respond::body(r, None, &sending));
+    let len = (asset.representations().iter())
+        .find(|r| !matches!(r.body, crate::asset::Body::File { .. }))
+        .map(|r| r.len);
     let mut resp = match body {
         Some(Some(b)) if !sending.head => HttpResponse::with_body(status, b),
         Some(None) => return respond::busy(),
+        _ if sending.head => HttpResponse::with_body(status, head_body(len)),
         _ => HttpResponse::new(status),
     };
     let h = resp.headers_mut();
@@ -102,7 +107,7 @@ pub fn stored_error(req: &HttpRequest, asset: &Served) -> HttpResponse {
 pub fn streamed(req: &HttpRequest, mut s: Streamed, reason: NoStore, max: usize) -> HttpResponse {
     let status = StatusCode::from_u16(s.status).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut resp = if req.method() == Method::HEAD {
-        HttpResponse::new(status)
+        HttpResponse::with_body(status, head_body(s.len))
     } else {
         let body = std::mem::replace(&mut s.body, futures_util::stream::empty().boxed());
         match conns::watch_stream(req, body, max) {
@@ -146,7 +151,11 @@ fn copy_headers(h: &mut HeaderMap, from: &HeaderMap) {
 pub fn respond(f: &Fetched, reason: NoStore, head: bool) -> HttpResponse {
     let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut resp = if head {
-        HttpResponse::new(status)
+        // The body a GET got, or the length the origin declared for it.
+        let len = (!f.body.is_empty())
+            .then_some(f.body.len() as u64)
+            .or_else(|| declared_length(&f.headers));
+        HttpResponse::with_body(status, head_body(len))
     } else {
         HttpResponse::with_body(status, f.body.clone()).map_into_boxed_body()
     };
@@ -155,6 +164,31 @@ pub fn respond(f: &Fetched, reason: NoStore, head: bool) -> HttpResponse {
     h.append(header::VIA, VIA);
     h.insert(CACHE_STATUS, cache_status(reason));
     resp
+}
+
+/// The body of a response to HEAD: none, but the length a GET's would
+/// have, so that `Content-Length` is the GET's (RFC 9110 §8.6, §9.3.2), or
+/// absent when it is not known. (An empty body would be sent as
+/// `Content-Length: 0`.) It is never read: every listener skips a HEAD's
+/// body.
+fn head_body(len: Option<u64>) -> BoxBody {
+    match len {
+        Some(n) => BoxBody::new(SizedStream::new(
+            n,
+            futures_util::stream::empty::<Result<bytes::Bytes, std::io::Error>>(),
+        )),
+        None => BoxBody::new(actix_web::body::None::new()),
+    }
+}
+
+/// The `Content-Length` an origin declared, if it is one number.
+fn declared_length(h: &HeaderMap) -> Option<u64> {
+    let mut values = h.get_all(header::CONTENT_LENGTH);
+    let v = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    v.to_str().ok()?.trim().parse().ok()
 }
 
 /// `Cache-Status` (RFC 9211) of an answer passed on uncached for `reason`.

@@ -73,7 +73,11 @@ pub fn asset_watched(
         Outcome::NotModified => {
             // RFC 9110 §15.4.5: a 304 carries the fields a 200 would have
             // that guide caches (ETag, Cache-Control, Vary), and no content.
-            let mut resp = HttpResponse::new(StatusCode::NOT_MODIFIED);
+            // Its body is "none", not "empty": HTTP/2 and HTTP/3 would
+            // otherwise send `Content-Length: 0`, which a 304 may only carry
+            // if the 200 were empty too (RFC 9110 §8.6).
+            let mut resp = HttpResponse::new(StatusCode::NOT_MODIFIED)
+                .set_body(actix_web::body::BoxBody::new(actix_web::body::None::new()));
             let h = resp.headers_mut();
             h.reserve(4 + asset.extra_headers.len());
             h.insert(header::ETAG, rep.etag.clone());

@@ -258,9 +258,33 @@ fn a_field_section_past_the_head_limit_gets_431() {
         "[limits]\nmax_head_bytes = \"4 KiB\"\n",
     );
     let mut c = H3Client::new(&s, &cert);
-    let long = "x".repeat(8 << 10);
+    // Past the node's limit: refused with the reason HTTP/2 gets.
+    let long = "x".repeat(5 << 10);
     let r = c.get("/app.css", &[("x-long", long.as_str())]);
     assert_eq!(r.status, 431, "{}", r.summary());
+    let h2 = Client::new(&s, &cert, Proto::H2Tls).get("/app.css", &[("x-long", long.as_str())]);
+    // (reqwest adds `accept: */*`: the sizes differ by that field.)
+    for r in [&r, &h2] {
+        assert_eq!(r.status, 431);
+        assert!(
+            r.text()
+                .starts_with("request header fields too large: a 51"),
+            "{}",
+            r.text()
+        );
+        assert!(
+            r.text().ends_with("-byte head, at most 4096\n"),
+            "{}",
+            r.text()
+        );
+    }
+    // Past the field section size the node announces in its SETTINGS: a
+    // client that follows them does not even send it (one that does not
+    // gets a bare 431 from h3).
+    let long = "x".repeat(16 << 10);
+    let refused = c.try_req("GET", "/app.css", &[("x-long", long.as_str())], None);
+    let why = refused.expect_err("a head past SETTINGS_MAX_FIELD_SECTION_SIZE was sent");
+    assert!(why.contains("max size: 6272"), "{why}");
     // The connection goes on.
     assert_eq!(c.get("/app.css", &[]).status, 200);
 }
@@ -383,4 +407,68 @@ fn check_validates_the_http3_table() {
     let (status, _, err) = run(&(tls_table(&cert, "") + &h3_table("max_concurrent_streams = 0")));
     assert_eq!(status.code(), Some(2));
     assert!(err.contains("http3.max_concurrent_streams"), "{err}");
+}
+
+#[test]
+fn a_304_carries_no_content_length_over_any_protocol() {
+    // RFC 9110 §8.6: a 304 may carry Content-Length only if it is the
+    // 200's; actix-http's HTTP/2 wrote `content-length: 0` for an empty
+    // body, so the 304's body is none, not empty.
+    let root = site();
+    let cert = test_cert(&["localhost"]);
+    let s = node(root.path(), &cert, "", "");
+    let etag = s.get("/app.css").header("etag").unwrap().to_string();
+    let cond = [("if-none-match", etag.as_str())];
+    let h3 = H3Client::new(&s, &cert).get("/app.css", &cond);
+    let h2 = Client::new(&s, &cert, Proto::H2Tls).get("/app.css", &cond);
+    let h1 = s.get_h("/app.css", &cond);
+    for (name, r) in [("HTTP/3", &h3), ("HTTP/2", &h2), ("HTTP/1.1", &h1)] {
+        assert_eq!(r.status, 304, "{name}: {}", r.summary());
+        assert_eq!(r.header("content-length"), None, "{name}: {}", r.summary());
+        assert_eq!(r.header("etag"), Some(etag.as_str()), "{name}");
+    }
+}
+
+#[test]
+fn a_head_of_an_uncacheable_answer_carries_the_get_length() {
+    // RFC 9110 §8.6, §9.3.2: a HEAD's Content-Length is the GET's. An
+    // answer passed on unstored was sent as `Content-Length: 0`.
+    let origin = Origin::start();
+    origin.route(
+        "/fixed",
+        Reply::ok(vec![b'x'; 1000]).header("cache-control", "no-store"),
+    );
+    origin.route(
+        "/chunked",
+        Reply::ok(vec![b'y'; 1000])
+            .header("cache-control", "no-store")
+            .chunked(),
+    );
+    let cert = test_cert(&["localhost"]);
+    let (_root, s) = pulling(&origin, &cert, false);
+    let mut h3 = H3Client::new(&s, &cert);
+    let h2 = Client::new(&s, &cert, Proto::H2Tls);
+    for path in ["/fixed", "/chunked"] {
+        let get = s.get(path);
+        assert_eq!(get.body.len(), 1000, "{path}");
+        // The node read the chunked body whole before passing it on, so its
+        // GET declares the length too.
+        let want = get.header("content-length");
+        assert_eq!(want, Some("1000"), "{path}");
+        let answers = [
+            ("HTTP/1.1", s.head_h(path, &[])),
+            ("HTTP/2", h2.req("HEAD", path, &[])),
+            ("HTTP/3", h3.req("HEAD", path, &[])),
+        ];
+        for (proto, r) in answers {
+            assert_eq!(r.status, 200, "{proto} {path}");
+            assert_eq!(
+                r.header("content-length"),
+                want,
+                "{proto} HEAD {path}: {}",
+                r.summary()
+            );
+            assert!(r.body.is_empty(), "{proto} {path}");
+        }
+    }
 }

@@ -49,6 +49,8 @@ mod headers;
 mod herd;
 mod http2;
 mod http3;
+mod http3_browser;
+mod http3_parity;
 mod keys;
 mod large_files;
 mod lifecycle;

@@ -4,12 +4,9 @@
 //! never sent over plain HTTP (a client may only use an alternative of
 //! an `https` origin, RFC 7838 §2.1, and HTTP/3 is `https` only).
 
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderValue, ALT_SVC};
 use actix_web::{HttpRequest, HttpResponse};
 use arc_swap::ArcSwapOption;
-
-/// The field name.
-static ALT_SVC: HeaderName = HeaderName::from_static("alt-svc");
 
 /// The `Alt-Svc` value of the moment; none while HTTP/3 is down.
 #[derive(Debug, Default)]
@@ -26,6 +23,11 @@ impl Advert {
         self.0.store(HeaderValue::from_str(&v).ok().map(Into::into));
     }
 
+    /// The value of the moment, if HTTP/3 is advertised.
+    pub fn value(&self) -> Option<HeaderValue> {
+        self.0.load().as_deref().cloned()
+    }
+
     /// Stops advertising.
     pub fn clear(&self) {
         self.0.store(None);
@@ -40,7 +42,7 @@ impl Advert {
             return;
         }
         if let Some(v) = &*self.0.load() {
-            resp.headers_mut().insert(ALT_SVC.clone(), (**v).clone());
+            resp.headers_mut().insert(ALT_SVC, (**v).clone());
         }
     }
 }

@@ -17,7 +17,6 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::http::Method;
 use bytes::Bytes;
 use tokio::sync::Notify;
 
@@ -276,20 +275,19 @@ async fn request(
     } else {
         (Either::Whole(stream), None)
     };
-    let mut areq = match exchange::request(req, peer, body) {
-        Ok(r) => r,
-        Err(why) => {
-            // http accepted what actix's older `http` refuses: rare.
-            send.reject(why).await;
-            return;
+    let head_only = method == http::Method::HEAD;
+    let resp = match exchange::request(req, peer, body) {
+        Ok(mut areq) => {
+            if early {
+                areq.headers_mut()
+                    .insert(EARLY_DATA.clone(), HeaderValue::from_static("1"));
+            }
+            (ctx.app)(areq).await
         }
+        // What `http` takes and actix's older `http` refuses (raw UTF-8 in
+        // a path, say): answered as the app answers a bad request.
+        Err(why) => refusal(why, ctx),
     };
-    if early {
-        areq.headers_mut()
-            .insert(EARLY_DATA.clone(), HeaderValue::from_static("1"));
-    }
-    let head_only = *areq.method() == Method::HEAD;
-    let resp = (ctx.app)(areq).await;
     let limit = || exchange::SendLimit {
         clock: &ctx.clock,
         timeout: ctx.live.load().limits.send_timeout,
@@ -312,33 +310,18 @@ enum Either {
     Split(h3::server::RequestStream<h3_quinn::SendStream<Bytes>, Bytes>),
 }
 
-impl Either {
-    /// Answers 400 to a request that cannot be handed to the app, naming
-    /// the part that is wrong.
-    async fn reject(&mut self, why: &str) {
-        let body = Bytes::from(format!("bad request: invalid {why}\n"));
-        let resp = http::Response::builder()
-            .status(http::StatusCode::BAD_REQUEST)
-            .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
-            .header(http::header::CONTENT_LENGTH, body.len())
-            .body(())
-            .unwrap_or_default();
-        let _ = match self {
-            Either::Whole(s) => send_whole(s, resp, body).await,
-            Either::Split(s) => send_whole(s, resp, body).await,
-        };
+/// The 400 of a request that cannot be handed to the app, naming the
+/// part that is wrong, with the fields of the app's own refusals.
+fn refusal(why: &str, ctx: &Ctx) -> actix_http::Response<actix_http::body::BoxBody> {
+    let mut resp = crate::server::errors::text(
+        actix_web::http::StatusCode::BAD_REQUEST,
+        format!("bad request: invalid {why}\n"),
+    );
+    if let Some(alt) = ctx.advert.value() {
+        resp.headers_mut()
+            .insert(actix_web::http::header::ALT_SVC, alt);
     }
-}
-
-/// Sends a head and a short body, and ends the stream.
-async fn send_whole<S: h3::quic::SendStream<Bytes>>(
-    s: &mut h3::server::RequestStream<S, Bytes>,
-    resp: http::Response<()>,
-    body: Bytes,
-) -> Result<(), h3::error::StreamError> {
-    s.send_response(resp).await?;
-    s.send_data(body).await?;
-    s.finish().await
+    resp.into()
 }
 
 /// How long a worker waits, at a stop, for its endpoint's last packets.

@@ -62,27 +62,47 @@ pub fn request(
     Ok(out)
 }
 
+/// A request body's receiving side. Dropped before the body's end (the
+/// app answered without reading it all: a 413, say), it asks the client
+/// to stop sending with H3_NO_ERROR, as RFC 9114 §4.1.1 says (quinn's own
+/// code on a dropped stream, 0, is none of HTTP/3's).
+struct Reading<S: h3::quic::RecvStream> {
+    recv: RequestStream<S, Bytes>,
+    ended: bool,
+}
+
+impl<S: h3::quic::RecvStream> Drop for Reading<S> {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.recv.stop_sending(Code::H3_NO_ERROR);
+        }
+    }
+}
+
 /// A request body read from its stream, as actix reads a payload.
 pub fn payload<S>(recv: RequestStream<S, Bytes>) -> actix_http::BoxedPayloadStream
 where
     S: h3::quic::RecvStream + 'static,
 {
+    let reading = Reading { recv, ended: false };
     Box::pin(futures_util::stream::unfold(
-        Some(recv),
-        |recv| async move {
-            let mut recv = recv?;
-            match recv.recv_data().await {
+        Some(reading),
+        |r| async move {
+            let mut r = r?;
+            match r.recv.recv_data().await {
                 Ok(Some(mut data)) => {
                     let bytes = data.copy_to_bytes(data.remaining());
-                    Some((Ok(bytes), Some(recv)))
+                    Some((Ok(bytes), Some(r)))
                 }
-                Ok(None) => None,
-                Err(e) => Some((
-                    Err(PayloadError::Incomplete(Some(std::io::Error::other(
-                        e.to_string(),
-                    )))),
-                    None,
-                )),
+                Ok(None) => {
+                    r.ended = true;
+                    None
+                }
+                Err(e) => {
+                    r.ended = true;
+                    let e = std::io::Error::other(e.to_string());
+                    Some((Err(PayloadError::Incomplete(Some(e))), None))
+                }
             }
         },
     ))
@@ -190,7 +210,9 @@ fn connection_specific(name: &ah::HeaderName) -> bool {
 /// makes it.
 fn head_of(head: &actix_http::ResponseHead, size: &mut BodySize) -> http::Response<()> {
     let status = head.status.as_u16();
-    if matches!(status, 100 | 102 | 204) {
+    // No content, so no `Content-Length` of ours: a 304's would have to be
+    // the 200's (RFC 9110 §8.6), which only the app may know.
+    if matches!(status, 100 | 102 | 204 | 304) {
         *size = BodySize::None;
     }
     let mut out = http::Response::new(());

@@ -260,10 +260,12 @@ where
             .spawn(move || {
                 let sys = actix_web::rt::System::new();
                 let figures = shared.clone();
+                let advertised = advert.clone();
                 let ran = sys.block_on(async move {
                     let app = app_of(factory, addr).await?;
                     let ctx = worker::Ctx {
                         app,
+                        advert: advertised,
                         clock: settings.clock.clone(),
                         settings,
                         shared,

@@ -33,6 +33,8 @@ pub struct Ctx {
     pub conns: Arc<Connections>,
     /// The config of the moment (`limits.send_timeout`).
     pub live: Arc<ArcSwap<Live>>,
+    /// `Alt-Svc` of the moment (for answers made without the app).
+    pub advert: Arc<super::Advert>,
     /// The node's clock (the send timeout is measured on it).
     pub clock: Arc<crate::clock::Clock>,
     /// Set when the node stops.

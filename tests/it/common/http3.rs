@@ -153,6 +153,24 @@ impl H3Client {
         self.rt.block_on(exchange(send, r, body))
     }
 
+    /// Sends a request with `body`; the response, and why sending the body
+    /// failed if it did (a server that answered early and stopped the
+    /// upload: its STOP_SENDING code).
+    pub fn upload(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> (Result<Response, String>, Option<String>) {
+        let r = match request(&self.authority, method, path, headers) {
+            Ok(r) => r,
+            Err(e) => return (Err(e), None),
+        };
+        let send = self.send.clone();
+        self.rt.block_on(exchange_and_upload(send, r, Some(body)))
+    }
+
     /// `GET` every path at once, each on a stream of its own of the one
     /// connection; the responses in the order of `paths`.
     pub fn get_all(
@@ -216,20 +234,38 @@ fn request(
 
 /// One request and its whole response.
 async fn exchange(
-    mut send: SendRequest<h3_quinn::OpenStreams, Bytes>,
+    send: SendRequest<h3_quinn::OpenStreams, Bytes>,
     req: http::Request<()>,
     body: Option<Vec<u8>>,
 ) -> Result<Response, String> {
-    tokio::time::timeout(TIMEOUT, async move {
+    exchange_and_upload(send, req, body).await.0
+}
+
+/// One request and its whole response, and why sending the request's body
+/// failed, if it did.
+async fn exchange_and_upload(
+    mut send: SendRequest<h3_quinn::OpenStreams, Bytes>,
+    req: http::Request<()>,
+    body: Option<Vec<u8>>,
+) -> (Result<Response, String>, Option<String>) {
+    let mut sent = Ok(());
+    let resp = tokio::time::timeout(TIMEOUT, async {
         let mut stream = send.send_request(req).await.map_err(|e| e.to_string())?;
+        // A server may answer before it read the whole body and stop the
+        // upload (RFC 9114 §4.1.1: a client must not discard that
+        // response): the send's error only counts when no response comes.
         if let Some(b) = body {
-            stream
-                .send_data(Bytes::from(b))
-                .await
-                .map_err(|e| e.to_string())?;
+            sent = stream.send_data(Bytes::from(b)).await;
         }
-        stream.finish().await.map_err(|e| e.to_string())?;
-        let resp = stream.recv_response().await.map_err(|e| e.to_string())?;
+        if sent.is_ok() {
+            sent = stream.finish().await;
+        }
+        let resp = match stream.recv_response().await {
+            Ok(r) => r,
+            Err(e) => {
+                return Err(sent.as_ref().err().map_or(e.to_string(), |s| s.to_string()));
+            }
+        };
         let mut body = Vec::new();
         while let Some(mut chunk) = stream.recv_data().await.map_err(|e| e.to_string())? {
             while chunk.has_remaining() {
@@ -267,7 +303,75 @@ async fn exchange(
         Ok(r)
     })
     .await
-    .map_err(|_| "timed out".to_string())?
+    .unwrap_or_else(|_| Err("timed out".to_string()));
+    (resp, sent.err().map(|e| e.to_string()))
+}
+
+/// A port number free on 127.0.0.1 for TCP and for UDP alike just now
+/// (both were bound and let go): for an HTTPS listener and a QUIC one on
+/// the same number, which a browser's `--origin-to-force-quic-on` needs.
+pub fn free_tcp_udp_port() -> u16 {
+    loop {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").expect("bind tcp");
+        let port = tcp.local_addr().unwrap().port();
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// `[tls]` on 127.0.0.1:`port` with `cert`, and with `Some(extra)` an
+/// `[http3]` table on the same port number (`extra` lines in it).
+pub fn same_port_tables(cert: &TestCert, port: u16, h3: Option<&str>) -> String {
+    let tls = format!(
+        "[tls]\nlisten = \"127.0.0.1:{port}\"\ncert = {:?}\nkey = {:?}\n",
+        cert.cert.display().to_string(),
+        cert.key.display().to_string()
+    );
+    match h3 {
+        Some(extra) => format!("{tls}[http3]\nlisten = \"127.0.0.1:{port}\"\n{extra}\n"),
+        None => tls,
+    }
+}
+
+/// Starts a node over `root` with `config(port)`, on a port number taken
+/// by [`free_tcp_udp_port`], again on a fresh number if another process
+/// took it meanwhile. With `h3`, returns once the QUIC listener is up.
+pub fn start_on_free_port(
+    root: &std::path::Path,
+    config: impl Fn(u16) -> String,
+    h3: bool,
+) -> (Server, u16) {
+    let mut last = String::new();
+    for _ in 0..5 {
+        let port = free_tcp_udp_port();
+        match start_on_port(root, &config(port), h3) {
+            Ok(s) => return (s, port),
+            Err(e) => last = e,
+        }
+    }
+    panic!("no node on a shared TCP/UDP port after 5 tries: {last}");
+}
+
+/// Starts a node over `root` with `config`; with `h3`, waits for its QUIC
+/// listener. `Err` (the node's stderr, the node stopped) when it did not
+/// start, or with `h3` logged that it cannot listen: its port was taken.
+pub fn start_on_port(root: &std::path::Path, config: &str, h3: bool) -> Result<Server, String> {
+    let s = Server::try_start(root, config)?;
+    if !h3 {
+        return Ok(s);
+    }
+    let mut up = false;
+    poll_until(START_TIMEOUT, || {
+        let text = s.stderr_text();
+        up = text.contains("(HTTP/3, UDP)");
+        up || text.contains("cannot listen")
+    });
+    if up {
+        Ok(s)
+    } else {
+        Err(s.stderr_text())
+    }
 }
 
 impl Drop for H3Client {

@@ -143,27 +143,23 @@ impl Server {
     /// Writes `config_toml` to a temp dir and starts
     /// `cdn-edge serve --config FILE --listen 127.0.0.1:0 --root ROOT`.
     pub fn start(root: &Path, config_toml: &str) -> Server {
+        Server::try_start(root, config_toml).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Server::start`], or why the node did not start (its stderr).
+    pub fn try_start(root: &Path, config_toml: &str) -> Result<Server, String> {
         let dir = tempfile::tempdir().expect("config tempdir");
         let cfg = dir.path().join("config.toml");
         fs::write(&cfg, config_toml).expect("write config");
-        let mut s = Server::start_config_file(&cfg, root, None);
+        let mut s = Server::spawn(&serve_args(&cfg, root), None)?;
         s._config_dir = Some(dir);
-        s
+        Ok(s)
     }
 
     /// Starts `cdn-edge serve --config CFG --listen 127.0.0.1:0 --root ROOT`
     /// in `cwd` (if given).
     pub fn start_config_file(cfg: &Path, root: &Path, cwd: Option<&Path>) -> Server {
-        let args: Vec<OsString> = vec![
-            "serve".into(),
-            "--config".into(),
-            cfg.as_os_str().to_owned(),
-            "--listen".into(),
-            "127.0.0.1:0".into(),
-            "--root".into(),
-            root.as_os_str().to_owned(),
-        ];
-        Server::spawn(&args, cwd).unwrap_or_else(|e| panic!("{e}"))
+        Server::spawn(&serve_args(cfg, root), cwd).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Starts the binary with exactly these arguments (and cwd, if given) and
@@ -444,18 +440,20 @@ pub fn run_config_expect_exit(root: &Path, config_toml: &str) -> (ExitStatus, St
     let dir = tempfile::tempdir().expect("config tempdir");
     let cfg = dir.path().join("config.toml");
     fs::write(&cfg, config_toml).expect("write config");
-    run_to_exit(
-        &[
-            "serve".into(),
-            "--config".into(),
-            cfg.into_os_string(),
-            "--listen".into(),
-            "127.0.0.1:0".into(),
-            "--root".into(),
-            root.as_os_str().to_owned(),
-        ],
-        None,
-    )
+    run_to_exit(&serve_args(&cfg, root), None)
+}
+
+/// `serve --config CFG --listen 127.0.0.1:0 --root ROOT`.
+pub fn serve_args(cfg: &Path, root: &Path) -> Vec<OsString> {
+    vec![
+        "serve".into(),
+        "--config".into(),
+        cfg.as_os_str().to_owned(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--root".into(),
+        root.as_os_str().to_owned(),
+    ]
 }
 
 /// Bytes that do not compress (so no encodings are made of them).
