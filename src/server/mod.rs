@@ -397,21 +397,17 @@ impl Prepared {
                 let l = bind::bind(&[addr])?
                     .pop()
                     .ok_or_else(|| ServeError::Run(std::io::ErrorKind::AddrNotAvailable.into()))?;
-                if let Some(shared) = self.http3 {
-                    let settings = h3::Settings {
-                        addr: self.config.http3.listen_addr().ok_or_else(|| {
-                            ServeError::Run(std::io::ErrorKind::AddrNotAvailable.into())
-                        })?,
-                        workers: self.workers,
-                        config: self.config.http3.clone(),
-                        tls: quic_tls(&tls, &self.config)?,
-                        max_field_section_size: field_section_size(lim),
-                        handshake_timeout: self.handshake_timeout,
-                        shutdown_timeout: Duration::from_secs(self.shutdown_timeout),
-                        clock: state.clock.clone(),
-                        early_data: self.config.http3.early_data,
-                        retry_above: self.config.http3.retry_above_handshakes,
-                    };
+                let quic = match self.http3 {
+                    Some(shared) => h3::Settings::new(
+                        &self.config,
+                        quic_tls(&tls, &self.config)?,
+                        self.workers,
+                        state.clock.clone(),
+                    )
+                    .map(|s| (shared, s)),
+                    None => None,
+                };
+                if let Some((shared, settings)) = quic {
                     let at = settings.addr;
                     // A socket that cannot be bound leaves the node on TCP
                     // alone, without `Alt-Svc`: browsers keep using HTTP/2.
@@ -488,17 +484,6 @@ fn app(
             log: feeder.worker(),
         })
         .default_service(web::to(caught::handle))
-}
-
-/// HTTP/3's `SETTINGS_MAX_FIELD_SECTION_SIZE`: a request head of
-/// `limits.max_head_bytes`, with the 32 bytes per field HTTP/3 counts
-/// beside names and values (RFC 9114 §4.2.2) for `limits.max_headers`
-/// fields and the four pseudo-fields. Every head the handler would take
-/// fits; one that does not fit is one the handler would refuse, and h3
-/// answers it a bare 431 before decoding it all. Heads between the two get
-/// the handler's 431 with its reason, as over HTTP/2.
-fn field_section_size(lim: &crate::config::LimitsConfig) -> u64 {
-    (lim.max_head_bytes + 32 * (lim.max_headers + 4)) as u64
 }
 
 /// The error of a `cache_control` value that is not a header value.

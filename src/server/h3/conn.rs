@@ -31,7 +31,9 @@ static EARLY_DATA: HeaderName = HeaderName::from_static("early-data");
 pub async fn serve(incoming: quinn::Incoming, ctx: Rc<Ctx>) {
     let figures = &ctx.shared.figures;
     let handshaking = ctx.shared.handshaking();
-    if !incoming.remote_address_validated() && handshaking.busy(ctx.settings.retry_above) {
+    if !incoming.remote_address_validated()
+        && handshaking.busy(ctx.settings.config.retry_above_handshakes)
+    {
         figures.retried();
         let _ = incoming.retry();
         return;
@@ -47,7 +49,7 @@ pub async fn serve(incoming: quinn::Incoming, ctx: Rc<Ctx>) {
         return;
     };
     let handshake = Rc::new(Handshake::default());
-    let conn = if ctx.settings.early_data {
+    let conn = if ctx.settings.config.early_data {
         match connecting.into_0rtt() {
             Ok((conn, confirmed)) => {
                 let hs = handshake.clone();
@@ -72,7 +74,7 @@ pub async fn serve(incoming: quinn::Incoming, ctx: Rc<Ctx>) {
             None => return,
         }
     };
-    if !ctx.settings.early_data {
+    if !ctx.settings.config.early_data {
         handshake.complete();
     }
     drop(handshaking);

@@ -33,7 +33,7 @@ use tokio::sync::watch;
 
 pub use advert::Advert;
 
-use crate::config::Http3Config;
+use crate::config::{Config, Http3Config};
 use crate::server::limits::conns::Connections;
 use crate::server::live::Live;
 
@@ -56,10 +56,39 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// The node's clock.
     pub clock: Arc<crate::clock::Clock>,
-    /// Accept 0-RTT requests (`http3.early_data`).
-    pub early_data: bool,
-    /// `http3.retry_above_handshakes`.
-    pub retry_above: u32,
+}
+
+impl Settings {
+    /// The listener's settings for `config` (`None` without `[http3]`),
+    /// with `tls` (`tls::quic::server_config`) on `workers` threads.
+    pub fn new(
+        config: &Config,
+        tls: rustls::ServerConfig,
+        workers: usize,
+        clock: Arc<crate::clock::Clock>,
+    ) -> Option<Settings> {
+        Some(Settings {
+            addr: config.http3.listen_addr()?,
+            workers,
+            config: config.http3.clone(),
+            tls,
+            max_field_section_size: field_section_size(&config.limits),
+            handshake_timeout: config.tls.handshake_timeout,
+            shutdown_timeout: config.server.shutdown_timeout,
+            clock,
+        })
+    }
+}
+
+/// HTTP/3's `SETTINGS_MAX_FIELD_SECTION_SIZE`: a request head of
+/// `limits.max_head_bytes`, with the 32 bytes per field HTTP/3 counts
+/// beside names and values (RFC 9114 §4.2.2) for `limits.max_headers`
+/// fields and the four pseudo-fields. Every head the handler would take
+/// fits; one that does not fit is one the handler would refuse, and h3
+/// answers it a bare 431 before decoding it all. Heads between the two get
+/// the handler's 431 with its reason, as over HTTP/2.
+fn field_section_size(lim: &crate::config::LimitsConfig) -> u64 {
+    (lim.max_head_bytes + 32 * (lim.max_headers + 4)) as u64
 }
 
 /// The listener's figures (for `/metrics`), over every worker.
