@@ -7,10 +7,10 @@
 //! `server.shutdown_timeout`), and closes.
 //!
 //! Early data (RFC 8470, RFC 9001 §4.6): a request that arrives before the
-//! handshake is confirmed may be a replay. GET and HEAD are answered at
-//! once (with `Early-Data: 1` added, so an origin asked on a miss knows,
-//! RFC 8470 §5.1); any other method waits until the handshake completes,
-//! which a replayed connection never does.
+//! handshake is confirmed may be a replay. GET and HEAD without a body are
+//! answered at once (with `Early-Data: 1` added, so an origin asked on a
+//! miss knows, RFC 8470 §5.1); any other request waits until the handshake
+//! completes, which a replayed connection never does.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -133,13 +133,19 @@ enum Early {
     Wait,
 }
 
-/// How a request with `method` is treated when the handshake is `done` or
-/// not (see the module docs).
-fn in_early_data(method: &http::Method, done: bool) -> Early {
-    match (done, method) {
-        (true, _) => Early::No,
-        (false, &http::Method::GET | &http::Method::HEAD) => Early::Marked,
-        (false, _) => Early::Wait,
+/// How a request is treated when the handshake is `done` or not (see the
+/// module docs): by its method, and whether it says it has a body (a
+/// `Content-Length` above 0; a GET's body is never read, but a request
+/// that carries one is not the plain GET early data is safe for).
+fn in_early_data(req: &http::Request<()>, done: bool) -> Early {
+    let has_body = req
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .is_some_and(|v| v.as_bytes() != b"0");
+    match (done, req.method(), has_body) {
+        (true, _, _) => Early::No,
+        (false, &http::Method::GET | &http::Method::HEAD, false) => Early::Marked,
+        (false, _, _) => Early::Wait,
     }
 }
 
@@ -261,7 +267,7 @@ async fn request(
         return;
     };
     let method = req.method().clone();
-    let early = match in_early_data(&method, handshake.done.get()) {
+    let early = match in_early_data(&req, handshake.done.get()) {
         Early::No => false,
         Early::Marked => true,
         Early::Wait => {
@@ -333,16 +339,39 @@ pub const CLOSE_WAIT: Duration = Duration::from_secs(1);
 mod tests {
     use super::*;
 
-    #[test]
-    fn only_get_and_head_are_answered_in_early_data() {
-        use http::Method;
-        assert_eq!(in_early_data(&Method::GET, false), Early::Marked);
-        assert_eq!(in_early_data(&Method::HEAD, false), Early::Marked);
-        for m in [Method::POST, Method::PUT, Method::DELETE, Method::OPTIONS] {
-            assert_eq!(in_early_data(&m, false), Early::Wait, "{m}");
-            assert_eq!(in_early_data(&m, true), Early::No, "{m}");
+    fn req(method: http::Method, body: Option<&str>) -> http::Request<()> {
+        let mut b = http::Request::builder().method(method).uri("https://a/x");
+        if let Some(len) = body {
+            b = b.header("content-length", len);
         }
-        assert_eq!(in_early_data(&Method::GET, true), Early::No);
+        b.body(()).unwrap()
+    }
+
+    #[test]
+    fn only_get_and_head_without_a_body_are_answered_in_early_data() {
+        use http::Method;
+        assert_eq!(in_early_data(&req(Method::GET, None), false), Early::Marked);
+        assert_eq!(
+            in_early_data(&req(Method::HEAD, None), false),
+            Early::Marked
+        );
+        assert_eq!(
+            in_early_data(&req(Method::GET, Some("0")), false),
+            Early::Marked
+        );
+        assert_eq!(
+            in_early_data(&req(Method::GET, Some("5")), false),
+            Early::Wait
+        );
+        for m in [Method::POST, Method::PUT, Method::DELETE, Method::OPTIONS] {
+            assert_eq!(
+                in_early_data(&req(m.clone(), None), false),
+                Early::Wait,
+                "{m}"
+            );
+            assert_eq!(in_early_data(&req(m.clone(), None), true), Early::No, "{m}");
+        }
+        assert_eq!(in_early_data(&req(Method::GET, Some("5")), true), Early::No);
     }
 
     #[tokio::test]
