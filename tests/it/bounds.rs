@@ -420,3 +420,50 @@ fn an_http2_stream_at_a_zero_window_on_a_body_in_memory_is_dropped_too() {
         "the send timeout dropped the client"
     );
 }
+
+#[test]
+fn an_http3_connection_holds_few_origin_streams_and_not_for_long() {
+    // As over HTTP/2: at most 8 origin streams per client connection (the
+    // rest are 503), released after the send timeout when the client
+    // takes nothing.
+    use common::http2::{test_cert, tls_table};
+    use common::http3::{h3_table, H3Client};
+    let evil = Evil::start(Mode::Endless);
+    let cert = test_cert(&["localhost"]);
+    let extra = format!(
+        "[cache]\nmax_object_bytes = {MIB}\n{}{}",
+        tls_table(&cert, ""),
+        h3_table("")
+    );
+    let (_f, s) = node(&evil, &extra);
+    let mut c = H3Client::new(&s, &cert);
+    let statuses: Vec<u16> = (0..12)
+        .map(|i| c.hold(&format!("/endless?{i}")).status)
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        8,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 503).count(),
+        4,
+        "{statuses:?}"
+    );
+    assert_eq!(must(&s, "cdn_edge_origin_streams_refused_total"), 4.0);
+    assert!(
+        poll_until(Duration::from_secs(20), || evil.open() <= 8),
+        "origin connections: {} open",
+        evil.open()
+    );
+    assert!(
+        poll_until(Duration::from_secs(30), || {
+            let_send_timeout_pass(&s);
+            evil.open() == 0
+        }),
+        "the send timeout released the origin connections (still open: {})",
+        evil.open()
+    );
+    assert!(must(&s, "cdn_edge_http3_send_timeouts_total") >= 8.0);
+    assert_eq!(must(&s, "cdn_edge_origin_streams"), 0.0);
+}

@@ -23,6 +23,8 @@ use tokio::sync::Notify;
 use super::exchange::{self, SendError};
 use super::worker::Ctx;
 use super::Stop;
+use crate::server::limits::conns::QuicSend;
+use actix_http::HttpMessage;
 
 /// `Early-Data` (RFC 8470 §5.1).
 static EARLY_DATA: HeaderName = HeaderName::from_static("early-data");
@@ -184,6 +186,7 @@ async fn requests(
         return;
     };
     let inflight = Rc::new(InFlight::default());
+    let streams = QuicSend::default();
     let mut stop = ctx.stop.clone();
     loop {
         tokio::select! {
@@ -191,9 +194,9 @@ async fn requests(
                 Ok(Some(resolver)) => {
                     inflight.n.set(inflight.n.get() + 1);
                     let taken = Taken(inflight.clone());
-                    let (ctx, hs) = (ctx.clone(), handshake.clone());
+                    let (ctx, hs, streams) = (ctx.clone(), handshake.clone(), streams.clone());
                     actix_web::rt::spawn(async move {
-                        request(resolver, peer, hs, &ctx).await;
+                        request(resolver, peer, hs, streams, &ctx).await;
                         drop(taken);
                     });
                 }
@@ -259,6 +262,7 @@ async fn request(
     resolver: h3::server::RequestResolver<h3_quinn::Connection, Bytes>,
     peer: std::net::SocketAddr,
     handshake: Rc<Handshake>,
+    streams: QuicSend,
     ctx: &Ctx,
 ) {
     // A head too large was answered 431 by h3 already; a malformed one
@@ -290,6 +294,7 @@ async fn request(
                 areq.headers_mut()
                     .insert(EARLY_DATA.clone(), HeaderValue::from_static("1"));
             }
+            areq.extensions_mut().insert(streams);
             (ctx.app)(areq).await
         }
         // What `http` takes and actix's older `http` refuses (raw UTF-8 in

@@ -33,7 +33,7 @@ use actix_tls::accept::rustls_0_23::TlsStream;
 use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::Extensions;
 use actix_web::rt::net::TcpStream;
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use socket2::SockRef;
@@ -279,13 +279,25 @@ fn shut(c: &Conn) {
 
 /// A watch on `body`, a streamed response of `req`'s, counted among its
 /// connection's streams and swept for the send timeout (see `send`);
-/// `None` when the connection holds `max` streams already.
+/// `None` when the connection holds `max` streams already. An HTTP/3
+/// request carries its connection's count in its extensions ([`QuicSend`]).
 pub fn watch_stream(req: &HttpRequest, body: OriginBody, max: usize) -> Option<Rc<Watch>> {
-    match req.conn_data::<Open>() {
-        Some(o) => o.conn.send.watch(body, max),
+    if let Some(o) = req.conn_data::<Open>() {
+        return o.conn.send.watch(body, max);
+    }
+    match req.extensions().get::<QuicSend>() {
+        Some(q) => q.0.watch(body, max),
         None => Some(send::unwatched(body)),
     }
 }
+
+/// A QUIC connection's streamed responses, so that one HTTP/3 connection
+/// holds at most `limits.max_origin_streams_per_connection` origin streams
+/// as a TCP one does. Each of its requests carries a clone in its
+/// extensions. (A stalled client is the HTTP/3 listener's to time out: it
+/// resets the stream, which lets the origin body go.)
+#[derive(Clone, Default)]
+pub struct QuicSend(Rc<ConnSend>);
 
 /// A count of the parts of a large in-memory response body of `req`'s,
 /// swept for the send timeout (see `send`); `None` without a connection.
