@@ -266,8 +266,11 @@ async fn request(
     ctx: &Ctx,
 ) {
     // A head too large was answered 431 by h3 already; a malformed one
-    // reset the stream.
-    let Ok((req, stream)) = resolver.resolve_request().await else {
+    // reset the stream. A stream opened and left without a head (the
+    // slowloris of HTTP/3) is dropped after `limits.header_timeout`, as a
+    // TCP connection's first head is.
+    let head = tokio::time::timeout(ctx.settings.header_timeout, resolver.resolve_request());
+    let Ok(Ok((req, stream))) = head.await else {
         return;
     };
     let method = req.method().clone();

@@ -54,6 +54,9 @@ pub struct Settings {
     pub handshake_timeout: Duration,
     /// `server.shutdown_timeout`.
     pub shutdown_timeout: Duration,
+    /// `limits.header_timeout`: a request's head must arrive within it
+    /// once its stream is open.
+    pub header_timeout: Duration,
     /// The node's clock.
     pub clock: Arc<crate::clock::Clock>,
 }
@@ -75,6 +78,7 @@ impl Settings {
             max_field_section_size: field_section_size(&config.limits),
             handshake_timeout: config.tls.handshake_timeout,
             shutdown_timeout: config.server.shutdown_timeout,
+            header_timeout: config.limits.header_timeout,
             clock,
         })
     }
