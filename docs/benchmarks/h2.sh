@@ -50,17 +50,7 @@ chmod 755 "$TMP"
 RESULTS=${RESULTS:-${TMPDIR:-/tmp}/cdn-edge-h2-$(date +%Y%m%d-%H%M%S).tsv}
 
 ROOT=$TMP/www
-mkdir -p "$ROOT" "$TMP/mem"
-log "generating files in $TMP"
-python3 "$HERE/load/gen_assets.py" "$ROOT" "$TMP/mem/www"
-rm -rf "$TMP/mem"
-head -n "$PAGE" "$TMP/mixed.paths" >"$TMP/page.paths"
-sed 's|^/||' "$TMP/page.paths" | grep -Fxf - "$TMP/text.files" >"$TMP/page.text" || true
-(cd "$ROOT" && xargs -P "$(nproc)" -I{} sh -c \
-    'brotli -q 11 -f -o "$1.br" "$1" && gzip -9 -n -c "$1" > "$1.gz"' _ {} <"$TMP/page.text")
-page_bytes=$(cd "$ROOT" && sed 's|^/||' "$TMP/page.paths" | xargs stat -c %s | awk '{ t += $1 } END { print t }')
-page_br=$(cd "$ROOT" && sed 's|^/||; s|$|.br|' "$TMP/page.paths" | xargs stat -c %s 2>/dev/null | awk '{ t += $1 } END { print t }')
-log "page: $(wc -l <"$TMP/page.paths") assets, $page_bytes B identity, $page_br B br"
+gen_page "$ROOT"
 
 mkdir -p "$TMP/certs"
 make_cert "$TMP/certs"

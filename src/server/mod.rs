@@ -354,9 +354,12 @@ impl Prepared {
             state.clock.clone(),
         );
         let tls_stats = connection::on_connect(self.tls.as_ref().map(|(t, _)| t.stats.clone()));
-        let h3_factory = {
+        let h3_app = {
             let (state, feeder) = (app_state.clone(), feeder.clone());
-            move || app(&state, &feeder)
+            move |addr| {
+                let (state, feeder) = (state.clone(), feeder.clone());
+                Box::pin(h3::app_of(move || app(&state, &feeder), addr)) as _
+            }
         };
         let factory = move || app(&app_state, &feeder);
         // `run` handles the signals (`shutdown`): drain, then stop.
@@ -412,7 +415,7 @@ impl Prepared {
                     // A socket that cannot be bound leaves the node on TCP
                     // alone, without `Alt-Svc`: browsers keep using HTTP/2.
                     match h3::start(
-                        h3_factory,
+                        h3_app,
                         settings,
                         shared,
                         conns.clone(),

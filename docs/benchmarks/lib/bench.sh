@@ -321,3 +321,20 @@ ab_table() { # ab_table RESULTS A B SCENARIO=NAME...: the Markdown table of medi
     # against side B, one row per scenario, with the median of the per-pair CPU ratios.
     python3 "$(dirname "${BASH_SOURCE[0]}")/ab_table.py" "$@"
 }
+
+gen_page() { # gen_page ROOT: the page of the TLS suites under ROOT: the first $PAGE files of
+    # load/gen_assets.py's mixed corpus (writes $TMP/page.paths, and $TMP/page.text for the text
+    # ones, which get .br (brotli 11) and .gz (gzip -9) siblings); logs its size
+    local root=$1 page_bytes page_br
+    mkdir -p "$root" "$TMP/mem"
+    log "generating files in $TMP"
+    python3 "$HERE/load/gen_assets.py" "$root" "$TMP/mem/www"
+    rm -rf "$TMP/mem"
+    head -n "$PAGE" "$TMP/mixed.paths" >"$TMP/page.paths"
+    sed 's|^/||' "$TMP/page.paths" | grep -Fxf - "$TMP/text.files" >"$TMP/page.text" || true
+    (cd "$root" && xargs -P "$(nproc)" -I{} sh -c \
+        'brotli -q 11 -f -o "$1.br" "$1" && gzip -9 -n -c "$1" > "$1.gz"' _ {} <"$TMP/page.text")
+    page_bytes=$(cd "$root" && sed 's|^/||' "$TMP/page.paths" | xargs stat -c %s | awk '{ t += $1 } END { print t }')
+    page_br=$(cd "$root" && sed 's|^/||; s|$|.br|' "$TMP/page.paths" | xargs stat -c %s 2>/dev/null | awk '{ t += $1 } END { print t }')
+    log "page: $(wc -l <"$TMP/page.paths") assets ($(wc -l <"$TMP/page.text") text), $page_bytes B identity, $page_br B br"
+}

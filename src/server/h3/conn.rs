@@ -21,6 +21,7 @@ use bytes::Bytes;
 use tokio::sync::Notify;
 
 use super::exchange::{self, SendError};
+use super::tasks::Tasks;
 use super::worker::Ctx;
 use super::Stop;
 use crate::server::limits::conns::QuicSend;
@@ -151,26 +152,6 @@ fn in_early_data(req: &http::Request<()>, done: bool) -> Early {
     }
 }
 
-/// Requests in flight on one connection, and a wake-up when none are.
-#[derive(Default)]
-struct InFlight {
-    n: Cell<usize>,
-    idle: Notify,
-}
-
-/// Counts one request in flight until dropped.
-struct Taken(Rc<InFlight>);
-
-impl Drop for Taken {
-    fn drop(&mut self) {
-        let n = self.0.n.get() - 1;
-        self.0.n.set(n);
-        if n == 0 {
-            self.0.idle.notify_waiters();
-        }
-    }
-}
-
 /// Accepts the connection's requests until it closes or the node stops.
 async fn requests(
     conn: quinn::Connection,
@@ -185,19 +166,16 @@ async fn requests(
     let Ok(mut h3) = built else {
         return;
     };
-    let inflight = Rc::new(InFlight::default());
+    let inflight = Rc::new(Tasks::default());
     let streams = QuicSend::default();
     let mut stop = ctx.stop.clone();
     loop {
         tokio::select! {
             accepted = h3.accept() => match accepted {
                 Ok(Some(resolver)) => {
-                    inflight.n.set(inflight.n.get() + 1);
-                    let taken = Taken(inflight.clone());
                     let (ctx, hs, streams) = (ctx.clone(), handshake.clone(), streams.clone());
-                    actix_web::rt::spawn(async move {
+                    inflight.spawn(async move {
                         request(resolver, peer, hs, streams, &ctx).await;
-                        drop(taken);
                     });
                 }
                 Ok(None) | Err(_) => return,
@@ -209,18 +187,9 @@ async fn requests(
     // 9114 §5.2), then the requests taken get the shutdown timeout.
     let deadline = tokio::time::Instant::now() + ctx.settings.shutdown_timeout;
     let _ = h3.shutdown(1).await;
-    let finished = async {
-        while inflight.n.get() > 0 {
-            let idle = inflight.idle.notified();
-            if inflight.n.get() == 0 {
-                break;
-            }
-            idle.await;
-        }
-    };
     tokio::select! {
         _ = tokio::time::timeout_at(deadline, async {
-            finished.await;
+            inflight.none().await;
             delivered(&conn).await;
         }) => {}
         _ = stop.wait_for(|s| *s == Stop::Now) => {}
@@ -269,8 +238,8 @@ async fn request(
     // reset the stream. A stream opened and left without a head (the
     // slowloris of HTTP/3) is dropped after `limits.header_timeout`, as a
     // TCP connection's first head is.
-    let head = tokio::time::timeout(ctx.settings.header_timeout, resolver.resolve_request());
-    let Ok(Ok((req, stream))) = head.await else {
+    let head = exchange::soon(ctx.settings.header_timeout, resolver.resolve_request());
+    let Some(Ok((req, stream))) = head.await else {
         return;
     };
     let method = req.method().clone();
@@ -305,7 +274,7 @@ async fn request(
         Err(why) => refusal(why, ctx),
     };
     let limit = || exchange::SendLimit {
-        clock: &ctx.clock,
+        clock: &ctx.settings.clock,
         timeout: ctx.live.load().limits.send_timeout,
     };
     let sent = match &mut send {

@@ -124,7 +124,7 @@ pub enum SendError {
 /// timer).
 async fn within<F: Future>(clock: &Clock, timeout: Duration, fut: F) -> Option<F::Output> {
     let mut fut = pin!(fut);
-    if let Poll::Ready(v) = poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await {
+    if let Some(v) = ready_now(fut.as_mut()).await {
         return Some(v);
     }
     let since = clock.instant();
@@ -140,6 +140,25 @@ async fn within<F: Future>(clock: &Clock, timeout: Duration, fut: F) -> Option<F
             }
         }
     }
+}
+
+/// `fut`'s output if it is ready at its first poll: a timer around what is
+/// usually ready at once is then never set.
+async fn ready_now<F: Future>(mut fut: std::pin::Pin<&mut F>) -> Option<F::Output> {
+    match poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await {
+        Poll::Ready(v) => Some(v),
+        Poll::Pending => None,
+    }
+}
+
+/// `fut`'s output, or `None` past `timeout` (wall time; a future ready at
+/// once costs no timer).
+pub async fn soon<F: Future>(timeout: Duration, fut: F) -> Option<F::Output> {
+    let mut fut = pin!(fut);
+    if let Some(v) = ready_now(fut.as_mut()).await {
+        return Some(v);
+    }
+    tokio::time::timeout(timeout, fut).await.ok()
 }
 
 /// What bounds a response's sending: `limits.send_timeout` on the node's

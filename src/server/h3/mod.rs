@@ -9,7 +9,8 @@
 //! endpoint on a socket of its own, all bound to the one UDP address with
 //! `SO_REUSEPORT` (`socket`). The QUIC and TLS settings are `quic`; one
 //! connection's life (validation, limits, handshake, 0-RTT, requests,
-//! GOAWAY) is `conn`; a worker's accept loop and shutdown is `worker`;
+//! GOAWAY) is `conn`; a worker's accept loop and shutdown is `worker`,
+//! counting its connections and their requests with `tasks`;
 //! `Alt-Svc` is `advert`.
 
 pub mod advert;
@@ -17,6 +18,7 @@ mod conn;
 mod exchange;
 mod quic;
 mod socket;
+mod tasks;
 mod worker;
 
 use std::net::SocketAddr;
@@ -29,6 +31,7 @@ use actix_http::Request;
 use actix_service::{IntoServiceFactory, Service, ServiceFactory};
 use actix_web::dev::AppConfig;
 use arc_swap::ArcSwap;
+use futures_util::future::LocalBoxFuture;
 use tokio::sync::watch;
 
 pub use advert::Advert;
@@ -246,10 +249,11 @@ impl Stopper {
     }
 }
 
-/// Binds the listener and starts its workers, each running `factory`'s
-/// app. `Alt-Svc` is advertised through `advert` while it is up.
-pub fn start<F, I, S, B>(
-    factory: F,
+/// Binds the listener and starts its workers, each running the app
+/// `make_app` builds for the bound address ([`app_of`]). `Alt-Svc` is
+/// advertised through `advert` while it is up.
+pub fn start<M>(
+    make_app: M,
     settings: Settings,
     shared: Arc<Shared>,
     conns: Arc<Connections>,
@@ -257,15 +261,10 @@ pub fn start<F, I, S, B>(
     advert: Arc<Advert>,
 ) -> std::io::Result<Http3>
 where
-    F: Fn() -> I + Send + Clone + 'static,
-    I: IntoServiceFactory<S, Request>,
-    S: ServiceFactory<Request, Config = AppConfig> + 'static,
-    S::Error: Into<actix_web::Error> + 'static,
-    S::InitError: std::fmt::Debug,
-    S::Response: Into<actix_http::Response<B>> + 'static,
-    <S::Service as Service<Request>>::Future: 'static,
-    S::Service: 'static,
-    B: actix_http::body::MessageBody + 'static,
+    M: Fn(SocketAddr) -> LocalBoxFuture<'static, std::io::Result<worker::App>>
+        + Send
+        + Clone
+        + 'static,
 {
     let sockets = socket::bind(settings.addr, settings.workers)?;
     let addr = sockets[0].local_addr()?;
@@ -277,7 +276,7 @@ where
     let alive = Arc::new(AtomicUsize::new(sockets.len()));
     let mut threads = Vec::new();
     for (i, socket) in sockets.into_iter().enumerate() {
-        let factory = factory.clone();
+        let make_app = make_app.clone();
         let quic = quic.clone();
         let (settings, shared, conns, live, advert, alive) = (
             settings.clone(),
@@ -295,11 +294,10 @@ where
                 let figures = shared.clone();
                 let advertised = advert.clone();
                 let ran = sys.block_on(async move {
-                    let app = app_of(factory, addr).await?;
+                    let app = make_app(addr).await?;
                     let ctx = worker::Ctx {
                         app,
                         advert: advertised,
-                        clock: settings.clock.clone(),
                         settings,
                         shared,
                         conns,
@@ -336,7 +334,7 @@ where
 /// A worker's instance of the app, built as actix-server builds one per
 /// worker, with the HTTPS listener's app config (`secure`: HSTS and
 /// `Alt-Svc` apply, the plain-HTTP redirect does not).
-async fn app_of<F, I, S, B>(factory: F, addr: SocketAddr) -> std::io::Result<worker::App>
+pub async fn app_of<F, I, S, B>(factory: F, addr: SocketAddr) -> std::io::Result<worker::App>
 where
     F: Fn() -> I,
     I: IntoServiceFactory<S, Request>,

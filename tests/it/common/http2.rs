@@ -168,34 +168,11 @@ impl Client {
         if resp.version() != want {
             return Err(format!("answered over {:?}", resp.version()));
         }
-        let status = resp.status().as_u16();
-        let headers: Vec<(String, String)> = resp
-            .headers()
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let (status, fields) = (resp.status().as_u16(), resp.headers().clone());
         let body = resp.bytes().map_err(|e| e.to_string())?.to_vec();
-        let r = Response {
-            status,
-            headers,
-            body,
-            interim: Vec::new(),
-        };
+        let r = Response::of_head(status, &fields, body);
         if want == reqwest::Version::HTTP_2 {
-            for name in [
-                "connection",
-                "keep-alive",
-                "transfer-encoding",
-                "upgrade",
-                "proxy-connection",
-            ] {
-                assert!(!r.has(name), "HTTP/2 response with {name}: {}", r.summary());
-            }
+            r.assert_no_connection_fields("HTTP/2");
         }
         Ok(r)
     }

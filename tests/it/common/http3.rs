@@ -275,31 +275,8 @@ async fn exchange_and_upload(
                 chunk.advance(n);
             }
         }
-        let headers: Vec<(String, String)> = resp
-            .headers()
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        let r = Response {
-            status: resp.status().as_u16(),
-            headers,
-            body,
-            interim: Vec::new(),
-        };
-        for name in [
-            "connection",
-            "keep-alive",
-            "transfer-encoding",
-            "upgrade",
-            "proxy-connection",
-        ] {
-            assert!(!r.has(name), "HTTP/3 response with {name}: {}", r.summary());
-        }
+        let r = Response::of_head(resp.status().as_u16(), resp.headers(), body);
+        r.assert_no_connection_fields("HTTP/3");
         Ok(r)
     })
     .await
@@ -442,21 +419,7 @@ impl H3Client {
             (resp, stream)
         });
         self.held.push(stream);
-        Response {
-            status: resp.status().as_u16(),
-            headers: resp
-                .headers()
-                .iter()
-                .map(|(n, v)| {
-                    (
-                        n.to_string(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
-                })
-                .collect(),
-            body: Vec::new(),
-            interim: Vec::new(),
-        }
+        Response::of_head(resp.status().as_u16(), resp.headers(), Vec::new())
     }
 
     /// Reads the held streams' bodies to their end: the bytes each

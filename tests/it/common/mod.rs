@@ -506,6 +506,43 @@ pub fn values_of<'a, 'n>(
 }
 
 impl Response {
+    /// A response from an `http` head and its body (the HTTP/2 and HTTP/3
+    /// clients' answers).
+    pub fn of_head(status: u16, fields: &http::HeaderMap, body: Vec<u8>) -> Response {
+        let headers = fields
+            .iter()
+            .map(|(n, v)| {
+                let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
+                (n.as_str().to_string(), v)
+            })
+            .collect();
+        Response {
+            status,
+            headers,
+            body,
+            interim: Vec::new(),
+        }
+    }
+
+    /// Panics if the response has a connection-specific field, which
+    /// HTTP/2 and HTTP/3 forbid (RFC 9113 §8.2.2, RFC 9114 §4.2); `proto`
+    /// names the protocol in the message.
+    pub fn assert_no_connection_fields(&self, proto: &str) {
+        for name in [
+            "connection",
+            "keep-alive",
+            "transfer-encoding",
+            "upgrade",
+            "proxy-connection",
+        ] {
+            assert!(
+                !self.has(name),
+                "{proto} response with {name}: {}",
+                self.summary()
+            );
+        }
+    }
+
     /// First value of a header, case-insensitive name.
     pub fn header(&self, name: &str) -> Option<&str> {
         values_of(&self.headers, name).next()
