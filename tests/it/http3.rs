@@ -242,6 +242,8 @@ fn early_data_when_on_serves_get_at_once_and_makes_the_rest_wait() {
         accepted
     });
     assert!(sent_early, "no POST went in early data");
+    // Handshakes confirmed after their early data are counted too.
+    assert!(handshakes(&s, "ok") >= 3.0, "{}", handshakes(&s, "ok"));
     for seen in origin.requests("/form") {
         assert_eq!(seen.header("early-data"), None);
     }

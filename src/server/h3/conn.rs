@@ -23,6 +23,7 @@ use tokio::sync::Notify;
 use super::exchange::{self, SendError};
 use super::tasks::Tasks;
 use super::worker::Ctx;
+use super::Handshaking;
 use super::Stop;
 use crate::server::limits::conns::QuicSend;
 use actix_http::HttpMessage;
@@ -48,55 +49,69 @@ pub async fn serve(incoming: quinn::Incoming, ctx: Rc<Ctx>) {
     };
     let peer = incoming.remote_address();
     let Ok(connecting) = incoming.accept() else {
-        figures.failed();
+        figures.handshake(false);
         return;
     };
     let handshake = Rc::new(Handshake::default());
-    let conn = if ctx.settings.config.early_data {
-        match connecting.into_0rtt() {
-            Ok((conn, confirmed)) => {
-                let hs = handshake.clone();
-                let timeout = ctx.settings.handshake_timeout;
-                let c = conn.clone();
-                actix_web::rt::spawn(async move {
-                    match tokio::time::timeout(timeout, confirmed).await {
-                        Ok(_) if c.close_reason().is_none() => hs.complete(),
-                        _ => c.close(0u32.into(), b"handshake"),
-                    }
-                });
-                conn
-            }
-            Err(connecting) => match handshake_of(connecting, &ctx).await {
-                Some(c) => c,
-                None => return,
-            },
+    let (connecting, handshaking) = if ctx.settings.config.early_data {
+        match early(connecting, handshaking, &handshake, &ctx) {
+            Ok(conn) => return served(conn, peer, handshake, &ctx).await,
+            // (quinn lets a server go on early always: not seen.)
+            Err(back) => back,
         }
     } else {
-        match handshake_of(connecting, &ctx).await {
-            Some(c) => c,
-            None => return,
-        }
+        (connecting, handshaking)
     };
-    if !ctx.settings.config.early_data {
-        handshake.complete();
-    }
+    let done = tokio::time::timeout(ctx.settings.handshake_timeout, connecting).await;
     drop(handshaking);
-    let _live = ctx.shared.figures.opened();
-    requests(conn, peer, handshake, &ctx).await;
+    let conn = done.ok().and_then(Result::ok);
+    ctx.shared.figures.handshake(conn.is_some());
+    if let Some(conn) = conn {
+        handshake.complete();
+        served(conn, peer, handshake, &ctx).await;
+    }
 }
 
-/// The handshake of `connecting`, within `tls.handshake_timeout`.
-async fn handshake_of(connecting: quinn::Connecting, ctx: &Ctx) -> Option<quinn::Connection> {
-    match tokio::time::timeout(ctx.settings.handshake_timeout, connecting).await {
-        Ok(Ok(conn)) => {
-            ctx.shared.figures.completed();
-            Some(conn)
+/// With `http3.early_data`: the connection at once, so that its 0-RTT
+/// requests are taken; its handshake is confirmed in a task of its own,
+/// which counts it and wakes the requests waiting for it, or closes the
+/// connection when it fails or times out.
+fn early(
+    connecting: quinn::Connecting,
+    handshaking: Handshaking,
+    handshake: &Rc<Handshake>,
+    ctx: &Ctx,
+) -> Result<quinn::Connection, (quinn::Connecting, Handshaking)> {
+    let (conn, confirmed) = match connecting.into_0rtt() {
+        Ok(pair) => pair,
+        Err(connecting) => return Err((connecting, handshaking)),
+    };
+    let (hs, c) = (handshake.clone(), conn.clone());
+    let timeout = ctx.settings.handshake_timeout;
+    actix_web::rt::spawn(async move {
+        let done =
+            tokio::time::timeout(timeout, confirmed).await.is_ok() && c.close_reason().is_none();
+        handshaking.0.figures.handshake(done);
+        drop(handshaking);
+        if done {
+            hs.complete();
+        } else {
+            c.close(0u32.into(), b"handshake");
         }
-        _ => {
-            ctx.shared.figures.failed();
-            None
-        }
-    }
+    });
+    Ok(conn)
+}
+
+/// Serves the requests of a connection whose handshake is done (or under
+/// way, with early data).
+async fn served(
+    conn: quinn::Connection,
+    peer: std::net::SocketAddr,
+    handshake: Rc<Handshake>,
+    ctx: &Rc<Ctx>,
+) {
+    let _live = ctx.shared.figures.opened();
+    requests(conn, peer, handshake, ctx).await;
 }
 
 /// Whether the handshake is complete (not yet, while early data may

@@ -119,11 +119,14 @@ pub struct Figures {
 }
 
 impl Figures {
-    fn completed(&self) {
-        self.handshakes.fetch_add(1, Ordering::Relaxed);
-    }
-    fn failed(&self) {
-        self.failed.fetch_add(1, Ordering::Relaxed);
+    /// Counts a handshake that completed (`true`), or failed or timed out.
+    fn handshake(&self, completed: bool) {
+        let c = if completed {
+            &self.handshakes
+        } else {
+            &self.failed
+        };
+        c.fetch_add(1, Ordering::Relaxed);
     }
     fn retried(&self) {
         self.retries.fetch_add(1, Ordering::Relaxed);
@@ -161,16 +164,16 @@ pub struct Shared {
 
 impl Shared {
     /// Counts a handshake in progress until the returned value is dropped.
-    fn handshaking(&self) -> Handshaking<'_> {
+    fn handshaking(self: &Arc<Self>) -> Handshaking {
         let n = self.handshaking.fetch_add(1, Ordering::Relaxed);
-        Handshaking(self, n)
+        Handshaking(self.clone(), n)
     }
 }
 
 /// A handshake in progress, and how many were before it.
-struct Handshaking<'a>(&'a Shared, usize);
+struct Handshaking(Arc<Shared>, usize);
 
-impl Handshaking<'_> {
+impl Handshaking {
     /// Whether the node is busy enough to ask for a Retry (`above`: the
     /// bound, 0: always).
     fn busy(&self, above: u32) -> bool {
@@ -178,7 +181,7 @@ impl Handshaking<'_> {
     }
 }
 
-impl Drop for Handshaking<'_> {
+impl Drop for Handshaking {
     fn drop(&mut self) {
         self.0.handshaking.fetch_sub(1, Ordering::Relaxed);
     }
